@@ -1,0 +1,130 @@
+import Foundation
+
+/// How concurrent writes of one field are merged by the server (see docs/protocol.md).
+public enum MergePolicy: String, Sendable, Codable, CaseIterable {
+    /// Concurrent different values become a conflict an admin resolves. The
+    /// default for safeguarding content.
+    case manual
+    /// The higher hybrid-logical-clock stamp wins; the loser stays in history.
+    case lww
+    /// Running notes: both entries are kept, ordered by stamp.
+    case append
+    /// Multi-select: add-wins union of the choices.
+    case set
+}
+
+/// One option of a choice or multi-choice field.
+public struct FieldOption: Sendable, Equatable {
+    /// The stored value, stable across versions.
+    public let key: String
+    /// What a person reads.
+    public let label: String
+
+    public init(_ key: String, _ label: String) {
+        self.key = key
+        self.label = label
+    }
+}
+
+/// What a field holds, and how typed input becomes its canonical stored text.
+public enum FieldType: Sendable, Equatable {
+    case text
+    /// A calendar date, stored `YYYY-MM-DD`.
+    case date
+    /// A moment, stored as UTC ISO 8601 (`2026-11-23T09:30:00Z`).
+    case dateTime
+    /// Stored `yes` or `no`.
+    case yesNo
+    case choice([FieldOption])
+    /// Stored as option keys joined by commas, in the form's order.
+    case multiChoice([FieldOption])
+
+    public var name: String {
+        switch self {
+        case .text: "text"
+        case .date: "date"
+        case .dateTime: "date-time"
+        case .yesNo: "yes/no"
+        case .choice: "choice"
+        case .multiChoice: "multi-choice"
+        }
+    }
+
+    public var options: [FieldOption] {
+        switch self {
+        case .choice(let options), .multiChoice(let options): options
+        default: []
+        }
+    }
+
+    /// The longest text a field accepts. Longer text is refused, never cut.
+    public static let maximumTextLength = 20_000
+
+    /// Turns what a person typed into the stored form, or explains in one
+    /// sentence why it cannot be stored.
+    public func normalize(_ input: String, now: Date) throws(FormError) -> String {
+        let trimmed = input.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw .emptyValue }
+        switch self {
+        case .text:
+            guard trimmed.count <= Self.maximumTextLength else {
+                throw .invalidValue(value: String(trimmed.prefix(20)) + "…", expected: "text of at most \(Self.maximumTextLength) characters")
+            }
+            return trimmed
+        case .date:
+            if trimmed.lowercased() == "today" {
+                return String(Timestamp.string(now).prefix(10))
+            }
+            guard let date = CalendarDate(parsing: trimmed) else {
+                throw .invalidValue(value: trimmed, expected: "a date such as 2026-03-14 or 14/03/2026")
+            }
+            return date.description
+        case .dateTime:
+            if trimmed.lowercased() == "now" { return Timestamp.string(now) }
+            guard let date = Timestamp.date(trimmed) else {
+                throw .invalidValue(value: trimmed, expected: "a time such as 2026-03-14T09:30 or \"now\"")
+            }
+            return Timestamp.string(date)
+        case .yesNo:
+            switch trimmed.lowercased() {
+            case "yes", "y", "true": return "yes"
+            case "no", "n", "false": return "no"
+            default: throw .invalidValue(value: trimmed, expected: "yes or no")
+            }
+        case .choice(let options):
+            return try Self.option(matching: trimmed, in: options).key
+        case .multiChoice(let options):
+            let words = trimmed.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            var chosen = Set<String>()
+            for word in words {
+                chosen.insert(try Self.option(matching: word, in: options).key)
+            }
+            return options.map(\.key).filter(chosen.contains).joined(separator: ",")
+        }
+    }
+
+    /// Accepts an option's key, its number in the list (1-based), or a unique
+    /// case-insensitive prefix of its key.
+    static func option(matching input: String, in options: [FieldOption]) throws(FormError) -> FieldOption {
+        let lowered = input.lowercased()
+        if let exact = options.first(where: { $0.key == lowered }) { return exact }
+        if let number = Int(lowered), options.indices.contains(number - 1) { return options[number - 1] }
+        let prefixed = options.filter { $0.key.hasPrefix(lowered) }
+        if prefixed.count == 1 { return prefixed[0] }
+        throw .invalidValue(value: input, expected: "one of " + options.map(\.key).joined(separator: ", "))
+    }
+
+    /// The stored text as a person reads it (labels for choices).
+    public func display(_ stored: String) -> String {
+        switch self {
+        case .choice(let options):
+            return options.first { $0.key == stored }?.label ?? stored
+        case .multiChoice(let options):
+            return stored.split(separator: ",").map { key in
+                options.first { $0.key == key }?.label ?? String(key)
+            }.joined(separator: "; ")
+        default:
+            return stored
+        }
+    }
+}

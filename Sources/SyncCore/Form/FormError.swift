@@ -1,0 +1,38 @@
+import Foundation
+
+/// Why input does not fit the form. Every message is one sentence that names
+/// the bad value and, where it can, what would be right.
+public enum FormError: Error, Equatable, Sendable, CustomStringConvertible {
+    case emptyValue
+    case invalidValue(value: String, expected: String)
+    case unknownPath(path: String, suggestion: String?)
+    case unknownGroup(name: String, suggestion: String?)
+    case notAGroupField(path: String)
+    case unknownItem(group: String, item: String)
+    case ambiguousItem(group: String, item: String)
+    case reservedPath(path: String)
+    case fieldNotForKind(path: String, kind: ReferralKind)
+
+    public var description: String {
+        switch self {
+        case .emptyValue:
+            "The value is empty; use `unset` to clear a field."
+        case .invalidValue(let value, let expected):
+            "'\(value)' is not valid here: expected \(expected)."
+        case .unknownPath(let path, let suggestion):
+            "The form has no field '\(path)'" + (suggestion.map { "; did you mean '\($0)'?" } ?? "; run `field fields` to list them.")
+        case .unknownGroup(let name, let suggestion):
+            "The form has no repeating group '\(name)'" + (suggestion.map { "; did you mean '\($0)'?" } ?? "; the groups are children, parental_responsibility, household_members and agencies.")
+        case .notAGroupField(let path):
+            "'\(path)' belongs to a repeating group; name the item, as in \(path.replacingOccurrences(of: ".*.", with: ".<item>."))."
+        case .unknownItem(let group, let item):
+            "This referral has no \(group) item '\(item)'; `field show` lists the items."
+        case .ambiguousItem(let group, let item):
+            "'\(item)' matches more than one \(group) item; give more of the item id."
+        case .reservedPath(let path):
+            "'\(path)' is kept by the record itself and cannot be set directly; use `submit` or `discard`."
+        case .fieldNotForKind(let path, let kind):
+            "'\(path)' does not apply to a \(kind.rawValue) referral."
+        }
+    }
+}

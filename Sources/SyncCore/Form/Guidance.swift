@@ -1,0 +1,102 @@
+import Foundation
+
+/// One thing `check` found, tied to the path it is about.
+public struct GuidanceFinding: Sendable, Equatable, Codable {
+    public let path: String
+    public let message: String
+
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+}
+
+/// What `check` says of a referral. Errors block submission; warnings never do.
+public struct GuidanceReport: Sendable, Equatable, Codable {
+    public var errors: [GuidanceFinding]
+    public var warnings: [GuidanceFinding]
+}
+
+/// The guidance's rules, as a pure function of a referral.
+///
+/// "Absence of information must not delay a referral": a missing answer is
+/// only ever a warning. Three hard rules block submission:
+/// 1. a professional referral must say who the referrer is (name, and role or agency);
+/// 2. a referral going ahead without consent (refused or not sought) must record why;
+/// 3. a professional referral cannot be anonymous.
+/// The referrer counts as a professional unless `referrer.type` says `public`:
+/// the people using this tool are practitioners.
+public enum Guidance {
+    public static func check(_ referral: Referral, form: ReferralForm = .standard) -> GuidanceReport {
+        let values = referral.visibleValues
+        var errors: [GuidanceFinding] = []
+        var warnings: [GuidanceFinding] = []
+        let isProfessional = values["referrer.type"] != "public"
+
+        // Hard rules.
+        if isProfessional {
+            if values["referrer.name"] == nil {
+                errors.append(.init(path: "referrer.name", message: "A professional referral must give the referrer's name (referrer.name)."))
+            }
+            if values["referrer.role"] == nil && values["referrer.agency"] == nil {
+                errors.append(.init(path: "referrer.agency", message: "A professional referral must give the referrer's role or agency (referrer.role, referrer.agency)."))
+            }
+            if values["referrer.anonymity_requested"] == "yes" {
+                errors.append(.init(path: "referrer.anonymity_requested", message: "A professional referral cannot be anonymous: set referrer.anonymity_requested to no."))
+            }
+        } else if values["referrer.anonymity_requested"] == "yes" {
+            warnings.append(.init(path: "referrer.anonymity_requested", message: "The request for anonymity is recorded, but anonymity cannot be guaranteed; tell the referrer so."))
+        }
+        if let consent = values["consent.status"], consent != "given", values["consent.reason"] == nil {
+            let how = consent == "refused" ? "was refused" : "was not sought"
+            errors.append(.init(path: "consent.reason", message: "Consent \(how), so the reason the referral goes ahead without it must be recorded (consent.reason)."))
+        }
+
+        // Urgency: phone first.
+        if values["urgency.immediate_risk"] == "yes" && values["urgency.call_made"] != "yes" {
+            warnings.append(.init(path: "urgency.call_made", message: "The child is at immediate risk: phone first (999 in immediate danger), then record the call with urgency.call_made."))
+        }
+
+        // Missing information: warnings only.
+        let kind = referral.kind
+        for section in form.sections where section.applies(to: kind) {
+            let recommended = section.fields.filter { $0.recommended && $0.applies(to: kind) }
+            if section.isGroup {
+                let items = referral.items(of: section.key)
+                if items.isEmpty && section.key == "children" {
+                    warnings.append(.init(path: "children", message: "No child is named yet; add one with `field add <id> children`."))
+                }
+                for (position, item) in items.enumerated() {
+                    for field in recommended where values["\(section.key).\(item.lowercased).\(field.key)"] == nil {
+                        if section.key == "children", field.key == "date_of_birth",
+                            values["children.\(item.lowercased).expected_delivery"] != nil { continue }
+                        warnings.append(.init(
+                            path: "\(section.key).\(item.lowercased).\(field.key)",
+                            message: "Not answered for \(section.itemName!) \(position + 1): \(field.question)"))
+                    }
+                }
+            } else {
+                for field in recommended where values[section.pattern(of: field)] == nil {
+                    warnings.append(.init(path: section.pattern(of: field), message: "Not answered: \(field.question)"))
+                }
+            }
+        }
+
+        // Level of need against the kind of referral.
+        switch (kind, values["need.level"]) {
+        case (.socialCare, "2"?), (.socialCare, "3"?), (.preBirth, "2"?), (.preBirth, "3"?):
+            warnings.append(.init(path: "need.level", message: "Levels 2 and 3 point to early help rather than a referral to children's social care."))
+        case (.earlyHelp, "4"?):
+            warnings.append(.init(path: "need.level", message: "Level 4 calls for a referral to children's social care, not an early-help request."))
+        default:
+            break
+        }
+        if kind == .preBirth {
+            for (position, item) in referral.items(of: "children").enumerated()
+            where values["children.\(item.lowercased).expected_delivery"] == nil {
+                warnings.append(.init(path: "children.\(item.lowercased).expected_delivery", message: "A pre-birth referral should give the expected date of delivery for child \(position + 1)."))
+            }
+        }
+        return GuidanceReport(errors: errors, warnings: warnings)
+    }
+}

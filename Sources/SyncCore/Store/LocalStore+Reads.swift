@@ -1,0 +1,102 @@
+import Foundation
+import GRDB
+
+extension LocalStore {
+    /// The referral whose id starts with `prefix` (a whole id is a prefix too).
+    public func referralID(matching prefix: String) throws -> UUID {
+        let lowered = prefix.lowercased()
+        guard !lowered.isEmpty, lowered.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
+            throw StoreError.unknownReferral(prefix)
+        }
+        let matches = try writer.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT id FROM referral WHERE id >= ? AND id < ? ORDER BY id LIMIT 4",
+                arguments: [lowered, lowered + "~"])
+        }
+        guard let first = matches.first else { throw StoreError.unknownReferral(prefix) }
+        guard matches.count == 1 else { throw StoreError.ambiguousReferral(prefix, matches: matches.map { String($0.prefix(13)) }) }
+        return UUID(uuidString: first)!
+    }
+
+    public func referral(_ id: UUID) throws -> Referral {
+        try writer.read { db in try Self.fetchReferral(id, db: db) }
+    }
+
+    static func fetchReferral(_ id: UUID, db: Database) throws -> Referral {
+        let key = id.lowercased
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM referral WHERE id = ?", arguments: [key]) else {
+            throw StoreError.unknownReferral(key)
+        }
+        var values: [String: String] = [:]
+        var cleared: Set<String> = []
+        for field in try Row.fetchAll(db, sql: "SELECT path, value FROM field_value WHERE referral_id = ?", arguments: [key]) {
+            if let value: String = field["value"] { values[field["path"]] = value } else { cleared.insert(field["path"]) }
+        }
+        let pending = try String.fetchSet(db, sql: "SELECT path FROM outbox WHERE referral_id = ?", arguments: [key])
+        return Referral(
+            id: id, createdAt: Timestamp.date(row["created_at"]) ?? .distantPast, createdBy: row["created_by"],
+            updatedAt: Timestamp.date(row["updated_at"]) ?? .distantPast,
+            values: values, clearedPaths: cleared, pendingPaths: pending)
+    }
+
+    /// Every referral on the device, most recently changed first.
+    public func summaries() throws -> [ReferralSummary] {
+        try writer.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT r.id, r.updated_at,
+                    (SELECT value FROM field_value WHERE referral_id = r.id AND path = '@kind') AS kind,
+                    (SELECT value FROM field_value WHERE referral_id = r.id AND path = '@status') AS status,
+                    (SELECT value FROM field_value f WHERE f.referral_id = r.id AND f.path LIKE 'children.%.full_name'
+                        AND (SELECT value FROM field_value i WHERE i.referral_id = r.id
+                             AND i.path = substr(f.path, 1, length(f.path) - length('.full_name'))) = 'present'
+                        ORDER BY f.path LIMIT 1) AS label,
+                    (SELECT count(*) FROM outbox WHERE referral_id = r.id) AS pending
+                FROM referral r ORDER BY r.updated_at DESC, r.id DESC
+                """)
+            return rows.map { row in
+                ReferralSummary(
+                    id: UUID(uuidString: row["id"])!,
+                    kind: (row["kind"] as String?).flatMap(ReferralKind.init(rawValue:)) ?? .socialCare,
+                    status: (row["status"] as String?).flatMap(ReferralStatus.init(rawValue:)) ?? .draft,
+                    updatedAt: Timestamp.date(row["updated_at"]) ?? .distantPast,
+                    label: row["label"], pendingChanges: row["pending"])
+            }
+        }
+    }
+
+    /// The local history of a referral, oldest first; with a path, only that
+    /// field's (or, for a group item, that item's) lines.
+    public func history(of id: UUID, path typedPath: String? = nil) throws -> [HistoryEntry] {
+        try writer.read { db in
+            var sql = "SELECT * FROM history WHERE referral_id = ?"
+            var arguments: StatementArguments = [id.lowercased]
+            if let typedPath {
+                let referral = try Self.fetchReferral(id, db: db)
+                let resolved = try form.resolve(typedPath, items: referral.resolvableItems(of:))
+                sql += " AND (path = ? OR path LIKE ?)"
+                arguments += [resolved.path, resolved.path + ".%"]
+            }
+            sql += " ORDER BY id"
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                HistoryEntry(
+                    id: row["id"], path: row["path"], oldValue: row["old_value"], newValue: row["new_value"],
+                    author: row["author"], device: row["device_id"], at: Timestamp.date(row["at"]) ?? .distantPast,
+                    hlc: HLCStamp(row["hlc"]) ?? HLCStamp(wall: 0, counter: 0, device: row["device_id"]))
+            }
+        }
+    }
+
+    /// The outbox, in the order the changes were first made.
+    public func pendingChanges() throws -> [PendingChange] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY seq").map { row in
+                PendingChange(
+                    seq: row["seq"], record: UUID(uuidString: row["referral_id"])!, path: row["path"],
+                    value: row["value"], baseRevision: row["base_rev"],
+                    hlc: HLCStamp(row["hlc"]) ?? HLCStamp(wall: 0, counter: 0, device: deviceID),
+                    author: row["author"], edits: row["edits"],
+                    sentAt: (row["sent_at"] as String?).flatMap(Timestamp.date))
+            }
+        }
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import GRDB
+
+/// What one write did, for the caller to report.
+public struct FieldWrite: Sendable, Equatable {
+    public let path: String
+    public let oldValue: String?
+    public let newValue: String?
+    /// False when the field already held the value: nothing was recorded.
+    public let changed: Bool
+}
+
+extension LocalStore {
+    /// Starts a draft referral and returns its id.
+    public func createReferral(kind: ReferralKind) throws -> UUID {
+        try writer.write { db in
+            let now = clock.now()
+            let id = ids.next()
+            let author = try String.fetchOne(db, sql: "SELECT author FROM device") ?? ""
+            try db.execute(
+                sql: "INSERT INTO referral (id, created_at, created_by, updated_at) VALUES (?, ?, ?, ?)",
+                arguments: [id.lowercased, Timestamp.string(now), author, Timestamp.string(now)])
+            try record([(RecordPath.kind, kind.rawValue), (RecordPath.status, ReferralStatus.draft.rawValue)],
+                       in: id, db: db, now: now)
+            return id
+        }
+    }
+
+    /// Sets a field from what a person typed. The path may name a group item by
+    /// id prefix or position; the value is checked against the field's type.
+    /// Saying a call was made also records when, if no time is recorded yet.
+    @discardableResult
+    public func set(_ typedPath: String, of id: UUID, to input: String) throws -> [FieldWrite] {
+        try editable(id) { db, referral, now in
+            let resolved = try resolve(typedPath, in: referral)
+            guard let field = resolved.field else {
+                throw FormError.invalidValue(value: typedPath, expected: "a field of the item, as in \(typedPath).full_name")
+            }
+            let value = try field.type.normalize(input, now: now)
+            var changes: [(String, String?)] = [(resolved.path, value)]
+            if resolved.path == "urgency.call_made", value == "yes", referral.values["urgency.call_at"] == nil {
+                changes.append(("urgency.call_at", Timestamp.string(now)))
+            }
+            return try record(changes, in: id, db: db, now: now)
+        }
+    }
+
+    /// Clears a field. Its earlier values stay in the history.
+    @discardableResult
+    public func unset(_ typedPath: String, of id: UUID) throws -> FieldWrite {
+        try editable(id) { db, referral, now in
+            let resolved = try resolve(typedPath, in: referral)
+            guard resolved.field != nil else {
+                throw FormError.invalidValue(value: typedPath, expected: "a field; use `remove` for a whole item")
+            }
+            return try record([(resolved.path, nil)], in: id, db: db, now: now)[0]
+        }
+    }
+
+    /// Adds an item to a repeating group and returns its new id.
+    public func addItem(to typedGroup: String, of id: UUID) throws -> UUID {
+        try editable(id) { db, _, now in
+            let group = try form.group(named: typedGroup)
+            let item = ids.next()
+            try record([("\(group.key).\(item.lowercased)", ItemMarker.present)], in: id, db: db, now: now)
+            return item
+        }
+    }
+
+    /// Removes a group item (`children.<item>`). Its values stay in the history
+    /// and in the store; the item is no longer shown or checked.
+    @discardableResult
+    public func removeItem(_ typedPath: String, of id: UUID) throws -> FieldWrite {
+        try editable(id) { db, referral, now in
+            let resolved = try resolve(typedPath, in: referral)
+            guard resolved.item != nil, resolved.field == nil else {
+                throw FormError.invalidValue(value: typedPath, expected: "a group item such as children.1 or children.<id>")
+            }
+            return try record([(resolved.path, nil)], in: id, db: db, now: now)[0]
+        }
+    }
+
+    /// Marks a referral ready to send. Refused only on the guidance's hard
+    /// rules (the thrown error names each); missing information never blocks.
+    public func submit(_ id: UUID) throws -> GuidanceReport {
+        try editable(id) { db, referral, now in
+            let report = Guidance.check(referral, form: form)
+            guard report.errors.isEmpty else { throw StoreError.submissionBlocked(id, findings: report.errors) }
+            try record([(RecordPath.status, ReferralStatus.submitted.rawValue)], in: id, db: db, now: now)
+            return report
+        }
+    }
+
+    /// Abandons a draft. The referral and its history are kept, not deleted.
+    public func discard(_ id: UUID) throws {
+        try editable(id) { db, referral, now in
+            guard referral.status == .draft else { throw StoreError.alreadySubmitted(id) }
+            try record([(RecordPath.status, ReferralStatus.discarded.rawValue)], in: id, db: db, now: now)
+        }
+    }
+
+    // MARK: - One transaction per action
+
+    /// Runs `body` in one write transaction on a referral that may still change.
+    private func editable<T>(_ id: UUID, _ body: (Database, Referral, Date) throws -> T) throws -> T {
+        try writer.write { db in
+            let referral = try Self.fetchReferral(id, db: db)
+            guard referral.status != .discarded else { throw StoreError.discarded(id) }
+            return try body(db, referral, clock.now())
+        }
+    }
+
+    private func resolve(_ typedPath: String, in referral: Referral) throws -> ResolvedPath {
+        let resolved = try form.resolve(typedPath, items: referral.resolvableItems(of:))
+        if let field = resolved.field, !resolved.section.applies(to: referral.kind) || !field.applies(to: referral.kind) {
+            throw FormError.fieldNotForKind(path: typedPath, kind: referral.kind)
+        }
+        if let item = resolved.item, resolved.field != nil,
+            referral.values["\(resolved.section.key).\(item.lowercased)"] != ItemMarker.present
+        {
+            throw StoreError.itemRemoved(path: typedPath)
+        }
+        if resolved.item != nil, resolved.field == nil,
+            referral.values[resolved.path] != ItemMarker.present
+        {
+            throw StoreError.itemRemoved(path: typedPath)
+        }
+        return resolved
+    }
+
+    /// Records edits of one referral: value, history line and outbox entry for
+    /// each path whose value changes. Must run inside a write transaction.
+    @discardableResult
+    func record(_ changes: [(path: String, value: String?)], in id: UUID, db: Database, now: Date) throws -> [FieldWrite] {
+        let device = try Row.fetchOne(db, sql: "SELECT device_id, author, next_seq, hlc_wall, hlc_counter FROM device")!
+        let deviceID: String = device["device_id"]
+        let author: String = device["author"]
+        var nextSeq: Int64 = device["next_seq"]
+        var stamp = HLCStamp(wall: device["hlc_wall"], counter: device["hlc_counter"], device: deviceID)
+        let at = Timestamp.string(now)
+        let referralID = id.lowercased
+        var writes: [FieldWrite] = []
+
+        for (path, value) in changes {
+            let current = try Row.fetchOne(
+                db, sql: "SELECT value, base_rev FROM field_value WHERE referral_id = ? AND path = ?",
+                arguments: [referralID, path])
+            let oldValue: String? = current?["value"]
+            guard current == nil || oldValue != value, !(current == nil && value == nil) else {
+                writes.append(FieldWrite(path: path, oldValue: oldValue, newValue: value, changed: false))
+                continue
+            }
+            let baseRevision: Int64 = current?["base_rev"] ?? 0
+            stamp = HLCStamp.next(after: stamp, now: now)
+            try db.execute(
+                sql: """
+                    INSERT INTO history (referral_id, path, old_value, new_value, author, device_id, at, hlc)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [referralID, path, oldValue, value, author, deviceID, at, stamp.description])
+            try db.execute(
+                sql: """
+                    INSERT INTO field_value (referral_id, path, value, base_rev, updated_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (referral_id, path) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+                    """,
+                arguments: [referralID, path, value, baseRevision, at])
+            // Coalesce into the field's open outbox entry, keeping its first base
+            // revision and its seq; otherwise queue a new change.
+            try db.execute(
+                sql: """
+                    UPDATE outbox SET value = ?, hlc = ?, author = ?, edits = edits + 1
+                    WHERE referral_id = ? AND path = ? AND sent_at IS NULL
+                    """,
+                arguments: [value, stamp.description, author, referralID, path])
+            if db.changesCount == 0 {
+                try db.execute(
+                    sql: """
+                        INSERT INTO outbox (seq, referral_id, path, value, base_rev, hlc, author, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [nextSeq, referralID, path, value, baseRevision, stamp.description, author, at])
+                nextSeq += 1
+            }
+            writes.append(FieldWrite(path: path, oldValue: oldValue, newValue: value, changed: true))
+        }
+        try db.execute(
+            sql: "UPDATE device SET next_seq = ?, hlc_wall = ?, hlc_counter = ?",
+            arguments: [nextSeq, stamp.wall, stamp.counter])
+        try db.execute(sql: "UPDATE referral SET updated_at = ? WHERE id = ?", arguments: [at, referralID])
+        return writes
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+
+/// Why the store refused an action. Nothing was written when one is thrown.
+public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
+    case unknownReferral(String)
+    case ambiguousReferral(String, matches: [String])
+    case discarded(UUID)
+    case alreadySubmitted(UUID)
+    case itemRemoved(path: String)
+    case submissionBlocked(UUID, findings: [GuidanceFinding])
+
+    public var description: String {
+        switch self {
+        case .unknownReferral(let prefix):
+            "No referral on this device has an id starting '\(prefix)'; `field list` shows them."
+        case .ambiguousReferral(let prefix, let matches):
+            "'\(prefix)' matches \(matches.count) referrals (\(matches.prefix(3).joined(separator: ", "))); give more of the id."
+        case .discarded(let id):
+            "Referral \(id.lowercased.prefix(8)) was discarded and can no longer be changed."
+        case .alreadySubmitted(let id):
+            "Referral \(id.lowercased.prefix(8)) has been submitted and cannot be discarded."
+        case .itemRemoved(let path):
+            "'\(path)' belongs to an item that was removed."
+        case .submissionBlocked(let id, let findings):
+            "Referral \(id.lowercased.prefix(8)) cannot be submitted yet: "
+                + findings.map(\.message).joined(separator: " ")
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import GRDB
+
+/// The device store's schema, as migrations from v1. A migration is never
+/// edited once released: add a new one.
+enum StoreSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            // The device itself: one row. `next_seq` numbers the device's changes
+            // 1, 2, 3…; the last hybrid-logical-clock stamp keeps stamps monotonic
+            // even when the wall clock goes back.
+            try db.execute(sql: """
+                CREATE TABLE device (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    device_id TEXT NOT NULL,
+                    author TEXT NOT NULL,
+                    next_seq INTEGER NOT NULL DEFAULT 1,
+                    hlc_wall INTEGER NOT NULL DEFAULT 0,
+                    hlc_counter INTEGER NOT NULL DEFAULT 0,
+                    created_at TEXT NOT NULL
+                );
+                CREATE TABLE referral (
+                    id TEXT PRIMARY KEY,
+                    created_at TEXT NOT NULL,
+                    created_by TEXT NOT NULL,
+                    updated_at TEXT NOT NULL
+                );
+                -- The value each field shows now. A cleared field keeps its row
+                -- (value NULL) so that its base revision survives.
+                CREATE TABLE field_value (
+                    referral_id TEXT NOT NULL REFERENCES referral(id),
+                    path TEXT NOT NULL,
+                    value TEXT,
+                    base_rev INTEGER NOT NULL DEFAULT 0,
+                    updated_at TEXT NOT NULL,
+                    PRIMARY KEY (referral_id, path)
+                ) WITHOUT ROWID;
+                -- Every edit ever made on this device, never rewritten.
+                CREATE TABLE history (
+                    id INTEGER PRIMARY KEY,
+                    referral_id TEXT NOT NULL REFERENCES referral(id),
+                    path TEXT NOT NULL,
+                    old_value TEXT,
+                    new_value TEXT,
+                    author TEXT NOT NULL,
+                    device_id TEXT NOT NULL,
+                    at TEXT NOT NULL,
+                    hlc TEXT NOT NULL
+                );
+                CREATE INDEX history_by_referral ON history(referral_id, path, id);
+                -- Changes waiting to be pushed. Edits of a field before a push
+                -- coalesce into its open row (sent_at NULL), which keeps the first
+                -- base revision; once sent, a row is frozen so that a retry with
+                -- the same seq always carries the same value.
+                CREATE TABLE outbox (
+                    seq INTEGER PRIMARY KEY,
+                    referral_id TEXT NOT NULL REFERENCES referral(id),
+                    path TEXT NOT NULL,
+                    value TEXT,
+                    base_rev INTEGER NOT NULL,
+                    hlc TEXT NOT NULL,
+                    author TEXT NOT NULL,
+                    edits INTEGER NOT NULL DEFAULT 1,
+                    created_at TEXT NOT NULL,
+                    sent_at TEXT
+                );
+                CREATE UNIQUE INDEX outbox_open_change ON outbox(referral_id, path) WHERE sent_at IS NULL;
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+
+/// Where the core reads the time. Nothing in SyncCore calls `Date()` directly,
+/// so tests can fix "now" and get the same stamps on every run.
+public protocol WallClock: Sendable {
+    func now() -> Date
+}
+
+/// The machine's clock.
+public struct SystemClock: WallClock {
+    public init() {}
+    public func now() -> Date { Date() }
+}
+
+/// A clock that starts at a fixed instant and moves forward by `step` on each
+/// reading, so that successive writes get distinct, predictable stamps.
+public final class SteppingClock: WallClock, @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: Date
+    private let step: TimeInterval
+
+    public init(start: Date, step: TimeInterval = 1) {
+        self.current = start
+        self.step = step
+    }
+
+    public func now() -> Date {
+        lock.lock()
+        defer { lock.unlock() }
+        let reading = current
+        current = current.addingTimeInterval(step)
+        return reading
+    }
+}
+
+/// Where the core gets new identifiers (referrals, group items, devices).
+public protocol IDGenerator: Sendable {
+    func next() -> UUID
+}
+
+/// Time-ordered UUIDs (RFC 9562 version 7): 48 bits of Unix milliseconds, then
+/// random bits. Sorting them sorts by creation time, which keeps group items in
+/// the order they were added.
+///
+/// With a seed the random bits repeat from run to run, which, with a fixed
+/// clock, makes ids predictable for tests and golden transcripts.
+public final class UUIDv7Generator: IDGenerator, @unchecked Sendable {
+    private let clock: any WallClock
+    private let lock = NSLock()
+    private var seededState: UInt64?
+
+    public init(clock: any WallClock = SystemClock(), seed: UInt64? = nil) {
+        self.clock = clock
+        self.seededState = seed
+    }
+
+    public func next() -> UUID {
+        let millis = UInt64(max(0, clock.now().timeIntervalSince1970 * 1000))
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for index in 0..<6 {
+            bytes[index] = UInt8((millis >> (8 * (5 - index))) & 0xFF)
+        }
+        let (high, low) = randomWords()
+        for index in 0..<8 {
+            bytes[8 + index] = UInt8((low >> (8 * index)) & 0xFF)
+        }
+        bytes[6] = UInt8(high & 0xFF)
+        bytes[7] = UInt8((high >> 8) & 0xFF)
+        bytes[6] = (bytes[6] & 0x0F) | 0x70  // version 7
+        bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 9562 variant
+        return UUID(uuid: (
+            bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+            bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+        ))
+    }
+
+    private func randomWords() -> (UInt64, UInt64) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard var state = seededState else {
+            var generator = SystemRandomNumberGenerator()
+            return (generator.next(), generator.next())
+        }
+        let high = Self.splitMix(&state)
+        let low = Self.splitMix(&state)
+        seededState = state
+        return (high, low)
+    }
+
+    /// SplitMix64: a small, well-mixed generator, for seeded runs only.
+    static func splitMix(_ state: inout UInt64) -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+extension UUID {
+    /// The lowercase form used everywhere in the store, on the wire and in output.
+    public var lowercased: String { uuidString.lowercased() }
+}
+
+/// Timestamps as they are stored and shown: ISO 8601 in UTC, to the second.
+public enum Timestamp {
+    public static func string(_ date: Date) -> String {
+        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+        let (days, secondsOfDay) = seconds.quotientAndRemainder(dividingBy: 86_400)
+        let adjustedDays = secondsOfDay < 0 ? days - 1 : days
+        let daySeconds = secondsOfDay < 0 ? secondsOfDay + 86_400 : secondsOfDay
+        let (year, month, day) = civilDate(fromDays: adjustedDays)
+        return String(
+            format: "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ",
+            year, month, day, daySeconds / 3600, (daySeconds % 3600) / 60, daySeconds % 60)
+    }
+
+    /// Parses `YYYY-MM-DDTHH:MM[:SS]` with an optional `Z` or `±HH:MM` offset
+    /// (UTC when none is given); a space may stand for the `T`.
+    public static func date(_ text: String) -> Date? {
+        let regex = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(Z|([+-])(\d{2}):?(\d{2}))?$/
+        guard let match = text.wholeMatch(of: regex),
+            let year = Int64(match.1), let month = Int64(match.2), let day = Int64(match.3),
+            let hour = Int64(match.4), let minute = Int64(match.5),
+            CalendarDate(year: Int(year), month: Int(month), day: Int(day)) != nil,
+            hour < 24, minute < 60
+        else { return nil }
+        let second = match.6.flatMap { Int64($0) } ?? 0
+        guard second < 60 else { return nil }
+        var offset: Int64 = 0
+        if let sign = match.8, let hours = match.9.flatMap({ Int64($0) }),
+            let minutes = match.10.flatMap({ Int64($0) })
+        {
+            offset = (hours * 3600 + minutes * 60) * (sign == "-" ? -1 : 1)
+        }
+        let days = daysFromCivil(year: year, month: month, day: day)
+        return Date(timeIntervalSince1970: TimeInterval(days * 86_400 + hour * 3600 + minute * 60 + second - offset))
+    }
+
+    /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
+    static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    static func civilDate(fromDays days: Int64) -> (Int64, Int64, Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (month <= 2 ? yoe + era * 400 + 1 : yoe + era * 400, month, day)
+    }
+}
+
+/// A calendar date without a time, as the form's date fields hold it.
+public struct CalendarDate: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let year: Int
+    public let month: Int
+    public let day: Int
+
+    public init?(year: Int, month: Int, day: Int) {
+        guard (1...9999).contains(year), (1...12).contains(month), day >= 1 else { return nil }
+        let isLeap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        let lengths = [31, isLeap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard day <= lengths[month - 1] else { return nil }
+        (self.year, self.month, self.day) = (year, month, day)
+    }
+
+    /// Accepts `YYYY-MM-DD` and the British `DD/MM/YYYY`.
+    public init?(parsing text: String) {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.range(of: #"^\d{4}-\d{1,2}-\d{1,2}$"#, options: .regularExpression) != nil {
+            let parts = trimmed.split(separator: "-").compactMap { Int($0) }
+            self.init(year: parts[0], month: parts[1], day: parts[2])
+        } else if trimmed.range(of: #"^\d{1,2}/\d{1,2}/\d{4}$"#, options: .regularExpression) != nil {
+            let parts = trimmed.split(separator: "/").compactMap { Int($0) }
+            self.init(year: parts[2], month: parts[1], day: parts[0])
+        } else {
+            return nil
+        }
+    }
+
+    public var description: String { String(format: "%04d-%02d-%02d", year, month, day) }
+
+    public static func < (lhs: CalendarDate, rhs: CalendarDate) -> Bool {
+        (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day)
+    }
+}

@@ -1,0 +1,163 @@
+import ArgumentParser
+import Foundation
+import SyncCore
+
+extension ReferralKind: ExpressibleByArgument {}
+
+struct New: FieldCommand {
+    static let configuration = CommandConfiguration(abstract: "Start a draft referral and print its id.")
+
+    @Option(help: "The kind of referral: \(ReferralKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var kind: ReferralKind = .socialCare
+
+    @OptionGroup var output: JSONOption
+
+    func run(in context: Context) async throws {
+        let id = try context.store().createReferral(kind: kind)
+        if output.json {
+            try context.console.json(["id": id.lowercased])
+        } else {
+            context.console.line(id.lowercased)
+        }
+    }
+}
+
+struct Set: FieldCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Set a field of a referral.",
+        discussion: """
+            The value is the rest of the line; quote it or not. Dates are 2026-03-14 or \
+            14/03/2026 (or `today`), times 2026-03-14T09:30 (or `now`), yes/no fields take \
+            yes or no, choice fields an option or its number, multi-choice fields options \
+            separated by commas. `field fields` lists every path.
+            """)
+
+    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Argument(help: "The field's path, such as referrer.name or children.1.full_name.") var path: String
+    @Argument(parsing: .captureForPassthrough, help: "The value.") var value: [String] = []
+
+    func run(in context: Context) async throws {
+        let store = try context.store()
+        let id = try context.referralID(self.id)
+        guard !value.isEmpty else {
+            throw CLIError("No value given for '\(path)'; to clear a field use `field unset \(self.id) \(path)`.")
+        }
+        let writes = try store.set(path, of: id, to: value.joined(separator: " "))
+        let referral = try store.referral(id)
+        for write in writes {
+            let shown = Format.value(write.newValue, at: write.path, form: store.form)
+            context.console.line(write.changed ? "\(Format.path(write.path, in: referral)) = \(shown)" : "\(Format.path(write.path, in: referral)) already is \(shown)")
+        }
+        if writes.contains(where: { $0.path == "urgency.immediate_risk" && $0.newValue == "yes" && $0.changed }),
+            referral.values["urgency.call_made"] != "yes"
+        {
+            try context.urgencyAdvice(for: id).forEach(context.console.line)
+        }
+        if writes.contains(where: { $0.path.hasPrefix("urgency.call_") && $0.changed }), let deadline = try context.callDeadline(in: referral) {
+            context.console.line(deadline)
+        }
+    }
+}
+
+struct Unset: FieldCommand {
+    static let configuration = CommandConfiguration(abstract: "Clear a field of a referral (its earlier values stay in the history).")
+
+    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Argument(help: "The field's path.") var path: String
+
+    func run(in context: Context) async throws {
+        let store = try context.store()
+        let id = try context.referralID(self.id)
+        let write = try store.unset(path, of: id)
+        let shown = Format.path(write.path, in: try store.referral(id))
+        context.console.line(write.changed ? "\(shown) cleared" : "\(shown) was already empty")
+    }
+}
+
+struct Add: FieldCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add an item to a repeating group and print its id.",
+        discussion: "Groups: children, parental_responsibility, household_members, agencies.")
+
+    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Argument(help: "The group: children, parental_responsibility, household_members or agencies.") var group: String
+
+    func run(in context: Context) async throws {
+        let store = try context.store()
+        let id = try context.referralID(self.id)
+        let item = try store.addItem(to: group, of: id)
+        let referral = try store.referral(id)
+        let position = (referral.items(of: group).firstIndex(of: item) ?? 0) + 1
+        context.console.line("\(item.lowercased)")
+        if context.console.isInteractive {
+            context.console.line("Added \(group).\(position); set its fields with `set \(self.id) \(group).\(position).<field>`.")
+        }
+    }
+}
+
+struct Remove: FieldCommand {
+    static let configuration = CommandConfiguration(abstract: "Remove an item from a repeating group (its values stay in the history).")
+
+    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Argument(help: "The item: <group>.<item id, id prefix or position>, such as children.2.") var item: String
+
+    func run(in context: Context) async throws {
+        let store = try context.store()
+        let id = try context.referralID(self.id)
+        let write = try store.removeItem(item, of: id)
+        context.console.line("Removed \(item) (\(write.path)).")
+    }
+}
+
+struct Submit: FieldCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Mark a referral ready to send to the front door.",
+        discussion: """
+            Refused only by the guidance's hard rules: a professional referral without the \
+            referrer's identity, consent refused or not sought without a recorded reason, or a \
+            professional asking for anonymity. Missing information is a warning, never a refusal.
+            """)
+
+    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+
+    func run(in context: Context) async throws {
+        let store = try context.store()
+        let id = try context.referralID(self.id)
+        let before = try store.referral(id)
+        guard before.status != .submitted else {
+            context.console.line("Referral \(self.id) is already submitted.")
+            return
+        }
+        let report: GuidanceReport
+        do {
+            report = try store.submit(id)
+        } catch StoreError.submissionBlocked(_, let findings) {
+            throw CLIError("Referral \(self.id) cannot be submitted until: " + findings.map(\.message).joined(separator: " "))
+        }
+        context.console.line("Submitted referral \(id.lowercased). It goes to the front door on the next sync.")
+        if !report.warnings.isEmpty {
+            context.console.line("\(report.warnings.count) warning(s); missing information never delays a referral, but add what you can:")
+            report.warnings.forEach { context.console.line("  - \($0.message)") }
+        }
+        let referral = try store.referral(id)
+        if referral.values["urgency.immediate_risk"] == "yes" {
+            if let deadline = try context.callDeadline(in: referral) {
+                context.console.line(deadline)
+            } else {
+                try context.urgencyAdvice(for: id).forEach(context.console.line)
+            }
+        }
+    }
+}
+
+struct Discard: FieldCommand {
+    static let configuration = CommandConfiguration(abstract: "Abandon a draft. It is kept, with its history, but can no longer change.")
+
+    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+
+    func run(in context: Context) async throws {
+        let id = try context.referralID(self.id)
+        try context.store().discard(id)
+        context.console.line("Discarded referral \(id.lowercased).")
+    }
+}

@@ -1,0 +1,247 @@
+import ArgumentParser
+import Foundation
+import SyncCore
+
+struct Show: FieldCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a referral, section by section.")
+
+    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Flag(help: "List unanswered questions too.") var all = false
+    @OptionGroup var output: JSONOption
+
+    struct Document: Encodable {
+        let id: String
+        let kind: String
+        let status: String
+        let fields: [String: FieldJSON]
+        let items: [String: [String]]
+    }
+
+    func run(in context: Context) async throws {
+        let store = try context.store()
+        let referral = try store.referral(try context.referralID(id))
+        if output.json {
+            try context.console.json(Self.document(referral, form: store.form))
+        } else {
+            try Self.render(referral, all: all, context: context).forEach(context.console.line)
+        }
+    }
+
+    static func document(_ referral: Referral, form: ReferralForm) -> Document {
+        var fields: [String: FieldJSON] = [:]
+        for (path, value) in referral.visibleValues where !path.hasPrefix("@") {
+            guard let (_, field) = form.field(atStoredPath: path) else { continue }
+            fields[path] = FieldJSON(value, type: field.type)
+        }
+        let items = Dictionary(uniqueKeysWithValues: form.groups.map { group in
+            (group.key, referral.items(of: group.key).map(\.lowercased))
+        })
+        return Document(
+            id: referral.id.lowercased, kind: referral.kind.rawValue, status: referral.status.rawValue,
+            fields: fields, items: items)
+    }
+
+    static func render(_ referral: Referral, all: Bool, context: Context) throws -> [String] {
+        let form = try context.store().form
+        let values = referral.visibleValues
+        var lines = [
+            "Referral \(referral.id.lowercased): \(referral.kind.title)",
+            "Status \(referral.status.rawValue), created \(Timestamp.string(referral.createdAt)) by \(referral.createdBy), "
+                + "updated \(Timestamp.string(referral.updatedAt)), \(referral.pendingPaths.count) change(s) waiting to sync",
+        ]
+        if values["urgency.immediate_risk"] == "yes" {
+            lines.append(try context.callDeadline(in: referral) ?? "Immediate risk: phone first (see `field contacts`) and record the call.")
+        }
+        for section in form.sections where section.applies(to: referral.kind) {
+            lines.append("")
+            lines.append(section.title)
+            func answer(_ field: FormField, path: String, display: String, indent: String) {
+                if let value = values[path] {
+                    lines.append("\(indent)\(display): \(field.type.display(value))")
+                } else if all {
+                    lines.append("\(indent)\(display): (not answered) \(field.question)")
+                }
+            }
+            if section.isGroup {
+                let items = referral.items(of: section.key)
+                if items.isEmpty { lines.append("  (none)") }
+                for (index, item) in items.enumerated() {
+                    lines.append("  \(section.key).\(index + 1)  \(section.itemName!) \(index + 1), id \(item.lowercased)")
+                    for field in section.fields where field.applies(to: referral.kind) {
+                        answer(field, path: "\(section.key).\(item.lowercased).\(field.key)",
+                               display: "\(section.key).\(index + 1).\(field.key)", indent: "    ")
+                    }
+                }
+            } else {
+                let before = lines.count
+                for field in section.fields where field.applies(to: referral.kind) {
+                    answer(field, path: section.pattern(of: field), display: section.pattern(of: field), indent: "  ")
+                }
+                if lines.count == before { lines.append("  (nothing answered yet)") }
+            }
+        }
+        return lines
+    }
+}
+
+/// A field value in JSON: text for most types, an array for multi-choice.
+enum FieldJSON: Encodable, Equatable {
+    case text(String)
+    case list([String])
+
+    init(_ stored: String, type: FieldType) {
+        if case .multiChoice = type {
+            self = .list(stored.split(separator: ",").map(String.init))
+        } else {
+            self = .text(stored)
+        }
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .text(let text): try container.encode(text)
+        case .list(let list): try container.encode(list)
+        }
+    }
+}
+
+struct List: FieldCommand {
+    static let configuration = CommandConfiguration(abstract: "List the referrals on this device, most recently changed first.")
+
+    @OptionGroup var output: JSONOption
+
+    struct Row: Encodable {
+        let id: String
+        let kind: String
+        let status: String
+        let updated_at: String
+    }
+
+    func run(in context: Context) async throws {
+        let summaries = try context.store().summaries()
+        if output.json {
+            try context.console.json(summaries.map {
+                Row(id: $0.id.lowercased, kind: $0.kind.rawValue, status: $0.status.rawValue, updated_at: Timestamp.string($0.updatedAt))
+            })
+            return
+        }
+        guard !summaries.isEmpty else {
+            context.console.line("No referrals yet; start one with `field new`.")
+            return
+        }
+        let ids = summaries.map(\.id)
+        var rows = [["ID", "KIND", "STATUS", "UPDATED", "PENDING", "CHILD"]]
+        rows += summaries.map {
+            [Format.shortID($0.id, among: ids), $0.kind.rawValue, $0.status.rawValue, Timestamp.string($0.updatedAt),
+             String($0.pendingChanges), $0.label ?? "-"]
+        }
+        Format.table(rows).forEach(context.console.line)
+    }
+}
+
+struct Check: FieldCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a referral against the guidance.",
+        discussion: "Errors block submission; warnings (missing information) never do. Exits non-zero when there are errors.")
+
+    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @OptionGroup var output: JSONOption
+
+    func run(in context: Context) async throws {
+        let store = try context.store()
+        let referral = try store.referral(try context.referralID(id))
+        let report = Guidance.check(referral, form: store.form)
+        if output.json {
+            try context.console.json(report)
+        } else {
+            if report.errors.isEmpty {
+                context.console.line("Ready to submit: no rule of the guidance is broken.")
+            } else {
+                context.console.line("\(report.errors.count) error(s) block submission:")
+                report.errors.forEach { context.console.line("  ✗ \(Format.path($0.path, in: referral)): \($0.message)") }
+            }
+            if !report.warnings.isEmpty {
+                context.console.line("\(report.warnings.count) warning(s), which never block submission:")
+                report.warnings.forEach { context.console.line("  ! \(Format.path($0.path, in: referral)): \($0.message)") }
+            }
+        }
+        if !report.errors.isEmpty { throw ExitCode(2) }
+    }
+}
+
+struct Fields: FieldCommand {
+    static let configuration = CommandConfiguration(abstract: "List every field of the form: path, type, merge policy and question.")
+
+    @Option(help: "Only the fields of this referral kind.") var kind: ReferralKind?
+    @OptionGroup var output: JSONOption
+
+    struct Row: Encodable {
+        let path: String
+        let type: String
+        let question: String
+        let policy: String
+        let options: [String]?
+    }
+
+    func run(in context: Context) async throws {
+        let form = ReferralForm.standard
+        let patterns = form.patterns.filter { kind == nil || ($0.section.applies(to: kind!) && $0.field.applies(to: kind!)) }
+        if output.json {
+            try context.console.json(patterns.map {
+                Row(path: $0.pattern, type: $0.field.type.name, question: $0.field.question, policy: $0.field.policy.rawValue,
+                    options: $0.field.type.options.isEmpty ? nil : $0.field.type.options.map(\.key))
+            })
+            return
+        }
+        var section = ""
+        for (pattern, formSection, field) in patterns {
+            if formSection.key != section {
+                section = formSection.key
+                context.console.line((section == patterns.first?.section.key ? "" : "\n") + formSection.title + (formSection.isGroup ? " (repeating: add with `field add <id> \(formSection.key)`)" : ""))
+            }
+            let options = field.type.options.isEmpty ? "" : " [" + field.type.options.map(\.key).joined(separator: "|") + "]"
+            let policy = field.policy == .manual ? "" : ", \(field.policy.rawValue)"
+            context.console.line("  \(pattern)  (\(field.type.name)\(policy))\(options)")
+            context.console.line("      \(field.question)")
+        }
+    }
+}
+
+struct History: FieldCommand {
+    static let configuration = CommandConfiguration(abstract: "Show every local edit of a referral, or of one field or item: who, when, old and new value.")
+
+    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Argument(help: "Only this field or group item.") var path: String?
+
+    func run(in context: Context) async throws {
+        let store = try context.store()
+        let id = try context.referralID(self.id)
+        let referral = try store.referral(id)
+        let entries = try store.history(of: id, path: path)
+        let rows = entries.map { entry in
+            [Timestamp.string(entry.at), entry.author, Format.path(entry.path, in: referral),
+             Format.value(entry.oldValue, at: entry.path, form: store.form) + " -> " + Format.value(entry.newValue, at: entry.path, form: store.form)]
+        }
+        Format.table(rows).forEach(context.console.line)
+    }
+}
+
+struct Contacts: FieldCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show whom to phone about a child at immediate risk, and whether the front door is open now.",
+        discussion: "Numbers and hours come from FIELD_HOME/authority.json when present, otherwise from the shipped example (config/authority.example.json).")
+
+    func run(in context: Context) async throws {
+        let authority = try context.authority()
+        let now = context.clock.now()
+        let source = FileManager.default.fileExists(atPath: context.authorityFile.path) ? context.authorityFile.path : "the shipped example"
+        context.console.line("\(authority.name) (from \(source))")
+        context.console.line("  Immediate danger: \(authority.emergency.name), \(authority.emergency.phone)")
+        context.console.line("  Office hours: \(authority.frontDoor.name), \(authority.frontDoor.phone)")
+        context.console.line("  Out of hours, weekends and bank holidays: \(authority.outOfHours.name), \(authority.outOfHours.phone)")
+        if let lado = authority.lado { context.console.line("  Allegations against staff: \(lado.name), \(lado.phone)") }
+        let open = authority.isOfficeOpen(at: now)
+        context.console.line("Now (\(Format.localTime(now, authority))) the front door is \(open ? "open" : "closed"): phone \(authority.dutyContact(at: now).phone).")
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Output and input of the CLI. Output is written straight to the file
+/// descriptors, unbuffered, so that a transcript keeps commands, answers and
+/// errors in the order they happened even when stdout and stderr share a pipe.
+final class Console: @unchecked Sendable {
+    /// Whether standard input is a terminal: prompts and banners are shown only then.
+    let isInteractive: Bool
+
+    init(isInteractive: Bool = isatty(STDIN_FILENO) == 1) {
+        self.isInteractive = isInteractive
+    }
+
+    func line(_ text: String = "") {
+        write(text + "\n", to: FileHandle.standardOutput)
+    }
+
+    func error(_ text: String) {
+        write(text + "\n", to: FileHandle.standardError)
+    }
+
+    /// A prompt: shown without a newline, and only to a person at a terminal.
+    func prompt(_ text: String) {
+        if isInteractive { write(text, to: FileHandle.standardOutput) }
+    }
+
+    /// Prints a value as JSON with sorted keys, one document per call.
+    func json<Value: Encodable>(_ value: Value) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        line(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    /// The next line of standard input, or nil at its end.
+    func readLine() -> String? {
+        Swift.readLine(strippingNewline: true)
+    }
+
+    private func write(_ text: String, to handle: FileHandle) {
+        handle.write(Data(text.utf8))
+    }
+}

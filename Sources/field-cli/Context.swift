@@ -1,0 +1,75 @@
+import Foundation
+import SyncCore
+
+/// What every command runs against: the device's home folder, its store
+/// (opened once, on first use), the authority's configuration, the clock and
+/// the console. One context serves a one-shot command or a whole session.
+final class Context: @unchecked Sendable {
+    let home: URL
+    let author: String
+    let clock: any WallClock
+    let ids: (any IDGenerator)?
+    let console: Console
+    private var openedStore: LocalStore?
+    private var loadedAuthority: Authority?
+
+    init(home: URL, author: String, clock: any WallClock, ids: (any IDGenerator)?, console: Console) {
+        self.home = home
+        self.author = author
+        self.clock = clock
+        self.ids = ids
+        self.console = console
+    }
+
+    /// Reads the environment:
+    /// - `FIELD_HOME`: the device's data folder (default `~/.field`);
+    /// - `FIELD_USER`: who this device writes as on first use (default `$USER`);
+    /// - `FIELD_TEST_NOW` and `FIELD_TEST_SEED`: testing hooks that fix the
+    ///   clock (it then moves one second per reading) and seed the ids.
+    static func fromEnvironment(console: Console = Console()) throws -> Context {
+        let environment = ProcessInfo.processInfo.environment
+        let home = environment["FIELD_HOME"].map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".field")
+        let author = environment["FIELD_USER"] ?? environment["USER"] ?? "practitioner"
+        var clock: any WallClock = SystemClock()
+        if let fixed = environment["FIELD_TEST_NOW"] {
+            guard let start = Timestamp.date(fixed) else {
+                throw CLIError("FIELD_TEST_NOW '\(fixed)' is not a time such as 2026-11-23T09:00:00Z.")
+            }
+            clock = SteppingClock(start: start)
+        }
+        let ids = environment["FIELD_TEST_SEED"].flatMap(UInt64.init).map { UUIDv7Generator(clock: clock, seed: $0) }
+        return Context(home: home, author: author, clock: clock, ids: ids, console: console)
+    }
+
+    /// The store, opened (and the home folder made) on first use.
+    func store() throws -> LocalStore {
+        if let openedStore { return openedStore }
+        do {
+            try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        } catch {
+            throw CLIError("Cannot create the field home folder '\(home.path)'; set FIELD_HOME to a folder you can write.")
+        }
+        let store = try LocalStore(
+            path: home.appendingPathComponent("field.sqlite").path, author: author, clock: clock, ids: ids)
+        openedStore = store
+        return store
+    }
+
+    /// `$FIELD_HOME/authority.json` if present, else the shipped example.
+    func authority() throws -> Authority {
+        if let loadedAuthority { return loadedAuthority }
+        let file = home.appendingPathComponent("authority.json")
+        let authority = FileManager.default.fileExists(atPath: file.path) ? try Authority.load(contentsOf: file) : .example
+        loadedAuthority = authority
+        return authority
+    }
+
+    var authorityFile: URL { home.appendingPathComponent("authority.json") }
+}
+
+/// An error of the CLI itself, with its one-sentence message.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}

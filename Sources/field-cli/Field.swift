@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import SyncCore
+
+@main
+struct Field: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "field",
+        abstract: "Draft referrals to children's social care offline, check them against the guidance, and submit them.",
+        discussion: """
+            With no subcommand, `field` starts a line-based session: type the same commands at \
+            the prompt (without `field`), `help` for this list, `exit` to leave. When standard \
+            input is not a terminal the session reads one command per line until the end of \
+            input, so it can be scripted.
+
+            Data lives in FIELD_HOME (default ~/.field). A unique prefix of an id is accepted \
+            wherever an id is; group items may be named by position: children.1.full_name.
+            """,
+        subcommands: [
+            New.self, Set.self, Unset.self, Add.self, Remove.self, Fill.self,
+            Show.self, List.self, Check.self, Fields.self, History.self,
+            Submit.self, Discard.self, Contacts.self, Shell.self,
+        ]
+    )
+
+    mutating func run() async throws {
+        try await Shell().run(in: Context.fromEnvironment())
+    }
+}
+
+/// A command that can run in a one-shot process or inside a session, against
+/// the context it is given.
+protocol FieldCommand: AsyncParsableCommand {
+    func run(in context: Context) async throws
+}
+
+extension FieldCommand {
+    mutating func run() async throws {
+        try await run(in: Context.fromEnvironment())
+    }
+}
+
+/// `--json` for the commands that print machine-readable output.
+struct JSONOption: ParsableArguments {
+    @Flag(name: .long, help: "Print machine-readable JSON instead of text.")
+    var json = false
+}

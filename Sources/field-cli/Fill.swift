@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import SyncCore
+
+struct Fill: FieldCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Walk through a referral section by section, asking each question.",
+        discussion: """
+            Each answer is saved as soon as it is given. Enter keeps the current value, `-` \
+            clears it, `?` shows help, `.` stops the walk. In a repeating group, answer y to add \
+            another item.
+            """)
+
+    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Option(help: "Walk only this section (such as concern or children).") var section: String?
+
+    /// Why a walk ended early.
+    private enum Stop: Error {
+        case byRequest
+        case endOfInput
+    }
+
+    func run(in context: Context) async throws {
+        let store = try context.store()
+        let id = try context.referralID(self.id)
+        let kind = try store.referral(id).kind
+        var sections = store.form.sections.filter { $0.applies(to: kind) }
+        if let section {
+            guard let chosen = store.form.section(section) else {
+                throw CLIError("The form has no section '\(section)'; the sections are \(store.form.sections.map(\.key).joined(separator: ", ")).")
+            }
+            sections = [chosen]
+        }
+        context.console.line("Enter keeps an answer, - clears it, ? shows help, . stops. Each answer is saved at once.")
+        do {
+            for section in sections {
+                context.console.line("")
+                context.console.line("== \(section.title) ==")
+                context.console.line(section.summary)
+                if section.isGroup {
+                    try walkGroup(section, of: id, kind: kind, context: context)
+                } else {
+                    for field in section.fields where field.applies(to: kind) {
+                        try ask(field, path: section.pattern(of: field), label: section.pattern(of: field), of: id, context: context)
+                    }
+                }
+            }
+            context.console.line("")
+            context.console.line("All sections walked. `field check \(self.id)` shows what is still missing.")
+        } catch Stop.byRequest {
+            context.console.line("Stopped; every answer given so far is saved.")
+        } catch Stop.endOfInput {
+            context.console.line("Input ended; every answer given so far is saved.")
+        }
+    }
+
+    private func walkGroup(_ section: FormSection, of id: UUID, kind: ReferralKind, context: Context) throws {
+        let store = try context.store()
+        let noun = section.itemName!
+        var walked = 0
+        while true {
+            let items = try store.referral(id).items(of: section.key)
+            if walked < items.count {
+                let item = items[walked]
+                walked += 1
+                context.console.line("-- \(noun) \(walked) --")
+                for field in section.fields where field.applies(to: kind) {
+                    try ask(field, path: "\(section.key).\(item.lowercased).\(field.key)",
+                            label: "\(section.key).\(walked).\(field.key)", of: id, context: context)
+                }
+                continue
+            }
+            let question = items.isEmpty ? "Add a \(noun)? [y/N]" : "Add another \(noun)? [y/N]"
+            context.console.line(question)
+            context.console.prompt("> ")
+            guard let answer = context.console.readLine()?.trimmingCharacters(in: .whitespaces).lowercased() else {
+                throw Stop.endOfInput
+            }
+            if answer == "." { throw Stop.byRequest }
+            guard answer == "y" || answer == "yes" else { return }
+            _ = try store.addItem(to: section.key, of: id)
+        }
+    }
+
+    private func ask(_ field: FormField, path: String, label: String, of id: UUID, context: Context) throws {
+        let store = try context.store()
+        let console = context.console
+        while true {
+            let current = try store.referral(id).values[path].map { " [\(field.type.display($0))]" } ?? ""
+            console.line("\(field.question) (\(label), \(Self.hint(for: field.type)))\(current)")
+            console.prompt("> ")
+            guard let answer = console.readLine() else { throw Stop.endOfInput }
+            let trimmed = answer.trimmingCharacters(in: .whitespaces)
+            switch trimmed {
+            case "":
+                return
+            case ".":
+                throw Stop.byRequest
+            case "?":
+                console.line(field.help.isEmpty ? "No more help for this question." : field.help)
+                for (index, option) in field.type.options.enumerated() {
+                    console.line("  \(index + 1). \(option.key): \(option.label)")
+                }
+                continue
+            case "-":
+                try store.unset(path, of: id)
+                return
+            default:
+                do {
+                    let writes = try store.set(path, of: id, to: trimmed)
+                    if path == "urgency.immediate_risk", writes.first?.newValue == "yes",
+                        try store.referral(id).values["urgency.call_made"] != "yes"
+                    {
+                        try context.urgencyAdvice(for: id).forEach(console.line)
+                    }
+                    return
+                } catch let error as FormError {
+                    console.error("Error: \(error)")
+                }
+            }
+        }
+    }
+
+    static func hint(for type: FieldType) -> String {
+        switch type {
+        case .text: "text"
+        case .date: "date, such as 2026-03-14"
+        case .dateTime: "time, such as 2026-03-14T09:30, or now"
+        case .yesNo: "yes/no"
+        case .choice(let options): options.enumerated().map { "\($0.offset + 1) \($0.element.key)" }.joined(separator: ", ")
+        case .multiChoice(let options): "any of " + options.map(\.key).joined(separator: ", ")
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import SyncCore
+
+struct Shell: FieldCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start the line-based session (what `field` with no subcommand does).",
+        discussion: """
+            Commands are typed without `field`; `help` lists them, `exit` leaves. Lines starting \
+            with # are comments. Reading from a pipe or a file, the session runs one command per \
+            line until the end of input and exits non-zero if any command failed.
+            """)
+
+    func run(in context: Context) async throws {
+        let console = context.console
+        if console.isInteractive {
+            console.line("field: offline referrals. Type `help` for the commands, `exit` to leave.")
+        }
+        var failures = 0
+        while true {
+            console.prompt("field> ")
+            guard let line = console.readLine() else {
+                if console.isInteractive { console.line() }
+                break
+            }
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            if ["exit", "quit"].contains(trimmed) { break }
+            if try await !Self.execute(trimmed, in: context) { failures += 1 }
+        }
+        if failures > 0 { throw ExitCode(1) }
+    }
+
+    static let knownCommands = Field.configuration.subcommands.map { $0._commandName } + ["help"]
+
+    /// Runs one line of the session; false if it failed (the error is printed).
+    static func execute(_ line: String, in context: Context) async throws -> Bool {
+        do {
+            var words = try ShellWords.split(line)
+            if words.first == "field" { words.removeFirst() }
+            if let name = words.first, !name.hasPrefix("-"), !knownCommands.contains(name) {
+                let nearest = knownCommands.min { ReferralForm.editDistance(name, $0) < ReferralForm.editDistance(name, $1) }
+                let hint = nearest.map { ReferralForm.editDistance(name, $0) <= 2 ? "; did you mean '\($0)'?" : "" } ?? ""
+                throw CLIError("'\(name)' is not a command\(hint.isEmpty ? "; type `help` for the list." : hint)")
+            }
+            let command = try Field.parseAsRoot(words)
+            if command is Shell || command is Field {
+                if !words.isEmpty { context.console.line("You are already in a session.") }
+                return true
+            }
+            guard let command = command as? any FieldCommand else { return true }
+            try await command.run(in: context)
+            return true
+        } catch {
+            let message = Field.fullMessage(for: error)
+            if Field.exitCode(for: error) == .success {
+                context.console.line(message)
+                return true
+            }
+            if !message.isEmpty { context.console.error(message) }
+            return false
+        }
+    }
+}
+
+/// Splits a command line into words like a shell does: spaces separate words;
+/// single or double quotes keep spaces; a backslash takes the next character as is.
+enum ShellWords {
+    static func split(_ line: String) throws -> [String] {
+        var words: [String] = []
+        var current = ""
+        var inWord = false
+        var quote: Character?
+        var escaping = false
+        for character in line {
+            if escaping {
+                current.append(character)
+                escaping = false
+            } else if character == "\\" && quote != "'" {
+                escaping = true
+                inWord = true
+            } else if let open = quote {
+                if character == open { quote = nil } else { current.append(character) }
+            } else if character == "\"" || character == "'" {
+                quote = character
+                inWord = true
+            } else if character == " " || character == "\t" {
+                if inWord { words.append(current) }
+                current = ""
+                inWord = false
+            } else {
+                current.append(character)
+                inWord = true
+            }
+        }
+        if let quote { throw CLIError("The line has an unclosed \(quote) quote: \(line)") }
+        if inWord { words.append(current) }
+        return words
+    }
+}
