@@ -36,7 +36,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SyncCoreTests",
-            dependencies: ["SyncCore"]
+            dependencies: ["SyncCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "FieldCLITests",

@@ -85,18 +85,4 @@ extension LocalStore {
             }
         }
     }
-
-    /// The outbox, in the order the changes were first made.
-    public func pendingChanges() throws -> [PendingChange] {
-        try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY seq").map { row in
-                PendingChange(
-                    seq: row["seq"], record: UUID(uuidString: row["referral_id"])!, path: row["path"],
-                    value: row["value"], baseRevision: row["base_rev"],
-                    hlc: HLCStamp(row["hlc"]) ?? HLCStamp(wall: 0, counter: 0, device: deviceID),
-                    author: row["author"], edits: row["edits"],
-                    sentAt: (row["sent_at"] as String?).flatMap(Timestamp.date))
-            }
-        }
-    }
 }

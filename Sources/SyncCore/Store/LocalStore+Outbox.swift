@@ -1,0 +1,34 @@
+import Foundation
+import GRDB
+
+/// The changes going out: what the next push sends.
+extension LocalStore {
+    /// The outbox, in the order the changes were first made.
+    public func pendingChanges() throws -> [PendingChange] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY seq").map { row in
+                PendingChange(
+                    seq: row["seq"], record: UUID(uuidString: row["referral_id"])!, path: row["path"],
+                    value: row["value"], baseRevision: row["base_rev"],
+                    hlc: HLCStamp(row["hlc"]) ?? HLCStamp(wall: 0, counter: 0, device: deviceID),
+                    author: row["author"], edits: row["edits"],
+                    sentAt: (row["sent_at"] as String?).flatMap(Timestamp.date))
+            }
+        }
+    }
+
+    /// Records that changes were sent. A sent change is frozen: a later edit of
+    /// its field queues a new change, so a retry with the same seq always
+    /// carries the same value and the server's idempotency can hold.
+    ///
+    /// - warning: Call this in the same transaction order as the send: mark
+    ///   first, then send, so a crash between the two only causes a harmless retry.
+    public func markSent(_ seqs: [Int64]) throws {
+        let at = Timestamp.string(clock.now())
+        try writer.write { db in
+            for seq in seqs {
+                try db.execute(sql: "UPDATE outbox SET sent_at = ? WHERE seq = ? AND sent_at IS NULL", arguments: [at, seq])
+            }
+        }
+    }
+}

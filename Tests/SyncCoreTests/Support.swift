@@ -1,0 +1,25 @@
+import Foundation
+import SyncCore
+
+/// A real store in a fresh temporary folder, with a fixed clock and seeded ids.
+struct TestStore {
+    let store: LocalStore
+    let folder: URL
+    let clock: SteppingClock
+
+    init(author: String = "alice", start: String = "2026-11-23T09:00:00Z", seed: UInt64 = 1) throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("synccore-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        clock = SteppingClock(start: Timestamp.date(start)!)
+        store = try LocalStore(
+            path: folder.appendingPathComponent("field.sqlite").path, author: author, clock: clock,
+            ids: UUIDv7Generator(clock: clock, seed: seed))
+    }
+
+    var path: String { folder.appendingPathComponent("field.sqlite").path }
+
+    /// Opens the same file again, as a new process would.
+    func reopen() throws -> LocalStore {
+        try LocalStore(path: path, author: "someone-else", clock: clock, ids: UUIDv7Generator(clock: clock, seed: 99))
+    }
+}
