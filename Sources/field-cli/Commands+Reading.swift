@@ -174,6 +174,7 @@ struct Fields: FieldCommand {
     static let configuration = CommandConfiguration(abstract: "List every field of the form: path, type, merge policy and question.")
 
     @Option(help: "Only the fields of this referral kind.") var kind: ReferralKind?
+    @Flag(help: "Print the form as the Markdown document docs/form.md.") var markdown = false
     @OptionGroup var output: JSONOption
 
     struct Row: Encodable {
@@ -187,6 +188,10 @@ struct Fields: FieldCommand {
     func run(in context: Context) async throws {
         let form = ReferralForm.standard
         let patterns = form.patterns.filter { kind == nil || ($0.section.applies(to: kind!) && $0.field.applies(to: kind!)) }
+        if markdown {
+            context.console.line(Self.markdown(form))
+            return
+        }
         if output.json {
             try context.console.json(patterns.map {
                 Row(path: $0.pattern, type: $0.field.type.name, question: $0.field.question, policy: $0.field.policy.rawValue,
@@ -208,11 +213,47 @@ struct Fields: FieldCommand {
     }
 }
 
+extension Fields {
+    /// The form as a document, generated so that it cannot drift from the code.
+    static func markdown(_ form: ReferralForm) -> String {
+        var lines = [
+            "# The referral form",
+            "",
+            "Generated from `Sources/SyncCore/Form/ReferralForm.swift` by `field fields --markdown`;",
+            "a test keeps this file equal to that output. Sections and questions follow",
+            "`shared/domain/REFERRALS.md`. Missing answers are warnings, never a reason to refuse",
+            "a referral; the hard rules are listed in `docs/field-cli.md`.",
+            "",
+            "Types: text; date (`2026-03-14`, `14/03/2026` or `today`); date-time (`2026-03-14T09:30`",
+            "or `now`, stored in UTC); yes/no; choice (a key or its number); multi-choice (keys separated",
+            "by commas). Merge policies decide what the server does with concurrent writes of a field:",
+            "manual (a conflict for an admin), lww (latest stamp wins), append (both kept), set (union).",
+            "Fields marked * are asked for by the guidance: `check` warns when they are empty.",
+        ]
+        for section in form.sections {
+            lines += ["", "## \(section.title) (`\(section.key)`)", "", section.summary]
+            if section.isGroup {
+                lines += ["", "Repeating group: each \(section.itemName!) is an item with its own id, added with `field add <id> \(section.key)`."]
+            }
+            if !section.kinds.isEmpty {
+                lines += ["", "Applies to: " + section.kinds.map(\.rawValue).sorted().joined(separator: ", ") + " referrals."]
+            }
+            lines += ["", "| path | type | policy | question |", "| --- | --- | --- | --- |"]
+            for field in section.fields {
+                let options = field.type.options.isEmpty ? "" : ": " + field.type.options.map { "`\($0.key)`" }.joined(separator: ", ")
+                let question = field.question + (field.help.isEmpty ? "" : " " + field.help)
+                lines.append("| `\(section.pattern(of: field))`\(field.recommended ? " *" : "") | \(field.type.name)\(options) | \(field.policy.rawValue) | \(question.replacingOccurrences(of: "|", with: "\\|")) |")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
 struct History: FieldCommand {
     static let configuration = CommandConfiguration(abstract: "Show every local edit of a referral, or of one field or item: who, when, old and new value.")
 
     @Argument(help: "The referral's id or a unique prefix of it.") var id: String
-    @Argument(help: "Only this field or group item.") var path: String?
+    @Argument(help: "Only this field, group item or section (such as consent or children.1).") var path: String?
 
     func run(in context: Context) async throws {
         let store = try context.store()

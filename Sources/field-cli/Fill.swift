@@ -20,6 +20,13 @@ struct Fill: FieldCommand {
         case endOfInput
     }
 
+    /// Answers that were not valid. At a terminal the question is asked
+    /// again; from a script it is skipped (re-asking would swallow the
+    /// script's next lines) and the walk ends as a failure.
+    private final class Refusals {
+        var count = 0
+    }
+
     func run(in context: Context) async throws {
         let store = try context.store()
         let id = try context.referralID(self.id)
@@ -32,16 +39,17 @@ struct Fill: FieldCommand {
             sections = [chosen]
         }
         context.console.line("Enter keeps an answer, - clears it, ? shows help, . stops. Each answer is saved at once.")
+        let refusals = Refusals()
         do {
             for section in sections {
                 context.console.line("")
                 context.console.line("== \(section.title) ==")
                 context.console.line(section.summary)
                 if section.isGroup {
-                    try walkGroup(section, of: id, kind: kind, context: context)
+                    try walkGroup(section, of: id, kind: kind, context: context, refusals: refusals)
                 } else {
                     for field in section.fields where field.applies(to: kind) {
-                        try ask(field, path: section.pattern(of: field), label: section.pattern(of: field), of: id, context: context)
+                        try ask(field, path: section.pattern(of: field), label: section.pattern(of: field), of: id, context: context, refusals: refusals)
                     }
                 }
             }
@@ -52,9 +60,12 @@ struct Fill: FieldCommand {
         } catch Stop.endOfInput {
             context.console.line("Input ended; every answer given so far is saved.")
         }
+        if refusals.count > 0 {
+            throw CLIError("\(refusals.count) answer(s) were not valid and were skipped; the rest are saved.")
+        }
     }
 
-    private func walkGroup(_ section: FormSection, of id: UUID, kind: ReferralKind, context: Context) throws {
+    private func walkGroup(_ section: FormSection, of id: UUID, kind: ReferralKind, context: Context, refusals: Refusals) throws {
         let store = try context.store()
         let noun = section.itemName!
         var walked = 0
@@ -66,11 +77,12 @@ struct Fill: FieldCommand {
                 context.console.line("-- \(noun) \(walked) --")
                 for field in section.fields where field.applies(to: kind) {
                     try ask(field, path: "\(section.key).\(item.lowercased).\(field.key)",
-                            label: "\(section.key).\(walked).\(field.key)", of: id, context: context)
+                            label: "\(section.key).\(walked).\(field.key)", of: id, context: context, refusals: refusals)
                 }
                 continue
             }
-            let question = items.isEmpty ? "Add a \(noun)? [y/N]" : "Add another \(noun)? [y/N]"
+            let article = "aeiou".contains(noun.first!) ? "an" : "a"
+            let question = items.isEmpty ? "Add \(article) \(noun)? [y/N]" : "Add another \(noun)? [y/N]"
             context.console.line(question)
             context.console.prompt("> ")
             guard let answer = context.console.readLine()?.trimmingCharacters(in: .whitespaces).lowercased() else {
@@ -82,7 +94,7 @@ struct Fill: FieldCommand {
         }
     }
 
-    private func ask(_ field: FormField, path: String, label: String, of id: UUID, context: Context) throws {
+    private func ask(_ field: FormField, path: String, label: String, of id: UUID, context: Context, refusals: Refusals) throws {
         let store = try context.store()
         let console = context.console
         while true {
@@ -116,6 +128,10 @@ struct Fill: FieldCommand {
                     return
                 } catch let error as FormError {
                     console.error("Error: \(error)")
+                    guard console.isInteractive else {
+                        refusals.count += 1
+                        return
+                    }
                 }
             }
         }

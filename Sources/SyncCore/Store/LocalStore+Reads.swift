@@ -65,12 +65,15 @@ extension LocalStore {
     }
 
     /// The local history of a referral, oldest first; with a path, only that
-    /// field's (or, for a group item, that item's) lines.
+    /// field's (or that group item's, or that section's) lines.
     public func history(of id: UUID, path typedPath: String? = nil) throws -> [HistoryEntry] {
         try writer.read { db in
             var sql = "SELECT * FROM history WHERE referral_id = ?"
             var arguments: StatementArguments = [id.lowercased]
-            if let typedPath {
+            if let typedPath, form.section(typedPath) != nil {
+                sql += " AND path LIKE ?"
+                arguments += [typedPath + ".%"]
+            } else if let typedPath {
                 let referral = try Self.fetchReferral(id, db: db)
                 let resolved = try form.resolve(typedPath, items: referral.resolvableItems(of:))
                 sql += " AND (path = ? OR path LIKE ?)"

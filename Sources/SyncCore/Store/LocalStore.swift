@@ -54,11 +54,32 @@ public struct LocalStore: Sendable {
         try writer.read { db in try String.fetchOne(db, sql: "SELECT author FROM device") ?? "" }
     }
 
-    /// Checks the file with SQLite's own integrity check; returns its complaints.
+    /// Checks the file with SQLite's own integrity check and the store's
+    /// invariants; returns one sentence per problem (none when all is well).
+    /// - every field's value is the new value of its latest history line;
+    /// - the latest outbox change of a field carries the value the field shows;
+    /// - the device's next seq is above every seq it has used.
     public func integrityProblems() throws -> [String] {
         try writer.read { db in
             let rows = try String.fetchAll(db, sql: "PRAGMA integrity_check")
-            return rows == ["ok"] ? [] : rows
+            var problems = rows == ["ok"] ? [] : rows
+            let drifted = try Row.fetchAll(db, sql: """
+                SELECT f.referral_id, f.path FROM field_value f
+                LEFT JOIN history h ON h.id = (SELECT max(id) FROM history WHERE referral_id = f.referral_id AND path = f.path)
+                WHERE h.id IS NULL OR h.new_value IS NOT f.value
+                """)
+            problems += drifted.map { "Field \($0["path"] as String) of referral \($0["referral_id"] as String) does not match its latest history line." }
+            let unqueued = try Row.fetchAll(db, sql: """
+                SELECT o.referral_id, o.path FROM outbox o
+                JOIN field_value f ON f.referral_id = o.referral_id AND f.path = o.path
+                WHERE o.seq = (SELECT max(seq) FROM outbox WHERE referral_id = o.referral_id AND path = o.path)
+                  AND o.value IS NOT f.value
+                """)
+            problems += unqueued.map { "The pending change of \($0["path"] as String) in referral \($0["referral_id"] as String) does not carry the value shown." }
+            if try Bool.fetchOne(db, sql: "SELECT (SELECT next_seq FROM device) <= (SELECT max(seq) FROM outbox)") == true {
+                problems.append("The device's next change number is not above the changes already queued.")
+            }
+            return problems
         }
     }
 }

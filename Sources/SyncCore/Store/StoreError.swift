@@ -16,13 +16,13 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case .ambiguousReferral(let prefix, let matches):
             "'\(prefix)' matches \(matches.count) referrals (\(matches.prefix(3).joined(separator: ", "))); give more of the id."
         case .discarded(let id):
-            "Referral \(id.lowercased.prefix(8)) was discarded and can no longer be changed."
+            "Referral \(id.lowercased) was discarded and can no longer be changed."
         case .alreadySubmitted(let id):
-            "Referral \(id.lowercased.prefix(8)) has been submitted and cannot be discarded."
+            "Referral \(id.lowercased) has been submitted and cannot be discarded."
         case .itemRemoved(let path):
             "'\(path)' belongs to an item that was removed."
         case .submissionBlocked(let id, let findings):
-            "Referral \(id.lowercased.prefix(8)) cannot be submitted yet: "
+            "Referral \(id.lowercased) cannot be submitted yet: "
                 + findings.map(\.message).joined(separator: " ")
         }
     }

@@ -1,0 +1,108 @@
+import Foundation
+import SyncCore
+
+/// Runs the real `field` executable, built beside the test bundle, against a
+/// temporary FIELD_HOME with a fixed clock and seeded ids.
+struct FieldProcess {
+    static let executable: URL = {
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = folder.appendingPathComponent("field")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            folder.deleteLastPathComponent()
+        }
+        let fallback = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/debug/field")
+        return fallback
+    }()
+
+    let home: URL
+
+    init() throws {
+        home = FileManager.default.temporaryDirectory.appendingPathComponent("field-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+    }
+
+    func environment(now: String) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["FIELD_HOME"] = home.path
+        environment["FIELD_USER"] = "jane.smith"
+        environment["FIELD_TEST_NOW"] = now
+        environment["FIELD_TEST_SEED"] = "42"
+        return environment
+    }
+
+    /// Runs to completion; stdout and stderr share one pipe, so the output
+    /// keeps the order in which things were written.
+    func run(_ arguments: [String], input: String? = nil, now: String = "2026-11-23T09:00:00Z") throws -> (output: String, status: Int32) {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        process.environment = environment(now: now)
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        let inputPipe = Pipe()
+        process.standardInput = inputPipe
+        try process.run()
+        if let input { inputPipe.fileHandleForWriting.write(Data(input.utf8)) }
+        try inputPipe.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (String(decoding: data, as: UTF8.self), process.terminationStatus)
+    }
+
+    /// Starts a session that reads commands as the test writes them.
+    func startSession(now: String = "2026-11-23T09:00:00Z") throws -> LiveSession {
+        try LiveSession(executable: Self.executable, environment: environment(now: now))
+    }
+
+    func openStore() throws -> LocalStore {
+        try LocalStore(path: home.appendingPathComponent("field.sqlite").path, author: "test")
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: home) }
+}
+
+/// A running `field` session fed line by line, to be killed at a chosen moment.
+final class LiveSession {
+    let process = Process()
+    private let input = Pipe()
+    private let output = Pipe()
+    private var buffer = Data()
+
+    init(executable: URL, environment: [String: String]) throws {
+        process.executableURL = executable
+        process.environment = environment
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+    }
+
+    func send(_ line: String) {
+        input.fileHandleForWriting.write(Data((line + "\n").utf8))
+    }
+
+    /// Blocks until `count` more lines of output have arrived; returns them.
+    func readLines(_ count: Int) -> [String] {
+        var lines: [String] = []
+        while lines.count < count {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                lines.append(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self))
+                buffer = Data(buffer[buffer.index(after: newline)...])
+                continue
+            }
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            buffer.append(chunk)
+        }
+        return lines
+    }
+
+    /// SIGKILL: no clean-up, no flush, as when a laptop's battery dies.
+    func kill() {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import SyncCore
+import Testing
+
+/// CLI transcripts compared whole against golden files in `Golden/`.
+/// After an intended change of output, regenerate them with
+/// `UPDATE_GOLDEN=1 swift test --filter TranscriptTests` and review the diff.
+@Suite("CLI transcripts (golden files)")
+struct TranscriptTests {
+    static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
+
+    func compare(_ actual: String, toGolden name: String) throws {
+        let file = Self.golden.appendingPathComponent(name)
+        if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
+            try actual.write(to: file, atomically: true, encoding: .utf8)
+        }
+        let expected = try String(contentsOf: file, encoding: .utf8)
+        #expect(actual == expected, "output differs from Golden/\(name); see the diff above, or regenerate with UPDATE_GOLDEN=1")
+    }
+
+    @Test("a scripted session drafts, fills every section for two children, checks and submits")
+    func scriptedSession() throws {
+        let field = try FieldProcess()
+        defer { field.remove() }
+        let script = try String(contentsOf: Self.golden.appendingPathComponent("session.input"), encoding: .utf8)
+        let result = try field.run([], input: script)
+        try compare(result.output + "[exit \(result.status)]\n", toGolden: "session.expected")
+
+        // The transcript's claims hold in the store itself.
+        let store = try field.openStore()
+        let referral = try store.referral(try store.referralID(matching: "0"))
+        #expect(referral.status == .submitted)
+        #expect(referral.items(of: "children").count == 2)
+        #expect(try store.integrityProblems().isEmpty)
+    }
+
+    @Test("one-shot commands do the same, one process each")
+    func oneShotCommands() throws {
+        let field = try FieldProcess()
+        defer { field.remove() }
+        var transcript = ""
+        var minute = 0
+        @discardableResult
+        func field_(_ arguments: String...) throws -> String {
+            minute += 1
+            let result = try field.run(arguments, now: String(format: "2026-11-23T10:%02d:00Z", minute))
+            transcript += "$ field " + arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ") + "\n"
+            transcript += result.output + (result.status == 0 ? "" : "[exit \(result.status)]\n")
+            return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let id = try field_("new", "--kind", "lado")
+        try field_("set", id, "referrer.name", "Tom Baker")
+        try field_("set", id, "referrer.role", "Youth worker")
+        try field_("set", id, "referrer.agency", "Riverside Youth Club")
+        try field_("add", id, "children")
+        try field_("add", id, "children")
+        try field_("set", id, "children.1.full_name", "Sam Ali")
+        try field_("set", id, "children.2.full_name", "Jo Ali")
+        try field_("set", id, "children.2.date_of_birth", "2011-05-02")
+        try field_("set", id, "allegation.adult_name", "Mr K. Lee")
+        try field_("set", id, "allegation.adult_role", "Volunteer football coach")
+        try field_("set", id, "concern.summary", "Coach sends private messages to Sam late at night")
+        try field_("set", id, "consent.status", "refused")
+        try field_("submit", id)
+        try field_("set", id, "consent.reason", "Mother refused; the coach's access to children must be assessed")
+        try field_("set", id, "need.indicators", "relationships, basic-care-safety")
+        try field_("set", id, "urgency.immediate_risk", "no")
+        try field_("unset", id, "urgency.immediate_risk")
+        try field_("remove", id, "children.1")
+        try field_("show", id)
+        try field_("check", id, "--json")
+        try field_("submit", id)
+        try field_("discard", id)
+        try field_("list", "--json")
+        try field_("history", id, "children")
+        try field_("set", "ffff", "concern.summary", "x")
+        try field_("new", "--kind", "adoption")
+        try compare(transcript, toGolden: "oneshot.expected")
+    }
+
+    @Test("`fields --json` lists every path of the form with its type, question and policy")
+    func fieldsJSON() throws {
+        let field = try FieldProcess()
+        defer { field.remove() }
+        let result = try field.run(["fields", "--json"])
+        #expect(result.status == 0)
+        let rows = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as! [[String: Any]]
+        #expect(rows.count == ReferralForm.standard.patterns.count)
+        let byPath = Dictionary(uniqueKeysWithValues: rows.map { ($0["path"] as! String, $0) })
+        #expect(byPath["children.*.full_name"]?["type"] as? String == "text")
+        #expect(byPath["need.indicators"]?["policy"] as? String == "set")
+        #expect(byPath["consent.status"]?["question"] as? String == "Has a parent or carer consented to this referral?")
+    }
+
+    @Test("the form document is generated from the form definition")
+    func formDocument() throws {
+        let field = try FieldProcess()
+        defer { field.remove() }
+        let result = try field.run(["fields", "--markdown"])
+        #expect(result.status == 0)
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/form.md")
+        if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
+            try result.output.write(to: docs, atomically: true, encoding: .utf8)
+        }
+        #expect(result.output == (try String(contentsOf: docs, encoding: .utf8)), "docs/form.md is stale: regenerate with `swift run field fields --markdown > docs/form.md`")
+    }
+}
