@@ -1,0 +1,74 @@
+import Foundation
+
+/// How the server treats one stored path.
+public struct PathRules: Sendable, Equatable {
+    public let policy: MergePolicy
+    /// For `set` fields, the option keys in the form's order.
+    public let optionOrder: [String]
+}
+
+extension ReferralForm {
+    /// The longest stored path accepted (`agencies.<uuid>.practitioner` is 55).
+    public static let maximumPathLength = 128
+
+    /// Checks a path and value as a device sends them: canonical paths with
+    /// whole item ids, canonical values. Returns the merge rules, or a reason a
+    /// person can read for refusing the change.
+    public func rules(forStoredPath path: String, value: String?) -> Result<PathRules, PathRefusal> {
+        guard path.count <= Self.maximumPathLength else {
+            return .failure(PathRefusal("The path '\(path.prefix(40))…' is longer than \(Self.maximumPathLength) characters."))
+        }
+        switch path {
+        case RecordPath.kind:
+            guard let value, ReferralKind(rawValue: value) != nil else {
+                return .failure(PathRefusal("'\(value ?? "null")' is not a referral kind."))
+            }
+            return .success(PathRules(policy: .lww, optionOrder: []))
+        case RecordPath.status:
+            guard let value, ReferralStatus(rawValue: value) != nil else {
+                return .failure(PathRefusal("'\(value ?? "null")' is not a status a device may set."))
+            }
+            return .success(PathRules(policy: .lww, optionOrder: []))
+        default:
+            break
+        }
+        let parts = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard let section = section(parts[0]) else {
+            return .failure(PathRefusal("The form has no field '\(path)'."))
+        }
+        let fieldKey: String?
+        if section.isGroup {
+            guard parts.count == 2 || parts.count == 3, let item = UUID(uuidString: parts[1]), item.lowercased == parts[1] else {
+                return .failure(PathRefusal("'\(path)' does not name a \(section.itemName!) by its id."))
+            }
+            fieldKey = parts.count == 3 ? parts[2] : nil
+        } else {
+            guard parts.count == 2 else { return .failure(PathRefusal("The form has no field '\(path)'.")) }
+            fieldKey = parts[1]
+        }
+        guard let fieldKey else {
+            guard value == nil || value == ItemMarker.present else {
+                return .failure(PathRefusal("'\(value!)' is not a valid value for the item '\(path)'."))
+            }
+            return .success(PathRules(policy: .lww, optionOrder: []))
+        }
+        guard let field = section.fields.first(where: { $0.key == fieldKey }) else {
+            return .failure(PathRefusal("The form has no field '\(path)'."))
+        }
+        if let value {
+            if value.count > FieldType.maximumTextLength {
+                return .failure(PathRefusal("The value of '\(path)' is longer than \(FieldType.maximumTextLength) characters."))
+            }
+            let canonical = try? field.type.normalize(value, now: Date(timeIntervalSince1970: 0))
+            guard canonical == value else {
+                return .failure(PathRefusal("'\(value.prefix(40))' is not a valid \(field.type.name) value for '\(path)'."))
+            }
+        }
+        return .success(PathRules(policy: field.policy, optionOrder: field.type.options.map(\.key)))
+    }
+}
+
+public struct PathRefusal: Error, Equatable, Sendable {
+    public let reason: String
+    public init(_ reason: String) { self.reason = reason }
+}

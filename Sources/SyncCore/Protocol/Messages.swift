@@ -1,0 +1,336 @@
+import Foundation
+
+/// The sync protocol's wire messages (JSON). See docs/protocol.md.
+///
+/// Assumptions: a star topology (devices talk only to the server); the server
+/// orders every accepted write with a global, strictly increasing revision;
+/// a device numbers its own changes 1, 2, 3… (`seq`) and may send a change
+/// any number of times.
+///
+/// Flow:
+/// - `POST /v1/register` once per device, with a user's bearer token;
+/// - `POST /v1/push` batches of changes; the reply, sent only after the batch
+///   is committed, gives each change's outcome and a receipt;
+/// - `GET /v1/pull?since=<cursor>&limit=<n>` pages of what changed after the
+///   cursor, in revision order, until `more` is false.
+public enum SyncProtocol {
+    /// Every message carries it; a server refuses versions it does not speak.
+    public static let version = 1
+    /// The most changes a push may carry.
+    public static let maximumBatch = 1_000
+    /// The largest request body the server reads, in bytes.
+    public static let maximumBody = 8 * 1024 * 1024
+    /// The largest page a pull returns.
+    public static let maximumPage = 5_000
+}
+
+public enum Role: String, Codable, Sendable, CaseIterable {
+    case practitioner, intake, admin
+}
+
+public struct RegisterRequest: Codable, Sendable, Equatable {
+    public var protocolVersion: Int
+    /// The device's own id, if it has one; the server records it.
+    public var device: String
+
+    public init(device: String) {
+        self.protocolVersion = SyncProtocol.version
+        self.device = device
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case protocolVersion = "protocol", device
+    }
+}
+
+public struct RegisterResponse: Codable, Sendable, Equatable {
+    public var protocolVersion: Int
+    public var device: String
+    public var user: String
+    public var role: Role
+    public var serverTime: String
+
+    public init(device: String, user: String, role: Role, serverTime: String) {
+        self.protocolVersion = SyncProtocol.version
+        self.device = device
+        self.user = user
+        self.role = role
+        self.serverTime = serverTime
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case protocolVersion = "protocol", device, user, role, serverTime = "server_time"
+    }
+}
+
+/// One field write as a device sends it.
+public struct WireChange: Codable, Sendable, Equatable {
+    public var seq: Int64
+    public var record: String
+    public var path: String
+    /// nil clears the field.
+    public var value: String?
+    /// The field revision the device's edit was based on (0 if it never had one).
+    public var baseRevision: Int64
+    public var hlc: String
+
+    public init(seq: Int64, record: String, path: String, value: String?, baseRevision: Int64, hlc: String) {
+        self.seq = seq
+        self.record = record
+        self.path = path
+        self.value = value
+        self.baseRevision = baseRevision
+        self.hlc = hlc
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case seq, record, path, value, baseRevision = "base_rev", hlc
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(seq, forKey: .seq)
+        try container.encode(record, forKey: .record)
+        try container.encode(path, forKey: .path)
+        try container.encode(value, forKey: .value)  // explicit null: a cleared field
+        try container.encode(baseRevision, forKey: .baseRevision)
+        try container.encode(hlc, forKey: .hlc)
+    }
+}
+
+public struct PushRequest: Codable, Sendable, Equatable {
+    public var protocolVersion: Int
+    public var device: String
+    public var changes: [WireChange]
+
+    public init(device: String, changes: [WireChange]) {
+        self.protocolVersion = SyncProtocol.version
+        self.device = device
+        self.changes = changes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case protocolVersion = "protocol", device, changes
+    }
+}
+
+public enum Outcome: String, Codable, Sendable {
+    /// Accepted; `current` tells what the field holds now (a merge, or a later
+    /// stamp's value under `lww`, may differ from what was sent).
+    case applied
+    /// Concurrent with a write the device had not seen, on a `manual` field:
+    /// both values are kept as candidates for an admin to decide.
+    case conflict
+    /// Refused, with a reason a person can read; the device keeps the change.
+    case rejected
+    /// Already applied from an earlier send; `original` is what happened then.
+    case duplicate
+}
+
+/// A field's state on the server.
+public struct FieldState: Codable, Sendable, Equatable {
+    public var value: String?
+    public var revision: Int64
+    /// The open conflict on the field, if any.
+    public var conflict: String?
+
+    public init(value: String?, revision: Int64, conflict: String? = nil) {
+        self.value = value
+        self.revision = revision
+        self.conflict = conflict
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(value, forKey: .value)
+        try container.encode(revision, forKey: .revision)
+        try container.encodeIfPresent(conflict, forKey: .conflict)
+    }
+
+    enum CodingKeys: String, CodingKey { case value, revision, conflict }
+}
+
+public struct ChangeOutcome: Codable, Sendable, Equatable {
+    public var seq: Int64
+    public var outcome: Outcome
+    /// For a duplicate: the outcome of the first send.
+    public var original: Outcome?
+    /// The revision the write got (applied), if it got one.
+    public var revision: Int64?
+    public var conflict: String?
+    public var reason: String?
+    /// The field on the server once the batch was applied (absent when rejected).
+    public var current: FieldState?
+    /// The receipt the change was first acknowledged under.
+    public var receipt: String?
+
+    public init(
+        seq: Int64, outcome: Outcome, original: Outcome? = nil, revision: Int64? = nil, conflict: String? = nil,
+        reason: String? = nil, current: FieldState? = nil, receipt: String? = nil
+    ) {
+        self.seq = seq
+        self.outcome = outcome
+        self.original = original
+        self.revision = revision
+        self.conflict = conflict
+        self.reason = reason
+        self.current = current
+        self.receipt = receipt
+    }
+}
+
+/// Proof of safe arrival: a short reference a practitioner can quote.
+public struct Receipt: Codable, Sendable, Equatable {
+    public var reference: String
+    public var serverTime: String
+    /// The referrals the push touched.
+    public var records: [String]
+    /// How many changes it acknowledged (applied or held as conflict candidates).
+    public var changes: Int
+
+    public init(reference: String, serverTime: String, records: [String], changes: Int) {
+        self.reference = reference
+        self.serverTime = serverTime
+        self.records = records
+        self.changes = changes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case reference, serverTime = "server_time", records, changes
+    }
+}
+
+public struct PushResponse: Codable, Sendable, Equatable {
+    public var protocolVersion: Int
+    public var outcomes: [ChangeOutcome]
+    /// nil when nothing in the batch was acknowledged (all rejected).
+    public var receipt: Receipt?
+
+    public init(outcomes: [ChangeOutcome], receipt: Receipt?) {
+        self.protocolVersion = SyncProtocol.version
+        self.outcomes = outcomes
+        self.receipt = receipt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case protocolVersion = "protocol", outcomes, receipt
+    }
+}
+
+/// One candidate value of a conflict.
+public struct ConflictCandidate: Codable, Sendable, Equatable {
+    public var value: String?
+    public var author: String
+    public var device: String
+    public var time: String
+    public var hlc: String
+
+    public init(value: String?, author: String, device: String, time: String, hlc: String) {
+        self.value = value
+        self.author = author
+        self.device = device
+        self.time = time
+        self.hlc = hlc
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(value, forKey: .value)
+        try container.encode(author, forKey: .author)
+        try container.encode(device, forKey: .device)
+        try container.encode(time, forKey: .time)
+        try container.encode(hlc, forKey: .hlc)
+    }
+
+    enum CodingKeys: String, CodingKey { case value, author, device, time, hlc }
+}
+
+public struct ConflictState: Codable, Sendable, Equatable {
+    public var id: String
+    /// `open` or `resolved`.
+    public var status: String
+    public var candidates: [ConflictCandidate]
+
+    public init(id: String, status: String, candidates: [ConflictCandidate]) {
+        self.id = id
+        self.status = status
+        self.candidates = candidates
+    }
+}
+
+/// One entry of the server's change log as a pull returns it: a field's new
+/// value, or a change of a field's conflict state.
+public struct PulledChange: Codable, Sendable, Equatable {
+    public var revision: Int64
+    public var record: String
+    public var path: String
+    public var value: String?
+    public var author: String
+    public var device: String
+    public var hlc: String
+    public var at: String
+    /// The field's conflict state once this entry applied (nil: none open).
+    public var conflict: ConflictState?
+
+    public init(
+        revision: Int64, record: String, path: String, value: String?, author: String, device: String, hlc: String,
+        at: String, conflict: ConflictState?
+    ) {
+        self.revision = revision
+        self.record = record
+        self.path = path
+        self.value = value
+        self.author = author
+        self.device = device
+        self.hlc = hlc
+        self.at = at
+        self.conflict = conflict
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(revision, forKey: .revision)
+        try container.encode(record, forKey: .record)
+        try container.encode(path, forKey: .path)
+        try container.encode(value, forKey: .value)
+        try container.encode(author, forKey: .author)
+        try container.encode(device, forKey: .device)
+        try container.encode(hlc, forKey: .hlc)
+        try container.encode(at, forKey: .at)
+        try container.encodeIfPresent(conflict, forKey: .conflict)
+    }
+
+    enum CodingKeys: String, CodingKey { case revision, record, path, value, author, device, hlc, at, conflict }
+}
+
+public struct PullResponse: Codable, Sendable, Equatable {
+    public var protocolVersion: Int
+    public var changes: [PulledChange]
+    /// Pass it as `since` for the next page; store it only once the page is stored.
+    public var cursor: Int64
+    public var more: Bool
+
+    public init(changes: [PulledChange], cursor: Int64, more: Bool) {
+        self.protocolVersion = SyncProtocol.version
+        self.changes = changes
+        self.cursor = cursor
+        self.more = more
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case protocolVersion = "protocol", changes, cursor, more
+    }
+}
+
+/// The error body every 4xx and 5xx carries: `{"error": {"message": "…"}}`.
+public struct ErrorBody: Codable, Sendable, Equatable {
+    public struct Detail: Codable, Sendable, Equatable {
+        public var message: String
+    }
+
+    public var error: Detail
+
+    public init(message: String) {
+        self.error = Detail(message: message)
+    }
+}

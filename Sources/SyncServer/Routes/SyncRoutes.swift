@@ -1,0 +1,106 @@
+import Foundation
+import Hummingbird
+import Logging
+import SyncCore
+
+/// `/v1/register`, `/v1/push`, `/v1/pull`: the sync protocol (docs/protocol.md).
+struct SyncRoutes {
+    let storage: any SyncStorage
+    let engine: PushEngine
+    let metrics: ServerMetrics
+
+    func add(to group: RouterGroup<SyncRequestContext>) {
+        group.post("register", use: register)
+        group.post("push", use: push)
+        group.get("pull", use: pull)
+    }
+
+    @Sendable func register(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let user = context.user!
+        var request = request
+        let body = try await Self.decode(RegisterRequest.self, from: &request)
+        guard let device = UUID(uuidString: body.device), device.lowercased == body.device else {
+            throw APIError(.badRequest, "'\(body.device.prefix(40))' is not a device id (a lowercase UUID).")
+        }
+        let now = Timestamp.string(engine.clock.now())
+        guard try storage.register(device: body.device, for: user, at: now) else {
+            throw APIError(.forbidden, "Device \(body.device) is registered to another user.")
+        }
+        context.logger.info("device registered", metadata: ["device": "\(body.device)"])
+        return try Self.json(RegisterResponse(device: body.device, user: user.name, role: user.role, serverTime: now))
+    }
+
+    @Sendable func push(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let user = context.user!
+        var request = request
+        let body = try await Self.decode(PushRequest.self, from: &request)
+        guard body.changes.count <= SyncProtocol.maximumBatch else {
+            throw APIError(.badRequest, "A push may carry at most \(SyncProtocol.maximumBatch) changes; this one has \(body.changes.count). Send smaller batches.")
+        }
+        guard try storage.deviceOwner(body.device) == user.id else {
+            throw APIError(.forbidden, "Device \(body.device.prefix(40)) is not registered to \(user.name); run `field login` first.")
+        }
+        // The whole batch is one transaction, committed before the reply.
+        let result = try storage.write { transaction in
+            try engine.apply(body, user: user, in: transaction)
+        }
+        metrics.record(result)
+        context.logger.info("push applied", metadata: [
+            "device": "\(body.device)", "changes": "\(body.changes.count)", "applied": "\(result.applied)",
+            "conflicts": "\(result.conflicts)", "rejected": "\(result.rejected)", "duplicates": "\(result.duplicates)",
+            "receipt": "\(result.response.receipt?.reference ?? "-")",
+        ])
+        return try Self.json(result.response)
+    }
+
+    @Sendable func pull(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let user = context.user!
+        let since = request.uri.queryParameters.get("since") ?? "0"
+        let limitText = request.uri.queryParameters.get("limit") ?? "1000"
+        guard let cursor = Int64(since), cursor >= 0 else {
+            throw APIError(.badRequest, "'since' must be a cursor from an earlier pull (a whole number from 0); got '\(since.prefix(40))'.")
+        }
+        guard let limit = Int(limitText), (1...SyncProtocol.maximumPage).contains(limit) else {
+            throw APIError(.badRequest, "'limit' must be a whole number from 1 to \(SyncProtocol.maximumPage); got '\(limitText.prefix(40))'.")
+        }
+        let page = try storage.pull(since: cursor, limit: limit, for: user)
+        metrics.pulled.increment(by: Int64(page.changes.count))
+        context.logger.info("pull served", metadata: ["since": "\(cursor)", "changes": "\(page.changes.count)", "more": "\(page.more)"])
+        return try Self.json(page)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from request: inout Request) async throws -> T {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: SyncProtocol.maximumBody)
+        } catch {
+            throw APIError(.contentTooLarge, "The request body is larger than \(SyncProtocol.maximumBody) bytes; send smaller batches.")
+        }
+        let message: T
+        do {
+            message = try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw APIError(.badRequest, "The request is missing '\(key.stringValue)'.")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            throw APIError(.badRequest, "The request has a wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'.")
+        } catch {
+            throw APIError(.badRequest, "The request body is not valid JSON for this route.")
+        }
+        if let versioned = message as? any ProtocolVersioned, versioned.protocolVersion != SyncProtocol.version {
+            throw APIError(.badRequest, "Protocol version \(versioned.protocolVersion) is not supported; this server speaks version \(SyncProtocol.version).")
+        }
+        return message
+    }
+
+    static func json<T: Encodable>(_ value: T) throws -> Response {
+        let data = try JSONEncoder().encode(value)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+protocol ProtocolVersioned {
+    var protocolVersion: Int { get }
+}
+
+extension RegisterRequest: ProtocolVersioned {}
+extension PushRequest: ProtocolVersioned {}

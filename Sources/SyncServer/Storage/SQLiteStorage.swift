@@ -1,0 +1,304 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// The embedded default: one SQLite file in WAL mode. Every push is one
+/// transaction committed with `synchronous = FULL` before the reply, so an
+/// acknowledged change survives a crash straight after.
+///
+/// SQLite has one writer at a time, so revisions are assigned in commit order
+/// and a pull never sees a later revision before an earlier one.
+final class SQLiteStorage: SyncStorage {
+    let pool: DatabasePool
+
+    init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE users (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL UNIQUE,
+                    role TEXT NOT NULL,
+                    token_hash TEXT NOT NULL UNIQUE,
+                    created_at TEXT NOT NULL
+                );
+                CREATE TABLE devices (
+                    id TEXT PRIMARY KEY,
+                    user_id INTEGER NOT NULL REFERENCES users(id),
+                    registered_at TEXT NOT NULL
+                );
+                CREATE TABLE records (
+                    id TEXT PRIMARY KEY,
+                    owner_id INTEGER NOT NULL REFERENCES users(id),
+                    status TEXT NOT NULL DEFAULT 'draft',
+                    created_at TEXT NOT NULL
+                );
+                CREATE TABLE fields (
+                    record_id TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    value TEXT,
+                    revision INTEGER NOT NULL,
+                    hlc TEXT NOT NULL,
+                    device_id TEXT NOT NULL,
+                    author TEXT NOT NULL,
+                    at TEXT NOT NULL,
+                    conflict_id TEXT,
+                    PRIMARY KEY (record_id, path)
+                ) WITHOUT ROWID;
+                -- The change log: its rowid is the global revision.
+                CREATE TABLE change_log (
+                    revision INTEGER PRIMARY KEY AUTOINCREMENT,
+                    kind TEXT NOT NULL,
+                    record_id TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    value TEXT,
+                    author TEXT NOT NULL,
+                    device_id TEXT NOT NULL,
+                    seq INTEGER,
+                    hlc TEXT NOT NULL,
+                    at TEXT NOT NULL,
+                    conflict_id TEXT
+                );
+                CREATE INDEX change_log_by_field ON change_log(record_id, path, revision);
+                CREATE TABLE applied (
+                    device_id TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    outcome TEXT NOT NULL,
+                    revision INTEGER,
+                    conflict_id TEXT,
+                    receipt TEXT,
+                    PRIMARY KEY (device_id, seq)
+                ) WITHOUT ROWID;
+                CREATE TABLE conflicts (
+                    id TEXT PRIMARY KEY,
+                    record_id TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    opened_at TEXT NOT NULL
+                );
+                CREATE TABLE conflict_candidates (
+                    conflict_id TEXT NOT NULL REFERENCES conflicts(id),
+                    position INTEGER NOT NULL,
+                    value TEXT,
+                    author TEXT NOT NULL,
+                    device_id TEXT NOT NULL,
+                    at TEXT NOT NULL,
+                    hlc TEXT NOT NULL,
+                    PRIMARY KEY (conflict_id, position)
+                ) WITHOUT ROWID;
+                CREATE TABLE receipts (
+                    reference TEXT PRIMARY KEY,
+                    device_id TEXT NOT NULL,
+                    user_id INTEGER NOT NULL,
+                    at TEXT NOT NULL,
+                    records TEXT NOT NULL,
+                    changes INTEGER NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+
+    func addUser(name: String, role: Role, tokenHash: String, at: String) throws -> User {
+        try pool.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [name]) == true {
+                throw StorageError.duplicateUser(name)
+            }
+            try db.execute(
+                sql: "INSERT INTO users (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)",
+                arguments: [name, role.rawValue, tokenHash, at])
+            return User(id: db.lastInsertedRowID, name: name, role: role)
+        }
+    }
+
+    func user(tokenHash: String) throws -> User? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT id, name, role FROM users WHERE token_hash = ?", arguments: [tokenHash]).map {
+                User(id: $0["id"], name: $0["name"], role: Role(rawValue: $0["role"]) ?? .practitioner)
+            }
+        }
+    }
+
+    func register(device: String, for user: User, at: String) throws -> Bool {
+        try pool.write { db in
+            if let owner = try Int64.fetchOne(db, sql: "SELECT user_id FROM devices WHERE id = ?", arguments: [device]) {
+                return owner == user.id
+            }
+            try db.execute(sql: "INSERT INTO devices (id, user_id, registered_at) VALUES (?, ?, ?)", arguments: [device, user.id, at])
+            return true
+        }
+    }
+
+    func deviceOwner(_ device: String) throws -> Int64? {
+        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT user_id FROM devices WHERE id = ?", arguments: [device]) }
+    }
+
+    func write<T>(_ body: (any SyncTransaction) throws -> T) throws -> T {
+        try pool.write { db in try body(SQLiteTransaction(db: db)) }
+    }
+
+    func pull(since: Int64, limit: Int, for user: User) throws -> PullResponse {
+        try pool.read { db in
+            // What each role may see: a practitioner their own referrals,
+            // intake submitted referrals only (never drafts), an admin all.
+            let visibility: String
+            switch user.role {
+            case .practitioner: visibility = "r.owner_id = \(user.id)"
+            case .intake: visibility = "r.status = 'submitted'"
+            case .admin: visibility = "1"
+            }
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT l.* FROM change_log l JOIN records r ON r.id = l.record_id
+                WHERE l.revision > ? AND l.kind IN ('write', 'conflict') AND \(visibility)
+                ORDER BY l.revision LIMIT ?
+                """, arguments: [since, limit + 1])
+            let page = rows.prefix(limit)
+            var conflicts: [String: ConflictState] = [:]
+            let transaction = SQLiteTransaction(db: db)
+            var changes: [PulledChange] = []
+            changes.reserveCapacity(page.count)
+            for row in page {
+                let conflictID: String? = row["conflict_id"]
+                var conflict: ConflictState?
+                if let conflictID {
+                    if conflicts[conflictID] == nil { conflicts[conflictID] = try transaction.conflict(conflictID) }
+                    conflict = conflicts[conflictID]
+                }
+                changes.append(PulledChange(
+                    revision: row["revision"], record: row["record_id"], path: row["path"], value: row["value"],
+                    author: row["author"], device: row["device_id"], hlc: row["hlc"], at: row["at"], conflict: conflict))
+            }
+            let more = rows.count > limit
+            // With nothing visible left, jump to the end of the log so the
+            // next pull does not scan invisible entries again.
+            let cursor = more || !changes.isEmpty
+                ? (changes.last?.revision ?? since)
+                : max(since, try Int64.fetchOne(db, sql: "SELECT coalesce(max(revision), 0) FROM change_log") ?? 0)
+            return PullResponse(changes: changes, cursor: cursor, more: more)
+        }
+    }
+}
+
+enum StorageError: Error, CustomStringConvertible {
+    case duplicateUser(String)
+
+    var description: String {
+        switch self {
+        case .duplicateUser(let name): "A user named '\(name)' already exists."
+        }
+    }
+}
+
+/// The engine's view of one GRDB write transaction. Statements are cached:
+/// a push runs the same few statements thousands of times.
+struct SQLiteTransaction: SyncTransaction {
+    let db: Database
+
+    private func statement(_ sql: String) throws -> Statement {
+        try db.cachedStatement(sql: sql)
+    }
+
+    func storedOutcome(device: String, seq: Int64) throws -> StoredOutcome? {
+        try Row.fetchOne(
+            statement("SELECT outcome, revision, conflict_id, receipt FROM applied WHERE device_id = ? AND seq = ?"),
+            arguments: [device, seq]
+        ).map {
+            StoredOutcome(outcome: Outcome(rawValue: $0["outcome"]) ?? .applied, revision: $0["revision"], conflict: $0["conflict_id"], receipt: $0["receipt"])
+        }
+    }
+
+    func storeOutcome(_ outcome: StoredOutcome, device: String, seq: Int64) throws {
+        try statement("INSERT INTO applied (device_id, seq, outcome, revision, conflict_id, receipt) VALUES (?, ?, ?, ?, ?, ?)")
+            .execute(arguments: [device, seq, outcome.outcome.rawValue, outcome.revision, outcome.conflict, outcome.receipt])
+    }
+
+    func recordOwner(_ record: String) throws -> Int64? {
+        try Int64.fetchOne(statement("SELECT owner_id FROM records WHERE id = ?"), arguments: [record])
+    }
+
+    func createRecord(_ record: String, owner: Int64, at: String) throws {
+        try statement("INSERT INTO records (id, owner_id, created_at) VALUES (?, ?, ?)").execute(arguments: [record, owner, at])
+    }
+
+    func setRecordStatus(_ record: String, status: String) throws {
+        try statement("UPDATE records SET status = ? WHERE id = ?").execute(arguments: [status, record])
+    }
+
+    func field(record: String, path: String) throws -> ServerField? {
+        try Row.fetchOne(statement("SELECT * FROM fields WHERE record_id = ? AND path = ?"), arguments: [record, path]).map {
+            ServerField(value: $0["value"], revision: $0["revision"], hlc: $0["hlc"], device: $0["device_id"], author: $0["author"], at: $0["at"], conflict: $0["conflict_id"])
+        }
+    }
+
+    func setField(record: String, path: String, _ field: ServerField) throws {
+        try statement("""
+            INSERT INTO fields (record_id, path, value, revision, hlc, device_id, author, at, conflict_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (record_id, path) DO UPDATE SET value = excluded.value, revision = excluded.revision, hlc = excluded.hlc,
+                device_id = excluded.device_id, author = excluded.author, at = excluded.at, conflict_id = excluded.conflict_id
+            """).execute(arguments: [record, path, field.value, field.revision, field.hlc, field.device, field.author, field.at, field.conflict])
+    }
+
+    func value(record: String, path: String, atRevision revision: Int64) throws -> String? {
+        guard revision > 0 else { return nil }
+        return try String.fetchOne(
+            statement("SELECT value FROM change_log WHERE record_id = ? AND path = ? AND revision <= ? AND kind IN ('write', 'conflict') ORDER BY revision DESC LIMIT 1"),
+            arguments: [record, path, revision])
+    }
+
+    func otherDeviceWrote(record: String, path: String, after revision: Int64, device: String) throws -> Bool {
+        try Bool.fetchOne(
+            statement("SELECT 1 FROM change_log WHERE record_id = ? AND path = ? AND revision > ? AND device_id != ? AND kind IN ('write', 'conflict') LIMIT 1"),
+            arguments: [record, path, revision, device]) ?? false
+    }
+
+    func append(_ entry: LogEntry) throws -> Int64 {
+        try statement("""
+            INSERT INTO change_log (kind, record_id, path, value, author, device_id, seq, hlc, at, conflict_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [entry.kind.rawValue, entry.record, entry.path, entry.value, entry.author, entry.device, entry.seq, entry.hlc, entry.at, entry.conflict])
+        return db.lastInsertedRowID
+    }
+
+    func conflict(_ id: String) throws -> ConflictState? {
+        guard let status = try String.fetchOne(statement("SELECT status FROM conflicts WHERE id = ?"), arguments: [id]) else { return nil }
+        let candidates = try Row.fetchAll(statement("SELECT * FROM conflict_candidates WHERE conflict_id = ? ORDER BY position"), arguments: [id]).map {
+            ConflictCandidate(value: $0["value"], author: $0["author"], device: $0["device_id"], time: $0["at"], hlc: $0["hlc"])
+        }
+        return ConflictState(id: id, status: status, candidates: candidates)
+    }
+
+    func openConflict(_ id: String, record: String, path: String, candidates: [ConflictCandidate], at: String) throws {
+        try statement("INSERT INTO conflicts (id, record_id, path, status, opened_at) VALUES (?, ?, ?, 'open', ?)").execute(arguments: [id, record, path, at])
+        for candidate in candidates { try addCandidate(candidate, to: id) }
+    }
+
+    func addCandidate(_ candidate: ConflictCandidate, to conflict: String) throws {
+        try statement("""
+            INSERT INTO conflict_candidates (conflict_id, position, value, author, device_id, at, hlc)
+            VALUES (?, (SELECT coalesce(max(position), 0) + 1 FROM conflict_candidates WHERE conflict_id = ?), ?, ?, ?, ?, ?)
+            """).execute(arguments: [conflict, conflict, candidate.value, candidate.author, candidate.device, candidate.time, candidate.hlc])
+    }
+
+    func storeReceipt(_ receipt: Receipt, device: String, user: Int64) throws {
+        let records = String(decoding: try JSONEncoder().encode(receipt.records), as: UTF8.self)
+        try statement("INSERT INTO receipts (reference, device_id, user_id, at, records, changes) VALUES (?, ?, ?, ?, ?, ?)")
+            .execute(arguments: [receipt.reference, device, user, receipt.serverTime, records, receipt.changes])
+    }
+
+    func receipt(_ reference: String) throws -> Receipt? {
+        try Row.fetchOne(statement("SELECT * FROM receipts WHERE reference = ?"), arguments: [reference]).map {
+            let records = (try? JSONDecoder().decode([String].self, from: Data(($0["records"] as String).utf8))) ?? []
+            return Receipt(reference: $0["reference"], serverTime: $0["at"], records: records, changes: $0["changes"])
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import SyncCore
+
+/// A user as the server knows them.
+struct User: Sendable, Equatable {
+    let id: Int64
+    let name: String
+    let role: Role
+}
+
+/// A field's current state on the server.
+struct ServerField: Sendable, Equatable {
+    var value: String?
+    var revision: Int64
+    var hlc: String
+    var device: String
+    var author: String
+    var at: String
+    var conflict: String?
+}
+
+/// One line of the server's change log. Every accepted value, every losing
+/// candidate and every conflict-state change gets one, with a revision.
+struct LogEntry: Sendable {
+    enum Kind: String, Sendable {
+        /// The field took this value.
+        case write
+        /// A value that did not become current (a conflict candidate, an
+        /// `lww` loser, an input to a merge): history only, never pulled.
+        case candidate
+        /// The field's conflict state changed; `value` is its current value.
+        case conflict
+    }
+
+    var kind: Kind
+    var record: String
+    var path: String
+    var value: String?
+    var author: String
+    var device: String
+    var seq: Int64?
+    var hlc: String
+    var at: String
+    var conflict: String?
+}
+
+/// What a push stored for one (device, seq), returned again on a retry.
+struct StoredOutcome: Sendable, Equatable {
+    var outcome: Outcome
+    var revision: Int64?
+    var conflict: String?
+    var receipt: String?
+}
+
+/// Where the server keeps everything. Routes and the sync engine talk only to
+/// this protocol; SQLite (`SQLiteStorage`) is the embedded default.
+protocol SyncStorage: Sendable {
+    func addUser(name: String, role: Role, tokenHash: String, at: String) throws -> User
+    func user(tokenHash: String) throws -> User?
+    /// Records the device for the user; nil if the device belongs to someone else.
+    func register(device: String, for user: User, at: String) throws -> Bool
+    func deviceOwner(_ device: String) throws -> Int64?
+    /// Runs `body` in one write transaction, committed durably before it returns.
+    func write<T>(_ body: (any SyncTransaction) throws -> T) throws -> T
+    /// A page of the change log after `since`, as `user` may see it.
+    func pull(since: Int64, limit: Int, for user: User) throws -> PullResponse
+}
+
+/// The reads and writes the sync engine makes inside one transaction.
+protocol SyncTransaction {
+    func storedOutcome(device: String, seq: Int64) throws -> StoredOutcome?
+    func storeOutcome(_ outcome: StoredOutcome, device: String, seq: Int64) throws
+    func recordOwner(_ record: String) throws -> Int64?
+    func createRecord(_ record: String, owner: Int64, at: String) throws
+    func setRecordStatus(_ record: String, status: String) throws
+    func field(record: String, path: String) throws -> ServerField?
+    func setField(record: String, path: String, _ field: ServerField) throws
+    /// The value the field had at `revision` (nil if it had none).
+    func value(record: String, path: String, atRevision revision: Int64) throws -> String?
+    /// Whether a device other than `device` changed the field after `revision`.
+    func otherDeviceWrote(record: String, path: String, after revision: Int64, device: String) throws -> Bool
+    /// Appends to the change log and returns the entry's revision.
+    func append(_ entry: LogEntry) throws -> Int64
+    func conflict(_ id: String) throws -> ConflictState?
+    func openConflict(_ id: String, record: String, path: String, candidates: [ConflictCandidate], at: String) throws
+    func addCandidate(_ candidate: ConflictCandidate, to conflict: String) throws
+    func storeReceipt(_ receipt: Receipt, device: String, user: Int64) throws
+    func receipt(_ reference: String) throws -> Receipt?
+}

@@ -1,0 +1,186 @@
+import Foundation
+import SyncCore
+
+/// Applies a push batch, change by change, inside one transaction.
+///
+/// For each change, in the batch's order (SYNC.md, "Push"):
+/// 1. `(device, seq)` already applied: the stored outcome again, as `duplicate`;
+/// 2. refused by the form or by ownership: `rejected`, nothing written;
+/// 3. not concurrent (its base is the field's revision, or only this device
+///    wrote since its base): `applied`, with a new revision;
+/// 4. concurrent: `MergeRule` decides by the field's merge policy.
+/// A device's own earlier writes are never "unseen" by its later ones: it made
+/// them, in order, so a stale base from the device itself is not a conflict.
+struct PushEngine {
+    let form: ReferralForm
+    let clock: any WallClock
+    let ids: any IDGenerator
+
+    struct Result {
+        var response: PushResponse
+        var applied = 0
+        var conflicts = 0
+        var rejected = 0
+        var duplicates = 0
+    }
+
+    func apply(_ request: PushRequest, user: User, in transaction: any SyncTransaction) throws -> Result {
+        let at = Timestamp.string(clock.now())
+        let reference = ReceiptReference.make(from: ids.next())
+        var result = Result(response: PushResponse(outcomes: [], receipt: nil))
+        var touched: [String] = []
+        var acknowledged = 0
+        var duplicateReceipt: String?
+
+        for change in request.changes {
+            if let stored = try transaction.storedOutcome(device: request.device, seq: change.seq) {
+                result.duplicates += 1
+                duplicateReceipt = duplicateReceipt ?? stored.receipt
+                let current = try transaction.field(record: change.record, path: change.path)
+                result.response.outcomes.append(ChangeOutcome(
+                    seq: change.seq, outcome: .duplicate, original: stored.outcome, revision: stored.revision,
+                    conflict: stored.conflict, current: current.map(Self.state), receipt: stored.receipt))
+                continue
+            }
+            let outcome: StoredOutcome
+            switch try validate(change, user: user, in: transaction) {
+            case .failure(let refusal):
+                result.rejected += 1
+                result.response.outcomes.append(ChangeOutcome(seq: change.seq, outcome: .rejected, reason: refusal.reason))
+                continue
+            case .success(let rules):
+                if try transaction.recordOwner(change.record) == nil {
+                    try transaction.createRecord(change.record, owner: user.id, at: at)
+                }
+                outcome = try merge(change, rules: rules, device: request.device, user: user, at: at, receipt: reference, in: transaction)
+            }
+            try transaction.storeOutcome(outcome, device: request.device, seq: change.seq)
+            if outcome.outcome == .conflict { result.conflicts += 1 } else { result.applied += 1 }
+            acknowledged += 1
+            if !touched.contains(change.record) { touched.append(change.record) }
+            let current = try transaction.field(record: change.record, path: change.path)
+            result.response.outcomes.append(ChangeOutcome(
+                seq: change.seq, outcome: outcome.outcome, revision: outcome.revision, conflict: outcome.conflict,
+                current: current.map(Self.state), receipt: reference))
+        }
+
+        if acknowledged > 0 {
+            let receipt = Receipt(reference: reference, serverTime: at, records: touched, changes: acknowledged)
+            try transaction.storeReceipt(receipt, device: request.device, user: user.id)
+            result.response.receipt = receipt
+        } else if let duplicateReceipt {
+            // A retry of a batch whose reply was lost: the same receipt again.
+            result.response.receipt = try transaction.receipt(duplicateReceipt)
+        }
+        return result
+    }
+
+    private func validate(_ change: WireChange, user: User, in transaction: any SyncTransaction) throws -> Swift.Result<PathRules, PathRefusal> {
+        guard user.role == .practitioner else {
+            return .failure(PathRefusal("Only practitioners write referral content; \(user.name) is \(user.role.rawValue)."))
+        }
+        guard let record = UUID(uuidString: change.record), record.lowercased == change.record else {
+            return .failure(PathRefusal("'\(change.record.prefix(40))' is not a referral id (a lowercase UUID)."))
+        }
+        guard HLCStamp(change.hlc) != nil else {
+            return .failure(PathRefusal("'\(change.hlc.prefix(40))' is not a clock stamp."))
+        }
+        if let owner = try transaction.recordOwner(change.record), owner != user.id {
+            return .failure(PathRefusal("You may not change referral \(change.record)."))
+        }
+        return form.rules(forStoredPath: change.path, value: change.value)
+    }
+
+    private func merge(
+        _ change: WireChange, rules: PathRules, device: String, user: User, at: String, receipt: String,
+        in transaction: any SyncTransaction
+    ) throws -> StoredOutcome {
+        let field = try transaction.field(record: change.record, path: change.path)
+        let currentRevision = field?.revision ?? 0
+        let concurrent = try change.baseRevision != currentRevision
+            && transaction.otherDeviceWrote(record: change.record, path: change.path, after: change.baseRevision, device: device)
+        var entry = LogEntry(
+            kind: .write, record: change.record, path: change.path, value: change.value, author: user.name,
+            device: device, seq: change.seq, hlc: change.hlc, at: at, conflict: field?.conflict)
+
+        guard concurrent, let field else {
+            return try write(entry, conflict: field?.conflict, receipt: receipt, in: transaction)
+        }
+        let decision = MergeRule.decide(
+            policy: rules.policy,
+            base: try transaction.value(record: change.record, path: change.path, atRevision: change.baseRevision),
+            current: .init(value: field.value, hlc: HLCStamp(field.hlc) ?? HLCStamp(wall: 0, counter: 0, device: "")),
+            incoming: .init(value: change.value, hlc: HLCStamp(change.hlc)!),
+            optionOrder: rules.optionOrder)
+        switch decision {
+        case .write(let value) where value == change.value:
+            return try write(entry, conflict: field.conflict, receipt: receipt, in: transaction)
+        case .write(let merged):
+            // The incoming value stays in the history; the merge becomes current.
+            entry.kind = .candidate
+            _ = try transaction.append(entry)
+            entry.kind = .write
+            entry.value = merged
+            entry.seq = nil
+            return try write(entry, conflict: field.conflict, receipt: receipt, in: transaction)
+        case .keepCurrent:
+            entry.kind = .candidate
+            let revision = try transaction.append(entry)
+            return StoredOutcome(outcome: .applied, revision: revision, conflict: nil, receipt: receipt)
+        case .conflict:
+            let candidate = ConflictCandidate(value: change.value, author: user.name, device: device, time: at, hlc: change.hlc)
+            let conflictID: String
+            if let open = field.conflict {
+                conflictID = open
+                try transaction.addCandidate(candidate, to: open)
+            } else {
+                conflictID = ids.next().lowercased
+                let standing = ConflictCandidate(value: field.value, author: field.author, device: field.device, time: field.at, hlc: field.hlc)
+                try transaction.openConflict(conflictID, record: change.record, path: change.path, candidates: [standing, candidate], at: at)
+            }
+            entry.kind = .candidate
+            entry.conflict = conflictID
+            _ = try transaction.append(entry)
+            // The conflict state is itself a change devices pull; the field
+            // keeps its value provisionally.
+            let stateRevision = try transaction.append(LogEntry(
+                kind: .conflict, record: change.record, path: change.path, value: field.value, author: user.name,
+                device: device, seq: nil, hlc: change.hlc, at: at, conflict: conflictID))
+            var updated = field
+            updated.revision = stateRevision
+            updated.conflict = conflictID
+            try transaction.setField(record: change.record, path: change.path, updated)
+            return StoredOutcome(outcome: .conflict, revision: nil, conflict: conflictID, receipt: receipt)
+        }
+    }
+
+    private func write(_ entry: LogEntry, conflict: String?, receipt: String, in transaction: any SyncTransaction) throws -> StoredOutcome {
+        let revision = try transaction.append(entry)
+        try transaction.setField(record: entry.record, path: entry.path, ServerField(
+            value: entry.value, revision: revision, hlc: entry.hlc, device: entry.device, author: entry.author,
+            at: entry.at, conflict: conflict))
+        if entry.path == RecordPath.status, let status = entry.value {
+            try transaction.setRecordStatus(entry.record, status: status)
+        }
+        return StoredOutcome(outcome: .applied, revision: revision, conflict: nil, receipt: receipt)
+    }
+
+    static func state(_ field: ServerField) -> FieldState {
+        FieldState(value: field.value, revision: field.revision, conflict: field.conflict)
+    }
+}
+
+/// Short references a person can read out on the phone: `R-7KQ3-M9XD`, from
+/// Crockford's base 32 (no I, L, O or U).
+enum ReceiptReference {
+    static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+
+    static func make(from id: UUID) -> String {
+        let bytes = withUnsafeBytes(of: id.uuid) { Array($0) }
+        // The last 40 bits of a v7 id are random.
+        var bits: UInt64 = 0
+        for byte in bytes[11..<16] { bits = bits << 8 | UInt64(byte) }
+        let characters = (0..<8).map { index in alphabet[Int((bits >> UInt64(35 - 5 * index)) & 31)] }
+        return "R-" + String(characters[0..<4]) + "-" + String(characters[4..<8])
+    }
+}

@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import SyncCore
+
+@main
+struct SyncServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync-server",
+        abstract: "The central server devices sync referrals with.",
+        subcommands: [Serve.self, UserCommand.self])
+}
+
+/// `--db`, shared by every subcommand that opens the store.
+struct StorageOptions: ParsableArguments {
+    @Option(help: "The SQLite database file (created if missing).")
+    var db = "sync-server.sqlite"
+
+    func open() throws -> SQLiteStorage {
+        do {
+            return try SQLiteStorage(path: db)
+        } catch {
+            throw ValidationError("Cannot open the database '\(db)': \(error).")
+        }
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the sync protocol over HTTP until SIGTERM or SIGINT.",
+        discussion: "On SIGTERM or SIGINT the server stops accepting connections and lets in-flight requests finish; a push is one transaction, so it is applied whole or not at all.")
+
+    @Option(help: "The address to listen on.") var host = "127.0.0.1"
+    @Option(help: "The port to listen on; 0 picks a free one (printed on start).") var port = 8080
+    @OptionGroup var storage: StorageOptions
+
+    func run() async throws {
+        var logger = Logger(label: "sync-server")
+        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var configuration = ServerConfiguration(host: host, port: port)
+        if let fixed = ProcessInfo.processInfo.environment["SYNC_SERVER_TEST_NOW"], let start = Timestamp.date(fixed) {
+            let clock = SteppingClock(start: start, step: 0.001)
+            configuration.clock = clock
+            configuration.ids = UUIDv7Generator(clock: clock)
+        }
+        let app = buildApplication(configuration, storage: try storage.open(), metrics: ServerMetrics(registry: registry), logger: logger)
+        try await app.runService()
+    }
+}
+
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage users.", subcommands: [AddUser.self])
+}
+
+extension Role: ExpressibleByArgument {}
+
+struct AddUser: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Add a user and print their bearer token, once.",
+        discussion: "Only a hash of the token is stored: copy it now, it cannot be shown again.")
+
+    @Argument(help: "The user's name, as it appears on every change they make.") var name: String
+    @Option(help: "practitioner, intake or admin.") var role: Role
+    @OptionGroup var storage: StorageOptions
+
+    func run() async throws {
+        let trimmed = name.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty, trimmed.count <= 100 else {
+            throw ValidationError("A user name must have 1 to 100 characters; got '\(name)'.")
+        }
+        let token = Tokens.make()
+        do {
+            _ = try storage.open().addUser(name: trimmed, role: role, tokenHash: Tokens.hash(token), at: Timestamp.string(Date()))
+        } catch let error as StorageError {
+            throw ValidationError(error.description)
+        }
+        print(token)
+    }
+}
