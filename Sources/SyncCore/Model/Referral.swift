@@ -146,4 +146,6 @@ public struct PendingChange: Sendable, Equatable {
     public var edits: Int
     /// When it was first sent; a sent change is frozen and later edits queue anew.
     public var sentAt: Date?
+    /// Why the server refused it, if it did. A refused change stays, visible.
+    public var rejectedReason: String?
 }

@@ -5,14 +5,19 @@ import GRDB
 extension LocalStore {
     /// The outbox, in the order the changes were first made.
     public func pendingChanges() throws -> [PendingChange] {
+        try pendingChanges(where: "1", limit: Int.max)
+    }
+
+    func pendingChanges(where condition: String, limit: Int) throws -> [PendingChange] {
         try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY seq").map { row in
+            try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE \(condition) ORDER BY seq LIMIT ?", arguments: [limit]).map { row in
                 PendingChange(
                     seq: row["seq"], record: UUID(uuidString: row["referral_id"])!, path: row["path"],
                     value: row["value"], baseRevision: row["base_rev"],
                     hlc: HLCStamp(row["hlc"]) ?? HLCStamp(wall: 0, counter: 0, device: deviceID),
                     author: row["author"], edits: row["edits"],
-                    sentAt: (row["sent_at"] as String?).flatMap(Timestamp.date))
+                    sentAt: (row["sent_at"] as String?).flatMap(Timestamp.date),
+                    rejectedReason: row["rejected_reason"])
             }
         }
     }

@@ -67,6 +67,38 @@ enum StoreSchema {
                 CREATE UNIQUE INDEX outbox_open_change ON outbox(referral_id, path) WHERE sent_at IS NULL;
                 """)
         }
+        migrator.registerMigration("v2-sync") { db in
+            // The server this device syncs with, how far it has pulled, the
+            // changes the server refused (kept, with the reason), conflicts as
+            // the server reports them, and receipts.
+            try db.execute(sql: """
+                ALTER TABLE device ADD COLUMN server_url TEXT;
+                ALTER TABLE device ADD COLUMN token TEXT;
+                ALTER TABLE device ADD COLUMN role TEXT;
+                ALTER TABLE device ADD COLUMN pull_cursor INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE outbox ADD COLUMN rejected_reason TEXT;
+                ALTER TABLE history ADD COLUMN origin TEXT NOT NULL DEFAULT 'local';
+                CREATE TABLE conflict (
+                    id TEXT PRIMARY KEY,
+                    referral_id TEXT NOT NULL REFERENCES referral(id),
+                    path TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    candidates TEXT NOT NULL,
+                    updated_at TEXT NOT NULL
+                );
+                CREATE INDEX conflict_by_referral ON conflict(referral_id, path);
+                CREATE TABLE receipt (
+                    reference TEXT PRIMARY KEY,
+                    server_time TEXT NOT NULL,
+                    changes INTEGER NOT NULL
+                );
+                CREATE TABLE receipt_referral (
+                    reference TEXT NOT NULL REFERENCES receipt(reference),
+                    referral_id TEXT NOT NULL,
+                    PRIMARY KEY (reference, referral_id)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -1,0 +1,55 @@
+import Foundation
+import GRDB
+
+/// A referral's sync state, as `field status` shows it.
+public struct SyncStatus: Sendable, Equatable {
+    public struct LocalConflict: Sendable, Equatable {
+        public var id: String
+        public var path: String
+        public var status: String
+        public var candidates: [ConflictCandidate]
+    }
+
+    public var id: UUID
+    public var status: ReferralStatus
+    /// Changes not yet acknowledged by the server (refused ones excluded).
+    public var pending: Int
+    /// Changes the server refused, with its reasons; they stay on the device.
+    public var rejected: [PendingChange]
+    public var lastReceipt: Receipt?
+    public var conflicts: [LocalConflict]
+}
+
+extension LocalStore {
+    /// The sync state of one referral, or of every referral when `id` is nil.
+    public func syncStatus(of id: UUID? = nil) throws -> [SyncStatus] {
+        let ids = try id.map { [$0] } ?? summaries().map(\.id)
+        let outbox = try pendingChanges()
+        return try writer.read { db in
+            try ids.map { id in
+                let key = id.lowercased
+                let status = try String.fetchOne(
+                    db, sql: "SELECT value FROM field_value WHERE referral_id = ? AND path = '@status'", arguments: [key])
+                let receipt = try Row.fetchOne(db, sql: """
+                    SELECT r.* FROM receipt r JOIN receipt_referral rr ON rr.reference = r.reference
+                    WHERE rr.referral_id = ? ORDER BY r.server_time DESC, r.rowid DESC LIMIT 1
+                    """, arguments: [key]).map {
+                    Receipt(reference: $0["reference"], serverTime: $0["server_time"], records: [key], changes: $0["changes"])
+                }
+                let conflicts = try Row.fetchAll(
+                    db, sql: "SELECT * FROM conflict WHERE referral_id = ? AND status = 'open' ORDER BY path", arguments: [key]
+                ).map { row in
+                    SyncStatus.LocalConflict(
+                        id: row["id"], path: row["path"], status: row["status"],
+                        candidates: (try? JSONDecoder().decode([ConflictCandidate].self, from: Data((row["candidates"] as String).utf8))) ?? [])
+                }
+                let mine = outbox.filter { $0.record == id }
+                return SyncStatus(
+                    id: id, status: status.flatMap(ReferralStatus.init(rawValue:)) ?? .draft,
+                    pending: mine.filter { $0.rejectedReason == nil }.count,
+                    rejected: mine.filter { $0.rejectedReason != nil },
+                    lastReceipt: receipt, conflicts: conflicts)
+            }
+        }
+    }
+}

@@ -1,0 +1,200 @@
+import Foundation
+import GRDB
+
+/// The server this device is registered with.
+public struct ServerLogin: Sendable, Equatable {
+    public var server: String
+    public var token: String
+    public var user: String
+    public var role: Role
+
+    public init(server: String, token: String, user: String, role: Role) {
+        self.server = server
+        self.token = token
+        self.user = user
+        self.role = role
+    }
+}
+
+/// What one push reply did to the device.
+public struct PushTally: Sendable, Equatable {
+    public var applied = 0
+    public var conflicts = 0
+    public var rejected = 0
+}
+
+/// Changes in (push replies), merges in (pulls): the device side of SYNC.md.
+extension LocalStore {
+    public func saveLogin(_ login: ServerLogin) throws {
+        try writer.write { db in
+            try db.execute(
+                sql: "UPDATE device SET server_url = ?, token = ?, role = ?, author = ?",
+                arguments: [login.server, login.token, login.role.rawValue, login.user])
+        }
+    }
+
+    public func login() throws -> ServerLogin? {
+        try writer.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT server_url, token, author, role FROM device"),
+                let server: String = row["server_url"], let token: String = row["token"]
+            else { return nil }
+            return ServerLogin(server: server, token: token, user: row["author"], role: Role(rawValue: row["role"] ?? "") ?? .practitioner)
+        }
+    }
+
+    /// The next changes to push, oldest first: sent-but-unanswered ones again
+    /// (same seq, same value), then new ones. Refused changes stay out.
+    public func changesToPush(limit: Int) throws -> [PendingChange] {
+        try pendingChanges(where: "rejected_reason IS NULL", limit: limit)
+    }
+
+    /// Takes a push reply, in one transaction: acknowledged changes leave the
+    /// outbox and their fields take the server's state (unless edited again
+    /// meanwhile, whose base then moves to this device's own new revision);
+    /// refused changes stay, with the reason; the receipt is kept.
+    @discardableResult
+    public func applyPush(_ response: PushResponse, sent: [PendingChange]) throws -> PushTally {
+        let bySeq = Dictionary(uniqueKeysWithValues: sent.map { ($0.seq, $0) })
+        var tally = PushTally()
+        try writer.write { db in
+            let now = Timestamp.string(clock.now())
+            for outcome in response.outcomes {
+                guard let change = bySeq[outcome.seq] else { continue }
+                let effective = outcome.outcome == .duplicate ? (outcome.original ?? .applied) : outcome.outcome
+                switch effective {
+                case .rejected, .duplicate:
+                    tally.rejected += 1
+                    try db.execute(
+                        sql: "UPDATE outbox SET rejected_reason = ? WHERE seq = ?",
+                        arguments: [outcome.reason ?? "Refused by the server.", change.seq])
+                    continue
+                case .conflict:
+                    tally.conflicts += 1
+                case .applied:
+                    tally.applied += 1
+                }
+                try db.execute(sql: "DELETE FROM outbox WHERE seq = ?", arguments: [change.seq])
+                let referral = change.record.lowercased
+                let later = try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM outbox WHERE referral_id = ? AND path = ?",
+                    arguments: [referral, change.path]) ?? 0
+                if later > 0 {
+                    // Edited again since: this device has seen its own write.
+                    if let revision = outcome.revision {
+                        try db.execute(
+                            sql: "UPDATE outbox SET base_rev = ? WHERE referral_id = ? AND path = ? AND base_rev = ?",
+                            arguments: [revision, referral, change.path, change.baseRevision])
+                        try db.execute(
+                            sql: "UPDATE field_value SET base_rev = ? WHERE referral_id = ? AND path = ?",
+                            arguments: [revision, referral, change.path])
+                    }
+                } else if let current = outcome.current {
+                    try adopt(
+                        value: current.value, revision: current.revision, referral: referral, path: change.path,
+                        author: "server", device: "server", at: now, hlc: change.hlc.description, db: db)
+                }
+                if let conflict = outcome.current?.conflict {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO conflict (id, referral_id, path, status, candidates, updated_at) VALUES (?, ?, ?, 'open', '[]', ?)
+                            ON CONFLICT (id) DO NOTHING
+                            """,
+                        arguments: [conflict, referral, change.path, now])
+                }
+            }
+            if let receipt = response.receipt {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO receipt (reference, server_time, changes) VALUES (?, ?, ?)",
+                    arguments: [receipt.reference, receipt.serverTime, receipt.changes])
+                for record in receipt.records {
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO receipt_referral (reference, referral_id) VALUES (?, ?)",
+                        arguments: [receipt.reference, record])
+                }
+            }
+        }
+        return tally
+    }
+
+    public func pullCursor() throws -> Int64 {
+        try writer.read { db in try Int64.fetchOne(db, sql: "SELECT pull_cursor FROM device") ?? 0 }
+    }
+
+    /// Stores one pulled page and then its cursor, in one transaction, so a
+    /// broken pull resumes where it stopped. A field with a local edit not yet
+    /// acknowledged keeps its value and its old base revision: the next push
+    /// meets the conflict instead of hiding it.
+    @discardableResult
+    public func applyPull(_ page: PullResponse) throws -> Int {
+        try writer.write { db in
+            var applied = 0
+            let latest = try Row.fetchOne(db, sql: "SELECT hlc_wall, hlc_counter, device_id FROM device")!
+            var stamp = HLCStamp(wall: latest["hlc_wall"], counter: latest["hlc_counter"], device: latest["device_id"])
+            for change in page.changes {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO referral (id, created_at, created_by, updated_at) VALUES (?, ?, ?, ?)",
+                    arguments: [change.record, change.at, change.author, change.at])
+                let pending = try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM outbox WHERE referral_id = ? AND path = ? LIMIT 1",
+                    arguments: [change.record, change.path]) ?? false
+                if !pending {
+                    try adopt(
+                        value: change.value, revision: change.revision, referral: change.record, path: change.path,
+                        author: change.author, device: change.device, at: change.at, hlc: change.hlc, db: db)
+                    applied += 1
+                }
+                try storeConflictState(change.conflict, referral: change.record, path: change.path, at: change.at, db: db)
+                // Receiving a stamp moves this device's clock past it.
+                if let remote = HLCStamp(change.hlc), (remote.wall, remote.counter) > (stamp.wall, stamp.counter) {
+                    stamp = HLCStamp(wall: remote.wall, counter: remote.counter, device: stamp.device)
+                }
+            }
+            try db.execute(
+                sql: "UPDATE device SET pull_cursor = ?, hlc_wall = ?, hlc_counter = ?",
+                arguments: [page.cursor, stamp.wall, stamp.counter])
+            return applied
+        }
+    }
+
+    /// Sets a field to the server's state, with a history line if its value changes.
+    private func adopt(
+        value: String?, revision: Int64, referral: String, path: String, author: String, device: String, at: String,
+        hlc: String, db: Database
+    ) throws {
+        let old = try Row.fetchOne(
+            db, sql: "SELECT value FROM field_value WHERE referral_id = ? AND path = ?", arguments: [referral, path])
+        let oldValue: String? = old?["value"]
+        if old == nil || oldValue != value {
+            try db.execute(
+                sql: """
+                    INSERT INTO history (referral_id, path, old_value, new_value, author, device_id, at, hlc, origin)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'server')
+                    """,
+                arguments: [referral, path, oldValue, value, author, device, at, hlc])
+            try db.execute(sql: "UPDATE referral SET updated_at = max(updated_at, ?) WHERE id = ?", arguments: [at, referral])
+        }
+        try db.execute(
+            sql: """
+                INSERT INTO field_value (referral_id, path, value, base_rev, updated_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (referral_id, path) DO UPDATE SET value = excluded.value, base_rev = excluded.base_rev,
+                    updated_at = excluded.updated_at
+                """,
+            arguments: [referral, path, value, revision, at])
+    }
+
+    private func storeConflictState(_ conflict: ConflictState?, referral: String, path: String, at: String, db: Database) throws {
+        guard let conflict else {
+            try db.execute(
+                sql: "UPDATE conflict SET status = 'resolved', updated_at = ? WHERE referral_id = ? AND path = ? AND status = 'open'",
+                arguments: [at, referral, path])
+            return
+        }
+        let candidates = String(decoding: try JSONEncoder().encode(conflict.candidates), as: UTF8.self)
+        try db.execute(
+            sql: """
+                INSERT INTO conflict (id, referral_id, path, status, candidates, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET status = excluded.status, candidates = excluded.candidates, updated_at = excluded.updated_at
+                """,
+            arguments: [conflict.id, referral, path, conflict.status, candidates, at])
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+
+/// Why a sync did not happen or stopped. Whatever was acknowledged before a
+/// failure is kept; nothing else changes on the device.
+public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
+    case notLoggedIn
+    case unreachable(server: String, reason: String)
+    case refused(status: Int, message: String)
+    case unreadableReply(String)
+
+    public var description: String {
+        switch self {
+        case .notLoggedIn:
+            "This device is not registered with a server; run `field login --server URL --token TOKEN` first."
+        case .unreachable(let server, let reason):
+            "Cannot reach the server at \(server) (\(reason)); your changes are safe on this device and will be sent on the next sync."
+        case .refused(let status, let message):
+            "The server refused the request (\(status)): \(message)"
+        case .unreadableReply(let what):
+            "The server's reply to \(what) could not be read; nothing was lost, try again."
+        }
+    }
+}
+
+/// What a sync did, for the summary line and `--json`.
+public struct SyncSummary: Sendable, Equatable, Codable {
+    public var pushed = 0
+    public var applied = 0
+    public var conflicts = 0
+    public var rejected = 0
+    public var pulled = 0
+    /// The last receipt's reference, if anything was acknowledged.
+    public var receipt: String?
+    public var receiptTime: String?
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case pushed, applied, conflicts, rejected, pulled, receipt
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(pushed, forKey: .pushed)
+        try container.encode(applied, forKey: .applied)
+        try container.encode(conflicts, forKey: .conflicts)
+        try container.encode(rejected, forKey: .rejected)
+        try container.encode(pulled, forKey: .pulled)
+        try container.encode(receipt, forKey: .receipt)
+    }
+}
+
+/// Progress of a long sync.
+public enum SyncProgress: Sendable {
+    case pushed(done: Int, total: Int)
+    case pulled(done: Int)
+}
+
+/// Runs the device side of the protocol: register, then push everything
+/// pending in batches and pull every page.
+public struct SyncClient: Sendable {
+    public let store: LocalStore
+    public let transport: any SyncTransport
+    let server: String
+
+    public init(store: LocalStore, transport: any SyncTransport, server: String) {
+        self.store = store
+        self.transport = transport
+        self.server = server
+    }
+
+    /// Registers this device for the token's user.
+    public func register() async throws -> RegisterResponse {
+        let body = try JSONEncoder().encode(RegisterRequest(device: store.deviceID))
+        let reply = try await call("register") { try await transport.post("v1/register", body: body) }
+        return try decode(RegisterResponse.self, reply, what: "register")
+    }
+
+    public func sync(batchSize: Int = 500, pageSize: Int = 1_000, progress: @Sendable (SyncProgress) -> Void = { _ in }) async throws -> SyncSummary {
+        // Offline is normal: find out before anything is marked as sent.
+        _ = try await call("the health check") { try await transport.get("healthz", query: []) }
+        var summary = SyncSummary()
+        let total = try store.changesToPush(limit: Int.max).count
+        while true {
+            let batch = try store.changesToPush(limit: batchSize)
+            if batch.isEmpty { break }
+            // Marked first: a crash after sending leaves them frozen, so a
+            // retry carries exactly what the server may already have.
+            try store.markSent(batch.map(\.seq))
+            let request = PushRequest(device: store.deviceID, changes: batch.map {
+                WireChange(seq: $0.seq, record: $0.record.lowercased, path: $0.path, value: $0.value, baseRevision: $0.baseRevision, hlc: $0.hlc.description)
+            })
+            let body = try JSONEncoder().encode(request)
+            let reply = try await call("push") { try await transport.post("v1/push", body: body) }
+            let response = try decode(PushResponse.self, reply, what: "push")
+            let tally = try store.applyPush(response, sent: batch)
+            summary.pushed += batch.count
+            summary.applied += tally.applied
+            summary.conflicts += tally.conflicts
+            summary.rejected += tally.rejected
+            if let receipt = response.receipt {
+                summary.receipt = receipt.reference
+                summary.receiptTime = receipt.serverTime
+            }
+            progress(.pushed(done: summary.pushed, total: max(total, summary.pushed)))
+            guard tally.applied + tally.conflicts + tally.rejected > 0 else {
+                // A reply that answers none of the changes would loop forever.
+                throw SyncError.unreadableReply("push (it answered none of the changes sent)")
+            }
+        }
+        while true {
+            let cursor = try store.pullCursor()
+            let reply = try await call("pull") {
+                try await transport.get("v1/pull", query: [URLQueryItem(name: "since", value: String(cursor)), URLQueryItem(name: "limit", value: String(pageSize))])
+            }
+            let page = try decode(PullResponse.self, reply, what: "pull")
+            try store.applyPull(page)
+            summary.pulled += page.changes.count
+            if !page.changes.isEmpty { progress(.pulled(done: summary.pulled)) }
+            if !page.more { break }
+        }
+        return summary
+    }
+
+    private func call(_ what: String, _ send: () async throws -> (status: Int, body: Data)) async throws -> (status: Int, body: Data) {
+        let reply: (status: Int, body: Data)
+        do {
+            reply = try await send()
+        } catch {
+            throw SyncError.unreachable(server: server, reason: Self.describe(error))
+        }
+        guard (200..<300).contains(reply.status) else {
+            let message = (try? JSONDecoder().decode(ErrorBody.self, from: reply.body))?.error.message ?? "no explanation given"
+            throw SyncError.refused(status: reply.status, message: message)
+        }
+        return reply
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ reply: (status: Int, body: Data), what: String) throws -> T {
+        do { return try JSONDecoder().decode(T.self, from: reply.body) } catch { throw SyncError.unreadableReply(what) }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        let nsError = error as NSError
+        return nsError.localizedDescription.isEmpty ? "\(error)" : nsError.localizedDescription
+    }
+}

@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import SyncCore
+
+struct Login: FieldCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Register this device with a server.",
+        discussion: "The token comes from the server's administrator (`sync-server user add`). The device then writes as that user.")
+
+    @Option(help: "The server's address, such as http://127.0.0.1:8080.") var server: String
+    @Option(help: "Your bearer token.") var token: String
+
+    func run(in context: Context) async throws {
+        guard let url = URL(string: server), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            throw CLIError("'\(server)' is not a server address such as http://127.0.0.1:8080.")
+        }
+        let store = try context.store()
+        let client = SyncClient(store: store, transport: HTTPTransport(server: url, token: token), server: server)
+        let reply = try await client.register()
+        try store.saveLogin(ServerLogin(server: server, token: token, user: reply.user, role: reply.role))
+        context.console.line("Logged in to \(server) as \(reply.user) (\(reply.role.rawValue)); this device is \(reply.device).")
+    }
+}
+
+struct Sync: FieldCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send every pending change to the server, get a receipt, and receive what others wrote.",
+        discussion: "With the server unreachable, nothing changes on the device and the command exits non-zero; sync again later.")
+
+    @OptionGroup var output: JSONOption
+
+    func run(in context: Context) async throws {
+        let store = try context.store()
+        guard let login = try store.login(), let url = URL(string: login.server) else { throw SyncError.notLoggedIn }
+        let client = SyncClient(store: store, transport: HTTPTransport(server: url, token: login.token), server: login.server)
+        let console = context.console
+        let json = output.json
+        let summary = try await client.sync { progress in
+            guard !json else { return }
+            switch progress {
+            case .pushed(let done, let total) where total > 500:
+                console.error("Pushed \(done) of \(total) changes…")
+            case .pulled(let done) where done > 1_000:
+                console.error("Pulled \(done) changes…")
+            default:
+                break
+            }
+        }
+        if json {
+            try console.json(summary)
+            return
+        }
+        console.line("Pushed \(summary.pushed) change(s): \(summary.applied) applied, \(summary.conflicts) conflict(s), \(summary.rejected) rejected. Pulled \(summary.pulled).")
+        if let receipt = summary.receipt {
+            console.line("Receipt \(receipt) at \(summary.receiptTime ?? "?"): quote it as proof the front door received your changes.")
+        }
+        if summary.rejected > 0 { console.line("Refused changes stay on this device: `field status` shows why.") }
+        if summary.conflicts > 0 { console.line("Conflicting edits are kept side by side for an admin to resolve: `field status` lists them.") }
+    }
+}
+
+struct Status: FieldCommand {
+    static let configuration = CommandConfiguration(abstract: "Show what is waiting to sync, the last receipt and any conflicts, per referral.")
+
+    @Argument(help: "One referral's id or a unique prefix of it; all when omitted.") var id: String?
+    @OptionGroup var output: JSONOption
+
+    struct Document: Encodable {
+        struct ReceiptJSON: Encodable {
+            let reference: String
+            let time: String
+        }
+
+        struct ConflictJSON: Encodable {
+            let id: String
+            let path: String
+            let candidates: [ConflictCandidate]
+        }
+
+        struct RejectedJSON: Encodable {
+            let path: String
+            let value: String?
+            let reason: String
+        }
+
+        let id: String
+        let status: String
+        let pending: Int
+        let receipt: ReceiptJSON?
+        let conflicts: [ConflictJSON]
+        let rejected: [RejectedJSON]
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encode(status, forKey: .status)
+            try container.encode(pending, forKey: .pending)
+            try container.encode(receipt, forKey: .receipt)
+            try container.encode(conflicts, forKey: .conflicts)
+            try container.encode(rejected, forKey: .rejected)
+        }
+
+        enum CodingKeys: String, CodingKey { case id, status, pending, receipt, conflicts, rejected }
+    }
+
+    func run(in context: Context) async throws {
+        let store = try context.store()
+        let statuses = try store.syncStatus(of: id.map { try context.referralID($0) })
+        let documents = statuses.map { status in
+            Document(
+                id: status.id.lowercased, status: status.status.rawValue, pending: status.pending,
+                receipt: status.lastReceipt.map { .init(reference: $0.reference, time: $0.serverTime) },
+                conflicts: status.conflicts.map { .init(id: $0.id, path: $0.path, candidates: $0.candidates) },
+                rejected: status.rejected.map { .init(path: $0.path, value: $0.value, reason: $0.rejectedReason ?? "") })
+        }
+        if output.json {
+            if id != nil { try context.console.json(documents[0]) } else { try context.console.json(documents) }
+            return
+        }
+        if documents.isEmpty { context.console.line("No referrals on this device.") }
+        let login = try store.login()
+        if id == nil {
+            context.console.line(login.map { "Syncing with \($0.server) as \($0.user)." } ?? "Not logged in to a server: `field login` first.")
+        }
+        for (status, document) in zip(statuses, documents) {
+            let referral = try store.referral(status.id)
+            var line = "\(document.id)  \(document.status)"
+            line += document.pending == 0 ? ", nothing waiting" : ", \(document.pending) change(s) waiting to sync"
+            if let receipt = document.receipt { line += ", last receipt \(receipt.reference) at \(receipt.time)" }
+            context.console.line(line)
+            for conflict in status.conflicts {
+                context.console.line("  conflict on \(Format.path(conflict.path, in: referral)), waiting for an admin:")
+                for candidate in conflict.candidates {
+                    context.console.line("    \(Format.value(candidate.value, at: conflict.path, form: store.form))  (\(candidate.author), \(candidate.time))")
+                }
+            }
+            for change in status.rejected {
+                context.console.line("  refused: \(Format.path(change.path, in: referral)): \(change.rejectedReason ?? "")")
+            }
+        }
+    }
+}
