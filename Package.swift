@@ -51,6 +51,10 @@ let package = Package(
             dependencies: ["SyncCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
+            name: "SyncServerTests",
+            dependencies: ["SyncCore", "SyncServer", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(
             name: "FieldCLITests",
             dependencies: ["SyncCore", "field-cli"]
         ),

@@ -1,0 +1,193 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// A real `sync-server` process on 127.0.0.1 with its own SQLite file, started
+/// by the test on a free port.
+final class ServerProcess: @unchecked Sendable {
+    static let executable: URL = {
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = folder.appendingPathComponent("sync-server")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            folder.deleteLastPathComponent()
+        }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/debug/sync-server")
+    }()
+
+    let folder: URL
+    var database: String { folder.appendingPathComponent("server.sqlite").path }
+    private(set) var process: Process?
+    private(set) var url: URL!
+    private var output: Pipe?
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("sync-server-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try start()
+    }
+
+    /// Starts (or restarts) the server on the same database.
+    func start() throws {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = ["serve", "--port", "0", "--db", database]
+        var environment = ProcessInfo.processInfo.environment
+        environment["LOG_LEVEL"] = "warning"
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var buffer = Data()
+        while !buffer.contains(UInt8(ascii: "\n")) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { throw TestFailure("sync-server exited before listening") }
+            buffer.append(chunk)
+        }
+        let line = String(decoding: buffer, as: UTF8.self).split(separator: "\n")[0]
+        guard let address = line.split(separator: " ").last, let url = URL(string: String(address)) else {
+            throw TestFailure("unexpected first line from sync-server: \(line)")
+        }
+        self.url = url
+        self.process = process
+        self.output = output
+    }
+
+    /// SIGKILL: no graceful shutdown, as in a power cut.
+    func kill() {
+        guard let process else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    func stop() {
+        guard let process else { return }
+        process.terminate()
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    /// Adds a user through the real command and returns the token it printed.
+    func addUser(_ name: String, role: Role = .practitioner) throws -> String {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = ["user", "add", name, "--role", role.rawValue, "--db", database]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw TestFailure("user add \(name) failed") }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Reads the server's own database, for checks of its history.
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        var configuration = Configuration()
+        configuration.readonly = true
+        return try DatabaseQueue(path: database, configuration: configuration).read(body)
+    }
+
+    /// Raw HTTP, for the protocol's error cases.
+    func request(_ method: String, _ path: String, token: String?, body: Data? = nil) async throws -> (Int, [String: Any]) {
+        var request = URLRequest(url: url.appendingPathComponent(path))
+        request.httpMethod = method
+        request.httpBody = body
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        return ((response as! HTTPURLResponse).statusCode, json)
+    }
+
+    deinit {
+        kill()
+        try? FileManager.default.removeItem(at: folder)
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A device: a real store file and the real client, logged in to the server.
+struct Device {
+    let store: LocalStore
+    let client: SyncClient
+    let folder: URL
+
+    init(
+        server: ServerProcess, token: String, clock: any WallClock = SystemClock(),
+        transport wrap: ((any SyncTransport) -> any SyncTransport)? = nil
+    ) async throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("device-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        store = try LocalStore(path: folder.appendingPathComponent("field.sqlite").path, author: "device-user", clock: clock)
+        let http = HTTPTransport(server: server.url, token: token)
+        client = SyncClient(store: store, transport: wrap?(http) ?? http, server: server.url.absoluteString)
+        let reply = try await client.register()
+        try store.saveLogin(ServerLogin(server: server.url.absoluteString, token: token, user: reply.user, role: reply.role))
+    }
+
+    @discardableResult
+    func sync() async throws -> SyncSummary { try await client.sync() }
+
+    func value(_ record: UUID, _ path: String) throws -> String? { try store.referral(record).values[path] }
+
+    func remove() { try? FileManager.default.removeItem(at: folder) }
+}
+
+/// Wraps the real transport to lose replies: the request reaches the server
+/// and is applied, but the device never hears back.
+final class LossyTransport: SyncTransport, @unchecked Sendable {
+    let inner: any SyncTransport
+    private let lock = NSLock()
+    private var decide: (String) -> Bool
+    /// Every change sent in a push, in order (for history checks).
+    private(set) var sent: [WireChange] = []
+
+    init(_ inner: any SyncTransport, loseReplyWhen decide: @escaping (String) -> Bool = { _ in false }) {
+        self.inner = inner
+        self.decide = decide
+    }
+
+    func setRule(_ rule: @escaping (String) -> Bool) {
+        lock.lock()
+        decide = rule
+        lock.unlock()
+    }
+
+    private func record(_ changes: [WireChange]) {
+        lock.lock()
+        sent += changes
+        lock.unlock()
+    }
+
+    private func shouldLose(_ path: String) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return decide(path)
+    }
+
+    func get(_ path: String, query: [URLQueryItem]) async throws -> (status: Int, body: Data) {
+        let reply = try await inner.get(path, query: query)
+        if shouldLose(path) { throw URLError(.networkConnectionLost) }
+        return reply
+    }
+
+    func post(_ path: String, body: Data) async throws -> (status: Int, body: Data) {
+        if path == "v1/push", let request = try? JSONDecoder().decode(PushRequest.self, from: body) {
+            record(request.changes)
+        }
+        let reply = try await inner.post(path, body: body)
+        if shouldLose(path) { throw URLError(.networkConnectionLost) }
+        return reply
+    }
+}
