@@ -46,6 +46,11 @@ let package = Package(
             dependencies: ["SyncCore"],
             path: "Benchmarks/field-bench"
         ),
+        .executableTarget(
+            name: "sync-bench",
+            dependencies: ["SyncCore", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Benchmarks/sync-bench"
+        ),
         .testTarget(
             name: "SyncCoreTests",
             dependencies: ["SyncCore", .product(name: "GRDB", package: "GRDB.swift")]

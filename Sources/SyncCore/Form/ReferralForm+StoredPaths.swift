@@ -32,13 +32,13 @@ extension ReferralForm {
         default:
             break
         }
-        let parts = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        guard let section = section(parts[0]) else {
+        let parts = path.split(separator: ".", omittingEmptySubsequences: false)
+        guard let section = index[String(parts[0])]?.section else {
             return .failure(PathRefusal("The form has no field '\(path)'."))
         }
-        let fieldKey: String?
+        let fieldKey: Substring?
         if section.isGroup {
-            guard parts.count == 2 || parts.count == 3, let item = UUID(uuidString: parts[1]), item.lowercased == parts[1] else {
+            guard parts.count == 2 || parts.count == 3, UUID.isCanonical(String(parts[1])) else {
                 return .failure(PathRefusal("'\(path)' does not name a \(section.itemName!) by its id."))
             }
             fieldKey = parts.count == 3 ? parts[2] : nil
@@ -52,19 +52,30 @@ extension ReferralForm {
             }
             return .success(PathRules(policy: .lww, optionOrder: []))
         }
-        guard let field = section.fields.first(where: { $0.key == fieldKey }) else {
+        guard let field = index["\(section.key).\(fieldKey)"]?.field else {
             return .failure(PathRefusal("The form has no field '\(path)'."))
         }
         if let value {
-            if value.count > FieldType.maximumTextLength {
+            if value.utf8.count > FieldType.maximumTextLength, value.count > FieldType.maximumTextLength {
                 return .failure(PathRefusal("The value of '\(path)' is longer than \(FieldType.maximumTextLength) characters."))
             }
-            let canonical = try? field.type.normalize(value, now: Date(timeIntervalSince1970: 0))
-            guard canonical == value else {
+            guard Self.isCanonical(value, for: field.type) else {
                 return .failure(PathRefusal("'\(value.prefix(40))' is not a valid \(field.type.name) value for '\(path)'."))
             }
         }
         return .success(PathRules(policy: field.policy, optionOrder: field.type.options.map(\.key)))
+    }
+}
+
+extension ReferralForm {
+    /// Whether a value is in the form a device stores: what `normalize` would
+    /// give back unchanged. Plain text is checked without copying it.
+    static func isCanonical(_ value: String, for type: FieldType) -> Bool {
+        if case .text = type {
+            guard let first = value.unicodeScalars.first, let last = value.unicodeScalars.last else { return false }
+            return !CharacterSet.whitespacesAndNewlines.contains(first) && !CharacterSet.whitespacesAndNewlines.contains(last)
+        }
+        return (try? type.normalize(value, now: Date(timeIntervalSince1970: 0))) == value
     }
 }
 

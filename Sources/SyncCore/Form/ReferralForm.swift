@@ -9,6 +9,19 @@ import Foundation
 /// is never renamed; a replaced question gets a new key.
 public struct ReferralForm: Sendable {
     public let sections: [FormSection]
+    /// Sections and fields by key (`referrer`, `referrer.name`, `children.full_name`),
+    /// for the server's check of every pushed change.
+    let index: [String: (section: FormSection, field: FormField?)]
+
+    public init(sections: [FormSection]) {
+        self.sections = sections
+        var index: [String: (section: FormSection, field: FormField?)] = [:]
+        for section in sections {
+            index[section.key] = (section, nil)
+            for field in section.fields { index["\(section.key).\(field.key)"] = (section, field) }
+        }
+        self.index = index
+    }
 
     public static let standard = ReferralForm(sections: [
         referrer, urgency, children, household, parentalResponsibility, householdMembers,

@@ -27,15 +27,14 @@ public struct PushTally: Sendable, Equatable {
 extension LocalStore {
     public func saveLogin(_ login: ServerLogin) throws {
         try writer.write { db in
-            try db.execute(
-                sql: "UPDATE device SET server_url = ?, token = ?, role = ?, author = ?",
-                arguments: [login.server, login.token, login.role.rawValue, login.user])
+            try db.run("UPDATE device SET server_url = ?, token = ?, role = ?, author = ?",
+                [login.server, login.token, login.role.rawValue, login.user])
         }
     }
 
     public func login() throws -> ServerLogin? {
         try writer.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT server_url, token, author, role FROM device"),
+            guard let row = try db.row("SELECT server_url, token, author, role FROM device"),
                 let server: String = row["server_url"], let token: String = row["token"]
             else { return nil }
             return ServerLogin(server: server, token: token, user: row["author"], role: Role(rawValue: row["role"] ?? "") ?? .practitioner)
@@ -64,52 +63,49 @@ extension LocalStore {
                 switch effective {
                 case .rejected, .duplicate:
                     tally.rejected += 1
-                    try db.execute(
-                        sql: "UPDATE outbox SET rejected_reason = ? WHERE seq = ?",
-                        arguments: [outcome.reason ?? "Refused by the server.", change.seq])
+                    try db.run("UPDATE outbox SET rejected_reason = ? WHERE seq = ?",
+                        [outcome.reason ?? "Refused by the server.", change.seq])
                     continue
                 case .conflict:
                     tally.conflicts += 1
                 case .applied:
                     tally.applied += 1
                 }
-                try db.execute(sql: "DELETE FROM outbox WHERE seq = ?", arguments: [change.seq])
+                try db.run("DELETE FROM outbox WHERE seq = ?", [change.seq])
                 let referral = change.record.lowercased
                 let later = try Int.fetchOne(
-                    db, sql: "SELECT count(*) FROM outbox WHERE referral_id = ? AND path = ?",
+                    db.cachedStatement(sql: "SELECT count(*) FROM outbox WHERE referral_id = ? AND path = ?"),
                     arguments: [referral, change.path]) ?? 0
                 if later > 0 {
                     // Edited again since: this device has seen its own write.
                     if let revision = outcome.revision {
-                        try db.execute(
-                            sql: "UPDATE outbox SET base_rev = ? WHERE referral_id = ? AND path = ? AND base_rev = ?",
-                            arguments: [revision, referral, change.path, change.baseRevision])
-                        try db.execute(
-                            sql: "UPDATE field_value SET base_rev = ? WHERE referral_id = ? AND path = ?",
-                            arguments: [revision, referral, change.path])
+                        try db.run("UPDATE outbox SET base_rev = ? WHERE referral_id = ? AND path = ? AND base_rev = ?",
+                            [revision, referral, change.path, change.baseRevision])
+                        try db.run("UPDATE field_value SET base_rev = ? WHERE referral_id = ? AND path = ?",
+                            [revision, referral, change.path])
                     }
                 } else if let current = outcome.current {
                     try adopt(
                         value: current.value, revision: current.revision, referral: referral, path: change.path,
                         author: "server", device: "server", at: now, hlc: change.hlc.description, db: db)
+                } else if let revision = outcome.revision {
+                    // Applied as sent: the field keeps its value at the new revision.
+                    try db.run("UPDATE field_value SET base_rev = ? WHERE referral_id = ? AND path = ?", [revision, referral, change.path])
                 }
                 if let conflict = outcome.current?.conflict {
-                    try db.execute(
-                        sql: """
+                    try db.run("""
                             INSERT INTO conflict (id, referral_id, path, status, candidates, updated_at) VALUES (?, ?, ?, 'open', '[]', ?)
                             ON CONFLICT (id) DO NOTHING
                             """,
-                        arguments: [conflict, referral, change.path, now])
+                        [conflict, referral, change.path, now])
                 }
             }
             if let receipt = response.receipt {
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO receipt (reference, server_time, changes) VALUES (?, ?, ?)",
-                    arguments: [receipt.reference, receipt.serverTime, receipt.changes])
+                try db.run("INSERT OR IGNORE INTO receipt (reference, server_time, changes) VALUES (?, ?, ?)",
+                    [receipt.reference, receipt.serverTime, receipt.changes])
                 for record in receipt.records {
-                    try db.execute(
-                        sql: "INSERT OR IGNORE INTO receipt_referral (reference, referral_id) VALUES (?, ?)",
-                        arguments: [receipt.reference, record])
+                    try db.run("INSERT OR IGNORE INTO receipt_referral (reference, referral_id) VALUES (?, ?)",
+                        [receipt.reference, record])
                 }
             }
         }
@@ -128,14 +124,13 @@ extension LocalStore {
     public func applyPull(_ page: PullResponse) throws -> Int {
         try writer.write { db in
             var applied = 0
-            let latest = try Row.fetchOne(db, sql: "SELECT hlc_wall, hlc_counter, device_id FROM device")!
+            let latest = try db.row("SELECT hlc_wall, hlc_counter, device_id FROM device")!
             var stamp = HLCStamp(wall: latest["hlc_wall"], counter: latest["hlc_counter"], device: latest["device_id"])
             for change in page.changes {
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO referral (id, created_at, created_by, updated_at) VALUES (?, ?, ?, ?)",
-                    arguments: [change.record, change.at, change.author, change.at])
+                try db.run("INSERT OR IGNORE INTO referral (id, created_at, created_by, updated_at) VALUES (?, ?, ?, ?)",
+                    [change.record, change.at, change.author, change.at])
                 let pending = try Bool.fetchOne(
-                    db, sql: "SELECT 1 FROM outbox WHERE referral_id = ? AND path = ? LIMIT 1",
+                    db.cachedStatement(sql: "SELECT 1 FROM outbox WHERE referral_id = ? AND path = ? LIMIT 1"),
                     arguments: [change.record, change.path]) ?? false
                 if !pending {
                     try adopt(
@@ -149,9 +144,8 @@ extension LocalStore {
                     stamp = HLCStamp(wall: remote.wall, counter: remote.counter, device: stamp.device)
                 }
             }
-            try db.execute(
-                sql: "UPDATE device SET pull_cursor = ?, hlc_wall = ?, hlc_counter = ?",
-                arguments: [page.cursor, stamp.wall, stamp.counter])
+            try db.run("UPDATE device SET pull_cursor = ?, hlc_wall = ?, hlc_counter = ?",
+                [page.cursor, stamp.wall, stamp.counter])
             return applied
         }
     }
@@ -161,40 +155,35 @@ extension LocalStore {
         value: String?, revision: Int64, referral: String, path: String, author: String, device: String, at: String,
         hlc: String, db: Database
     ) throws {
-        let old = try Row.fetchOne(
-            db, sql: "SELECT value FROM field_value WHERE referral_id = ? AND path = ?", arguments: [referral, path])
+        let old = try db.row("SELECT value FROM field_value WHERE referral_id = ? AND path = ?", [referral, path])
         let oldValue: String? = old?["value"]
         if old == nil || oldValue != value {
-            try db.execute(
-                sql: """
+            try db.run("""
                     INSERT INTO history (referral_id, path, old_value, new_value, author, device_id, at, hlc, origin)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'server')
                     """,
-                arguments: [referral, path, oldValue, value, author, device, at, hlc])
-            try db.execute(sql: "UPDATE referral SET updated_at = max(updated_at, ?) WHERE id = ?", arguments: [at, referral])
+                [referral, path, oldValue, value, author, device, at, hlc])
+            try db.run("UPDATE referral SET updated_at = max(updated_at, ?) WHERE id = ?", [at, referral])
         }
-        try db.execute(
-            sql: """
+        try db.run("""
                 INSERT INTO field_value (referral_id, path, value, base_rev, updated_at) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (referral_id, path) DO UPDATE SET value = excluded.value, base_rev = excluded.base_rev,
                     updated_at = excluded.updated_at
                 """,
-            arguments: [referral, path, value, revision, at])
+            [referral, path, value, revision, at])
     }
 
     private func storeConflictState(_ conflict: ConflictState?, referral: String, path: String, at: String, db: Database) throws {
         guard let conflict else {
-            try db.execute(
-                sql: "UPDATE conflict SET status = 'resolved', updated_at = ? WHERE referral_id = ? AND path = ? AND status = 'open'",
-                arguments: [at, referral, path])
+            try db.run("UPDATE conflict SET status = 'resolved', updated_at = ? WHERE referral_id = ? AND path = ? AND status = 'open'",
+                [at, referral, path])
             return
         }
         let candidates = String(decoding: try JSONEncoder().encode(conflict.candidates), as: UTF8.self)
-        try db.execute(
-            sql: """
+        try db.run("""
                 INSERT INTO conflict (id, referral_id, path, status, candidates, updated_at) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, candidates = excluded.candidates, updated_at = excluded.updated_at
                 """,
-            arguments: [conflict.id, referral, path, conflict.status, candidates, at])
+            [conflict.id, referral, path, conflict.status, candidates, at])
     }
 }

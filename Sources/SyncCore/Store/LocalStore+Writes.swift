@@ -17,9 +17,8 @@ extension LocalStore {
             let now = clock.now()
             let id = ids.next()
             let author = try String.fetchOne(db, sql: "SELECT author FROM device") ?? ""
-            try db.execute(
-                sql: "INSERT INTO referral (id, created_at, created_by, updated_at) VALUES (?, ?, ?, ?)",
-                arguments: [id.lowercased, Timestamp.string(now), author, Timestamp.string(now)])
+            try db.run("INSERT INTO referral (id, created_at, created_by, updated_at) VALUES (?, ?, ?, ?)",
+                [id.lowercased, Timestamp.string(now), author, Timestamp.string(now)])
             try record([(RecordPath.kind, kind.rawValue), (RecordPath.status, ReferralStatus.draft.rawValue)],
                        in: id, db: db, now: now)
             return id
@@ -132,7 +131,7 @@ extension LocalStore {
     /// each path whose value changes. Must run inside a write transaction.
     @discardableResult
     func record(_ changes: [(path: String, value: String?)], in id: UUID, db: Database, now: Date) throws -> [FieldWrite] {
-        let device = try Row.fetchOne(db, sql: "SELECT device_id, author, next_seq, hlc_wall, hlc_counter FROM device")!
+        let device = try db.row("SELECT device_id, author, next_seq, hlc_wall, hlc_counter FROM device")!
         let deviceID: String = device["device_id"]
         let author: String = device["author"]
         var nextSeq: Int64 = device["next_seq"]
@@ -142,9 +141,8 @@ extension LocalStore {
         var writes: [FieldWrite] = []
 
         for (path, value) in changes {
-            let current = try Row.fetchOne(
-                db, sql: "SELECT value, base_rev FROM field_value WHERE referral_id = ? AND path = ?",
-                arguments: [referralID, path])
+            let current = try db.row("SELECT value, base_rev FROM field_value WHERE referral_id = ? AND path = ?",
+                [referralID, path])
             let oldValue: String? = current?["value"]
             guard current == nil || oldValue != value, !(current == nil && value == nil) else {
                 writes.append(FieldWrite(path: path, oldValue: oldValue, newValue: value, changed: false))
@@ -152,41 +150,36 @@ extension LocalStore {
             }
             let baseRevision: Int64 = current?["base_rev"] ?? 0
             stamp = HLCStamp.next(after: stamp, now: now)
-            try db.execute(
-                sql: """
+            try db.run("""
                     INSERT INTO history (referral_id, path, old_value, new_value, author, device_id, at, hlc)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [referralID, path, oldValue, value, author, deviceID, at, stamp.description])
-            try db.execute(
-                sql: """
+                [referralID, path, oldValue, value, author, deviceID, at, stamp.description])
+            try db.run("""
                     INSERT INTO field_value (referral_id, path, value, base_rev, updated_at) VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (referral_id, path) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
                     """,
-                arguments: [referralID, path, value, baseRevision, at])
+                [referralID, path, value, baseRevision, at])
             // Coalesce into the field's open outbox entry, keeping its first base
             // revision and its seq; otherwise queue a new change.
-            try db.execute(
-                sql: """
+            try db.run("""
                     UPDATE outbox SET value = ?, hlc = ?, author = ?, edits = edits + 1
                     WHERE referral_id = ? AND path = ? AND sent_at IS NULL
                     """,
-                arguments: [value, stamp.description, author, referralID, path])
+                [value, stamp.description, author, referralID, path])
             if db.changesCount == 0 {
-                try db.execute(
-                    sql: """
+                try db.run("""
                         INSERT INTO outbox (seq, referral_id, path, value, base_rev, hlc, author, created_at)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                         """,
-                    arguments: [nextSeq, referralID, path, value, baseRevision, stamp.description, author, at])
+                    [nextSeq, referralID, path, value, baseRevision, stamp.description, author, at])
                 nextSeq += 1
             }
             writes.append(FieldWrite(path: path, oldValue: oldValue, newValue: value, changed: true))
         }
-        try db.execute(
-            sql: "UPDATE device SET next_seq = ?, hlc_wall = ?, hlc_counter = ?",
-            arguments: [nextSeq, stamp.wall, stamp.counter])
-        try db.execute(sql: "UPDATE referral SET updated_at = ? WHERE id = ?", arguments: [at, referralID])
+        try db.run("UPDATE device SET next_seq = ?, hlc_wall = ?, hlc_counter = ?",
+            [nextSeq, stamp.wall, stamp.counter])
+        try db.run("UPDATE referral SET updated_at = ? WHERE id = ?", [at, referralID])
         return writes
     }
 }

@@ -100,6 +100,23 @@ public final class UUIDv7Generator: IDGenerator, @unchecked Sendable {
 extension UUID {
     /// The lowercase form used everywhere in the store, on the wire and in output.
     public var lowercased: String { uuidString.lowercased() }
+
+    /// Whether `text` is a UUID in the lowercase 8-4-4-4-12 form ids travel in.
+    /// Cheaper than parsing, for checks on every change of a push.
+    public static func isCanonical(_ text: String) -> Bool {
+        var count = 0
+        for byte in text.utf8 {
+            switch count {
+            case 8, 13, 18, 23:
+                guard byte == UInt8(ascii: "-") else { return false }
+            default:
+                guard (byte >= 48 && byte <= 57) || (byte >= 97 && byte <= 102) else { return false }
+            }
+            count += 1
+            if count > 36 { return false }
+        }
+        return count == 36
+    }
 }
 
 /// Timestamps as they are stored and shown: ISO 8601 in UTC, to the second.

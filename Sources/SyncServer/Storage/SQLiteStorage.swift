@@ -158,7 +158,8 @@ final class SQLiteStorage: SyncStorage {
             case .admin: visibility = "1"
             }
             let rows = try Row.fetchAll(db, sql: """
-                SELECT l.* FROM change_log l JOIN records r ON r.id = l.record_id
+                SELECT l.revision, l.record_id, l.path, l.value, l.author, l.device_id, l.hlc, l.at, l.conflict_id
+                FROM change_log l JOIN records r ON r.id = l.record_id
                 WHERE l.revision > ? AND l.kind IN ('write', 'conflict') AND \(visibility)
                 ORDER BY l.revision LIMIT ?
                 """, arguments: [since, limit + 1])
@@ -168,15 +169,15 @@ final class SQLiteStorage: SyncStorage {
             var changes: [PulledChange] = []
             changes.reserveCapacity(page.count)
             for row in page {
-                let conflictID: String? = row["conflict_id"]
+                let conflictID: String? = row[8]
                 var conflict: ConflictState?
                 if let conflictID {
                     if conflicts[conflictID] == nil { conflicts[conflictID] = try transaction.conflict(conflictID) }
                     conflict = conflicts[conflictID]
                 }
                 changes.append(PulledChange(
-                    revision: row["revision"], record: row["record_id"], path: row["path"], value: row["value"],
-                    author: row["author"], device: row["device_id"], hlc: row["hlc"], at: row["at"], conflict: conflict))
+                    revision: row[0], record: row[1], path: row[2], value: row[3],
+                    author: row[4], device: row[5], hlc: row[6], at: row[7], conflict: conflict))
             }
             let more = rows.count > limit
             // With nothing visible left, jump to the end of the log so the
@@ -208,13 +209,15 @@ struct SQLiteTransaction: SyncTransaction {
         try db.cachedStatement(sql: sql)
     }
 
-    func storedOutcome(device: String, seq: Int64) throws -> StoredOutcome? {
-        try Row.fetchOne(
-            statement("SELECT outcome, revision, conflict_id, receipt FROM applied WHERE device_id = ? AND seq = ?"),
-            arguments: [device, seq]
-        ).map {
-            StoredOutcome(outcome: Outcome(rawValue: $0["outcome"]) ?? .applied, revision: $0["revision"], conflict: $0["conflict_id"], receipt: $0["receipt"])
+    func storedOutcomes(device: String, seqs: ClosedRange<Int64>) throws -> [Int64: StoredOutcome] {
+        let rows = try Row.fetchCursor(
+            statement("SELECT seq, outcome, revision, conflict_id, receipt FROM applied WHERE device_id = ? AND seq BETWEEN ? AND ?"),
+            arguments: [device, seqs.lowerBound, seqs.upperBound])
+        var outcomes: [Int64: StoredOutcome] = [:]
+        while let row = try rows.next() {
+            outcomes[row[0]] = StoredOutcome(outcome: Outcome(rawValue: row[1]) ?? .applied, revision: row[2], conflict: row[3], receipt: row[4])
         }
+        return outcomes
     }
 
     func storeOutcome(_ outcome: StoredOutcome, device: String, seq: Int64) throws {
@@ -235,8 +238,11 @@ struct SQLiteTransaction: SyncTransaction {
     }
 
     func field(record: String, path: String) throws -> ServerField? {
-        try Row.fetchOne(statement("SELECT * FROM fields WHERE record_id = ? AND path = ?"), arguments: [record, path]).map {
-            ServerField(value: $0["value"], revision: $0["revision"], hlc: $0["hlc"], device: $0["device_id"], author: $0["author"], at: $0["at"], conflict: $0["conflict_id"])
+        try Row.fetchOne(
+            statement("SELECT value, revision, hlc, device_id, author, at, conflict_id FROM fields WHERE record_id = ? AND path = ?"),
+            arguments: [record, path]
+        ).map {
+            ServerField(value: $0[0], revision: $0[1], hlc: $0[2], device: $0[3], author: $0[4], at: $0[5], conflict: $0[6])
         }
     }
 

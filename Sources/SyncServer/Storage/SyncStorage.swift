@@ -68,7 +68,8 @@ protocol SyncStorage: Sendable {
 
 /// The reads and writes the sync engine makes inside one transaction.
 protocol SyncTransaction {
-    func storedOutcome(device: String, seq: Int64) throws -> StoredOutcome?
+    /// The outcomes already stored for this device's seqs in a range, by seq.
+    func storedOutcomes(device: String, seqs: ClosedRange<Int64>) throws -> [Int64: StoredOutcome]
     func storeOutcome(_ outcome: StoredOutcome, device: String, seq: Int64) throws
     func recordOwner(_ record: String) throws -> Int64?
     func createRecord(_ record: String, owner: Int64, at: String) throws

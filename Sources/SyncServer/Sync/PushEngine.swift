@@ -28,12 +28,16 @@ struct PushEngine {
         let at = Timestamp.string(clock.now())
         let reference = ReceiptReference.make(from: ids.next())
         var result = Result(response: PushResponse(outcomes: [], receipt: nil))
+        result.response.outcomes.reserveCapacity(request.changes.count)
         var touched: [String] = []
+        var owners: [String: Int64] = [:]
         var acknowledged = 0
         var duplicateReceipt: String?
+        let seqs = request.changes.map(\.seq)
+        let stored = try seqs.min().map { try transaction.storedOutcomes(device: request.device, seqs: $0...seqs.max()!) } ?? [:]
 
         for change in request.changes {
-            if let stored = try transaction.storedOutcome(device: request.device, seq: change.seq) {
+            if let stored = stored[change.seq] {
                 result.duplicates += 1
                 duplicateReceipt = duplicateReceipt ?? stored.receipt
                 let current = try transaction.field(record: change.record, path: change.path)
@@ -42,26 +46,30 @@ struct PushEngine {
                     conflict: stored.conflict, current: current.map(Self.state), receipt: stored.receipt))
                 continue
             }
-            let outcome: StoredOutcome
-            switch try validate(change, user: user, in: transaction) {
+            if owners[change.record] == nil, let owner = try transaction.recordOwner(change.record) {
+                owners[change.record] = owner
+            }
+            switch validate(change, user: user, owner: owners[change.record]) {
             case .failure(let refusal):
                 result.rejected += 1
                 result.response.outcomes.append(ChangeOutcome(seq: change.seq, outcome: .rejected, reason: refusal.reason))
                 continue
             case .success(let rules):
-                if try transaction.recordOwner(change.record) == nil {
+                if owners[change.record] == nil {
                     try transaction.createRecord(change.record, owner: user.id, at: at)
+                    owners[change.record] = user.id
                 }
-                outcome = try merge(change, rules: rules, device: request.device, user: user, at: at, receipt: reference, in: transaction)
+                let (outcome, field) = try merge(change, rules: rules, device: request.device, user: user, at: at, receipt: reference, in: transaction)
+                try transaction.storeOutcome(outcome, device: request.device, seq: change.seq)
+                if outcome.outcome == .conflict { result.conflicts += 1 } else { result.applied += 1 }
+                acknowledged += 1
+                if !touched.contains(change.record) { touched.append(change.record) }
+                // `current` only when the field differs from what the device sent.
+                let asSent = outcome.outcome == .applied && field.value == change.value && field.revision == outcome.revision && field.conflict == nil
+                result.response.outcomes.append(ChangeOutcome(
+                    seq: change.seq, outcome: outcome.outcome, revision: outcome.revision, conflict: outcome.conflict,
+                    current: asSent ? nil : Self.state(field), receipt: reference))
             }
-            try transaction.storeOutcome(outcome, device: request.device, seq: change.seq)
-            if outcome.outcome == .conflict { result.conflicts += 1 } else { result.applied += 1 }
-            acknowledged += 1
-            if !touched.contains(change.record) { touched.append(change.record) }
-            let current = try transaction.field(record: change.record, path: change.path)
-            result.response.outcomes.append(ChangeOutcome(
-                seq: change.seq, outcome: outcome.outcome, revision: outcome.revision, conflict: outcome.conflict,
-                current: current.map(Self.state), receipt: reference))
         }
 
         if acknowledged > 0 {
@@ -75,26 +83,27 @@ struct PushEngine {
         return result
     }
 
-    private func validate(_ change: WireChange, user: User, in transaction: any SyncTransaction) throws -> Swift.Result<PathRules, PathRefusal> {
+    private func validate(_ change: WireChange, user: User, owner: Int64?) -> Swift.Result<PathRules, PathRefusal> {
         guard user.role == .practitioner else {
             return .failure(PathRefusal("Only practitioners write referral content; \(user.name) is \(user.role.rawValue)."))
         }
-        guard let record = UUID(uuidString: change.record), record.lowercased == change.record else {
+        guard UUID.isCanonical(change.record) else {
             return .failure(PathRefusal("'\(change.record.prefix(40))' is not a referral id (a lowercase UUID)."))
         }
         guard HLCStamp(change.hlc) != nil else {
             return .failure(PathRefusal("'\(change.hlc.prefix(40))' is not a clock stamp."))
         }
-        if let owner = try transaction.recordOwner(change.record), owner != user.id {
+        if let owner, owner != user.id {
             return .failure(PathRefusal("You may not change referral \(change.record)."))
         }
         return form.rules(forStoredPath: change.path, value: change.value)
     }
 
+    /// Decides and writes one change; returns its outcome and the field's state after it.
     private func merge(
         _ change: WireChange, rules: PathRules, device: String, user: User, at: String, receipt: String,
         in transaction: any SyncTransaction
-    ) throws -> StoredOutcome {
+    ) throws -> (StoredOutcome, ServerField) {
         let field = try transaction.field(record: change.record, path: change.path)
         let currentRevision = field?.revision ?? 0
         let concurrent = try change.baseRevision != currentRevision
@@ -126,7 +135,7 @@ struct PushEngine {
         case .keepCurrent:
             entry.kind = .candidate
             let revision = try transaction.append(entry)
-            return StoredOutcome(outcome: .applied, revision: revision, conflict: nil, receipt: receipt)
+            return (StoredOutcome(outcome: .applied, revision: revision, conflict: nil, receipt: receipt), field)
         case .conflict:
             let candidate = ConflictCandidate(value: change.value, author: user.name, device: device, time: at, hlc: change.hlc)
             let conflictID: String
@@ -150,19 +159,20 @@ struct PushEngine {
             updated.revision = stateRevision
             updated.conflict = conflictID
             try transaction.setField(record: change.record, path: change.path, updated)
-            return StoredOutcome(outcome: .conflict, revision: nil, conflict: conflictID, receipt: receipt)
+            return (StoredOutcome(outcome: .conflict, revision: nil, conflict: conflictID, receipt: receipt), updated)
         }
     }
 
-    private func write(_ entry: LogEntry, conflict: String?, receipt: String, in transaction: any SyncTransaction) throws -> StoredOutcome {
+    private func write(_ entry: LogEntry, conflict: String?, receipt: String, in transaction: any SyncTransaction) throws -> (StoredOutcome, ServerField) {
         let revision = try transaction.append(entry)
-        try transaction.setField(record: entry.record, path: entry.path, ServerField(
+        let field = ServerField(
             value: entry.value, revision: revision, hlc: entry.hlc, device: entry.device, author: entry.author,
-            at: entry.at, conflict: conflict))
+            at: entry.at, conflict: conflict)
+        try transaction.setField(record: entry.record, path: entry.path, field)
         if entry.path == RecordPath.status, let status = entry.value {
             try transaction.setRecordStatus(entry.record, status: status)
         }
-        return StoredOutcome(outcome: .applied, revision: revision, conflict: nil, receipt: receipt)
+        return (StoredOutcome(outcome: .applied, revision: revision, conflict: nil, receipt: receipt), field)
     }
 
     static func state(_ field: ServerField) -> FieldState {

@@ -1,0 +1,202 @@
+// The sync benchmark: figures for docs/performance.md, printed, never asserted.
+//
+//   swift build -c release && .build/release/sync-bench
+//
+// 1. Push throughput: 1,000 referrals × 60 fields through the real server
+//    (HTTP on loopback, batches of 1,000, each committed with synchronous=FULL
+//    before the reply), next to a raw SQLite insert of the same rows (value
+//    upsert + history row, same batches, same durability) in the same run.
+// 2. One-field sync round trip: `SyncClient.sync()` after one edit (health
+//    check, push, pull), and the push's request bytes.
+// 3. Cold pull of 100,000 field versions to a new device.
+import Foundation
+import GRDB
+import SyncCore
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+let arguments = CommandLine.arguments
+func option(_ name: String, _ fallback: String) -> String {
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return fallback }
+    return arguments[index + 1]
+}
+let serverBinary = option("--server", URL(fileURLWithPath: arguments[0]).deletingLastPathComponent().appendingPathComponent("sync-server").path)
+let referralCount = Int(option("--referrals", "1000"))!
+let fieldsPerReferral = 60
+let work = FileManager.default.temporaryDirectory.appendingPathComponent("sync-bench-\(UUID().uuidString)")
+try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: work) }
+
+func seconds(_ body: () async throws -> Void) async rethrows -> Double {
+    let start = ContinuousClock.now
+    try await body()
+    let elapsed = ContinuousClock.now - start
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+}
+
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))]
+}
+
+func run(_ executable: String, _ args: [String]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = args
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+/// Starts the real server on a free port; returns it and its address.
+func startServer(database: String) throws -> (Process, URL) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: serverBinary)
+    process.arguments = ["serve", "--port", "0", "--db", database]
+    var environment = ProcessInfo.processInfo.environment
+    environment["LOG_LEVEL"] = "error"
+    process.environment = environment
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    var buffer = Data()
+    while !buffer.contains(UInt8(ascii: "\n")) { buffer.append(pipe.fileHandleForReading.availableData) }
+    let line = String(decoding: buffer, as: UTF8.self).split(separator: "\n")[0]
+    return (process, URL(string: String(line.split(separator: " ").last!))!)
+}
+
+// 60 distinct paths of a social-care referral: plain text fields, then the fields of two children.
+let form = ReferralForm.standard
+let plainPaths = form.patterns.filter { !$0.section.isGroup && $0.field.type == .text && $0.section.kinds.isEmpty }.map(\.pattern)
+let childFields = form.section("children")!.fields.filter { $0.type == .text }.map(\.key)
+
+func referralChanges(record: String, children: [String], seq: inout Int64, hlc: Int64) -> [WireChange] {
+    var changes: [WireChange] = []
+    for child in children {
+        seq += 1
+        changes.append(WireChange(seq: seq, record: record, path: "children.\(child)", value: ItemMarker.present, baseRevision: 0, hlc: HLCStamp(wall: hlc, counter: Int32(seq % 9999), device: "bench").description))
+    }
+    var paths = plainPaths.map { $0 }
+    for child in children { paths += childFields.map { "children.\(child).\($0)" } }
+    for path in paths.prefix(fieldsPerReferral - children.count) {
+        seq += 1
+        changes.append(WireChange(seq: seq, record: record, path: path, value: "A realistic sentence of about sixty characters for \(path.suffix(12))", baseRevision: 0, hlc: HLCStamp(wall: hlc, counter: Int32(seq % 9999), device: "bench").description))
+    }
+    return changes
+}
+
+func makeChanges(referrals: Int, seed: UInt64) -> [WireChange] {
+    var seq: Int64 = 0
+    var all: [WireChange] = []
+    all.reserveCapacity(referrals * fieldsPerReferral)
+    let generator = UUIDv7Generator(clock: SteppingClock(start: Date(timeIntervalSince1970: 1_795_000_000 + Double(seed))), seed: seed)
+    for index in 0..<referrals {
+        let ids = (0..<4).map { _ in generator.next().lowercased }
+        all += referralChanges(record: ids[0], children: Array(ids[1...]), seq: &seq, hlc: 1_795_000_000_000 + Int64(index))
+    }
+    return all
+}
+
+func push(_ changes: [WireChange], device: String, transport: HTTPTransport, batch: Int = 1_000) async throws -> Int {
+    var requestBytes = 0
+    for start in stride(from: 0, to: changes.count, by: batch) {
+        let body = try JSONEncoder().encode(PushRequest(device: device, changes: Array(changes[start..<min(start + batch, changes.count)])))
+        requestBytes += body.count
+        let (status, reply) = try await transport.post("v1/push", body: body)
+        guard status == 200 else { fatalError("push failed: \(status) \(String(decoding: reply, as: UTF8.self))") }
+    }
+    return requestBytes
+}
+
+func register(_ device: String, transport: HTTPTransport) async throws {
+    let (status, _) = try await transport.post("v1/register", body: try JSONEncoder().encode(RegisterRequest(device: device)))
+    precondition(status == 200, "register failed")
+}
+
+let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown"
+print("sync-bench on \(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu)")
+print("server: \(serverBinary)")
+
+// MARK: 1. Push throughput, and raw SQLite in the same run
+
+let database = work.appendingPathComponent("server.sqlite").path
+let token = try run(serverBinary, ["user", "add", "bench", "--role", "practitioner", "--db", database])
+let (server, url) = try startServer(database: database)
+defer { server.terminate() }
+let transport = HTTPTransport(server: url, token: token, timeout: 300)
+let device = UUIDv7Generator().next().lowercased
+try await register(device, transport: transport)
+
+let changes = makeChanges(referrals: referralCount, seed: 1)
+var pushBytes = 0
+let pushSeconds = try await seconds { pushBytes = try await push(changes, device: device, transport: transport) }
+let pushRate = Double(changes.count) / pushSeconds
+
+var rawConfiguration = Configuration()
+rawConfiguration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+let raw = try DatabasePool(path: work.appendingPathComponent("raw.sqlite").path, configuration: rawConfiguration)
+try await raw.write { db in
+    try db.execute(sql: """
+        CREATE TABLE fields (record_id TEXT NOT NULL, path TEXT NOT NULL, value TEXT, revision INTEGER NOT NULL, PRIMARY KEY (record_id, path)) WITHOUT ROWID;
+        CREATE TABLE history (revision INTEGER PRIMARY KEY AUTOINCREMENT, record_id TEXT NOT NULL, path TEXT NOT NULL, value TEXT);
+        """)
+}
+let rawSeconds = try await seconds {
+    for start in stride(from: 0, to: changes.count, by: 1_000) {
+        try await raw.write { db in
+            let history = try db.cachedStatement(sql: "INSERT INTO history (record_id, path, value) VALUES (?, ?, ?)")
+            let upsert = try db.cachedStatement(sql: "INSERT INTO fields (record_id, path, value, revision) VALUES (?, ?, ?, ?) ON CONFLICT (record_id, path) DO UPDATE SET value = excluded.value, revision = excluded.revision")
+            for change in changes[start..<min(start + 1_000, changes.count)] {
+                try history.execute(arguments: [change.record, change.path, change.value])
+                try upsert.execute(arguments: [change.record, change.path, change.value, db.lastInsertedRowID])
+            }
+        }
+    }
+}
+let rawRate = Double(changes.count) / rawSeconds
+print("")
+print("1. push of \(referralCount) referrals × \(fieldsPerReferral) fields = \(changes.count) changes, batches of 1,000, durable before reply")
+print(String(format: "   through the server: %.2f s, %.0f changes/s (%.1f MB of requests)", pushSeconds, pushRate, Double(pushBytes) / 1e6))
+print(String(format: "   raw SQLite, same rows, same batches: %.2f s, %.0f rows/s", rawSeconds, rawRate))
+print(String(format: "   ratio: %.2f of raw (target ≥ 0.5); target ≥ 100,000 changes/s", pushRate / rawRate))
+
+// MARK: 2. One-field sync round trip
+
+let storePath = work.appendingPathComponent("device.sqlite").path
+let store = try LocalStore(path: storePath, author: "bench")
+let client = SyncClient(store: store, transport: transport, server: url.absoluteString)
+_ = try await client.register()
+let record = try store.createReferral(kind: .socialCare)
+_ = try await client.sync()
+var roundTrips: [Double] = []
+for round in 0..<200 {
+    try store.set("concern.summary", of: record, to: "Round trip \(round)")
+    roundTrips.append(try await seconds { _ = try await client.sync() } * 1000)
+}
+let oneChange = try JSONEncoder().encode(PushRequest(device: store.deviceID, changes: [
+    WireChange(seq: 1, record: record.lowercased, path: "concern.summary", value: "Round trip 199", baseRevision: 60_001, hlc: HLCStamp(wall: 1_795_000_000_000, counter: 0, device: store.deviceID).description),
+]))
+print("")
+print("2. one-field sync (health check + push + pull, 3 HTTP requests), 200 rounds")
+print(String(format: "   median %.2f ms, p90 %.2f ms, max %.2f ms (target median < 5 ms); push request body %d bytes", percentile(roundTrips, 0.5), percentile(roundTrips, 0.9), roundTrips.max()!, oneChange.count))
+
+// MARK: 3. Cold pull of 100,000 field versions
+
+let puller = try run(serverBinary, ["user", "add", "puller", "--role", "practitioner", "--db", database])
+let pullerTransport = HTTPTransport(server: url, token: puller, timeout: 300)
+let seeder = UUIDv7Generator().next().lowercased
+try await register(seeder, transport: pullerTransport)
+let versions = makeChanges(referrals: 100_000 / fieldsPerReferral + 1, seed: 2).prefix(100_000)
+_ = try await push(Array(versions), device: seeder, transport: pullerTransport)
+let fresh = try LocalStore(path: work.appendingPathComponent("fresh.sqlite").path, author: "puller")
+let freshClient = SyncClient(store: fresh, transport: pullerTransport, server: url.absoluteString)
+_ = try await freshClient.register()
+var pulled = 0
+let pullSeconds = try await seconds { pulled = try await freshClient.sync(pageSize: 5_000).pulled }
+print("")
+print("3. cold pull to a new device, pages of 5,000, each stored in one transaction")
+print(String(format: "   %d field versions in %.2f s (%.0f/s) (target < 2 s)", pulled, pullSeconds, Double(pulled) / pullSeconds))
