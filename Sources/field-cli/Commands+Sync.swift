@@ -50,7 +50,7 @@ struct Sync: FieldCommand {
             try console.json(summary)
             return
         }
-        console.line("Pushed \(summary.pushed) change(s): \(summary.applied) applied, \(summary.conflicts) conflict(s), \(summary.rejected) rejected. Pulled \(summary.pulled).")
+        console.line("Pushed \(summary.pushed) change(s): \(summary.applied) applied, \(summary.conflicts) conflict(s), \(summary.rejected) rejected. Received \(summary.pulled) update(s) from the server.")
         if let receipt = summary.receipt {
             console.line("Receipt \(receipt) at \(summary.receiptTime ?? "?"): quote it as proof the front door received your changes.")
         }

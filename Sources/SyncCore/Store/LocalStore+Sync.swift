@@ -132,10 +132,10 @@ extension LocalStore {
                 let pending = try Bool.fetchOne(
                     db.cachedStatement(sql: "SELECT 1 FROM outbox WHERE referral_id = ? AND path = ? LIMIT 1"),
                     arguments: [change.record, change.path]) ?? false
-                if !pending {
-                    try adopt(
-                        value: change.value, revision: change.revision, referral: change.record, path: change.path,
-                        author: change.author, device: change.device, at: change.at, hlc: change.hlc, db: db)
+                if try !pending && adopt(
+                    value: change.value, revision: change.revision, referral: change.record, path: change.path,
+                    author: change.author, device: change.device, at: change.at, hlc: change.hlc, db: db)
+                {
                     applied += 1
                 }
                 try storeConflictState(change.conflict, referral: change.record, path: change.path, at: change.at, db: db)
@@ -150,13 +150,17 @@ extension LocalStore {
         }
     }
 
-    /// Sets a field to the server's state, with a history line if its value changes.
+    /// Sets a field to the server's state, with a history line if its value
+    /// changes; returns false when the field already had that state (as for
+    /// the device's own writes coming back in a pull).
+    @discardableResult
     private func adopt(
         value: String?, revision: Int64, referral: String, path: String, author: String, device: String, at: String,
         hlc: String, db: Database
-    ) throws {
-        let old = try db.row("SELECT value FROM field_value WHERE referral_id = ? AND path = ?", [referral, path])
-        let oldValue: String? = old?["value"]
+    ) throws -> Bool {
+        let old = try db.row("SELECT value, base_rev FROM field_value WHERE referral_id = ? AND path = ?", [referral, path])
+        let oldValue: String? = old?[0]
+        if let old, oldValue == value, (old[1] as Int64) == revision { return false }
         if old == nil || oldValue != value {
             try db.run("""
                     INSERT INTO history (referral_id, path, old_value, new_value, author, device_id, at, hlc, origin)
@@ -171,6 +175,7 @@ extension LocalStore {
                     updated_at = excluded.updated_at
                 """,
             [referral, path, value, revision, at])
+        return true
     }
 
     private func storeConflictState(_ conflict: ConflictState?, referral: String, path: String, at: String, db: Database) throws {

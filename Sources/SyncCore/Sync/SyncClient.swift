@@ -28,6 +28,7 @@ public struct SyncSummary: Sendable, Equatable, Codable {
     public var applied = 0
     public var conflicts = 0
     public var rejected = 0
+    /// Fields this device took from the server (its own writes coming back excluded).
     public var pulled = 0
     /// The last receipt's reference, if anything was acknowledged.
     public var receipt: String?
@@ -114,8 +115,7 @@ public struct SyncClient: Sendable {
                 try await transport.get("v1/pull", query: [URLQueryItem(name: "since", value: String(cursor)), URLQueryItem(name: "limit", value: String(pageSize))])
             }
             let page = try decode(PullResponse.self, reply, what: "pull")
-            try store.applyPull(page)
-            summary.pulled += page.changes.count
+            summary.pulled += try store.applyPull(page)
             if !page.changes.isEmpty { progress(.pulled(done: summary.pulled)) }
             if !page.more { break }
         }
