@@ -1,0 +1,153 @@
+import Foundation
+import GRDB
+import SyncCore
+import Testing
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Bad input gets a 4xx with a JSON body naming the problem, never a 500, and
+/// stores nothing; the server shuts down cleanly on SIGTERM.
+@Suite("Server boundaries")
+struct ServerBoundaryTests {
+    static let device = "01a2072c-0c4b-76c0-9617-f5ead7f07aed"
+
+    func push(_ changes: [[String: Any]], device: String = device, version: Int = 1) throws -> Data {
+        try JSONSerialization.data(withJSONObject: ["protocol": version, "device": device, "changes": changes])
+    }
+
+    func change(_ seq: Int, path: String = "concern.summary", value: Any = "text") -> [String: Any] {
+        ["seq": seq, "record": "01a2072c-0c4b-76c0-9617-f5ead7f07aee", "path": path, "value": value, "base_rev": 0, "hlc": "0001795000000000-0000-x"]
+    }
+
+    @Test("every malformed or unauthorised request is a 4xx with a readable JSON error")
+    func badRequests() async throws {
+        let server = try ServerProcess()
+        let token = try server.addUser("alice")
+        let other = try server.addUser("bob")
+        let register = try JSONSerialization.data(withJSONObject: ["protocol": 1, "device": Self.device])
+        #expect(try await server.request("POST", "v1/register", token: token, body: register).0 == 200)
+
+        let cases: [(String, String, String?, Data?, Int, String)] = [
+            ("POST", "v1/push", nil, try push([change(1)]), 401, "bearer token"),
+            ("POST", "v1/push", "fld_wrong", try push([change(1)]), 401, "not valid"),
+            ("POST", "v1/push", token, Data("{not json".utf8), 400, "not valid JSON"),
+            ("POST", "v1/push", token, Data(#"{"protocol":1,"device":"x"}"#.utf8), 400, "missing 'changes'"),
+            ("POST", "v1/push", token, try push([change(1)], version: 2), 400, "Protocol version 2"),
+            ("POST", "v1/push", token, try push((1...1_001).map { change($0) }), 400, "at most 1000 changes"),
+            ("POST", "v1/push", token, Data(repeating: 32, count: SyncProtocol.maximumBody + 10), 413, "larger than"),
+            ("POST", "v1/push", other, try push([change(1)]), 403, "not registered to bob"),
+            ("POST", "v1/register", other, register, 403, "registered to another user"),
+            ("POST", "v1/register", token, try JSONSerialization.data(withJSONObject: ["protocol": 1, "device": "NOT-A-UUID"]), 400, "'NOT-A-UUID'"),
+            ("GET", "v1/pull?since=-4", token, nil, 400, "'-4'"),
+            ("GET", "v1/pull?since=0&limit=0", token, nil, 400, "'limit'"),
+            ("GET", "v1/pull?since=0&limit=999999", token, nil, 400, "'999999'"),
+        ]
+        for (method, path, bearer, body, status, words) in cases {
+            var request = URLRequest(url: URL(string: server.url.absoluteString + "/" + path)!)
+            request.httpMethod = method
+            request.httpBody = body
+            if let bearer { request.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization") }
+            let (data, response) = try await URLSession.shared.data(for: request)
+            let code = (response as! HTTPURLResponse).statusCode
+            #expect(code == status, "\(method) \(path): \(code) \(String(decoding: data, as: UTF8.self))")
+            let message = try? JSONDecoder().decode(ErrorBody.self, from: data).error.message
+            #expect(message?.contains(words) == true, "\(method) \(path): \(message ?? String(decoding: data, as: UTF8.self))")
+        }
+        // Nothing was stored by any of them.
+        #expect(try server.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM change_log") } == 0)
+    }
+
+    @Test("changes the form does not allow are rejected one by one with a reason, the rest applied")
+    func rejectedChanges() async throws {
+        let server = try ServerProcess()
+        let token = try server.addUser("alice")
+        let register = try JSONSerialization.data(withJSONObject: ["protocol": 1, "device": Self.device])
+        _ = try await server.request("POST", "v1/register", token: token, body: register)
+        let body = try push([
+            change(1), change(2, path: "concern.summry"), change(3, path: "children.1.full_name"),
+            change(4, path: "children.01a2072c-0c4b-76c0-9617-f5ead7f07aef.date_of_birth", value: "14/03/2019"),
+            change(5, path: "@status", value: "acknowledged"), change(6, path: "concern.when", value: "Saturday"),
+        ])
+        let (status, json) = try await server.request("POST", "v1/push", token: token, body: body)
+        #expect(status == 200)
+        let outcomes = (json["outcomes"] as! [[String: Any]]).map { ($0["outcome"] as! String, $0["reason"] as? String) }
+        #expect(outcomes.map(\.0) == ["applied", "rejected", "rejected", "rejected", "rejected", "applied"])
+        #expect(outcomes[1].1?.contains("'concern.summry'") == true)
+        #expect(outcomes[3].1?.contains("'14/03/2019'") == true)
+        #expect((json["receipt"] as? [String: Any])?["changes"] as? Int == 2)
+    }
+
+    @Test("intake and admin users cannot write referral content")
+    func rolesCannotWrite() async throws {
+        let server = try ServerProcess()
+        for role in [Role.intake, .admin] {
+            let token = try server.addUser("user-\(role.rawValue)", role: role)
+            let device = UUIDv7Generator().next().lowercased
+            _ = try await server.request("POST", "v1/register", token: token, body: try JSONSerialization.data(withJSONObject: ["protocol": 1, "device": device]))
+            let (_, json) = try await server.request("POST", "v1/push", token: token, body: try push([change(1)], device: device))
+            let outcome = (json["outcomes"] as! [[String: Any]])[0]
+            #expect(outcome["outcome"] as? String == "rejected")
+            #expect((outcome["reason"] as? String)?.contains("Only practitioners") == true)
+        }
+    }
+
+    @Test("health and metrics answer without a token; metrics count what was applied")
+    func healthAndMetrics() async throws {
+        let server = try ServerProcess()
+        let token = try server.addUser("alice")
+        let device = try await Device(server: server, token: token)
+        defer { device.remove() }
+        let record = try device.store.createReferral(kind: .socialCare)
+        try device.store.set("concern.summary", of: record, to: "Confidential words")
+        try await device.sync()
+        #expect(try await server.request("GET", "healthz", token: nil).0 == 200)
+        let (data, _) = try await URLSession.shared.data(from: server.url.appendingPathComponent("metrics"))
+        let metrics = String(decoding: data, as: UTF8.self)
+        #expect(metrics.contains("sync_changes_applied_total 3"))
+        #expect(metrics.contains("sync_conflicts_total 0"))
+        #expect(!metrics.contains("Confidential"))
+    }
+
+    @Test("SIGTERM during pushes: the server stops cleanly and no batch is half-applied")
+    func gracefulShutdown() async throws {
+        let server = try ServerProcess()
+        let token = try server.addUser("alice")
+        let device = try await Device(server: server, token: token)
+        defer { device.remove() }
+        let record = try device.store.createReferral(kind: .socialCare)
+        // Stopped by a flag, not by cancelling: FoundationNetworking traps when
+        // a task is cancelled during a request.
+        let stop = StopFlag()
+        let pushing = Task {
+            for round in 0..<2_000 where !stop.isSet {
+                try device.store.set("concern.notes", of: record, to: "note \(round)")
+                try device.store.set("concern.summary", of: record, to: "summary \(round)")
+                _ = try? await device.sync()
+            }
+        }
+        // Let pushes flow, then ask the server to stop.
+        while try server.read({ db in try Int.fetchOne(db, sql: "SELECT count(*) FROM change_log") ?? 0 }) < 20 { await Task.yield() }
+        server.process!.terminate()
+        server.process!.waitUntilExit()
+        #expect(server.process!.terminationReason == .exit)
+        stop.set()
+        _ = await pushing.result
+        // Every stored outcome has its change in the log, and each receipt counts exactly what it acknowledged.
+        let (outcomes, logged, receipted) = try server.read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM applied") ?? -1,
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM change_log WHERE seq IS NOT NULL") ?? -2,
+             try Int.fetchOne(db, sql: "SELECT coalesce(sum(changes), 0) FROM receipts") ?? -3)
+        }
+        #expect(outcomes == logged)
+        #expect(outcomes == receipted)
+    }
+}
+
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}
