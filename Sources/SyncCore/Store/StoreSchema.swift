@@ -99,6 +99,11 @@ enum StoreSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v3-outbox-index") { db in
+            // Pending changes by referral and field, sent or not: status, pulls
+            // and reads ask for them on every command.
+            try db.execute(sql: "CREATE INDEX outbox_by_field ON outbox(referral_id, path)")
+        }
         return migrator
     }
 }
