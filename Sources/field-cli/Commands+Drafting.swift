@@ -48,6 +48,9 @@ struct Set: FieldCommand {
             let shown = Format.value(write.newValue, at: write.path, form: store.form)
             context.console.line(write.changed ? "\(Format.path(write.path, in: referral)) = \(shown)" : "\(Format.path(write.path, in: referral)) already is \(shown)")
         }
+        if referral.status == .submitted, writes.contains(where: \.changed) {
+            context.console.line("Note: referral \(self.id) is already submitted; this change goes to the front door as an update on the next sync.")
+        }
         if writes.contains(where: { $0.path == "urgency.immediate_risk" && $0.newValue == "yes" && $0.changed }),
             referral.values["urgency.call_made"] != "yes"
         {

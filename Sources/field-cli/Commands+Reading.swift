@@ -258,10 +258,10 @@ struct History: FieldCommand {
     func run(in context: Context) async throws {
         let store = try context.store()
         let id = try context.referralID(self.id)
-        let referral = try store.referral(id)
         let entries = try store.history(of: id, path: path)
         let rows = entries.map { entry in
-            [Timestamp.string(entry.at), entry.author, Format.path(entry.path, in: referral),
+            // Item ids, not positions: a position changes when an item is removed.
+            [Timestamp.string(entry.at), entry.author, entry.path,
              Format.value(entry.oldValue, at: entry.path, form: store.form) + " -> " + Format.value(entry.newValue, at: entry.path, form: store.form)]
         }
         Format.table(rows).forEach(context.console.line)

@@ -8,9 +8,15 @@ struct Login: FieldCommand {
         discussion: "The token comes from the server's administrator (`sync-server user add`). The device then writes as that user.")
 
     @Option(help: "The server's address, such as http://127.0.0.1:8080.") var server: String
-    @Option(help: "Your bearer token.") var token: String
+    @Option(help: "Your bearer token; `-` reads it from standard input (keeps it out of shell history), or set FIELD_TOKEN.")
+    var token: String?
 
     func run(in context: Context) async throws {
+        var token = self.token ?? ProcessInfo.processInfo.environment["FIELD_TOKEN"]
+        if token == "-" { token = context.console.readLine()?.trimmingCharacters(in: .whitespaces) }
+        guard let token, !token.isEmpty else {
+            throw CLIError("No token given; pass --token TOKEN, --token - to read it from standard input, or set FIELD_TOKEN.")
+        }
         guard let url = URL(string: server), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
             throw CLIError("'\(server)' is not a server address such as http://127.0.0.1:8080.")
         }

@@ -46,21 +46,31 @@ final class Context: @unchecked Sendable {
     func store() throws -> LocalStore {
         if let openedStore { return openedStore }
         do {
-            try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+            // Referral content and the server token live here: owner only.
+            try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw CLIError("Cannot create the field home folder '\(home.path)'; set FIELD_HOME to a folder you can write.")
         }
-        let store = try LocalStore(
-            path: home.appendingPathComponent("field.sqlite").path, author: author, clock: clock, ids: ids)
+        let file = home.appendingPathComponent("field.sqlite").path
+        let store = try LocalStore(path: file, author: author, clock: clock, ids: ids)
+        try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
         openedStore = store
         return store
     }
 
-    /// `$FIELD_HOME/authority.json` if present, else the shipped example.
+    /// `$FIELD_HOME/authority.json` if present (and valid, else a warning), or the shipped example.
     func authority() throws -> Authority {
         if let loadedAuthority { return loadedAuthority }
         let file = home.appendingPathComponent("authority.json")
-        let authority = FileManager.default.fileExists(atPath: file.path) ? try Authority.load(contentsOf: file) : .example
+        var authority = Authority.example
+        if FileManager.default.fileExists(atPath: file.path) {
+            do {
+                authority = try Authority.load(contentsOf: file)
+            } catch {
+                // Whom to phone must never be hidden by a broken file.
+                console.error("Warning: \(error) Using the shipped example's numbers until it is fixed.")
+            }
+        }
         loadedAuthority = authority
         return authority
     }

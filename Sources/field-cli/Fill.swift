@@ -36,6 +36,9 @@ struct Fill: FieldCommand {
             guard let chosen = store.form.section(section) else {
                 throw CLIError("The form has no section '\(section)'; the sections are \(store.form.sections.map(\.key).joined(separator: ", ")).")
             }
+            guard chosen.applies(to: kind) else {
+                throw CLIError("The section '\(section)' does not apply to a \(kind.rawValue) referral.")
+            }
             sections = [chosen]
         }
         context.console.line("Enter keeps an answer, - clears it, ? shows help, . stops. Each answer is saved at once.")
@@ -103,6 +106,7 @@ struct Fill: FieldCommand {
             console.prompt("> ")
             guard let answer = console.readLine() else { throw Stop.endOfInput }
             let trimmed = answer.trimmingCharacters(in: .whitespaces)
+            if !console.isInteractive && trimmed.hasPrefix("#") { continue }  // a script's comment, not an answer
             switch trimmed {
             case "":
                 return

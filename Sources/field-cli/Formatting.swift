@@ -80,7 +80,7 @@ extension Context {
     /// The written-confirmation deadline, once a call is recorded.
     func callDeadline(in referral: Referral) throws -> String? {
         guard referral.values["urgency.call_made"] == "yes",
-            let call = referral.values["urgency.call_at"].flatMap(Timestamp.date)
+            let call = referral.values["urgency.call_at"].flatMap({ Timestamp.date($0) })
         else { return nil }
         let authority = try authority()
         let due = Authority.writtenConfirmationDue(afterCallAt: call)

@@ -43,13 +43,17 @@ struct Shell: FieldCommand {
                 let hint = nearest.map { ReferralForm.editDistance(name, $0) <= 2 ? "; did you mean '\($0)'?" : "" } ?? ""
                 throw CLIError("'\(name)' is not a command\(hint.isEmpty ? "; type `help` for the list." : hint)")
             }
-            let command = try Field.parseAsRoot(words)
+            var command = try Field.parseAsRoot(words)
             if command is Shell || command is Field {
                 if !words.isEmpty { context.console.line("You are already in a session.") }
                 return true
             }
-            guard let command = command as? any FieldCommand else { return true }
-            try await command.run(in: context)
+            guard let fieldCommand = command as? any FieldCommand else {
+                // `help [command]`: the parser's own command, which answers by throwing its text.
+                try command.run()
+                return true
+            }
+            try await fieldCommand.run(in: context)
             return true
         } catch {
             let message = Field.fullMessage(for: error)
@@ -64,7 +68,9 @@ struct Shell: FieldCommand {
 }
 
 /// Splits a command line into words like a shell does: spaces separate words;
-/// single or double quotes keep spaces; a backslash takes the next character as is.
+/// a single or double quote at the start of a word keeps spaces until it closes
+/// (inside a word, as in "Amy's", it is an ordinary character); a backslash
+/// takes the next character as is.
 enum ShellWords {
     static func split(_ line: String) throws -> [String] {
         var words: [String] = []
@@ -81,7 +87,8 @@ enum ShellWords {
                 inWord = true
             } else if let open = quote {
                 if character == open { quote = nil } else { current.append(character) }
-            } else if character == "\"" || character == "'" {
+            } else if (character == "\"" || character == "'") && current.isEmpty && !inWord {
+                // Quotes open only at the start of a word: "Amy's mum said" needs none.
                 quote = character
                 inWord = true
             } else if character == " " || character == "\t" {

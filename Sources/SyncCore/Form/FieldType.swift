@@ -61,8 +61,9 @@ public enum FieldType: Sendable, Equatable {
     public static let maximumTextLength = 20_000
 
     /// Turns what a person typed into the stored form, or explains in one
-    /// sentence why it cannot be stored.
-    public func normalize(_ input: String, now: Date) throws(FormError) -> String {
+    /// sentence why it cannot be stored. `today` and times without an offset
+    /// are read in `timeZone`, the device's own.
+    public func normalize(_ input: String, now: Date, timeZone: TimeZone = TimeZone(identifier: "UTC")!) throws(FormError) -> String {
         let trimmed = input.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw .emptyValue }
         switch self {
@@ -73,7 +74,10 @@ public enum FieldType: Sendable, Equatable {
             return trimmed
         case .date:
             if trimmed.lowercased() == "today" {
-                return String(Timestamp.string(now).prefix(10))
+                var calendar = Calendar(identifier: .gregorian)
+                calendar.timeZone = timeZone
+                let parts = calendar.dateComponents([.year, .month, .day], from: now)
+                return CalendarDate(year: parts.year!, month: parts.month!, day: parts.day!)!.description
             }
             guard let date = CalendarDate(parsing: trimmed) else {
                 throw .invalidValue(value: trimmed, expected: "a date such as 2026-03-14 or 14/03/2026")
@@ -81,7 +85,7 @@ public enum FieldType: Sendable, Equatable {
             return date.description
         case .dateTime:
             if trimmed.lowercased() == "now" { return Timestamp.string(now) }
-            guard let date = Timestamp.date(trimmed) else {
+            guard let date = Timestamp.date(trimmed, timeZone: timeZone) else {
                 throw .invalidValue(value: trimmed, expected: "a time such as 2026-03-14T09:30 or \"now\"")
             }
             return Timestamp.string(date)

@@ -24,7 +24,7 @@ public enum FormError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownGroup(let name, let suggestion):
             "The form has no repeating group '\(name)'" + (suggestion.map { "; did you mean '\($0)'?" } ?? "; the groups are children, parental_responsibility, household_members and agencies.")
         case .notAGroupField(let path):
-            "'\(path)' belongs to a repeating group; name the item, as in \(path.replacingOccurrences(of: ".*.", with: ".<item>."))."
+            "'\(path)' belongs to a repeating group; name the item by position or id, as in \(path.replacingOccurrences(of: ".*.", with: ".1."))."
         case .unknownItem(let group, let item):
             "This referral has no \(group) item '\(item)'; `field show` lists the items."
         case .ambiguousItem(let group, let item):

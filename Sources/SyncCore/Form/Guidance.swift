@@ -97,6 +97,7 @@ public enum Guidance {
                 warnings.append(.init(path: "children.\(item.lowercased).expected_delivery", message: "A pre-birth referral should give the expected date of delivery for child \(position + 1)."))
             }
         }
-        return GuidanceReport(errors: errors, warnings: warnings)
+        let errorPaths = Set(errors.map(\.path))
+        return GuidanceReport(errors: errors, warnings: warnings.filter { !errorPaths.contains($0.path) })
     }
 }

@@ -246,6 +246,9 @@ extension ReferralForm {
             throw .unknownPath(path: typed, suggestion: suggestion(for: typed))
         }
         if parts[1] == "*" { throw .notAGroupField(path: typed) }
+        if parts.count == 2, section.fields.contains(where: { $0.key == parts[1] }) {
+            throw .notAGroupField(path: "\(parts[0]).*.\(parts[1])")
+        }
         var field: FormField?
         if parts.count == 3 {
             field = section.fields.first { $0.key == parts[2] }

@@ -16,7 +16,7 @@ extension LocalStore {
                     value: row["value"], baseRevision: row["base_rev"],
                     hlc: HLCStamp(row["hlc"]) ?? HLCStamp(wall: 0, counter: 0, device: deviceID),
                     author: row["author"], edits: row["edits"],
-                    sentAt: (row["sent_at"] as String?).flatMap(Timestamp.date),
+                    sentAt: (row["sent_at"] as String?).flatMap { Timestamp.date($0) },
                     rejectedReason: row["rejected_reason"])
             }
         }

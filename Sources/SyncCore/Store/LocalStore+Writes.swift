@@ -35,7 +35,7 @@ extension LocalStore {
             guard let field = resolved.field else {
                 throw FormError.invalidValue(value: typedPath, expected: "a field of the item, as in \(typedPath).full_name")
             }
-            let value = try field.type.normalize(input, now: now)
+            let value = try field.type.normalize(input, now: now, timeZone: timeZone)
             var changes: [(String, String?)] = [(resolved.path, value)]
             if resolved.path == "urgency.call_made", value == "yes", referral.values["urgency.call_at"] == nil {
                 changes.append(("urgency.call_at", Timestamp.string(now)))

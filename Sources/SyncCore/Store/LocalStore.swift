@@ -17,12 +17,14 @@ public struct LocalStore: Sendable {
     let writer: DatabaseQueue
     let clock: any WallClock
     let ids: any IDGenerator
+    /// Where `today` and times typed without an offset are read.
+    let timeZone: TimeZone
 
     /// Opens (creating if needed) the store at `path` and migrates it.
     /// - Parameter author: who this device writes as, recorded on first open.
     public init(
         path: String, author: String, clock: any WallClock = SystemClock(),
-        ids: (any IDGenerator)? = nil, form: ReferralForm = .standard
+        ids: (any IDGenerator)? = nil, form: ReferralForm = .standard, timeZone: TimeZone = .current
     ) throws {
         var configuration = Configuration()
         configuration.journalMode = .wal
@@ -47,6 +49,7 @@ public struct LocalStore: Sendable {
         self.clock = clock
         self.ids = ids
         self.form = form
+        self.timeZone = timeZone
     }
 
     /// Who this device writes as.

@@ -132,9 +132,10 @@ public enum Timestamp {
             year, month, day, daySeconds / 3600, (daySeconds % 3600) / 60, daySeconds % 60)
     }
 
-    /// Parses `YYYY-MM-DDTHH:MM[:SS]` with an optional `Z` or `±HH:MM` offset
-    /// (UTC when none is given); a space may stand for the `T`.
-    public static func date(_ text: String) -> Date? {
+    /// Parses `YYYY-MM-DDTHH:MM[:SS]` with an optional `Z` or `±HH:MM` offset;
+    /// without one, the time is read in `timeZone` (UTC unless given). A space
+    /// may stand for the `T`.
+    public static func date(_ text: String, timeZone: TimeZone = TimeZone(identifier: "UTC")!) -> Date? {
         let regex = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(Z|([+-])(\d{2}):?(\d{2}))?$/
         guard let match = text.wholeMatch(of: regex),
             let year = Int64(match.1), let month = Int64(match.2), let day = Int64(match.3),
@@ -144,14 +145,18 @@ public enum Timestamp {
         else { return nil }
         let second = match.6.flatMap { Int64($0) } ?? 0
         guard second < 60 else { return nil }
-        var offset: Int64 = 0
+        let days = daysFromCivil(year: year, month: month, day: day)
+        let wall = days * 86_400 + hour * 3600 + minute * 60 + second
         if let sign = match.8, let hours = match.9.flatMap({ Int64($0) }),
             let minutes = match.10.flatMap({ Int64($0) })
         {
-            offset = (hours * 3600 + minutes * 60) * (sign == "-" ? -1 : 1)
+            return Date(timeIntervalSince1970: TimeInterval(wall - (hours * 3600 + minutes * 60) * (sign == "-" ? -1 : 1)))
         }
-        let days = daysFromCivil(year: year, month: month, day: day)
-        return Date(timeIntervalSince1970: TimeInterval(days * 86_400 + hour * 3600 + minute * 60 + second - offset))
+        if match.7 == "Z" { return Date(timeIntervalSince1970: TimeInterval(wall)) }
+        // A local wall-clock time: the zone's offset at that moment.
+        let guess = Date(timeIntervalSince1970: TimeInterval(wall))
+        let offset = Int64(timeZone.secondsFromGMT(for: guess.addingTimeInterval(-TimeInterval(timeZone.secondsFromGMT(for: guess)))))
+        return Date(timeIntervalSince1970: TimeInterval(wall - offset))
     }
 
     /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
