@@ -10,6 +10,8 @@ struct ServerConfiguration {
     var port = 8080
     var clock: any WallClock = SystemClock()
     var ids: any IDGenerator = UUIDv7Generator()
+    /// Bank holidays and the time zone deadlines are computed in.
+    var authority: Authority = .example
 }
 
 /// Builds the application `serve` runs, with its routes and middleware.
@@ -28,6 +30,10 @@ func buildApplication(
     let engine = PushEngine(form: .standard, clock: configuration.clock, ids: configuration.ids)
     let api = router.group("v1").add(middleware: AuthenticationMiddleware(storage: storage))
     SyncRoutes(storage: storage, engine: engine, metrics: metrics).add(to: api)
+    FrontDoorRoutes(
+        storage: storage, frontDoor: FrontDoor(form: .standard, clock: configuration.clock),
+        calendar: WorkingCalendar(authority: configuration.authority)
+    ).add(to: api)
 
     return Application(
         router: router,

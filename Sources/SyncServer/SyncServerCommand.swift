@@ -35,6 +35,8 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "The address to listen on.") var host = "127.0.0.1"
     @Option(help: "The port to listen on; 0 picks a free one (printed on start).") var port = 8080
+    @Option(help: "The authority's configuration (time zone, bank holidays) for deadlines; the shipped example by default.")
+    var authority: String?
     @OptionGroup var storage: StorageOptions
 
     func run() async throws {
@@ -43,6 +45,11 @@ struct Serve: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         var configuration = ServerConfiguration(host: host, port: port)
+        if let authority {
+            do { configuration.authority = try Authority.load(contentsOf: URL(fileURLWithPath: authority)) } catch {
+                throw ValidationError("\(error)")
+            }
+        }
         if let fixed = ProcessInfo.processInfo.environment["SYNC_SERVER_TEST_NOW"], let start = Timestamp.date(fixed) {
             let clock = SteppingClock(start: start, step: 0.001)
             configuration.clock = clock

@@ -21,7 +21,7 @@ struct Login: FieldCommand {
             throw CLIError("'\(server)' is not a server address such as http://127.0.0.1:8080.")
         }
         let store = try context.store()
-        let client = SyncClient(store: store, transport: HTTPTransport(server: url, token: token), server: server)
+        let client = SyncClient(store: store, transport: HTTPTransport(server: url, token: token, device: store.deviceID), server: server)
         let reply = try await client.register()
         try store.saveLogin(ServerLogin(server: server, token: token, user: reply.user, role: reply.role))
         context.console.line("Logged in to \(server) as \(reply.user) (\(reply.role.rawValue)); this device is \(reply.device).")
@@ -36,9 +36,7 @@ struct Sync: FieldCommand {
     @OptionGroup var output: JSONOption
 
     func run(in context: Context) async throws {
-        let store = try context.store()
-        guard let login = try store.login(), let url = URL(string: login.server) else { throw SyncError.notLoggedIn }
-        let client = SyncClient(store: store, transport: HTTPTransport(server: url, token: login.token), server: login.server)
+        let client = try context.client()
         let console = context.console
         let json = output.json
         let summary = try await client.sync { progress in
@@ -89,12 +87,29 @@ struct Status: FieldCommand {
             let reason: String
         }
 
+        struct AcknowledgedJSON: Encodable {
+            let at: String
+            let by: String
+        }
+
+        struct OutcomeJSON: Encodable {
+            let outcome: String
+            let title: String
+            let note: String?
+            let at: String?
+            let by: String?
+        }
+
         let id: String
         let status: String
         let pending: Int
         let receipt: ReceiptJSON?
         let conflicts: [ConflictJSON]
         let rejected: [RejectedJSON]
+        let acknowledged: AcknowledgedJSON?
+        let outcome: OutcomeJSON?
+        /// Set once three working days have passed since receipt with no acknowledgement.
+        let escalate: String?
 
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
@@ -104,20 +119,35 @@ struct Status: FieldCommand {
             try container.encode(receipt, forKey: .receipt)
             try container.encode(conflicts, forKey: .conflicts)
             try container.encode(rejected, forKey: .rejected)
+            try container.encode(acknowledged, forKey: .acknowledged)
+            try container.encode(outcome, forKey: .outcome)
+            try container.encode(escalate, forKey: .escalate)
         }
 
-        enum CodingKeys: String, CodingKey { case id, status, pending, receipt, conflicts, rejected }
+        enum CodingKeys: String, CodingKey { case id, status, pending, receipt, conflicts, rejected, acknowledged, outcome, escalate }
     }
+
+    static let escalation = "no acknowledgement after 3 working days: contact the team manager"
 
     func run(in context: Context) async throws {
         let store = try context.store()
         let statuses = try store.syncStatus(of: id.map { try context.referralID($0) })
+        let calendar = WorkingCalendar(authority: try context.authority())
+        let now = context.clock.now()
         let documents = statuses.map { status in
-            Document(
+            let door = status.frontDoor
+            let acknowledged = door[IntakePath.acknowledgedAt].map { Document.AcknowledgedJSON(at: $0, by: door[IntakePath.acknowledgedBy] ?? "") }
+            let outcome = door[IntakePath.outcome].map {
+                Document.OutcomeJSON(outcome: $0, title: ReferralOutcome(rawValue: $0)?.title ?? $0, note: door[IntakePath.outcomeNote],
+                                     at: door[IntakePath.decidedAt], by: door[IntakePath.decidedBy])
+            }
+            let overdue = status.receivedAt.map { acknowledged == nil && now > calendar.escalationDue(receivedAt: $0) } ?? false
+            return Document(
                 id: status.id.lowercased, status: status.status.rawValue, pending: status.pending,
                 receipt: status.lastReceipt.map { .init(reference: $0.reference, time: $0.serverTime) },
                 conflicts: status.conflicts.map { .init(id: $0.id, path: $0.path, candidates: $0.candidates) },
-                rejected: status.rejected.map { .init(path: $0.path, value: $0.value, reason: $0.rejectedReason ?? "") })
+                rejected: status.rejected.map { .init(path: $0.path, value: $0.value, reason: $0.rejectedReason ?? "") },
+                acknowledged: acknowledged, outcome: outcome, escalate: overdue ? Self.escalation : nil)
         }
         if output.json {
             if id != nil { try context.console.json(documents[0]) } else { try context.console.json(documents) }
@@ -134,6 +164,15 @@ struct Status: FieldCommand {
             line += document.pending == 0 ? ", nothing waiting" : ", \(document.pending) change(s) waiting to sync"
             if let receipt = document.receipt { line += ", last receipt \(receipt.reference) at \(receipt.time)" }
             context.console.line(line)
+            if let acknowledged = document.acknowledged {
+                context.console.line("  acknowledged by the front door at \(acknowledged.at) (\(acknowledged.by))")
+            } else if status.receivedAt != nil {
+                context.console.line("  received by the server, not yet acknowledged by the front door")
+            }
+            if let outcome = document.outcome {
+                context.console.line("  outcome: \(outcome.title)" + (outcome.note.map { ": \($0)" } ?? ""))
+            }
+            if let escalate = document.escalate { context.console.line("  Escalate: \(escalate).") }
             for conflict in status.conflicts {
                 context.console.line("  conflict on \(Format.path(conflict.path, in: referral)), waiting for an admin:")
                 for candidate in conflict.candidates {

@@ -21,8 +21,12 @@ final class ServerProcess: @unchecked Sendable {
     private(set) var process: Process?
     private(set) var url: URL!
     private var output: Pipe?
+    /// A fixed start for the server's clock (it then moves 1 ms per reading);
+    /// change it and `start()` again to move the server in time.
+    var now: String?
 
-    init() throws {
+    init(now: String? = nil) throws {
+        self.now = now
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("sync-server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try start()
@@ -35,6 +39,7 @@ final class ServerProcess: @unchecked Sendable {
         process.arguments = ["serve", "--port", "0", "--db", database]
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = "warning"
+        if let now { environment["SYNC_SERVER_TEST_NOW"] = now }
         process.environment = environment
         let output = Pipe()
         process.standardOutput = output
@@ -130,10 +135,18 @@ struct Device {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("device-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         store = try LocalStore(path: folder.appendingPathComponent("field.sqlite").path, author: "device-user", clock: clock)
-        let http = HTTPTransport(server: server.url, token: token)
+        let http = HTTPTransport(server: server.url, token: token, device: store.deviceID)
         client = SyncClient(store: store, transport: wrap?(http) ?? http, server: server.url.absoluteString)
         let reply = try await client.register()
         try store.saveLogin(ServerLogin(server: server.url.absoluteString, token: token, user: reply.user, role: reply.role))
+    }
+
+    /// The same device (same store file) talking to a server that moved port.
+    init(reconnecting device: Device, to server: ServerProcess) async throws {
+        folder = device.folder
+        store = device.store
+        let token = try device.store.login()!.token
+        client = SyncClient(store: store, transport: HTTPTransport(server: server.url, token: token, device: store.deviceID), server: server.url.absoluteString)
     }
 
     @discardableResult

@@ -132,6 +132,14 @@ public struct ConflictSummary: Codable, Sendable, Equatable {
         public var at: String
         public var reason: String
         public var revision: Int64
+
+        public init(value: String?, by: String, at: String, reason: String, revision: Int64) {
+            self.value = value
+            self.by = by
+            self.at = at
+            self.reason = reason
+            self.revision = revision
+        }
     }
 
     public init(id: String, record: String, path: String, question: String, status: String, candidates: [ConflictCandidate], resolution: Resolution?) {

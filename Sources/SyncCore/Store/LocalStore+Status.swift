@@ -18,6 +18,10 @@ public struct SyncStatus: Sendable, Equatable {
     public var rejected: [PendingChange]
     public var lastReceipt: Receipt?
     public var conflicts: [LocalConflict]
+    /// When the server acknowledged the submission (deadlines run from here).
+    public var receivedAt: Date?
+    /// Record-level values the front door wrote (`@acknowledged_at`, `@outcome`…).
+    public var frontDoor: [String: String]
 }
 
 extension LocalStore {
@@ -44,11 +48,16 @@ extension LocalStore {
                         candidates: (try? JSONDecoder().decode([ConflictCandidate].self, from: Data((row["candidates"] as String).utf8))) ?? [])
                 }
                 let mine = outbox.filter { $0.record == id }
+                let receivedAt = try String.fetchOne(db, sql: "SELECT received_at FROM referral WHERE id = ?", arguments: [key]).flatMap { Timestamp.date($0) }
+                let frontDoor = Dictionary(uniqueKeysWithValues: try Row.fetchAll(
+                    db, sql: "SELECT path, value FROM field_value WHERE referral_id = ? AND path IN ('@acknowledged_at', '@acknowledged_by', '@outcome', '@outcome_note', '@decided_at', '@decided_by') AND value IS NOT NULL",
+                    arguments: [key]
+                ).map { ($0[0] as String, $0[1] as String) })
                 return SyncStatus(
                     id: id, status: status.flatMap(ReferralStatus.init(rawValue:)) ?? .draft,
                     pending: mine.filter { $0.rejectedReason == nil }.count,
                     rejected: mine.filter { $0.rejectedReason != nil },
-                    lastReceipt: receipt, conflicts: conflicts)
+                    lastReceipt: receipt, conflicts: conflicts, receivedAt: receivedAt, frontDoor: frontDoor)
             }
         }
     }

@@ -73,6 +73,13 @@ extension LocalStore {
                 }
                 try db.run("DELETE FROM outbox WHERE seq = ?", [change.seq])
                 let referral = change.record.lowercased
+                if change.path == RecordPath.status, change.value == ReferralStatus.submitted.rawValue,
+                    let receipt = outcome.receipt, let at = response.receipt?.serverTime ?? Optional(now)
+                {
+                    try db.run(
+                        "UPDATE referral SET received_at = coalesce(received_at, ?), received_receipt = coalesce(received_receipt, ?) WHERE id = ?",
+                        [at, receipt, referral])
+                }
                 let later = try Int.fetchOne(
                     db.cachedStatement(sql: "SELECT count(*) FROM outbox WHERE referral_id = ? AND path = ?"),
                     arguments: [referral, change.path]) ?? 0

@@ -104,6 +104,14 @@ enum StoreSchema {
             // and reads ask for them on every command.
             try db.execute(sql: "CREATE INDEX outbox_by_field ON outbox(referral_id, path)")
         }
+        migrator.registerMigration("v4-received") { db in
+            // When the server acknowledged the submission, and under which
+            // receipt: the front door's deadlines run from there.
+            try db.execute(sql: """
+                ALTER TABLE referral ADD COLUMN received_at TEXT;
+                ALTER TABLE referral ADD COLUMN received_receipt TEXT;
+                """)
+        }
         return migrator
     }
 }

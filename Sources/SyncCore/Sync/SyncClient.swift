@@ -122,7 +122,7 @@ public struct SyncClient: Sendable {
         return summary
     }
 
-    private func call(_ what: String, _ send: () async throws -> (status: Int, body: Data)) async throws -> (status: Int, body: Data) {
+    func call(_ what: String, _ send: () async throws -> (status: Int, body: Data)) async throws -> (status: Int, body: Data) {
         let reply: (status: Int, body: Data)
         do {
             reply = try await send()
@@ -136,12 +136,47 @@ public struct SyncClient: Sendable {
         return reply
     }
 
-    private func decode<T: Decodable>(_ type: T.Type, _ reply: (status: Int, body: Data), what: String) throws -> T {
+    func decode<T: Decodable>(_ type: T.Type, _ reply: (status: Int, body: Data), what: String) throws -> T {
         do { return try JSONDecoder().decode(T.self, from: reply.body) } catch { throw SyncError.unreadableReply(what) }
     }
 
     static func describe(_ error: any Error) -> String {
         let nsError = error as NSError
         return nsError.localizedDescription.isEmpty ? "\(error)" : nsError.localizedDescription
+    }
+}
+
+/// The front door's calls: intake's queue, reading, acknowledging and
+/// deciding, and admins' conflicts. Online only.
+extension SyncClient {
+    public func queue() async throws -> [QueueEntry] {
+        try decode([QueueEntry].self, try await call("the queue") { try await transport.get("v1/intake/queue", query: []) }, what: "the queue")
+    }
+
+    public func submittedReferral(_ id: String) async throws -> ReferralDocument {
+        try decode(ReferralDocument.self, try await call("the referral") { try await transport.get("v1/intake/referrals/\(id)", query: []) }, what: "the referral")
+    }
+
+    /// Returns when and by whom the referral was acknowledged (the first time).
+    public func acknowledge(_ id: String) async throws -> (at: String, by: String) {
+        struct Reply: Decodable { let acknowledged_at: String; let acknowledged_by: String }
+        let reply = try decode(Reply.self, try await call("the acknowledgement") { try await transport.post("v1/intake/referrals/\(id)/acknowledge", body: Data("{}".utf8)) }, what: "the acknowledgement")
+        return (reply.acknowledged_at, reply.acknowledged_by)
+    }
+
+    public func decide(_ id: String, outcome: ReferralOutcome, note: String) async throws -> String {
+        struct Reply: Decodable { let decided_at: String }
+        let body = try JSONEncoder().encode(DecisionRequest(outcome: outcome.rawValue, note: note))
+        return try decode(Reply.self, try await call("the decision") { try await transport.post("v1/intake/referrals/\(id)/decision", body: body) }, what: "the decision").decided_at
+    }
+
+    public func conflicts(all: Bool = false) async throws -> [ConflictSummary] {
+        let query = all ? [URLQueryItem(name: "status", value: "all")] : []
+        return try decode([ConflictSummary].self, try await call("the conflicts") { try await transport.get("v1/conflicts", query: query) }, what: "the conflicts")
+    }
+
+    public func resolve(_ id: String, pick: Int?, value: String?, reason: String) async throws -> ConflictSummary.Resolution {
+        let body = try JSONEncoder().encode(ResolutionRequest(pick: pick, value: value, reason: reason))
+        return try decode(ConflictSummary.Resolution.self, try await call("the resolution") { try await transport.post("v1/conflicts/\(id)/resolve", body: body) }, what: "the resolution")
     }
 }

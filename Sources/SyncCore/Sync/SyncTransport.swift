@@ -15,11 +15,14 @@ public protocol SyncTransport: Sendable {
 public struct HTTPTransport: SyncTransport {
     public let server: URL
     let token: String
+    /// Sent as `Field-Device`, so the server knows which registered device acts.
+    let device: String?
     let session: URLSession
 
-    public init(server: URL, token: String, timeout: TimeInterval = 30) {
+    public init(server: URL, token: String, device: String? = nil, timeout: TimeInterval = 30) {
         self.server = server
         self.token = token
+        self.device = device
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
         configuration.httpMaximumConnectionsPerHost = 1
@@ -45,6 +48,7 @@ public struct HTTPTransport: SyncTransport {
     private func send(_ request: URLRequest) async throws -> (status: Int, body: Data) {
         var request = request
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        if let device { request.setValue(device, forHTTPHeaderField: "Field-Device") }
         let (data, response) = try await session.data(for: request)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
     }

@@ -32,6 +32,9 @@ struct SyncRoutes {
 
     @Sendable func push(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let user = context.user!
+        guard user.role == .practitioner else {
+            throw APIError(.forbidden, "Only practitioners push referral content; \(user.name) is \(user.role.rawValue).")
+        }
         var request = request
         let body = try await Self.decode(PushRequest.self, from: &request)
         guard body.changes.count <= SyncProtocol.maximumBatch else {

@@ -106,7 +106,71 @@ final class SQLiteStorage: SyncStorage {
                 );
                 """)
         }
+        migrator.registerMigration("v2-resolution") { db in
+            // An admin's decision stays with the conflict: who, when, why, what.
+            try db.execute(sql: """
+                ALTER TABLE conflicts ADD COLUMN resolved_by TEXT;
+                ALTER TABLE conflicts ADD COLUMN resolved_at TEXT;
+                ALTER TABLE conflicts ADD COLUMN resolution TEXT;
+                ALTER TABLE conflicts ADD COLUMN reason TEXT;
+                ALTER TABLE conflicts ADD COLUMN resolution_revision INTEGER;
+                CREATE INDEX records_by_status ON records(status);
+                """)
+        }
         return migrator
+    }
+
+    func submittedReferrals() throws -> [SubmittedReferral] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT r.id,
+                    (SELECT value FROM fields WHERE record_id = r.id AND path = '@kind') AS kind,
+                    s.at AS submitted_at, a.receipt,
+                    (SELECT value FROM fields WHERE record_id = r.id AND path = '@acknowledged_at') AS acknowledged_at,
+                    (SELECT value FROM fields WHERE record_id = r.id AND path = '@outcome') AS outcome
+                FROM records r
+                JOIN change_log s ON s.revision = (
+                    SELECT min(revision) FROM change_log
+                    WHERE record_id = r.id AND path = '@status' AND value = 'submitted' AND kind = 'write')
+                LEFT JOIN applied a ON a.device_id = s.device_id AND a.seq = s.seq
+                WHERE r.status = 'submitted'
+                ORDER BY s.revision
+                """).map {
+                SubmittedReferral(id: $0[0], kind: $0[1] ?? "social-care", submittedAt: $0[2], receipt: $0[3], acknowledgedAt: $0[4], outcome: $0[5])
+            }
+        }
+    }
+
+    func document(_ record: String) throws -> ReferralDocument? {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT u.name, r.created_at FROM records r JOIN users u ON u.id = r.owner_id WHERE r.id = ?", arguments: [record]) else { return nil }
+            let fields = Dictionary(uniqueKeysWithValues: try Row.fetchAll(
+                db, sql: "SELECT path, value FROM fields WHERE record_id = ? AND value IS NOT NULL", arguments: [record]
+            ).map { ($0[0] as String, $0[1] as String) })
+            return ReferralDocument(id: record, owner: row[0], createdAt: row[1], fields: fields)
+        }
+    }
+
+    func conflicts(all: Bool) throws -> [ConflictSummary] {
+        try pool.read { db in
+            let transaction = SQLiteTransaction(db: db)
+            return try Row.fetchAll(db, sql: "SELECT * FROM conflicts \(all ? "" : "WHERE status = 'open'") ORDER BY opened_at, id").map { row in
+                let path: String = row["path"]
+                let question = ReferralForm.standard.field(atStoredPath: path)?.1.question ?? path
+                let state = try transaction.conflict(row["id"])
+                var resolution: ConflictSummary.Resolution?
+                if let by: String = row["resolved_by"] {
+                    let value: String? = row["resolution"]
+                    let at: String = row["resolved_at"]
+                    let reason: String = row["reason"] ?? ""
+                    let revision: Int64 = row["resolution_revision"] ?? 0
+                    resolution = .init(value: value, by: by, at: at, reason: reason, revision: revision)
+                }
+                return ConflictSummary(
+                    id: row["id"], record: row["record_id"], path: path, question: question, status: row["status"],
+                    candidates: state?.candidates ?? [], resolution: resolution)
+            }
+        }
     }
 
     func addUser(name: String, role: Role, tokenHash: String, at: String) throws -> User {
@@ -299,6 +363,23 @@ struct SQLiteTransaction: SyncTransaction {
         let records = String(decoding: try JSONEncoder().encode(receipt.records), as: UTF8.self)
         try statement("INSERT INTO receipts (reference, device_id, user_id, at, records, changes) VALUES (?, ?, ?, ?, ?, ?)")
             .execute(arguments: [receipt.reference, device, user, receipt.serverTime, records, receipt.changes])
+    }
+
+    func recordStatus(_ record: String) throws -> String? {
+        try String.fetchOne(statement("SELECT status FROM records WHERE id = ?"), arguments: [record])
+    }
+
+    func conflictPlace(_ id: String) throws -> (record: String, path: String, open: Bool)? {
+        try Row.fetchOne(statement("SELECT record_id, path, status FROM conflicts WHERE id = ?"), arguments: [id]).map {
+            ($0[0], $0[1], ($0[2] as String) == "open")
+        }
+    }
+
+    func markResolved(_ id: String, value: String?, by: String, at: String, reason: String, revision: Int64) throws {
+        try statement("""
+            UPDATE conflicts SET status = 'resolved', resolution = ?, resolved_by = ?, resolved_at = ?, reason = ?, resolution_revision = ?
+            WHERE id = ?
+            """).execute(arguments: [value, by, at, reason, revision, id])
     }
 
     func receipt(_ reference: String) throws -> Receipt? {

@@ -64,6 +64,22 @@ protocol SyncStorage: Sendable {
     func write<T>(_ body: (any SyncTransaction) throws -> T) throws -> T
     /// A page of the change log after `since`, as `user` may see it.
     func pull(since: Int64, limit: Int, for user: User) throws -> PullResponse
+    /// Submitted referrals, oldest submission first.
+    func submittedReferrals() throws -> [SubmittedReferral]
+    /// A referral's current values, with its owner's name.
+    func document(_ record: String) throws -> ReferralDocument?
+    /// Conflicts, open ones only unless `all`.
+    func conflicts(all: Bool) throws -> [ConflictSummary]
+}
+
+/// A submitted referral as the queue needs it.
+struct SubmittedReferral: Sendable {
+    var id: String
+    var kind: String
+    var submittedAt: String
+    var receipt: String?
+    var acknowledgedAt: String?
+    var outcome: String?
 }
 
 /// The reads and writes the sync engine makes inside one transaction.
@@ -87,4 +103,8 @@ protocol SyncTransaction {
     func addCandidate(_ candidate: ConflictCandidate, to conflict: String) throws
     func storeReceipt(_ receipt: Receipt, device: String, user: Int64) throws
     func receipt(_ reference: String) throws -> Receipt?
+    func recordStatus(_ record: String) throws -> String?
+    /// Where a conflict is, and whether it is still open.
+    func conflictPlace(_ id: String) throws -> (record: String, path: String, open: Bool)?
+    func markResolved(_ id: String, value: String?, by: String, at: String, reason: String, revision: Int64) throws
 }

@@ -1,0 +1,114 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import SyncCore
+
+/// Only users with one of `roles` get past: everyone else a 403 that says why.
+struct RoleGuard: RouterMiddleware {
+    typealias Context = SyncRequestContext
+    let roles: Set<Role>
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let user = context.user!
+        guard roles.contains(user.role) else {
+            let needed = roles.map(\.rawValue).sorted().joined(separator: " or ")
+            throw APIError(.forbidden, "This needs the \(needed) role; \(user.name) is \(user.role.rawValue).")
+        }
+        return try await next(request, context)
+    }
+}
+
+/// `/v1/intake/…` (intake role) and `/v1/conflicts/…` (admin role).
+struct FrontDoorRoutes {
+    let storage: any SyncStorage
+    let frontDoor: FrontDoor
+    let calendar: WorkingCalendar
+
+    func add(to api: RouterGroup<SyncRequestContext>) {
+        let intake = api.group("intake").add(middleware: RoleGuard(roles: [.intake]))
+        intake.get("queue", use: queue)
+        intake.get("referrals/:id", use: referral)
+        intake.post("referrals/:id/acknowledge", use: acknowledge)
+        intake.post("referrals/:id/decision", use: decide)
+        let admin = api.group("conflicts").add(middleware: RoleGuard(roles: [.admin]))
+        admin.get(use: conflicts)
+        admin.post(":id/resolve", use: resolve)
+    }
+
+    @Sendable func queue(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let now = frontDoor.clock.now()
+        let entries = try storage.submittedReferrals().map { row in
+            let submitted = Timestamp.date(row.submittedAt) ?? now
+            let due = calendar.acknowledgementDue(receivedAt: submitted)
+            return QueueEntry(
+                id: row.id, kind: row.kind, receipt: row.receipt, submittedAt: row.submittedAt,
+                acknowledged: row.acknowledgedAt != nil, acknowledgedAt: row.acknowledgedAt,
+                ackDue: Timestamp.string(due), overdue: row.acknowledgedAt == nil && now > due, outcome: row.outcome)
+        }
+        context.logger.info("intake queue read", metadata: ["referrals": "\(entries.count)"])
+        return try SyncRoutes.json(entries)
+    }
+
+    @Sendable func referral(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        guard let document = try storage.document(id), document.fields[RecordPath.status] == ReferralStatus.submitted.rawValue else {
+            throw APIError(.notFound, "No submitted referral has id '\(id.prefix(40))'.")
+        }
+        // Every read of referral content is attributable.
+        context.logger.notice("referral read", metadata: ["record": "\(id)"])
+        return try SyncRoutes.json(document)
+    }
+
+    @Sendable func acknowledge(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        let (user, device) = try actor(request, context)
+        let result = try perform { try storage.write { try frontDoor.acknowledge(id, by: user, device: device, in: $0) } }
+        context.logger.notice("referral acknowledged", metadata: ["record": "\(id)"])
+        return try SyncRoutes.json(result)
+    }
+
+    @Sendable func decide(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        let (user, device) = try actor(request, context)
+        var request = request
+        let body = try await SyncRoutes.decode(DecisionRequest.self, from: &request)
+        let result = try perform { try storage.write { try frontDoor.decide(id, body, by: user, device: device, in: $0) } }
+        context.logger.notice("referral decided", metadata: ["record": "\(id)", "outcome": "\(body.outcome)"])
+        return try SyncRoutes.json(result)
+    }
+
+    @Sendable func conflicts(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let all = request.uri.queryParameters.get("status") == "all"
+        return try SyncRoutes.json(try storage.conflicts(all: all))
+    }
+
+    @Sendable func resolve(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        let (user, device) = try actor(request, context)
+        var request = request
+        let body = try await SyncRoutes.decode(ResolutionRequest.self, from: &request)
+        let result = try perform { try storage.write { try frontDoor.resolve(id, body, by: user, device: device, in: $0) } }
+        context.logger.notice("conflict resolved", metadata: ["conflict": "\(id)", "revision": "\(result.revision)"])
+        return try SyncRoutes.json(result)
+    }
+
+    /// The user and the device they act from (`Field-Device`, registered to them).
+    private func actor(_ request: Request, _ context: SyncRequestContext) throws -> (User, String) {
+        let user = context.user!
+        guard let device = request.headers[HTTPField.Name("Field-Device")!], try storage.deviceOwner(device) == user.id else {
+            throw APIError(.forbidden, "Send the id of a device registered to \(user.name) in the Field-Device header; run `field login` first.")
+        }
+        return (user, device)
+    }
+
+    private func perform<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch FrontDoor.Refusal.notFound(let message) {
+            throw APIError(.notFound, message)
+        } catch FrontDoor.Refusal.invalid(let message) {
+            throw APIError(.badRequest, message)
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import SyncCore
+
+/// What intake and admins write: acknowledgements, decisions and conflict
+/// resolutions. Each is a record-level or field write in the change log, by
+/// the acting user, so it reaches the referrer's devices on their next pull.
+struct FrontDoor {
+    let form: ReferralForm
+    let clock: any WallClock
+
+    enum Refusal: Error {
+        case notFound(String)
+        case invalid(String)
+    }
+
+    struct Acknowledgement: Codable, Sendable {
+        let id: String
+        let acknowledgedAt: String
+        let acknowledgedBy: String
+
+        enum CodingKeys: String, CodingKey { case id, acknowledgedAt = "acknowledged_at", acknowledgedBy = "acknowledged_by" }
+    }
+
+    struct Decision: Codable, Sendable {
+        let id: String
+        let outcome: String
+        let note: String
+        let decidedAt: String
+        let decidedBy: String
+
+        enum CodingKeys: String, CodingKey { case id, outcome, note, decidedAt = "decided_at", decidedBy = "decided_by" }
+    }
+
+    /// Records the acknowledgement once; acknowledging again returns the first.
+    func acknowledge(_ record: String, by user: User, device: String, in transaction: any SyncTransaction) throws -> Acknowledgement {
+        try requireSubmitted(record, in: transaction)
+        if let at = try transaction.field(record: record, path: IntakePath.acknowledgedAt)?.value,
+            let by = try transaction.field(record: record, path: IntakePath.acknowledgedBy)?.value
+        {
+            return Acknowledgement(id: record, acknowledgedAt: at, acknowledgedBy: by)
+        }
+        let at = Timestamp.string(clock.now())
+        try write([(IntakePath.acknowledgedAt, at), (IntakePath.acknowledgedBy, user.name)], record: record, user: user, device: device, at: at, in: transaction)
+        return Acknowledgement(id: record, acknowledgedAt: at, acknowledgedBy: user.name)
+    }
+
+    /// Records the decision and the feedback note (acknowledging first if that was not done).
+    func decide(_ record: String, _ request: DecisionRequest, by user: User, device: String, in transaction: any SyncTransaction) throws -> Decision {
+        guard ReferralOutcome(rawValue: request.outcome) != nil else {
+            throw Refusal.invalid("'\(request.outcome.prefix(40))' is not an outcome; the outcomes are \(ReferralOutcome.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        let note = request.note.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !note.isEmpty, note.count <= FieldType.maximumTextLength else {
+            throw Refusal.invalid("A decision needs a feedback note for the referrer (1 to \(FieldType.maximumTextLength) characters).")
+        }
+        _ = try acknowledge(record, by: user, device: device, in: transaction)
+        let at = Timestamp.string(clock.now())
+        try write([
+            (IntakePath.outcome, request.outcome), (IntakePath.outcomeNote, note),
+            (IntakePath.decidedAt, at), (IntakePath.decidedBy, user.name),
+        ], record: record, user: user, device: device, at: at, in: transaction)
+        return Decision(id: record, outcome: request.outcome, note: note, decidedAt: at, decidedBy: user.name)
+    }
+
+    /// Settles a conflict: the decision is a new revision of the field that
+    /// supersedes every candidate; the conflict keeps its candidates, the
+    /// value chosen, who, when and why.
+    func resolve(_ id: String, _ request: ResolutionRequest, by user: User, device: String, in transaction: any SyncTransaction) throws -> ConflictSummary.Resolution {
+        guard let place = try transaction.conflictPlace(id) else { throw Refusal.notFound("No conflict has id '\(id.prefix(40))'.") }
+        guard place.open else { throw Refusal.invalid("Conflict \(id) is already resolved.") }
+        let reason = request.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty else { throw Refusal.invalid("A resolution needs a reason, for the record.") }
+        let value: String?
+        switch (request.pick, request.value) {
+        case (let pick?, nil):
+            let candidates = try transaction.conflict(id)?.candidates ?? []
+            guard candidates.indices.contains(pick - 1) else {
+                throw Refusal.invalid("Conflict \(id) has \(candidates.count) candidates; \(pick) is not one of them.")
+            }
+            value = candidates[pick - 1].value
+        case (nil, let typed?):
+            if case .failure(let refusal) = form.rules(forStoredPath: place.path, value: typed) { throw Refusal.invalid(refusal.reason) }
+            value = typed
+        default:
+            throw Refusal.invalid("Give either a candidate to pick or a value, not both and not neither.")
+        }
+        let at = Timestamp.string(clock.now())
+        let stamp = HLCStamp.next(after: HLCStamp(wall: 0, counter: 0, device: device), now: clock.now()).description
+        let revision = try transaction.append(LogEntry(
+            kind: .write, record: place.record, path: place.path, value: value, author: user.name, device: device,
+            seq: nil, hlc: stamp, at: at, conflict: id))
+        try transaction.setField(record: place.record, path: place.path, ServerField(
+            value: value, revision: revision, hlc: stamp, device: device, author: user.name, at: at, conflict: nil))
+        try transaction.markResolved(id, value: value, by: user.name, at: at, reason: reason, revision: revision)
+        return .init(value: value, by: user.name, at: at, reason: reason, revision: revision)
+    }
+
+    private func requireSubmitted(_ record: String, in transaction: any SyncTransaction) throws {
+        // Drafts and unknown ids get the same answer: intake never learns a draft exists.
+        guard try transaction.recordStatus(record) == ReferralStatus.submitted.rawValue else {
+            throw Refusal.notFound("No submitted referral has id '\(record.prefix(40))'.")
+        }
+    }
+
+    private func write(_ values: [(String, String?)], record: String, user: User, device: String, at: String, in transaction: any SyncTransaction) throws {
+        let stamp = HLCStamp.next(after: HLCStamp(wall: 0, counter: 0, device: device), now: clock.now()).description
+        for (path, value) in values {
+            let revision = try transaction.append(LogEntry(
+                kind: .write, record: record, path: path, value: value, author: user.name, device: device,
+                seq: nil, hlc: stamp, at: at, conflict: nil))
+            try transaction.setField(record: record, path: path, ServerField(
+                value: value, revision: revision, hlc: stamp, device: device, author: user.name, at: at, conflict: nil))
+        }
+    }
+}

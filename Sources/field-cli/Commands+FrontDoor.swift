@@ -1,0 +1,194 @@
+import ArgumentParser
+import Foundation
+import SyncCore
+
+extension Context {
+    /// A client for the server this device is logged in to.
+    func client() throws -> SyncClient {
+        let store = try store()
+        guard let login = try store.login(), let url = URL(string: login.server) else { throw SyncError.notLoggedIn }
+        return SyncClient(store: store, transport: HTTPTransport(server: url, token: login.token, device: store.deviceID), server: login.server)
+    }
+}
+
+extension ReferralOutcome: ExpressibleByArgument {}
+
+struct Intake: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The front door's work (intake role, online): the queue, reading, acknowledging and deciding.",
+        subcommands: [Queue.self, IntakeShow.self, Acknowledge.self, Decide.self])
+}
+
+/// Finds a queued referral by id or unique prefix.
+func queuedID(_ prefix: String, client: SyncClient) async throws -> String {
+    let lowered = prefix.lowercased()
+    let matches = try await client.queue().map(\.id).filter { $0.hasPrefix(lowered) }
+    guard !lowered.isEmpty, let first = matches.first else { throw CLIError("No submitted referral has an id starting '\(prefix)'; `field intake queue` lists them.") }
+    guard matches.count == 1 else { throw CLIError("'\(prefix)' matches \(matches.count) submitted referrals; give more of the id.") }
+    return first
+}
+
+struct Queue: FieldCommand {
+    static let configuration = CommandConfiguration(abstract: "List submitted referrals, oldest first, with their acknowledgement deadline.")
+    @OptionGroup var output: JSONOption
+
+    func run(in context: Context) async throws {
+        let entries = try await context.client().queue()
+        if output.json {
+            try context.console.json(entries)
+            return
+        }
+        guard !entries.isEmpty else {
+            context.console.line("The queue is empty.")
+            return
+        }
+        let authority = try context.authority()
+        var rows = [["ID", "KIND", "RECEIPT", "SUBMITTED", "ACKNOWLEDGE BY", "STATE"]]
+        rows += entries.map { entry in
+            let state = entry.outcome.map { "decided: \($0)" } ?? (entry.acknowledged ? "acknowledged" : entry.overdue ? "OVERDUE" : "due")
+            return [String(entry.id.prefix(13)), entry.kind, entry.receipt ?? "-",
+                    Timestamp.date(entry.submittedAt).map { Format.localTime($0, authority) } ?? entry.submittedAt,
+                    Timestamp.date(entry.ackDue).map { Format.localTime($0, authority) } ?? entry.ackDue, state]
+        }
+        Format.table(rows).forEach(context.console.line)
+    }
+}
+
+struct IntakeShow: FieldCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a submitted referral, section by section, with the guidance's warnings.")
+    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+
+    func run(in context: Context) async throws {
+        let client = try context.client()
+        let document = try await client.submittedReferral(try await queuedID(id, client: client))
+        let created = Timestamp.date(document.createdAt) ?? Date(timeIntervalSince1970: 0)
+        let referral = Referral(
+            id: UUID(uuidString: document.id)!, createdAt: created, createdBy: document.owner, updatedAt: created,
+            values: document.fields)
+        var lines = try Show.render(referral, all: false, context: context)
+        lines[1] = "Referred by \(document.owner); first synced \(document.createdAt)"
+        if let at = document.fields[IntakePath.acknowledgedAt] {
+            lines.insert("Acknowledged \(at) by \(document.fields[IntakePath.acknowledgedBy] ?? "?")", at: 2)
+        }
+        lines.forEach(context.console.line)
+        let report = Guidance.check(referral)
+        context.console.line("")
+        context.console.line(report.warnings.isEmpty ? "Guidance: nothing missing." : "Guidance: \(report.warnings.count) thing(s) missing:")
+        report.warnings.forEach { context.console.line("  ! \(Format.path($0.path, in: referral)): \($0.message)") }
+    }
+}
+
+struct Acknowledge: FieldCommand {
+    static let configuration = CommandConfiguration(commandName: "ack", abstract: "Record that the front door has received the referral (who and when).")
+    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+
+    func run(in context: Context) async throws {
+        let client = try context.client()
+        let full = try await queuedID(id, client: client)
+        let (at, by) = try await client.acknowledge(full)
+        context.console.line("Referral \(full) acknowledged at \(at) by \(by); the referrer sees it on their next sync.")
+    }
+}
+
+struct Decide: FieldCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Record the decision on a referral and the feedback for the referrer.",
+        discussion: "Outcomes: " + ReferralOutcome.allCases.map { "\($0.rawValue) (\($0.title))" }.joined(separator: "; ") + ".")
+    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Option(help: "The outcome: \(ReferralOutcome.allCases.map(\.rawValue).joined(separator: ", ")).") var outcome: ReferralOutcome
+    @Option(help: "Feedback for the referrer, also when no further action is taken.") var note: String
+
+    func run(in context: Context) async throws {
+        let client = try context.client()
+        let full = try await queuedID(id, client: client)
+        let at = try await client.decide(full, outcome: outcome, note: note)
+        context.console.line("Decision recorded for \(full) at \(at): \(outcome.title). The referrer sees it on their next sync.")
+    }
+}
+
+struct Conflicts: FieldCommand {
+    static let configuration = CommandConfiguration(abstract: "List open conflicts (admin role): every candidate side by side.")
+    @Flag(help: "Include resolved conflicts, with their decisions.") var all = false
+    @OptionGroup var output: JSONOption
+
+    struct Row: Encodable {
+        struct Candidate: Encodable {
+            let value: String?
+            let author: String
+            let device: String
+            let time: String
+
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(value, forKey: .value)
+                try container.encode(author, forKey: .author)
+                try container.encode(device, forKey: .device)
+                try container.encode(time, forKey: .time)
+            }
+
+            enum CodingKeys: String, CodingKey { case value, author, device, time }
+        }
+
+        let id: String
+        let record: String
+        let path: String
+        let question: String
+        let status: String
+        let candidates: [Candidate]
+        let resolution: ConflictSummary.Resolution?
+    }
+
+    func run(in context: Context) async throws {
+        let conflicts = try await context.client().conflicts(all: all)
+        if output.json {
+            try context.console.json(conflicts.map { conflict in
+                Row(id: conflict.id, record: conflict.record, path: conflict.path, question: conflict.question, status: conflict.status,
+                    candidates: conflict.candidates.map { .init(value: $0.value, author: $0.author, device: $0.device, time: $0.time) },
+                    resolution: conflict.resolution)
+            })
+            return
+        }
+        guard !conflicts.isEmpty else {
+            context.console.line(all ? "No conflicts." : "No open conflicts.")
+            return
+        }
+        let form = try context.store().form
+        for conflict in conflicts {
+            context.console.line("Conflict \(conflict.id) (\(conflict.status)) on referral \(conflict.record)")
+            context.console.line("  \(conflict.path): \(conflict.question)")
+            for (index, candidate) in conflict.candidates.enumerated() {
+                context.console.line("  \(index + 1). \(Format.value(candidate.value, at: conflict.path, form: form))")
+                context.console.line("     by \(candidate.author) on device \(candidate.device.prefix(13)) at \(candidate.time)")
+            }
+            if let resolution = conflict.resolution {
+                context.console.line("  Resolved: \(Format.value(resolution.value, at: conflict.path, form: form)) by \(resolution.by) at \(resolution.at): \(resolution.reason)")
+            }
+        }
+    }
+}
+
+struct Resolve: FieldCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Settle a conflict (admin role): pick a candidate or give a value, with a reason.",
+        discussion: "The decision becomes a new revision that every device receives on its next sync; the conflict keeps its candidates, the decision, who, when and why.")
+    @Argument(help: "The conflict's id or a unique prefix of it.") var conflict: String
+    @Option(help: "The candidate to keep, by its number in `field conflicts`.") var pick: Int?
+    @Option(help: "A value of your own, such as a merge of the candidates.") var value: String?
+    @Option(help: "Why: it stays on the record.") var reason: String
+
+    func run(in context: Context) async throws {
+        guard (pick == nil) != (value == nil) else { throw CLIError("Give either --pick N or --value TEXT, not both and not neither.") }
+        let client = try context.client()
+        let open = try await client.conflicts()
+        let matches = open.filter { $0.id.hasPrefix(conflict.lowercased()) }
+        guard let target = matches.first else { throw CLIError("No open conflict has an id starting '\(conflict)'; `field conflicts` lists them.") }
+        guard matches.count == 1 else { throw CLIError("'\(conflict)' matches \(matches.count) conflicts; give more of the id.") }
+        var stored = value
+        if let value, let field = ReferralForm.standard.field(atStoredPath: target.path)?.1 {
+            stored = try field.type.normalize(value, now: context.clock.now(), timeZone: .current)
+        }
+        let resolution = try await client.resolve(target.id, pick: pick, value: stored, reason: reason)
+        let form = try context.store().form
+        context.console.line("Resolved conflict \(target.id): \(target.path) = \(Format.value(resolution.value, at: target.path, form: form)) (revision \(resolution.revision)). Every device receives it on its next sync.")
+    }
+}

@@ -1,0 +1,220 @@
+import Foundation
+import GRDB
+import SyncCore
+import Testing
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Intake and admins on the real server: acknowledgement, decisions,
+/// deadlines, conflict resolution and who may call what.
+@Suite("Front door: intake and admin")
+struct FrontDoorTests {
+    @Test("end to end: drafted offline, received, acknowledged, decided; a conflict resolved by an admin")
+    func endToEnd() async throws {
+        // Monday 23 November 2026, 10:00 in London.
+        let server = try ServerProcess(now: "2026-11-23T10:00:00Z")
+        let jane = try server.addUser("jane")
+        let laptop = try await Device(server: server, token: jane)
+        let phone = try await Device(server: server, token: jane)
+        let intake = try await Device(server: server, token: try server.addUser("ian", role: .intake))
+        let admin = try await Device(server: server, token: try server.addUser("ada", role: .admin))
+        defer { [laptop, phone, intake, admin].forEach { $0.remove() } }
+
+        // Drafted offline, then synced: a receipt.
+        let record = try laptop.store.createReferral(kind: .socialCare)
+        try laptop.store.set("referrer.name", of: record, to: "Jane Smith")
+        try laptop.store.set("referrer.agency", of: record, to: "Health visiting")
+        try laptop.store.set("concern.summary", of: record, to: "Bruises on both arms")
+        _ = try laptop.store.submit(record)
+        let first = try await laptop.sync()
+        let receipt = try #require(first.receipt)
+
+        // Intake sees it as due, with its receipt, and reads it.
+        var queue = try await intake.client.queue()
+        #expect(queue.map(\.id) == [record.lowercased])
+        #expect(queue[0].receipt == receipt)
+        #expect(queue[0].acknowledged == false && queue[0].overdue == false)
+        #expect(queue[0].ackDue == "2026-11-24T23:59:59Z")
+        let document = try await intake.client.submittedReferral(record.lowercased)
+        #expect(document.fields["concern.summary"] == "Bruises on both arms")
+        #expect(document.owner == "jane")
+
+        let ack = try await intake.client.acknowledge(record.lowercased)
+        #expect(ack.by == "ian")
+        _ = try await intake.client.decide(record.lowercased, outcome: .section47, note: "Strategy discussion today. Thank you.")
+        queue = try await intake.client.queue()
+        #expect(queue[0].acknowledged && queue[0].outcome == "s47-enquiry")
+
+        // The referrer's next sync brings acknowledgement and outcome.
+        try await laptop.sync()
+        let status = try laptop.store.syncStatus(of: record)[0]
+        #expect(status.frontDoor[IntakePath.acknowledgedBy] == "ian")
+        #expect(status.frontDoor[IntakePath.outcome] == "s47-enquiry")
+        #expect(status.frontDoor[IntakePath.outcomeNote] == "Strategy discussion today. Thank you.")
+        #expect(status.receivedAt != nil)
+
+        // Two devices edit the same field; an admin resolves it with a reason.
+        try await phone.sync()
+        try laptop.store.set("concern.summary", of: record, to: "Laptop: bruises on both upper arms")
+        try phone.store.set("concern.summary", of: record, to: "Phone: bruise on left arm")
+        try await laptop.sync()
+        #expect(try await phone.sync().conflicts == 1)
+        let open = try await admin.client.conflicts()
+        #expect(open.count == 1)
+        #expect(open[0].question == "What is the cause for concern?")
+        #expect(Set(open[0].candidates.map(\.value)) == ["Laptop: bruises on both upper arms", "Phone: bruise on left arm"])
+        let merged = "Bruises on both upper arms (laptop); left arm worst (phone)"
+        let resolution = try await admin.client.resolve(open[0].id, pick: nil, value: merged, reason: "Both visitors saw bruising; merged")
+        #expect(resolution.by == "ada")
+        #expect(try await admin.client.conflicts().isEmpty)
+
+        for device in [laptop, phone] {
+            try await device.sync()
+            #expect(try device.value(record, "concern.summary") == merged)
+            #expect(try device.store.syncStatus(of: record)[0].conflicts.isEmpty)
+        }
+        // The history keeps every candidate and the decision, who, when and why.
+        let resolved = try await admin.client.conflicts(all: true)
+        #expect(resolved[0].status == "resolved" && resolved[0].resolution?.reason == "Both visitors saw bruising; merged")
+        let history = try server.read { db in
+            try String?.fetchAll(db, sql: "SELECT value FROM change_log WHERE record_id = ? AND path = 'concern.summary' ORDER BY revision", arguments: [record.lowercased])
+        }
+        for value in ["Bruises on both arms", "Laptop: bruises on both upper arms", "Phone: bruise on left arm", merged] {
+            #expect(history.contains(value))
+        }
+
+        // An edit made on a device that had not seen the resolution is a new conflict, not an overwrite.
+        try phone.store.set("concern.summary", of: record, to: "Phone again")
+        try laptop.store.set("concern.summary", of: record, to: "Laptop again")
+        try await laptop.sync()
+        #expect(try await phone.sync().conflicts == 1)
+    }
+
+    @Test("deadlines: overdue in the queue, and the referrer told to escalate after three working days")
+    func deadlines() async throws {
+        // Friday 27 November 2026, 15:00: due by the end of Monday.
+        let server = try ServerProcess(now: "2026-11-27T15:00:00Z")
+        let device = try await Device(server: server, token: try server.addUser("jane"))
+        let intake = try await Device(server: server, token: try server.addUser("ian", role: .intake))
+        defer { device.remove(); intake.remove() }
+        let record = try device.store.createReferral(kind: .socialCare)
+        try device.store.set("referrer.name", of: record, to: "Jane Smith")
+        try device.store.set("referrer.role", of: record, to: "Teacher")
+        _ = try device.store.submit(record)
+        try await device.sync()
+        let queue = try await intake.client.queue()
+        #expect(queue[0].ackDue == "2026-11-30T23:59:59Z")
+        #expect(!queue[0].overdue)
+        // The server restarted on Tuesday morning: the referral is overdue.
+        server.kill()
+        server.now = "2026-12-01T08:00:00Z"
+        try server.start()
+        let later = HTTPTransport(server: server.url, token: try intake.store.login()!.token, device: intake.store.deviceID)
+        let (_, body) = try await later.get("v1/intake/queue", query: [])
+        #expect(try JSONDecoder().decode([QueueEntry].self, from: body)[0].overdue)
+        let referrer = try await Device(reconnecting: device, to: server)
+        let frontDoor = try await Device(reconnecting: intake, to: server)
+
+        // The referrer's `field status` on a fixed clock: fine on Wednesday, escalate on Thursday.
+        func status(at now: String) throws -> [String: Any] {
+            let process = Process()
+            process.executableURL = ServerProcess.executable.deletingLastPathComponent().appendingPathComponent("field")
+            process.arguments = ["status", record.lowercased, "--json"]
+            var environment = ProcessInfo.processInfo.environment
+            environment["FIELD_HOME"] = device.folder.path
+            environment["FIELD_TEST_NOW"] = now
+            process.environment = environment
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        }
+        // Device files are `field.sqlite` in the device folder, as the CLI expects.
+        #expect(try status(at: "2026-12-02T18:00:00Z")["escalate"] is NSNull)
+        #expect(try status(at: "2026-12-03T00:30:00Z")["escalate"] as? String == "no acknowledgement after 3 working days: contact the team manager")
+        _ = try await frontDoor.client.acknowledge(record.lowercased)
+        try await referrer.sync()
+        let after = try status(at: "2026-12-10T00:00:00Z")
+        #expect(after["escalate"] is NSNull)
+        #expect((after["acknowledged"] as? [String: Any])?["by"] as? String == "ian")
+    }
+
+    @Test("every route answers each role as the role matrix says; forbidden calls are 403 with a message")
+    func roleMatrix() async throws {
+        let server = try ServerProcess()
+        let tokens = [
+            Role.practitioner: try server.addUser("pat"), .intake: try server.addUser("ian", role: .intake),
+            .admin: try server.addUser("ada", role: .admin),
+        ]
+        var devices: [Role: Device] = [:]
+        for (role, token) in tokens { devices[role] = try await Device(server: server, token: token) }
+        defer { devices.values.forEach { $0.remove() } }
+        // A submitted referral, a draft, and an open conflict to act on.
+        let practitioner = devices[.practitioner]!
+        let submitted = try practitioner.store.createReferral(kind: .socialCare)
+        try practitioner.store.set("referrer.name", of: submitted, to: "Pat")
+        try practitioner.store.set("referrer.role", of: submitted, to: "Teacher")
+        _ = try practitioner.store.submit(submitted)
+        let draft = try practitioner.store.createReferral(kind: .earlyHelp)
+        try await practitioner.sync()
+        let second = try await Device(server: server, token: tokens[.practitioner]!)
+        defer { second.remove() }
+        try await second.sync()
+        try practitioner.store.set("concern.summary", of: submitted, to: "A")
+        try second.store.set("concern.summary", of: submitted, to: "B")
+        try await practitioner.sync()
+        try await second.sync()
+        let conflict = try await devices[.admin]!.client.conflicts()[0].id
+
+        let push = try JSONEncoder().encode(PushRequest(device: "", changes: []))
+        let decision = try JSONEncoder().encode(DecisionRequest(outcome: "advice-given", note: "Advice given by phone"))
+        let resolution = try JSONEncoder().encode(ResolutionRequest(pick: 1, value: nil, reason: "Checked"))
+        let s = submitted.lowercased
+        let routes: [(String, String, Data?, allowed: Set<Role>)] = [
+            ("GET", "v1/pull?since=0", nil, [.practitioner, .intake, .admin]),
+            ("POST", "v1/push", push, [.practitioner]),
+            ("GET", "v1/intake/queue", nil, [.intake]),
+            ("GET", "v1/intake/referrals/\(s)", nil, [.intake]),
+            ("POST", "v1/intake/referrals/\(s)/acknowledge", Data("{}".utf8), [.intake]),
+            ("POST", "v1/intake/referrals/\(s)/decision", decision, [.intake]),
+            ("GET", "v1/conflicts", nil, [.admin]),
+            ("POST", "v1/conflicts/\(conflict)/resolve", resolution, [.admin]),
+        ]
+        for (method, path, body, allowed) in routes {
+            for role in [Role.practitioner, .intake, .admin] {
+                var request = URLRequest(url: URL(string: server.url.absoluteString + "/" + path)!)
+                request.httpMethod = method
+                var data = body
+                if path == "v1/push" { data = try JSONEncoder().encode(PushRequest(device: devices[role]!.store.deviceID, changes: [])) }
+                request.httpBody = data
+                request.setValue("Bearer \(tokens[role]!)", forHTTPHeaderField: "Authorization")
+                request.setValue(devices[role]!.store.deviceID, forHTTPHeaderField: "Field-Device")
+                let (reply, response) = try await URLSession.shared.data(for: request)
+                let code = (response as! HTTPURLResponse).statusCode
+                if allowed.contains(role) {
+                    #expect(code == 200, "\(role) \(method) \(path): \(code) \(String(decoding: reply, as: UTF8.self))")
+                } else {
+                    #expect(code == 403, "\(role) \(method) \(path): \(code)")
+                    let message = try? JSONDecoder().decode(ErrorBody.self, from: reply).error.message
+                    #expect(message?.contains(role.rawValue) == true, "\(message ?? "no message")")
+                }
+            }
+        }
+        // Intake never sees a draft: not in a pull, and a 404 (not 403) when asked by id.
+        let intakeTransport = HTTPTransport(server: server.url, token: tokens[.intake]!, device: devices[.intake]!.store.deviceID)
+        let (status, _) = try await intakeTransport.get("v1/intake/referrals/\(draft.lowercased)", query: [])
+        #expect(status == 404)
+        let (_, pulled) = try await intakeTransport.get("v1/pull", query: [URLQueryItem(name: "since", value: "0")])
+        let page = try JSONDecoder().decode(PullResponse.self, from: pulled)
+        #expect(!page.changes.contains { $0.record == draft.lowercased })
+        #expect(page.changes.contains { $0.record == s })
+        // Another practitioner sees none of Pat's referrals.
+        let other = try await Device(server: server, token: try server.addUser("olga"))
+        defer { other.remove() }
+        try await other.sync()
+        #expect(try other.store.summaries().isEmpty)
+    }
+}
