@@ -56,6 +56,14 @@ struct EnvironmentTests {
             #expect(Timestamp.string(Timestamp.date(text)!) == text)
         }
         #expect(Timestamp.date("2026-02-30T00:00") == nil)
+        for bad in ["2026-11-23", "2026-11-23T25:00", "2026-11-23T10:00:61Z", "2026-11-23T10:00Zx", "2026-11-23T10:00+1", "x026-11-23T10:00"] {
+            #expect(Timestamp.date(bad) == nil, "\(bad)")
+        }
+        #expect(Timestamp.date("2026-11-23 10:00") == Timestamp.date("2026-11-23T10:00:00Z"))
+        #expect(Timestamp.date("2026-11-23T10:00+01:00") == Timestamp.date("2026-11-23T09:00:00Z"))
+        #expect(Timestamp.date("2026-11-23T10:00-0130") == Timestamp.date("2026-11-23T11:30:00Z"))
+        // Without an offset, the given zone's wall clock (London is on summer time in July).
+        #expect(Timestamp.date("2026-07-01T09:30", timeZone: TimeZone(identifier: "Europe/London")!) == Timestamp.date("2026-07-01T08:30:00Z"))
     }
 
     @Test("v7 ids are time-ordered, and a seed makes them repeatable")

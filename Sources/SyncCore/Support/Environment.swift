@@ -136,27 +136,48 @@ public enum Timestamp {
     /// without one, the time is read in `timeZone` (UTC unless given). A space
     /// may stand for the `T`.
     public static func date(_ text: String, timeZone: TimeZone = TimeZone(identifier: "UTC")!) -> Date? {
-        let regex = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(Z|([+-])(\d{2}):?(\d{2}))?$/
-        guard let match = text.wholeMatch(of: regex),
-            let year = Int64(match.1), let month = Int64(match.2), let day = Int64(match.3),
-            let hour = Int64(match.4), let minute = Int64(match.5),
-            CalendarDate(year: Int(year), month: Int(month), day: Int(day)) != nil,
-            hour < 24, minute < 60
-        else { return nil }
-        let second = match.6.flatMap { Int64($0) } ?? 0
-        guard second < 60 else { return nil }
-        let days = daysFromCivil(year: year, month: month, day: day)
-        let wall = days * 86_400 + hour * 3600 + minute * 60 + second
-        if let sign = match.8, let hours = match.9.flatMap({ Int64($0) }),
-            let minutes = match.10.flatMap({ Int64($0) })
-        {
-            return Date(timeIntervalSince1970: TimeInterval(wall - (hours * 3600 + minutes * 60) * (sign == "-" ? -1 : 1)))
+        // Parsed by hand: it runs for every timestamp the store reads.
+        let bytes = Array(text.utf8)
+        func number(_ range: Range<Int>) -> Int64? {
+            guard range.upperBound <= bytes.count else { return nil }
+            var value: Int64 = 0
+            for byte in bytes[range] {
+                guard byte >= 48 && byte <= 57 else { return nil }
+                value = value * 10 + Int64(byte - 48)
+            }
+            return value
         }
-        if match.7 == "Z" { return Date(timeIntervalSince1970: TimeInterval(wall)) }
-        // A local wall-clock time: the zone's offset at that moment.
-        let guess = Date(timeIntervalSince1970: TimeInterval(wall))
-        let offset = Int64(timeZone.secondsFromGMT(for: guess.addingTimeInterval(-TimeInterval(timeZone.secondsFromGMT(for: guess)))))
-        return Date(timeIntervalSince1970: TimeInterval(wall - offset))
+        guard bytes.count >= 16, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
+            bytes[10] == UInt8(ascii: "T") || bytes[10] == UInt8(ascii: " "), bytes[13] == UInt8(ascii: ":"),
+            let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+            let hour = number(11..<13), let minute = number(14..<16),
+            CalendarDate(year: Int(year), month: Int(month), day: Int(day)) != nil, hour < 24, minute < 60
+        else { return nil }
+        var index = 16
+        var second: Int64 = 0
+        if index < bytes.count, bytes[index] == UInt8(ascii: ":") {
+            guard let parsed = number(17..<19), parsed < 60 else { return nil }
+            second = parsed
+            index = 19
+        }
+        let wall = daysFromCivil(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
+        if index == bytes.count {
+            // A local wall-clock time: the zone's offset at that moment.
+            let guess = Date(timeIntervalSince1970: TimeInterval(wall))
+            let offset = Int64(timeZone.secondsFromGMT(for: guess.addingTimeInterval(-TimeInterval(timeZone.secondsFromGMT(for: guess)))))
+            return Date(timeIntervalSince1970: TimeInterval(wall - offset))
+        }
+        if bytes[index] == UInt8(ascii: "Z"), index + 1 == bytes.count {
+            return Date(timeIntervalSince1970: TimeInterval(wall))
+        }
+        guard bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") else { return nil }
+        let sign: Int64 = bytes[index] == UInt8(ascii: "-") ? -1 : 1
+        let rest = bytes.count - index - 1
+        let minutesStart = rest == 5 && bytes[index + 3] == UInt8(ascii: ":") ? index + 4 : index + 3
+        guard rest == 4 || (rest == 5 && minutesStart == index + 4), let hours = number(index + 1..<index + 3),
+            let minutes = number(minutesStart..<minutesStart + 2), minutesStart + 2 == bytes.count
+        else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(wall - sign * (hours * 3600 + minutes * 60)))
     }
 
     /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
