@@ -49,6 +49,10 @@ struct Show: FieldCommand {
             "Status \(referral.status.rawValue), created \(Timestamp.string(referral.createdAt)) by \(referral.createdBy), "
                 + "updated \(Timestamp.string(referral.updatedAt)), \(referral.pendingPaths.count) change(s) waiting to sync",
         ]
+        if referral.kind == .lado, referral.status == .draft {
+            let due = WorkingCalendar(authority: try context.authority()).ladoDue(knownAt: referral.createdAt)
+            lines.append("An allegation against an adult who works with children must reach the LADO within one working day: by \(Format.localTime(due, try context.authority())).")
+        }
         if values["urgency.immediate_risk"] == "yes" {
             lines.append(try context.callDeadline(in: referral) ?? "Immediate risk: phone first (see `field contacts`) and record the call.")
         }
