@@ -133,23 +133,44 @@ extension LocalStore {
             var applied = 0
             let latest = try db.row("SELECT hlc_wall, hlc_counter, device_id FROM device")!
             var stamp = HLCStamp(wall: latest["hlc_wall"], counter: latest["hlc_counter"], device: latest["device_id"])
+            // What the page needs to know, asked once per page rather than per change.
+            let records = Array(Set(page.changes.map(\.record)))
+            let placeholders = records.map { _ in "?" }.joined(separator: ",")
+            let arguments = StatementArguments(records)
+            var known = records.isEmpty ? [] : try String.fetchSet(db, sql: "SELECT id FROM referral WHERE id IN (\(placeholders))", arguments: arguments)
+            let pending = records.isEmpty ? [] : Set(try Row.fetchAll(
+                db, sql: "SELECT DISTINCT referral_id, path FROM outbox WHERE referral_id IN (\(placeholders))", arguments: arguments
+            ).map { "\($0[0] as String) \($0[1] as String)" })
+            var openConflicts = records.isEmpty ? [] : Set(try Row.fetchAll(
+                db, sql: "SELECT referral_id, path FROM conflict WHERE status = 'open' AND referral_id IN (\(placeholders))", arguments: arguments
+            ).map { "\($0[0] as String) \($0[1] as String)" })
+            var touched: [String: String] = [:]
+
             for change in page.changes {
-                try db.run("INSERT OR IGNORE INTO referral (id, created_at, created_by, updated_at) VALUES (?, ?, ?, ?)",
-                    [change.record, change.at, change.author, change.at])
-                let pending = try Bool.fetchOne(
-                    db.cachedStatement(sql: "SELECT 1 FROM outbox WHERE referral_id = ? AND path = ? LIMIT 1"),
-                    arguments: [change.record, change.path]) ?? false
-                if try !pending && adopt(
+                if !known.contains(change.record) {
+                    try db.run("INSERT INTO referral (id, created_at, created_by, updated_at) VALUES (?, ?, ?, ?)",
+                        [change.record, change.at, change.author, change.at])
+                    known.insert(change.record)
+                }
+                let key = "\(change.record) \(change.path)"
+                if !pending.contains(key), try adopt(
                     value: change.value, revision: change.revision, referral: change.record, path: change.path,
                     author: change.author, device: change.device, at: change.at, hlc: change.hlc, db: db)
                 {
                     applied += 1
+                    touched[change.record] = max(touched[change.record] ?? "", change.at)
                 }
-                try storeConflictState(change.conflict, referral: change.record, path: change.path, at: change.at, db: db)
+                if change.conflict != nil || openConflicts.contains(key) {
+                    try storeConflictState(change.conflict, referral: change.record, path: change.path, at: change.at, db: db)
+                    if change.conflict?.status == "open" { openConflicts.insert(key) } else { openConflicts.remove(key) }
+                }
                 // Receiving a stamp moves this device's clock past it.
                 if let remote = HLCStamp(change.hlc), (remote.wall, remote.counter) > (stamp.wall, stamp.counter) {
                     stamp = HLCStamp(wall: remote.wall, counter: remote.counter, device: stamp.device)
                 }
+            }
+            for (record, at) in touched {
+                try db.run("UPDATE referral SET updated_at = max(updated_at, ?) WHERE id = ?", [at, record])
             }
             try db.run("UPDATE device SET pull_cursor = ?, hlc_wall = ?, hlc_counter = ?",
                 [page.cursor, stamp.wall, stamp.counter])
@@ -174,7 +195,6 @@ extension LocalStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'server')
                     """,
                 [referral, path, oldValue, value, author, device, at, hlc])
-            try db.run("UPDATE referral SET updated_at = max(updated_at, ?) WHERE id = ?", [at, referral])
         }
         try db.run("""
                 INSERT INTO field_value (referral_id, path, value, base_rev, updated_at) VALUES (?, ?, ?, ?, ?)
