@@ -32,7 +32,7 @@ extension LocalStore {
         for field in try Row.fetchAll(db, sql: "SELECT path, value FROM field_value WHERE referral_id = ?", arguments: [key]) {
             if let value: String = field["value"] { values[field["path"]] = value } else { cleared.insert(field["path"]) }
         }
-        let pending = try String.fetchSet(db, sql: "SELECT path FROM outbox WHERE referral_id = ?", arguments: [key])
+        let pending = try String.fetchSet(db, sql: "SELECT path FROM outbox WHERE referral_id = ? AND rejected_reason IS NULL", arguments: [key])
         return Referral(
             id: id, createdAt: Timestamp.date(row["created_at"]) ?? .distantPast, createdBy: row["created_by"],
             updatedAt: Timestamp.date(row["updated_at"]) ?? .distantPast,
