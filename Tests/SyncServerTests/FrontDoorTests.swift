@@ -174,6 +174,7 @@ struct FrontDoorTests {
         let resolution = try JSONEncoder().encode(ResolutionRequest(pick: 1, value: nil, reason: "Checked"))
         let s = submitted.lowercased
         let routes: [(String, String, Data?, allowed: Set<Role>)] = [
+            ("POST", "v1/register", nil, [.practitioner, .intake, .admin]),
             ("GET", "v1/pull?since=0", nil, [.practitioner, .intake, .admin]),
             ("POST", "v1/push", push, [.practitioner]),
             ("GET", "v1/intake/queue", nil, [.intake]),
@@ -189,6 +190,7 @@ struct FrontDoorTests {
                 request.httpMethod = method
                 var data = body
                 if path == "v1/push" { data = try JSONEncoder().encode(PushRequest(device: devices[role]!.store.deviceID, changes: [])) }
+                if path == "v1/register" { data = try JSONEncoder().encode(RegisterRequest(device: devices[role]!.store.deviceID)) }
                 request.httpBody = data
                 request.setValue("Bearer \(tokens[role]!)", forHTTPHeaderField: "Authorization")
                 request.setValue(devices[role]!.store.deviceID, forHTTPHeaderField: "Field-Device")
