@@ -11,7 +11,7 @@ struct SyncServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync-server",
         abstract: "The central server devices sync referrals with.",
-        subcommands: [Serve.self, UserCommand.self])
+        subcommands: [Serve.self, UserCommand.self, AuditCommand.self])
 }
 
 /// `--db`, shared by every subcommand that opens the store.
@@ -88,5 +88,27 @@ struct AddUser: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         print(token)
+    }
+}
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Check the audit trail.", subcommands: [VerifyAudit.self])
+}
+
+struct VerifyAudit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check the audit trail's hash chain and name the first entry that does not match.",
+        discussion: "Exits 0 when the chain is intact, 1 when it is broken.")
+    @OptionGroup var storage: StorageOptions
+
+    func run() async throws {
+        switch try storage.open().verifyAudit() {
+        case .intact(let entries):
+            print("The audit trail of \(entries) entries is intact.")
+        case .broken(_, let description):
+            print("The audit trail is broken at \(description): it or an entry before it was altered, removed or reordered.")
+            throw ExitCode(1)
+        }
     }
 }

@@ -56,6 +56,7 @@ struct FrontDoorRoutes {
             throw APIError(.notFound, "No submitted referral has id '\(id.prefix(40))'.")
         }
         // Every read of referral content is attributable.
+        try storage.audit(AuditEvent(at: Timestamp.string(frontDoor.clock.now()), actor: context.user!.name, action: "read", record: id, detail: ""))
         context.logger.notice("referral read", metadata: ["record": "\(id)"])
         return try SyncRoutes.json(document)
     }
@@ -63,7 +64,13 @@ struct FrontDoorRoutes {
     @Sendable func acknowledge(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
         let (user, device) = try actor(request, context)
-        let result = try perform { try storage.write { try frontDoor.acknowledge(id, by: user, device: device, in: $0) } }
+        let result = try perform {
+            try storage.write { transaction in
+                let result = try frontDoor.acknowledge(id, by: user, device: device, in: transaction)
+                try transaction.audit(AuditEvent(at: result.acknowledgedAt, actor: user.name, action: "acknowledge", record: id, detail: "device=\(device)"))
+                return result
+            }
+        }
         context.logger.notice("referral acknowledged", metadata: ["record": "\(id)"])
         return try SyncRoutes.json(result)
     }
@@ -73,14 +80,24 @@ struct FrontDoorRoutes {
         let (user, device) = try actor(request, context)
         var request = request
         let body = try await SyncRoutes.decode(DecisionRequest.self, from: &request)
-        let result = try perform { try storage.write { try frontDoor.decide(id, body, by: user, device: device, in: $0) } }
+        let result = try perform {
+            try storage.write { transaction in
+                let result = try frontDoor.decide(id, body, by: user, device: device, in: transaction)
+                try transaction.audit(AuditEvent(at: result.decidedAt, actor: user.name, action: "decide", record: id, detail: "device=\(device) outcome=\(result.outcome)"))
+                return result
+            }
+        }
         context.logger.notice("referral decided", metadata: ["record": "\(id)", "outcome": "\(body.outcome)"])
         return try SyncRoutes.json(result)
     }
 
     @Sendable func conflicts(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let all = request.uri.queryParameters.get("status") == "all"
-        return try SyncRoutes.json(try storage.conflicts(all: all))
+        let conflicts = try storage.conflicts(all: all)
+        try storage.audit(AuditEvent(
+            at: Timestamp.string(frontDoor.clock.now()), actor: context.user!.name, action: "read-conflicts", record: nil,
+            detail: "records=\(Set(conflicts.map(\.record)).sorted().joined(separator: ","))"))
+        return try SyncRoutes.json(conflicts)
     }
 
     @Sendable func resolve(_ request: Request, context: SyncRequestContext) async throws -> Response {
@@ -88,7 +105,13 @@ struct FrontDoorRoutes {
         let (user, device) = try actor(request, context)
         var request = request
         let body = try await SyncRoutes.decode(ResolutionRequest.self, from: &request)
-        let result = try perform { try storage.write { try frontDoor.resolve(id, body, by: user, device: device, in: $0) } }
+        let result = try perform {
+            try storage.write { transaction in
+                let result = try frontDoor.resolve(id, body, by: user, device: device, in: transaction)
+                try transaction.audit(AuditEvent(at: result.at, actor: user.name, action: "resolve", record: nil, detail: "conflict=\(id) revision=\(result.revision) device=\(device)"))
+                return result
+            }
+        }
         context.logger.notice("conflict resolved", metadata: ["conflict": "\(id)", "revision": "\(result.revision)"])
         return try SyncRoutes.json(result)
     }

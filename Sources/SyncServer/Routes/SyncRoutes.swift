@@ -26,6 +26,7 @@ struct SyncRoutes {
         guard try storage.register(device: body.device, for: user, at: now) else {
             throw APIError(.forbidden, "Device \(body.device) is registered to another user.")
         }
+        try storage.audit(AuditEvent(at: now, actor: user.name, action: "login", record: nil, detail: "device=\(body.device)"))
         context.logger.info("device registered", metadata: ["device": "\(body.device)"])
         return try Self.json(RegisterResponse(device: body.device, user: user.name, role: user.role, serverTime: now))
     }
@@ -45,7 +46,12 @@ struct SyncRoutes {
         }
         // The whole batch is one transaction, committed before the reply.
         let result = try storage.write { transaction in
-            try engine.apply(body, user: user, in: transaction)
+            let result = try engine.apply(body, user: user, in: transaction)
+            try transaction.audit(AuditEvent(
+                at: result.response.receipt?.serverTime ?? Timestamp.string(engine.clock.now()), actor: user.name, action: "push",
+                record: nil,
+                detail: "device=\(body.device) applied=\(result.applied) conflicts=\(result.conflicts) rejected=\(result.rejected) duplicates=\(result.duplicates) receipt=\(result.response.receipt?.reference ?? "-") records=\(result.response.receipt?.records.joined(separator: ",") ?? "")"))
+            return result
         }
         metrics.record(result)
         context.logger.info("push applied", metadata: [
@@ -67,6 +73,11 @@ struct SyncRoutes {
             throw APIError(.badRequest, "'limit' must be a whole number from 1 to \(SyncProtocol.maximumPage); got '\(limitText.prefix(40))'.")
         }
         let page = try storage.pull(since: cursor, limit: limit, for: user)
+        if user.role != .practitioner, !page.changes.isEmpty {
+            // Reads of referral content by intake and admins are on the record.
+            let records = Set(page.changes.map(\.record)).sorted().joined(separator: ",")
+            try storage.audit(AuditEvent(at: Timestamp.string(engine.clock.now()), actor: user.name, action: "pull", record: nil, detail: "since=\(cursor) changes=\(page.changes.count) records=\(records)"))
+        }
         metrics.pulled.increment(by: Int64(page.changes.count))
         context.logger.info("pull served", metadata: ["since": "\(cursor)", "changes": "\(page.changes.count)", "more": "\(page.more)"])
         return try Self.json(page)

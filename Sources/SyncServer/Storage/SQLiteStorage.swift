@@ -117,7 +117,29 @@ final class SQLiteStorage: SyncStorage {
                 CREATE INDEX records_by_status ON records(status);
                 """)
         }
+        migrator.registerMigration("v3-audit") { db in
+            try db.execute(sql: """
+                CREATE TABLE audit (
+                    id INTEGER PRIMARY KEY,
+                    at TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    record_id TEXT,
+                    detail TEXT NOT NULL,
+                    previous_hash TEXT NOT NULL,
+                    hash TEXT NOT NULL
+                );
+                """)
+        }
         return migrator
+    }
+
+    func audit(_ event: AuditEvent) throws {
+        try pool.write { db in try AuditTrail.append(event, db: db) }
+    }
+
+    func verifyAudit() throws -> AuditTrail.Verification {
+        try pool.read { db in try AuditTrail.verify(db: db) }
     }
 
     func submittedReferrals() throws -> [SubmittedReferral] {
@@ -380,6 +402,10 @@ struct SQLiteTransaction: SyncTransaction {
             UPDATE conflicts SET status = 'resolved', resolution = ?, resolved_by = ?, resolved_at = ?, reason = ?, resolution_revision = ?
             WHERE id = ?
             """).execute(arguments: [value, by, at, reason, revision, id])
+    }
+
+    func audit(_ event: AuditEvent) throws {
+        try AuditTrail.append(event, db: db)
     }
 
     func receipt(_ reference: String) throws -> Receipt? {

@@ -70,6 +70,9 @@ protocol SyncStorage: Sendable {
     func document(_ record: String) throws -> ReferralDocument?
     /// Conflicts, open ones only unless `all`.
     func conflicts(all: Bool) throws -> [ConflictSummary]
+    /// Appends to the hash-chained audit trail in a transaction of its own.
+    func audit(_ event: AuditEvent) throws
+    func verifyAudit() throws -> AuditTrail.Verification
 }
 
 /// A submitted referral as the queue needs it.
@@ -107,4 +110,6 @@ protocol SyncTransaction {
     /// Where a conflict is, and whether it is still open.
     func conflictPlace(_ id: String) throws -> (record: String, path: String, open: Bool)?
     func markResolved(_ id: String, value: String?, by: String, at: String, reason: String, revision: Int64) throws
+    /// Appends to the audit trail inside this transaction: the entry commits with the change it records.
+    func audit(_ event: AuditEvent) throws
 }

@@ -1,0 +1,61 @@
+import Crypto
+import Foundation
+import GRDB
+import SyncCore
+
+/// One entry of the audit trail: who did what, when, to which referral. It
+/// never holds referral content, only ids, counts and receipt references.
+struct AuditEvent: Sendable, Equatable {
+    var at: String
+    var actor: String
+    var action: String
+    var record: String?
+    var detail: String
+}
+
+/// The audit trail is append-only and hash-chained: each entry's hash covers
+/// the previous entry's hash and its own fields, so changing, removing or
+/// reordering an entry breaks every hash after it. `sync-server audit verify`
+/// walks the chain and names the first entry that does not match.
+enum AuditTrail {
+    static let genesis = String(repeating: "0", count: 64)
+
+    static func hash(previous: String, id: Int64, _ event: AuditEvent) -> String {
+        let text = [previous, String(id), event.at, event.actor, event.action, event.record ?? "", event.detail].joined(separator: "\u{1F}")
+        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Appends an entry; runs inside the caller's write transaction.
+    static func append(_ event: AuditEvent, db: Database) throws {
+        let last = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1"))
+        let id = (last?[0] as Int64? ?? 0) + 1
+        let previous: String = last?[1] ?? genesis
+        try db.cachedStatement(sql: "INSERT INTO audit (id, at, actor, action, record_id, detail, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            .execute(arguments: [id, event.at, event.actor, event.action, event.record, event.detail, previous, hash(previous: previous, id: id, event)])
+    }
+
+    enum Verification: Equatable {
+        case intact(entries: Int)
+        case broken(id: Int64, description: String)
+    }
+
+    static func verify(db: Database) throws -> Verification {
+        var previous = genesis
+        var expectedID: Int64 = 1
+        let rows = try Row.fetchCursor(db, sql: "SELECT * FROM audit ORDER BY id")
+        while let row = try rows.next() {
+            let id: Int64 = row["id"]
+            let event = AuditEvent(at: row["at"], actor: row["actor"], action: row["action"], record: row["record_id"], detail: row["detail"])
+            let described = "entry \(id) (\(event.action) by \(event.actor) at \(event.at))"
+            guard id == expectedID else {
+                return .broken(id: expectedID, description: "entry \(expectedID) is missing; the next one is \(described)")
+            }
+            guard (row["previous_hash"] as String) == previous, (row["hash"] as String) == hash(previous: previous, id: id, event) else {
+                return .broken(id: id, description: described)
+            }
+            previous = row["hash"]
+            expectedID += 1
+        }
+        return .intact(entries: Int(expectedID - 1))
+    }
+}
