@@ -23,7 +23,7 @@ struct Login: FieldCommand {
         let store = try context.store()
         let client = SyncClient(store: store, transport: HTTPTransport(server: url, token: token, device: store.deviceID), server: server)
         let reply = try await client.register()
-        try store.saveLogin(ServerLogin(server: server, token: token, user: reply.user, role: reply.role))
+        try store.saveLogin(ServerLogin(server: server, token: token, user: reply.user, role: reply.role), lastSeq: reply.lastSeq)
         context.console.line("Logged in to \(server) as \(reply.user) (\(reply.role.rawValue)); this device is \(reply.device).")
     }
 }

@@ -138,7 +138,7 @@ struct Device {
         let http = HTTPTransport(server: server.url, token: token, device: store.deviceID)
         client = SyncClient(store: store, transport: wrap?(http) ?? http, server: server.url.absoluteString)
         let reply = try await client.register()
-        try store.saveLogin(ServerLogin(server: server.url.absoluteString, token: token, user: reply.user, role: reply.role))
+        try store.saveLogin(ServerLogin(server: server.url.absoluteString, token: token, user: reply.user, role: reply.role), lastSeq: reply.lastSeq)
     }
 
     /// The same device (same store file) talking to a server that moved port.

@@ -112,7 +112,7 @@ public enum FieldType: Sendable, Equatable {
     static func option(matching input: String, in options: [FieldOption]) throws(FormError) -> FieldOption {
         let lowered = input.lowercased()
         if let exact = options.first(where: { $0.key == lowered }) { return exact }
-        if let number = Int(lowered), options.indices.contains(number - 1) { return options[number - 1] }
+        if let number = Int(lowered), (1...options.count).contains(number) { return options[number - 1] }
         let prefixed = options.filter { $0.key.hasPrefix(lowered) }
         if prefixed.count == 1 { return prefixed[0] }
         throw .invalidValue(value: input, expected: "one of " + options.map(\.key).joined(separator: ", "))

@@ -23,6 +23,9 @@ public struct HLCStamp: Hashable, Comparable, Sendable, Codable, CustomStringCon
         if millis > previous.wall {
             return HLCStamp(wall: millis, counter: 0, device: previous.device)
         }
+        guard previous.counter < Int32.max else {
+            return HLCStamp(wall: previous.wall + 1, counter: 0, device: previous.device)
+        }
         return HLCStamp(wall: previous.wall, counter: previous.counter + 1, device: previous.device)
     }
 

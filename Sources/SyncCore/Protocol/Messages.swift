@@ -49,17 +49,20 @@ public struct RegisterResponse: Codable, Sendable, Equatable {
     public var user: String
     public var role: Role
     public var serverTime: String
+    /// The highest change number the server has applied from this device.
+    public var lastSeq: Int64?
 
-    public init(device: String, user: String, role: Role, serverTime: String) {
+    public init(device: String, user: String, role: Role, serverTime: String, lastSeq: Int64? = nil) {
         self.protocolVersion = SyncProtocol.version
         self.device = device
         self.user = user
         self.role = role
         self.serverTime = serverTime
+        self.lastSeq = lastSeq
     }
 
     enum CodingKeys: String, CodingKey {
-        case protocolVersion = "protocol", device, user, role, serverTime = "server_time"
+        case protocolVersion = "protocol", device, user, role, serverTime = "server_time", lastSeq = "last_seq"
     }
 }
 

@@ -25,10 +25,13 @@ public struct PushTally: Sendable, Equatable {
 
 /// Changes in (push replies), merges in (pulls): the device side of SYNC.md.
 extension LocalStore {
-    public func saveLogin(_ login: ServerLogin) throws {
+    /// - Parameter lastSeq: the highest change number the server has from this
+    ///   device; the device numbers its next changes past it (a device restored
+    ///   from a backup would otherwise reuse numbers).
+    public func saveLogin(_ login: ServerLogin, lastSeq: Int64? = nil) throws {
         try writer.write { db in
-            try db.run("UPDATE device SET server_url = ?, token = ?, role = ?, author = ?",
-                [login.server, login.token, login.role.rawValue, login.user])
+            try db.run("UPDATE device SET server_url = ?, token = ?, role = ?, author = ?, next_seq = max(next_seq, ?)",
+                [login.server, login.token, login.role.rawValue, login.user, (lastSeq ?? 0) + 1])
         }
     }
 
@@ -81,11 +84,18 @@ extension LocalStore {
                         [at, receipt, referral])
                 }
                 let later = try Int.fetchOne(
-                    db.cachedStatement(sql: "SELECT count(*) FROM outbox WHERE referral_id = ? AND path = ?"),
+                    db.cachedStatement(sql: "SELECT count(*) FROM outbox WHERE referral_id = ? AND path = ? AND rejected_reason IS NULL"),
                     arguments: [referral, change.path]) ?? 0
+                // Applied exactly as sent (not merged, not outvoted): the field
+                // is now this device's own write.
+                let asSent = effective == .applied
+                    && (outcome.current == nil || (outcome.current?.value == change.value && outcome.current?.revision == outcome.revision && outcome.current?.conflict == nil))
                 if later > 0 {
-                    // Edited again since: this device has seen its own write.
-                    if let revision = outcome.revision {
+                    // Edited again since. Only when the server kept what was
+                    // sent has this device seen the field's latest revision;
+                    // after a merge or a lost lww, the newer edit keeps its old
+                    // base so that it meets the other side's value again.
+                    if asSent, let revision = outcome.revision {
                         try db.run("UPDATE outbox SET base_rev = ? WHERE referral_id = ? AND path = ? AND base_rev = ?",
                             [revision, referral, change.path, change.baseRevision])
                         try db.run("UPDATE field_value SET base_rev = ? WHERE referral_id = ? AND path = ?",
@@ -139,7 +149,7 @@ extension LocalStore {
             let arguments = StatementArguments(records)
             var known = records.isEmpty ? [] : try String.fetchSet(db, sql: "SELECT id FROM referral WHERE id IN (\(placeholders))", arguments: arguments)
             let pending = records.isEmpty ? [] : Set(try Row.fetchAll(
-                db, sql: "SELECT DISTINCT referral_id, path FROM outbox WHERE referral_id IN (\(placeholders))", arguments: arguments
+                db, sql: "SELECT DISTINCT referral_id, path FROM outbox WHERE rejected_reason IS NULL AND referral_id IN (\(placeholders))", arguments: arguments
             ).map { "\($0[0] as String) \($0[1] as String)" })
             var openConflicts = records.isEmpty ? [] : Set(try Row.fetchAll(
                 db, sql: "SELECT referral_id, path FROM conflict WHERE status = 'open' AND referral_id IN (\(placeholders))", arguments: arguments
@@ -189,6 +199,8 @@ extension LocalStore {
         let old = try db.row("SELECT value, base_rev FROM field_value WHERE referral_id = ? AND path = ?", [referral, path])
         let oldValue: String? = old?[0]
         if let old, oldValue == value, (old[1] as Int64) == revision { return false }
+        // A page re-read after an interruption must not take a field back.
+        if let old, (old[1] as Int64) > revision { return false }
         if old == nil || oldValue != value {
             try db.run("""
                     INSERT INTO history (referral_id, path, old_value, new_value, author, device_id, at, hlc, origin)

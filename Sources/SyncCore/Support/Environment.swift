@@ -221,11 +221,14 @@ public struct CalendarDate: Hashable, Comparable, Sendable, CustomStringConverti
     /// Accepts `YYYY-MM-DD` and the British `DD/MM/YYYY`.
     public init?(parsing text: String) {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        if trimmed.range(of: #"^\d{4}-\d{1,2}-\d{1,2}$"#, options: .regularExpression) != nil {
+        // ASCII digits only: `\d` would also match digits `Int` cannot read.
+        if trimmed.range(of: #"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$"#, options: .regularExpression) != nil {
             let parts = trimmed.split(separator: "-").compactMap { Int($0) }
+            guard parts.count == 3 else { return nil }
             self.init(year: parts[0], month: parts[1], day: parts[2])
-        } else if trimmed.range(of: #"^\d{1,2}/\d{1,2}/\d{4}$"#, options: .regularExpression) != nil {
+        } else if trimmed.range(of: #"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$"#, options: .regularExpression) != nil {
             let parts = trimmed.split(separator: "/").compactMap { Int($0) }
+            guard parts.count == 3 else { return nil }
             self.init(year: parts[2], month: parts[1], day: parts[0])
         } else {
             return nil

@@ -81,9 +81,11 @@ public struct SyncClient: Sendable {
         // Offline is normal: find out before anything is marked as sent.
         _ = try await call("the health check") { try await transport.get("healthz", query: []) }
         var summary = SyncSummary()
-        let total = try store.changesToPush(limit: Int.max).count
-        while true {
-            let batch = try store.changesToPush(limit: batchSize)
+        // Only practitioners write referral content; other roles only pull.
+        let pushes = (try store.login()?.role ?? .practitioner) == .practitioner
+        let total = pushes ? try store.changesToPush(limit: Int.max).count : 0
+        while pushes {
+            let batch = Self.boundedByBytes(try store.changesToPush(limit: batchSize))
             if batch.isEmpty { break }
             // Marked first: a crash after sending leaves them frozen, so a
             // retry carries exactly what the server may already have.
@@ -120,6 +122,19 @@ public struct SyncClient: Sendable {
             if !page.more { break }
         }
         return summary
+    }
+
+    /// Keeps a batch well under the server's body limit however long its
+    /// values are (JSON may double a value's bytes with escapes).
+    static func boundedByBytes(_ batch: [PendingChange]) -> [PendingChange] {
+        var bytes = 0
+        var count = 0
+        for change in batch {
+            bytes += 2 * (change.value?.utf8.count ?? 0) + change.path.utf8.count + 200
+            if count > 0 && bytes > SyncProtocol.maximumBody / 2 { break }
+            count += 1
+        }
+        return Array(batch.prefix(count))
     }
 
     func call(_ what: String, _ send: () async throws -> (status: Int, body: Data)) async throws -> (status: Int, body: Data) {

@@ -28,7 +28,8 @@ struct SyncRoutes {
         }
         try storage.audit(AuditEvent(at: now, actor: user.name, action: "login", record: nil, detail: "device=\(body.device)"))
         context.logger.info("device registered", metadata: ["device": "\(body.device)"])
-        return try Self.json(RegisterResponse(device: body.device, user: user.name, role: user.role, serverTime: now))
+        return try Self.json(RegisterResponse(
+            device: body.device, user: user.name, role: user.role, serverTime: now, lastSeq: try storage.lastSeq(of: body.device)))
     }
 
     @Sendable func push(_ request: Request, context: SyncRequestContext) async throws -> Response {

@@ -131,6 +131,9 @@ final class SQLiteStorage: SyncStorage {
                 );
                 """)
         }
+        migrator.registerMigration("v4-fingerprint") { db in
+            try db.execute(sql: "ALTER TABLE applied ADD COLUMN fingerprint TEXT")
+        }
         return migrator
     }
 
@@ -225,6 +228,10 @@ final class SQLiteStorage: SyncStorage {
         }
     }
 
+    func lastSeq(of device: String) throws -> Int64? {
+        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT max(seq) FROM applied WHERE device_id = ?", arguments: [device]) }
+    }
+
     func deviceOwner(_ device: String) throws -> Int64? {
         try pool.read { db in try Int64.fetchOne(db, sql: "SELECT user_id FROM devices WHERE id = ?", arguments: [device]) }
     }
@@ -297,18 +304,18 @@ struct SQLiteTransaction: SyncTransaction {
 
     func storedOutcomes(device: String, seqs: ClosedRange<Int64>) throws -> [Int64: StoredOutcome] {
         let rows = try Row.fetchCursor(
-            statement("SELECT seq, outcome, revision, conflict_id, receipt FROM applied WHERE device_id = ? AND seq BETWEEN ? AND ?"),
+            statement("SELECT seq, outcome, revision, conflict_id, receipt, fingerprint FROM applied WHERE device_id = ? AND seq BETWEEN ? AND ?"),
             arguments: [device, seqs.lowerBound, seqs.upperBound])
         var outcomes: [Int64: StoredOutcome] = [:]
         while let row = try rows.next() {
-            outcomes[row[0]] = StoredOutcome(outcome: Outcome(rawValue: row[1]) ?? .applied, revision: row[2], conflict: row[3], receipt: row[4])
+            outcomes[row[0]] = StoredOutcome(outcome: Outcome(rawValue: row[1]) ?? .applied, revision: row[2], conflict: row[3], receipt: row[4], fingerprint: row[5])
         }
         return outcomes
     }
 
     func storeOutcome(_ outcome: StoredOutcome, device: String, seq: Int64) throws {
-        try statement("INSERT INTO applied (device_id, seq, outcome, revision, conflict_id, receipt) VALUES (?, ?, ?, ?, ?, ?)")
-            .execute(arguments: [device, seq, outcome.outcome.rawValue, outcome.revision, outcome.conflict, outcome.receipt])
+        try statement("INSERT INTO applied (device_id, seq, outcome, revision, conflict_id, receipt, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .execute(arguments: [device, seq, outcome.outcome.rawValue, outcome.revision, outcome.conflict, outcome.receipt, outcome.fingerprint])
     }
 
     func recordOwner(_ record: String) throws -> Int64? {

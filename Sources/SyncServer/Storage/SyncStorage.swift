@@ -50,6 +50,8 @@ struct StoredOutcome: Sendable, Equatable {
     var revision: Int64?
     var conflict: String?
     var receipt: String?
+    /// What the change carried (record, path, value), to tell a retry from a reused seq.
+    var fingerprint: String? = nil
 }
 
 /// Where the server keeps everything. Routes and the sync engine talk only to
@@ -60,6 +62,8 @@ protocol SyncStorage: Sendable {
     /// Records the device for the user; nil if the device belongs to someone else.
     func register(device: String, for user: User, at: String) throws -> Bool
     func deviceOwner(_ device: String) throws -> Int64?
+    /// The highest seq applied from a device (nil if none).
+    func lastSeq(of device: String) throws -> Int64?
     /// Runs `body` in one write transaction, committed durably before it returns.
     func write<T>(_ body: (any SyncTransaction) throws -> T) throws -> T
     /// A page of the change log after `since`, as `user` may see it.

@@ -74,7 +74,7 @@ struct FrontDoor {
         switch (request.pick, request.value) {
         case (let pick?, nil):
             let candidates = try transaction.conflict(id)?.candidates ?? []
-            guard candidates.indices.contains(pick - 1) else {
+            guard pick >= 1, pick <= candidates.count else {
                 throw Refusal.invalid("Conflict \(id) has \(candidates.count) candidates; \(pick) is not one of them.")
             }
             value = candidates[pick - 1].value

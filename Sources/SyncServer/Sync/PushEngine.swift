@@ -25,8 +25,13 @@ struct PushEngine {
     }
 
     func apply(_ request: PushRequest, user: User, in transaction: any SyncTransaction) throws -> Result {
-        let at = Timestamp.string(clock.now())
-        let reference = ReceiptReference.make(from: ids.next())
+        let now = clock.now()
+        let at = Timestamp.string(now)
+        var reference = ReceiptReference.make(from: ids.next())
+        for _ in 0..<8 where try transaction.receipt(reference) != nil {
+            reference = ReceiptReference.make(from: ids.next())  // 40 random bits: a collision is rare, not impossible
+        }
+        var seen = Set<Int64>()
         var result = Result(response: PushResponse(outcomes: [], receipt: nil))
         result.response.outcomes.reserveCapacity(request.changes.count)
         var touched: [String] = []
@@ -37,6 +42,21 @@ struct PushEngine {
         let stored = try seqs.min().map { try transaction.storedOutcomes(device: request.device, seqs: $0...seqs.max()!) } ?? [:]
 
         for change in request.changes {
+            guard seen.insert(change.seq).inserted else {
+                result.rejected += 1
+                result.response.outcomes.append(ChangeOutcome(seq: change.seq, outcome: .rejected, reason: "Change \(change.seq) appears twice in this push."))
+                continue
+            }
+            let fingerprint = Self.fingerprint(change)
+            if let stored = stored[change.seq], stored.fingerprint != nil, stored.fingerprint != fingerprint {
+                // The device's change numbers went back (restored from a backup?):
+                // answering "duplicate" would lose this change.
+                result.rejected += 1
+                result.response.outcomes.append(ChangeOutcome(
+                    seq: change.seq, outcome: .rejected,
+                    reason: "Change \(change.seq) from this device was already used for a different change; log in again so the device numbers its changes past it."))
+                continue
+            }
             if let stored = stored[change.seq] {
                 result.duplicates += 1
                 duplicateReceipt = duplicateReceipt ?? stored.receipt
@@ -49,7 +69,7 @@ struct PushEngine {
             if owners[change.record] == nil, let owner = try transaction.recordOwner(change.record) {
                 owners[change.record] = owner
             }
-            switch validate(change, user: user, owner: owners[change.record]) {
+            switch try validate(change, user: user, owner: owners[change.record], now: now, in: transaction) {
             case .failure(let refusal):
                 result.rejected += 1
                 result.response.outcomes.append(ChangeOutcome(seq: change.seq, outcome: .rejected, reason: refusal.reason))
@@ -59,7 +79,8 @@ struct PushEngine {
                     try transaction.createRecord(change.record, owner: user.id, at: at)
                     owners[change.record] = user.id
                 }
-                let (outcome, field) = try merge(change, rules: rules, device: request.device, user: user, at: at, receipt: reference, in: transaction)
+                var (outcome, field) = try merge(change, rules: rules, device: request.device, user: user, at: at, receipt: reference, in: transaction)
+                outcome.fingerprint = fingerprint
                 try transaction.storeOutcome(outcome, device: request.device, seq: change.seq)
                 if outcome.outcome == .conflict { result.conflicts += 1 } else { result.applied += 1 }
                 acknowledged += 1
@@ -83,20 +104,46 @@ struct PushEngine {
         return result
     }
 
-    private func validate(_ change: WireChange, user: User, owner: Int64?) -> Swift.Result<PathRules, PathRefusal> {
+    private func validate(_ change: WireChange, user: User, owner: Int64?, now: Date, in transaction: any SyncTransaction) throws -> Swift.Result<PathRules, PathRefusal> {
         guard user.role == .practitioner else {
             return .failure(PathRefusal("Only practitioners write referral content; \(user.name) is \(user.role.rawValue)."))
         }
         guard UUID.isCanonical(change.record) else {
             return .failure(PathRefusal("'\(change.record.prefix(40))' is not a referral id (a lowercase UUID)."))
         }
-        guard HLCStamp(change.hlc) != nil else {
-            return .failure(PathRefusal("'\(change.hlc.prefix(40))' is not a clock stamp."))
+        guard let stamp = HLCStamp(change.hlc), stamp.counter >= 0, stamp.counter < 1_000_000,
+            stamp.wall < Int64(now.timeIntervalSince1970 * 1000) + Self.allowedClockSkew
+        else {
+            return .failure(PathRefusal("'\(change.hlc.prefix(40))' is not a clock stamp this server accepts (malformed, or more than a day ahead of its clock)."))
         }
         if let owner, owner != user.id {
             return .failure(PathRefusal("You may not change referral \(change.record)."))
         }
+        if change.path == RecordPath.status, let refusal = try statusRefusal(change, in: transaction) {
+            return .failure(refusal)
+        }
         return form.rules(forStoredPath: change.path, value: change.value)
+    }
+
+    /// A day, in milliseconds: how far ahead of the server's clock a stamp may be.
+    static let allowedClockSkew: Int64 = 86_400_000
+
+    /// Status moves forward only: a submitted referral stays submitted, and
+    /// nothing goes back to draft, whatever a device that has not caught up says.
+    private func statusRefusal(_ change: WireChange, in transaction: any SyncTransaction) throws -> PathRefusal? {
+        guard let current = try transaction.field(record: change.record, path: change.path)?.value, current != change.value else { return nil }
+        if current == ReferralStatus.submitted.rawValue {
+            return PathRefusal("Referral \(change.record) has already been submitted; it cannot become \(change.value ?? "empty") again.")
+        }
+        if change.value == ReferralStatus.draft.rawValue || change.value == nil {
+            return PathRefusal("Referral \(change.record) is \(current); it cannot go back to draft.")
+        }
+        return nil
+    }
+
+    /// What identifies a change's content, to tell a true retry from a reused seq.
+    static func fingerprint(_ change: WireChange) -> String {
+        "\(change.record.count):\(change.record)\(change.path.count):\(change.path)" + (change.value.map { "\($0.utf8.count):\($0)" } ?? "-")
     }
 
     /// Decides and writes one change; returns its outcome and the field's state after it.
@@ -112,8 +159,14 @@ struct PushEngine {
             kind: .write, record: change.record, path: change.path, value: change.value, author: user.name,
             device: device, seq: change.seq, hlc: change.hlc, at: at, conflict: field?.conflict)
 
-        guard concurrent, let field else {
+        // A write to a field whose conflict is still open joins it as a
+        // candidate, so the admin's decision never hides it.
+        let joinsOpenConflict = field?.conflict != nil && field?.value != change.value
+        guard concurrent || joinsOpenConflict, let field else {
             return try write(entry, conflict: field?.conflict, receipt: receipt, in: transaction)
+        }
+        if joinsOpenConflict && !concurrent {
+            return try openOrJoinConflict(change, field: field, entry: entry, device: device, user: user, at: at, receipt: receipt, in: transaction)
         }
         let decision = MergeRule.decide(
             policy: rules.policy,
@@ -137,30 +190,38 @@ struct PushEngine {
             let revision = try transaction.append(entry)
             return (StoredOutcome(outcome: .applied, revision: revision, conflict: nil, receipt: receipt), field)
         case .conflict:
-            let candidate = ConflictCandidate(value: change.value, author: user.name, device: device, time: at, hlc: change.hlc)
-            let conflictID: String
-            if let open = field.conflict {
-                conflictID = open
-                try transaction.addCandidate(candidate, to: open)
-            } else {
-                conflictID = ids.next().lowercased
-                let standing = ConflictCandidate(value: field.value, author: field.author, device: field.device, time: field.at, hlc: field.hlc)
-                try transaction.openConflict(conflictID, record: change.record, path: change.path, candidates: [standing, candidate], at: at)
-            }
-            entry.kind = .candidate
-            entry.conflict = conflictID
-            _ = try transaction.append(entry)
-            // The conflict state is itself a change devices pull; the field
-            // keeps its value provisionally.
-            let stateRevision = try transaction.append(LogEntry(
-                kind: .conflict, record: change.record, path: change.path, value: field.value, author: user.name,
-                device: device, seq: nil, hlc: change.hlc, at: at, conflict: conflictID))
-            var updated = field
-            updated.revision = stateRevision
-            updated.conflict = conflictID
-            try transaction.setField(record: change.record, path: change.path, updated)
-            return (StoredOutcome(outcome: .conflict, revision: nil, conflict: conflictID, receipt: receipt), updated)
+            return try openOrJoinConflict(change, field: field, entry: entry, device: device, user: user, at: at, receipt: receipt, in: transaction)
         }
+    }
+
+    private func openOrJoinConflict(
+        _ change: WireChange, field: ServerField, entry: LogEntry, device: String, user: User, at: String, receipt: String,
+        in transaction: any SyncTransaction
+    ) throws -> (StoredOutcome, ServerField) {
+        var entry = entry
+        let candidate = ConflictCandidate(value: change.value, author: user.name, device: device, time: at, hlc: change.hlc)
+        let conflictID: String
+        if let open = field.conflict {
+            conflictID = open
+            try transaction.addCandidate(candidate, to: open)
+        } else {
+            conflictID = ids.next().lowercased
+            let standing = ConflictCandidate(value: field.value, author: field.author, device: field.device, time: field.at, hlc: field.hlc)
+            try transaction.openConflict(conflictID, record: change.record, path: change.path, candidates: [standing, candidate], at: at)
+        }
+        entry.kind = .candidate
+        entry.conflict = conflictID
+        _ = try transaction.append(entry)
+        // The conflict state is itself a change devices pull; the field
+        // keeps its value provisionally.
+        let stateRevision = try transaction.append(LogEntry(
+            kind: .conflict, record: change.record, path: change.path, value: field.value, author: user.name,
+            device: device, seq: nil, hlc: change.hlc, at: at, conflict: conflictID))
+        var updated = field
+        updated.revision = stateRevision
+        updated.conflict = conflictID
+        try transaction.setField(record: change.record, path: change.path, updated)
+        return (StoredOutcome(outcome: .conflict, revision: nil, conflict: conflictID, receipt: receipt), updated)
     }
 
     private func write(_ entry: LogEntry, conflict: String?, receipt: String, in transaction: any SyncTransaction) throws -> (StoredOutcome, ServerField) {

@@ -1,0 +1,177 @@
+import Foundation
+import GRDB
+import SyncCore
+import Testing
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Regressions for the problems a review found: hostile values that crashed
+/// the server, status going backwards, reused change numbers, edits hidden by
+/// a resolution, merges undone by a rebase, refused changes blocking a field.
+@Suite("Review regressions")
+struct ReviewRegressionTests {
+    func raw(_ server: ServerProcess, _ path: String, token: String, json: String, device: String? = nil) async throws -> (Int, String) {
+        var request = URLRequest(url: URL(string: server.url.absoluteString + "/" + path)!)
+        request.httpMethod = "POST"
+        request.httpBody = Data(json.utf8)
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        if let device { request.setValue(device, forHTTPHeaderField: "Field-Device") }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as! HTTPURLResponse).statusCode, String(decoding: data, as: UTF8.self))
+    }
+
+    func change(_ seq: Int, _ record: String, _ path: String, _ value: String, hlc: String = "0001795417493958-0000-x") -> String {
+        #"{"seq":\#(seq),"record":"\#(record)","path":"\#(path)","value":\#(value),"base_rev":0,"hlc":"\#(hlc)"}"#
+    }
+
+    @Test("hostile values are refused per change, and the server stays up")
+    func hostileValues() async throws {
+        let server = try ServerProcess()
+        let token = try server.addUser("pat")
+        let device = UUIDv7Generator().next().lowercased
+        _ = try await raw(server, "v1/register", token: token, json: #"{"protocol":1,"device":"\#(device)"}"#)
+        let record = UUIDv7Generator().next().lowercased
+        let item = UUIDv7Generator().next().lowercased
+        let changes = [
+            change(1, record, "referrer.type", #""-9223372036854775808""#),
+            change(2, record, "children.\(item).date_of_birth", #""\u0662\u0660\u0662\u0666-01-01""#),
+            change(3, record, "concern.summary", #""far future""#, hlc: "9001795417493958-0000-x"),
+            change(4, record, "concern.when", #""counter""#, hlc: "0001795417493958-2147483647-x"),
+            change(5, record, "concern.where", #""twice""#), change(5, record, "concern.where", #""twice""#),
+        ].joined(separator: ",")
+        let (status, body) = try await raw(server, "v1/push", token: token, json: #"{"protocol":1,"device":"\#(device)","changes":[\#(changes)]}"#)
+        #expect(status == 200, "\(body)")
+        let outcomes = try JSONDecoder().decode(PushResponse.self, from: Data(body.utf8)).outcomes.map(\.outcome)
+        #expect(outcomes == [.rejected, .rejected, .rejected, .rejected, .applied, .rejected])
+        #expect(try await server.request("GET", "healthz", token: nil).0 == 200)
+        #expect(throws: FormError.self) { try FieldType.choice([FieldOption("a", "A")]).normalize("-9223372036854775808", now: Date()) }
+        #expect(CalendarDate(parsing: "\u{0662}\u{0660}\u{0662}\u{0666}-01-01") == nil)
+    }
+
+    @Test("a device that has not caught up cannot discard or un-submit a submitted referral")
+    func statusOnlyMovesForward() async throws {
+        let server = try ServerProcess()
+        let token = try server.addUser("jane")
+        let laptop = try await Device(server: server, token: token)
+        let phone = try await Device(server: server, token: token)
+        defer { laptop.remove(); phone.remove() }
+        let record = try laptop.store.createReferral(kind: .socialCare)
+        try laptop.store.set("referrer.name", of: record, to: "Jane")
+        try laptop.store.set("referrer.role", of: record, to: "Nurse")
+        try await laptop.sync()
+        try await phone.sync()
+        _ = try laptop.store.submit(record)
+        try await laptop.sync()
+        try phone.store.discard(record)
+        let summary = try await phone.sync()
+        #expect(summary.rejected == 1)
+        #expect(try phone.store.referral(record).status == .submitted)  // the pull brought the submission back
+        #expect(try server.read { db in try String.fetchOne(db, sql: "SELECT status FROM records WHERE id = ?", arguments: [record.lowercased]) } == "submitted")
+    }
+
+    @Test("a reused change number is refused, not taken for a retry")
+    func reusedSeq() async throws {
+        let server = try ServerProcess()
+        let token = try server.addUser("pat")
+        let device = UUIDv7Generator().next().lowercased
+        _ = try await raw(server, "v1/register", token: token, json: #"{"protocol":1,"device":"\#(device)"}"#)
+        let record = UUIDv7Generator().next().lowercased
+        let first = #"{"protocol":1,"device":"\#(device)","changes":[\#(change(1, record, "concern.summary", #""original""#))]}"#
+        let second = #"{"protocol":1,"device":"\#(device)","changes":[\#(change(1, record, "concern.summary", #""after a restore""#))]}"#
+        _ = try await raw(server, "v1/push", token: token, json: first)
+        let retry = try JSONDecoder().decode(PushResponse.self, from: Data(try await raw(server, "v1/push", token: token, json: first).1.utf8))
+        #expect(retry.outcomes[0].outcome == .duplicate)
+        let reused = try JSONDecoder().decode(PushResponse.self, from: Data(try await raw(server, "v1/push", token: token, json: second).1.utf8))
+        #expect(reused.outcomes[0].outcome == .rejected)
+        // Logging in again tells the device where to number from.
+        let (_, body) = try await raw(server, "v1/register", token: token, json: #"{"protocol":1,"device":"\#(device)"}"#)
+        #expect(try JSONDecoder().decode(RegisterResponse.self, from: Data(body.utf8)).lastSeq == 1)
+    }
+
+    @Test("an edit made after seeing an open conflict joins it, so a resolution cannot hide it")
+    func editJoinsOpenConflict() async throws {
+        let server = try ServerProcess()
+        let token = try server.addUser("jane")
+        let a = try await Device(server: server, token: token)
+        let b = try await Device(server: server, token: token)
+        let admin = try await Device(server: server, token: try server.addUser("ada", role: .admin))
+        defer { [a, b, admin].forEach { $0.remove() } }
+        let record = try a.store.createReferral(kind: .socialCare)
+        try await a.sync()
+        try await b.sync()
+        try a.store.set("concern.summary", of: record, to: "A")
+        try b.store.set("concern.summary", of: record, to: "B")
+        try await a.sync()
+        try await b.sync()
+        try b.store.set("concern.summary", of: record, to: "B2, after seeing the conflict")
+        try await b.sync()
+        let conflict = try await admin.client.conflicts()[0]
+        #expect(conflict.candidates.map(\.value).contains("B2, after seeing the conflict"))
+    }
+
+    @Test("a newer edit made while a merged push was in flight does not undo the merge")
+    func rebaseOnlyWhenAppliedAsSent() async throws {
+        let server = try ServerProcess()
+        let token = try server.addUser("jane")
+        var a: Device!
+        final class EditDuringPush: SyncTransport, @unchecked Sendable {
+            let inner: any SyncTransport
+            var hook: (() throws -> Void)?
+            init(_ inner: any SyncTransport) { self.inner = inner }
+            func get(_ path: String, query: [URLQueryItem]) async throws -> (status: Int, body: Data) { try await inner.get(path, query: query) }
+            func post(_ path: String, body: Data) async throws -> (status: Int, body: Data) {
+                let reply = try await inner.post(path, body: body)
+                if path == "v1/push", let hook { self.hook = nil; try hook() }
+                return reply
+            }
+        }
+        var transport: EditDuringPush!
+        a = try await Device(server: server, token: token, clock: SteppingClock(start: Timestamp.date("2026-11-23T09:00:00Z")!)) { inner in
+            transport = EditDuringPush(inner)
+            return transport
+        }
+        let b = try await Device(server: server, token: token, clock: SteppingClock(start: Timestamp.date("2026-11-23T09:30:00Z")!))
+        defer { a.remove(); b.remove() }
+        let record = try a.store.createReferral(kind: .socialCare)
+        try a.store.set("concern.notes", of: record, to: "Visit 1.")
+        try await a.sync()
+        try await b.sync()
+        try b.store.set("concern.notes", of: record, to: "Visit 1.\nB: school worried.")
+        try await b.sync()
+        try a.store.set("concern.notes", of: record, to: "Visit 1.\nA: bruise seen.")
+        let store = a.store
+        transport.hook = {
+            // While the push (which the server merges) is in flight, A adds another note.
+            let current = try store.referral(record).values["concern.notes"] ?? ""
+            try store.set("concern.notes", of: record, to: current + "\nA: follow-up booked.")
+        }
+        try await a.sync()
+        try await a.sync()
+        try await b.sync()
+        let notes = try b.value(record, "concern.notes") ?? ""
+        #expect(notes.contains("B: school worried."), "\(notes)")
+        #expect(notes.contains("A: follow-up booked."), "\(notes)")
+        #expect(try a.value(record, "concern.notes") == notes)
+    }
+
+    @Test("a refused change does not stop its field from taking the server's later values")
+    func refusedChangeDoesNotBlockPulls() async throws {
+        let server = try ServerProcess()
+        let token = try server.addUser("jane")
+        let laptop = try await Device(server: server, token: token)
+        // A phone whose clock runs three days ahead: the server refuses its stamps.
+        let phone = try await Device(server: server, token: token, clock: SteppingClock(start: Date().addingTimeInterval(3 * 86_400)))
+        defer { laptop.remove(); phone.remove() }
+        let record = try laptop.store.createReferral(kind: .socialCare)
+        try await laptop.sync()
+        try await phone.sync()
+        try phone.store.set("concern.summary", of: record, to: "from the phone")
+        #expect(try await phone.sync().rejected == 1)
+        try laptop.store.set("concern.summary", of: record, to: "later value")
+        try await laptop.sync()
+        try await phone.sync()
+        #expect(try phone.value(record, "concern.summary") == "later value")
+        #expect(try phone.store.syncStatus(of: record)[0].rejected.map(\.value) == ["from the phone"])
+    }
+}
