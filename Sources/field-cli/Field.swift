@@ -6,7 +6,7 @@ import SyncCore
 struct Field: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "field",
-        abstract: "Draft referrals to children's social care offline, check them against the guidance, and submit them.",
+        abstract: "Draft referrals to children's social care offline, check them against the guidance, submit them, and sync them with the front door's server.",
         discussion: """
             With no subcommand, `field` starts a line-based session: type the same commands at \
             the prompt (without `field`), `help` for this list, `exit` to leave. When standard \
