@@ -258,11 +258,39 @@ struct History: FieldCommand {
 
     @Argument(help: "The referral's id or a unique prefix of it.") var id: String
     @Argument(help: "Only this field, group item or section (such as consent or children.1).") var path: String?
+    @OptionGroup var output: JSONOption
+
+    struct Row: Encodable {
+        let at: String
+        let author: String
+        let device: String
+        let path: String
+        let old: String?
+        let new: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(at, forKey: .at)
+            try container.encode(author, forKey: .author)
+            try container.encode(device, forKey: .device)
+            try container.encode(path, forKey: .path)
+            try container.encode(old, forKey: .old)
+            try container.encode(new, forKey: .new)
+        }
+
+        enum CodingKeys: String, CodingKey { case at, author, device, path, old, new }
+    }
 
     func run(in context: Context) async throws {
         let store = try context.store()
         let id = try context.referralID(self.id)
         let entries = try store.history(of: id, path: path)
+        if output.json {
+            try context.console.json(entries.map {
+                Row(at: Timestamp.string($0.at), author: $0.author, device: $0.device, path: $0.path, old: $0.oldValue, new: $0.newValue)
+            })
+            return
+        }
         let rows = entries.map { entry in
             // Item ids, not positions: a position changes when an item is removed.
             [Timestamp.string(entry.at), entry.author, entry.path,

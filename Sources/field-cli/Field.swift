@@ -27,6 +27,19 @@ struct Field: AsyncParsableCommand {
     mutating func run() async throws {
         try await Shell().run(in: Context.fromEnvironment())
     }
+
+    /// A mistyped command gets the session's "did you mean" rather than the
+    /// parser's bare "Unexpected argument".
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let name = arguments.first, !name.hasPrefix("-"), !Shell.knownCommands.contains(name) {
+            let nearest = Shell.knownCommands.min { ReferralForm.editDistance(name, $0) < ReferralForm.editDistance(name, $1) }
+            let hint = nearest.flatMap { ReferralForm.editDistance(name, $0) <= 2 ? "; did you mean '\($0)'?" : nil } ?? "; `field --help` lists the commands."
+            FileHandle.standardError.write(Data("Error: '\(name)' is not a command\(hint)\n".utf8))
+            Foundation.exit(64)
+        }
+        await main(nil)
+    }
 }
 
 /// A command that can run in a one-shot process or inside a session, against

@@ -73,6 +73,8 @@ struct TranscriptTests {
         try field_("discard", id)
         try field_("list", "--json")
         try field_("history", id, "children")
+        try field_("history", id, "referrer.name", "--json")
+        try field_("sett", id, "concern.summary", "x")
         try field_("set", "ffff", "concern.summary", "x")
         try field_("new", "--kind", "adoption")
         try compare(transcript, toGolden: "oneshot.expected")
