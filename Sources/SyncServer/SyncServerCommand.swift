@@ -11,7 +11,7 @@ struct SyncServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync-server",
         abstract: "The central server devices sync referrals with.",
-        subcommands: [Serve.self, UserCommand.self, AuditCommand.self])
+        subcommands: [Serve.self, UserCommand.self, DeviceCommand.self, AuditCommand.self])
 }
 
 /// `--db`, shared by every subcommand that opens the store.
@@ -61,7 +61,7 @@ struct Serve: AsyncParsableCommand {
 }
 
 struct UserCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage users.", subcommands: [AddUser.self])
+    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage users.", subcommands: [AddUser.self, RotateToken.self])
 }
 
 extension Role: ExpressibleByArgument {}
@@ -110,5 +110,42 @@ struct VerifyAudit: AsyncParsableCommand {
             print("The audit trail is broken at \(description): it or an entry before it was altered, removed or reordered.")
             throw ExitCode(1)
         }
+    }
+}
+
+struct RotateToken: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rotate-token",
+        abstract: "Give a user a new token and make the old one stop working at once; prints the new token once.")
+    @Argument(help: "The user's name.") var name: String
+    @OptionGroup var storage: StorageOptions
+
+    func run() async throws {
+        let token = Tokens.make()
+        guard try storage.open().replaceToken(of: name, tokenHash: Tokens.hash(token)) else {
+            throw ValidationError("There is no user named '\(name)'.")
+        }
+        print(token)
+    }
+}
+
+struct DeviceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "device", abstract: "Manage devices.", subcommands: [RevokeDevice.self])
+}
+
+struct RevokeDevice: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "revoke",
+        abstract: "Revoke a lost or stolen device: every call from it is refused, and it erases its referral data when it next reaches the server.",
+        discussion: "Also rotate its user's token (`sync-server user rotate-token NAME`): the token lives on the device.")
+    @Argument(help: "The device's id (shown by `field login` on the device).") var id: String
+    @Option(help: "Who revokes it, for the audit trail.") var by = "operator"
+    @OptionGroup var storage: StorageOptions
+
+    func run() async throws {
+        guard try storage.open().revoke(device: id, by: by, at: Timestamp.string(Date())) else {
+            throw ValidationError("There is no device with id '\(id)'.")
+        }
+        print("Device \(id) is revoked.")
     }
 }

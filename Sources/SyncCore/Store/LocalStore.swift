@@ -52,6 +52,23 @@ public struct LocalStore: Sendable {
         self.timeZone = timeZone
     }
 
+    /// Erases every referral, value, history line, pending change, conflict
+    /// and receipt, and the server token, overwriting what SQLite frees
+    /// (`secure_delete`) and emptying the WAL. For a revoked device.
+    public func wipe() throws {
+        try writer.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+            try db.inTransaction {
+                for table in ["receipt_referral", "receipt", "conflict", "outbox", "history", "field_value", "referral"] {
+                    try db.execute(sql: "DELETE FROM \(table)")
+                }
+                try db.execute(sql: "UPDATE device SET token = NULL, pull_cursor = 0")
+                return .commit
+            }
+            try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+        }
+    }
+
     /// Who this device writes as.
     public func author() throws -> String {
         try writer.read { db in try String.fetchOne(db, sql: "SELECT author FROM device") ?? "" }

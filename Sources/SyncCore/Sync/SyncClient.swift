@@ -7,9 +7,13 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
     case unreachable(server: String, reason: String)
     case refused(status: Int, message: String)
     case unreadableReply(String)
+    /// The server revoked this device; its referral data has been erased.
+    case revoked
 
     public var description: String {
         switch self {
+        case .revoked:
+            "The server has revoked this device, so its referral data has been erased from it. Ask your administrator for a new registration."
         case .notLoggedIn:
             "This device is not registered with a server; run `field login --server URL --token TOKEN` first."
         case .unreachable(let server, let reason):
@@ -143,6 +147,13 @@ public struct SyncClient: Sendable {
             reply = try await send()
         } catch {
             throw SyncError.unreachable(server: server, reason: Self.describe(error))
+        }
+        if reply.status == 410 {
+            // Lost or stolen: erase, then say so (best effort: the device is
+            // erased whether or not the report arrives).
+            try store.wipe()
+            _ = try? await transport.post("v1/devices/wiped", body: Data("{}".utf8))
+            throw SyncError.revoked
         }
         guard (200..<300).contains(reply.status) else {
             let message = (try? JSONDecoder().decode(ErrorBody.self, from: reply.body))?.error.message ?? "no explanation given"

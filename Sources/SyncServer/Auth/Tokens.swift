@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HTTPTypes
 import Hummingbird
 import SyncCore
 
@@ -33,6 +34,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = SyncRequestContext
     let storage: any SyncStorage
 
+    static let revokedMessage = "This device has been revoked: it must erase its referral data now."
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw APIError(.unauthorized, "Send a bearer token: `Authorization: Bearer <token>`.")
@@ -44,6 +47,12 @@ struct AuthenticationMiddleware: RouterMiddleware {
         var context = context
         context.user = user
         context.logger[metadataKey: "user"] = "\(user.name)"
+        // A revoked device gets 410 on everything but its report that it erased its data.
+        if let device = request.headers[HTTPField.Name("Field-Device")!], request.uri.path != "/v1/devices/wiped",
+            try storage.isRevoked(device: device)
+        {
+            throw APIError(.gone, Self.revokedMessage)
+        }
         return try await next(request, context)
     }
 }

@@ -34,6 +34,31 @@ struct FrontDoorRoutes {
         let admin = api.group("conflicts").add(middleware: RoleGuard(roles: [.admin]))
         admin.get(use: conflicts)
         admin.post(":id/resolve", use: resolve)
+        api.group("devices").add(middleware: RoleGuard(roles: [.admin])).post(":id/revoke", use: revoke)
+        api.post("devices/wiped", use: wiped)
+    }
+
+    @Sendable func revoke(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        guard try storage.revoke(device: id, by: context.user!.name, at: Timestamp.string(frontDoor.clock.now())) else {
+            throw APIError(.notFound, "No device has id '\(id.prefix(40))'.")
+        }
+        context.logger.notice("device revoked", metadata: ["device": "\(id)"])
+        return try SyncRoutes.json(["device": id, "status": "revoked"])
+    }
+
+    /// A revoked device reports that it erased its referral data.
+    @Sendable func wiped(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let user = context.user!
+        guard let device = request.headers[HTTPField.Name("Field-Device")!], try storage.deviceOwner(device) == user.id,
+            try storage.isRevoked(device: device)
+        else {
+            throw APIError(.badRequest, "Only a revoked device of \(user.name) reports a wipe.")
+        }
+        let at = Timestamp.string(frontDoor.clock.now())
+        try storage.markWiped(device: device, at: at)
+        try storage.audit(AuditEvent(at: at, actor: user.name, action: "wiped", record: nil, detail: "device=\(device)"))
+        return try SyncRoutes.json(["device": device, "status": "wiped"])
     }
 
     @Sendable func queue(_ request: Request, context: SyncRequestContext) async throws -> Response {

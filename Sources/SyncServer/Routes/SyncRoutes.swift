@@ -23,6 +23,7 @@ struct SyncRoutes {
             throw APIError(.badRequest, "'\(body.device.prefix(40))' is not a device id (a lowercase UUID).")
         }
         let now = Timestamp.string(engine.clock.now())
+        if try storage.isRevoked(device: body.device) { throw APIError(.gone, AuthenticationMiddleware.revokedMessage) }
         guard try storage.register(device: body.device, for: user, at: now) else {
             throw APIError(.forbidden, "Device \(body.device) is registered to another user.")
         }
@@ -42,6 +43,7 @@ struct SyncRoutes {
         guard body.changes.count <= SyncProtocol.maximumBatch else {
             throw APIError(.badRequest, "A push may carry at most \(SyncProtocol.maximumBatch) changes; this one has \(body.changes.count). Send smaller batches.")
         }
+        if try storage.isRevoked(device: body.device) { throw APIError(.gone, AuthenticationMiddleware.revokedMessage) }
         guard try storage.deviceOwner(body.device) == user.id else {
             throw APIError(.forbidden, "Device \(body.device.prefix(40)) is not registered to \(user.name); run `field login` first.")
         }

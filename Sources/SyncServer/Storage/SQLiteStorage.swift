@@ -134,7 +134,40 @@ final class SQLiteStorage: SyncStorage {
         migrator.registerMigration("v4-fingerprint") { db in
             try db.execute(sql: "ALTER TABLE applied ADD COLUMN fingerprint TEXT")
         }
+        migrator.registerMigration("v5-revocation") { db in
+            try db.execute(sql: """
+                ALTER TABLE devices ADD COLUMN revoked_at TEXT;
+                ALTER TABLE devices ADD COLUMN revoked_by TEXT;
+                ALTER TABLE devices ADD COLUMN wiped_at TEXT;
+                """)
+        }
         return migrator
+    }
+
+    func revoke(device: String, by: String, at: String) throws -> Bool {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE devices SET revoked_at = coalesce(revoked_at, ?), revoked_by = coalesce(revoked_by, ?) WHERE id = ?", arguments: [at, by, device])
+            guard db.changesCount > 0 else { return false }
+            try AuditTrail.append(AuditEvent(at: at, actor: by, action: "revoke", record: nil, detail: "device=\(device)"), db: db)
+            return true
+        }
+    }
+
+    func isRevoked(device: String) throws -> Bool {
+        try pool.read { db in try Bool.fetchOne(db, sql: "SELECT revoked_at IS NOT NULL FROM devices WHERE id = ?", arguments: [device]) ?? false }
+    }
+
+    func markWiped(device: String, at: String) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE devices SET wiped_at = coalesce(wiped_at, ?) WHERE id = ?", arguments: [at, device])
+        }
+    }
+
+    func replaceToken(of name: String, tokenHash: String) throws -> Bool {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE users SET token_hash = ? WHERE name = ?", arguments: [tokenHash, name])
+            return db.changesCount > 0
+        }
     }
 
     func audit(_ event: AuditEvent) throws {

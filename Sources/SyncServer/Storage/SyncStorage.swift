@@ -76,6 +76,12 @@ protocol SyncStorage: Sendable {
     func conflicts(all: Bool) throws -> [ConflictSummary]
     /// Appends to the hash-chained audit trail in a transaction of its own.
     func audit(_ event: AuditEvent) throws
+    /// Revokes a device; false if there is no such device.
+    func revoke(device: String, by: String, at: String) throws -> Bool
+    func isRevoked(device: String) throws -> Bool
+    func markWiped(device: String, at: String) throws
+    /// Replaces a user's token hash; false if there is no such user.
+    func replaceToken(of name: String, tokenHash: String) throws -> Bool
     func verifyAudit() throws -> AuditTrail.Verification
 }
 

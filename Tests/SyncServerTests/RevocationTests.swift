@@ -1,0 +1,73 @@
+import Foundation
+import GRDB
+import SyncCore
+import Testing
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A lost laptop: the admin revokes it, and the next time it reaches the
+/// server it is refused and erases its referral data.
+@Suite("Device revocation and remote wipe")
+struct RevocationTests {
+    @Test("a revoked device is refused, erases its referral data and reports it; the user's other devices carry on")
+    func revokeAndWipe() async throws {
+        let server = try ServerProcess()
+        let token = try server.addUser("jane")
+        let laptop = try await Device(server: server, token: token)
+        let phone = try await Device(server: server, token: token)
+        let admin = try await Device(server: server, token: try server.addUser("ada", role: .admin))
+        defer { [laptop, phone, admin].forEach { $0.remove() } }
+        let record = try laptop.store.createReferral(kind: .socialCare)
+        try laptop.store.set("concern.summary", of: record, to: "Amy said her stepfather hurt her arm")
+        try await laptop.sync()
+
+        let (status, _) = try await HTTPTransport(server: server.url, token: try admin.store.login()!.token, device: admin.store.deviceID)
+            .post("v1/devices/\(laptop.store.deviceID)/revoke", body: Data("{}".utf8))
+        #expect(status == 200)
+
+        await #expect(throws: SyncError.revoked) { try await laptop.sync() }
+        #expect(try laptop.store.summaries().isEmpty)
+        #expect(try laptop.store.login() == nil)
+        #expect(try laptop.store.integrityProblems().isEmpty)
+        for suffix in ["", "-wal"] {
+            let bytes = (try? Data(contentsOf: laptop.folder.appendingPathComponent("field.sqlite" + suffix))) ?? Data()
+            #expect(bytes.range(of: Data("stepfather hurt".utf8)) == nil, "plaintext left in field.sqlite\(suffix)")
+        }
+        let (wiped, actions) = try server.read { db in
+            (try String.fetchOne(db, sql: "SELECT wiped_at FROM devices WHERE id = ?", arguments: [laptop.store.deviceID]),
+             try String.fetchAll(db, sql: "SELECT action FROM audit ORDER BY id"))
+        }
+        #expect(wiped != nil)
+        #expect(actions.contains("revoke") && actions.contains("wiped"))
+
+        try await phone.sync()
+        #expect(try phone.value(record, "concern.summary") == "Amy said her stepfather hurt her arm")
+    }
+
+    @Test("an operator revokes from the command line and rotates the user's token")
+    func commandLine() async throws {
+        let server = try ServerProcess()
+        let token = try server.addUser("jane")
+        let laptop = try await Device(server: server, token: token)
+        defer { laptop.remove() }
+        func run(_ arguments: [String]) throws -> (Int32, String) {
+            let process = Process()
+            process.executableURL = ServerProcess.executable
+            process.arguments = arguments + ["--db", server.database]
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        #expect(try run(["device", "revoke", laptop.store.deviceID]).0 == 0)
+        #expect(try run(["device", "revoke", "no-such-device"]).0 != 0)
+        await #expect(throws: SyncError.revoked) { try await laptop.sync() }
+        let (status, newToken) = try run(["user", "rotate-token", "jane"])
+        #expect(status == 0 && newToken.hasPrefix("fld_") && newToken != token)
+        #expect(try await server.request("GET", "v1/pull", token: token).0 == 401)
+        #expect(try await server.request("GET", "v1/pull", token: newToken).0 == 200)
+    }
+}
