@@ -89,12 +89,8 @@ struct FrontDoorRoutes {
     @Sendable func acknowledge(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
         let (user, device) = try actor(request, context)
-        let result = try perform {
-            try storage.write { transaction in
-                let result = try frontDoor.acknowledge(id, by: user, device: device, in: transaction)
-                try transaction.audit(AuditEvent(at: result.acknowledgedAt, actor: user.name, action: "acknowledge", record: id, detail: "device=\(device)"))
-                return result
-            }
+        let result = try recorded { try frontDoor.acknowledge(id, by: user, device: device, in: $0) } audit: {
+            AuditEvent(at: $0.acknowledgedAt, actor: user.name, action: "acknowledge", record: id, detail: "device=\(device)")
         }
         context.logger.notice("referral acknowledged", metadata: ["record": "\(id)"])
         return try SyncRoutes.json(result)
@@ -105,12 +101,8 @@ struct FrontDoorRoutes {
         let (user, device) = try actor(request, context)
         var request = request
         let body = try await SyncRoutes.decode(DecisionRequest.self, from: &request)
-        let result = try perform {
-            try storage.write { transaction in
-                let result = try frontDoor.decide(id, body, by: user, device: device, in: transaction)
-                try transaction.audit(AuditEvent(at: result.decidedAt, actor: user.name, action: "decide", record: id, detail: "device=\(device) outcome=\(result.outcome)"))
-                return result
-            }
+        let result = try recorded { try frontDoor.decide(id, body, by: user, device: device, in: $0) } audit: {
+            AuditEvent(at: $0.decidedAt, actor: user.name, action: "decide", record: id, detail: "device=\(device) outcome=\($0.outcome)")
         }
         context.logger.notice("referral decided", metadata: ["record": "\(id)", "outcome": "\(body.outcome)"])
         return try SyncRoutes.json(result)
@@ -130,12 +122,8 @@ struct FrontDoorRoutes {
         let (user, device) = try actor(request, context)
         var request = request
         let body = try await SyncRoutes.decode(ResolutionRequest.self, from: &request)
-        let result = try perform {
-            try storage.write { transaction in
-                let result = try frontDoor.resolve(id, body, by: user, device: device, in: transaction)
-                try transaction.audit(AuditEvent(at: result.at, actor: user.name, action: "resolve", record: nil, detail: "conflict=\(id) revision=\(result.revision) device=\(device)"))
-                return result
-            }
+        let result = try recorded { try frontDoor.resolve(id, body, by: user, device: device, in: $0) } audit: {
+            AuditEvent(at: $0.at, actor: user.name, action: "resolve", record: nil, detail: "conflict=\(id) revision=\($0.revision) device=\(device)")
         }
         context.logger.notice("conflict resolved", metadata: ["conflict": "\(id)", "revision": "\(result.revision)"])
         return try SyncRoutes.json(result)
@@ -150,9 +138,15 @@ struct FrontDoorRoutes {
         return (user, device)
     }
 
-    private func perform<T>(_ body: () throws -> T) throws -> T {
+    /// Runs a front-door write and its audit entry in one transaction, and
+    /// turns the front door's refusals into 404s and 400s.
+    private func recorded<T>(_ action: (any SyncTransaction) throws -> T, audit: (T) -> AuditEvent) throws -> T {
         do {
-            return try body()
+            return try storage.write { transaction in
+                let result = try action(transaction)
+                try transaction.audit(audit(result))
+                return result
+            }
         } catch FrontDoor.Refusal.notFound(let message) {
             throw APIError(.notFound, message)
         } catch FrontDoor.Refusal.invalid(let message) {
