@@ -113,18 +113,10 @@ struct Conflicts: FieldCommand {
 
     struct Row: Encodable {
         struct Candidate: Encodable {
-            let value: String?
+            @NullEncoded var value: String?
             let author: String
             let device: String
             let time: String
-
-            func encode(to encoder: any Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(value, forKey: .value)
-                try container.encode(author, forKey: .author)
-                try container.encode(device, forKey: .device)
-                try container.encode(time, forKey: .time)
-            }
 
             enum CodingKeys: String, CodingKey { case value, author, device, time }
         }

@@ -265,18 +265,8 @@ struct History: FieldCommand {
         let author: String
         let device: String
         let path: String
-        let old: String?
-        let new: String?
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(at, forKey: .at)
-            try container.encode(author, forKey: .author)
-            try container.encode(device, forKey: .device)
-            try container.encode(path, forKey: .path)
-            try container.encode(old, forKey: .old)
-            try container.encode(new, forKey: .new)
-        }
+        @NullEncoded var old: String?
+        @NullEncoded var new: String?
 
         enum CodingKeys: String, CodingKey { case at, author, device, path, old, new }
     }

@@ -103,26 +103,13 @@ struct Status: FieldCommand {
         let id: String
         let status: String
         let pending: Int
-        let receipt: ReceiptJSON?
+        @NullEncoded var receipt: ReceiptJSON?
         let conflicts: [ConflictJSON]
         let rejected: [RejectedJSON]
-        let acknowledged: AcknowledgedJSON?
-        let outcome: OutcomeJSON?
+        @NullEncoded var acknowledged: AcknowledgedJSON?
+        @NullEncoded var outcome: OutcomeJSON?
         /// Set once three working days have passed since receipt with no acknowledgement.
-        let escalate: String?
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(id, forKey: .id)
-            try container.encode(status, forKey: .status)
-            try container.encode(pending, forKey: .pending)
-            try container.encode(receipt, forKey: .receipt)
-            try container.encode(conflicts, forKey: .conflicts)
-            try container.encode(rejected, forKey: .rejected)
-            try container.encode(acknowledged, forKey: .acknowledged)
-            try container.encode(outcome, forKey: .outcome)
-            try container.encode(escalate, forKey: .escalate)
-        }
+        @NullEncoded var escalate: String?
 
         enum CodingKeys: String, CodingKey { case id, status, pending, receipt, conflicts, rejected, acknowledged, outcome, escalate }
     }

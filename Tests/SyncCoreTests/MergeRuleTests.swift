@@ -63,3 +63,18 @@ extension FieldType {
         ReferralForm.standard.patterns.first { $0.pattern == pattern }!.field.type.options.map(\.key)
     }
 }
+
+@Suite("Wire format")
+struct WireFormatTests {
+    @Test("an empty value travels as an explicit null, and a missing key reads as nil")
+    func explicitNull() throws {
+        let change = WireChange(seq: 1, record: "r", path: "concern.summary", value: nil, baseRevision: 3, hlc: "h")
+        let json = String(decoding: try JSONEncoder().encode(change), as: UTF8.self)
+        #expect(json.contains(#""value":null"#))
+        #expect(try JSONDecoder().decode(WireChange.self, from: Data(json.utf8)) == change)
+        let missing = #"{"seq":1,"record":"r","path":"p","base_rev":0,"hlc":"h"}"#
+        #expect(try JSONDecoder().decode(WireChange.self, from: Data(missing.utf8)).value == nil)
+        let summary = String(decoding: try JSONEncoder().encode(SyncSummary()), as: UTF8.self)
+        #expect(summary.contains(#""receipt":null"#) && !summary.contains("receiptTime"))
+    }
+}

@@ -37,13 +37,13 @@ public enum IntakePath {
 public struct QueueEntry: Codable, Sendable, Equatable {
     public var id: String
     public var kind: String
-    public var receipt: String?
+    @NullEncoded public var receipt: String?
     public var submittedAt: String
     public var acknowledged: Bool
-    public var acknowledgedAt: String?
+    @NullEncoded public var acknowledgedAt: String?
     public var ackDue: String
     public var overdue: Bool
-    public var outcome: String?
+    @NullEncoded public var outcome: String?
 
     public init(id: String, kind: String, receipt: String?, submittedAt: String, acknowledged: Bool, acknowledgedAt: String?, ackDue: String, overdue: Bool, outcome: String?) {
         self.id = id
@@ -60,19 +60,6 @@ public struct QueueEntry: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case id, kind, receipt, submittedAt = "submitted_at", acknowledged, acknowledgedAt = "acknowledged_at"
         case ackDue = "ack_due", overdue, outcome
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(kind, forKey: .kind)
-        try container.encode(receipt, forKey: .receipt)
-        try container.encode(submittedAt, forKey: .submittedAt)
-        try container.encode(acknowledged, forKey: .acknowledged)
-        try container.encode(acknowledgedAt, forKey: .acknowledgedAt)
-        try container.encode(ackDue, forKey: .ackDue)
-        try container.encode(overdue, forKey: .overdue)
-        try container.encode(outcome, forKey: .outcome)
     }
 }
 

@@ -71,8 +71,8 @@ public struct WireChange: Codable, Sendable, Equatable {
     public var seq: Int64
     public var record: String
     public var path: String
-    /// nil clears the field.
-    public var value: String?
+    /// nil clears the field (sent as `null`).
+    @NullEncoded public var value: String?
     /// The field revision the device's edit was based on (0 if it never had one).
     public var baseRevision: Int64
     public var hlc: String
@@ -88,16 +88,6 @@ public struct WireChange: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case seq, record, path, value, baseRevision = "base_rev", hlc
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(seq, forKey: .seq)
-        try container.encode(record, forKey: .record)
-        try container.encode(path, forKey: .path)
-        try container.encode(value, forKey: .value)  // explicit null: a cleared field
-        try container.encode(baseRevision, forKey: .baseRevision)
-        try container.encode(hlc, forKey: .hlc)
     }
 }
 
@@ -132,7 +122,7 @@ public enum Outcome: String, Codable, Sendable {
 
 /// A field's state on the server.
 public struct FieldState: Codable, Sendable, Equatable {
-    public var value: String?
+    @NullEncoded public var value: String?
     public var revision: Int64
     /// The open conflict on the field, if any.
     public var conflict: String?
@@ -141,13 +131,6 @@ public struct FieldState: Codable, Sendable, Equatable {
         self.value = value
         self.revision = revision
         self.conflict = conflict
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(value, forKey: .value)
-        try container.encode(revision, forKey: .revision)
-        try container.encodeIfPresent(conflict, forKey: .conflict)
     }
 
     enum CodingKeys: String, CodingKey { case value, revision, conflict }
@@ -222,7 +205,7 @@ public struct PushResponse: Codable, Sendable, Equatable {
 
 /// One candidate value of a conflict.
 public struct ConflictCandidate: Codable, Sendable, Equatable {
-    public var value: String?
+    @NullEncoded public var value: String?
     public var author: String
     public var device: String
     public var time: String
@@ -234,15 +217,6 @@ public struct ConflictCandidate: Codable, Sendable, Equatable {
         self.device = device
         self.time = time
         self.hlc = hlc
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(value, forKey: .value)
-        try container.encode(author, forKey: .author)
-        try container.encode(device, forKey: .device)
-        try container.encode(time, forKey: .time)
-        try container.encode(hlc, forKey: .hlc)
     }
 
     enum CodingKeys: String, CodingKey { case value, author, device, time, hlc }
@@ -267,7 +241,7 @@ public struct PulledChange: Codable, Sendable, Equatable {
     public var revision: Int64
     public var record: String
     public var path: String
-    public var value: String?
+    @NullEncoded public var value: String?
     public var author: String
     public var device: String
     public var hlc: String
@@ -288,19 +262,6 @@ public struct PulledChange: Codable, Sendable, Equatable {
         self.hlc = hlc
         self.at = at
         self.conflict = conflict
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(revision, forKey: .revision)
-        try container.encode(record, forKey: .record)
-        try container.encode(path, forKey: .path)
-        try container.encode(value, forKey: .value)
-        try container.encode(author, forKey: .author)
-        try container.encode(device, forKey: .device)
-        try container.encode(hlc, forKey: .hlc)
-        try container.encode(at, forKey: .at)
-        try container.encodeIfPresent(conflict, forKey: .conflict)
     }
 
     enum CodingKeys: String, CodingKey { case revision, record, path, value, author, device, hlc, at, conflict }

@@ -35,23 +35,13 @@ public struct SyncSummary: Sendable, Equatable, Codable {
     /// Fields this device took from the server (its own writes coming back excluded).
     public var pulled = 0
     /// The last receipt's reference, if anything was acknowledged.
-    public var receipt: String?
+    @NullEncoded public var receipt: String?
     public var receiptTime: String?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case pushed, applied, conflicts, rejected, pulled, receipt
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(pushed, forKey: .pushed)
-        try container.encode(applied, forKey: .applied)
-        try container.encode(conflicts, forKey: .conflicts)
-        try container.encode(rejected, forKey: .rejected)
-        try container.encode(pulled, forKey: .pulled)
-        try container.encode(receipt, forKey: .receipt)
     }
 }
 
