@@ -33,10 +33,13 @@ let work = URL(fileURLWithPath: option("--tmp", "/tmp")).appendingPathComponent(
 try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(at: work) }
 
+let benchPassphrase = "bench passphrase"
+
 func environment(home: URL) -> [String: String] {
     var environment = ProcessInfo.processInfo.environment
     environment["FIELD_HOME"] = home.path
     environment["FIELD_USER"] = "bench"
+    environment["FIELD_PASSPHRASE"] = benchPassphrase
     return environment
 }
 
@@ -79,7 +82,7 @@ let warmUp = 5
 for run in 0..<warmUp { _ = oneShotSet(run) }
 let oneShot = (warmUp..<(warmUp + runs)).map(oneShotSet)
 let helpRuns = (0..<runs).map { _ in spawnAndWait([fieldBinary, "--help"], environment: oneShotEnvironment) }
-let oneShotLines = try LocalStore(path: oneShotHome.appendingPathComponent("field.sqlite").path, author: "bench")
+let oneShotLines = try LocalStore(path: oneShotHome.appendingPathComponent("field.sqlite").path, author: "bench", passphrase: benchPassphrase)
     .history(of: UUID(uuidString: referralID)!).count - 2
 let oneShotMedian = percentile(oneShot.map(\.ms).sorted(), 0.5)
 
@@ -95,7 +98,7 @@ print(String(format: "   target:  median < 30 ms: %@ (%.1f ms)", verdict(oneShot
 
 // MARK: 2a. In-process LocalStore.set on a real file
 
-let sessionStore = try LocalStore(path: work.appendingPathComponent("session.sqlite").path, author: "bench")
+let sessionStore = try LocalStore(path: work.appendingPathComponent("session.sqlite").path, author: "bench", passphrase: benchPassphrase)
 let sessionReferral = try sessionStore.createReferral(kind: kind)
 for n in 0..<50 { try sessionStore.set(textPaths[n % textPaths.count], of: sessionReferral, to: "Warm-up \(n)") }
 var inProcess: [Double] = []
@@ -126,7 +129,7 @@ let script = (0..<lineCount).map { "set \(pipedID) \(textPaths[$0 % textPaths.co
 let emptyMedian = percentile((0..<20).map { _ in spawnAndWait([fieldBinary], environment: sessionEnvironment, input: "").ms }.sorted(), 0.5)
 let sessions = (0..<3).map { _ in spawnAndWait([fieldBinary], environment: sessionEnvironment, input: script) }
 let pipedMedian = percentile(sessions.map(\.ms).sorted(), 0.5)
-let pipedLines = try LocalStore(path: sessionHome.appendingPathComponent("field.sqlite").path, author: "bench")
+let pipedLines = try LocalStore(path: sessionHome.appendingPathComponent("field.sqlite").path, author: "bench", passphrase: benchPassphrase)
     .history(of: UUID(uuidString: pipedID)!).count - 2
 
 print("   b) \(lineCount) `set` lines piped into one session process, 3 sessions:")
@@ -165,7 +168,7 @@ struct Fill { var perReferralMs: [Double] = [], fullStoreSetMs: [Double] = [], m
 /// timings, the file sizes with the store still open and the stored values of
 /// the last referral. The store is closed on return.
 func fillStore() throws -> Fill {
-    let store = try LocalStore(path: sizedFile, author: "bench")
+    let store = try LocalStore(path: sizedFile, author: "bench", passphrase: benchPassphrase)
     var fill = Fill(), last = UUID()
     for r in 0..<referralCount {
         let start = ContinuousClock.now

@@ -167,7 +167,7 @@ print(String(format: "   ratio: %.2f of raw (target ≥ 0.5); target ≥ 100,000
 // MARK: 2. One-field sync round trip
 
 let storePath = work.appendingPathComponent("device.sqlite").path
-let store = try LocalStore(path: storePath, author: "bench")
+let store = try LocalStore(path: storePath, author: "bench", passphrase: "bench passphrase")
 let client = SyncClient(store: store, transport: transport, server: url.absoluteString)
 _ = try await client.register()
 let record = try store.createReferral(kind: .socialCare)
@@ -192,7 +192,7 @@ let seeder = UUIDv7Generator().next().lowercased
 try await register(seeder, transport: pullerTransport)
 let versions = makeChanges(referrals: 100_000 / fieldsPerReferral + 1, seed: 2).prefix(100_000)
 _ = try await push(Array(versions), device: seeder, transport: pullerTransport)
-let fresh = try LocalStore(path: work.appendingPathComponent("fresh.sqlite").path, author: "puller")
+let fresh = try LocalStore(path: work.appendingPathComponent("fresh.sqlite").path, author: "puller", passphrase: "bench passphrase")
 let freshClient = SyncClient(store: fresh, transport: pullerTransport, server: url.absoluteString)
 _ = try await freshClient.register()
 var pulled = 0

@@ -40,6 +40,25 @@ final class Console: @unchecked Sendable {
         Swift.readLine(strippingNewline: true)
     }
 
+    /// A secret typed at the terminal without echo (a passphrase), or nil
+    /// when standard input is not a terminal or ends.
+    func secret(_ prompt: String) -> String? {
+        guard isInteractive else { return nil }
+        write(prompt, to: FileHandle.standardError)
+        var saved = termios()
+        let canHide = tcgetattr(STDIN_FILENO, &saved) == 0
+        if canHide {
+            var hidden = saved
+            hidden.c_lflag &= ~tcflag_t(ECHO)
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &hidden)
+        }
+        defer {
+            if canHide { tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved) }
+            write("\n", to: FileHandle.standardError)
+        }
+        return Swift.readLine(strippingNewline: true)
+    }
+
     private func write(_ text: String, to handle: FileHandle) {
         handle.write(Data(text.utf8))
     }

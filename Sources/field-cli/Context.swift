@@ -11,10 +11,18 @@ final class Context: @unchecked Sendable {
     let ids: (any IDGenerator)?
     let console: Console
     private var openedStore: LocalStore?
+    /// The passphrase that opened the store, for `field passphrase`; in memory only.
+    var passphrase: String?
+    /// How a new store derives its key (cheaper under FIELD_TEST_FAST_KDF).
+    let keyDerivation: KeyDerivation
     private var loadedAuthority: Authority?
 
-    init(home: URL, author: String, clock: any WallClock, ids: (any IDGenerator)?, console: Console) {
+    init(
+        home: URL, author: String, clock: any WallClock, ids: (any IDGenerator)?, console: Console,
+        keyDerivation: KeyDerivation = .standard
+    ) {
         self.home = home
+        self.keyDerivation = keyDerivation
         self.author = author
         self.clock = clock
         self.ids = ids
@@ -24,8 +32,12 @@ final class Context: @unchecked Sendable {
     /// Reads the environment:
     /// - `FIELD_HOME`: the device's data folder (default `~/.field`);
     /// - `FIELD_USER`: who this device writes as on first use (default `$USER`);
+    /// - `FIELD_PASSPHRASE`: the store's passphrase, for scripts (otherwise
+    ///   it is asked for at the terminal, once per process);
     /// - `FIELD_TEST_NOW` and `FIELD_TEST_SEED`: testing hooks that fix the
-    ///   clock (it then moves one second per reading) and seed the ids.
+    ///   clock (it then moves one second per reading) and seed the ids;
+    /// - `FIELD_TEST_FAST_KDF=1`: a testing hook that makes new stores derive
+    ///   their key with a 1 MiB scrypt instead of 128 MiB. Never for real data.
     static func fromEnvironment(console: Console = Console()) throws -> Context {
         let environment = ProcessInfo.processInfo.environment
         let home = environment["FIELD_HOME"].map { URL(fileURLWithPath: $0) }
@@ -39,7 +51,8 @@ final class Context: @unchecked Sendable {
             clock = SteppingClock(start: start)
         }
         let ids = environment["FIELD_TEST_SEED"].flatMap(UInt64.init).map { UUIDv7Generator(clock: clock, seed: $0) }
-        return Context(home: home, author: author, clock: clock, ids: ids, console: console)
+        let keyDerivation: KeyDerivation = environment["FIELD_TEST_FAST_KDF"] == "1" ? .testing : .standard
+        return Context(home: home, author: author, clock: clock, ids: ids, console: console, keyDerivation: keyDerivation)
     }
 
     /// The store, opened (and the home folder made) on first use.
@@ -52,10 +65,42 @@ final class Context: @unchecked Sendable {
             throw CLIError("Cannot create the field home folder '\(home.path)'; set FIELD_HOME to a folder you can write.")
         }
         let file = home.appendingPathComponent("field.sqlite").path
-        let store = try LocalStore(path: file, author: author, clock: clock, ids: ids)
+        let isNew = !FileManager.default.fileExists(atPath: file)
+        let passphrase = try askPassphrase(isNew: isNew)
+        let store = try LocalStore(
+            path: file, author: author, passphrase: passphrase, keyDerivation: keyDerivation, clock: clock, ids: ids)
         try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
         openedStore = store
+        self.passphrase = passphrase
         return store
+    }
+
+    /// `FIELD_PASSPHRASE`, or the passphrase typed at the terminal (twice for
+    /// a new store, which takes it as its own).
+    private func askPassphrase(isNew: Bool) throws -> String {
+        if let given = ProcessInfo.processInfo.environment["FIELD_PASSPHRASE"] { return given }
+        guard console.isInteractive else {
+            throw CLIError("The device's store is encrypted and no passphrase was given; set FIELD_PASSPHRASE or run `field` at a terminal.")
+        }
+        if isNew {
+            return try newPassphrase(prompt: "Choose a passphrase for this device's store (at least 8 characters): ")
+        }
+        guard let typed = console.secret("Passphrase for \(home.path): ") else {
+            throw CLIError("No passphrase was typed; the store stays locked.")
+        }
+        return typed
+    }
+
+    /// A new passphrase: `FIELD_NEW_PASSPHRASE`, or typed twice at the terminal.
+    func newPassphrase(prompt: String, environmentKey: String? = nil) throws -> String {
+        if let environmentKey, let given = ProcessInfo.processInfo.environment[environmentKey] { return given }
+        guard let first = console.secret(prompt) else {
+            throw CLIError("No new passphrase was given; set \(environmentKey ?? "FIELD_PASSPHRASE") or run `field` at a terminal.")
+        }
+        guard let second = console.secret("Type it again: "), second == first else {
+            throw CLIError("The two passphrases typed differ; nothing was changed.")
+        }
+        return first
     }
 
     /// `$FIELD_HOME/authority.json` if present (and valid, else a warning), or the shipped example.

@@ -17,6 +17,7 @@ struct FieldProcess {
     }()
 
     let home: URL
+    static let passphrase = "correct horse battery staple"
 
     init() throws {
         home = FileManager.default.temporaryDirectory.appendingPathComponent("field-cli-\(UUID().uuidString)")
@@ -29,16 +30,24 @@ struct FieldProcess {
         environment["FIELD_USER"] = "jane.smith"
         environment["FIELD_TEST_NOW"] = now
         environment["FIELD_TEST_SEED"] = "42"
+        environment["FIELD_PASSPHRASE"] = Self.passphrase
+        environment["FIELD_TEST_FAST_KDF"] = "1"
         return environment
     }
 
     /// Runs to completion; stdout and stderr share one pipe, so the output
     /// keeps the order in which things were written.
-    func run(_ arguments: [String], input: String? = nil, now: String = "2026-11-23T09:00:00Z") throws -> (output: String, status: Int32) {
+    /// - Parameter overrides: environment variables to set, or to remove (nil).
+    func run(
+        _ arguments: [String], input: String? = nil, now: String = "2026-11-23T09:00:00Z",
+        environment overrides: [String: String?] = [:]
+    ) throws -> (output: String, status: Int32) {
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = arguments
-        process.environment = environment(now: now)
+        var environment = environment(now: now)
+        for (key, value) in overrides { environment[key] = value }
+        process.environment = environment
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
@@ -58,7 +67,7 @@ struct FieldProcess {
     }
 
     func openStore() throws -> LocalStore {
-        try LocalStore(path: home.appendingPathComponent("field.sqlite").path, author: "test")
+        try LocalStore(path: home.appendingPathComponent("field.sqlite").path, author: "test", passphrase: Self.passphrase)
     }
 
     func remove() { try? FileManager.default.removeItem(at: home) }

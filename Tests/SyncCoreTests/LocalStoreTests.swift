@@ -38,7 +38,9 @@ struct LocalStoreTests {
         let id = try test.store.createReferral(kind: .socialCare)
         // As if a pull had brought revision 41 of this field from the server.
         try DatabaseQueue(path: test.path).write { db in
-            try db.execute(sql: "INSERT INTO field_value (referral_id, path, value, base_rev, updated_at) VALUES (?, 'concern.summary', 'server text', 41, '2026-11-23T08:00:00Z')", arguments: [id.lowercased])
+            try db.execute(
+                sql: "INSERT INTO field_value (referral_id, path, value, base_rev, updated_at) VALUES (?, 'concern.summary', ?, 41, '2026-11-23T08:00:00Z')",
+                arguments: [id.lowercased, test.store.cipher.seal("server text", record: id.lowercased, path: "concern.summary")])
         }
         try test.store.set("concern.summary", of: id, to: "first")
         try test.store.set("concern.summary", of: id, to: "second")

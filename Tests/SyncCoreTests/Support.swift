@@ -12,14 +12,19 @@ struct TestStore {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         clock = SteppingClock(start: Timestamp.date(start)!)
         store = try LocalStore(
-            path: folder.appendingPathComponent("field.sqlite").path, author: author, clock: clock,
+            path: folder.appendingPathComponent("field.sqlite").path, author: author, passphrase: Self.passphrase,
+            keyDerivation: .testing, clock: clock,
             ids: UUIDv7Generator(clock: clock, seed: seed))
     }
+
+    static let passphrase = "correct horse battery staple"
 
     var path: String { folder.appendingPathComponent("field.sqlite").path }
 
     /// Opens the same file again, as a new process would.
     func reopen() throws -> LocalStore {
-        try LocalStore(path: path, author: "someone-else", clock: clock, ids: UUIDv7Generator(clock: clock, seed: 99))
+        try LocalStore(
+            path: path, author: "someone-else", passphrase: Self.passphrase, keyDerivation: .testing, clock: clock,
+            ids: UUIDv7Generator(clock: clock, seed: 99))
     }
 }

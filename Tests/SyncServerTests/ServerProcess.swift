@@ -134,7 +134,9 @@ struct Device {
     ) async throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("device-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        store = try LocalStore(path: folder.appendingPathComponent("field.sqlite").path, author: "device-user", clock: clock)
+        store = try LocalStore(
+            path: folder.appendingPathComponent("field.sqlite").path, author: "device-user",
+            passphrase: "device passphrase", keyDerivation: .testing, clock: clock)
         let http = HTTPTransport(server: server.url, token: token, device: store.deviceID)
         client = SyncClient(store: store, transport: wrap?(http) ?? http, server: server.url.absoluteString)
         let reply = try await client.register()

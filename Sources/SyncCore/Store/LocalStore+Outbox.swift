@@ -11,9 +11,11 @@ extension LocalStore {
     func pendingChanges(where condition: String, limit: Int) throws -> [PendingChange] {
         try writer.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE \(condition) ORDER BY seq LIMIT ?", arguments: [limit]).map { row in
-                PendingChange(
-                    seq: row["seq"], record: UUID(uuidString: row["referral_id"])!, path: row["path"],
-                    value: row["value"], baseRevision: row["base_rev"],
+                let record: String = row["referral_id"]
+                let path: String = row["path"]
+                return PendingChange(
+                    seq: row["seq"], record: UUID(uuidString: record)!, path: path,
+                    value: try cipher.open(row, "value", record: record, path: path), baseRevision: row["base_rev"],
                     hlc: HLCStamp(row["hlc"]) ?? HLCStamp(wall: 0, counter: 0, device: deviceID),
                     author: row["author"], edits: row["edits"],
                     sentAt: (row["sent_at"] as String?).flatMap { Timestamp.date($0) },

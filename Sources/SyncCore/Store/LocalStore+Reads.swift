@@ -19,10 +19,10 @@ extension LocalStore {
     }
 
     public func referral(_ id: UUID) throws -> Referral {
-        try writer.read { db in try Self.fetchReferral(id, db: db) }
+        try writer.read { db in try fetchReferral(id, db: db) }
     }
 
-    static func fetchReferral(_ id: UUID, db: Database) throws -> Referral {
+    func fetchReferral(_ id: UUID, db: Database) throws -> Referral {
         let key = id.lowercased
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM referral WHERE id = ?", arguments: [key]) else {
             throw StoreError.unknownReferral(key)
@@ -30,7 +30,8 @@ extension LocalStore {
         var values: [String: String] = [:]
         var cleared: Set<String> = []
         for field in try Row.fetchAll(db, sql: "SELECT path, value FROM field_value WHERE referral_id = ?", arguments: [key]) {
-            if let value: String = field["value"] { values[field["path"]] = value } else { cleared.insert(field["path"]) }
+            let path: String = field["path"]
+            if let value = try cipher.open(field, "value", record: key, path: path) { values[path] = value } else { cleared.insert(path) }
         }
         let pending = try String.fetchSet(db, sql: "SELECT path FROM outbox WHERE referral_id = ? AND rejected_reason IS NULL", arguments: [key])
         return Referral(
@@ -50,16 +51,22 @@ extension LocalStore {
                         AND (SELECT value FROM field_value i WHERE i.referral_id = r.id
                              AND i.path = substr(f.path, 1, length(f.path) - length('.full_name'))) = 'present'
                         ORDER BY f.path LIMIT 1) AS label,
+                    (SELECT f.path FROM field_value f WHERE f.referral_id = r.id AND f.path LIKE 'children.%.full_name'
+                        AND (SELECT value FROM field_value i WHERE i.referral_id = r.id
+                             AND i.path = substr(f.path, 1, length(f.path) - length('.full_name'))) = 'present'
+                        ORDER BY f.path LIMIT 1) AS label_path,
                     (SELECT count(*) FROM outbox WHERE referral_id = r.id) AS pending
                 FROM referral r ORDER BY r.updated_at DESC, r.id DESC
                 """)
-            return rows.map { row in
-                ReferralSummary(
-                    id: UUID(uuidString: row["id"])!,
+            return try rows.map { row in
+                let id: String = row["id"]
+                let label = try (row["label_path"] as String?).flatMap { try cipher.open(row, "label", record: id, path: $0) }
+                return ReferralSummary(
+                    id: UUID(uuidString: id)!,
                     kind: (row["kind"] as String?).flatMap(ReferralKind.init(rawValue:)) ?? .socialCare,
                     status: (row["status"] as String?).flatMap(ReferralStatus.init(rawValue:)) ?? .draft,
                     updatedAt: Timestamp.date(row["updated_at"]) ?? .distantPast,
-                    label: row["label"], pendingChanges: row["pending"])
+                    label: label, pendingChanges: row["pending"])
             }
         }
     }
@@ -74,15 +81,19 @@ extension LocalStore {
                 sql += " AND path LIKE ?"
                 arguments += [typedPath + ".%"]
             } else if let typedPath {
-                let referral = try Self.fetchReferral(id, db: db)
+                let referral = try fetchReferral(id, db: db)
                 let resolved = try form.resolve(typedPath, items: referral.resolvableItems(of:))
                 sql += " AND (path = ? OR path LIKE ?)"
                 arguments += [resolved.path, resolved.path + ".%"]
             }
             sql += " ORDER BY id"
+            let record = id.lowercased
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                HistoryEntry(
-                    id: row["id"], path: row["path"], oldValue: row["old_value"], newValue: row["new_value"],
+                let path: String = row["path"]
+                return HistoryEntry(
+                    id: row["id"], path: path,
+                    oldValue: try cipher.open(row, "old_value", record: record, path: path),
+                    newValue: try cipher.open(row, "new_value", record: record, path: path),
                     author: row["author"], device: row["device_id"], at: Timestamp.date(row["at"]) ?? .distantPast,
                     hlc: HLCStamp(row["hlc"]) ?? HLCStamp(wall: 0, counter: 0, device: row["device_id"]))
             }

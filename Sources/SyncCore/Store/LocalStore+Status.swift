@@ -45,14 +45,16 @@ extension LocalStore {
                 ).map { row in
                     SyncStatus.LocalConflict(
                         id: row["id"], path: row["path"], status: row["status"],
-                        candidates: (try? JSONDecoder().decode([ConflictCandidate].self, from: Data((row["candidates"] as String).utf8))) ?? [])
+                        candidates: (try? JSONDecoder().decode(
+                            [ConflictCandidate].self,
+                            from: Data((try cipher.open(row, "candidates", record: key, path: Self.conflictPath(row["id"])) ?? "[]").utf8))) ?? [])
                 }
                 let mine = outbox.filter { $0.record == id }
                 let receivedAt = try String.fetchOne(db, sql: "SELECT received_at FROM referral WHERE id = ?", arguments: [key]).flatMap { Timestamp.date($0) }
                 let frontDoor = Dictionary(uniqueKeysWithValues: try Row.fetchAll(
                     db, sql: "SELECT path, value FROM field_value WHERE referral_id = ? AND path IN ('@acknowledged_at', '@acknowledged_by', '@outcome', '@outcome_note', '@decided_at', '@decided_by') AND value IS NOT NULL",
                     arguments: [key]
-                ).map { ($0[0] as String, $0[1] as String) })
+                ).map { row in (row["path"] as String, try cipher.open(row, "value", record: key, path: row["path"]) ?? "") })
                 return SyncStatus(
                     id: id, status: status.flatMap(ReferralStatus.init(rawValue:)) ?? .draft,
                     pending: mine.filter { $0.rejectedReason == nil }.count,

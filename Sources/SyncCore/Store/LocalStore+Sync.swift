@@ -31,14 +31,16 @@ extension LocalStore {
     public func saveLogin(_ login: ServerLogin, lastSeq: Int64? = nil) throws {
         try writer.write { db in
             try db.run("UPDATE device SET server_url = ?, token = ?, role = ?, author = ?, next_seq = max(next_seq, ?)",
-                [login.server, login.token, login.role.rawValue, login.user, (lastSeq ?? 0) + 1])
+                [login.server, cipher.seal(login.token, record: Self.deviceRecord, path: Self.tokenPath), login.role.rawValue,
+                 login.user, (lastSeq ?? 0) + 1])
         }
     }
 
     public func login() throws -> ServerLogin? {
         try writer.read { db in
             guard let row = try db.row("SELECT server_url, token, author, role FROM device"),
-                let server: String = row["server_url"], let token: String = row["token"]
+                let server: String = row["server_url"],
+                let token = try cipher.open(row, "token", record: Self.deviceRecord, path: Self.tokenPath)
             else { return nil }
             return ServerLogin(server: server, token: token, user: row["author"], role: Role(rawValue: row["role"] ?? "") ?? .practitioner)
         }
@@ -111,10 +113,10 @@ extension LocalStore {
                 }
                 if let conflict = outcome.current?.conflict {
                     try db.run("""
-                            INSERT INTO conflict (id, referral_id, path, status, candidates, updated_at) VALUES (?, ?, ?, 'open', '[]', ?)
+                            INSERT INTO conflict (id, referral_id, path, status, candidates, updated_at) VALUES (?, ?, ?, 'open', ?, ?)
                             ON CONFLICT (id) DO NOTHING
                             """,
-                        [conflict, referral, change.path, now])
+                        [conflict, referral, change.path, cipher.seal("[]", record: referral, path: Self.conflictPath(conflict)), now])
                 }
             }
             if let receipt = response.receipt {
@@ -197,7 +199,8 @@ extension LocalStore {
         hlc: String, db: Database
     ) throws -> Bool {
         let old = try db.row("SELECT value, base_rev FROM field_value WHERE referral_id = ? AND path = ?", [referral, path])
-        let oldValue: String? = old?[0]
+        let oldValue = try old.flatMap { try cipher.open($0, "value", record: referral, path: path) }
+        let sealed = cipher.seal(value, record: referral, path: path)
         if let old, oldValue == value, (old[1] as Int64) == revision { return false }
         // A page re-read after an interruption must not take a field back.
         if let old, (old[1] as Int64) > revision { return false }
@@ -206,14 +209,14 @@ extension LocalStore {
                     INSERT INTO history (referral_id, path, old_value, new_value, author, device_id, at, hlc, origin)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'server')
                     """,
-                [referral, path, oldValue, value, author, device, at, hlc])
+                [referral, path, old?["value"] as DatabaseValue? ?? .null, sealed, author, device, at, hlc])
         }
         try db.run("""
                 INSERT INTO field_value (referral_id, path, value, base_rev, updated_at) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (referral_id, path) DO UPDATE SET value = excluded.value, base_rev = excluded.base_rev,
                     updated_at = excluded.updated_at
                 """,
-            [referral, path, value, revision, at])
+            [referral, path, sealed, revision, at])
         return true
     }
 
@@ -228,6 +231,12 @@ extension LocalStore {
                 INSERT INTO conflict (id, referral_id, path, status, candidates, updated_at) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, candidates = excluded.candidates, updated_at = excluded.updated_at
                 """,
-            [conflict.id, referral, path, conflict.status, candidates, at])
+            [conflict.id, referral, path, conflict.status, cipher.seal(candidates, record: referral, path: Self.conflictPath(conflict.id)), at])
     }
+
+    /// Where the device's own secrets and a conflict's candidates are sealed:
+    /// not form paths, so never mistaken for one.
+    static let deviceRecord = "device"
+    static let tokenPath = "@token"
+    static func conflictPath(_ id: String) -> String { "@conflict.\(id)" }
 }

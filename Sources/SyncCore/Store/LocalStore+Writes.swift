@@ -103,7 +103,7 @@ extension LocalStore {
     /// Runs `body` in one write transaction on a referral that may still change.
     private func editable<T>(_ id: UUID, _ body: (Database, Referral, Date) throws -> T) throws -> T {
         try writer.write { db in
-            let referral = try Self.fetchReferral(id, db: db)
+            let referral = try fetchReferral(id, db: db)
             guard referral.status != .discarded else { throw StoreError.discarded(id) }
             return try body(db, referral, clock.now())
         }
@@ -143,36 +143,38 @@ extension LocalStore {
         for (path, value) in changes {
             let current = try db.row("SELECT value, base_rev FROM field_value WHERE referral_id = ? AND path = ?",
                 [referralID, path])
-            let oldValue: String? = current?["value"]
+            let oldValue = try current.flatMap { try cipher.open($0, "value", record: referralID, path: path) }
             guard current == nil || oldValue != value, !(current == nil && value == nil) else {
                 writes.append(FieldWrite(path: path, oldValue: oldValue, newValue: value, changed: false))
                 continue
             }
             let baseRevision: Int64 = current?["base_rev"] ?? 0
             stamp = HLCStamp.next(after: stamp, now: now)
+            let sealedOld = current?["value"] as DatabaseValue? ?? .null
+            let sealed = cipher.seal(value, record: referralID, path: path)
             try db.run("""
                     INSERT INTO history (referral_id, path, old_value, new_value, author, device_id, at, hlc)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                [referralID, path, oldValue, value, author, deviceID, at, stamp.description])
+                [referralID, path, sealedOld, sealed, author, deviceID, at, stamp.description])
             try db.run("""
                     INSERT INTO field_value (referral_id, path, value, base_rev, updated_at) VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (referral_id, path) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
                     """,
-                [referralID, path, value, baseRevision, at])
+                [referralID, path, sealed, baseRevision, at])
             // Coalesce into the field's open outbox entry, keeping its first base
             // revision and its seq; otherwise queue a new change.
             try db.run("""
                     UPDATE outbox SET value = ?, hlc = ?, author = ?, edits = edits + 1
                     WHERE referral_id = ? AND path = ? AND sent_at IS NULL
                     """,
-                [value, stamp.description, author, referralID, path])
+                [sealed, stamp.description, author, referralID, path])
             if db.changesCount == 0 {
                 try db.run("""
                         INSERT INTO outbox (seq, referral_id, path, value, base_rev, hlc, author, created_at)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                         """,
-                    [nextSeq, referralID, path, value, baseRevision, stamp.description, author, at])
+                    [nextSeq, referralID, path, sealed, baseRevision, stamp.description, author, at])
                 nextSeq += 1
             }
             writes.append(FieldWrite(path: path, oldValue: oldValue, newValue: value, changed: true))

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 
@@ -10,6 +11,10 @@ import GRDB
 /// at all, so a crash at any point leaves the store consistent. Commits are
 /// synchronous (`synchronous = FULL`): a write the method returned from
 /// survives a power cut.
+///
+/// Referral content is sealed (AES-GCM, see `ContentCipher`) before SQLite
+/// sees it, under a data key that only the passphrase unlocks; SQLite's
+/// `secure_delete` overwrites what it frees.
 public struct LocalStore: Sendable {
     public let form: ReferralForm
     /// This device's id, made on first open.
@@ -17,23 +22,34 @@ public struct LocalStore: Sendable {
     let writer: DatabaseQueue
     let clock: any WallClock
     let ids: any IDGenerator
+    let cipher: ContentCipher
     /// Where `today` and times typed without an offset are read.
     let timeZone: TimeZone
 
-    /// Opens (creating if needed) the store at `path` and migrates it.
+    /// Opens (creating if needed) the store at `path`, migrates it and unlocks
+    /// it with `passphrase`.
+    ///
+    /// A new store (or one written before encryption, whose content is then
+    /// sealed and the file vacuumed) takes `passphrase` as its own, derived
+    /// with `keyDerivation`; an existing one throws `StoreError.wrongPassphrase`
+    /// and changes nothing when the passphrase does not open it.
     /// - Parameter author: who this device writes as, recorded on first open.
     public init(
-        path: String, author: String, clock: any WallClock = SystemClock(),
-        ids: (any IDGenerator)? = nil, form: ReferralForm = .standard, timeZone: TimeZone = .current
+        path: String, author: String, passphrase: String, keyDerivation: KeyDerivation = .standard,
+        clock: any WallClock = SystemClock(), ids: (any IDGenerator)? = nil, form: ReferralForm = .standard,
+        timeZone: TimeZone = .current
     ) throws {
         var configuration = Configuration()
         configuration.journalMode = .wal
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // What SQLite frees is overwritten, not left for a file reader.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         let writer = try DatabaseQueue(path: path, configuration: configuration)
         try StoreSchema.migrator.migrate(writer)
+        self.cipher = try Self.unlock(writer, passphrase: passphrase, keyDerivation: keyDerivation, now: clock.now())
         let ids = ids ?? UUIDv7Generator(clock: clock)
         self.deviceID = try writer.write { db in
             if let existing = try String.fetchOne(db, sql: "SELECT device_id FROM device") {
@@ -52,12 +68,52 @@ public struct LocalStore: Sendable {
         self.timeZone = timeZone
     }
 
+    /// The cipher for the store's content: the keyring's data key opened
+    /// with the passphrase, or a new data key for a store that has none yet.
+    private static func unlock(
+        _ writer: DatabaseQueue, passphrase: String, keyDerivation: KeyDerivation, now: Date
+    ) throws -> ContentCipher {
+        if let stored = try writer.read(Keyring.load) {
+            return ContentCipher(dataKey: try Keyring.unwrap(stored, passphrase: passphrase))
+        }
+        try Keyring.checkNew(passphrase)
+        let dataKey = SymmetricKey(size: .bits256)
+        let wrapped = try Keyring.wrap(dataKey, passphrase: passphrase, derivation: keyDerivation)
+        let cipher = ContentCipher(dataKey: dataKey)
+        let created: Bool? = try writer.write { db in
+            // Another process may have made the keyring since: use that one.
+            guard try Keyring.load(db) == nil else { return nil }
+            try Keyring.save(wrapped, db: db, at: Timestamp.string(now))
+            return try StoreSchema.sealPlaintext(db, cipher: cipher)
+        }
+        guard let sealedExisting = created else {
+            return ContentCipher(dataKey: try Keyring.unwrap(try writer.read(Keyring.load)!, passphrase: passphrase))
+        }
+        if sealedExisting {
+            // The clear text lived in pages now free: rewrite the file without them.
+            try writer.vacuum()
+            try writer.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        }
+        return cipher
+    }
+
+    /// Changes the passphrase: the data key is rewrapped under the new one, in
+    /// one transaction, and the old wrapping is overwritten on disk. Referral
+    /// data is not rewritten, so nothing can be lost on the way.
+    public func changePassphrase(from current: String, to new: String, keyDerivation: KeyDerivation = .standard) throws {
+        try Keyring.checkNew(new)
+        guard let stored = try writer.read(Keyring.load) else { throw StoreError.wrongPassphrase }
+        let dataKey = try Keyring.unwrap(stored, passphrase: current)
+        let rewrapped = try Keyring.wrap(dataKey, passphrase: new, derivation: keyDerivation)
+        try writer.write { db in try Keyring.save(rewrapped, db: db, at: Timestamp.string(clock.now())) }
+        try writer.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+    }
+
     /// Erases every referral, value, history line, pending change, conflict
     /// and receipt, and the server token, overwriting what SQLite frees
     /// (`secure_delete`) and emptying the WAL. For a revoked device.
     public func wipe() throws {
         try writer.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA secure_delete = ON")
             try db.inTransaction {
                 for table in ["receipt_referral", "receipt", "conflict", "outbox", "history", "field_value", "referral"] {
                     try db.execute(sql: "DELETE FROM \(table)")

@@ -8,6 +8,10 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case alreadySubmitted(UUID)
     case itemRemoved(path: String)
     case submissionBlocked(UUID, findings: [GuidanceFinding])
+    case wrongPassphrase
+    case weakPassphrase(length: Int)
+    /// A sealed value that does not open: the file was altered or damaged.
+    case unreadable(record: String, path: String)
 
     public var description: String {
         switch self {
@@ -24,6 +28,12 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case .submissionBlocked(let id, let findings):
             "Referral \(id.lowercased) cannot be submitted yet: "
                 + findings.map(\.message).joined(separator: " ")
+        case .wrongPassphrase:
+            "The passphrase does not open this device's store; nothing was changed."
+        case .weakPassphrase(let length):
+            "A passphrase of \(length) characters is too short; use at least 8."
+        case .unreadable(let record, let path):
+            "The stored value of \(path) in referral \(record) does not open with this store's key; the file was altered or damaged."
         }
     }
 }

@@ -112,6 +112,50 @@ enum StoreSchema {
                 ALTER TABLE referral ADD COLUMN received_receipt TEXT;
                 """)
         }
+        migrator.registerMigration("v5-keyring") { db in
+            // The data key that seals referral content, wrapped under a key
+            // derived from the passphrase (see ContentCipher and Keyring).
+            try db.execute(sql: """
+                CREATE TABLE keyring (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    kdf TEXT NOT NULL,
+                    log2_n INTEGER NOT NULL,
+                    block_size INTEGER NOT NULL,
+                    parallelism INTEGER NOT NULL,
+                    salt BLOB NOT NULL,
+                    wrapped_key BLOB NOT NULL,
+                    changed_at TEXT NOT NULL
+                );
+                """)
+        }
         return migrator
+    }
+
+    /// Seals the content a store written before encryption holds in clear
+    /// (values, history, pending changes, conflict candidates, the server
+    /// token); returns whether there was any. Runs once, when the keyring is made.
+    static func sealPlaintext(_ db: Database, cipher: ContentCipher) throws -> Bool {
+        var sealed = 0
+        func seal(table: String, key: String, columns: [String], record: String, path: String) throws {
+            for column in columns {
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT \(key) AS key, \(record) AS record, \(path) AS path, \(column) AS value
+                    FROM \(table) WHERE typeof(\(column)) = 'text'
+                    """)
+                for row in rows where !ContentCipher.isStructural(row["path"]) {
+                    let value: String = row["value"]
+                    try db.execute(
+                        sql: "UPDATE \(table) SET \(column) = ? WHERE \(key) = ?",
+                        arguments: [cipher.seal(value, record: row["record"], path: row["path"]), row["key"] as DatabaseValue])
+                    sealed += 1
+                }
+            }
+        }
+        try seal(table: "field_value", key: "referral_id || ' ' || path", columns: ["value"], record: "referral_id", path: "path")
+        try seal(table: "history", key: "id", columns: ["old_value", "new_value"], record: "referral_id", path: "path")
+        try seal(table: "outbox", key: "seq", columns: ["value"], record: "referral_id", path: "path")
+        try seal(table: "conflict", key: "id", columns: ["candidates"], record: "referral_id", path: "'@conflict.' || id")
+        try seal(table: "device", key: "id", columns: ["token"], record: "'device'", path: "'@token'")
+        return sealed > 0
     }
 }
