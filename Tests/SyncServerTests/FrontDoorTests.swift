@@ -124,6 +124,7 @@ struct FrontDoorTests {
             var environment = ProcessInfo.processInfo.environment
             environment["FIELD_HOME"] = device.folder.path
             environment["FIELD_TEST_NOW"] = now
+            environment["FIELD_PASSPHRASE"] = Device.passphrase
             process.environment = environment
             let output = Pipe()
             process.standardOutput = output

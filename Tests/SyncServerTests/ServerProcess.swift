@@ -124,6 +124,8 @@ import FoundationNetworking
 
 /// A device: a real store file and the real client, logged in to the server.
 struct Device {
+    /// What every test device's store is encrypted under.
+    static let passphrase = "device passphrase"
     let store: LocalStore
     let client: SyncClient
     let folder: URL
@@ -136,7 +138,7 @@ struct Device {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         store = try LocalStore(
             path: folder.appendingPathComponent("field.sqlite").path, author: "device-user",
-            passphrase: "device passphrase", keyDerivation: .testing, clock: clock)
+            passphrase: Self.passphrase, keyDerivation: .testing, clock: clock)
         let http = HTTPTransport(server: server.url, token: token, device: store.deviceID)
         client = SyncClient(store: store, transport: wrap?(http) ?? http, server: server.url.absoluteString)
         let reply = try await client.register()
