@@ -24,6 +24,11 @@ public struct KeyDerivation: Sendable, Equatable {
         self.parallelism = parallelism
     }
 
+    /// One derivation of a fixed passphrase, for benchmarks.
+    public func benchmarkDerivation() throws {
+        _ = try key(from: "benchmark passphrase", salt: Data(count: 16))
+    }
+
     func key(from passphrase: String, salt: Data) throws -> SymmetricKey {
         let memory = 128 * blockSize * (1 << log2N) * parallelism
         return try KDF.Scrypt.deriveKey(
