@@ -66,7 +66,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SyncServerTests",
-            dependencies: ["SyncCore", "SyncServer", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["SyncCore", "SyncServer", "field-cli", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "FieldCLITests",

@@ -112,6 +112,11 @@ enum StoreSchema {
                 ALTER TABLE referral ADD COLUMN received_receipt TEXT;
                 """)
         }
+        migrator.registerMigration("v5-server-ca") { db in
+            // The private certificate authority `field login --ca` trusts
+            // for this server (PEM), used by every later call.
+            try db.execute(sql: "ALTER TABLE device ADD COLUMN server_ca TEXT")
+        }
         return migrator
     }
 }
