@@ -117,7 +117,7 @@ struct CurlRequest: Sendable {
             if reply.too_large != 0 { throw TransportError.failed("the reply is longer than \(HTTPTransport.maximumReply) bytes") }
             throw TransportError.failed(message)
         }
-        let data = reply.length == 0 ? Data() : Data(bytes: reply.body, count: reply.length)
+        let data = reply.body.map { Data(bytes: $0, count: reply.length) } ?? Data()
         return (Int(reply.status), data)
     }
 
