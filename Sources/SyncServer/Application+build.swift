@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import NIOCore
 import SyncCore
@@ -12,12 +13,14 @@ struct ServerConfiguration {
     var ids: any IDGenerator = UUIDv7Generator()
     /// Bank holidays and the time zone deadlines are computed in.
     var authority: Authority = .example
+    /// HTTPS with these certificate and key (`--tls-cert`, `--tls-key`); plain HTTP when nil.
+    var tls: TLSConfiguration?
 }
 
 /// Builds the application `serve` runs, with its routes and middleware.
 func buildApplication(
     _ configuration: ServerConfiguration, storage: any SyncStorage, metrics: ServerMetrics, logger: Logger
-) -> some ApplicationProtocol {
+) throws -> some ApplicationProtocol {
     let router = Router(context: SyncRequestContext.self)
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: RequestLogMiddleware())
@@ -35,13 +38,15 @@ func buildApplication(
         calendar: WorkingCalendar(authority: configuration.authority)
     ).add(to: api)
 
+    let scheme = configuration.tls == nil ? "http" : "https"
     return Application(
         router: router,
+        server: try configuration.tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "sync-server"),
         onServerRunning: { channel in
             // Tests and scripts start the server on port 0 and read the real one here.
             let port = channel.localAddress?.port ?? configuration.port
-            FileHandle.standardOutput.write(Data("listening on http://\(configuration.host):\(port)\n".utf8))
+            FileHandle.standardOutput.write(Data("listening on \(scheme)://\(configuration.host):\(port)\n".utf8))
         },
         logger: logger)
 }

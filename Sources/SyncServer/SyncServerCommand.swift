@@ -30,13 +30,16 @@ struct StorageOptions: ParsableArguments {
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve the sync protocol over HTTP until SIGTERM or SIGINT.",
-        discussion: "On SIGTERM or SIGINT the server stops accepting connections and lets in-flight requests finish; a push is one transaction, so it is applied whole or not at all.")
+        abstract: "Serve the sync protocol over HTTP, or HTTPS with --tls-cert and --tls-key, until SIGTERM or SIGINT.",
+        discussion: "Serve HTTPS (TLS 1.2 or later) whenever devices reach the server over a network: they send their token on every request. On SIGTERM or SIGINT the server stops accepting connections and lets in-flight requests finish; a push is one transaction, so it is applied whole or not at all.")
 
     @Option(help: "The address to listen on.") var host = "127.0.0.1"
     @Option(help: "The port to listen on; 0 picks a free one (printed on start).") var port = 8080
     @Option(help: "The authority's configuration (time zone, bank holidays) for deadlines; the shipped example by default.")
     var authority: String?
+    @Option(help: "The server's certificate chain, PEM (server certificate first); serves HTTPS with --tls-key.")
+    var tlsCert: String?
+    @Option(help: "The private key of --tls-cert, PEM, unencrypted.") var tlsKey: String?
     @OptionGroup var storage: StorageOptions
 
     func run() async throws {
@@ -50,12 +53,24 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("\(error)")
             }
         }
+        switch (tlsCert, tlsKey) {
+        case (let cert?, let key?):
+            do { configuration.tls = try TLSFiles.configuration(certificate: cert, key: key) } catch let error as TLSFileError {
+                throw ValidationError(error.description)
+            }
+        case (nil, nil):
+            break
+        case (_?, nil):
+            throw ValidationError("--tls-cert needs --tls-key, the certificate's private key.")
+        case (nil, _?):
+            throw ValidationError("--tls-key needs --tls-cert, the certificate it belongs to.")
+        }
         if let fixed = ProcessInfo.processInfo.environment["SYNC_SERVER_TEST_NOW"], let start = Timestamp.date(fixed) {
             let clock = SteppingClock(start: start, step: 0.001)
             configuration.clock = clock
             configuration.ids = UUIDv7Generator(clock: clock)
         }
-        let app = buildApplication(configuration, storage: try storage.open(), metrics: ServerMetrics(registry: registry), logger: logger)
+        let app = try buildApplication(configuration, storage: try storage.open(), metrics: ServerMetrics(registry: registry), logger: logger)
         try await app.runService()
     }
 }

@@ -7,7 +7,7 @@ extension Context {
     func client() throws -> SyncClient {
         let store = try store()
         guard let login = try store.login(), let url = URL(string: login.server) else { throw SyncError.notLoggedIn }
-        return SyncClient(store: store, transport: HTTPTransport(server: url, token: login.token, device: store.deviceID), server: login.server)
+        return SyncClient(store: store, transport: HTTPTransport(server: url, token: login.token, device: store.deviceID, trustedCA: login.ca), server: login.server)
     }
 }
 

@@ -5,26 +5,54 @@ import SyncCore
 struct Login: FieldCommand {
     static let configuration = CommandConfiguration(
         abstract: "Register this device with a server.",
-        discussion: "The token comes from the server's administrator (`sync-server user add`). The device then writes as that user.")
+        discussion: """
+            The token comes from the server's administrator (`sync-server user add`). The device then writes as that user. \
+            The server's certificate is always checked; --ca trusts a private certificate authority for this server, \
+            remembered for every later sync. Plain http:// is allowed only to this machine (localhost, 127.0.0.1, ::1).
+            """)
 
-    @Option(help: "The server's address, such as http://127.0.0.1:8080.") var server: String
+    @Option(help: "The server's address, such as https://referrals.example.org or http://127.0.0.1:8080.") var server: String
     @Option(help: "Your bearer token; `-` reads it from standard input (keeps it out of shell history), or set FIELD_TOKEN.")
     var token: String?
+    @Option(help: "A PEM file with the certificate authority that signed the server's certificate, when it is not one the system trusts.")
+    var ca: String?
+    @Flag(help: "Allow plain http:// to another machine: the token and referrals then cross the network unencrypted.")
+    var allowInsecureHttp = false
 
     func run(in context: Context) async throws {
+        guard let url = URL(string: server), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            throw CLIError("'\(server)' is not a server address such as https://referrals.example.org.")
+        }
+        if scheme == "http", !HTTPTransport.isLoopback(url), !allowInsecureHttp {
+            throw CLIError("'\(server)' is plain http:// to another machine, which would send your token and referrals unencrypted; use https://, or pass --allow-insecure-http if you really mean it.")
+        }
+        var authority: String?
+        if let ca {
+            guard scheme == "https" else { throw CLIError("--ca '\(ca)' applies to https:// servers only; '\(server)' is http://.") }
+            authority = try Self.readCA(ca)
+        }
         var token = self.token ?? ProcessInfo.processInfo.environment["FIELD_TOKEN"]
         if token == "-" { token = context.console.readLine()?.trimmingCharacters(in: .whitespaces) }
         guard let token, !token.isEmpty else {
             throw CLIError("No token given; pass --token TOKEN, --token - to read it from standard input, or set FIELD_TOKEN.")
         }
-        guard let url = URL(string: server), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
-            throw CLIError("'\(server)' is not a server address such as http://127.0.0.1:8080.")
-        }
         let store = try context.store()
-        let client = SyncClient(store: store, transport: HTTPTransport(server: url, token: token, device: store.deviceID), server: server)
+        let client = SyncClient(
+            store: store, transport: HTTPTransport(server: url, token: token, device: store.deviceID, trustedCA: authority), server: server)
         let reply = try await client.register()
-        try store.saveLogin(ServerLogin(server: server, token: token, user: reply.user, role: reply.role), lastSeq: reply.lastSeq)
+        try store.saveLogin(ServerLogin(server: server, token: token, user: reply.user, role: reply.role, ca: authority), lastSeq: reply.lastSeq)
         context.console.line("Logged in to \(server) as \(reply.user) (\(reply.role.rawValue)); this device is \(reply.device).")
+    }
+
+    /// The CA file's text, if it holds at least one PEM certificate.
+    static func readCA(_ path: String) throws -> String {
+        guard FileManager.default.fileExists(atPath: path) else { throw CLIError("The CA file '\(path)' does not exist.") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("The CA file '\(path)' cannot be read.") }
+        let text = String(decoding: data, as: UTF8.self)
+        guard text.contains("-----BEGIN CERTIFICATE-----"), text.contains("-----END CERTIFICATE-----") else {
+            throw CLIError("The CA file '\(path)' does not hold a PEM certificate (-----BEGIN CERTIFICATE-----).")
+        }
+        return text
     }
 }
 

@@ -24,9 +24,12 @@ final class ServerProcess: @unchecked Sendable {
     /// A fixed start for the server's clock (it then moves 1 ms per reading);
     /// change it and `start()` again to move the server in time.
     var now: String?
+    /// PEM certificate and key files: the server then serves HTTPS.
+    let tls: (certificate: String, key: String)?
 
-    init(now: String? = nil) throws {
+    init(now: String? = nil, tls: (certificate: String, key: String)? = nil) throws {
         self.now = now
+        self.tls = tls
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("sync-server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try start()
@@ -37,6 +40,7 @@ final class ServerProcess: @unchecked Sendable {
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = ["serve", "--port", "0", "--db", database]
+            + (tls.map { ["--tls-cert", $0.certificate, "--tls-key", $0.key] } ?? [])
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = "warning"
         if let now { environment["SYNC_SERVER_TEST_NOW"] = now }

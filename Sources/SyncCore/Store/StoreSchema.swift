@@ -128,6 +128,11 @@ enum StoreSchema {
                 );
                 """)
         }
+        migrator.registerMigration("v6-server-ca") { db in
+            // The private certificate authority `field login --ca` trusts
+            // for this server (PEM), used by every later call.
+            try db.execute(sql: "ALTER TABLE device ADD COLUMN server_ca TEXT")
+        }
         return migrator
     }
 

@@ -5,6 +5,8 @@ import Foundation
 public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
     case notLoggedIn
     case unreachable(server: String, reason: String)
+    /// The server's certificate is not trusted: nothing was sent.
+    case untrusted(server: String, reason: String)
     case refused(status: Int, message: String)
     case unreadableReply(String)
     /// The server revoked this device; its referral data has been erased.
@@ -18,6 +20,8 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
             "This device is not registered with a server; run `field login --server URL --token TOKEN` first."
         case .unreachable(let server, let reason):
             "Cannot reach the server at \(server) (\(reason)); your changes are safe on this device and will be sent on the next sync."
+        case .untrusted(let server, let reason):
+            "The server at \(server) did not present a certificate this device trusts (\(reason)), so nothing was sent; if it uses a private certificate authority, log in again with `field login --server \(server) --ca FILE`."
         case .refused(let status, let message):
             "The server refused the request (\(status)): \(message)"
         case .unreadableReply(let what):
@@ -135,6 +139,8 @@ public struct SyncClient: Sendable {
         let reply: (status: Int, body: Data)
         do {
             reply = try await send()
+        } catch TransportError.untrustedCertificate(let reason) {
+            throw SyncError.untrusted(server: server, reason: reason)
         } catch {
             throw SyncError.unreachable(server: server, reason: Self.describe(error))
         }

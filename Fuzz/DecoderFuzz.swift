@@ -1,0 +1,87 @@
+import Foundation
+
+// libFuzzer target for the protocol's decoders (scripts/fuzz builds it with
+// -sanitize=fuzzer into .build-fuzz/, compiled together with the parts of
+// SyncCore it needs, so it stays out of `swift build`).
+//
+// Each input is decoded as every message the server reads from a request body
+// and every message the device reads from a reply. What decodes then goes
+// through the checks that follow decoding (the protocol version, ids, clock
+// stamps, the form's path and value rules, the merge rule the server runs on a
+// concurrent write) and must survive an encode/decode round trip unchanged.
+// A crash, a sanitizer report or a failed round trip is a finding.
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzDecoders(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> CInt {
+    DecoderFuzz.run(Data(bytes: bytes, count: count))
+    return 0
+}
+
+enum DecoderFuzz {
+    static let form = ReferralForm.standard
+
+    static func run(_ data: Data) {
+        // Bodies the server decodes (SyncRoutes.decode, FrontDoorRoutes).
+        if let register = roundTrip(RegisterRequest.self, data) {
+            _ = register.protocolVersion == SyncProtocol.version
+            _ = UUID(uuidString: register.device)?.lowercased == register.device
+        }
+        if let push = roundTrip(PushRequest.self, data) { check(push) }
+        if let decision = roundTrip(DecisionRequest.self, data) { _ = ReferralOutcome(rawValue: decision.outcome) }
+        if let resolution = roundTrip(ResolutionRequest.self, data), let value = resolution.value {
+            _ = form.rules(forStoredPath: "concern.summary", value: value)
+        }
+        // Replies the device decodes (SyncClient).
+        _ = roundTrip(RegisterResponse.self, data)
+        if let reply = roundTrip(PushResponse.self, data) {
+            for outcome in reply.outcomes { _ = outcome.current.map { $0.value } }
+        }
+        if let page = roundTrip(PullResponse.self, data) {
+            for change in page.changes {
+                _ = HLCStamp(change.hlc)
+                _ = UUID.isCanonical(change.record)
+                _ = Timestamp.date(change.at)
+            }
+        }
+        _ = roundTrip(ErrorBody.self, data)
+        _ = roundTrip([QueueEntry].self, data)
+        _ = roundTrip(ReferralDocument.self, data)
+        _ = roundTrip([ConflictSummary].self, data)
+        _ = roundTrip(ConflictSummary.Resolution.self, data)
+    }
+
+    /// What PushEngine checks with SyncCore's help, and the merge rule on
+    /// each pair of changes to the same field.
+    static func check(_ push: PushRequest) {
+        _ = UUID.isCanonical(push.device)
+        var previous: [String: (WireChange, HLCStamp)] = [:]
+        for change in push.changes.prefix(SyncProtocol.maximumBatch) {
+            _ = UUID.isCanonical(change.record)
+            guard let stamp = HLCStamp(change.hlc) else { continue }
+            _ = stamp.description
+            guard case .success(let rules) = form.rules(forStoredPath: change.path, value: change.value) else { continue }
+            if let (earlier, earlierStamp) = previous[change.path] {
+                _ = MergeRule.decide(
+                    policy: rules.policy, base: nil,
+                    current: .init(value: earlier.value, hlc: earlierStamp), incoming: .init(value: change.value, hlc: stamp),
+                    optionOrder: rules.optionOrder)
+                _ = MergeRule.decide(
+                    policy: rules.policy, base: earlier.value,
+                    current: .init(value: earlier.value, hlc: earlierStamp), incoming: .init(value: change.value, hlc: stamp),
+                    optionOrder: rules.optionOrder)
+            }
+            previous[change.path] = (change, stamp)
+        }
+    }
+
+    /// Decodes, and checks that encoding and decoding again gives the same value.
+    static func roundTrip<T: Codable & Equatable>(_ type: T.Type, _ data: Data) -> T? {
+        guard let value = try? JSONDecoder().decode(T.self, from: data) else { return nil }
+        let encoded: Data
+        do { encoded = try JSONEncoder().encode(value) } catch { fatalError("\(T.self) decoded but does not encode: \(error)") }
+        guard let again = try? JSONDecoder().decode(T.self, from: encoded), again == value else {
+            fatalError("\(T.self) changes in an encode/decode round trip")
+        }
+        return value
+    }
+}
