@@ -80,6 +80,11 @@ int field_http_perform(
     // but moving one does not.
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, stall_timeout_seconds);
+    // And none, however it trickles, holds its thread past ten minutes.
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 600L);
+    // This machine is never reached through a proxy: plain http:// is only
+    // allowed to loopback, and a proxy would carry it elsewhere.
+    curl_easy_setopt(curl, CURLOPT_NOPROXY, "localhost,127.0.0.0/8,::1");
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
     if (post) {
         curl_easy_setopt(curl, CURLOPT_POST, 1L);

@@ -7,6 +7,9 @@ extension Context {
     func client() throws -> SyncClient {
         let store = try store()
         guard let login = try store.login(), let url = URL(string: login.server) else { throw SyncError.notLoggedIn }
+        if url.scheme == "http", !HTTPTransport.isLoopback(url) {
+            console.error("Warning: \(login.server) is plain http:// to another machine: your token and referrals cross the network unencrypted.")
+        }
         return SyncClient(store: store, transport: HTTPTransport(server: url, token: login.token, device: store.deviceID, trustedCA: login.ca), server: login.server)
     }
 }

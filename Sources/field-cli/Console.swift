@@ -45,15 +45,22 @@ final class Console: @unchecked Sendable {
     func secret(_ prompt: String) -> String? {
         guard isInteractive else { return nil }
         write(prompt, to: FileHandle.standardError)
-        var saved = termios()
-        let canHide = tcgetattr(STDIN_FILENO, &saved) == 0
+        let canHide = tcgetattr(STDIN_FILENO, &savedTerminal) == 0
+        var previous: [Int32: sighandler_t?] = [:]
         if canHide {
-            var hidden = saved
+            // Echo comes back even when the prompt is left with ^C or ^Z.
+            for signal in [SIGINT, SIGTERM, SIGTSTP, SIGHUP] {
+                previous[signal] = Glibc.signal(signal, restoreTerminalAndReraise)
+            }
+            var hidden = savedTerminal
             hidden.c_lflag &= ~tcflag_t(ECHO)
             tcsetattr(STDIN_FILENO, TCSAFLUSH, &hidden)
         }
         defer {
-            if canHide { tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved) }
+            if canHide {
+                tcsetattr(STDIN_FILENO, TCSAFLUSH, &savedTerminal)
+                for (signal, handler) in previous { Glibc.signal(signal, handler ?? SIG_DFL) }
+            }
             write("\n", to: FileHandle.standardError)
         }
         return Swift.readLine(strippingNewline: true)
@@ -62,4 +69,14 @@ final class Console: @unchecked Sendable {
     private func write(_ text: String, to handle: FileHandle) {
         handle.write(Data(text.utf8))
     }
+}
+
+/// The terminal's settings while a secret is typed, for the signal handler.
+nonisolated(unsafe) private var savedTerminal = termios()
+
+/// Restores echo, then lets the signal do what it would have done.
+private func restoreTerminalAndReraise(_ signal: Int32) {
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &savedTerminal)
+    Glibc.signal(signal, SIG_DFL)
+    raise(signal)
 }

@@ -65,7 +65,9 @@ final class Context: @unchecked Sendable {
             throw CLIError("Cannot create the field home folder '\(home.path)'; set FIELD_HOME to a folder you can write.")
         }
         let file = home.appendingPathComponent("field.sqlite").path
-        let isNew = !FileManager.default.fileExists(atPath: file)
+        // A store without a keyring (new, or written before encryption) takes
+        // the passphrase it is first given: a person types that one twice.
+        let isNew = !LocalStore.hasKeyring(at: file)
         let passphrase = try askPassphrase(isNew: isNew)
         let store = try LocalStore(
             path: file, author: author, passphrase: passphrase, keyDerivation: keyDerivation, clock: clock, ids: ids)

@@ -13,6 +13,8 @@ struct EncryptionTests {
         "Bruises shaped like fingertips on both upper arms",
         "Mother's partner Declan threatened to take the children to Lisbon",
         "14 Quarry Lane, Worcester WR5 3EX",
+        "Grandmother says the flat has no heating since October",
+        "Refused because Priya Natarajan-Booth is not a valid value",
     ]
 
     /// Every byte of the database, WAL and journal files, file by file.
@@ -42,6 +44,21 @@ struct EncryptionTests {
         try store.set("concern.summary", of: id, to: secrets[2])
         try store.set("household.address", of: id, to: secrets[3])
         try store.saveLogin(ServerLogin(server: "http://127.0.0.1:9", token: "tok_SECRET_device_token_4f1c", user: "alice", role: .practitioner))
+        // A conflict the server reports, with a competing value as candidate.
+        let conflict = ConflictState(
+            id: "0193a000-0000-7000-8000-00000000c0f1", status: "open",
+            candidates: [ConflictCandidate(value: secrets[4], author: "bob", device: "d2", time: "2026-11-23T09:00:00Z", hlc: "1-0-d2")])
+        try store.applyPull(PullResponse(
+            changes: [PulledChange(
+                revision: 7, record: id.lowercased, path: "referrer.address", value: secrets[4], author: "bob", device: "d2",
+                hlc: "0000000000001-0000-d2", at: "2026-11-23T09:00:00Z", conflict: conflict)],
+            cursor: 7, more: false))
+        // A refusal whose reason quotes the value refused.
+        try store.set("referrer.name", of: id, to: "Jane")
+        let sent = try store.changesToPush(limit: 100).filter { $0.path == "referrer.name" }
+        try store.applyPush(
+            PushResponse(outcomes: [ChangeOutcome(seq: sent[0].seq, outcome: .rejected, reason: secrets[5])], receipt: nil),
+            sent: sent)
         return id
     }
 
@@ -61,6 +78,8 @@ struct EncryptionTests {
         #expect(try reopened.pendingChanges().contains { $0.value == Self.secrets[2] })
         #expect(try reopened.login()?.token == "tok_SECRET_device_token_4f1c")
         #expect(try reopened.summaries().first?.label == Self.secrets[0])
+        #expect(try reopened.syncStatus(of: id)[0].conflicts.first?.candidates.first?.value == Self.secrets[4])
+        #expect(try reopened.syncStatus(of: id)[0].rejected.first?.rejectedReason == Self.secrets[5])
         #expect(try reopened.integrityProblems() == [])
 
         // Closed: every connection gone, the WAL checkpointed into the file.
@@ -72,12 +91,17 @@ struct EncryptionTests {
     func wrongPassphrase() throws {
         let test = try TestStore()
         let id = try Self.writeSecrets(test.store)
-        let before = try Data(contentsOf: URL(fileURLWithPath: test.path))
+        // The database and its WAL (where the newest pages are while the store is open).
+        func contents() throws -> [String: Data] {
+            Dictionary(uniqueKeysWithValues: try Self.files(of: test).filter { !$0.name.hasSuffix("-shm") }.map { ($0.name, $0.bytes) })
+        }
+        let before = try contents()
+        #expect(before.count == 2)
         #expect(throws: StoreError.wrongPassphrase) {
             _ = try LocalStore(path: test.path, author: "thief", passphrase: "guess guess guess", keyDerivation: .testing)
         }
         #expect(StoreError.wrongPassphrase.description == "The passphrase does not open this device's store; nothing was changed.")
-        #expect(try Data(contentsOf: URL(fileURLWithPath: test.path)) == before)
+        #expect(try contents() == before)
         #expect(try test.reopen().referral(id).values["concern.summary"] == Self.secrets[2])
     }
 
@@ -176,6 +200,38 @@ struct EncryptionTests {
             let bytes = try Data(contentsOf: folder.appendingPathComponent(name))
             #expect(bytes.range(of: Data(Self.secrets[1].utf8)) == nil, "clear text left in \(name)")
             #expect(bytes.range(of: Data("tok_legacy_secret".utf8)) == nil, "token left in \(name)")
+        }
+    }
+
+    @Test("sealed values hide their length, round-trip the empty string, and item markers alone stay in clear")
+    func sealing() throws {
+        let test = try TestStore()
+        let cipher = test.store.cipher
+        let record = "0193a000-0000-7000-8000-000000000001"
+        func length(_ value: String) -> Int? {
+            if case .blob(let data) = cipher.seal(value, record: record, path: "concern.risk_level").storage { return data.count }
+            return nil
+        }
+        #expect(length("yes") != nil)
+        #expect(length("yes") == length("no"))
+        #expect(length("low") == length("medium"))
+        #expect(try cipher.open(cipher.seal("", record: record, path: "concern.summary"), record: record, path: "concern.summary") == "")
+        let long = String(repeating: "é", count: 1000)
+        #expect(try cipher.open(cipher.seal(long, record: record, path: "concern.summary"), record: record, path: "concern.summary") == long)
+        #expect(ContentCipher.isStructural("children.0193a000-0000-7000-8000-000000000002"))
+        #expect(!ContentCipher.isStructural("@conflict.0193a000-0000-7000-8000-000000000002"))
+        #expect(!ContentCipher.isStructural("notes.0193a000-0000-7000-8000-000000000002"))
+        #expect(!ContentCipher.isStructural("children.0193a000-0000-7000-8000-000000000002.full_name"))
+    }
+
+    @Test("a store whose keyring was removed refuses to make a new one over its sealed data")
+    func missingKeyring() throws {
+        let test = try TestStore()
+        _ = try Self.writeSecrets(test.store)
+        try DatabaseQueue(path: test.path).write { try $0.execute(sql: "DELETE FROM keyring") }
+        #expect(!LocalStore.hasKeyring(at: test.path))
+        #expect(throws: StoreError.keyringMissing) {
+            _ = try LocalStore(path: test.path, author: "a", passphrase: "any passphrase at all", keyDerivation: .testing)
         }
     }
 }

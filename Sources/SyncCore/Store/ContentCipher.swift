@@ -64,20 +64,32 @@ struct ContentCipher: @unchecked Sendable {
         nonceKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: dataKey, info: Data("field content nonce v1".utf8), outputByteCount: 32)
     }
 
+    /// The form's repeating groups, whose item markers stay in clear.
+    private static let groupKeys = Set(ReferralForm.standard.groups.map(\.key))
+
     /// Record-level values the store's own queries read: never content.
     static func isStructural(_ path: String) -> Bool {
         if path == RecordPath.kind || path == RecordPath.status { return true }
-        // A group item's marker: `group.<uuid>`, whose value is `present`.
-        let parts = path.split(separator: ".")
-        return parts.count == 2 && parts[1].count == 36 && UUID(uuidString: String(parts[1])) != nil
+        // A group item's marker: `<group>.<uuid>`, whose value is `present`.
+        let parts = path.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 2 && groupKeys.contains(String(parts[0]))
+            && parts[1].count == 36 && UUID(uuidString: String(parts[1])) != nil
     }
+
+    /// Values are padded to a multiple of this before sealing, so that a
+    /// sealed answer's length does not give it away (`yes` and `no`, `low`
+    /// and `high` seal to the same length).
+    static let padding = 32
 
     /// What SQLite stores for `value` at `path` of `record`: NULL, the value
     /// itself for structural paths, or a sealed blob.
     func seal(_ value: String?, record: String, path: String) -> DatabaseValue {
         guard let value else { return .null }
         if Self.isStructural(path) { return value.databaseValue }
-        let plaintext = Data(value.utf8)
+        // ISO/IEC 7816-4 padding: 0x80, then zeros to the next multiple.
+        var plaintext = Data(value.utf8)
+        plaintext.append(0x80)
+        plaintext.append(contentsOf: repeatElement(0, count: (Self.padding - plaintext.count % Self.padding) % Self.padding))
         let context = Self.context(record: record, path: path)
         var material = context
         material.append(0)
@@ -106,14 +118,20 @@ struct ContentCipher: @unchecked Sendable {
             guard Self.isStructural(path) else { throw StoreError.unreadable(record: record, path: path) }
             return text
         case .blob(let data):
-            guard data.first == Self.version, data.count > 1 + 12 + 16 else { throw StoreError.unreadable(record: record, path: path) }
+            guard data.first == Self.version, data.count >= 1 + 12 + 16 + Self.padding else {
+                throw StoreError.unreadable(record: record, path: path)
+            }
+            let padded: Data
             do {
                 let box = try AES.GCM.SealedBox(combined: data.dropFirst())
-                let plaintext = try AES.GCM.open(box, using: sealingKey, authenticating: Self.context(record: record, path: path))
-                return String(decoding: plaintext, as: UTF8.self)
+                padded = try AES.GCM.open(box, using: sealingKey, authenticating: Self.context(record: record, path: path))
             } catch {
                 throw StoreError.unreadable(record: record, path: path)
             }
+            guard let end = padded.lastIndex(where: { $0 != 0 }), padded[end] == 0x80 else {
+                throw StoreError.unreadable(record: record, path: path)
+            }
+            return String(decoding: padded[padded.startIndex..<end], as: UTF8.self)
         default:
             throw StoreError.unreadable(record: record, path: path)
         }
@@ -145,10 +163,21 @@ enum Keyring {
     }
 
     static func load(_ db: Database) throws -> Stored? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM keyring") else { return nil }
+        guard try db.tableExists("keyring"), let row = try Row.fetchOne(db, sql: "SELECT * FROM keyring") else { return nil }
+        // Read defensively: a keyring altered to absurd costs must not crash or hang.
+        func value<T: DatabaseValueConvertible>(_ column: String, as type: T.Type) -> T? {
+            T.fromDatabaseValue(row[column] as DatabaseValue)
+        }
+        guard value("kdf", as: String.self) == "scrypt",
+            let log2N = value("log2_n", as: Int.self), (10...20).contains(log2N),
+            let blockSize = value("block_size", as: Int.self), (1...32).contains(blockSize),
+            let parallelism = value("parallelism", as: Int.self), (1...4).contains(parallelism),
+            let salt = value("salt", as: Data.self), salt.count >= 16,
+            let wrappedKey = value("wrapped_key", as: Data.self)
+        else { throw StoreError.unreadable(record: "device", path: "@keyring") }
         return Stored(
-            derivation: KeyDerivation(log2N: row["log2_n"], blockSize: row["block_size"], parallelism: row["parallelism"]),
-            salt: row["salt"], wrappedKey: row["wrapped_key"])
+            derivation: KeyDerivation(log2N: log2N, blockSize: blockSize, parallelism: parallelism),
+            salt: salt, wrappedKey: wrappedKey)
     }
 
     /// The data key, or `wrongPassphrase` when the passphrase does not open it.

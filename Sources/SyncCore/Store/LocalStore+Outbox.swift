@@ -19,7 +19,7 @@ extension LocalStore {
                     hlc: HLCStamp(row["hlc"]) ?? HLCStamp(wall: 0, counter: 0, device: deviceID),
                     author: row["author"], edits: row["edits"],
                     sentAt: (row["sent_at"] as String?).flatMap { Timestamp.date($0) },
-                    rejectedReason: row["rejected_reason"])
+                    rejectedReason: try cipher.open(row, "rejected_reason", record: record, path: Self.rejectionPath(row["seq"])))
             }
         }
     }

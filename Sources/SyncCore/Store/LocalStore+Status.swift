@@ -43,11 +43,10 @@ extension LocalStore {
                 let conflicts = try Row.fetchAll(
                     db, sql: "SELECT * FROM conflict WHERE referral_id = ? AND status = 'open' ORDER BY path", arguments: [key]
                 ).map { row in
-                    SyncStatus.LocalConflict(
+                    let candidates = try cipher.open(row, "candidates", record: key, path: Self.conflictPath(row["id"])) ?? "[]"
+                    return SyncStatus.LocalConflict(
                         id: row["id"], path: row["path"], status: row["status"],
-                        candidates: (try? JSONDecoder().decode(
-                            [ConflictCandidate].self,
-                            from: Data((try cipher.open(row, "candidates", record: key, path: Self.conflictPath(row["id"])) ?? "[]").utf8))) ?? [])
+                        candidates: (try? JSONDecoder().decode([ConflictCandidate].self, from: Data(candidates.utf8))) ?? [])
                 }
                 let mine = outbox.filter { $0.record == id }
                 let receivedAt = try String.fetchOne(db, sql: "SELECT received_at FROM referral WHERE id = ?", arguments: [key]).flatMap { Timestamp.date($0) }

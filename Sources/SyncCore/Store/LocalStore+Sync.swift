@@ -72,8 +72,10 @@ extension LocalStore {
                 switch effective {
                 case .rejected, .duplicate:
                     tally.rejected += 1
+                    // A refusal may quote the value refused: sealed like it.
                     try db.run("UPDATE outbox SET rejected_reason = ? WHERE seq = ?",
-                        [outcome.reason ?? "Refused by the server.", change.seq])
+                        [cipher.seal(outcome.reason ?? "Refused by the server.", record: change.record.lowercased,
+                                     path: Self.rejectionPath(change.seq)), change.seq])
                     continue
                 case .conflict:
                     tally.conflicts += 1
@@ -243,4 +245,5 @@ extension LocalStore {
     static let deviceRecord = "device"
     static let tokenPath = "@token"
     static func conflictPath(_ id: String) -> String { "@conflict.\(id)" }
+    static func rejectionPath(_ seq: Int64) -> String { "@rejected.\(seq)" }
 }

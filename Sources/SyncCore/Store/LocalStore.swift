@@ -48,8 +48,12 @@ public struct LocalStore: Sendable {
             try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         let writer = try DatabaseQueue(path: path, configuration: configuration)
+        // The passphrase is checked before anything is migrated or written.
+        let existing = try writer.read(Keyring.load)
+        let opened = try existing.map { ContentCipher(dataKey: try Keyring.unwrap($0, passphrase: passphrase)) }
+        if opened == nil { try Keyring.checkNew(passphrase) }
         try StoreSchema.migrator.migrate(writer)
-        self.cipher = try Self.unlock(writer, passphrase: passphrase, keyDerivation: keyDerivation, now: clock.now())
+        self.cipher = try opened ?? Self.makeKeyring(writer, passphrase: passphrase, keyDerivation: keyDerivation, now: clock.now())
         let ids = ids ?? UUIDv7Generator(clock: clock)
         self.deviceID = try writer.write { db in
             if let existing = try String.fetchOne(db, sql: "SELECT device_id FROM device") {
@@ -68,21 +72,37 @@ public struct LocalStore: Sendable {
         self.timeZone = timeZone
     }
 
-    /// The cipher for the store's content: the keyring's data key opened
-    /// with the passphrase, or a new data key for a store that has none yet.
-    private static func unlock(
+    /// Whether the store at `path` exists and has its keyring, so that its
+    /// passphrase was chosen already (a new or pre-encryption store takes the
+    /// passphrase it is first opened with, which a person should type twice).
+    public static func hasKeyring(at path: String) -> Bool {
+        guard FileManager.default.fileExists(atPath: path) else { return false }
+        var configuration = Configuration()
+        configuration.readonly = true
+        guard let queue = try? DatabaseQueue(path: path, configuration: configuration) else { return false }
+        do {
+            return try queue.read(Keyring.load) != nil
+        } catch {
+            return true  // a keyring that does not read: opening will say so
+        }
+    }
+
+    /// A new data key for a store that has none yet, wrapped under the
+    /// passphrase; a store written before encryption has its content sealed
+    /// in the same transaction, then the file is vacuumed.
+    private static func makeKeyring(
         _ writer: DatabaseQueue, passphrase: String, keyDerivation: KeyDerivation, now: Date
     ) throws -> ContentCipher {
-        if let stored = try writer.read(Keyring.load) {
-            return ContentCipher(dataKey: try Keyring.unwrap(stored, passphrase: passphrase))
-        }
-        try Keyring.checkNew(passphrase)
         let dataKey = SymmetricKey(size: .bits256)
         let wrapped = try Keyring.wrap(dataKey, passphrase: passphrase, derivation: keyDerivation)
         let cipher = ContentCipher(dataKey: dataKey)
         let created: Bool? = try writer.write { db in
             // Another process may have made the keyring since: use that one.
             guard try Keyring.load(db) == nil else { return nil }
+            // Sealed content without a keyring cannot be opened by any key made now.
+            if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM field_value WHERE typeof(value) = 'blob')") == true {
+                throw StoreError.keyringMissing
+            }
             try Keyring.save(wrapped, db: db, at: Timestamp.string(now))
             return try StoreSchema.sealPlaintext(db, cipher: cipher)
         }
@@ -92,21 +112,35 @@ public struct LocalStore: Sendable {
         if sealedExisting {
             // The clear text lived in pages now free: rewrite the file without them.
             try writer.vacuum()
-            try writer.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+            try checkpoint(writer)
         }
         return cipher
     }
 
+    /// Copies the WAL into the file and empties it, retrying while a reader
+    /// holds it, so that what was overwritten leaves the WAL too.
+    private static func checkpoint(_ writer: DatabaseQueue) throws {
+        for _ in 0..<5 {
+            let busy = try writer.writeWithoutTransaction { db in
+                try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)").map { $0[0] as Int } ?? 0
+            }
+            if busy == 0 { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+
     /// Changes the passphrase: the data key is rewrapped under the new one, in
     /// one transaction, and the old wrapping is overwritten on disk. Referral
-    /// data is not rewritten, so nothing can be lost on the way.
+    /// data is not rewritten, so nothing can be lost on the way; the data key
+    /// stays the same, so a copy of the file taken earlier still opens with
+    /// the old passphrase (docs/security.md).
     public func changePassphrase(from current: String, to new: String, keyDerivation: KeyDerivation = .standard) throws {
         try Keyring.checkNew(new)
         guard let stored = try writer.read(Keyring.load) else { throw StoreError.wrongPassphrase }
         let dataKey = try Keyring.unwrap(stored, passphrase: current)
         let rewrapped = try Keyring.wrap(dataKey, passphrase: new, derivation: keyDerivation)
         try writer.write { db in try Keyring.save(rewrapped, db: db, at: Timestamp.string(clock.now())) }
-        try writer.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        try Self.checkpoint(writer)
     }
 
     /// Erases every referral, value, history line, pending change, conflict

@@ -10,6 +10,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case submissionBlocked(UUID, findings: [GuidanceFinding])
     case wrongPassphrase
     case weakPassphrase(length: Int)
+    case keyringMissing
     /// A sealed value that does not open: the file was altered or damaged.
     case unreadable(record: String, path: String)
 
@@ -30,6 +31,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
                 + findings.map(\.message).joined(separator: " ")
         case .wrongPassphrase:
             "The passphrase does not open this device's store; nothing was changed."
+        case .keyringMissing:
+            "This store holds sealed referrals but its keyring is gone, so no passphrase can open it; restore field.sqlite from a backup."
         case .weakPassphrase(let length):
             "A passphrase of \(length) characters is too short; use at least 8."
         case .unreadable(let record, let path):

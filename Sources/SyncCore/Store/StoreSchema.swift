@@ -137,8 +137,8 @@ enum StoreSchema {
     }
 
     /// Seals the content a store written before encryption holds in clear
-    /// (values, history, pending changes, conflict candidates, the server
-    /// token); returns whether there was any. Runs once, when the keyring is made.
+    /// (values, history, pending changes and their refusal reasons, conflict
+    /// candidates, the server token); returns whether there was any. Runs once, when the keyring is made.
     static func sealPlaintext(_ db: Database, cipher: ContentCipher) throws -> Bool {
         var sealed = 0
         func seal(table: String, key: String, columns: [String], record: String, path: String) throws {
@@ -159,6 +159,7 @@ enum StoreSchema {
         try seal(table: "field_value", key: "referral_id || ' ' || path", columns: ["value"], record: "referral_id", path: "path")
         try seal(table: "history", key: "id", columns: ["old_value", "new_value"], record: "referral_id", path: "path")
         try seal(table: "outbox", key: "seq", columns: ["value"], record: "referral_id", path: "path")
+        try seal(table: "outbox", key: "seq", columns: ["rejected_reason"], record: "referral_id", path: "'@rejected.' || seq")
         try seal(table: "conflict", key: "id", columns: ["candidates"], record: "referral_id", path: "'@conflict.' || id")
         try seal(table: "device", key: "id", columns: ["token"], record: "'device'", path: "'@token'")
         return sealed > 0
