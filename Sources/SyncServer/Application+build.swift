@@ -12,12 +12,31 @@ struct ServerConfiguration {
     var ids: any IDGenerator = UUIDv7Generator()
     /// Bank holidays and the time zone deadlines are computed in.
     var authority: Authority = .example
+    /// Failed authentications a device (or address) may have within the window
+    /// before it gets 429s until the window has passed.
+    var authFailureLimit = 10
+    var authFailureWindow: TimeInterval = 300
 }
 
 /// Builds the application `serve` runs, with its routes and middleware.
 func buildApplication(
     _ configuration: ServerConfiguration, storage: any SyncStorage, metrics: ServerMetrics, logger: Logger
 ) -> some ApplicationProtocol {
+    let router = buildRouter(configuration, storage: storage, metrics: metrics)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "sync-server"),
+        onServerRunning: { channel in
+            // Tests and scripts start the server on port 0 and read the real one here.
+            let port = channel.localAddress?.port ?? configuration.port
+            FileHandle.standardOutput.write(Data("listening on http://\(configuration.host):\(port)\n".utf8))
+        },
+        logger: logger)
+}
+
+/// Every route and its middleware. `router.routes` is the list
+/// `docs/openapi.yaml` is checked against (OpenAPITests).
+func buildRouter(_ configuration: ServerConfiguration, storage: any SyncStorage, metrics: ServerMetrics) -> Router<SyncRequestContext> {
     let router = Router(context: SyncRequestContext.self)
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: RequestLogMiddleware())
@@ -28,22 +47,14 @@ func buildApplication(
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
     }
     let engine = PushEngine(form: .standard, clock: configuration.clock, ids: configuration.ids)
-    let api = router.group("v1").add(middleware: AuthenticationMiddleware(storage: storage))
+    let limiter = AuthFailureLimiter(limit: configuration.authFailureLimit, window: configuration.authFailureWindow, clock: configuration.clock)
+    let api = router.group("v1").add(middleware: AuthenticationMiddleware(storage: storage, limiter: limiter))
     SyncRoutes(storage: storage, engine: engine, metrics: metrics).add(to: api)
     FrontDoorRoutes(
         storage: storage, frontDoor: FrontDoor(form: .standard, clock: configuration.clock),
         calendar: WorkingCalendar(authority: configuration.authority)
     ).add(to: api)
-
-    return Application(
-        router: router,
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "sync-server"),
-        onServerRunning: { channel in
-            // Tests and scripts start the server on port 0 and read the real one here.
-            let port = channel.localAddress?.port ?? configuration.port
-            FileHandle.standardOutput.write(Data("listening on http://\(configuration.host):\(port)\n".utf8))
-        },
-        logger: logger)
+    return router
 }
 
 /// One log line per request: method, route, status and time. Never bodies,

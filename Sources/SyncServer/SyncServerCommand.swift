@@ -37,20 +37,35 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The port to listen on; 0 picks a free one (printed on start).") var port = 8080
     @Option(help: "The authority's configuration (time zone, bank holidays) for deadlines; the shipped example by default.")
     var authority: String?
+    @Option(help: "Failed authentications a device (Field-Device, else address) may have within the window before it gets 429s.")
+    var authFailureLimit = 10
+    @Option(help: "The window for failed authentications, in seconds; a blocked device waits until it has passed.")
+    var authFailureWindow = 300
     @OptionGroup var storage: StorageOptions
+
+    func validate() throws {
+        guard authFailureLimit >= 1 else { throw ValidationError("--auth-failure-limit must be at least 1; got \(authFailureLimit).") }
+        guard authFailureWindow >= 1 else { throw ValidationError("--auth-failure-window must be at least 1 second; got \(authFailureWindow).") }
+    }
 
     func run() async throws {
         var logger = Logger(label: "sync-server")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        var configuration = ServerConfiguration(host: host, port: port)
+        var configuration = ServerConfiguration(
+            host: host, port: port, authFailureLimit: authFailureLimit, authFailureWindow: TimeInterval(authFailureWindow))
         if let authority {
             do { configuration.authority = try Authority.load(contentsOf: URL(fileURLWithPath: authority)) } catch {
                 throw ValidationError("\(error)")
             }
         }
-        if let fixed = ProcessInfo.processInfo.environment["SYNC_SERVER_TEST_NOW"], let start = Timestamp.date(fixed) {
+        if let file = ProcessInfo.processInfo.environment["SYNC_SERVER_TEST_CLOCK_FILE"] {
+            // Tests move a running server in time by rewriting this file.
+            let clock = FileClock(path: file)
+            configuration.clock = clock
+            configuration.ids = UUIDv7Generator(clock: clock)
+        } else if let fixed = ProcessInfo.processInfo.environment["SYNC_SERVER_TEST_NOW"], let start = Timestamp.date(fixed) {
             let clock = SteppingClock(start: start, step: 0.001)
             configuration.clock = clock
             configuration.ids = UUIDv7Generator(clock: clock)
@@ -147,5 +162,30 @@ struct RevokeDevice: AsyncParsableCommand {
             throw ValidationError("There is no device with id '\(id)'.")
         }
         print("Device \(id) is revoked.")
+    }
+}
+
+/// A test clock a test can move while the server runs: each reading is the
+/// time written in the file (`2026-11-23T10:00:00Z`), moved on by 1 ms per
+/// reading since the file last changed, so stamps stay distinct.
+final class FileClock: WallClock, @unchecked Sendable {
+    let path: String
+    private let lock = NSLock()
+    private var written: String = ""
+    private var stepping = SteppingClock(start: Date(timeIntervalSince1970: 0), step: 0.001)
+
+    init(path: String) {
+        self.path = path
+    }
+
+    func now() -> Date {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        return lock.withLock {
+            if text != written, let start = Timestamp.date(text) {
+                written = text
+                stepping = SteppingClock(start: start, step: 0.001)
+            }
+            return stepping.now()
+        }
     }
 }

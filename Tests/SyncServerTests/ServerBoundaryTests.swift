@@ -78,6 +78,41 @@ struct ServerBoundaryTests {
         #expect((json["receipt"] as? [String: Any])?["changes"] as? Int == 2)
     }
 
+    @Test("over-limit values get a one-sentence refusal naming the value")
+    func limits() async throws {
+        let server = try ServerProcess()
+        let token = try server.addUser("alice")
+        let register = try JSONSerialization.data(withJSONObject: ["protocol": 1, "device": Self.device])
+        _ = try await server.request("POST", "v1/register", token: token, body: register)
+        // Inside a push: that change is rejected with the reason, the others applied.
+        let long = String(repeating: "x", count: FieldType.maximumTextLength + 1)
+        let (status, json) = try await server.request("POST", "v1/push", token: token, body: try push([
+            change(1, value: long), change(2, path: "concern.summary.a.b"), change(3),
+        ]))
+        #expect(status == 200)
+        let reasons = (json["outcomes"] as! [[String: Any]]).map { $0["reason"] as? String }
+        #expect(reasons[0] == "The value of 'concern.summary' has 20001 characters; the most is 20000.")
+        #expect(reasons[1] == "The path 'concern.summary.a.b' has 4 parts; a stored path has at most 3.")
+        #expect(reasons[2] == nil)
+
+        // Front-door bodies: a 400 naming the length, before any lookup of the id.
+        let intake = try server.addUser("ian", role: .intake), admin = try server.addUser("ada", role: .admin)
+        let intakeDevice = "01a2072c-0c4b-76c0-9617-f5ead7f07b01", adminDevice = "01a2072c-0c4b-76c0-9617-f5ead7f07b02"
+        for (bearer, device) in [(intake, intakeDevice), (admin, adminDevice)] {
+            let body = try JSONSerialization.data(withJSONObject: ["protocol": 1, "device": device])
+            #expect(try await server.request("POST", "v1/register", token: bearer, body: body).0 == 200)
+        }
+        let note = try JSONEncoder().encode(DecisionRequest(outcome: "advice-given", note: long))
+        let (noteStatus, noteReply, _) = try await server.exchange(
+            "POST", "v1/intake/referrals/01a2072c-0c4b-76c0-9617-f5ead7f07aee/decision", token: intake, device: intakeDevice, body: note)
+        #expect(noteStatus == 400)
+        #expect((noteReply["error"] as? [String: Any])?["message"] as? String == "The feedback note has 20001 characters; the most is 20000.")
+        let reason = try JSONEncoder().encode(ResolutionRequest(pick: 1, value: nil, reason: String(repeating: "r", count: 2_001)))
+        let (reasonStatus, reasonReply, _) = try await server.exchange(
+            "POST", "v1/conflicts/01a2072c-0c4b-76c0-9617-f5ead7f07aee/resolve", token: admin, device: adminDevice, body: reason)
+        #expect(reasonStatus == 400)
+        #expect((reasonReply["error"] as? [String: Any])?["message"] as? String == "The reason has 2001 characters; the most is 2000.")
+    }
 
     @Test("health and metrics answer without a token; metrics count what was applied")
     func healthAndMetrics() async throws {
