@@ -61,7 +61,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         if let wait = limiter.retryAfter(key) {
             throw APIError(
                 .tooManyRequests,
-                "Too many failed sign-ins from \(key.prefix(40)); try again in \(wait) seconds.",
+                "Too many failed sign-ins from \(key); try again in \(wait) seconds.",
                 headers: [.retryAfter: "\(wait)"])
         }
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
