@@ -114,6 +114,33 @@ struct ServerBoundaryTests {
         #expect((reasonReply["error"] as? [String: Any])?["message"] as? String == "The reason has 2001 characters; the most is 2000.")
     }
 
+    @Test("found by schemathesis: another method on a known path is a 405 with Allow, an unknown path a JSON 404, a wipe report from a device that is not revoked a 409")
+    func unroutedAndWipe() async throws {
+        let server = try ServerProcess()
+        let token = try server.addUser("alice")
+        let cases: [(String, String, Int, String?, String)] = [
+            ("DELETE", "healthz", 405, "GET", "DELETE is not a method of this route; it answers GET."),
+            ("PUT", "v1/pull", 405, "GET", "PUT is not a method of this route; it answers GET."),
+            ("GET", "v1/intake/referrals/01a2072c-0c4b-76c0-9617-f5ead7f07aee/acknowledge", 405, "POST",
+             "GET is not a method of this route; it answers POST."),
+            ("GET", "v1/nowhere", 404, nil, "There is no route '/v1/nowhere'."),
+        ]
+        for (method, path, status, allow, message) in cases {
+            // No token: the method is checked before authentication, as for any unrouted request.
+            let (code, json, reply) = try await server.exchange(method, path, token: nil)
+            #expect(code == status, "\(method) \(path)")
+            #expect(reply.value(forHTTPHeaderField: "Allow") == allow, "\(method) \(path)")
+            #expect((json["error"] as? [String: Any])?["message"] as? String == message, "\(method) \(path)")
+        }
+        let register = try JSONSerialization.data(withJSONObject: ["protocol": 1, "device": Self.device])
+        #expect(try await server.request("POST", "v1/register", token: token, body: register).0 == 200)
+        let (notRevoked, json, _) = try await server.exchange("POST", "v1/devices/wiped", token: token, device: Self.device)
+        #expect(notRevoked == 409)
+        #expect((json["error"] as? [String: Any])?["message"] as? String == "Device \(Self.device) is not revoked; only a revoked device reports a wipe.")
+        #expect(try await server.exchange("POST", "v1/devices/wiped", token: token).0 == 403)
+        #expect(try server.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audit WHERE action = 'wiped'") } == 0)
+    }
+
     @Test("health and metrics answer without a token; metrics count what was applied")
     func healthAndMetrics() async throws {
         let server = try ServerProcess()

@@ -49,11 +49,9 @@ struct FrontDoorRoutes {
 
     /// A revoked device reports that it erased its referral data.
     @Sendable func wiped(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let user = context.user!
-        guard let device = request.headers[HTTPField.Name("Field-Device")!], try storage.deviceOwner(device) == user.id,
-            try storage.isRevoked(device: device)
-        else {
-            throw APIError(.badRequest, "Only a revoked device of \(user.name) reports a wipe.")
+        let (user, device) = try actor(request, context)
+        guard try storage.isRevoked(device: device) else {
+            throw APIError(.conflict, "Device \(device) is not revoked; only a revoked device reports a wipe.")
         }
         let at = Timestamp.string(frontDoor.clock.now())
         try storage.markWiped(device: device, at: at)
