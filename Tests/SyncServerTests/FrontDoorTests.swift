@@ -68,6 +68,12 @@ struct FrontDoorTests {
         let resolution = try await admin.client.resolve(open[0].id, pick: nil, value: merged, reason: "Both visitors saw bruising; merged")
         #expect(resolution.by == "ada")
         #expect(try await admin.client.conflicts().isEmpty)
+        // Found by schemathesis: resolving it again is a 409 (the conflict's state), not a 400.
+        let again = try JSONEncoder().encode(ResolutionRequest(pick: 1, value: nil, reason: "Again"))
+        let (againStatus, reply, _) = try await server.exchange(
+            "POST", "v1/conflicts/\(open[0].id)/resolve", token: try admin.store.login()!.token, device: admin.store.deviceID, body: again)
+        #expect(againStatus == 409)
+        #expect((reply["error"] as? [String: Any])?["message"] as? String == "Conflict \(open[0].id) is already resolved.")
 
         for device in [laptop, phone] {
             try await device.sync()

@@ -114,7 +114,7 @@ struct ServerBoundaryTests {
         #expect((reasonReply["error"] as? [String: Any])?["message"] as? String == "The reason has 2001 characters; the most is 2000.")
     }
 
-    @Test("found by schemathesis: another method on a known path is a 405 with Allow, an unknown path a JSON 404, a wipe report from a device that is not revoked a 409")
+    @Test("found by schemathesis: another method on a known path is a 405 with Allow, an unknown path a JSON 404, a wipe report from a device that is not revoked a 409, an unknown conflicts filter a 400")
     func unroutedAndWipe() async throws {
         let server = try ServerProcess()
         let token = try server.addUser("alice")
@@ -139,6 +139,12 @@ struct ServerBoundaryTests {
         #expect((json["error"] as? [String: Any])?["message"] as? String == "Device \(Self.device) is not revoked; only a revoked device reports a wipe.")
         #expect(try await server.exchange("POST", "v1/devices/wiped", token: token).0 == 403)
         #expect(try server.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audit WHERE action = 'wiped'") } == 0)
+        // A conflicts filter that is neither open nor all is refused, not read as "open".
+        let admin = try server.addUser("ada", role: .admin)
+        let (filter, refusal, _) = try await server.exchange("GET", "v1/conflicts?status=closed", token: admin)
+        #expect(filter == 400)
+        #expect((refusal["error"] as? [String: Any])?["message"] as? String == "'status' must be open or all; got 'closed'.")
+        #expect(try await server.exchange("GET", "v1/conflicts?status=open", token: admin).0 == 200)
     }
 
     @Test("health and metrics answer without a token; metrics count what was applied")

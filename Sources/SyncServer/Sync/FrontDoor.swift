@@ -14,6 +14,8 @@ struct FrontDoor {
     enum Refusal: Error {
         case notFound(String)
         case invalid(String)
+        /// The request is well formed but the record's state forbids it (409).
+        case conflict(String)
     }
 
     struct Acknowledgement: Codable, Sendable {
@@ -78,7 +80,7 @@ struct FrontDoor {
             throw Refusal.invalid("The reason has \(reason.count) characters; the most is \(Self.maximumReasonLength).")
         }
         guard let place = try transaction.conflictPlace(id) else { throw Refusal.notFound("No conflict has id '\(id.prefix(40))'.") }
-        guard place.open else { throw Refusal.invalid("Conflict \(id) is already resolved.") }
+        guard place.open else { throw Refusal.conflict("Conflict \(id) is already resolved.") }
         let value: String?
         switch (request.pick, request.value) {
         case (let pick?, nil):
