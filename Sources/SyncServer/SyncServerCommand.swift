@@ -68,7 +68,8 @@ struct Serve: AsyncParsableCommand {
         } else if let fixed = ProcessInfo.processInfo.environment["SYNC_SERVER_TEST_NOW"], let start = Timestamp.date(fixed) {
             let clock = SteppingClock(start: start, step: 0.001)
             configuration.clock = clock
-            configuration.ids = UUIDv7Generator(clock: clock)
+            // With a seed too, ids (conflicts, receipts) repeat from run to run.
+            configuration.ids = UUIDv7Generator(clock: clock, seed: ProcessInfo.processInfo.environment["SYNC_SERVER_TEST_SEED"].flatMap(UInt64.init))
         }
         let app = buildApplication(configuration, storage: try storage.open(), metrics: ServerMetrics(registry: registry), logger: logger)
         try await app.runService()
