@@ -89,12 +89,15 @@ struct ServerBoundaryTests {
         let (status, json) = try await server.request("POST", "v1/push", token: token, body: try push([
             change(1, value: long), change(2, path: "concern.summary.a.b"), change(3),
             change(4, path: "concern.notes").merging(["hlc": "0001795000000000-0000-" + String(repeating: "d", count: 100)]) { $1 },
+            change(-7, path: "concern.notes"), change(5, path: "concern.notes").merging(["base_rev": -1]) { $1 },
         ]))
         #expect(status == 200)
         let reasons = (json["outcomes"] as! [[String: Any]]).map { $0["reason"] as? String }
         #expect(reasons[0] == "The value of 'concern.summary' has 20001 characters; the most is 20000.")
         #expect(reasons[1] == "The path 'concern.summary.a.b' has 4 parts; a stored path has at most 3.")
         #expect(reasons[2] == nil)
+        #expect(reasons[4] == "Change number -7 is not one a device gives (1 or more).")
+        #expect(reasons[5] == "Base revision -1 of change 5 is not a revision (0 or more).")
         #expect(reasons[3] == "The clock stamp '0001795000000000-0000-dddddddddddddddddd…' has 122 characters; the most is 80.")
 
         // Front-door bodies: a 400 naming the length, before any lookup of the id.

@@ -111,6 +111,12 @@ struct PushEngine {
         guard UUID.isCanonical(change.record) else {
             return .failure(PathRefusal("'\(change.record.prefix(40))' is not a referral id (a lowercase UUID)."))
         }
+        guard change.seq >= 1 else {
+            return .failure(PathRefusal("Change number \(change.seq) is not one a device gives (1 or more)."))
+        }
+        guard change.baseRevision >= 0 else {
+            return .failure(PathRefusal("Base revision \(change.baseRevision) of change \(change.seq) is not a revision (0 or more)."))
+        }
         guard change.hlc.utf8.count <= Self.maximumStampLength else {
             return .failure(PathRefusal("The clock stamp '\(change.hlc.prefix(40))…' has \(change.hlc.utf8.count) characters; the most is \(Self.maximumStampLength)."))
         }
