@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTLS
 import Logging
+import HTTPTypes
 import NIOCore
 import SyncCore
 
@@ -15,29 +16,17 @@ struct ServerConfiguration {
     var authority: Authority = .example
     /// HTTPS with these certificate and key (`--tls-cert`, `--tls-key`); plain HTTP when nil.
     var tls: TLSConfiguration?
+    /// Failed authentications a device (or address) may have within the window
+    /// before it gets 429s until the window has passed.
+    var authFailureLimit = 10
+    var authFailureWindow: TimeInterval = 300
 }
 
 /// Builds the application `serve` runs, with its routes and middleware.
 func buildApplication(
     _ configuration: ServerConfiguration, storage: any SyncStorage, metrics: ServerMetrics, logger: Logger
 ) throws -> some ApplicationProtocol {
-    let router = Router(context: SyncRequestContext.self)
-    router.add(middleware: MetricsMiddleware())
-    router.add(middleware: RequestLogMiddleware())
-    router.get("healthz") { _, _ in
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
-    }
-    router.get("metrics") { _, _ in
-        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
-    }
-    let engine = PushEngine(form: .standard, clock: configuration.clock, ids: configuration.ids)
-    let api = router.group("v1").add(middleware: AuthenticationMiddleware(storage: storage))
-    SyncRoutes(storage: storage, engine: engine, metrics: metrics).add(to: api)
-    FrontDoorRoutes(
-        storage: storage, frontDoor: FrontDoor(form: .standard, clock: configuration.clock),
-        calendar: WorkingCalendar(authority: configuration.authority)
-    ).add(to: api)
-
+    let router = buildRouter(configuration, storage: storage, metrics: metrics)
     let scheme = configuration.tls == nil ? "http" : "https"
     return Application(
         router: router,
@@ -49,6 +38,60 @@ func buildApplication(
             FileHandle.standardOutput.write(Data("listening on \(scheme)://\(configuration.host):\(port)\n".utf8))
         },
         logger: logger)
+}
+
+/// Every route and its middleware. `router.routes` is the list
+/// `docs/openapi.yaml` is checked against (OpenAPITests).
+func buildRouter(_ configuration: ServerConfiguration, storage: any SyncStorage, metrics: ServerMetrics) -> Router<SyncRequestContext> {
+    let router = Router(context: SyncRequestContext.self)
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: RequestLogMiddleware())
+    router.get("healthz") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+    }
+    router.get("metrics") { _, _ in
+        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+    }
+    let engine = PushEngine(form: .standard, clock: configuration.clock, ids: configuration.ids)
+    let limiter = AuthFailureLimiter(limit: configuration.authFailureLimit, window: configuration.authFailureWindow, clock: configuration.clock)
+    let api = router.group("v1").add(middleware: AuthenticationMiddleware(storage: storage, limiter: limiter))
+    SyncRoutes(storage: storage, engine: engine, metrics: metrics).add(to: api)
+    FrontDoorRoutes(
+        storage: storage, frontDoor: FrontDoor(form: .standard, clock: configuration.clock),
+        calendar: WorkingCalendar(authority: configuration.authority)
+    ).add(to: api)
+    // Added last, so it wraps only the not-found responder: a request no route took.
+    router.add(middleware: UnroutedMiddleware(routes: router.routes.map { ($0.method, $0.path.description) }))
+    return router
+}
+
+/// Answers requests no route took: 405 with `Allow` for a known path asked with
+/// another method, a JSON 404 for an unknown path.
+struct UnroutedMiddleware: RouterMiddleware {
+    typealias Context = SyncRequestContext
+    /// Path templates (`/v1/intake/referrals/{id}`) split into components, with their methods.
+    let templates: [(components: [Substring], methods: [String])]
+
+    init(routes: [(HTTPRequest.Method, String)]) {
+        var methods: [String: [String]] = [:]
+        for (method, path) in routes { methods[path, default: []].append(method.rawValue) }
+        templates = methods.map { (path, methods) in (path.split(separator: "/"), methods.sorted()) }
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let components = request.uri.path.split(separator: "/")
+        let allowed = templates.filter { template in
+            template.components.count == components.count
+                && zip(template.components, components).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
+        }.flatMap(\.methods)
+        guard allowed.isEmpty else {
+            let list = allowed.sorted().joined(separator: ", ")
+            throw APIError(
+                .methodNotAllowed, "\(request.method.rawValue.prefix(20)) is not a method of this route; it answers \(list).",
+                headers: [.allow: list])
+        }
+        throw APIError(.notFound, "There is no route '\(request.uri.path.prefix(60))'.")
+    }
 }
 
 /// One log line per request: method, route, status and time. Never bodies,

@@ -12,7 +12,7 @@ final class ServerMetrics: Sendable {
     let duplicates: Prometheus.Counter
     let pulled: Prometheus.Counter
 
-    init(registry: PrometheusCollectorRegistry) {
+    init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         applied = registry.makeCounter(name: "sync_changes_applied_total")
         conflicts = registry.makeCounter(name: "sync_conflicts_total")

@@ -40,14 +40,24 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The server's certificate chain, PEM (server certificate first); serves HTTPS with --tls-key.")
     var tlsCert: String?
     @Option(help: "The private key of --tls-cert, PEM, unencrypted.") var tlsKey: String?
+    @Option(help: "Failed authentications a device (Field-Device, else address) may have within the window before it gets 429s.")
+    var authFailureLimit = 10
+    @Option(help: "The window for failed authentications, in seconds; a blocked device waits until it has passed.")
+    var authFailureWindow = 300
     @OptionGroup var storage: StorageOptions
+
+    func validate() throws {
+        guard authFailureLimit >= 1 else { throw ValidationError("--auth-failure-limit must be at least 1; got \(authFailureLimit).") }
+        guard authFailureWindow >= 1 else { throw ValidationError("--auth-failure-window must be at least 1 second; got \(authFailureWindow).") }
+    }
 
     func run() async throws {
         var logger = Logger(label: "sync-server")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        var configuration = ServerConfiguration(host: host, port: port)
+        var configuration = ServerConfiguration(
+            host: host, port: port, authFailureLimit: authFailureLimit, authFailureWindow: TimeInterval(authFailureWindow))
         if let authority {
             do { configuration.authority = try Authority.load(contentsOf: URL(fileURLWithPath: authority)) } catch {
                 throw ValidationError("\(error)")
@@ -65,10 +75,16 @@ struct Serve: AsyncParsableCommand {
         case (nil, _?):
             throw ValidationError("--tls-key needs --tls-cert, the certificate it belongs to.")
         }
-        if let fixed = ProcessInfo.processInfo.environment["SYNC_SERVER_TEST_NOW"], let start = Timestamp.date(fixed) {
-            let clock = SteppingClock(start: start, step: 0.001)
+        if let file = ProcessInfo.processInfo.environment["SYNC_SERVER_TEST_CLOCK_FILE"] {
+            // Tests move a running server in time by rewriting this file.
+            let clock = FileClock(path: file)
             configuration.clock = clock
             configuration.ids = UUIDv7Generator(clock: clock)
+        } else if let fixed = ProcessInfo.processInfo.environment["SYNC_SERVER_TEST_NOW"], let start = Timestamp.date(fixed) {
+            let clock = SteppingClock(start: start, step: 0.001)
+            configuration.clock = clock
+            // With a seed too, ids (conflicts, receipts) repeat from run to run.
+            configuration.ids = UUIDv7Generator(clock: clock, seed: ProcessInfo.processInfo.environment["SYNC_SERVER_TEST_SEED"].flatMap(UInt64.init))
         }
         let app = try buildApplication(configuration, storage: try storage.open(), metrics: ServerMetrics(registry: registry), logger: logger)
         try await app.runService()
@@ -162,5 +178,30 @@ struct RevokeDevice: AsyncParsableCommand {
             throw ValidationError("There is no device with id '\(id)'.")
         }
         print("Device \(id) is revoked.")
+    }
+}
+
+/// A test clock a test can move while the server runs: each reading is the
+/// time written in the file (`2026-11-23T10:00:00Z`), moved on by 1 ms per
+/// reading since the file last changed, so stamps stay distinct.
+final class FileClock: WallClock, @unchecked Sendable {
+    let path: String
+    private let lock = NSLock()
+    private var written: String = ""
+    private var stepping = SteppingClock(start: Date(timeIntervalSince1970: 0), step: 0.001)
+
+    init(path: String) {
+        self.path = path
+    }
+
+    func now() -> Date {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        return lock.withLock {
+            if text != written, let start = Timestamp.date(text) {
+                written = text
+                stepping = SteppingClock(start: start, step: 0.001)
+            }
+            return stepping.now()
+        }
     }
 }

@@ -68,6 +68,12 @@ struct FrontDoorTests {
         let resolution = try await admin.client.resolve(open[0].id, pick: nil, value: merged, reason: "Both visitors saw bruising; merged")
         #expect(resolution.by == "ada")
         #expect(try await admin.client.conflicts().isEmpty)
+        // Found by schemathesis: resolving it again is a 409 (the conflict's state), not a 400.
+        let again = try JSONEncoder().encode(ResolutionRequest(pick: 1, value: nil, reason: "Again"))
+        let (againStatus, reply, _) = try await server.exchange(
+            "POST", "v1/conflicts/\(open[0].id)/resolve", token: try admin.store.login()!.token, device: admin.store.deviceID, body: again)
+        #expect(againStatus == 409)
+        #expect((reply["error"] as? [String: Any])?["message"] as? String == "Conflict \(open[0].id) is already resolved.")
 
         for device in [laptop, phone] {
             try await device.sync()
@@ -221,5 +227,48 @@ struct FrontDoorTests {
         defer { other.remove() }
         try await other.sync()
         #expect(try other.store.summaries().isEmpty)
+    }
+
+    @Test("no answer tells a user who may not see a referral whether its id exists")
+    func noExistenceOracle() async throws {
+        let server = try ServerProcess()
+        let practitioner = try await Device(server: server, token: try server.addUser("pat"))
+        let intake = try await Device(server: server, token: try server.addUser("ian", role: .intake))
+        defer { practitioner.remove(); intake.remove() }
+        let submitted = try practitioner.store.createReferral(kind: .socialCare)
+        try practitioner.store.set("referrer.name", of: submitted, to: "Pat")
+        try practitioner.store.set("referrer.role", of: submitted, to: "Teacher")
+        _ = try practitioner.store.submit(submitted)
+        let draft = try practitioner.store.createReferral(kind: .earlyHelp)
+        try practitioner.store.set("concern.summary", of: draft, to: "Not yet sent")
+        try await practitioner.sync()
+        let never = "01a2072c-0c4b-76c0-9617-f5ead7f07aff"
+        let decision = try JSONEncoder().encode(DecisionRequest(outcome: "advice-given", note: "Advice given"))
+        let routes: [(String, String, Data?)] = [
+            ("GET", "v1/intake/referrals/ID", nil), ("POST", "v1/intake/referrals/ID/acknowledge", nil),
+            ("POST", "v1/intake/referrals/ID/decision", decision),
+        ]
+        let tokens = (intake: try intake.store.login()!.token, practitioner: try practitioner.store.login()!.token)
+
+        func answer(_ method: String, _ path: String, _ id: String, _ body: Data?, token: String, device: String) async throws -> String {
+            let (status, json, _) = try await server.exchange(method, path.replacingOccurrences(of: "ID", with: id), token: token, device: device, body: body)
+            let message = ((json["error"] as? [String: Any])?["message"] as? String ?? "").replacingOccurrences(of: id, with: "ID")
+            return "\(status) \(message)"
+        }
+        for (method, path, body) in routes {
+            // Intake: a draft and an id never seen get the same 404, word for word.
+            let forDraft = try await answer(method, path, draft.lowercased, body, token: tokens.intake, device: intake.store.deviceID)
+            let forNever = try await answer(method, path, never, body, token: tokens.intake, device: intake.store.deviceID)
+            #expect(forDraft.hasPrefix("404 "), "\(method) \(path): \(forDraft)")
+            #expect(forDraft == forNever, "\(method) \(path)")
+            // A practitioner, even the referral's owner: the same 403 for a submitted, a draft and an unknown id.
+            var seen = Set<String>()
+            for id in [submitted.lowercased, draft.lowercased, never] {
+                seen.insert(try await answer(method, path, id, body, token: tokens.practitioner, device: practitioner.store.deviceID))
+            }
+            #expect(seen.count == 1 && seen.first!.hasPrefix("403 "), "\(method) \(path): \(seen)")
+        }
+        // Nothing was acknowledged or decided by those calls.
+        #expect(try server.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM change_log WHERE path LIKE '@acknowledged%'") } == 0)
     }
 }

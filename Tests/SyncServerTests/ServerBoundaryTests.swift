@@ -78,6 +78,79 @@ struct ServerBoundaryTests {
         #expect((json["receipt"] as? [String: Any])?["changes"] as? Int == 2)
     }
 
+    @Test("over-limit values get a one-sentence refusal naming the value")
+    func limits() async throws {
+        let server = try ServerProcess()
+        let token = try server.addUser("alice")
+        let register = try JSONSerialization.data(withJSONObject: ["protocol": 1, "device": Self.device])
+        _ = try await server.request("POST", "v1/register", token: token, body: register)
+        // Inside a push: that change is rejected with the reason, the others applied.
+        let long = String(repeating: "x", count: FieldType.maximumTextLength + 1)
+        let (status, json) = try await server.request("POST", "v1/push", token: token, body: try push([
+            change(1, value: long), change(2, path: "concern.summary.a.b"), change(3),
+            change(4, path: "concern.notes").merging(["hlc": "0001795000000000-0000-" + String(repeating: "d", count: 100)]) { $1 },
+            change(-7, path: "concern.notes"), change(5, path: "concern.notes").merging(["base_rev": -1]) { $1 },
+        ]))
+        #expect(status == 200)
+        let reasons = (json["outcomes"] as! [[String: Any]]).map { $0["reason"] as? String }
+        #expect(reasons[0] == "The value of 'concern.summary' has 20001 characters; the most is 20000.")
+        #expect(reasons[1] == "The path 'concern.summary.a.b' has 4 parts; a stored path has at most 3.")
+        #expect(reasons[2] == nil)
+        #expect(reasons[4] == "Change number -7 is not one a device gives (1 or more).")
+        #expect(reasons[5] == "Base revision -1 of change 5 is not a revision (0 or more).")
+        #expect(reasons[3] == "The clock stamp '0001795000000000-0000-dddddddddddddddddd…' has 122 characters; the most is 80.")
+
+        // Front-door bodies: a 400 naming the length, before any lookup of the id.
+        let intake = try server.addUser("ian", role: .intake), admin = try server.addUser("ada", role: .admin)
+        let intakeDevice = "01a2072c-0c4b-76c0-9617-f5ead7f07b01", adminDevice = "01a2072c-0c4b-76c0-9617-f5ead7f07b02"
+        for (bearer, device) in [(intake, intakeDevice), (admin, adminDevice)] {
+            let body = try JSONSerialization.data(withJSONObject: ["protocol": 1, "device": device])
+            #expect(try await server.request("POST", "v1/register", token: bearer, body: body).0 == 200)
+        }
+        let note = try JSONEncoder().encode(DecisionRequest(outcome: "advice-given", note: long))
+        let (noteStatus, noteReply, _) = try await server.exchange(
+            "POST", "v1/intake/referrals/01a2072c-0c4b-76c0-9617-f5ead7f07aee/decision", token: intake, device: intakeDevice, body: note)
+        #expect(noteStatus == 400)
+        #expect((noteReply["error"] as? [String: Any])?["message"] as? String == "The feedback note has 20001 characters; the most is 20000.")
+        let reason = try JSONEncoder().encode(ResolutionRequest(pick: 1, value: nil, reason: String(repeating: "r", count: 2_001)))
+        let (reasonStatus, reasonReply, _) = try await server.exchange(
+            "POST", "v1/conflicts/01a2072c-0c4b-76c0-9617-f5ead7f07aee/resolve", token: admin, device: adminDevice, body: reason)
+        #expect(reasonStatus == 400)
+        #expect((reasonReply["error"] as? [String: Any])?["message"] as? String == "The reason has 2001 characters; the most is 2000.")
+    }
+
+    @Test("found by schemathesis: another method on a known path is a 405 with Allow, an unknown path a JSON 404, a wipe report from a device that is not revoked a 409, an unknown conflicts filter a 400")
+    func unroutedAndWipe() async throws {
+        let server = try ServerProcess()
+        let token = try server.addUser("alice")
+        let cases: [(String, String, Int, String?, String)] = [
+            ("DELETE", "healthz", 405, "GET", "DELETE is not a method of this route; it answers GET."),
+            ("PUT", "v1/pull", 405, "GET", "PUT is not a method of this route; it answers GET."),
+            ("GET", "v1/intake/referrals/01a2072c-0c4b-76c0-9617-f5ead7f07aee/acknowledge", 405, "POST",
+             "GET is not a method of this route; it answers POST."),
+            ("GET", "v1/nowhere", 404, nil, "There is no route '/v1/nowhere'."),
+        ]
+        for (method, path, status, allow, message) in cases {
+            // No token: the method is checked before authentication, as for any unrouted request.
+            let (code, json, reply) = try await server.exchange(method, path, token: nil)
+            #expect(code == status, "\(method) \(path)")
+            #expect(reply.value(forHTTPHeaderField: "Allow") == allow, "\(method) \(path)")
+            #expect((json["error"] as? [String: Any])?["message"] as? String == message, "\(method) \(path)")
+        }
+        let register = try JSONSerialization.data(withJSONObject: ["protocol": 1, "device": Self.device])
+        #expect(try await server.request("POST", "v1/register", token: token, body: register).0 == 200)
+        let (notRevoked, json, _) = try await server.exchange("POST", "v1/devices/wiped", token: token, device: Self.device)
+        #expect(notRevoked == 409)
+        #expect((json["error"] as? [String: Any])?["message"] as? String == "Device \(Self.device) is not revoked; only a revoked device reports a wipe.")
+        #expect(try await server.exchange("POST", "v1/devices/wiped", token: token).0 == 403)
+        #expect(try server.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audit WHERE action = 'wiped'") } == 0)
+        // A conflicts filter that is neither open nor all is refused, not read as "open".
+        let admin = try server.addUser("ada", role: .admin)
+        let (filter, refusal, _) = try await server.exchange("GET", "v1/conflicts?status=closed", token: admin)
+        #expect(filter == 400)
+        #expect((refusal["error"] as? [String: Any])?["message"] as? String == "'status' must be open or all; got 'closed'.")
+        #expect(try await server.exchange("GET", "v1/conflicts?status=open", token: admin).0 == 200)
+    }
 
     @Test("health and metrics answer without a token; metrics count what was applied")
     func healthAndMetrics() async throws {

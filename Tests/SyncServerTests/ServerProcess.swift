@@ -26,28 +26,53 @@ final class ServerProcess: @unchecked Sendable {
     var now: String?
     /// PEM certificate and key files: the server then serves HTTPS.
     let tls: (certificate: String, key: String)?
+    /// With a clock file, the server reads its time from it and `setTime` moves
+    /// a running server in time (SYNC_SERVER_TEST_CLOCK_FILE).
+    let clockFile: URL?
+    /// Extra `serve` options.
+    let options: [String]
+    /// LOG_LEVEL for the server; its standard error goes to `log`.
+    let logLevel: String
+    var log: URL { folder.appendingPathComponent("server.log") }
 
-    init(now: String? = nil, tls: (certificate: String, key: String)? = nil) throws {
+    init(
+        now: String? = nil, clock: String? = nil, tls: (certificate: String, key: String)? = nil, options: [String] = [],
+        logLevel: String = "warning"
+    ) throws {
         self.now = now
         self.tls = tls
+        self.options = options
+        self.logLevel = logLevel
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("sync-server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        clockFile = clock == nil ? nil : folder.appendingPathComponent("clock")
+        if let clock { try setTime(clock) }
         try start()
+    }
+
+    /// Moves a server started with `clock:` to this time (`2026-11-23T10:00:00Z`).
+    func setTime(_ time: String) throws {
+        guard let clockFile else { throw TestFailure("the server was not started with a clock file") }
+        try Data(time.utf8).write(to: clockFile, options: .atomic)
     }
 
     /// Starts (or restarts) the server on the same database.
     func start() throws {
         let process = Process()
         process.executableURL = Self.executable
-        process.arguments = ["serve", "--port", "0", "--db", database]
+        process.arguments = ["serve", "--port", "0", "--db", database] + options
             + (tls.map { ["--tls-cert", $0.certificate, "--tls-key", $0.key] } ?? [])
         var environment = ProcessInfo.processInfo.environment
-        environment["LOG_LEVEL"] = "warning"
+        environment["LOG_LEVEL"] = logLevel
         if let now { environment["SYNC_SERVER_TEST_NOW"] = now }
+        if let clockFile { environment["SYNC_SERVER_TEST_CLOCK_FILE"] = clockFile.path }
         process.environment = environment
         let output = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        let logHandle = try FileHandle(forWritingTo: log)
+        logHandle.seekToEndOfFile()
+        process.standardError = logHandle
         try process.run()
         var buffer = Data()
         while !buffer.contains(UInt8(ascii: "\n")) {
@@ -102,13 +127,23 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Raw HTTP, for the protocol's error cases.
     func request(_ method: String, _ path: String, token: String?, body: Data? = nil) async throws -> (Int, [String: Any]) {
-        var request = URLRequest(url: url.appendingPathComponent(path))
+        let (status, json, _) = try await exchange(method, path, token: token, body: body)
+        return (status, json)
+    }
+
+    /// Raw HTTP with any headers; the reply's status, JSON body and headers.
+    func exchange(
+        _ method: String, _ path: String, token: String?, device: String? = nil, body: Data? = nil
+    ) async throws -> (Int, [String: Any], HTTPURLResponse) {
+        var request = URLRequest(url: URL(string: url.absoluteString + "/" + path)!)
         request.httpMethod = method
         request.httpBody = body
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let device { request.setValue(device, forHTTPHeaderField: "Field-Device") }
         let (data, response) = try await URLSession.shared.data(for: request)
         let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-        return ((response as! HTTPURLResponse).statusCode, json)
+        let http = response as! HTTPURLResponse
+        return (http.statusCode, json, http)
     }
 
     deinit {

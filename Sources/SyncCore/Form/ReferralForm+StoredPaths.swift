@@ -10,6 +10,8 @@ public struct PathRules: Sendable, Equatable {
 extension ReferralForm {
     /// The longest stored path accepted (`agencies.<uuid>.practitioner` is 55).
     public static let maximumPathLength = 128
+    /// The most dot-separated parts a stored path has (`children.<id>.full_name`).
+    public static let maximumPathDepth = 3
 
     /// Checks a path and value as a device sends them: canonical paths with
     /// whole item ids, canonical values. Returns the merge rules, or a reason a
@@ -33,6 +35,9 @@ extension ReferralForm {
             break
         }
         let parts = path.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count <= Self.maximumPathDepth else {
+            return .failure(PathRefusal("The path '\(path.prefix(40))' has \(parts.count) parts; a stored path has at most \(Self.maximumPathDepth)."))
+        }
         guard let section = index[String(parts[0])]?.section else {
             return .failure(PathRefusal("The form has no field '\(path)'."))
         }
@@ -57,7 +62,7 @@ extension ReferralForm {
         }
         if let value {
             if value.utf8.count > FieldType.maximumTextLength, value.count > FieldType.maximumTextLength {
-                return .failure(PathRefusal("The value of '\(path)' is longer than \(FieldType.maximumTextLength) characters."))
+                return .failure(PathRefusal("The value of '\(path)' has \(value.count) characters; the most is \(FieldType.maximumTextLength)."))
             }
             guard Self.isCanonical(value, for: field.type) else {
                 return .failure(PathRefusal("'\(value.prefix(40))' is not a valid \(field.type.name) value for '\(path)'."))

@@ -16,44 +16,79 @@ enum Tokens {
     static func hash(_ token: String) -> String {
         SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
     }
+
+    /// Whether two hashes are equal, in time that does not depend on where
+    /// they differ. Tokens are looked up by their SHA-256, so a timing
+    /// difference in the lookup tells an attacker about the hash of their own
+    /// guess, never about a stored token; storage confirms the row it found
+    /// with this comparison.
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let a = Array(a.utf8), b = Array(b.utf8)
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
 }
 
 /// The request context: who is calling, once authenticated.
 struct SyncRequestContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     var user: User?
+    /// The peer's address, the rate limiter's key when there is no `Field-Device`.
+    let remoteAddress: String?
 
     init(source: Source) {
         coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 }
 
 /// Resolves `Authorization: Bearer <token>` to a user; 401 otherwise. The
-/// token itself is never logged.
+/// token itself is never logged. Failed attempts are counted per device
+/// (`Field-Device`, else the remote address): past the limiter's allowance a
+/// device gets 429 with `Retry-After`, without its token being checked.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = SyncRequestContext
     let storage: any SyncStorage
+    let limiter: AuthFailureLimiter
 
     static let revokedMessage = "This device has been revoked: it must erase its referral data now."
+    static let deviceHeader = HTTPField.Name("Field-Device")!
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let key = Self.limiterKey(request, context)
+        if let wait = limiter.retryAfter(key) {
+            throw APIError(
+                .tooManyRequests,
+                "Too many failed sign-ins from \(key); try again in \(wait) seconds.",
+                headers: [.retryAfter: "\(wait)"])
+        }
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            limiter.recordFailure(key)
             throw APIError(.unauthorized, "Send a bearer token: `Authorization: Bearer <token>`.")
         }
         let token = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
         guard let user = try storage.user(tokenHash: Tokens.hash(token)) else {
+            limiter.recordFailure(key)
             throw APIError(.unauthorized, "The token is not valid.")
         }
         var context = context
         context.user = user
         context.logger[metadataKey: "user"] = "\(user.name)"
         // A revoked device gets 410 on everything but its report that it erased its data.
-        if let device = request.headers[HTTPField.Name("Field-Device")!], request.uri.path != "/v1/devices/wiped",
+        if let device = request.headers[Self.deviceHeader], request.uri.path != "/v1/devices/wiped",
             try storage.isRevoked(device: device)
         {
             throw APIError(.gone, Self.revokedMessage)
         }
         return try await next(request, context)
+    }
+
+    /// The device the request says it comes from, else the peer's address.
+    static func limiterKey(_ request: Request, _ context: Context) -> String {
+        if let device = request.headers[deviceHeader], !device.isEmpty { return "device " + device.prefix(64) }
+        return "address " + (context.remoteAddress ?? "unknown")
     }
 }
 
@@ -61,16 +96,21 @@ struct AuthenticationMiddleware: RouterMiddleware {
 struct APIError: HTTPResponseError, CustomStringConvertible {
     let status: HTTPResponse.Status
     let message: String
+    /// Extra headers, such as `Retry-After` on a 429.
+    let headers: HTTPFields
 
-    init(_ status: HTTPResponse.Status, _ message: String) {
+    init(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) {
         self.status = status
         self.message = message
+        self.headers = headers
     }
 
     var description: String { "\(status.code) \(message)" }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = try JSONEncoder().encode(ErrorBody(message: message))
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

@@ -49,11 +49,9 @@ struct FrontDoorRoutes {
 
     /// A revoked device reports that it erased its referral data.
     @Sendable func wiped(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let user = context.user!
-        guard let device = request.headers[HTTPField.Name("Field-Device")!], try storage.deviceOwner(device) == user.id,
-            try storage.isRevoked(device: device)
-        else {
-            throw APIError(.badRequest, "Only a revoked device of \(user.name) reports a wipe.")
+        let (user, device) = try actor(request, context)
+        guard try storage.isRevoked(device: device) else {
+            throw APIError(.conflict, "Device \(device) is not revoked; only a revoked device reports a wipe.")
         }
         let at = Timestamp.string(frontDoor.clock.now())
         try storage.markWiped(device: device, at: at)
@@ -109,7 +107,11 @@ struct FrontDoorRoutes {
     }
 
     @Sendable func conflicts(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let all = request.uri.queryParameters.get("status") == "all"
+        let status = request.uri.queryParameters.get("status") ?? "open"
+        guard ["open", "all"].contains(status) else {
+            throw APIError(.badRequest, "'status' must be open or all; got '\(status.prefix(40))'.")
+        }
+        let all = status == "all"
         let conflicts = try storage.conflicts(all: all)
         try storage.audit(AuditEvent(
             at: Timestamp.string(frontDoor.clock.now()), actor: context.user!.name, action: "read-conflicts", record: nil,
@@ -139,7 +141,7 @@ struct FrontDoorRoutes {
     }
 
     /// Runs a front-door write and its audit entry in one transaction, and
-    /// turns the front door's refusals into 404s and 400s.
+    /// turns the front door's refusals into 404s, 400s and 409s.
     private func recorded<T>(_ action: (any SyncTransaction) throws -> T, audit: (T) -> AuditEvent) throws -> T {
         do {
             return try storage.write { transaction in
@@ -151,6 +153,8 @@ struct FrontDoorRoutes {
             throw APIError(.notFound, message)
         } catch FrontDoor.Refusal.invalid(let message) {
             throw APIError(.badRequest, message)
+        } catch FrontDoor.Refusal.conflict(let message) {
+            throw APIError(.conflict, message)
         }
     }
 }

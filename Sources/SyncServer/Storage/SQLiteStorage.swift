@@ -245,9 +245,10 @@ final class SQLiteStorage: SyncStorage {
 
     func user(tokenHash: String) throws -> User? {
         try pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT id, name, role FROM users WHERE token_hash = ?", arguments: [tokenHash]).map {
-                User(id: $0["id"], name: $0["name"], role: Role(rawValue: $0["role"]) ?? .practitioner)
-            }
+            guard let row = try Row.fetchOne(db, sql: "SELECT id, name, role, token_hash FROM users WHERE token_hash = ?", arguments: [tokenHash]),
+                Tokens.constantTimeEqual(row["token_hash"], tokenHash)
+            else { return nil }
+            return User(id: row["id"], name: row["name"], role: Role(rawValue: row["role"]) ?? .practitioner)
         }
     }
 

@@ -8,9 +8,14 @@ struct FrontDoor {
     let form: ReferralForm
     let clock: any WallClock
 
+    /// The longest reason an admin may give for a resolution.
+    static let maximumReasonLength = 2_000
+
     enum Refusal: Error {
         case notFound(String)
         case invalid(String)
+        /// The request is well formed but the record's state forbids it (409).
+        case conflict(String)
     }
 
     struct Acknowledgement: Codable, Sendable {
@@ -50,8 +55,11 @@ struct FrontDoor {
             throw Refusal.invalid("'\(request.outcome.prefix(40))' is not an outcome; the outcomes are \(ReferralOutcome.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
         let note = request.note.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !note.isEmpty, note.count <= FieldType.maximumTextLength else {
+        guard !note.isEmpty else {
             throw Refusal.invalid("A decision needs a feedback note for the referrer (1 to \(FieldType.maximumTextLength) characters).")
+        }
+        guard note.count <= FieldType.maximumTextLength else {
+            throw Refusal.invalid("The feedback note has \(note.count) characters; the most is \(FieldType.maximumTextLength).")
         }
         _ = try acknowledge(record, by: user, device: device, in: transaction)
         let at = Timestamp.string(clock.now())
@@ -66,10 +74,13 @@ struct FrontDoor {
     /// supersedes every candidate; the conflict keeps its candidates, the
     /// value chosen, who, when and why.
     func resolve(_ id: String, _ request: ResolutionRequest, by user: User, device: String, in transaction: any SyncTransaction) throws -> ConflictSummary.Resolution {
-        guard let place = try transaction.conflictPlace(id) else { throw Refusal.notFound("No conflict has id '\(id.prefix(40))'.") }
-        guard place.open else { throw Refusal.invalid("Conflict \(id) is already resolved.") }
         let reason = request.reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw Refusal.invalid("A resolution needs a reason, for the record.") }
+        guard reason.count <= Self.maximumReasonLength else {
+            throw Refusal.invalid("The reason has \(reason.count) characters; the most is \(Self.maximumReasonLength).")
+        }
+        guard let place = try transaction.conflictPlace(id) else { throw Refusal.notFound("No conflict has id '\(id.prefix(40))'.") }
+        guard place.open else { throw Refusal.conflict("Conflict \(id) is already resolved.") }
         let value: String?
         switch (request.pick, request.value) {
         case (let pick?, nil):

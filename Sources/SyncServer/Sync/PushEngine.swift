@@ -111,6 +111,15 @@ struct PushEngine {
         guard UUID.isCanonical(change.record) else {
             return .failure(PathRefusal("'\(change.record.prefix(40))' is not a referral id (a lowercase UUID)."))
         }
+        guard change.seq >= 1 else {
+            return .failure(PathRefusal("Change number \(change.seq) is not one a device gives (1 or more)."))
+        }
+        guard change.baseRevision >= 0 else {
+            return .failure(PathRefusal("Base revision \(change.baseRevision) of change \(change.seq) is not a revision (0 or more)."))
+        }
+        guard change.hlc.utf8.count <= Self.maximumStampLength else {
+            return .failure(PathRefusal("The clock stamp '\(change.hlc.prefix(40))…' has \(change.hlc.utf8.count) characters; the most is \(Self.maximumStampLength)."))
+        }
         guard let stamp = HLCStamp(change.hlc), stamp.counter >= 0, stamp.counter < 1_000_000,
             stamp.wall < Int64(now.timeIntervalSince1970 * 1000) + Self.allowedClockSkew
         else {
@@ -124,6 +133,9 @@ struct PushEngine {
         }
         return form.rules(forStoredPath: change.path, value: change.value)
     }
+
+    /// The longest clock stamp accepted: 22 characters and a device id (36).
+    static let maximumStampLength = 80
 
     /// A day, in milliseconds: how far ahead of the server's clock a stamp may be.
     static let allowedClockSkew: Int64 = 86_400_000
