@@ -20,6 +20,9 @@ struct ServerConfiguration {
     /// before it gets 429s until the window has passed.
     var authFailureLimit = 10
     var authFailureWindow: TimeInterval = 300
+    /// The same per remote address, whatever `Field-Device` says: higher,
+    /// because many devices may share an address behind a NAT.
+    var authFailureAddressLimit = 100
 }
 
 /// Builds the application `serve` runs, with its routes and middleware.
@@ -54,7 +57,9 @@ func buildRouter(_ configuration: ServerConfiguration, storage: any SyncStorage,
     }
     let engine = PushEngine(form: .standard, clock: configuration.clock, ids: configuration.ids)
     let limiter = AuthFailureLimiter(limit: configuration.authFailureLimit, window: configuration.authFailureWindow, clock: configuration.clock)
-    let api = router.group("v1").add(middleware: AuthenticationMiddleware(storage: storage, limiter: limiter))
+    let addressLimiter = AuthFailureLimiter(
+        limit: configuration.authFailureAddressLimit, window: configuration.authFailureWindow, clock: configuration.clock)
+    let api = router.group("v1").add(middleware: AuthenticationMiddleware(storage: storage, limiter: limiter, addressLimiter: addressLimiter))
     SyncRoutes(storage: storage, engine: engine, metrics: metrics).add(to: api)
     FrontDoorRoutes(
         storage: storage, frontDoor: FrontDoor(form: .standard, clock: configuration.clock),

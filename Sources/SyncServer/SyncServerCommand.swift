@@ -44,10 +44,15 @@ struct Serve: AsyncParsableCommand {
     var authFailureLimit = 10
     @Option(help: "The window for failed authentications, in seconds; a blocked device waits until it has passed.")
     var authFailureWindow = 300
+    @Option(help: "Failed authentications one remote address may have within the window, whatever devices it names.")
+    var authFailureAddressLimit = 100
     @OptionGroup var storage: StorageOptions
 
     func validate() throws {
         guard authFailureLimit >= 1 else { throw ValidationError("--auth-failure-limit must be at least 1; got \(authFailureLimit).") }
+        guard authFailureAddressLimit >= 1 else {
+            throw ValidationError("--auth-failure-address-limit must be at least 1; got \(authFailureAddressLimit).")
+        }
         guard authFailureWindow >= 1 else { throw ValidationError("--auth-failure-window must be at least 1 second; got \(authFailureWindow).") }
     }
 
@@ -57,7 +62,8 @@ struct Serve: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         var configuration = ServerConfiguration(
-            host: host, port: port, authFailureLimit: authFailureLimit, authFailureWindow: TimeInterval(authFailureWindow))
+            host: host, port: port, authFailureLimit: authFailureLimit, authFailureWindow: TimeInterval(authFailureWindow),
+            authFailureAddressLimit: authFailureAddressLimit)
         if let authority {
             do { configuration.authority = try Authority.load(contentsOf: URL(fileURLWithPath: authority)) } catch {
                 throw ValidationError("\(error)")

@@ -73,4 +73,21 @@ struct AuthRateLimitTests {
         // Health checks are not behind authentication.
         #expect(try await server.exchange("GET", "healthz", token: nil).0 == 200)
     }
+
+    @Test("a client that names a new device on every guess still runs out, per address")
+    func rotatingDevicesPerAddress() async throws {
+        let server = try ServerProcess(
+            clock: Self.start,
+            options: ["--auth-failure-limit", "2", "--auth-failure-address-limit", "5", "--auth-failure-window", "60"])
+        let token = try server.addUser("alice")
+        for n in 1...5 {
+            let device = String(format: "01a2072c-0c4b-76c0-9617-f5ead7f07b%02d", n)
+            #expect(try await server.exchange("GET", "v1/pull", token: "fld_guess\(n)", device: device).0 == 401)
+        }
+        let (status, body, _) = try await server.exchange("GET", "v1/pull", token: token, device: "01a2072c-0c4b-76c0-9617-f5ead7f07b99")
+        #expect(status == 429)
+        #expect(((body["error"] as? [String: Any])?["message"] as? String)?.contains("address 127.0.0.1") == true)
+        try server.setTime("2026-11-23T10:01:01Z")
+        #expect(try await server.exchange("GET", "v1/pull", token: token, device: "01a2072c-0c4b-76c0-9617-f5ead7f07b99").0 == 200)
+    }
 }

@@ -46,32 +46,41 @@ struct SyncRequestContext: RequestContext {
 
 /// Resolves `Authorization: Bearer <token>` to a user; 401 otherwise. The
 /// token itself is never logged. Failed attempts are counted per device
-/// (`Field-Device`, else the remote address): past the limiter's allowance a
-/// device gets 429 with `Retry-After`, without its token being checked.
+/// (`Field-Device`, else the remote address) and, with a higher allowance,
+/// per remote address whatever the device says (a client that changes its
+/// `Field-Device` on every guess still runs out): past either allowance the
+/// caller gets 429 with `Retry-After`, without its token being checked.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = SyncRequestContext
     let storage: any SyncStorage
     let limiter: AuthFailureLimiter
+    let addressLimiter: AuthFailureLimiter
 
     static let revokedMessage = "This device has been revoked: it must erase its referral data now."
     static let deviceHeader = HTTPField.Name("Field-Device")!
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let key = Self.limiterKey(request, context)
-        if let wait = limiter.retryAfter(key) {
-            throw APIError(
-                .tooManyRequests,
-                "Too many failed sign-ins from \(key); try again in \(wait) seconds.",
-                headers: [.retryAfter: "\(wait)"])
+        let address = "address " + (context.remoteAddress ?? "unknown")
+        for (limiter, key) in [(limiter, key), (addressLimiter, address)] {
+            if let wait = limiter.retryAfter(key) {
+                throw APIError(
+                    .tooManyRequests,
+                    "Too many failed sign-ins from \(key); try again in \(wait) seconds.",
+                    headers: [.retryAfter: "\(wait)"])
+            }
+        }
+        func failed(_ message: String) -> APIError {
+            limiter.recordFailure(key)
+            if key != address { addressLimiter.recordFailure(address) }
+            return APIError(.unauthorized, message)
         }
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
-            limiter.recordFailure(key)
-            throw APIError(.unauthorized, "Send a bearer token: `Authorization: Bearer <token>`.")
+            throw failed("Send a bearer token: `Authorization: Bearer <token>`.")
         }
         let token = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
         guard let user = try storage.user(tokenHash: Tokens.hash(token)) else {
-            limiter.recordFailure(key)
-            throw APIError(.unauthorized, "The token is not valid.")
+            throw failed("The token is not valid.")
         }
         var context = context
         context.user = user
