@@ -40,7 +40,10 @@ struct Login: FieldCommand {
         let client = SyncClient(
             store: store, transport: HTTPTransport(server: url, token: token, device: store.deviceID, trustedCA: authority), server: server)
         let reply = try await client.register()
-        try store.saveLogin(ServerLogin(server: server, token: token, user: reply.user, role: reply.role, ca: authority), lastSeq: reply.lastSeq)
+        // The device keeps the token the server issued to it, never the user's.
+        try store.saveLogin(
+            ServerLogin(server: server, token: reply.deviceToken ?? token, user: reply.user, role: reply.role, ca: authority),
+            lastSeq: reply.lastSeq)
         context.console.line("Logged in to \(server) as \(reply.user) (\(reply.role.rawValue)); this device is \(reply.device).")
     }
 

@@ -45,6 +45,41 @@ struct RevocationTests {
         #expect(try phone.value(record, "concern.summary") == "Amy said her stepfather hurt her arm")
     }
 
+    @Test("each device signs in with its own token, bound to it: revoking the device ends that token, not the user's")
+    func deviceTokens() async throws {
+        let server = try ServerProcess()
+        let userToken = try server.addUser("jane")
+        let laptop = try await Device(server: server, token: userToken)
+        let admin = try await Device(server: server, token: try server.addUser("ada", role: .admin))
+        defer { [laptop, admin].forEach { $0.remove() } }
+        let laptopToken = try #require(try laptop.store.login()?.token)
+        #expect(laptopToken.hasPrefix("fld_dev_") && laptopToken.count == 72)
+        // Only its hash is kept.
+        let stored = try server.read { db in
+            try String.fetchOne(db, sql: "SELECT token_hash FROM devices WHERE id = ?", arguments: [laptop.store.deviceID])
+        }
+        #expect(stored != nil && stored != laptopToken && stored?.count == 64)
+        // The device token works for its own device only.
+        #expect(try await server.exchange("GET", "v1/pull", token: laptopToken, device: laptop.store.deviceID).0 == 200)
+        let (other, body, _) = try await server.exchange("GET", "v1/pull", token: laptopToken, device: admin.store.deviceID)
+        #expect(other == 401)
+        #expect(((body["error"] as? [String: Any])?["message"] as? String)?.contains("belongs to another device") == true)
+        #expect(try await server.exchange("GET", "v1/pull", token: laptopToken).0 == 401)
+
+        let (revoked, _) = try await HTTPTransport(server: server.url, token: try admin.store.login()!.token, device: admin.store.deviceID)
+            .post("v1/devices/\(laptop.store.deviceID)/revoke", body: Data("{}".utf8))
+        #expect(revoked == 200)
+        // Revoked: its token only reaches the 410 that tells it to erase its data.
+        #expect(try await server.exchange("GET", "v1/pull", token: laptopToken, device: laptop.store.deviceID).0 == 410)
+        #expect(try await server.exchange("POST", "v1/register", token: laptopToken, device: laptop.store.deviceID,
+                                          body: Data(#"{"protocol":1,"device":"\#(laptop.store.deviceID)"}"#.utf8)).0 == 410)
+        // The user's own token still signs a new device in.
+        let phone = try await Device(server: server, token: userToken)
+        defer { phone.remove() }
+        #expect(try await phone.sync().pushed == 0)
+        #expect(try phone.store.login()?.token != laptopToken)
+    }
+
     @Test("an operator revokes from the command line and rotates the user's token")
     func commandLine() async throws {
         let server = try ServerProcess()

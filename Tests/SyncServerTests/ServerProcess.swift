@@ -178,10 +178,16 @@ struct Device {
         store = try LocalStore(
             path: folder.appendingPathComponent("field.sqlite").path, author: "device-user",
             passphrase: Self.passphrase, keyDerivation: .testing, clock: clock)
-        let http = HTTPTransport(server: server.url, token: token, device: store.deviceID)
+        // Registered with the user's token, the device then signs in with its own, as `field login` does.
+        let registering = SyncClient(
+            store: store, transport: HTTPTransport(server: server.url, token: token, device: store.deviceID),
+            server: server.url.absoluteString)
+        let reply = try await registering.register()
+        let deviceToken = reply.deviceToken ?? token
+        let http = HTTPTransport(server: server.url, token: deviceToken, device: store.deviceID)
         client = SyncClient(store: store, transport: wrap?(http) ?? http, server: server.url.absoluteString)
-        let reply = try await client.register()
-        try store.saveLogin(ServerLogin(server: server.url.absoluteString, token: token, user: reply.user, role: reply.role), lastSeq: reply.lastSeq)
+        try store.saveLogin(
+            ServerLogin(server: server.url.absoluteString, token: deviceToken, user: reply.user, role: reply.role), lastSeq: reply.lastSeq)
     }
 
     /// The same device (same store file) talking to a server that moved port.

@@ -189,7 +189,7 @@ struct SyncTests {
         try setup.server.start()
         #expect(try setup.serverHistory("concern.summary") == ["Acknowledged"])
         // B (the restarted server listens on a new port) receives it.
-        let b = SyncClient(store: setup.b.store, transport: HTTPTransport(server: setup.server.url, token: try setup.b.store.login()!.token), server: "")
+        let b = SyncClient(store: setup.b.store, transport: HTTPTransport(server: setup.server.url, token: try setup.b.store.login()!.token, device: setup.b.store.deviceID), server: "")
         _ = try await b.sync()
         #expect(try setup.b.value(setup.record, "concern.summary") == "Acknowledged")
     }

@@ -51,18 +51,23 @@ public struct RegisterResponse: Codable, Sendable, Equatable {
     public var serverTime: String
     /// The highest change number the server has applied from this device.
     public var lastSeq: Int64?
+    /// A token bound to this device, issued when the caller signed in with a
+    /// user token: the device keeps it instead, and revoking the device ends it.
+    public var deviceToken: String?
 
-    public init(device: String, user: String, role: Role, serverTime: String, lastSeq: Int64? = nil) {
+    public init(device: String, user: String, role: Role, serverTime: String, lastSeq: Int64? = nil, deviceToken: String? = nil) {
         self.protocolVersion = SyncProtocol.version
         self.device = device
         self.user = user
         self.role = role
         self.serverTime = serverTime
         self.lastSeq = lastSeq
+        self.deviceToken = deviceToken
     }
 
     enum CodingKeys: String, CodingKey {
         case protocolVersion = "protocol", device, user, role, serverTime = "server_time", lastSeq = "last_seq"
+        case deviceToken = "device_token"
     }
 }
 

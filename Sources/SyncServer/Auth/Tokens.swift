@@ -7,10 +7,11 @@ import SyncCore
 /// Bearer tokens: 256 random bits, shown once when a user is added; the server
 /// keeps only their SHA-256.
 enum Tokens {
-    static func make() -> String {
+    /// A user's token (`fld_…`), or with `prefix: "fld_dev_"` a device's.
+    static func make(prefix: String = "fld_") -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return "fld_" + bytes.map { String(format: "%02x", $0) }.joined()
+        return prefix + bytes.map { String(format: "%02x", $0) }.joined()
     }
 
     static func hash(_ token: String) -> String {
@@ -35,6 +36,8 @@ enum Tokens {
 struct SyncRequestContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     var user: User?
+    /// The device whose own token signed the request in (nil for a user token).
+    var signedInDevice: String?
     /// The peer's address, the rate limiter's key when there is no `Field-Device`.
     let remoteAddress: String?
 
@@ -79,11 +82,21 @@ struct AuthenticationMiddleware: RouterMiddleware {
             throw failed("Send a bearer token: `Authorization: Bearer <token>`.")
         }
         let token = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
-        guard let user = try storage.user(tokenHash: Tokens.hash(token)) else {
+        let hash = Tokens.hash(token)
+        var context = context
+        if let user = try storage.user(tokenHash: hash) {
+            context.user = user
+        } else if let credential = try storage.deviceCredential(tokenHash: hash) {
+            // A device's token works for that device only.
+            guard request.headers[Self.deviceHeader] == credential.device else {
+                throw failed("This token belongs to another device; send it with that device's Field-Device header.")
+            }
+            context.user = credential.user
+            context.signedInDevice = credential.device
+        } else {
             throw failed("The token is not valid.")
         }
-        var context = context
-        context.user = user
+        let user = context.user!
         context.logger[metadataKey: "user"] = "\(user.name)"
         // A revoked device gets 410 on everything but its report that it erased its data.
         if let device = request.headers[Self.deviceHeader], request.uri.path != "/v1/devices/wiped",

@@ -27,10 +27,20 @@ struct SyncRoutes {
         guard try storage.register(device: body.device, for: user, at: now) else {
             throw APIError(.forbidden, "Device \(body.device) is registered to another user.")
         }
+        // Signed in with the user's token: the device gets its own, which it
+        // keeps instead (and which revoking the device ends). A device signed
+        // in with its own token keeps it.
+        var deviceToken: String?
+        if context.signedInDevice == nil {
+            let token = Tokens.make(prefix: "fld_dev_")
+            try storage.setDeviceToken(device: body.device, tokenHash: Tokens.hash(token))
+            deviceToken = token
+        }
         try storage.audit(AuditEvent(at: now, actor: user.name, action: "login", record: nil, detail: "device=\(body.device)"))
         context.logger.info("device registered", metadata: ["device": "\(body.device)"])
         return try Self.json(RegisterResponse(
-            device: body.device, user: user.name, role: user.role, serverTime: now, lastSeq: try storage.lastSeq(of: body.device)))
+            device: body.device, user: user.name, role: user.role, serverTime: now, lastSeq: try storage.lastSeq(of: body.device),
+            deviceToken: deviceToken))
     }
 
     @Sendable func push(_ request: Request, context: SyncRequestContext) async throws -> Response {

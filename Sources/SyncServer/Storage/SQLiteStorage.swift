@@ -141,6 +141,14 @@ final class SQLiteStorage: SyncStorage {
                 ALTER TABLE devices ADD COLUMN wiped_at TEXT;
                 """)
         }
+        migrator.registerMigration("v6-device-token") { db in
+            // Each device signs in with its own token (SHA-256 kept), issued at
+            // registration: revoking the device ends it.
+            try db.execute(sql: """
+                ALTER TABLE devices ADD COLUMN token_hash TEXT;
+                CREATE UNIQUE INDEX devices_by_token ON devices(token_hash) WHERE token_hash IS NOT NULL;
+                """)
+        }
         return migrator
     }
 
@@ -167,6 +175,24 @@ final class SQLiteStorage: SyncStorage {
         try pool.write { db in
             try db.execute(sql: "UPDATE users SET token_hash = ? WHERE name = ?", arguments: [tokenHash, name])
             return db.changesCount > 0
+        }
+    }
+
+    func setDeviceToken(device: String, tokenHash: String) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE devices SET token_hash = ? WHERE id = ?", arguments: [tokenHash, device])
+        }
+    }
+
+    func deviceCredential(tokenHash: String) throws -> (user: User, device: String)? {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                    SELECT d.id AS device, d.token_hash, u.id, u.name, u.role FROM devices d JOIN users u ON u.id = d.user_id
+                    WHERE d.token_hash = ?
+                    """, arguments: [tokenHash]),
+                Tokens.constantTimeEqual(row["token_hash"], tokenHash)
+            else { return nil }
+            return (User(id: row["id"], name: row["name"], role: Role(rawValue: row["role"]) ?? .practitioner), row["device"])
         }
     }
 

@@ -82,6 +82,10 @@ protocol SyncStorage: Sendable {
     func markWiped(device: String, at: String) throws
     /// Replaces a user's token hash; false if there is no such user.
     func replaceToken(of name: String, tokenHash: String) throws -> Bool
+    /// Issues (or replaces) the token a registered device signs in with.
+    func setDeviceToken(device: String, tokenHash: String) throws
+    /// The user and device a device token was issued to.
+    func deviceCredential(tokenHash: String) throws -> (user: User, device: String)?
     func verifyAudit() throws -> AuditTrail.Verification
 }
 
