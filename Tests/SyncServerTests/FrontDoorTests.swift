@@ -77,9 +77,8 @@ struct FrontDoorTests {
         // The history keeps every candidate and the decision, who, when and why.
         let resolved = try await admin.client.conflicts(all: true)
         #expect(resolved[0].status == "resolved" && resolved[0].resolution?.reason == "Both visitors saw bruising; merged")
-        let history = try server.read { db in
-            try String?.fetchAll(db, sql: "SELECT value FROM change_log WHERE record_id = ? AND path = 'concern.summary' ORDER BY revision", arguments: [record.lowercased])
-        }
+        let history = try await server.database.strings(
+            "SELECT value FROM change_log WHERE record_id = ? AND path = 'concern.summary' ORDER BY revision", [record.lowercased])
         for value in ["Bruises on both arms", "Laptop: bruises on both upper arms", "Phone: bruise on left arm", merged] {
             #expect(history.contains(value))
         }

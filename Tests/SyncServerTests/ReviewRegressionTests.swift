@@ -67,7 +67,7 @@ struct ReviewRegressionTests {
         let summary = try await phone.sync()
         #expect(summary.rejected == 1)
         #expect(try phone.store.referral(record).status == .submitted)  // the pull brought the submission back
-        #expect(try server.read { db in try String.fetchOne(db, sql: "SELECT status FROM records WHERE id = ?", arguments: [record.lowercased]) } == "submitted")
+        #expect(try await server.database.strings("SELECT status FROM records WHERE id = ?", [record.lowercased]) == ["submitted"])
     }
 
     @Test("a reused change number is refused, not taken for a retry")

@@ -2,8 +2,10 @@ import Foundation
 import GRDB
 import SyncCore
 
-/// A real `sync-server` process on 127.0.0.1 with its own SQLite file, started
-/// by the test on a free port.
+/// A real `sync-server` process on 127.0.0.1, started by the test on a free
+/// port, with a database of its own: a SQLite file, or a fresh PostgreSQL
+/// database when the run uses that backend (`TestBackend`). Two processes may
+/// share one PostgreSQL database (`init(sharing:)`).
 final class ServerProcess: @unchecked Sendable {
     static let executable: URL = {
         var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -17,7 +19,7 @@ final class ServerProcess: @unchecked Sendable {
     }()
 
     let folder: URL
-    var database: String { folder.appendingPathComponent("server.sqlite").path }
+    let database: TestDatabase
     private(set) var process: Process?
     private(set) var url: URL!
     private var output: Pipe?
@@ -25,10 +27,23 @@ final class ServerProcess: @unchecked Sendable {
     /// change it and `start()` again to move the server in time.
     var now: String?
 
-    init(now: String? = nil) throws {
+    init(now: String? = nil, backend: TestBackend = .current) throws {
         self.now = now
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("sync-server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        switch backend {
+        case .sqlite: database = .sqlite(path: folder.appendingPathComponent("server.sqlite").path)
+        case .postgres: database = .postgres(url: try TestPostgres.cluster().makeDatabase())
+        }
+        try start()
+    }
+
+    /// Another instance on the same database (PostgreSQL: several servers, one store).
+    init(sharing other: ServerProcess) throws {
+        now = other.now
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("sync-server-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        database = other.database
         try start()
     }
 
@@ -36,9 +51,10 @@ final class ServerProcess: @unchecked Sendable {
     func start() throws {
         let process = Process()
         process.executableURL = Self.executable
-        process.arguments = ["serve", "--port", "0", "--db", database]
+        process.arguments = ["serve", "--port", "0"] + database.arguments
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = "warning"
+        environment["DATABASE_URL"] = nil  // the test's database only
         if let now { environment["SYNC_SERVER_TEST_NOW"] = now }
         process.environment = environment
         let output = Pipe()
@@ -79,7 +95,8 @@ final class ServerProcess: @unchecked Sendable {
     func addUser(_ name: String, role: Role = .practitioner) throws -> String {
         let process = Process()
         process.executableURL = Self.executable
-        process.arguments = ["user", "add", name, "--role", role.rawValue, "--db", database]
+        process.arguments = ["user", "add", name, "--role", role.rawValue] + database.arguments
+        process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "DATABASE_URL" }
         let output = Pipe()
         process.standardOutput = output
         try process.run()
@@ -87,13 +104,6 @@ final class ServerProcess: @unchecked Sendable {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw TestFailure("user add \(name) failed") }
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    /// Reads the server's own database, for checks of its history.
-    func read<T>(_ body: (Database) throws -> T) throws -> T {
-        var configuration = Configuration()
-        configuration.readonly = true
-        return try DatabaseQueue(path: database, configuration: configuration).read(body)
     }
 
     /// Raw HTTP, for the protocol's error cases.
