@@ -85,25 +85,31 @@ final class TestPostgres: @unchecked Sendable {
 
     private static let runningAsRoot = getuid() == 0
 
+    /// Runs a command to its end, its output in a file. posix_spawn and
+    /// waitpid rather than `Process`: `pg_ctl start` leaves a daemon behind,
+    /// and Foundation's `waitUntilExit` was seen never to return then.
     @discardableResult
     static func run(_ arguments: [String], asPostgres: Bool = true) throws -> String {
-        let process = Process()
-        if asPostgres && runningAsRoot {
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-            process.arguments = ["-u", "postgres", "--"] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: arguments[0].hasPrefix("/") ? arguments[0] : "/usr/bin/env")
-            process.arguments = arguments[0].hasPrefix("/") ? Array(arguments.dropFirst()) : arguments
-        }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw TestFailure("\(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(text)")
+        let command = asPostgres && runningAsRoot ? ["/usr/sbin/runuser", "-u", "postgres", "--"] + arguments : arguments
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("sync-pg-run-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawnp(&pid, command[0], &actions, nil, &argv, environ)
+        guard spawned == 0 else { throw TestFailure("cannot start \(command[0]): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let exited = status & 0x7f == 0
+        guard exited && (status >> 8) & 0xff == 0 else {
+            throw TestFailure("\(arguments.joined(separator: " ")) failed (status \(status)): \(text)")
         }
         return text
     }
@@ -156,7 +162,7 @@ enum TestDatabase: Sendable {
         case .sqlite(let path):
             var configuration = Configuration()
             configuration.readonly = true
-            return try DatabaseQueue(path: path, configuration: configuration).read { db in
+            return try await DatabaseQueue(path: path, configuration: configuration).read { db in
                 try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments.map { Self.databaseValue($0) })).map { row in
                     row.databaseValues.map { value in
                         switch value.storage {
@@ -184,10 +190,11 @@ enum TestDatabase: Sendable {
                 for try await row in try await connection.query(PostgresQuery(unsafeSQL: Self.numbered(sql), binds: bindings), logger: Self.logger) {
                     rows.append(row.map { cell in
                         guard cell.bytes != nil else { return nil }
-                        if let text = try? cell.decode(String.self) { return text }
-                        if let number = try? cell.decode(Int64.self) { return String(number) }
-                        if let flag = try? cell.decode(Bool.self) { return flag ? "1" : "0" }
-                        return "?"
+                        switch cell.dataType {
+                        case .int2, .int4, .int8: return (try? cell.decode(Int64.self)).map { String($0) } ?? "?"
+                        case .bool: return (try? cell.decode(Bool.self)).map { $0 ? "1" : "0" } ?? "?"
+                        default: return (try? cell.decode(String.self)) ?? "?"
+                        }
                     })
                 }
                 return rows
