@@ -123,7 +123,7 @@ struct ServerBoundaryTests {
         // Every stored outcome has its change in the log, and each receipt counts exactly what it acknowledged.
         let outcomes = try await server.database.int("SELECT count(*) FROM applied") ?? -1
         let logged = try await server.database.int("SELECT count(*) FROM change_log WHERE seq IS NOT NULL") ?? -2
-        let receipted = try await server.database.int("SELECT coalesce(sum(changes), 0) FROM receipts") ?? -3
+        let receipted = try await server.database.int("SELECT CAST(coalesce(sum(changes), 0) AS BIGINT) FROM receipts") ?? -3
         #expect(outcomes == logged)
         #expect(outcomes == receipted)
     }

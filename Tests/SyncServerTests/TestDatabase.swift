@@ -144,7 +144,8 @@ final class TestPostgres: @unchecked Sendable {
 }
 
 /// A database a test server uses, for the test's own checks: rows as text
-/// (NULL as nil), whatever the backend. SQL is written with `?` placeholders.
+/// (NULL as nil), whatever the backend. SQL is written with `?` placeholders;
+/// cast a PostgreSQL `numeric` (such as `sum` of integers) to BIGINT.
 enum TestDatabase: Sendable {
     case sqlite(path: String)
     case postgres(url: String)
