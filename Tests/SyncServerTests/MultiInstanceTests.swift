@@ -38,6 +38,7 @@ struct MultiInstanceTests {
         // An admin pulls through both instances, page after page, while the
         // devices push: a write that committed late must still reach it.
         let stop = StopFlag()
+        defer { stop.set() }  // a failed push must not leave the puller running
         let puller = Task { () -> [Int64] in
             var cursor: Int64 = 0
             var seen: [Int64] = []
