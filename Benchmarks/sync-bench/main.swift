@@ -9,6 +9,9 @@
 // 2. One-field sync round trip: `SyncClient.sync()` after one edit (health
 //    check, push, pull), and the push's request bytes.
 // 3. Cold pull of 100,000 field versions to a new device.
+//
+// `--postgres postgres://user@host:port/db` runs the server on that (empty)
+// PostgreSQL database instead of a SQLite file; the raw baseline stays SQLite.
 import Foundation
 import GRDB
 import SyncCore
@@ -23,6 +26,7 @@ func option(_ name: String, _ fallback: String) -> String {
 }
 let serverBinary = option("--server", URL(fileURLWithPath: arguments[0]).deletingLastPathComponent().appendingPathComponent("sync-server").path)
 let referralCount = Int(option("--referrals", "1000"))!
+let postgres = arguments.contains("--postgres") ? option("--postgres", "") : nil
 let fieldsPerReferral = 60
 let work = FileManager.default.temporaryDirectory.appendingPathComponent("sync-bench-\(UUID().uuidString)")
 try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
@@ -52,11 +56,16 @@ func run(_ executable: String, _ args: [String]) throws -> String {
     return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
+/// `--db FILE`, or `--postgres URL` when the benchmark was given one.
+func storage(_ database: String) -> [String] {
+    postgres.map { ["--postgres", $0] } ?? ["--db", database]
+}
+
 /// Starts the real server on a free port; returns it and its address.
 func startServer(database: String) throws -> (Process, URL) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: serverBinary)
-    process.arguments = ["serve", "--port", "0", "--db", database]
+    process.arguments = ["serve", "--port", "0"] + storage(database)
     var environment = ProcessInfo.processInfo.environment
     environment["LOG_LEVEL"] = "error"
     process.environment = environment
@@ -119,12 +128,12 @@ func register(_ device: String, transport: HTTPTransport) async throws {
 
 let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown"
 print("sync-bench on \(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu)")
-print("server: \(serverBinary)")
+print("server: \(serverBinary), storage: \(postgres.map { "PostgreSQL \($0)" } ?? "SQLite (synchronous = FULL)")")
 
 // MARK: 1. Push throughput, and raw SQLite in the same run
 
 let database = work.appendingPathComponent("server.sqlite").path
-let token = try run(serverBinary, ["user", "add", "bench", "--role", "practitioner", "--db", database])
+let token = try run(serverBinary, ["user", "add", "bench", "--role", "practitioner"] + storage(database))
 let (server, url) = try startServer(database: database)
 defer { server.terminate() }
 let transport = HTTPTransport(server: url, token: token, timeout: 300)
@@ -186,7 +195,7 @@ print(String(format: "   median %.2f ms, p90 %.2f ms, max %.2f ms (target median
 
 // MARK: 3. Cold pull of 100,000 field versions
 
-let puller = try run(serverBinary, ["user", "add", "puller", "--role", "practitioner", "--db", database])
+let puller = try run(serverBinary, ["user", "add", "puller", "--role", "practitioner"] + storage(database))
 let pullerTransport = HTTPTransport(server: url, token: puller, timeout: 300)
 let seeder = UUIDv7Generator().next().lowercased
 try await register(seeder, transport: pullerTransport)

@@ -14,12 +14,32 @@ struct SyncServerCommand: AsyncParsableCommand {
         subcommands: [Serve.self, UserCommand.self, DeviceCommand.self, AuditCommand.self])
 }
 
-/// `--db`, shared by every subcommand that opens the store.
+/// `--db` or `--postgres`, shared by every subcommand that opens the store.
 struct StorageOptions: ParsableArguments {
     @Option(help: "The SQLite database file (created if missing).")
     var db = "sync-server.sqlite"
 
-    func open() throws -> SQLiteStorage {
+    @Option(help: ArgumentHelp(
+        "A PostgreSQL database instead of SQLite: postgres://user[:password]@host[:port]/database (migrated on start). Also read from DATABASE_URL.",
+        valueName: "url"))
+    var postgres: String?
+
+    /// `--postgres`, else `DATABASE_URL`, else nil (SQLite).
+    var postgresURL: String? {
+        postgres ?? ProcessInfo.processInfo.environment["DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func open() throws -> any SyncStorage {
+        if let text = postgresURL {
+            guard let url = PostgresURL(text) else {
+                throw ValidationError("'\(text.prefix(200))' is not a PostgreSQL address: postgres://user[:password]@host[:port]/database.")
+            }
+            do {
+                return try PostgresStorage(url: url)
+            } catch {
+                throw ValidationError("Cannot open the PostgreSQL database \(url): \(String(reflecting: error)).")
+            }
+        }
         do {
             return try SQLiteStorage(path: db)
         } catch {

@@ -115,19 +115,28 @@ struct Schedule {
         for transport in transports { transport.setRule { _ in false } }
         for _ in 0..<3 { for device in devices { try await device.sync() } }
         let sent = zip(devices, transports).flatMap { device, transport in transport.sent.map { (device.store.deviceID, $0) } }
-        try check(record: record, devices: devices, sent: sent)
+        try await check(record: record, devices: devices, sent: sent)
     }
 
-    func check(record: UUID, devices: [Device], sent: [(device: String, change: WireChange)]) throws {
+    struct LoggedChange {
+        var revision: Int64
+        var kind: String
+        var path: String
+        var value: String?
+        var device: String
+        var seq: Int64?
+    }
+
+    func check(record: UUID, devices: [Device], sent: [(device: String, change: WireChange)]) async throws {
         let key = record.lowercased
-        let (serverValues, openConflicts, log) = try server.read { db in
-            let values = Dictionary(uniqueKeysWithValues: try Row.fetchAll(
-                db, sql: "SELECT path, value FROM fields WHERE record_id = ? AND value IS NOT NULL", arguments: [key]
-            ).map { ($0["path"] as String, $0["value"] as String) })
-            let conflicts = try String.fetchSet(db, sql: "SELECT id FROM conflicts WHERE record_id = ? AND status = 'open'", arguments: [key])
-            let log = try Row.fetchAll(db, sql: "SELECT * FROM change_log WHERE record_id = ? ORDER BY revision", arguments: [key])
-            return (values, conflicts, log)
-        }
+        let database = server.database
+        let serverValues = Dictionary(uniqueKeysWithValues: try await database.rows(
+            "SELECT path, value FROM fields WHERE record_id = ? AND value IS NOT NULL", [key]
+        ).map { ($0[0]!, $0[1]!) })
+        let openConflicts = Set(try await database.strings("SELECT id FROM conflicts WHERE record_id = ? AND status = 'open'", [key]).compactMap { $0 })
+        let log = try await database.rows(
+            "SELECT revision, kind, path, value, device_id, seq FROM change_log WHERE record_id = ? ORDER BY revision", [key]
+        ).map { LoggedChange(revision: Int64($0[0]!)!, kind: $0[1]!, path: $0[2]!, value: $0[3], device: $0[4]!, seq: $0[5].flatMap { Int64($0) }) }
         for device in devices {
             #expect(try device.store.pendingChanges().isEmpty, "seed \(seed): device still has pending changes")
             #expect(try device.store.referral(record).values == serverValues, "seed \(seed): device \(device.store.deviceID) differs from the server")
@@ -136,7 +145,7 @@ struct Schedule {
             #expect(try device.store.integrityProblems().isEmpty, "seed \(seed)")
         }
         // Nothing lost: every value sent is in the server's history.
-        let history = Set(log.map { "\($0["path"] as String)=\(($0["value"] as String?) ?? "∅")" })
+        let history = Set(log.map { "\($0.path)=\($0.value ?? "∅")" })
         for (_, change) in sent where change.record == key {
             #expect(history.contains("\(change.path)=\(change.value ?? "∅")"), "seed \(seed): \(change.path)=\(change.value ?? "nil") missing from the server history")
         }
@@ -146,16 +155,16 @@ struct Schedule {
         // The first send of a change is the one the server applied (replies
         // are lost, requests never are), so its base is the one that counted.
         let bases = Dictionary(sent.map { ("\($0.device)/\($0.change.seq)", $0.change.baseRevision) }, uniquingKeysWith: { first, _ in first })
-        for (index, entry) in log.enumerated() where (entry["kind"] as String) == "write" {
-            let path: String = entry["path"]
-            guard Self.manualPaths.contains(path) || path.hasSuffix(".full_name"), let seq: Int64 = entry["seq"],
-                let base = bases["\(entry["device_id"] as String)/\(seq)"]
+        for (index, entry) in log.enumerated() where entry.kind == "write" {
+            let path = entry.path
+            guard Self.manualPaths.contains(path) || path.hasSuffix(".full_name"), let seq = entry.seq,
+                let base = bases["\(entry.device)/\(seq)"]
             else { continue }
-            let device: String = entry["device_id"]
-            let before = log[..<index].filter { ($0["path"] as String) == path && ["write", "conflict"].contains($0["kind"] as String) }
-            let unseen = before.contains { ($0["revision"] as Int64) > base && ($0["device_id"] as String) != device }
+            let device = entry.device
+            let before = log[..<index].filter { $0.path == path && ["write", "conflict"].contains($0.kind) }
+            let unseen = before.contains { $0.revision > base && $0.device != device }
             if unseen {
-                #expect((before.last?["value"] as String?) == (entry["value"] as String?), "seed \(seed): \(path) overwritten without a conflict")
+                #expect(before.last?.value == entry.value, "seed \(seed): \(path) overwritten without a conflict")
             }
         }
     }

@@ -83,9 +83,8 @@ struct FrontDoorTests {
         // The history keeps every candidate and the decision, who, when and why.
         let resolved = try await admin.client.conflicts(all: true)
         #expect(resolved[0].status == "resolved" && resolved[0].resolution?.reason == "Both visitors saw bruising; merged")
-        let history = try server.read { db in
-            try String?.fetchAll(db, sql: "SELECT value FROM change_log WHERE record_id = ? AND path = 'concern.summary' ORDER BY revision", arguments: [record.lowercased])
-        }
+        let history = try await server.database.strings(
+            "SELECT value FROM change_log WHERE record_id = ? AND path = 'concern.summary' ORDER BY revision", [record.lowercased])
         for value in ["Bruises on both arms", "Laptop: bruises on both upper arms", "Phone: bruise on left arm", merged] {
             #expect(history.contains(value))
         }
@@ -269,6 +268,6 @@ struct FrontDoorTests {
             #expect(seen.count == 1 && seen.first!.hasPrefix("403 "), "\(method) \(path): \(seen)")
         }
         // Nothing was acknowledged or decided by those calls.
-        #expect(try server.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM change_log WHERE path LIKE '@acknowledged%'") } == 0)
+        #expect(try await server.database.rows("SELECT count(*) FROM change_log WHERE path LIKE '@acknowledged%'") == [["0"]])
     }
 }

@@ -39,11 +39,15 @@ struct ReviewRegressionTests {
             change(3, record, "concern.summary", #""far future""#, hlc: "9001795417493958-0000-x"),
             change(4, record, "concern.when", #""counter""#, hlc: "0001795417493958-2147483647-x"),
             change(5, record, "concern.where", #""twice""#), change(5, record, "concern.where", #""twice""#),
+            change(6, record, "concern.summary", #""nul \u0000 inside""#),
         ].joined(separator: ",")
         let (status, body) = try await raw(server, "v1/push", token: token, json: #"{"protocol":1,"device":"\#(device)","changes":[\#(changes)]}"#)
         #expect(status == 200, "\(body)")
         let outcomes = try JSONDecoder().decode(PushResponse.self, from: Data(body.utf8)).outcomes.map(\.outcome)
-        #expect(outcomes == [.rejected, .rejected, .rejected, .rejected, .applied, .rejected])
+        #expect(outcomes == [.rejected, .rejected, .rejected, .rejected, .applied, .rejected, .rejected])
+        // A NUL where an id belongs (PostgreSQL text cannot hold one) is a 4xx, not a 500.
+        let (nul, _) = try await raw(server, "v1/push", token: token, json: #"{"protocol":1,"device":"a\u0000b","changes":[]}"#)
+        #expect((400..<500).contains(nul))
         #expect(try await server.request("GET", "healthz", token: nil).0 == 200)
         #expect(throws: FormError.self) { try FieldType.choice([FieldOption("a", "A")]).normalize("-9223372036854775808", now: Date()) }
         #expect(CalendarDate(parsing: "\u{0662}\u{0660}\u{0662}\u{0666}-01-01") == nil)
@@ -67,7 +71,7 @@ struct ReviewRegressionTests {
         let summary = try await phone.sync()
         #expect(summary.rejected == 1)
         #expect(try phone.store.referral(record).status == .submitted)  // the pull brought the submission back
-        #expect(try server.read { db in try String.fetchOne(db, sql: "SELECT status FROM records WHERE id = ?", arguments: [record.lowercased]) } == "submitted")
+        #expect(try await server.database.strings("SELECT status FROM records WHERE id = ?", [record.lowercased]) == ["submitted"])
     }
 
     @Test("a reused change number is refused, not taken for a retry")

@@ -34,10 +34,8 @@ struct RevocationTests {
             let bytes = (try? Data(contentsOf: laptop.folder.appendingPathComponent("field.sqlite" + suffix))) ?? Data()
             #expect(bytes.range(of: Data("stepfather hurt".utf8)) == nil, "plaintext left in field.sqlite\(suffix)")
         }
-        let (wiped, actions) = try server.read { db in
-            (try String.fetchOne(db, sql: "SELECT wiped_at FROM devices WHERE id = ?", arguments: [laptop.store.deviceID]),
-             try String.fetchAll(db, sql: "SELECT action FROM audit ORDER BY id"))
-        }
+        let wiped = try await server.database.strings("SELECT wiped_at FROM devices WHERE id = ?", [laptop.store.deviceID]).first ?? nil
+        let actions = try await server.database.strings("SELECT action FROM audit ORDER BY id").compactMap { $0 }
         #expect(wiped != nil)
         #expect(actions.contains("revoke") && actions.contains("wiped"))
 
@@ -55,9 +53,7 @@ struct RevocationTests {
         let laptopToken = try #require(try laptop.store.login()?.token)
         #expect(laptopToken.hasPrefix("fld_dev_") && laptopToken.count == 72)
         // Only its hash is kept.
-        let stored = try server.read { db in
-            try String.fetchOne(db, sql: "SELECT token_hash FROM devices WHERE id = ?", arguments: [laptop.store.deviceID])
-        }
+        let stored = try await server.database.rows("SELECT token_hash FROM devices WHERE id = ?", [laptop.store.deviceID])[0][0]
         #expect(stored != nil && stored != laptopToken && stored?.count == 64)
         // The device token works for its own device only.
         #expect(try await server.exchange("GET", "v1/pull", token: laptopToken, device: laptop.store.deviceID).0 == 200)
@@ -89,7 +85,7 @@ struct RevocationTests {
         func run(_ arguments: [String]) throws -> (Int32, String) {
             let process = Process()
             process.executableURL = ServerProcess.executable
-            process.arguments = arguments + ["--db", server.database]
+            process.arguments = arguments + server.database.arguments
             let output = Pipe()
             process.standardOutput = output
             try process.run()

@@ -55,7 +55,7 @@ struct ServerBoundaryTests {
             #expect(message?.contains(words) == true, "\(method) \(path): \(message ?? String(decoding: data, as: UTF8.self))")
         }
         // Nothing was stored by any of them.
-        #expect(try server.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM change_log") } == 0)
+        #expect(try await server.database.int("SELECT count(*) FROM change_log") == 0)
     }
 
     @Test("changes the form does not allow are rejected one by one with a reason, the rest applied")
@@ -143,7 +143,7 @@ struct ServerBoundaryTests {
         #expect(notRevoked == 409)
         #expect((json["error"] as? [String: Any])?["message"] as? String == "Device \(Self.device) is not revoked; only a revoked device reports a wipe.")
         #expect(try await server.exchange("POST", "v1/devices/wiped", token: token).0 == 403)
-        #expect(try server.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audit WHERE action = 'wiped'") } == 0)
+        #expect(try await server.database.rows("SELECT count(*) FROM audit WHERE action = 'wiped'") == [["0"]])
         // A conflicts filter that is neither open nor all is refused, not read as "open".
         let admin = try server.addUser("ada", role: .admin)
         let (filter, refusal, _) = try await server.exchange("GET", "v1/conflicts?status=closed", token: admin)
@@ -187,18 +187,16 @@ struct ServerBoundaryTests {
             }
         }
         // Let pushes flow, then ask the server to stop.
-        while try server.read({ db in try Int.fetchOne(db, sql: "SELECT count(*) FROM change_log") ?? 0 }) < 20 { await Task.yield() }
+        while try await server.database.int("SELECT count(*) FROM change_log") ?? 0 < 20 { await Task.yield() }
         server.process!.terminate()
         server.process!.waitUntilExit()
         #expect(server.process!.terminationReason == .exit)
         stop.set()
         _ = await pushing.result
         // Every stored outcome has its change in the log, and each receipt counts exactly what it acknowledged.
-        let (outcomes, logged, receipted) = try server.read { db in
-            (try Int.fetchOne(db, sql: "SELECT count(*) FROM applied") ?? -1,
-             try Int.fetchOne(db, sql: "SELECT count(*) FROM change_log WHERE seq IS NOT NULL") ?? -2,
-             try Int.fetchOne(db, sql: "SELECT coalesce(sum(changes), 0) FROM receipts") ?? -3)
-        }
+        let outcomes = try await server.database.int("SELECT count(*) FROM applied") ?? -1
+        let logged = try await server.database.int("SELECT count(*) FROM change_log WHERE seq IS NOT NULL") ?? -2
+        let receipted = try await server.database.int("SELECT CAST(coalesce(sum(changes), 0) AS BIGINT) FROM receipts") ?? -3
         #expect(outcomes == logged)
         #expect(outcomes == receipted)
     }
@@ -217,7 +215,7 @@ struct AuditTrailTests {
     func verify(_ server: ServerProcess) throws -> (Int32, String) {
         let process = Process()
         process.executableURL = ServerProcess.executable
-        process.arguments = ["audit", "verify", "--db", server.database]
+        process.arguments = ["audit", "verify"] + server.database.arguments
         let output = Pipe()
         process.standardOutput = output
         try process.run()
@@ -241,16 +239,15 @@ struct AuditTrailTests {
         _ = try await intake.client.submittedReferral(record.lowercased)
         _ = try await intake.client.acknowledge(record.lowercased)
 
-        let actions = try server.read { db in try String.fetchAll(db, sql: "SELECT action FROM audit ORDER BY id") }
+        let actions = try await server.database.strings("SELECT action FROM audit ORDER BY id").compactMap { $0 }
         #expect(actions.starts(with: ["login", "login", "push"]))
         #expect(actions.contains("read") && actions.contains("acknowledge"))
-        #expect(try server.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audit WHERE detail LIKE '%Words%'") } == 0)
+        #expect(try await server.database.int("SELECT count(*) FROM audit WHERE detail LIKE '%Words%'") == 0)
         let (intact, message) = try verify(server)
         #expect(intact == 0, "\(message)")
 
         server.kill()
-        let file = try DatabaseQueue(path: server.database)
-        try file.inDatabase { db in try db.execute(sql: "UPDATE audit SET actor = 'mallory' WHERE id = 3") }
+        try await server.database.execute("UPDATE audit SET actor = 'mallory' WHERE id = 3")
         let (broken, report) = try verify(server)
         #expect(broken == 1)
         #expect(report.contains("entry 3"), "\(report)")

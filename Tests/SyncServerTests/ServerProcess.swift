@@ -2,8 +2,10 @@ import Foundation
 import GRDB
 import SyncCore
 
-/// A real `sync-server` process on 127.0.0.1 with its own SQLite file, started
-/// by the test on a free port.
+/// A real `sync-server` process on 127.0.0.1, started by the test on a free
+/// port, with a database of its own: a SQLite file, or a fresh PostgreSQL
+/// database when the run uses that backend (`TestBackend`). Two processes may
+/// share one PostgreSQL database (`init(sharing:)`).
 final class ServerProcess: @unchecked Sendable {
     static let executable: URL = {
         var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -17,7 +19,7 @@ final class ServerProcess: @unchecked Sendable {
     }()
 
     let folder: URL
-    var database: String { folder.appendingPathComponent("server.sqlite").path }
+    let database: TestDatabase
     private(set) var process: Process?
     private(set) var url: URL!
     private var output: Pipe?
@@ -37,7 +39,7 @@ final class ServerProcess: @unchecked Sendable {
 
     init(
         now: String? = nil, clock: String? = nil, tls: (certificate: String, key: String)? = nil, options: [String] = [],
-        logLevel: String = "warning"
+        logLevel: String = "warning", backend: TestBackend = .current
     ) throws {
         self.now = now
         self.tls = tls
@@ -46,7 +48,24 @@ final class ServerProcess: @unchecked Sendable {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("sync-server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         clockFile = clock == nil ? nil : folder.appendingPathComponent("clock")
+        switch backend {
+        case .sqlite: database = .sqlite(path: folder.appendingPathComponent("server.sqlite").path)
+        case .postgres: database = .postgres(url: try TestPostgres.cluster().makeDatabase())
+        }
         if let clock { try setTime(clock) }
+        try start()
+    }
+
+    /// Another instance on the same database (PostgreSQL: several servers, one store).
+    init(sharing other: ServerProcess) throws {
+        now = other.now
+        tls = other.tls
+        options = other.options
+        logLevel = other.logLevel
+        clockFile = other.clockFile
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("sync-server-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        database = other.database
         try start()
     }
 
@@ -60,10 +79,11 @@ final class ServerProcess: @unchecked Sendable {
     func start() throws {
         let process = Process()
         process.executableURL = Self.executable
-        process.arguments = ["serve", "--port", "0", "--db", database] + options
+        process.arguments = ["serve", "--port", "0"] + database.arguments + options
             + (tls.map { ["--tls-cert", $0.certificate, "--tls-key", $0.key] } ?? [])
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = logLevel
+        environment["DATABASE_URL"] = nil  // the test's database only
         if let now { environment["SYNC_SERVER_TEST_NOW"] = now }
         if let clockFile { environment["SYNC_SERVER_TEST_CLOCK_FILE"] = clockFile.path }
         process.environment = environment
@@ -108,7 +128,8 @@ final class ServerProcess: @unchecked Sendable {
     func addUser(_ name: String, role: Role = .practitioner) throws -> String {
         let process = Process()
         process.executableURL = Self.executable
-        process.arguments = ["user", "add", name, "--role", role.rawValue, "--db", database]
+        process.arguments = ["user", "add", name, "--role", role.rawValue] + database.arguments
+        process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "DATABASE_URL" }
         let output = Pipe()
         process.standardOutput = output
         try process.run()
@@ -116,13 +137,6 @@ final class ServerProcess: @unchecked Sendable {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw TestFailure("user add \(name) failed") }
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    /// Reads the server's own database, for checks of its history.
-    func read<T>(_ body: (Database) throws -> T) throws -> T {
-        var configuration = Configuration()
-        configuration.readonly = true
-        return try DatabaseQueue(path: database, configuration: configuration).read(body)
     }
 
     /// Raw HTTP, for the protocol's error cases.

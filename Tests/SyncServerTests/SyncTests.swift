@@ -28,10 +28,8 @@ struct SyncTests {
             try await b.sync()
         }
 
-        func serverHistory(_ path: String) throws -> [String?] {
-            try server.read { db in
-                try String?.fetchAll(db, sql: "SELECT value FROM change_log WHERE record_id = ? AND path = ? ORDER BY revision", arguments: [record.lowercased, path])
-            }
+        func serverHistory(_ path: String) async throws -> [String?] {
+            try await server.database.strings("SELECT value FROM change_log WHERE record_id = ? AND path = ? ORDER BY revision", [record.lowercased, path])
         }
 
         func cleanUp() {
@@ -83,7 +81,7 @@ struct SyncTests {
             // The field keeps the first accepted value provisionally, on both.
             #expect(try device.value(setup.record, "concern.summary") == "Version A")
         }
-        #expect(try setup.serverHistory("concern.summary").contains("Version B"))
+        #expect(try await setup.serverHistory("concern.summary").contains("Version B"))
     }
 
     @Test("lww: the later stamp wins, the loser stays in the server's history")
@@ -99,7 +97,7 @@ struct SyncTests {
         for device in [setup.a, setup.b] {
             #expect(try device.value(setup.record, "referrer.phone") == "02222 222222")
         }
-        #expect(try setup.serverHistory("referrer.phone") == ["02222 222222", "01111 111111"])
+        #expect(try await setup.serverHistory("referrer.phone") == ["02222 222222", "01111 111111"])
     }
 
     @Test("append: both devices' notes are kept, in stamp order")
@@ -152,8 +150,8 @@ struct SyncTests {
         let retry = try await setup.a.sync()
         #expect(retry.applied == 1)
         #expect(try setup.a.store.pendingChanges().isEmpty)
-        #expect(try setup.serverHistory("concern.summary") == ["Sent twice"])
-        let receipts = try setup.server.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM receipts WHERE records LIKE ?", arguments: ["%\(setup.record.lowercased)%"]) }
+        #expect(try await setup.serverHistory("concern.summary") == ["Sent twice"])
+        let receipts = try await setup.server.database.int("SELECT count(*) FROM receipts WHERE records LIKE ?", ["%\(setup.record.lowercased)%"])
         #expect(receipts == 2)  // the set-up's sync, and this change's first (lost) reply; the retry made none
         #expect(retry.receipt != nil)
     }
@@ -173,7 +171,7 @@ struct SyncTests {
         try setup.a.store.set("concern.summary", of: setup.record, to: "Second")
         let summary = try await setup.a.sync()
         #expect(summary.conflicts == 0)
-        #expect(try setup.serverHistory("concern.summary") == ["First", "Second"])
+        #expect(try await setup.serverHistory("concern.summary") == ["First", "Second"])
         try await setup.b.sync()
         #expect(try setup.b.value(setup.record, "concern.summary") == "Second")
     }
@@ -187,7 +185,7 @@ struct SyncTests {
         #expect(summary.receipt != nil)
         setup.server.kill()
         try setup.server.start()
-        #expect(try setup.serverHistory("concern.summary") == ["Acknowledged"])
+        #expect(try await setup.serverHistory("concern.summary") == ["Acknowledged"])
         // B (the restarted server listens on a new port) receives it.
         let b = SyncClient(store: setup.b.store, transport: HTTPTransport(server: setup.server.url, token: try setup.b.store.login()!.token, device: setup.b.store.deviceID), server: "")
         _ = try await b.sync()

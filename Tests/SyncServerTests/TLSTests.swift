@@ -26,10 +26,8 @@ struct TLSTests {
         #expect(sync.status == 0, "\(sync.output)")
         #expect(sync.output.contains("Pushed 3 change(s): 3 applied"), "\(sync.output)")
         #expect(sync.output.contains("Receipt R-"))
-        let stored = try server.read { db in
-            try String.fetchOne(db, sql: "SELECT value FROM change_log WHERE path = 'concern.summary'")
-        }
-        #expect(stored == "Bruising seen at school")
+        let stored = try await server.database.rows("SELECT value FROM change_log WHERE path = 'concern.summary'")
+        #expect(stored == [["Bruising seen at school"]])
 
         // TLS 1.1 is refused by the server; 1.2 is accepted.
         let hostPort = "127.0.0.1:\(server.url.port!)"
@@ -60,7 +58,7 @@ struct TLSTests {
             #expect(try field.run(["status", "--json"]).output == before)
             #expect(try field.run(["status"]).output.contains("Not logged in"))
         }
-        #expect(try server.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM devices") } == 0)
+        #expect(try await server.database.rows("SELECT count(*) FROM devices") == [["0"]])
     }
 
     @Test("plain http:// to another machine is refused before any connection; loopback http stays allowed")

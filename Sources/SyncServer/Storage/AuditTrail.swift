@@ -39,21 +39,40 @@ enum AuditTrail {
         case broken(id: Int64, description: String)
     }
 
+    /// One stored entry, as `verify` reads it.
+    struct Entry {
+        var id: Int64
+        var event: AuditEvent
+        var previousHash: String
+        var hash: String
+    }
+
     static func verify(db: Database) throws -> Verification {
-        var previous = genesis
-        var expectedID: Int64 = 1
+        var entries: [Entry] = []
         let rows = try Row.fetchCursor(db, sql: "SELECT * FROM audit ORDER BY id")
         while let row = try rows.next() {
-            let id: Int64 = row["id"]
-            let event = AuditEvent(at: row["at"], actor: row["actor"], action: row["action"], record: row["record_id"], detail: row["detail"])
+            entries.append(Entry(
+                id: row["id"], event: AuditEvent(at: row["at"], actor: row["actor"], action: row["action"], record: row["record_id"], detail: row["detail"]),
+                previousHash: row["previous_hash"], hash: row["hash"]))
+        }
+        return verify(entries)
+    }
+
+    /// Walks the chain in id order; the same check for every backend.
+    static func verify(_ entries: [Entry]) -> Verification {
+        var previous = genesis
+        var expectedID: Int64 = 1
+        for entry in entries {
+            let id = entry.id
+            let event = entry.event
             let described = "entry \(id) (\(event.action) by \(event.actor) at \(event.at))"
             guard id == expectedID else {
                 return .broken(id: expectedID, description: "entry \(expectedID) is missing; the next one is \(described)")
             }
-            guard (row["previous_hash"] as String) == previous, (row["hash"] as String) == hash(previous: previous, id: id, event) else {
+            guard entry.previousHash == previous, entry.hash == hash(previous: previous, id: id, event) else {
                 return .broken(id: id, description: described)
             }
-            previous = row["hash"]
+            previous = entry.hash
             expectedID += 1
         }
         return .intact(entries: Int(expectedID - 1))

@@ -345,10 +345,13 @@ final class SQLiteStorage: SyncStorage {
 
 enum StorageError: Error, CustomStringConvertible {
     case duplicateUser(String)
+    /// Text PostgreSQL cannot store (U+0000); it names nothing stored, so the request is refused.
+    case unstorableText
 
     var description: String {
         switch self {
         case .duplicateUser(let name): "A user named '\(name)' already exists."
+        case .unstorableText: "The request holds a NUL character, which no id, name or value may contain."
         }
     }
 }

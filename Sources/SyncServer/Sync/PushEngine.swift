@@ -66,7 +66,7 @@ struct PushEngine {
                     conflict: stored.conflict, current: current.map(Self.state), receipt: stored.receipt))
                 continue
             }
-            if owners[change.record] == nil, let owner = try transaction.recordOwner(change.record) {
+            if owners[change.record] == nil, UUID.isCanonical(change.record), let owner = try transaction.recordOwner(change.record) {
                 owners[change.record] = owner
             }
             switch try validate(change, user: user, owner: owners[change.record], now: now, in: transaction) {
@@ -124,6 +124,9 @@ struct PushEngine {
             stamp.wall < Int64(now.timeIntervalSince1970 * 1000) + Self.allowedClockSkew
         else {
             return .failure(PathRefusal("'\(change.hlc.prefix(40))' is not a clock stamp this server accepts (malformed, or more than a day ahead of its clock)."))
+        }
+        if change.value?.utf8.contains(0) == true {
+            return .failure(PathRefusal("A value may not contain a NUL character."))
         }
         if let owner, owner != user.id {
             return .failure(PathRefusal("You may not change referral \(change.record)."))

@@ -1,0 +1,266 @@
+import Foundation
+import GRDB
+import PostgresNIO
+import SyncCore
+
+/// Which store the test servers use: SQLite by default,
+/// `SYNC_TEST_BACKEND=postgres` for a real PostgreSQL (`TestPostgres`).
+enum TestBackend: String, Sendable {
+    case sqlite
+    case postgres
+
+    static let current: TestBackend = {
+        let name = ProcessInfo.processInfo.environment["SYNC_TEST_BACKEND"] ?? "sqlite"
+        guard let backend = TestBackend(rawValue: name) else { fatalError("SYNC_TEST_BACKEND must be sqlite or postgres, not '\(name)'") }
+        return backend
+    }()
+}
+
+/// One throwaway PostgreSQL 15 cluster per test process, on 127.0.0.1 and a
+/// free port, in a temporary folder removed when the process exits. Each test
+/// server gets a database of its own (`makeDatabase`).
+///
+/// PostgreSQL refuses to run as root, so `initdb` and `pg_ctl` run as the
+/// `postgres` user (`runuser`) when the tests run as root.
+/// With `SYNC_TEST_REQUIRE_POSTGRES=1` (set by `.ci/run`), a missing
+/// PostgreSQL fails the tests that need it instead of leaving them out.
+final class TestPostgres: @unchecked Sendable {
+    static let binaries = ProcessInfo.processInfo.environment["POSTGRES_BIN"] ?? "/usr/lib/postgresql/15/bin"
+    static var isInstalled: Bool { FileManager.default.isExecutableFile(atPath: binaries + "/pg_ctl") }
+    static var isRequired: Bool { ProcessInfo.processInfo.environment["SYNC_TEST_REQUIRE_POSTGRES"] == "1" }
+    /// Tests that need PostgreSQL run when it is installed or required (and then fail loudly without it).
+    static var shouldRun: Bool { isInstalled || isRequired || TestBackend.current == .postgres }
+
+    static let shared: Result<TestPostgres, TestFailure> = {
+        do { return .success(try TestPostgres()) } catch let failure as TestFailure { return .failure(failure) } catch {
+            return .failure(TestFailure("\(error)"))
+        }
+    }()
+
+    static func cluster() throws -> TestPostgres { try shared.get() }
+
+    let folder: String
+    let port: Int
+    private let lock = NSLock()
+    private var databases = 0
+
+    private init() throws {
+        guard Self.isInstalled else {
+            throw TestFailure("PostgreSQL is not installed: no \(Self.binaries)/pg_ctl (apt-get install -y postgresql, or set POSTGRES_BIN)")
+        }
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("sync-pg-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try Self.run(["chown", "postgres:postgres", folder], asPostgres: false)
+        try Self.run([Self.binaries + "/initdb", "-D", folder, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"])
+        var started: Int?
+        var lastError: (any Error)?
+        // A free port can be taken between asking and listening: try a few.
+        for _ in 0..<5 where started == nil {
+            let port = try Self.freePort()
+            do {
+                try Self.run([
+                    Self.binaries + "/pg_ctl", "-D", folder, "-l", folder + "/log", "-w", "-t", "60",
+                    "-o", "-c listen_addresses=127.0.0.1 -p \(port) -k \(folder) -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+                    "start",
+                ])
+                started = port
+            } catch {
+                lastError = error
+            }
+        }
+        guard let started else { throw lastError ?? TestFailure("PostgreSQL did not start") }
+        port = started
+        TestPostgres.stopAtExit(folder: folder)
+    }
+
+    /// A new, empty database; its `postgres://` address.
+    func makeDatabase() throws -> String {
+        let name = lock.withLock {
+            databases += 1
+            return "sync_test_\(getpid())_\(databases)"
+        }
+        try Self.run([Self.binaries + "/createdb", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", name], asPostgres: false)
+        return "postgres://postgres@127.0.0.1:\(port)/\(name)"
+    }
+
+    private static let runningAsRoot = getuid() == 0
+
+    /// Runs a command to its end, its output in a file. posix_spawn and
+    /// waitpid rather than `Process`: `pg_ctl start` leaves a daemon behind,
+    /// and Foundation's `waitUntilExit` was seen never to return then.
+    @discardableResult
+    static func run(_ arguments: [String], asPostgres: Bool = true) throws -> String {
+        let command = asPostgres && runningAsRoot ? ["/usr/sbin/runuser", "-u", "postgres", "--"] + arguments : arguments
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("sync-pg-run-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawnp(&pid, command[0], &actions, nil, &argv, environ)
+        guard spawned == 0 else { throw TestFailure("cannot start \(command[0]): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let exited = status & 0x7f == 0
+        guard exited && (status >> 8) & 0xff == 0 else {
+            throw TestFailure("\(arguments.joined(separator: " ")) failed (status \(status)): \(text)")
+        }
+        return text
+    }
+
+    static func freePort() throws -> Int {
+        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw TestFailure("socket() failed") }
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
+        guard bound == 0 else { throw TestFailure("bind() failed") }
+        let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
+        guard named == 0 else { throw TestFailure("getsockname() failed") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Stops the cluster and removes its folder when the test process exits.
+    private nonisolated(unsafe) static var folderToStop: String?
+
+    private static func stopAtExit(folder: String) {
+        folderToStop = folder
+        atexit {
+            guard let folder = TestPostgres.folderToStop else { return }
+            _ = try? TestPostgres.run([TestPostgres.binaries + "/pg_ctl", "-D", folder, "-m", "immediate", "-w", "stop"])
+            try? FileManager.default.removeItem(atPath: folder)
+        }
+    }
+}
+
+/// A database a test server uses, for the test's own checks: rows as text
+/// (NULL as nil), whatever the backend. SQL is written with `?` placeholders;
+/// cast a PostgreSQL `numeric` (such as `sum` of integers) to BIGINT.
+enum TestDatabase: Sendable {
+    case sqlite(path: String)
+    case postgres(url: String)
+
+    /// The arguments `sync-server` needs to open it.
+    var arguments: [String] {
+        switch self {
+        case .sqlite(let path): ["--db", path]
+        case .postgres(let url): ["--postgres", url]
+        }
+    }
+
+    func rows(_ sql: String, _ arguments: [(any Sendable)?] = []) async throws -> [[String?]] {
+        switch self {
+        case .sqlite(let path):
+            var configuration = Configuration()
+            configuration.readonly = true
+            return try await DatabaseQueue(path: path, configuration: configuration).read { db in
+                try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments.map { Self.databaseValue($0) })).map { row in
+                    row.databaseValues.map { value in
+                        switch value.storage {
+                        case .null: nil
+                        case .int64(let number): String(number)
+                        case .double(let number): String(number)
+                        case .string(let text): text
+                        case .blob(let data): String(decoding: data, as: UTF8.self)
+                        }
+                    }
+                }
+            }
+        case .postgres(let url):
+            return try await Self.postgres(url) { connection in
+                var bindings = PostgresBindings()
+                for argument in arguments {
+                    switch argument {
+                    case let text as String: bindings.append(text)
+                    case let number as Int: bindings.append(Int64(number))
+                    case let number as Int64: bindings.append(number)
+                    default: bindings.appendNull()
+                    }
+                }
+                var rows: [[String?]] = []
+                for try await row in try await connection.query(PostgresQuery(unsafeSQL: Self.numbered(sql), binds: bindings), logger: Self.logger) {
+                    rows.append(row.map { cell in
+                        guard cell.bytes != nil else { return nil }
+                        switch cell.dataType {
+                        case .int2, .int4, .int8: return (try? cell.decode(Int64.self)).map { String($0) } ?? "?"
+                        case .bool: return (try? cell.decode(Bool.self)).map { $0 ? "1" : "0" } ?? "?"
+                        default: return (try? cell.decode(String.self)) ?? "?"
+                        }
+                    })
+                }
+                return rows
+            }
+        }
+    }
+
+    /// A statement that changes the database (tests that tamper with it).
+    func execute(_ sql: String) async throws {
+        switch self {
+        case .sqlite(let path):
+            try DatabaseQueue(path: path).inDatabase { db in try db.execute(sql: sql) }
+        case .postgres:
+            _ = try await rows(sql)
+        }
+    }
+
+    func strings(_ sql: String, _ arguments: [(any Sendable)?] = []) async throws -> [String?] {
+        try await rows(sql, arguments).map { $0.first ?? nil }
+    }
+
+    func int(_ sql: String, _ arguments: [(any Sendable)?] = []) async throws -> Int? {
+        try await rows(sql, arguments).first?.first?.flatMap { Int($0) }
+    }
+
+    private static func databaseValue(_ value: (any Sendable)?) -> (any DatabaseValueConvertible)? {
+        switch value {
+        case let text as String: text
+        case let number as Int: number
+        case let number as Int64: number
+        default: nil
+        }
+    }
+
+    /// `?` → `$1`, `$2`… (the tests' SQL has no `?` inside literals).
+    private static func numbered(_ sql: String) -> String {
+        var result = ""
+        var index = 0
+        for character in sql {
+            if character == "?" {
+                index += 1
+                result += "$\(index)"
+            } else {
+                result.append(character)
+            }
+        }
+        return result
+    }
+
+    private static let logger = Logger(label: "tests.postgres")
+
+    private static func postgres<T: Sendable>(_ url: String, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let components = URLComponents(string: url)!
+        let configuration = PostgresConnection.Configuration(
+            host: components.host!, port: components.port!, username: components.user!, password: nil,
+            database: String(components.path.dropFirst()), tls: .disable)
+        let connection = try await PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: 1, logger: logger)
+        do {
+            let result = try await body(connection)
+            try await connection.close()
+            return result
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+}
