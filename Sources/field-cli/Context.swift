@@ -65,10 +65,7 @@ final class Context: @unchecked Sendable {
             throw CLIError("Cannot create the field home folder '\(home.path)'; set FIELD_HOME to a folder you can write.")
         }
         let file = home.appendingPathComponent("field.sqlite").path
-        // A store without a keyring (new, or written before encryption) takes
-        // the passphrase it is first given: a person types that one twice.
-        let isNew = !LocalStore.hasKeyring(at: file)
-        let passphrase = try askPassphrase(isNew: isNew)
+        let passphrase = try askPassphrase(for: file)
         let store = try LocalStore(
             path: file, author: author, passphrase: passphrase, keyDerivation: keyDerivation, clock: clock, ids: ids)
         try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
@@ -79,12 +76,14 @@ final class Context: @unchecked Sendable {
 
     /// `FIELD_PASSPHRASE`, or the passphrase typed at the terminal (twice for
     /// a new store, which takes it as its own).
-    private func askPassphrase(isNew: Bool) throws -> String {
+    private func askPassphrase(for file: String) throws -> String {
         if let given = ProcessInfo.processInfo.environment["FIELD_PASSPHRASE"] { return given }
         guard console.isInteractive else {
             throw CLIError("The device's store is encrypted and no passphrase was given; set FIELD_PASSPHRASE or run `field` at a terminal.")
         }
-        if isNew {
+        // A store without a keyring (new, or written before encryption) takes
+        // the passphrase it is first given: a person types that one twice.
+        if !LocalStore.hasKeyring(at: file) {
             return try newPassphrase(prompt: "Choose a passphrase for this device's store (at least 8 characters): ")
         }
         guard let typed = console.secret("Passphrase for \(home.path): ") else {

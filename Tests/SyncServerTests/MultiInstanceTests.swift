@@ -106,7 +106,7 @@ struct MultiInstanceTests {
         }
         #expect(serverValues.filter { $0.key.hasSuffix(".full_name") }.count == devices.count)
         // One audit chain for both instances.
-        let (status, report) = try Self.run(["audit", "verify"] + database.arguments)
+        let (status, report) = try ServerProcess.command(["audit", "verify"] + database.arguments)
         #expect(status == 0, "\(report)")
     }
 
@@ -148,15 +148,4 @@ struct MultiInstanceTests {
         return try JSONDecoder().decode(PullResponse.self, from: data)
     }
 
-    static func run(_ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = ServerProcess.executable
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
 }

@@ -82,17 +82,7 @@ struct RevocationTests {
         let token = try server.addUser("jane")
         let laptop = try await Device(server: server, token: token)
         defer { laptop.remove() }
-        func run(_ arguments: [String]) throws -> (Int32, String) {
-            let process = Process()
-            process.executableURL = ServerProcess.executable
-            process.arguments = arguments + server.database.arguments
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-        }
+        func run(_ arguments: [String]) throws -> (Int32, String) { try server.command(arguments) }
         #expect(try run(["device", "revoke", laptop.store.deviceID]).0 == 0)
         #expect(try run(["device", "revoke", "no-such-device"]).0 != 0)
         await #expect(throws: SyncError.revoked) { try await laptop.sync() }

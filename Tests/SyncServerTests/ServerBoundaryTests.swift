@@ -212,17 +212,7 @@ final class StopFlag: @unchecked Sendable {
 
 @Suite("Audit trail")
 struct AuditTrailTests {
-    func verify(_ server: ServerProcess) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = ServerProcess.executable
-        process.arguments = ["audit", "verify"] + server.database.arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
+    func verify(_ server: ServerProcess) throws -> (Int32, String) { try server.command(["audit", "verify"]) }
 
     @Test("logins, pushes and intake reads are chained; altering one entry is found")
     func tamperEvident() async throws {

@@ -124,19 +124,31 @@ final class ServerProcess: @unchecked Sendable {
         self.process = nil
     }
 
-    /// Adds a user through the real command and returns the token it printed.
-    func addUser(_ name: String, role: Role = .practitioner) throws -> String {
+    /// Runs a `sync-server` subcommand to completion on this server's
+    /// database: its exit status and its standard output, trimmed.
+    func command(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        try Self.command(arguments + database.arguments)
+    }
+
+    /// Runs `sync-server` with exactly these arguments (the test's database only, never DATABASE_URL).
+    static func command(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = ["user", "add", name, "--role", role.rawValue] + database.arguments
+        process.executableURL = executable
+        process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "DATABASE_URL" }
         let output = Pipe()
         process.standardOutput = output
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestFailure("user add \(name) failed") }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Adds a user through the real command and returns the token it printed.
+    func addUser(_ name: String, role: Role = .practitioner) throws -> String {
+        let (status, token) = try command(["user", "add", name, "--role", role.rawValue])
+        guard status == 0 else { throw TestFailure("user add \(name) failed") }
+        return token
     }
 
     /// Raw HTTP, for the protocol's error cases.

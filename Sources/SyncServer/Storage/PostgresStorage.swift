@@ -306,20 +306,7 @@ final class PostgresStorage: SyncStorage {
 
     func submittedReferrals() throws -> [SubmittedReferral] {
         try reading { session in
-            try session.query("""
-                SELECT r.id,
-                    (SELECT value FROM fields WHERE record_id = r.id AND path = '@kind') AS kind,
-                    s.at AS submitted_at, a.receipt,
-                    (SELECT value FROM fields WHERE record_id = r.id AND path = '@acknowledged_at') AS acknowledged_at,
-                    (SELECT value FROM fields WHERE record_id = r.id AND path = '@outcome') AS outcome
-                FROM records r
-                JOIN change_log s ON s.revision = (
-                    SELECT min(revision) FROM change_log
-                    WHERE record_id = r.id AND path = '@status' AND value = 'submitted' AND kind = 'write')
-                LEFT JOIN applied a ON a.device_id = s.device_id AND a.seq = s.seq
-                WHERE r.status = 'submitted'
-                ORDER BY s.revision
-                """).map {
+            try session.query(ServerQueries.submittedReferrals).map {
                 SubmittedReferral(
                     id: try $0.text(0)!, kind: try $0.text(1) ?? "social-care", submittedAt: try $0.text(2)!, receipt: try $0.text(3),
                     acknowledgedAt: try $0.text(4), outcome: try $0.text(5))

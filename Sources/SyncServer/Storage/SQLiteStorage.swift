@@ -206,20 +206,7 @@ final class SQLiteStorage: SyncStorage {
 
     func submittedReferrals() throws -> [SubmittedReferral] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT r.id,
-                    (SELECT value FROM fields WHERE record_id = r.id AND path = '@kind') AS kind,
-                    s.at AS submitted_at, a.receipt,
-                    (SELECT value FROM fields WHERE record_id = r.id AND path = '@acknowledged_at') AS acknowledged_at,
-                    (SELECT value FROM fields WHERE record_id = r.id AND path = '@outcome') AS outcome
-                FROM records r
-                JOIN change_log s ON s.revision = (
-                    SELECT min(revision) FROM change_log
-                    WHERE record_id = r.id AND path = '@status' AND value = 'submitted' AND kind = 'write')
-                LEFT JOIN applied a ON a.device_id = s.device_id AND a.seq = s.seq
-                WHERE r.status = 'submitted'
-                ORDER BY s.revision
-                """).map {
+            try Row.fetchAll(db, sql: ServerQueries.submittedReferrals).map {
                 SubmittedReferral(id: $0[0], kind: $0[1] ?? "social-care", submittedAt: $0[2], receipt: $0[3], acknowledgedAt: $0[4], outcome: $0[5])
             }
         }

@@ -127,3 +127,23 @@ protocol SyncTransaction {
     /// Appends to the audit trail inside this transaction: the entry commits with the change it records.
     func audit(_ event: AuditEvent) throws
 }
+
+/// SQL both backends run as it is (no placeholders, no dialect).
+enum ServerQueries {
+    /// Submitted referrals, first submitted first: id, kind, when and under
+    /// which receipt it was submitted, acknowledgement and outcome.
+    static let submittedReferrals = """
+        SELECT r.id,
+            (SELECT value FROM fields WHERE record_id = r.id AND path = '@kind') AS kind,
+            s.at AS submitted_at, a.receipt,
+            (SELECT value FROM fields WHERE record_id = r.id AND path = '@acknowledged_at') AS acknowledged_at,
+            (SELECT value FROM fields WHERE record_id = r.id AND path = '@outcome') AS outcome
+        FROM records r
+        JOIN change_log s ON s.revision = (
+            SELECT min(revision) FROM change_log
+            WHERE record_id = r.id AND path = '@status' AND value = 'submitted' AND kind = 'write')
+        LEFT JOIN applied a ON a.device_id = s.device_id AND a.seq = s.seq
+        WHERE r.status = 'submitted'
+        ORDER BY s.revision
+        """
+}
