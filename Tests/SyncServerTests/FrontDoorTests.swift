@@ -31,11 +31,12 @@ struct FrontDoorTests {
         let receipt = try #require(first.receipt)
 
         // Intake sees it as due, with its receipt, and reads it.
-        var queue = try await intake.client.queue()
+        let queue = try await intake.client.queue()
         #expect(queue.map(\.id) == [record.lowercased])
-        #expect(queue[0].receipt == receipt)
-        #expect(queue[0].acknowledged == false && queue[0].overdue == false)
-        #expect(queue[0].ackDue == "2026-11-24T23:59:59Z")
+        let entry = try #require(queue.first)
+        #expect(entry.receipt == receipt)
+        #expect(entry.acknowledged == false && entry.overdue == false)
+        #expect(entry.ackDue == "2026-11-24T23:59:59Z")
         let document = try await intake.client.submittedReferral(record.lowercased)
         #expect(document.fields["concern.summary"] == "Bruises on both arms")
         #expect(document.owner == "jane")
@@ -43,12 +44,12 @@ struct FrontDoorTests {
         let ack = try await intake.client.acknowledge(record.lowercased)
         #expect(ack.by == "ian")
         _ = try await intake.client.decide(record.lowercased, outcome: .section47, note: "Strategy discussion today. Thank you.")
-        queue = try await intake.client.queue()
-        #expect(queue[0].acknowledged && queue[0].outcome == "s47-enquiry")
+        let decided = try #require(try await intake.client.queue().first)
+        #expect(decided.acknowledged && decided.outcome == "s47-enquiry")
 
         // The referrer's next sync brings acknowledgement and outcome.
         try await laptop.sync()
-        let status = try laptop.store.syncStatus(of: record)[0]
+        let status = try #require(try laptop.store.syncStatus(of: record).first)
         #expect(status.frontDoor[IntakePath.acknowledgedBy] == "ian")
         #expect(status.frontDoor[IntakePath.outcome] == "s47-enquiry")
         #expect(status.frontDoor[IntakePath.outcomeNote] == "Strategy discussion today. Thank you.")
@@ -62,27 +63,28 @@ struct FrontDoorTests {
         #expect(try await phone.sync().conflicts == 1)
         let open = try await admin.client.conflicts()
         #expect(open.count == 1)
-        #expect(open[0].question == "What is the cause for concern?")
-        #expect(Set(open[0].candidates.map(\.value)) == ["Laptop: bruises on both upper arms", "Phone: bruise on left arm"])
+        let conflict = try #require(open.first)
+        #expect(conflict.question == "What is the cause for concern?")
+        #expect(Set(conflict.candidates.map(\.value)) == ["Laptop: bruises on both upper arms", "Phone: bruise on left arm"])
         let merged = "Bruises on both upper arms (laptop); left arm worst (phone)"
-        let resolution = try await admin.client.resolve(open[0].id, pick: nil, value: merged, reason: "Both visitors saw bruising; merged")
+        let resolution = try await admin.client.resolve(conflict.id, pick: nil, value: merged, reason: "Both visitors saw bruising; merged")
         #expect(resolution.by == "ada")
         #expect(try await admin.client.conflicts().isEmpty)
         // Found by schemathesis: resolving it again is a 409 (the conflict's state), not a 400.
         let again = try JSONEncoder().encode(ResolutionRequest(pick: 1, value: nil, reason: "Again"))
         let (againStatus, reply, _) = try await server.exchange(
-            "POST", "v1/conflicts/\(open[0].id)/resolve", token: try admin.store.login()!.token, device: admin.store.deviceID, body: again)
+            "POST", "v1/conflicts/\(conflict.id)/resolve", token: try admin.store.login()!.token, device: admin.store.deviceID, body: again)
         #expect(againStatus == 409)
-        #expect((reply["error"] as? [String: Any])?["message"] as? String == "Conflict \(open[0].id) is already resolved.")
+        #expect((reply["error"] as? [String: Any])?["message"] as? String == "Conflict \(conflict.id) is already resolved.")
 
         for device in [laptop, phone] {
             try await device.sync()
             #expect(try device.value(record, "concern.summary") == merged)
-            #expect(try device.store.syncStatus(of: record)[0].conflicts.isEmpty)
+            #expect(try #require(try device.store.syncStatus(of: record).first).conflicts.isEmpty)
         }
         // The history keeps every candidate and the decision, who, when and why.
-        let resolved = try await admin.client.conflicts(all: true)
-        #expect(resolved[0].status == "resolved" && resolved[0].resolution?.reason == "Both visitors saw bruising; merged")
+        let resolved = try #require(try await admin.client.conflicts(all: true).first)
+        #expect(resolved.status == "resolved" && resolved.resolution?.reason == "Both visitors saw bruising; merged")
         let history = try await server.database.strings(
             "SELECT value FROM change_log WHERE record_id = ? AND path = 'concern.summary' ORDER BY revision", [record.lowercased])
         for value in ["Bruises on both arms", "Laptop: bruises on both upper arms", "Phone: bruise on left arm", merged] {
@@ -108,16 +110,16 @@ struct FrontDoorTests {
         try device.store.set("referrer.role", of: record, to: "Teacher")
         _ = try device.store.submit(record)
         try await device.sync()
-        let queue = try await intake.client.queue()
-        #expect(queue[0].ackDue == "2026-11-30T23:59:59Z")
-        #expect(!queue[0].overdue)
+        let entry = try #require(try await intake.client.queue().first)
+        #expect(entry.ackDue == "2026-11-30T23:59:59Z")
+        #expect(!entry.overdue)
         // The server restarted on Tuesday morning: the referral is overdue.
         server.kill()
         server.now = "2026-12-01T08:00:00Z"
         try server.start()
         let later = HTTPTransport(server: server.url, token: try intake.store.login()!.token, device: intake.store.deviceID)
         let (_, body) = try await later.get("v1/intake/queue", query: [])
-        #expect(try JSONDecoder().decode([QueueEntry].self, from: body)[0].overdue)
+        #expect(try #require(try JSONDecoder().decode([QueueEntry].self, from: body).first).overdue)
         let referrer = try await Device(reconnecting: device, to: server)
         let frontDoor = try await Device(reconnecting: intake, to: server)
 
@@ -136,7 +138,7 @@ struct FrontDoorTests {
             try process.run()
             let data = output.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
-            return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+            return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         }
         // Device files are `field.sqlite` in the device folder, as the CLI expects.
         #expect(try status(at: "2026-12-02T18:00:00Z")["escalate"] is NSNull)
@@ -173,7 +175,7 @@ struct FrontDoorTests {
         try second.store.set("concern.summary", of: submitted, to: "B")
         try await practitioner.sync()
         try await second.sync()
-        let conflict = try await devices[.admin]!.client.conflicts()[0].id
+        let conflict = try #require(try await devices[.admin]!.client.conflicts().first).id
 
         let push = try JSONEncoder().encode(PushRequest(device: "", changes: []))
         let decision = try JSONEncoder().encode(DecisionRequest(outcome: "advice-given", note: "Advice given by phone"))

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+@testable import SyncServer
 
 /// A real `sync-server` process on 127.0.0.1, started by the test on a free
 /// port, with a database of its own: a SQLite file, or a fresh PostgreSQL
@@ -67,6 +68,15 @@ final class ServerProcess: @unchecked Sendable {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         database = other.database
         try start()
+    }
+
+    /// The clock the devices of this test read: the server's own when the test
+    /// pins it (`now:` or `clock:`), so that a test's devices and server agree
+    /// on the date whatever day the suite runs; the machine's clock otherwise.
+    var deviceClock: any WallClock {
+        if let clockFile { return FileClock(path: clockFile.path) }
+        if let now, let start = Timestamp.date(now) { return SteppingClock(start: start, step: 0.001) }
+        return SystemClock()
     }
 
     /// Moves a server started with `clock:` to this time (`2026-11-23T10:00:00Z`).
@@ -196,9 +206,10 @@ struct Device {
     let folder: URL
 
     init(
-        server: ServerProcess, token: String, clock: any WallClock = SystemClock(),
+        server: ServerProcess, token: String, clock: (any WallClock)? = nil,
         transport wrap: ((any SyncTransport) -> any SyncTransport)? = nil
     ) async throws {
+        let clock = clock ?? server.deviceClock
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("device-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         store = try LocalStore(

@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+
+/// The README's two set-up commands check the system packages they need
+/// before building anything (scripts/lib/system-packages.sh).
+@Suite("Set-up scripts: system packages")
+struct SetupScriptTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// Runs a script of `scripts/` with extra environment; its status and its whole output.
+    func run(_ script: String, environment extra: [String: String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = Self.root.appendingPathComponent("scripts/\(script)")
+        process.currentDirectoryURL = Self.root
+        process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test("with a package missing and no way to install it, each script names the command to run and builds nothing", arguments: ["demo", "test"])
+    func missingPackageStops(script: String) throws {
+        let (status, output) = try run(script, environment: ["FIELD_SETUP_ABSENT": "libcurl4-openssl-dev", "FIELD_SETUP_NO_ROOT": "1"])
+        #expect(status == 1)
+        #expect(output.contains("sudo apt-get install -y libcurl4-openssl-dev"), "\(output)")
+        #expect(output.split(separator: "\n").count == 1, "one sentence, nothing built: \(output)")
+        #expect(!output.contains("Building") && !output.contains("Compiling"))
+    }
+
+    @Test("every missing package is named in the one line")
+    func namesEveryMissingPackage() throws {
+        let (status, output) = try run("demo", environment: ["FIELD_SETUP_ABSENT": "libsqlite3-dev libcurl4-openssl-dev", "FIELD_SETUP_NO_ROOT": "1"])
+        #expect(status == 1)
+        #expect(output.contains("apt-get install -y libsqlite3-dev libcurl4-openssl-dev"), "\(output)")
+    }
+}
