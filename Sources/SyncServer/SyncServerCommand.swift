@@ -11,7 +11,7 @@ struct SyncServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync-server",
         abstract: "The central server devices sync referrals with.",
-        subcommands: [Serve.self, UserCommand.self, DeviceCommand.self, AuditCommand.self])
+        subcommands: [Serve.self, UserCommand.self, DeviceCommand.self, AuditCommand.self, Restore.self])
 }
 
 /// `--db` or `--postgres`, shared by every subcommand that opens the store.

@@ -89,6 +89,13 @@ struct Sync: FieldCommand {
         if let receipt = summary.receipt {
             console.line("Receipt \(receipt) at \(summary.receiptTime ?? "?"): quote it as proof the front door received your changes.")
         }
+        if let clock = summary.clock { console.line(clock.sentence) }
+        if summary.serverRestored {
+            console.line("The server was restored from a backup: this device pulled its records again and sent back \(summary.restoredValues) value(s) the server had lost.")
+        }
+        if summary.renumbered > 0 {
+            console.line("\(summary.renumbered) change(s) had numbers the server had already used (was this device restored from a backup?) and were sent again under new numbers.")
+        }
         if summary.rejected > 0 { console.line("Refused changes stay on this device: `field status` shows why.") }
         if summary.conflicts > 0 { console.line("Conflicting edits are kept side by side for an admin to resolve: `field status` lists them.") }
     }
@@ -200,6 +207,26 @@ struct Status: FieldCommand {
             for change in status.rejected {
                 context.console.line("  refused: \(Format.path(change.path, in: referral)): \(change.rejectedReason ?? "")")
             }
+            if !status.rejected.isEmpty {
+                context.console.line("  Correct a refused answer with `set` (the new value is sent instead), or send it again as it is with `field retry \(document.id.prefix(13))`.")
+            }
         }
+    }
+}
+
+struct Retry: FieldCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send a referral's refused changes again, as they are, on the next sync.",
+        discussion: "A change the server refused for its content stays on the device with the reason (`field status`). Editing the field sends the new value instead; `retry` sends the refused value again unchanged, for when the cause has gone (say, the server now accepts the question). Changes refused for the device's own state are sent again by `field sync` without asking.")
+
+    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+
+    func run(in context: Context) async throws {
+        let store = try context.store()
+        let referral = try context.referralID(id)
+        let count = try store.retryRefused(referral)
+        context.console.line(count == 0
+            ? "Referral \(referral.lowercased) has no refused changes."
+            : "\(count) refused change(s) of referral \(referral.lowercased) will be sent again on the next `field sync`.")
     }
 }

@@ -85,11 +85,13 @@ final class ServerProcess: @unchecked Sendable {
         try Data(time.utf8).write(to: clockFile, options: .atomic)
     }
 
-    /// Starts (or restarts) the server on the same database.
+    /// Starts (or restarts) the server on the same database and, once it has
+    /// one, the same port.
     func start() throws {
         let process = Process()
         process.executableURL = Self.executable
-        process.arguments = ["serve", "--port", "0"] + database.arguments + options
+        // A restart keeps the address, as a real server's does.
+        process.arguments = ["serve", "--port", url?.port.map(String.init) ?? "0"] + database.arguments + options
             + (tls.map { ["--tls-cert", $0.certificate, "--tls-key", $0.key] } ?? [])
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = logLevel

@@ -100,15 +100,25 @@ public struct PushRequest: Codable, Sendable, Equatable {
     public var protocolVersion: Int
     public var device: String
     public var changes: [WireChange]
+    /// The server epoch the device last synced with (nil before its first
+    /// pull). A server whose epoch differs was restored or replaced: it
+    /// answers 409 `server-restored` and applies nothing, so that no change
+    /// is merged against revisions the server no longer has.
+    public var epoch: String?
+    /// The device's pull cursor: past the end of the server's log, the server
+    /// lost revisions the device saw (409 `server-restored` likewise).
+    public var cursor: Int64?
 
-    public init(device: String, changes: [WireChange]) {
+    public init(device: String, changes: [WireChange], epoch: String? = nil, cursor: Int64? = nil) {
         self.protocolVersion = SyncProtocol.version
         self.device = device
         self.changes = changes
+        self.epoch = epoch
+        self.cursor = cursor
     }
 
     enum CodingKeys: String, CodingKey {
-        case protocolVersion = "protocol", device, changes
+        case protocolVersion = "protocol", device, changes, epoch, cursor
     }
 }
 
@@ -154,10 +164,14 @@ public struct ChangeOutcome: Codable, Sendable, Equatable {
     public var current: FieldState?
     /// The receipt the change was first acknowledged under.
     public var receipt: String?
+    /// For a refusal: true when its cause is the device's state, not the
+    /// change's content (its change number was already used for another
+    /// change): the device sends it again under a new number, unasked.
+    public var retry: Bool?
 
     public init(
         seq: Int64, outcome: Outcome, original: Outcome? = nil, revision: Int64? = nil, conflict: String? = nil,
-        reason: String? = nil, current: FieldState? = nil, receipt: String? = nil
+        reason: String? = nil, current: FieldState? = nil, receipt: String? = nil, retry: Bool? = nil
     ) {
         self.seq = seq
         self.outcome = outcome
@@ -167,6 +181,7 @@ public struct ChangeOutcome: Codable, Sendable, Equatable {
         self.reason = reason
         self.current = current
         self.receipt = receipt
+        self.retry = retry
     }
 }
 
@@ -196,15 +211,23 @@ public struct PushResponse: Codable, Sendable, Equatable {
     public var outcomes: [ChangeOutcome]
     /// nil when nothing in the batch was acknowledged (all rejected).
     public var receipt: Receipt?
+    /// The server's time when it answered (ISO 8601, UTC): the device
+    /// measures its clock's offset from it.
+    public var serverTime: String?
+    /// When a change number was refused as already used: the highest number
+    /// the server holds from this device, which the device renumbers past.
+    public var lastSeq: Int64?
 
-    public init(outcomes: [ChangeOutcome], receipt: Receipt?) {
+    public init(outcomes: [ChangeOutcome], receipt: Receipt?, serverTime: String? = nil, lastSeq: Int64? = nil) {
         self.protocolVersion = SyncProtocol.version
         self.outcomes = outcomes
         self.receipt = receipt
+        self.serverTime = serverTime
+        self.lastSeq = lastSeq
     }
 
     enum CodingKeys: String, CodingKey {
-        case protocolVersion = "protocol", outcomes, receipt
+        case protocolVersion = "protocol", outcomes, receipt, serverTime = "server_time", lastSeq = "last_seq"
     }
 }
 
@@ -278,16 +301,28 @@ public struct PullResponse: Codable, Sendable, Equatable {
     /// Pass it as `since` for the next page; store it only once the page is stored.
     public var cursor: Int64
     public var more: Bool
+    /// The identity of the server's log: it changes when the store is created
+    /// or restored (`sync-server restore`). A device that synced under another
+    /// epoch reconciles (docs/protocol.md, "Recovery").
+    public var epoch: String?
+    /// The highest revision in the server's log (all users'): a device whose
+    /// cursor is past it saw revisions the server has lost.
+    public var end: Int64?
+    /// The server's time when it answered (ISO 8601, UTC).
+    public var serverTime: String?
 
-    public init(changes: [PulledChange], cursor: Int64, more: Bool) {
+    public init(changes: [PulledChange], cursor: Int64, more: Bool, epoch: String? = nil, end: Int64? = nil, serverTime: String? = nil) {
         self.protocolVersion = SyncProtocol.version
         self.changes = changes
         self.cursor = cursor
         self.more = more
+        self.epoch = epoch
+        self.end = end
+        self.serverTime = serverTime
     }
 
     enum CodingKeys: String, CodingKey {
-        case protocolVersion = "protocol", changes, cursor, more
+        case protocolVersion = "protocol", changes, cursor, more, epoch, end, serverTime = "server_time"
     }
 }
 
@@ -295,11 +330,21 @@ public struct PullResponse: Codable, Sendable, Equatable {
 public struct ErrorBody: Codable, Sendable, Equatable {
     public struct Detail: Codable, Sendable, Equatable {
         public var message: String
+        /// A machine-readable cause where a client acts on it:
+        /// `server-restored` (409 to a push: reconcile, then push again).
+        public var code: String?
     }
 
     public var error: Detail
 
-    public init(message: String) {
-        self.error = Detail(message: message)
+    public init(message: String, code: String? = nil) {
+        self.error = Detail(message: message, code: code)
     }
+}
+
+/// The `code`s of error bodies a device acts on.
+public enum ErrorCode {
+    /// The server's log is not the one the device synced with (restored from
+    /// a backup, or replaced): the device reconciles before it pushes.
+    public static let serverRestored = "server-restored"
 }

@@ -24,7 +24,10 @@ public struct ServerLogin: Sendable, Equatable {
 public struct PushTally: Sendable, Equatable {
     public var applied = 0
     public var conflicts = 0
+    /// Refused, whatever the cause (those to send again included).
     public var rejected = 0
+    /// Refused for the device's state, not the content: sent again under new numbers.
+    public var toResend = 0
 }
 
 /// Changes in (push replies), merges in (pulls): the device side of SYNC.md.
@@ -72,10 +75,11 @@ extension LocalStore {
                 switch effective {
                 case .rejected, .duplicate:
                     tally.rejected += 1
+                    if outcome.retry == true { tally.toResend += 1 }
                     // A refusal may quote the value refused: sealed like it.
-                    try db.run("UPDATE outbox SET rejected_reason = ? WHERE seq = ?",
+                    try db.run("UPDATE outbox SET rejected_reason = ?, rejected_retry = ? WHERE seq = ?",
                         [cipher.seal(outcome.reason ?? "Refused by the server.", record: change.record.lowercased,
-                                     path: Self.rejectionPath(change.seq)), change.seq])
+                                     path: Self.rejectionPath(change.seq)), outcome.retry == true, change.seq])
                     continue
                 case .conflict:
                     tally.conflicts += 1

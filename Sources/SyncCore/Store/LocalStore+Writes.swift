@@ -129,9 +129,15 @@ extension LocalStore {
 
     /// Records edits of one referral: value, history line and outbox entry for
     /// each path whose value changes. Must run inside a write transaction.
+    /// A new edit of a field supersedes a change of it the server refused for
+    /// its content (the refused value stays in the history).
+    /// - Parameter resend: queue the value even when the field already shows
+    ///   it (a restored server lacks it); a history line only if it changes.
     @discardableResult
-    func record(_ changes: [(path: String, value: String?)], in id: UUID, db: Database, now: Date) throws -> [FieldWrite] {
-        let device = try db.row("SELECT device_id, author, next_seq, hlc_wall, hlc_counter FROM device")!
+    func record(_ changes: [(path: String, value: String?)], in id: UUID, db: Database, now: Date, resend: Bool = false) throws -> [FieldWrite] {
+        let device = try db.row("SELECT device_id, author, next_seq, hlc_wall, hlc_counter, clock_offset_ms FROM device")!
+        // Stamps run at the server's time once the device knows its clock is off.
+        let stampTime = now.addingTimeInterval(-Double(device["clock_offset_ms"] as Int64) / 1000)
         let deviceID: String = device["device_id"]
         let author: String = device["author"]
         var nextSeq: Int64 = device["next_seq"]
@@ -144,24 +150,29 @@ extension LocalStore {
             let current = try db.row("SELECT value, base_rev FROM field_value WHERE referral_id = ? AND path = ?",
                 [referralID, path])
             let oldValue = try current.flatMap { try cipher.open($0, "value", record: referralID, path: path) }
-            guard current == nil || oldValue != value, !(current == nil && value == nil) else {
+            let changesValue = current == nil || oldValue != value
+            guard changesValue || resend, !(current == nil && value == nil) else {
                 writes.append(FieldWrite(path: path, oldValue: oldValue, newValue: value, changed: false))
                 continue
             }
             let baseRevision: Int64 = current?["base_rev"] ?? 0
-            stamp = HLCStamp.next(after: stamp, now: now)
+            stamp = HLCStamp.next(after: stamp, now: stampTime)
             let sealedOld = current?["value"] as DatabaseValue? ?? .null
             let sealed = cipher.seal(value, record: referralID, path: path)
-            try db.run("""
-                    INSERT INTO history (referral_id, path, old_value, new_value, author, device_id, at, hlc)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                [referralID, path, sealedOld, sealed, author, deviceID, at, stamp.description])
-            try db.run("""
-                    INSERT INTO field_value (referral_id, path, value, base_rev, updated_at) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT (referral_id, path) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
-                    """,
-                [referralID, path, sealed, baseRevision, at])
+            if changesValue {
+                try db.run("""
+                        INSERT INTO history (referral_id, path, old_value, new_value, author, device_id, at, hlc)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    [referralID, path, sealedOld, sealed, author, deviceID, at, stamp.description])
+                try db.run("""
+                        INSERT INTO field_value (referral_id, path, value, base_rev, updated_at) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT (referral_id, path) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+                        """,
+                    [referralID, path, sealed, baseRevision, at])
+            }
+            try db.run("DELETE FROM outbox WHERE referral_id = ? AND path = ? AND rejected_reason IS NOT NULL AND rejected_retry = 0",
+                [referralID, path])
             // Coalesce into the field's open outbox entry, keeping its first base
             // revision and its seq; otherwise queue a new change.
             try db.run("""

@@ -149,10 +149,10 @@ public struct LocalStore: Sendable {
     public func wipe() throws {
         try writer.writeWithoutTransaction { db in
             try db.inTransaction {
-                for table in ["receipt_referral", "receipt", "conflict", "outbox", "history", "field_value", "referral"] {
+                for table in ["receipt_referral", "receipt", "conflict", "outbox", "history", "field_value", "referral", "reconcile_snapshot"] {
                     try db.execute(sql: "DELETE FROM \(table)")
                 }
-                try db.execute(sql: "UPDATE device SET token = NULL, pull_cursor = 0")
+                try db.execute(sql: "UPDATE device SET token = NULL, pull_cursor = 0, reconcile_after = NULL")
                 return .commit
             }
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")

@@ -133,6 +133,30 @@ enum StoreSchema {
             // for this server (PEM), used by every later call.
             try db.execute(sql: "ALTER TABLE device ADD COLUMN server_ca TEXT")
         }
+        migrator.registerMigration("v7-recovery") { db in
+            // What heals a device or a server that went back in time
+            // (docs/protocol.md, "Recovery"):
+            // - the server's epoch the device last synced under;
+            // - how far this device's clock is from the server's (ms, device
+            //   minus server), and the offset it last told the user about;
+            // - while reconciling with a restored server: the history line the
+            //   reconciliation started after, and what the device held then;
+            // - refusals the device sends again by itself (`rejected_retry`).
+            try db.execute(sql: """
+                ALTER TABLE device ADD COLUMN server_epoch TEXT;
+                ALTER TABLE device ADD COLUMN clock_offset_ms INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE device ADD COLUMN clock_noted_ms INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE device ADD COLUMN reconcile_after INTEGER;
+                ALTER TABLE outbox ADD COLUMN rejected_retry INTEGER NOT NULL DEFAULT 0;
+                CREATE TABLE reconcile_snapshot (
+                    referral_id TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    value BLOB,
+                    hlc TEXT NOT NULL,
+                    PRIMARY KEY (referral_id, path)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 

@@ -11,6 +11,10 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
     case unreadableReply(String)
     /// The server revoked this device; its referral data has been erased.
     case revoked
+    /// The server's log is not the one this device synced with (409
+    /// `server-restored`): `sync` reconciles and goes on; it surfaces only if
+    /// the server keeps saying so.
+    case serverRestored(message: String)
 
     public var description: String {
         switch self {
@@ -26,6 +30,8 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
             "The server refused the request (\(status)): \(message)"
         case .unreadableReply(let what):
             "The server's reply to \(what) could not be read; nothing was lost, try again."
+        case .serverRestored(let message):
+            "The server still reports a restored log after reconciling (\(message)); nothing was lost on this device, try again later."
         }
     }
 }
@@ -41,11 +47,22 @@ public struct SyncSummary: Sendable, Equatable, Codable {
     /// The last receipt's reference, if anything was acknowledged.
     @NullEncoded public var receipt: String?
     public var receiptTime: String?
+    /// Changes refused for the device's state (a change number used before)
+    /// and sent again under new numbers in this sync.
+    public var renumbered = 0
+    /// Whether the server's log turned out to be another one (restored from a
+    /// backup): the device pulled it from the start.
+    public var serverRestored = false
+    /// Values this device sent back to a restored server that lacked them.
+    public var restoredValues = 0
+    /// Set when the device's clock is newly found off from the server's (or right again).
+    @NullEncoded public var clock: ClockNotice?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case pushed, applied, conflicts, rejected, pulled, receipt
+        case pushed, applied, conflicts, rejected, pulled, receipt, renumbered, serverRestored = "server_restored"
+        case restoredValues = "restored_values", clock
     }
 }
 
@@ -75,30 +92,69 @@ public struct SyncClient: Sendable {
         return try decode(RegisterResponse.self, reply, what: "register")
     }
 
+    /// Pushes everything pending, then pulls every page, healing on the way
+    /// (docs/protocol.md, "Recovery"):
+    /// - refusals whose cause has gone away are sent again under new numbers;
+    /// - a server whose log is not the one this device synced with (restored
+    ///   from a backup) is reconciled: its log is pulled from the start, then
+    ///   what it lacks is pushed again, in this same sync;
+    /// - the server's time is noted on every reply (`SyncSummary.clock`).
+    /// - Throws: `SyncError`; whatever was acknowledged before it stays acknowledged.
     public func sync(batchSize: Int = 500, pageSize: Int = 1_000, progress: @Sendable (SyncProgress) -> Void = { _ in }) async throws -> SyncSummary {
         // Offline is normal: find out before anything is marked as sent.
         _ = try await call("the health check") { try await transport.get("healthz", query: []) }
         var summary = SyncSummary()
         // Only practitioners write referral content; other roles only pull.
         let pushes = (try store.login()?.role ?? .practitioner) == .practitioner
-        let total = pushes ? try store.changesToPush(limit: Int.max).count : 0
-        while pushes {
+        if pushes { summary.renumbered += try store.requeueLegacyRefusals() }
+        // At most a few rounds: a reconciliation adds one, a server that
+        // keeps reporting a restore after it ends the sync with an error.
+        for _ in 0..<3 {
+            if try store.isReconciling() {
+                summary.serverRestored = true
+                if try await pullAll(pageSize: pageSize, into: &summary, progress: progress) { continue }
+                summary.restoredValues += try store.finishReconcile(resend: pushes)
+            }
+            if pushes {
+                do {
+                    try await pushAll(batchSize: batchSize, into: &summary, progress: progress)
+                } catch SyncError.serverRestored {
+                    try store.beginReconcile(epoch: nil)
+                    continue
+                }
+            }
+            if try await pullAll(pageSize: pageSize, into: &summary, progress: progress) { continue }
+            return summary
+        }
+        throw SyncError.serverRestored(message: "after \(summary.restoredValues) value(s) sent back")
+    }
+
+    /// Pushes the outbox in batches; changes refused as reusing a change
+    /// number are renumbered past the server's last and sent again.
+    func pushAll(batchSize: Int, into summary: inout SyncSummary, progress: @Sendable (SyncProgress) -> Void) async throws {
+        let total = try store.changesToPush(limit: Int.max).count
+        var renumberings = 0
+        while true {
             let batch = Self.boundedByBytes(try store.changesToPush(limit: batchSize))
             if batch.isEmpty { break }
             // Marked first: a crash after sending leaves them frozen, so a
             // retry carries exactly what the server may already have.
             try store.markSent(batch.map(\.seq))
-            let request = PushRequest(device: store.deviceID, changes: batch.map {
-                WireChange(seq: $0.seq, record: $0.record.lowercased, path: $0.path, value: $0.value, baseRevision: $0.baseRevision, hlc: $0.hlc.description)
-            })
+            let request = PushRequest(
+                device: store.deviceID,
+                changes: batch.map {
+                    WireChange(seq: $0.seq, record: $0.record.lowercased, path: $0.path, value: $0.value, baseRevision: $0.baseRevision, hlc: $0.hlc.description)
+                },
+                epoch: try store.serverEpoch(), cursor: try store.pullCursor())
             let body = try JSONEncoder().encode(request)
             let reply = try await call("push") { try await transport.post("v1/push", body: body) }
             let response = try decode(PushResponse.self, reply, what: "push")
             let tally = try store.applyPush(response, sent: batch)
+            summary.clock = try store.noteServerTime(response.serverTime) ?? summary.clock
             summary.pushed += batch.count
             summary.applied += tally.applied
             summary.conflicts += tally.conflicts
-            summary.rejected += tally.rejected
+            summary.rejected += tally.rejected - tally.toResend
             if let receipt = response.receipt {
                 summary.receipt = receipt.reference
                 summary.receiptTime = receipt.serverTime
@@ -108,18 +164,39 @@ public struct SyncClient: Sendable {
                 // A reply that answers none of the changes would loop forever.
                 throw SyncError.unreadableReply("push (it answered none of the changes sent)")
             }
+            if tally.toResend > 0 {
+                // A device restored from a backup reuses numbers the server
+                // has: number past them and send again, up to a few times.
+                renumberings += 1
+                if renumberings > 3 { break }
+                summary.renumbered += try store.renumberForResend(past: response.lastSeq)
+            }
         }
+    }
+
+    /// Pulls every page after the cursor. Returns true, having started a
+    /// reconciliation, when the server's log is not the one this device
+    /// synced with: another epoch, or an end before the device's cursor.
+    func pullAll(pageSize: Int, into summary: inout SyncSummary, progress: @Sendable (SyncProgress) -> Void) async throws -> Bool {
         while true {
             let cursor = try store.pullCursor()
             let reply = try await call("pull") {
                 try await transport.get("v1/pull", query: [URLQueryItem(name: "since", value: String(cursor)), URLQueryItem(name: "limit", value: String(pageSize))])
             }
             let page = try decode(PullResponse.self, reply, what: "pull")
+            let known = try store.serverEpoch()
+            let otherEpoch = page.epoch != nil && known != nil && page.epoch != known
+            if otherEpoch || (page.end.map { cursor > $0 } ?? false) {
+                try store.beginReconcile(epoch: page.epoch)
+                summary.serverRestored = true
+                return true
+            }
+            if let epoch = page.epoch, known == nil { try store.adoptServerEpoch(epoch) }
             summary.pulled += try store.applyPull(page)
+            summary.clock = try store.noteServerTime(page.serverTime) ?? summary.clock
             if !page.changes.isEmpty { progress(.pulled(done: summary.pulled)) }
-            if !page.more { break }
+            if !page.more { return false }
         }
-        return summary
     }
 
     /// Keeps a batch well under the server's body limit however long its
@@ -152,7 +229,9 @@ public struct SyncClient: Sendable {
             throw SyncError.revoked
         }
         guard (200..<300).contains(reply.status) else {
-            let message = (try? JSONDecoder().decode(ErrorBody.self, from: reply.body))?.error.message ?? "no explanation given"
+            let error = (try? JSONDecoder().decode(ErrorBody.self, from: reply.body))?.error
+            let message = error?.message ?? "no explanation given"
+            if reply.status == 409, error?.code == ErrorCode.serverRestored { throw SyncError.serverRestored(message: message) }
             throw SyncError.refused(status: reply.status, message: message)
         }
         return reply

@@ -57,6 +57,7 @@ struct SyncRoutes {
         guard try storage.deviceOwner(body.device) == user.id else {
             throw APIError(.forbidden, "Device \(body.device.prefix(40)) is not registered to \(user.name); run `field login` first.")
         }
+        try checkSameLog(body)
         // The whole batch is one transaction, committed before the reply.
         let result = try storage.write { transaction in
             let result = try engine.apply(body, user: user, in: transaction)
@@ -66,13 +67,33 @@ struct SyncRoutes {
                 detail: "device=\(body.device) applied=\(result.applied) conflicts=\(result.conflicts) rejected=\(result.rejected) duplicates=\(result.duplicates) receipt=\(result.response.receipt?.reference ?? "-") records=\(result.response.receipt?.records.joined(separator: ",") ?? "")"))
             return result
         }
+        var response = result.response
+        if response.outcomes.contains(where: { $0.retry == true }) {
+            // Change numbers the device already used: it renumbers past this one.
+            response.lastSeq = try storage.lastSeq(of: body.device)
+        }
         metrics.record(result)
         context.logger.info("push applied", metadata: [
             "device": "\(body.device)", "changes": "\(body.changes.count)", "applied": "\(result.applied)",
             "conflicts": "\(result.conflicts)", "rejected": "\(result.rejected)", "duplicates": "\(result.duplicates)",
             "receipt": "\(result.response.receipt?.reference ?? "-")",
         ])
-        return try Self.json(result.response)
+        return try Self.json(response)
+    }
+
+    /// A push from a device that synced with another log (the server was
+    /// restored from a backup, or replaced) would merge against revisions
+    /// this server does not have: it is refused whole, before anything is
+    /// applied, and the device reconciles first (docs/protocol.md, "Recovery").
+    func checkSameLog(_ push: PushRequest) throws {
+        guard push.epoch != nil || push.cursor != nil else { return }
+        let identity = try storage.identity()
+        if let epoch = push.epoch, epoch != identity.epoch {
+            throw APIError(.conflict, "This server's log is not the one the device last synced with (epoch \(epoch.prefix(40)) is not \(identity.epoch)): the device must reconcile before it pushes.", code: ErrorCode.serverRestored)
+        }
+        if let cursor = push.cursor, cursor > identity.end {
+            throw APIError(.conflict, "The device has seen revision \(cursor), past the end of this server's log (\(identity.end)): the server lost changes, and the device must reconcile before it pushes.", code: ErrorCode.serverRestored)
+        }
     }
 
     @Sendable func pull(_ request: Request, context: SyncRequestContext) async throws -> Response {
@@ -85,7 +106,8 @@ struct SyncRoutes {
         guard let limit = Int(limitText), (1...SyncProtocol.maximumPage).contains(limit) else {
             throw APIError(.badRequest, "'limit' must be a whole number from 1 to \(SyncProtocol.maximumPage); got '\(limitText.prefix(40))'.")
         }
-        let page = try storage.pull(since: cursor, limit: limit, for: user)
+        var page = try storage.pull(since: cursor, limit: limit, for: user)
+        page.serverTime = Timestamp.string(engine.clock.now())
         if user.role != .practitioner, !page.changes.isEmpty {
             // Reads of referral content by intake and admins are on the record.
             let records = Set(page.changes.map(\.record)).sorted().joined(separator: ",")

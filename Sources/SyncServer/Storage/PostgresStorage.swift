@@ -147,6 +147,19 @@ final class PostgresStorage: SyncStorage {
             ALTER TABLE devices ADD COLUMN token_hash TEXT;
             CREATE UNIQUE INDEX devices_by_token ON devices(token_hash) WHERE token_hash IS NOT NULL;
             """),
+        // The log's identity: a new epoch when the store is created or
+        // restored, so devices notice a server that went back in time; and a
+        // device's own stamp, when the server bounded it to its time.
+        ("v3-recovery", """
+            CREATE TABLE server_identity (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                epoch TEXT NOT NULL,
+                since TEXT NOT NULL
+            );
+            INSERT INTO server_identity (id, epoch, since)
+                VALUES (1, md5(random()::text || clock_timestamp()::text), to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'));
+            ALTER TABLE change_log ADD COLUMN sent_hlc TEXT;
+            """),
     ]
 
     /// Instances started together migrate one at a time (an advisory lock), each migration once.
@@ -246,6 +259,25 @@ final class PostgresStorage: SyncStorage {
     func deviceOwner(_ device: String) throws -> Int64? {
         try connections.withConnection { session in
             try session.query("SELECT user_id FROM devices WHERE id = $1", .text(device)).first?.int(0)
+        }
+    }
+
+    func identity() throws -> ServerIdentity {
+        try reading(Self.identity)
+    }
+
+    /// Epoch and end in one statement, in the caller's snapshot.
+    static func identity(_ session: PostgresSession) throws -> ServerIdentity {
+        let row = try session.query("SELECT (SELECT epoch FROM server_identity WHERE id = 1), (SELECT coalesce(max(revision), 0) FROM change_log)")[0]
+        return ServerIdentity(epoch: try row.text(0)!, end: try row.int(1) ?? 0)
+    }
+
+    func startNewEpoch(at: String) throws -> String {
+        try writing { session in
+            let epoch = UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+            try session.query("UPDATE server_identity SET epoch = $1, since = $2 WHERE id = 1", .text(epoch), .text(at))
+            try PostgresTransaction(session: session).audit(AuditEvent(at: at, actor: "operator", action: "new-epoch", record: nil, detail: "epoch=\(epoch)"))
+            return epoch
         }
     }
 
@@ -380,10 +412,9 @@ final class PostgresStorage: SyncStorage {
                     author: try row.text(4)!, device: try row.text(5)!, hlc: try row.text(6)!, at: try row.text(7)!, conflict: conflict))
             }
             let more = rows.count > limit
-            let cursor = more || !changes.isEmpty
-                ? (changes.last?.revision ?? since)
-                : max(since, try session.query("SELECT coalesce(max(revision), 0) FROM change_log")[0].int(0) ?? 0)
-            return PullResponse(changes: changes, cursor: cursor, more: more)
+            let identity = try Self.identity(session)
+            let cursor = more || !changes.isEmpty ? (changes.last?.revision ?? since) : max(since, identity.end)
+            return PullResponse(changes: changes, cursor: cursor, more: more, epoch: identity.epoch, end: identity.end)
         }
     }
 }
@@ -463,11 +494,11 @@ struct PostgresTransaction: SyncTransaction {
     func append(_ entry: LogEntry) throws -> Int64 {
         try session.query("""
             WITH next AS (UPDATE writer SET revision = revision + 1 WHERE id = 1 RETURNING revision)
-            INSERT INTO change_log (revision, kind, record_id, path, value, author, device_id, seq, hlc, at, conflict_id)
-            SELECT next.revision, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM next
+            INSERT INTO change_log (revision, kind, record_id, path, value, author, device_id, seq, hlc, at, conflict_id, sent_hlc)
+            SELECT next.revision, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM next
             RETURNING revision
             """, .text(entry.kind.rawValue), .text(entry.record), .text(entry.path), .text(entry.value), .text(entry.author),
-            .text(entry.device), .int(entry.seq), .text(entry.hlc), .text(entry.at), .text(entry.conflict))[0].int(0)!
+            .text(entry.device), .int(entry.seq), .text(entry.hlc), .text(entry.at), .text(entry.conflict), .text(entry.sentHLC))[0].int(0)!
     }
 
     func conflict(_ id: String) throws -> ConflictState? {

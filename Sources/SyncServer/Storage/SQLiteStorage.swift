@@ -149,7 +149,41 @@ final class SQLiteStorage: SyncStorage {
                 CREATE UNIQUE INDEX devices_by_token ON devices(token_hash) WHERE token_hash IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("v7-recovery") { db in
+            // The log's identity: a new epoch when the store is created or
+            // restored, so devices notice a server that went back in time.
+            // A device's own stamp, when the server bounded it to its time.
+            try db.execute(sql: """
+                CREATE TABLE server_identity (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    epoch TEXT NOT NULL,
+                    since TEXT NOT NULL
+                );
+                INSERT INTO server_identity (id, epoch, since) VALUES (1, lower(hex(randomblob(16))), strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));
+                ALTER TABLE change_log ADD COLUMN sent_hlc TEXT;
+                """)
+        }
         return migrator
+    }
+
+    func identity() throws -> ServerIdentity {
+        try pool.read(Self.identity)
+    }
+
+    static func identity(_ db: Database) throws -> ServerIdentity {
+        let row = try Row.fetchOne(db, sql: """
+            SELECT (SELECT epoch FROM server_identity WHERE id = 1), (SELECT coalesce(max(revision), 0) FROM change_log)
+            """)!
+        return ServerIdentity(epoch: row[0], end: row[1])
+    }
+
+    func startNewEpoch(at: String) throws -> String {
+        try pool.write { db in
+            let epoch = UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+            try db.execute(sql: "UPDATE server_identity SET epoch = ?, since = ? WHERE id = 1", arguments: [epoch, at])
+            try AuditTrail.append(AuditEvent(at: at, actor: "operator", action: "new-epoch", record: nil, detail: "epoch=\(epoch)"), db: db)
+            return epoch
+        }
     }
 
     func revoke(device: String, by: String, at: String) throws -> Bool {
@@ -322,10 +356,9 @@ final class SQLiteStorage: SyncStorage {
             let more = rows.count > limit
             // With nothing visible left, jump to the end of the log so the
             // next pull does not scan invisible entries again.
-            let cursor = more || !changes.isEmpty
-                ? (changes.last?.revision ?? since)
-                : max(since, try Int64.fetchOne(db, sql: "SELECT coalesce(max(revision), 0) FROM change_log") ?? 0)
-            return PullResponse(changes: changes, cursor: cursor, more: more)
+            let identity = try Self.identity(db)
+            let cursor = more || !changes.isEmpty ? (changes.last?.revision ?? since) : max(since, identity.end)
+            return PullResponse(changes: changes, cursor: cursor, more: more, epoch: identity.epoch, end: identity.end)
         }
     }
 }
@@ -412,9 +445,9 @@ struct SQLiteTransaction: SyncTransaction {
 
     func append(_ entry: LogEntry) throws -> Int64 {
         try statement("""
-            INSERT INTO change_log (kind, record_id, path, value, author, device_id, seq, hlc, at, conflict_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [entry.kind.rawValue, entry.record, entry.path, entry.value, entry.author, entry.device, entry.seq, entry.hlc, entry.at, entry.conflict])
+            INSERT INTO change_log (kind, record_id, path, value, author, device_id, seq, hlc, at, conflict_id, sent_hlc)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [entry.kind.rawValue, entry.record, entry.path, entry.value, entry.author, entry.device, entry.seq, entry.hlc, entry.at, entry.conflict, entry.sentHLC])
         return db.lastInsertedRowID
     }
 

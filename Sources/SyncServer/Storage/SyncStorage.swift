@@ -42,6 +42,18 @@ struct LogEntry: Sendable {
     var hlc: String
     var at: String
     var conflict: String?
+    /// The stamp the device sent, when the server bounded it to its own time
+    /// (a device clock ahead of the server's): kept for the history; `hlc`
+    /// is what orders `lww` and `append`.
+    var sentHLC: String? = nil
+}
+
+/// Which log the server holds, and how far it goes.
+struct ServerIdentity: Sendable, Equatable {
+    /// Changes when the store is created or restored (`sync-server restore`).
+    var epoch: String
+    /// The highest revision in the change log (0 when empty).
+    var end: Int64
 }
 
 /// What a push stored for one (device, seq), returned again on a retry.
@@ -64,9 +76,15 @@ protocol SyncStorage: Sendable {
     func deviceOwner(_ device: String) throws -> Int64?
     /// The highest seq applied from a device (nil if none).
     func lastSeq(of device: String) throws -> Int64?
+    /// The log's epoch and end, read together.
+    func identity() throws -> ServerIdentity
+    /// Gives the log a new epoch (after a restore): every device reconciles
+    /// on its next sync. Returns the new epoch.
+    func startNewEpoch(at: String) throws -> String
     /// Runs `body` in one write transaction, committed durably before it returns.
     func write<T>(_ body: (any SyncTransaction) throws -> T) throws -> T
-    /// A page of the change log after `since`, as `user` may see it.
+    /// A page of the change log after `since`, as `user` may see it, with the
+    /// log's epoch and end from the same snapshot.
     func pull(since: Int64, limit: Int, for user: User) throws -> PullResponse
     /// Submitted referrals, oldest submission first.
     func submittedReferrals() throws -> [SubmittedReferral]

@@ -11,6 +11,11 @@ import SyncCore
 /// 4. concurrent: `MergeRule` decides by the field's merge policy.
 /// A device's own earlier writes are never "unseen" by its later ones: it made
 /// them, in order, so a stale base from the device itself is not a conflict.
+///
+/// Clock stamps never refuse a change: the server orders by its revisions,
+/// and a stamp ahead of its own time is bounded to that time (the device's
+/// stamp is kept in the log as `sent_hlc`), so a device whose clock runs
+/// ahead can neither be blocked nor win every later `lww` race.
 struct PushEngine {
     let form: ReferralForm
     let clock: any WallClock
@@ -32,7 +37,7 @@ struct PushEngine {
             reference = ReceiptReference.make(from: ids.next())  // 40 random bits: a collision is rare, not impossible
         }
         var seen = Set<Int64>()
-        var result = Result(response: PushResponse(outcomes: [], receipt: nil))
+        var result = Result(response: PushResponse(outcomes: [], receipt: nil, serverTime: at))
         result.response.outcomes.reserveCapacity(request.changes.count)
         var touched: [String] = []
         var owners: [String: Int64] = [:]
@@ -54,7 +59,8 @@ struct PushEngine {
                 result.rejected += 1
                 result.response.outcomes.append(ChangeOutcome(
                     seq: change.seq, outcome: .rejected,
-                    reason: "Change \(change.seq) from this device was already used for a different change; log in again so the device numbers its changes past it."))
+                    reason: "Change number \(change.seq) from this device was already used for a different change (was the device restored from a backup?); it is sent again under a new number.",
+                    retry: true))
                 continue
             }
             if let stored = stored[change.seq] {
@@ -79,7 +85,9 @@ struct PushEngine {
                     try transaction.createRecord(change.record, owner: user.id, at: at)
                     owners[change.record] = user.id
                 }
-                var (outcome, field) = try merge(change, rules: rules, device: request.device, user: user, at: at, receipt: reference, in: transaction)
+                var bounded = change
+                let sentHLC = Self.bound(&bounded, now: now)
+                var (outcome, field) = try merge(bounded, sentHLC: sentHLC, rules: rules, device: request.device, user: user, at: at, receipt: reference, in: transaction)
                 outcome.fingerprint = fingerprint
                 try transaction.storeOutcome(outcome, device: request.device, seq: change.seq)
                 if outcome.outcome == .conflict { result.conflicts += 1 } else { result.applied += 1 }
@@ -120,10 +128,8 @@ struct PushEngine {
         guard change.hlc.utf8.count <= Self.maximumStampLength else {
             return .failure(PathRefusal("The clock stamp '\(change.hlc.prefix(40))…' has \(change.hlc.utf8.count) characters; the most is \(Self.maximumStampLength)."))
         }
-        guard let stamp = HLCStamp(change.hlc), stamp.counter >= 0, stamp.counter < 1_000_000,
-            stamp.wall < Int64(now.timeIntervalSince1970 * 1000) + Self.allowedClockSkew
-        else {
-            return .failure(PathRefusal("'\(change.hlc.prefix(40))' is not a clock stamp this server accepts (malformed, or more than a day ahead of its clock)."))
+        guard let stamp = HLCStamp(change.hlc), stamp.wall >= 0, stamp.counter >= 0, stamp.counter < 1_000_000 else {
+            return .failure(PathRefusal("'\(change.hlc.prefix(40))' is not a clock stamp (wall milliseconds, counter and device, as 0001732350000000-0000-<device>)."))
         }
         if change.value?.utf8.contains(0) == true {
             return .failure(PathRefusal("A value may not contain a NUL character."))
@@ -140,8 +146,16 @@ struct PushEngine {
     /// The longest clock stamp accepted: 22 characters and a device id (36).
     static let maximumStampLength = 80
 
-    /// A day, in milliseconds: how far ahead of the server's clock a stamp may be.
-    static let allowedClockSkew: Int64 = 86_400_000
+    /// Bounds a stamp ahead of the server's clock to the server's time (same
+    /// counter and device, so stamps stay distinct); returns the stamp as the
+    /// device sent it when it was bounded, nil otherwise.
+    static func bound(_ change: inout WireChange, now: Date) -> String? {
+        let millis = Int64((now.timeIntervalSince1970 * 1000).rounded(.down))
+        guard let stamp = HLCStamp(change.hlc), stamp.wall > millis else { return nil }
+        let sent = change.hlc
+        change.hlc = HLCStamp(wall: millis, counter: stamp.counter, device: stamp.device).description
+        return sent
+    }
 
     /// Status moves forward only: a submitted referral stays submitted, and
     /// nothing goes back to draft, whatever a device that has not caught up says.
@@ -163,7 +177,7 @@ struct PushEngine {
 
     /// Decides and writes one change; returns its outcome and the field's state after it.
     private func merge(
-        _ change: WireChange, rules: PathRules, device: String, user: User, at: String, receipt: String,
+        _ change: WireChange, sentHLC: String?, rules: PathRules, device: String, user: User, at: String, receipt: String,
         in transaction: any SyncTransaction
     ) throws -> (StoredOutcome, ServerField) {
         let field = try transaction.field(record: change.record, path: change.path)
@@ -172,7 +186,7 @@ struct PushEngine {
             && transaction.otherDeviceWrote(record: change.record, path: change.path, after: change.baseRevision, device: device)
         var entry = LogEntry(
             kind: .write, record: change.record, path: change.path, value: change.value, author: user.name,
-            device: device, seq: change.seq, hlc: change.hlc, at: at, conflict: field?.conflict)
+            device: device, seq: change.seq, hlc: change.hlc, at: at, conflict: field?.conflict, sentHLC: sentHLC)
 
         // A write to a field whose conflict is still open joins it as a
         // candidate, so the admin's decision never hides it.
@@ -199,6 +213,7 @@ struct PushEngine {
             entry.kind = .write
             entry.value = merged
             entry.seq = nil
+            entry.sentHLC = nil
             return try write(entry, conflict: field.conflict, receipt: receipt, in: transaction)
         case .keepCurrent:
             entry.kind = .candidate

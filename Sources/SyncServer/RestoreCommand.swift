@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import SyncCore
+
+/// `sync-server restore`: puts a backup back and gives the log a new epoch,
+/// so that every device notices and reconciles on its next sync: it pulls the
+/// restored log from the start and sends again every value it holds that the
+/// server lacks (docs/operations.md, "Restoring a server").
+struct Restore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Restore the server from a backup and start a new epoch, so that devices send back what the backup lacks.",
+        discussion: """
+            With --from (SQLite), the backup is copied into --db with SQLite's online backup; the database it \
+            replaces is kept beside it as DB.replaced-TIME. Without --from, only a new epoch is started: do that \
+            after restoring by other means (pg_restore into the --postgres database, or a file put back by hand). \
+            Stop every server instance first.
+            """)
+
+    @Option(help: ArgumentHelp("A backup of the SQLite database (sqlite3 DB \".backup FILE\").", valueName: "backup"))
+    var from: String?
+    @OptionGroup var storage: StorageOptions
+
+    func run() async throws {
+        let now = Timestamp.string(Date())
+        var kept: String?
+        if let from {
+            guard storage.postgresURL == nil else {
+                throw ValidationError("--from restores a SQLite file; restore a PostgreSQL database with pg_restore, then run `sync-server restore --postgres URL` without --from.")
+            }
+            kept = try Self.copy(backup: from, over: storage.db, stamp: now)
+        } else if storage.postgresURL == nil, !FileManager.default.fileExists(atPath: storage.db) {
+            throw ValidationError("There is no database '\(storage.db)' to restore; give the backup with --from.")
+        }
+        let store = try storage.open()
+        let epoch = try store.startNewEpoch(at: now)
+        let end = try store.identity().end
+        print("The server's log ends at revision \(end); its new epoch is \(epoch). Each device pulls it from the start on its next sync and sends back what it holds that the server lacks.")
+        if let kept { print("The database it replaced is kept as \(kept).") }
+    }
+
+    /// Copies `backup` over `path` with SQLite's backup API, after keeping
+    /// the current database (if any) as `path.replaced-STAMP`; returns where.
+    static func copy(backup: String, over path: String, stamp: String) throws -> String? {
+        guard FileManager.default.fileExists(atPath: backup) else {
+            throw ValidationError("There is no backup file '\(backup)'.")
+        }
+        var readOnly = Configuration()
+        readOnly.readonly = true
+        let source: DatabaseQueue
+        do {
+            source = try DatabaseQueue(path: backup, configuration: readOnly)
+            guard try source.read({ try $0.tableExists("change_log") }) else {
+                throw ValidationError("'\(backup)' is not a sync-server database (it has no change log).")
+            }
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            throw ValidationError("'\(backup)' is not a SQLite database this server can read: \(error).")
+        }
+        var kept: String?
+        if FileManager.default.fileExists(atPath: path) {
+            let aside = path + ".replaced-" + stamp.replacingOccurrences(of: ":", with: "")
+            try DatabasePool(path: path).backup(to: DatabaseQueue(path: aside))
+            kept = aside
+        }
+        try source.backup(to: DatabasePool(path: path))
+        return kept
+    }
+}
