@@ -63,8 +63,42 @@ public enum FieldType: Sendable, Equatable {
     /// Turns what a person typed into the stored form, or explains in one
     /// sentence why it cannot be stored. `today` and times without an offset
     /// are read in `timeZone`, the device's own.
+    /// Format and invisible characters that show nothing: zero-width spaces
+    /// and joiners, directional marks (U+200B–U+200F), the word joiner
+    /// (U+2060), the byte-order mark (U+FEFF), and the bidirectional controls
+    /// (U+202A–U+202E, U+2066–U+2069).
+    public static let invisible: CharacterSet = {
+        var set = CharacterSet()
+        set.insert(charactersIn: "\u{200B}"..."\u{200F}")
+        set.insert(charactersIn: "\u{202A}"..."\u{202E}")
+        set.insert(charactersIn: "\u{2066}"..."\u{2069}")
+        set.insert("\u{2060}")
+        set.insert("\u{FEFF}")
+        return set
+    }()
+
+    /// Bidirectional controls: inside a name they can make it read as another.
+    public static let bidirectionalControls: CharacterSet = {
+        var set = CharacterSet()
+        set.insert(charactersIn: "\u{202A}"..."\u{202E}")
+        set.insert(charactersIn: "\u{2066}"..."\u{2069}")
+        return set
+    }()
+
+    /// What trimming removes from a value's edges.
+    static let blank = CharacterSet.whitespacesAndNewlines.union(invisible)
+
+    /// Whether a stored value shows nothing (empty, spaces or invisible
+    /// characters only): it counts as not answered for every rule.
+    public static func isBlank(_ value: String?) -> Bool {
+        value.map { $0.trimmingCharacters(in: blank).isEmpty } ?? true
+    }
+
     public func normalize(_ input: String, now: Date, timeZone: TimeZone = TimeZone(identifier: "UTC")!) throws(FormError) -> String {
-        let trimmed = input.trimmingCharacters(in: .whitespacesAndNewlines)
+        // Unicode NFC, so the same words are the same value on every device;
+        // invisible characters at the edges go with the spaces, and a value
+        // made of nothing else is empty (not answered).
+        let trimmed = input.precomposedStringWithCanonicalMapping.trimmingCharacters(in: Self.blank)
         guard !trimmed.isEmpty else { throw .emptyValue }
         switch self {
         case .text:

@@ -15,6 +15,10 @@ public struct FormField: Sendable, Equatable {
     /// The referral kinds it applies to; empty means every kind.
     public let kinds: Set<ReferralKind>
 
+    /// A person's or a place's name (`name`, `full_name`, `…_name`): bidirectional
+    /// control characters are refused in it.
+    public var isName: Bool { key == "name" || key.hasSuffix("_name") }
+
     public init(
         _ key: String, _ type: FieldType, _ question: String, help: String = "",
         policy: MergePolicy = .manual, recommended: Bool = false, kinds: Set<ReferralKind> = []

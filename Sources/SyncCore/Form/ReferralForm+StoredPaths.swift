@@ -67,6 +67,9 @@ extension ReferralForm {
             guard Self.isCanonical(value, for: field.type) else {
                 return .failure(PathRefusal("'\(value.prefix(40))' is not a valid \(field.type.name) value for '\(path)'."))
             }
+            if field.isName, value.unicodeScalars.contains(where: FieldType.bidirectionalControls.contains) {
+                return .failure(PathRefusal("The name in '\(path)' holds a bidirectional control character (U+202A–U+202E, U+2066–U+2069), which can make it read as another."))
+            }
         }
         return .success(PathRules(policy: field.policy, optionOrder: field.type.options.map(\.key)))
     }
@@ -78,7 +81,7 @@ extension ReferralForm {
     static func isCanonical(_ value: String, for type: FieldType) -> Bool {
         if case .text = type {
             guard let first = value.unicodeScalars.first, let last = value.unicodeScalars.last else { return false }
-            return !CharacterSet.whitespacesAndNewlines.contains(first) && !CharacterSet.whitespacesAndNewlines.contains(last)
+            return !FieldType.blank.contains(first) && !FieldType.blank.contains(last)
         }
         return (try? type.normalize(value, now: Date(timeIntervalSince1970: 0))) == value
     }

@@ -94,7 +94,9 @@ public struct Referral: Sendable, Equatable {
     /// The values of the fields that are shown: record-level paths, plain
     /// fields, and the fields of items that have not been removed.
     public var visibleValues: [String: String] {
-        values.filter { path, _ in
+        values.filter { path, value in
+            // A value of invisible characters only was never an answer.
+            guard !FieldType.isBlank(value) else { return false }
             let parts = path.split(separator: ".")
             guard parts.count == 3 else { return true }
             return values["\(parts[0]).\(parts[1])"] == ItemMarker.present
