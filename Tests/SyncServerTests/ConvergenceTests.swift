@@ -5,9 +5,15 @@ import Testing
 
 /// Seeded random schedules of 3–5 devices editing one referral, adding and
 /// removing children, syncing in random order through a transport that loses
-/// replies at random. After a final round of syncs:
+/// replies at random, while the things that move state backwards or sideways
+/// happen (docs/protocol.md, "Recovery"): a device's clock jumps days ahead
+/// or behind and back; a device is restored from an earlier copy of its
+/// store; the server (SQLite) is restored from an earlier backup, once.
+/// After a final round of syncs:
 /// - every device holds exactly the server's values and open conflicts;
-/// - every value a device sent is in the server's history;
+/// - every value a device sent is in the server's history (since the server
+///   restore, if there was one: before it, what devices still hold is
+///   checked by the first point);
 /// - no write to a `manual` field overwrote a value its device had not seen.
 ///
 /// `CONVERGENCE_SEEDS=10000 swift test --filter ConvergenceTests` runs more
@@ -21,10 +27,17 @@ struct ConvergenceTests {
     @Test("random schedules converge with nothing lost and no silent overwrite")
     func convergence() async throws {
         let server = try ServerProcess()
+        var events = Schedule.Events()
         for seed in Self.firstSeed..<(Self.firstSeed + UInt64(Self.seeds)) {
             // A user per schedule, so a new device pulls only this schedule's referral.
             let token = try server.addUser("practitioner-\(seed)")
-            try await Schedule(seed: seed, server: server, token: token).run()
+            events.add(try await Schedule(seed: seed, server: server, token: token).run())
+        }
+        print("Convergence: \(Self.seeds) schedules, \(events.clockShifts) clock shifts, \(events.deviceRestores) device restores, \(events.serverRestores) server restores")
+        // The faults really happen (SQLite: the server restore copies its file).
+        if Self.seeds >= 50 {
+            #expect(events.clockShifts > 0 && events.deviceRestores > 0)
+            #expect(events.serverRestores > 0 || TestBackend.current != .sqlite)
         }
     }
 }
@@ -60,31 +73,54 @@ struct Schedule {
     static let manualPaths = ["concern.summary", "concern.when", "urgency.deadline"]
     static let indicators = ["health", "education", "identity", "parenting"]
 
-    func run() async throws {
+    /// How many of the backwards-or-sideways events a schedule made happen.
+    struct Events {
+        var clockShifts = 0
+        var deviceRestores = 0
+        var serverRestores = 0
+
+        mutating func add(_ other: Events) {
+            clockShifts += other.clockShifts
+            deviceRestores += other.deviceRestores
+            serverRestores += other.serverRestores
+        }
+    }
+
+    @discardableResult
+    func run() async throws -> Events {
+        var events = Events()
         let random = SeededRandom(seed: seed)
         var transports: [LossyTransport] = []
         var devices: [Device] = []
+        var clocks: [ShiftedClock] = []
         for _ in 0..<(3 + Int(random.next() % 3)) {
             var transport: LossyTransport!
-            devices.append(try await Device(server: server, token: token, transport: { inner in
+            let clock = ShiftedClock()
+            devices.append(try await Device(server: server, token: token, clock: clock, transport: { inner in
                 transport = LossyTransport(inner)
                 return transport
             }))
             transports.append(transport)
+            clocks.append(clock)
         }
+        // Every transport a device had (a restored device gets a new one), for what it sent.
+        var retired: [(device: String, transport: LossyTransport)] = []
+        var deviceBackups: [Int: String] = [:]
+        var serverBackup: (path: String, end: Int64)?
+        var serverRestore: (end: Int64, sentBefore: [String: Int])?
+        let lossRule: @Sendable (String) -> Bool = { path in path != "healthz" && random.chance(0.15) }
         defer { devices.forEach { $0.remove() } }
         let record = try devices[0].store.createReferral(kind: .socialCare)
         for device in devices { try await device.sync() }
-        for transport in transports {
-            transport.setRule { path in path != "healthz" && random.chance(0.15) }
-        }
+        for transport in transports { transport.setRule(lossRule) }
 
         var counter = 0
         for _ in 0..<30 {
             counter += 1
-            let device = devices[Int(random.next() % UInt64(devices.count))]
+            let which = Int(random.next() % UInt64(devices.count))
+            let device = devices[which]
             let store = device.store
-            switch random.next() % 9 {
+            switch random.next() % 12 {
             case 0, 1:
                 try store.set(Self.manualPaths[Int(random.next() % 3)], of: record, to: "v\(counter) from \(store.deviceID.suffix(4))")
             case 2:
@@ -106,6 +142,49 @@ struct Schedule {
                 }
             case 6:
                 try store.unset(Self.manualPaths[Int(random.next() % 3)], of: record)
+            case 9:
+                // A clock battery goes flat, a time zone is wrong, or the clock is put right.
+                let shifts: [TimeInterval] = [0, 3 * 86_400, -2 * 86_400, 3_600]
+                clocks[which].offset = shifts[Int(random.next() % UInt64(shifts.count))]
+                events.clockShifts += 1
+            case 10:
+                // A backup of the device's store, or the device restored from its last one.
+                if let backup = deviceBackups[which], random.chance(0.5) {
+                    var transport: LossyTransport!
+                    let restored = try await Device(restoring: backup, server: server, clock: clocks[which], transport: { inner in
+                        transport = LossyTransport(inner)
+                        return transport
+                    })
+                    transport.setRule(lossRule)
+                    retired.append((device.store.deviceID, transports[which]))
+                    device.remove()
+                    devices[which] = restored
+                    transports[which] = transport
+                    events.deviceRestores += 1
+                } else {
+                    let path = server.folder.appendingPathComponent("device-backup-\(seed)-\(which).sqlite").path
+                    try? FileManager.default.removeItem(atPath: path)
+                    try store.backup(to: path)
+                    deviceBackups[which] = path
+                }
+            case 11:
+                // The server backed up, and later restored from that backup (SQLite, once a schedule).
+                guard case .sqlite(let path) = server.database, serverRestore == nil else { continue }
+                if let backup = serverBackup, random.chance(0.5) {
+                    server.kill()
+                    let (status, output) = try server.command(["restore", "--from", backup.path])
+                    #expect(status == 0, "seed \(seed): \(output)")
+                    try server.start()
+                    let sent = Dictionary(uniqueKeysWithValues: zip(devices, transports).map { ($0.store.deviceID, $1.sent.count) })
+                    serverRestore = (backup.end, sent)
+                    events.serverRestores += 1
+                } else {
+                    let copy = server.folder.appendingPathComponent("server-backup-\(seed).sqlite").path
+                    try? FileManager.default.removeItem(atPath: copy)
+                    try DatabaseQueue(path: path).backup(to: DatabaseQueue(path: copy))
+                    let end = try await DatabaseQueue(path: copy).read { try Int64.fetchOne($0, sql: "SELECT coalesce(max(revision), 0) FROM change_log") } ?? 0
+                    serverBackup = (copy, end)
+                }
             default:
                 _ = try? await device.sync()  // a lost reply is expected now and then
             }
@@ -114,8 +193,17 @@ struct Schedule {
         // The final rounds: no losses, everyone pushes and pulls.
         for transport in transports { transport.setRule { _ in false } }
         for _ in 0..<3 { for device in devices { try await device.sync() } }
-        let sent = zip(devices, transports).flatMap { device, transport in transport.sent.map { (device.store.deviceID, $0) } }
-        try await check(record: record, devices: devices, sent: sent)
+        let everyTransport = retired + zip(devices, transports).map { ($0.store.deviceID, $1) }
+        let sent = everyTransport.flatMap { device, transport in transport.sent.map { (device, $0) } }
+        // Sends since the server restore (a restored device's new transport counts whole).
+        let sentSinceRestore = serverRestore.map { restore in
+            everyTransport.flatMap { device, transport in
+                let skip = retired.contains { $0.transport === transport } ? transport.sent.count : (restore.sentBefore[device] ?? 0)
+                return transport.sent.dropFirst(skip).map { (device, $0) }
+            }
+        }
+        try await check(record: record, devices: devices, sent: sent, sentSinceRestore: sentSinceRestore, restoredEnd: serverRestore?.end)
+        return events
     }
 
     struct LoggedChange {
@@ -127,7 +215,10 @@ struct Schedule {
         var seq: Int64?
     }
 
-    func check(record: UUID, devices: [Device], sent: [(device: String, change: WireChange)]) async throws {
+    func check(
+        record: UUID, devices: [Device], sent: [(device: String, change: WireChange)],
+        sentSinceRestore: [(device: String, change: WireChange)]?, restoredEnd: Int64?
+    ) async throws {
         let key = record.lowercased
         let database = server.database
         let serverValues = Dictionary(uniqueKeysWithValues: try await database.rows(
@@ -146,7 +237,7 @@ struct Schedule {
         }
         // Nothing lost: every value sent is in the server's history.
         let history = Set(log.map { "\($0.path)=\($0.value ?? "∅")" })
-        for (_, change) in sent where change.record == key {
+        for (_, change) in sentSinceRestore ?? sent where change.record == key {
             #expect(history.contains("\(change.path)=\(change.value ?? "∅")"), "seed \(seed): \(change.path)=\(change.value ?? "nil") missing from the server history")
         }
         // No silent overwrite: a write to a manual field that became current
@@ -154,11 +245,15 @@ struct Schedule {
         // value the field already had.
         // The first send of a change is the one the server applied (replies
         // are lost, requests never are), so its base is the one that counted.
+        // After a server restore, entries past the backup were applied from
+        // sends made since the restore.
         let bases = Dictionary(sent.map { ("\($0.device)/\($0.change.seq)", $0.change.baseRevision) }, uniquingKeysWith: { first, _ in first })
+        let basesSinceRestore = Dictionary((sentSinceRestore ?? []).map { ("\($0.device)/\($0.change.seq)", $0.change.baseRevision) }, uniquingKeysWith: { first, _ in first })
         for (index, entry) in log.enumerated() where entry.kind == "write" {
             let path = entry.path
+            let applicable = restoredEnd.map { entry.revision > $0 } == true ? basesSinceRestore : bases
             guard Self.manualPaths.contains(path) || path.hasSuffix(".full_name"), let seq = entry.seq,
-                let base = bases["\(entry.device)/\(seq)"]
+                let base = applicable["\(entry.device)/\(seq)"]
             else { continue }
             let device = entry.device
             let before = log[..<index].filter { $0.path == path && ["write", "conflict"].contains($0.kind) }
@@ -168,4 +263,18 @@ struct Schedule {
             }
         }
     }
+}
+
+/// The machine's clock moved by `offset` seconds, which a schedule changes:
+/// a device whose clock is wrong, then put right.
+final class ShiftedClock: WallClock, @unchecked Sendable {
+    private let lock = NSLock()
+    private var shift: TimeInterval = 0
+
+    var offset: TimeInterval {
+        get { lock.withLock { shift } }
+        set { lock.withLock { shift = newValue } }
+    }
+
+    func now() -> Date { Date().addingTimeInterval(offset) }
 }

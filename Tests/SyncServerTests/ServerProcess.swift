@@ -229,6 +229,22 @@ struct Device {
             ServerLogin(server: server.url.absoluteString, token: deviceToken, user: reply.user, role: reply.role), lastSeq: reply.lastSeq)
     }
 
+    /// The device as it is after being restored from `backup` (a copy made by
+    /// `LocalStore.backup(to:)`): same id, same token, the copy's state.
+    init(
+        restoring backup: String, server: ServerProcess, clock: any WallClock,
+        transport wrap: ((any SyncTransport) -> any SyncTransport)? = nil
+    ) async throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("device-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let path = folder.appendingPathComponent("field.sqlite").path
+        try FileManager.default.copyItem(atPath: backup, toPath: path)
+        store = try LocalStore(path: path, author: "device-user", passphrase: Self.passphrase, keyDerivation: .testing, clock: clock)
+        guard let token = try store.login()?.token else { throw TestFailure("the backup has no login") }
+        let http = HTTPTransport(server: server.url, token: token, device: store.deviceID)
+        client = SyncClient(store: store, transport: wrap?(http) ?? http, server: server.url.absoluteString)
+    }
+
     /// The same device (same store file) talking to a server that moved port.
     init(reconnecting device: Device, to server: ServerProcess) async throws {
         folder = device.folder

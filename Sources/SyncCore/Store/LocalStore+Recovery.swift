@@ -134,6 +134,13 @@ extension LocalStore {
 
     // MARK: - A restored server
 
+    /// Writes a consistent copy of the whole store to `path` with SQLite's
+    /// online backup (encrypted as the store is): what a device backup holds.
+    /// - Throws: a database error if `path` cannot be written.
+    public func backup(to path: String) throws {
+        try writer.backup(to: DatabaseQueue(path: path))
+    }
+
     /// The epoch of the server log this device last synced with (nil before its first pull).
     public func serverEpoch() throws -> String? {
         try writer.read { db in try String.fetchOne(db, sql: "SELECT server_epoch FROM device") }
@@ -191,7 +198,7 @@ extension LocalStore {
                     WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.referral_id = s.referral_id AND o.path = s.path AND o.rejected_reason IS NULL)
                     ORDER BY s.referral_id, s.path
                     """)
-                var byReferral: [String: [(path: String, value: String?)]] = [:]
+                var byReferral: [String: [(path: String, value: String?, stamp: String)]] = [:]
                 for row in held {
                     let referral: String = row["referral_id"]
                     let path: String = row["path"]
@@ -209,12 +216,18 @@ extension LocalStore {
                     } else if value == nil {
                         continue
                     }
-                    byReferral[referral, default: []].append((path, value))
+                    byReferral[referral, default: []].append((path, value, row["hlc"]))
                 }
                 let now = clock.now()
                 for (referral, changes) in byReferral {
                     guard let id = UUID(uuidString: referral) else { continue }
-                    queued += try record(changes, in: id, db: db, now: now, resend: true).filter(\.changed).count
+                    queued += try record(changes.map { ($0.path, $0.value) }, in: id, db: db, now: now, resend: true).filter(\.changed).count
+                    // Sent with the stamp of the edit that made it, not the time
+                    // it is sent back: an `lww` race is judged on when it was written.
+                    for change in changes where HLCStamp(change.stamp) != nil {
+                        try db.run("UPDATE outbox SET hlc = ? WHERE referral_id = ? AND path = ? AND sent_at IS NULL",
+                            [change.stamp, referral, change.path])
+                    }
                 }
             }
             try db.execute(sql: "DELETE FROM reconcile_snapshot")
