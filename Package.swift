@@ -67,6 +67,16 @@ let package = Package(
             dependencies: ["SyncCore", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Benchmarks/sync-bench"
         ),
+        // How the tests start and wait for the processes they run (Tests/TestSupport/ChildProcess.swift).
+        .target(
+            name: "CTestSupport",
+            path: "Tests/CTestSupport"
+        ),
+        .target(
+            name: "TestSupport",
+            dependencies: ["CTestSupport"],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "SyncCoreTests",
             dependencies: ["SyncCore", .product(name: "GRDB", package: "GRDB.swift")]
@@ -74,13 +84,13 @@ let package = Package(
         .testTarget(
             name: "SyncServerTests",
             dependencies: [
-                "SyncCore", "SyncServer", "field-cli", .product(name: "GRDB", package: "GRDB.swift"),
+                "SyncCore", "SyncServer", "field-cli", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(
             name: "FieldCLITests",
-            dependencies: ["SyncCore", "field-cli"]
+            dependencies: ["SyncCore", "field-cli", "TestSupport"]
         ),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import TestSupport
 
 /// Runs the real `field` executable, built beside the test bundle, against a
 /// temporary FIELD_HOME with a fixed clock and seeded ids.
@@ -42,23 +43,11 @@ struct FieldProcess {
         _ arguments: [String], input: String? = nil, now: String = "2026-11-23T09:00:00Z",
         environment overrides: [String: String?] = [:]
     ) throws -> (output: String, status: Int32) {
-        let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = arguments
         var environment = environment(now: now)
         for (key, value) in overrides { environment[key] = value }
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        let inputPipe = Pipe()
-        process.standardInput = inputPipe
-        try process.run()
-        if let input { inputPipe.fileHandleForWriting.write(Data(input.utf8)) }
-        try inputPipe.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (String(decoding: data, as: UTF8.self), process.terminationStatus)
+        let (termination, output) = try ChildProcess.run(
+            Self.executable.path, arguments, environment: environment, input: input ?? "", error: .pipe)
+        return (output, termination.status)
     }
 
     /// Starts a session that reads commands as the test writes them.
@@ -75,22 +64,15 @@ struct FieldProcess {
 
 /// A running `field` session fed line by line, to be killed at a chosen moment.
 final class LiveSession {
-    let process = Process()
-    private let input = Pipe()
-    private let output = Pipe()
+    let process: ChildProcess
     private var buffer = Data()
 
     init(executable: URL, environment: [String: String]) throws {
-        process.executableURL = executable
-        process.environment = environment
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
+        process = try ChildProcess(executable.path, environment: environment, input: .pipe, output: .pipe, error: .pipe)
     }
 
     func send(_ line: String) {
-        input.fileHandleForWriting.write(Data((line + "\n").utf8))
+        process.input!.write(Data((line + "\n").utf8))
     }
 
     /// Blocks until `count` more lines of output have arrived; returns them.
@@ -102,7 +84,7 @@ final class LiveSession {
                 buffer = Data(buffer[buffer.index(after: newline)...])
                 continue
             }
-            let chunk = output.fileHandleForReading.availableData
+            let chunk = process.output!.availableData
             if chunk.isEmpty { break }
             buffer.append(chunk)
         }
@@ -111,7 +93,7 @@ final class LiveSession {
 
     /// SIGKILL: no clean-up, no flush, as when a laptop's battery dies.
     func kill() {
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.signal(SIGKILL)
+        process.wait()
     }
 }

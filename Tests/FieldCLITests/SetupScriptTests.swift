@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The README's two set-up commands check the system packages they need
@@ -10,17 +11,10 @@ struct SetupScriptTests {
 
     /// Runs a script of `scripts/` with extra environment; its status and its whole output.
     func run(_ script: String, environment extra: [String: String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = Self.root.appendingPathComponent("scripts/\(script)")
-        process.currentDirectoryURL = Self.root
-        process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let (termination, output) = try ChildProcess.run(
+            Self.root.appendingPathComponent("scripts/\(script)").path, environment: ProcessInfo.processInfo.environment.merging(extra) { $1 },
+            directory: Self.root.path, error: .pipe)
+        return (termination.status, output)
     }
 
     @Test("with a package missing and no way to install it, each script names the command to run and builds nothing", arguments: ["demo", "test"])

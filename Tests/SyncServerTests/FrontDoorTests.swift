@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import TestSupport
 import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -125,20 +126,14 @@ struct FrontDoorTests {
 
         // The referrer's `field status` on a fixed clock: fine on Wednesday, escalate on Thursday.
         func status(at now: String) throws -> [String: Any] {
-            let process = Process()
-            process.executableURL = ServerProcess.executable.deletingLastPathComponent().appendingPathComponent("field")
-            process.arguments = ["status", record.lowercased, "--json"]
             var environment = ProcessInfo.processInfo.environment
             environment["FIELD_HOME"] = device.folder.path
             environment["FIELD_TEST_NOW"] = now
             environment["FIELD_PASSPHRASE"] = Device.passphrase
-            process.environment = environment
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            let (_, output) = try ChildProcess.run(
+                ServerProcess.executable.deletingLastPathComponent().appendingPathComponent("field").path,
+                ["status", record.lowercased, "--json"], environment: environment)
+            return try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
         }
         // Device files are `field.sqlite` in the device folder, as the CLI expects.
         #expect(try status(at: "2026-12-02T18:00:00Z")["escalate"] is NSNull)

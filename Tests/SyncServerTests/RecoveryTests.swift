@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import TestSupport
 import Testing
 
 /// The `field` binary, run to completion against a FIELD_HOME of its own.
@@ -14,26 +15,19 @@ struct FieldCLI {
     }
 
     /// Runs `field ARGUMENTS` with the device's clock fixed at `now` (when
-    /// given); its exit status and its output (standard output and error).
+    /// given); its exit status and its output (standard output, then error).
     @discardableResult
     func run(_ arguments: [String], now: String? = nil) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["FIELD_HOME"] = home.path
         environment["FIELD_USER"] = "jane"
         environment["FIELD_PASSPHRASE"] = Device.passphrase
         environment["FIELD_TEST_FAST_KDF"] = "1"
         environment["FIELD_TEST_NOW"] = now
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let errors = FileManager.default.temporaryDirectory.appendingPathComponent("field-stderr-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: errors) }
+        let (termination, output) = try ChildProcess.run(Self.executable.path, arguments, environment: environment, error: .file(errors))
+        return (termination.status, output + ((try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""))
     }
 
     /// Runs and expects success; the output, trimmed.

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import TestSupport
 import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -188,9 +189,9 @@ struct ServerBoundaryTests {
         }
         // Let pushes flow, then ask the server to stop.
         while try await server.database.int("SELECT count(*) FROM change_log") ?? 0 < 20 { await Task.yield() }
-        server.process!.terminate()
-        server.process!.waitUntilExit()
-        #expect(server.process!.terminationReason == .exit)
+        server.process!.signal(SIGTERM)
+        let termination = server.process!.wait()
+        #expect(termination.exited, "\(termination)")
         stop.set()
         _ = await pushing.result
         // Every stored outcome has its change in the log, and each receipt counts exactly what it acknowledged.

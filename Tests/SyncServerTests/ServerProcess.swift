@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import TestSupport
 @testable import SyncServer
 
 /// A real `sync-server` process on 127.0.0.1, started by the test on a free
@@ -21,9 +22,9 @@ final class ServerProcess: @unchecked Sendable {
 
     let folder: URL
     let database: TestDatabase
-    private(set) var process: Process?
+    /// The running server (posix_spawn and waitpid: `ChildProcess` says why not Foundation's `Process`).
+    private(set) var process: ChildProcess?
     private(set) var url: URL!
-    private var output: Pipe?
     /// A fixed start for the server's clock (it then moves 1 ms per reading);
     /// change it and `start()` again to move the server in time.
     var now: String?
@@ -86,30 +87,23 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// Starts (or restarts) the server on the same database and, once it has
-    /// one, the same port.
+    /// one, the same port (as a real server keeps its address); returns once
+    /// it listens (its first line on standard output gives the address).
     func start() throws {
-        let process = Process()
-        process.executableURL = Self.executable
-        // A restart keeps the address, as a real server's does.
-        process.arguments = ["serve", "--port", url?.port.map(String.init) ?? "0"] + database.arguments + options
-            + (tls.map { ["--tls-cert", $0.certificate, "--tls-key", $0.key] } ?? [])
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = logLevel
         environment["DATABASE_URL"] = nil  // the test's database only
         if let now { environment["SYNC_SERVER_TEST_NOW"] = now }
         if let clockFile { environment["SYNC_SERVER_TEST_CLOCK_FILE"] = clockFile.path }
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
-        let logHandle = try FileHandle(forWritingTo: log)
-        logHandle.seekToEndOfFile()
-        process.standardError = logHandle
-        try process.run()
+        let process = try ChildProcess(
+            Self.executable.path,
+            ["serve", "--port", url?.port.map(String.init) ?? "0"] + database.arguments + options
+                + (tls.map { ["--tls-cert", $0.certificate, "--tls-key", $0.key] } ?? []),
+            environment: environment, output: .pipe, error: .file(log.path))
         var buffer = Data()
         while !buffer.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { throw TestFailure("sync-server exited before listening") }
+            let chunk = process.output!.availableData
+            if chunk.isEmpty { throw TestFailure("sync-server exited before listening (\(process.wait())); see \(log.path)") }
             buffer.append(chunk)
         }
         let line = String(decoding: buffer, as: UTF8.self).split(separator: "\n")[0]
@@ -117,22 +111,23 @@ final class ServerProcess: @unchecked Sendable {
             throw TestFailure("unexpected first line from sync-server: \(line)")
         }
         self.url = url
+        // Its output pipe stays open with it (`process.output`), as anything it writes later must not fail.
         self.process = process
-        self.output = output
     }
 
     /// SIGKILL: no graceful shutdown, as in a power cut.
     func kill() {
         guard let process else { return }
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.signal(SIGKILL)
+        process.wait()
         self.process = nil
     }
 
+    /// SIGTERM, and waits until the server has exited.
     func stop() {
         guard let process else { return }
-        process.terminate()
-        process.waitUntilExit()
+        process.signal(SIGTERM)
+        process.wait()
         self.process = nil
     }
 
@@ -144,16 +139,9 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Runs `sync-server` with exactly these arguments (the test's database only, never DATABASE_URL).
     static func command(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "DATABASE_URL" }
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        let (termination, output) = try ChildProcess.run(
+            executable.path, arguments, environment: ProcessInfo.processInfo.environment.filter { $0.key != "DATABASE_URL" })
+        return (termination.status, output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     /// Adds a user through the real command and returns the token it printed.

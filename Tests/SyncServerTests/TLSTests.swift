@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import TestSupport
 import Testing
 
 /// HTTPS end to end: a throwaway certificate authority made with the openssl
@@ -143,18 +144,8 @@ struct TestPKI {
 
     /// Runs a command to completion; stdout and stderr together.
     static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let (termination, output) = try ChildProcess.run(executable, arguments, environment: environment, error: .pipe)
+        return (termination.status, output)
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import PostgresNIO
 import SyncCore
+import TestSupport
 
 /// Which store the test servers use: SQLite by default,
 /// `SYNC_TEST_BACKEND=postgres` for a real PostgreSQL (`TestPostgres`).
@@ -85,31 +86,21 @@ final class TestPostgres: @unchecked Sendable {
 
     private static let runningAsRoot = getuid() == 0
 
-    /// Runs a command to its end, its output in a file. posix_spawn and
-    /// waitpid rather than `Process`: `pg_ctl start` leaves a daemon behind,
-    /// and Foundation's `waitUntilExit` was seen never to return then.
+    /// Runs a command to its end, its output in a file rather than a pipe:
+    /// `pg_ctl start` leaves the server behind, which would hold a pipe open
+    /// long after `pg_ctl` has exited. `ChildProcess` (posix_spawn, waitpid),
+    /// not Foundation's `Process`, which notices a child's end when a socket
+    /// the child inherits is closed: the PostgreSQL daemon inherits it too.
     @discardableResult
     static func run(_ arguments: [String], asPostgres: Bool = true) throws -> String {
         let command = asPostgres && runningAsRoot ? ["/usr/sbin/runuser", "-u", "postgres", "--"] + arguments : arguments
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("sync-pg-run-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: log) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, command[0], &actions, nil, &argv, environ)
-        guard spawned == 0 else { throw TestFailure("cannot start \(command[0]): \(String(cString: strerror(spawned)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let child = try ChildProcess(command[0], Array(command.dropFirst()), output: .file(log), error: .file(log))
+        let termination = child.wait()
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        let exited = status & 0x7f == 0
-        guard exited && (status >> 8) & 0xff == 0 else {
-            throw TestFailure("\(arguments.joined(separator: " ")) failed (status \(status)): \(text)")
+        guard termination == .exit(0) else {
+            throw TestFailure("\(arguments.joined(separator: " ")) failed (\(termination)): \(text)")
         }
         return text
     }

@@ -7,6 +7,10 @@ public struct ClockNotice: Sendable, Equatable, Codable {
     /// Device minus server, in milliseconds (positive: the device is ahead).
     public var offsetMilliseconds: Int64
 
+    public init(offsetMilliseconds: Int64) {
+        self.offsetMilliseconds = offsetMilliseconds
+    }
+
     /// One plain sentence for the practitioner.
     public var sentence: String {
         guard offsetMilliseconds != 0 else {
