@@ -121,7 +121,8 @@ struct ReviewRegressionTests {
 
     @Test("a newer edit made while a merged push was in flight does not undo the merge")
     func rebaseOnlyWhenAppliedAsSent() async throws {
-        let server = try ServerProcess()
+        // Pinned, with the devices' clocks half a minute apart just behind it (see SyncTests.TwoDevices).
+        let server = try ServerProcess(now: "2026-11-23T10:00:00Z")
         let token = try server.addUser("jane")
         var a: Device!
         final class EditDuringPush: SyncTransport, @unchecked Sendable {
@@ -136,11 +137,11 @@ struct ReviewRegressionTests {
             }
         }
         var transport: EditDuringPush!
-        a = try await Device(server: server, token: token, clock: SteppingClock(start: Timestamp.date("2026-11-23T09:00:00Z")!)) { inner in
+        a = try await Device(server: server, token: token, clock: SteppingClock(start: Timestamp.date("2026-11-23T09:59:00Z")!, step: 0.001)) { inner in
             transport = EditDuringPush(inner)
             return transport
         }
-        let b = try await Device(server: server, token: token, clock: SteppingClock(start: Timestamp.date("2026-11-23T09:30:00Z")!))
+        let b = try await Device(server: server, token: token, clock: SteppingClock(start: Timestamp.date("2026-11-23T09:59:30Z")!, step: 0.001))
         defer { a.remove(); b.remove() }
         let record = try a.store.createReferral(kind: .socialCare)
         try a.store.set("concern.notes", of: record, to: "Visit 1.")

@@ -15,11 +15,13 @@ struct SyncTests {
         let record: UUID
 
         init(transportA: ((any SyncTransport) -> any SyncTransport)? = nil) async throws {
-            server = try ServerProcess()
+            // The server's clock is pinned; B's runs half a minute ahead of A's,
+            // both within the two minutes a device counts as on time (so
+            // neither corrects its stamps): B's stamps are the later ones.
+            server = try ServerProcess(now: "2026-11-23T10:00:00Z")
             let token = try server.addUser("alice")
-            // B's clock runs half an hour ahead of A's: B's stamps are the later ones.
-            a = try await Device(server: server, token: token, clock: SteppingClock(start: Timestamp.date("2026-11-23T09:00:00Z")!), transport: transportA)
-            b = try await Device(server: server, token: token, clock: SteppingClock(start: Timestamp.date("2026-11-23T09:30:00Z")!))
+            a = try await Device(server: server, token: token, clock: SteppingClock(start: Timestamp.date("2026-11-23T09:59:00Z")!, step: 0.001), transport: transportA)
+            b = try await Device(server: server, token: token, clock: SteppingClock(start: Timestamp.date("2026-11-23T09:59:30Z")!, step: 0.001))
             record = try a.store.createReferral(kind: .socialCare)
             try a.store.set("referrer.name", of: record, to: "Alice Jones")
             try a.store.addItem(to: "children", of: record)
