@@ -70,9 +70,16 @@ struct IntakeShow: FieldCommand {
             values: document.fields)
         var lines = try Show.render(referral, all: false, context: context)
         lines[1] = "Referred by \(document.owner); first synced \(document.createdAt)"
+        var header: [String] = []
         if let at = document.fields[IntakePath.acknowledgedAt] {
-            lines.insert("Acknowledged \(at) by \(document.fields[IntakePath.acknowledgedBy] ?? "?")", at: 2)
+            header.append("Acknowledged \(at) by \(document.fields[IntakePath.acknowledgedBy] ?? "?")")
         }
+        let decisions = DecisionRecord.history(in: document.fields)
+        if !decisions.isEmpty {
+            header.append(decisions.count == 1 ? "Decision:" : "Decisions, oldest first (the last one stands):")
+            header += Format.decisionLines(decisions, indent: "  ")
+        }
+        lines.insert(contentsOf: header, at: 2)
         lines.forEach(context.console.line)
         let report = Guidance.check(referral)
         context.console.line("")
@@ -96,16 +103,32 @@ struct Acknowledge: FieldCommand {
 struct Decide: FieldCommand {
     static let configuration = CommandConfiguration(
         abstract: "Record the decision on a referral and the feedback for the referrer.",
-        discussion: "Outcomes: " + ReferralOutcome.allCases.map { "\($0.rawValue) (\($0.title))" }.joined(separator: "; ") + ".")
+        discussion: "A referral has one decision at a time; to change it, give --change and --reason: the earlier decision stays on the record, "
+            + "and the referrer sees every decision. Outcomes: " + ReferralOutcome.allCases.map { "\($0.rawValue) (\($0.title))" }.joined(separator: "; ") + ".")
     @Argument(help: "The referral's id or a unique prefix of it.") var id: String
     @Option(help: "The outcome: \(ReferralOutcome.allCases.map(\.rawValue).joined(separator: ", ")).") var outcome: ReferralOutcome
     @Option(help: "Feedback for the referrer, also when no further action is taken.") var note: String
+    @Flag(help: "Change the decision already recorded (needs --reason).") var change = false
+    @Option(help: "Why the decision changes; it stays on the record with the earlier decision.") var reason: String?
+
+    func validate() throws {
+        if change, reason?.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ?? true {
+            throw ValidationError("Changing a decision needs a reason: add --reason TEXT.")
+        }
+        if !change, reason != nil {
+            throw ValidationError("--reason goes with --change; add --change to replace the decision already recorded.")
+        }
+    }
 
     func run(in context: Context) async throws {
         let client = try context.client()
         let full = try await queuedID(id, client: client)
-        let at = try await client.decide(full, outcome: outcome, note: note)
-        context.console.line("Decision recorded for \(full) at \(at): \(outcome.title). The referrer sees it on their next sync.")
+        let reply = try await client.recordDecision(full, outcome: outcome, note: note, change: change, reason: reason)
+        if reply.number == 1 {
+            context.console.line("Decision recorded for \(full) at \(reply.decidedAt): \(outcome.title). The referrer sees it on their next sync.")
+        } else {
+            context.console.line("Decision changed for \(full) at \(reply.decidedAt): \(outcome.title) (decision \(reply.number); the earlier ones stay on the record). The referrer sees it on their next sync.")
+        }
     }
 }
 

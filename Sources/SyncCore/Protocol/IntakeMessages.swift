@@ -31,6 +31,69 @@ public enum IntakePath {
     public static let outcomeNote = "@outcome_note"
     public static let decidedAt = "@decided_at"
     public static let decidedBy = "@decided_by"
+    /// Every decision ever recorded, one path each: `@decision.1`, `@decision.2`…
+    /// Each holds a `DecisionRecord` as JSON. `@outcome` and its siblings
+    /// always repeat the latest, so a device that knows nothing of the
+    /// history still shows the current decision.
+    public static let decisionPrefix = "@decision."
+
+    /// The path of the `number`th decision (1-based).
+    public static func decision(_ number: Int) -> String { "\(decisionPrefix)\(number)" }
+
+    /// The number of a decision path, or nil if `path` is not one.
+    public static func decisionNumber(_ path: String) -> Int? {
+        guard path.hasPrefix(decisionPrefix), let number = Int(path.dropFirst(decisionPrefix.count)), number >= 1 else { return nil }
+        return number
+    }
+}
+
+/// One decision on a referral, as the front door recorded it: what, the
+/// feedback note, who, when, and (for a change of an earlier decision) why.
+/// Decisions are never overwritten: a change is a new record.
+public struct DecisionRecord: Codable, Sendable, Equatable {
+    public var outcome: String
+    public var note: String
+    public var decidedAt: String
+    public var decidedBy: String
+    /// Why an earlier decision was changed; nil for the first decision.
+    @NullEncoded public var reason: String?
+
+    public init(outcome: String, note: String, decidedAt: String, decidedBy: String, reason: String?) {
+        self.outcome = outcome
+        self.note = note
+        self.decidedAt = decidedAt
+        self.decidedBy = decidedBy
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey { case outcome, note, decidedAt = "decided_at", decidedBy = "decided_by", reason }
+
+    /// The outcome's title, or its key if this version does not know it.
+    public var title: String { ReferralOutcome(rawValue: outcome)?.title ?? outcome }
+
+    /// The stored form (`@decision.N`): compact JSON with sorted keys.
+    public var stored: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    /// Every decision in a referral's values, oldest first. A referral decided
+    /// before decisions were kept one by one has only `@outcome` and its
+    /// siblings: that decision is returned alone.
+    public static func history(in values: [String: String]) -> [DecisionRecord] {
+        let numbered = values.compactMap { path, value -> (Int, DecisionRecord)? in
+            guard let number = IntakePath.decisionNumber(path),
+                let record = try? JSONDecoder().decode(DecisionRecord.self, from: Data(value.utf8))
+            else { return nil }
+            return (number, record)
+        }
+        if !numbered.isEmpty { return numbered.sorted { $0.0 < $1.0 }.map(\.1) }
+        guard let outcome = values[IntakePath.outcome] else { return [] }
+        return [DecisionRecord(
+            outcome: outcome, note: values[IntakePath.outcomeNote] ?? "", decidedAt: values[IntakePath.decidedAt] ?? "",
+            decidedBy: values[IntakePath.decidedBy] ?? "", reason: nil)]
+    }
 }
 
 /// One line of the intake queue.
@@ -80,13 +143,49 @@ public struct ReferralDocument: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey { case id, owner, createdAt = "created_at", fields }
 }
 
+/// Intake's decision on a referral. A referral already decided answers 409
+/// unless the request says it changes that decision (`change: true`) and why
+/// (`reason`); the earlier decision stays on the record.
 public struct DecisionRequest: Codable, Sendable, Equatable {
     public var outcome: String
     public var note: String
+    /// True to replace an earlier decision; absent or false for the first.
+    public var change: Bool?
+    /// Why the earlier decision is changed; required with `change`.
+    public var reason: String?
 
-    public init(outcome: String, note: String) {
+    public init(outcome: String, note: String, change: Bool? = nil, reason: String? = nil) {
         self.outcome = outcome
         self.note = note
+        self.change = change
+        self.reason = reason
+    }
+}
+
+/// The server's answer to a decision: what was recorded, and which decision it is.
+public struct DecisionReply: Codable, Sendable, Equatable {
+    public var id: String
+    public var outcome: String
+    public var note: String
+    public var decidedAt: String
+    public var decidedBy: String
+    /// Which decision this is: 1 for the first, more after changes.
+    public var number: Int
+    /// Why an earlier decision was changed; null for the first.
+    @NullEncoded public var reason: String?
+
+    public init(id: String, outcome: String, note: String, decidedAt: String, decidedBy: String, number: Int, reason: String?) {
+        self.id = id
+        self.outcome = outcome
+        self.note = note
+        self.decidedAt = decidedAt
+        self.decidedBy = decidedBy
+        self.number = number
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, outcome, note, decidedAt = "decided_at", decidedBy = "decided_by", number, reason
     }
 }
 

@@ -100,9 +100,12 @@ struct FrontDoorRoutes {
         var request = request
         let body = try await SyncRoutes.decode(DecisionRequest.self, from: &request)
         let result = try recorded { try frontDoor.decide(id, body, by: user, device: device, in: $0) } audit: {
-            AuditEvent(at: $0.decidedAt, actor: user.name, action: "decide", record: id, detail: "device=\(device) outcome=\($0.outcome)")
+            // The reason is the worker's words about the referral: the record keeps it, the audit line does not.
+            AuditEvent(
+                at: $0.decidedAt, actor: user.name, action: $0.number == 1 ? "decide" : "change-decision", record: id,
+                detail: "device=\(device) outcome=\($0.outcome) decision=\($0.number)")
         }
-        context.logger.notice("referral decided", metadata: ["record": "\(id)", "outcome": "\(body.outcome)"])
+        context.logger.notice("referral decided", metadata: ["record": "\(id)", "outcome": "\(body.outcome)", "decision": "\(result.number)"])
         return try SyncRoutes.json(result)
     }
 

@@ -1,0 +1,99 @@
+import Foundation
+import SyncCore
+import Testing
+
+/// The front door through the real binaries: practitioners and intake
+/// workers each with their own `field` home, one real `sync-server`. Each
+/// test's transcript is compared whole with a golden file.
+@Suite("Intake transcripts (golden files, real server)")
+struct IntakeTranscriptTests {
+    /// A server at noon on Monday 23 November 2026 (devices work in the morning), and its users' homes, logged in.
+    struct FrontDoor {
+        let server: ServerProcess
+        let transcript = Transcript()
+        let jane: FieldHome
+        let ian: FieldHome
+
+        init() throws {
+            server = try ServerProcess(clock: "2026-11-23T12:00:00Z")
+            jane = try FieldHome(user: "jane", seed: 42)
+            ian = try FieldHome(user: "ian", seed: 43, hour: "2026-11-23T11")
+            transcript.mask(server.url.absoluteString, as: "http://127.0.0.1:PORT")
+            try login(jane, token: try server.addUser("jane"))
+            try login(ian, token: try server.addUser("ian", role: .intake))
+        }
+
+        func login(_ home: FieldHome, token: String) throws {
+            transcript.mask(token, as: "TOKEN")
+            try transcript.run(home, "login", "--server", server.url.absoluteString, "--token", token)
+        }
+
+        /// Jane drafts, submits and syncs a referral; returns its id.
+        func submitted(child: String = "Amy Smith", agency: String = "Worcester Health Visiting Team", kind: String = "social-care", immediateRisk: Bool = false) throws -> String {
+            let id = try transcript.run(jane, "new", "--kind", kind)
+            try transcript.run(jane, "set", id, "referrer.name", "Jane Smith")
+            try transcript.run(jane, "set", id, "referrer.agency", agency)
+            try transcript.run(jane, "add", id, "children")
+            try transcript.run(jane, "set", id, "children.1.full_name", child)
+            try transcript.run(jane, "set", id, "concern.summary", "Bruises on both upper arms")
+            if immediateRisk {
+                try transcript.run(jane, "set", id, "urgency.immediate_risk", "yes")
+                try transcript.run(jane, "set", id, "urgency.call_made", "yes")
+            }
+            try transcript.run(jane, "submit", id)
+            try transcript.run(jane, "sync")
+            return id
+        }
+
+        /// Moves the server's clock (the devices keep their own).
+        func at(_ time: String) throws { try server.setTime("2026-11-23T\(time):00Z") }
+
+        func compare(toGolden name: String) throws {
+            if let difference = try transcript.differenceFromGolden(name) { Issue.record(Comment(rawValue: difference)) }
+        }
+    }
+
+    @Test("a decision is changed only explicitly, with a reason; every decision stays, in intake show and the referrer's status")
+    func decisionHistory() async throws {
+        let door = try FrontDoor()
+        let (t, jane, ian) = (door.transcript, door.jane, door.ian)
+        let id = try door.submitted()
+        let short = String(id.prefix(13))
+        try door.at("13:10")
+        try t.run(ian, "intake", "decide", short, "--outcome", "s47-enquiry", "--note", "Strategy meeting today; thank you")
+        try door.at("15:45")
+        t.note("A second decision without --change is refused, and changes nothing.")
+        try t.run(ian, "intake", "decide", short, "--outcome", "advice-given", "--note", "Advice given")
+        try t.run(ian, "intake", "decide", short, "--outcome", "advice-given", "--note", "Advice given", "--change")
+        try t.run(ian, "intake", "decide", short, "--outcome", "advice-given", "--note", "Advice given", "--reason", "Police checked")
+        try t.run(ian, "intake", "decide", short, "--outcome", "early-help-or-other-agency", "--note", "Family support worker allocated",
+                  "--change", "--reason", "Police found no injury; the school's account explains the bruises")
+        try t.run(ian, "intake", "show", short)
+        try door.at("17:30")
+        try t.run(jane, "sync")
+        try t.run(jane, "status", short)
+        try t.run(jane, "status", short, "--json")
+        try door.compare(toGolden: "intake-decisions.expected")
+
+        // The server keeps both decisions in the change log, and audits the change.
+        let decisions = try await door.server.database.strings(
+            "SELECT value FROM change_log WHERE record_id = ? AND path LIKE '@decision.%' ORDER BY revision", [id]).compactMap { $0 }
+        #expect(decisions.count == 2)
+        #expect(decisions.first?.contains("s47-enquiry") == true)
+        let actions = try await door.server.database.strings("SELECT action FROM audit WHERE record_id = ? ORDER BY id", [id]).compactMap { $0 }
+        #expect(actions.filter { $0 == "decide" }.count == 1)
+        #expect(actions.filter { $0 == "change-decision" }.count == 1)
+        #expect(try door.server.command(["audit", "verify"]).status == 0)
+
+        // The refusal is a 409 whose message says how to change the decision.
+        let token = try door.server.addUser("ines", role: .intake)
+        let body = try JSONEncoder().encode(DecisionRequest(outcome: "advice-given", note: "Again"))
+        let register = try JSONEncoder().encode(RegisterRequest(device: "01a2072c-0000-7000-8000-00000000000a"))
+        _ = try await door.server.exchange("POST", "v1/register", token: token, body: register)
+        let (status, reply, _) = try await door.server.exchange(
+            "POST", "v1/intake/referrals/\(id)/decision", token: token, device: "01a2072c-0000-7000-8000-00000000000a", body: body)
+        #expect(status == 409)
+        let message = (reply["error"] as? [String: Any])?["message"] as? String ?? ""
+        #expect(message.contains("already decided") && message.contains("change: true"), "\(message)")
+    }
+}
