@@ -46,12 +46,16 @@ struct Queue: FieldCommand {
             return
         }
         let authority = try context.authority()
-        var rows = [["ID", "KIND", "RECEIPT", "SUBMITTED", "ACKNOWLEDGE BY", "STATE"]]
+        var rows = [["ID", "KIND", "RECEIPT", "SUBMITTED", "ACKNOWLEDGE BY", "FLAGS", "STATE"]]
         rows += entries.map { entry in
             let state = entry.outcome.map { "decided: \($0)" } ?? (entry.acknowledged ? "acknowledged" : entry.overdue ? "OVERDUE" : "due")
+            var flags: [String] = []
+            if entry.changed { flags.append("CHANGED") }
+            if entry.openConflicts > 0 { flags.append("CONFLICT") }
             return [String(entry.id.prefix(13)), entry.kind, entry.receipt ?? "-",
                     Timestamp.date(entry.submittedAt).map { Format.localTime($0, authority) } ?? entry.submittedAt,
-                    Timestamp.date(entry.ackDue).map { Format.localTime($0, authority) } ?? entry.ackDue, state]
+                    Timestamp.date(entry.ackDue).map { Format.localTime($0, authority) } ?? entry.ackDue,
+                    flags.isEmpty ? "-" : flags.joined(separator: ","), state]
         }
         Format.table(rows).forEach(context.console.line)
     }
@@ -68,7 +72,25 @@ struct IntakeShow: FieldCommand {
         let referral = Referral(
             id: UUID(uuidString: document.id)!, createdAt: created, createdBy: document.owner, updatedAt: created,
             values: document.fields)
-        var lines = try Show.render(referral, all: false, context: context)
+        let form = try context.store().form
+        // Under each field: what changed after the front door saw it, and every candidate of an open conflict.
+        let since = document.fields[IntakePath.decidedAt] != nil ? "the decision" : "the acknowledgement"
+        var notes: [String: [String]] = [:]
+        var changedPaths: [String] = []
+        for change in document.changes where change.kind == "write" || change.kind == "candidate" {
+            if !changedPaths.contains(change.path) { changedPaths.append(change.path) }
+        }
+        for path in changedPaths {
+            let last = document.changes.last { $0.path == path }!
+            notes[path, default: []].append("* changed since \(since): by \(last.by) at \(last.at)")
+        }
+        for conflict in document.conflicts {
+            notes[conflict.path, default: []].append("! open conflict, waiting for an admin; every candidate:")
+            for (index, candidate) in conflict.candidates.enumerated() {
+                notes[conflict.path, default: []].append("  \(index + 1). \(Format.value(candidate.value, at: conflict.path, form: form))  (\(candidate.author), \(candidate.time))")
+            }
+        }
+        var lines = try Show.render(referral, all: false, context: context, notes: notes)
         lines[1] = "Referred by \(document.owner); first synced \(document.createdAt)"
         var header: [String] = []
         if let at = document.fields[IntakePath.acknowledgedAt] {
@@ -78,6 +100,12 @@ struct IntakeShow: FieldCommand {
         if !decisions.isEmpty {
             header.append(decisions.count == 1 ? "Decision:" : "Decisions, oldest first (the last one stands):")
             header += Format.decisionLines(decisions, indent: "  ")
+        }
+        if !changedPaths.isEmpty {
+            header.append("Changed since \(since): \(changedPaths.map { Format.path($0, in: referral) }.joined(separator: ", ")) (marked * below).")
+        }
+        if !document.conflicts.isEmpty {
+            header.append("Open conflicts: \(document.conflicts.map { Format.path($0.path, in: referral) }.joined(separator: ", ")) (marked ! below, every candidate shown).")
         }
         lines.insert(contentsOf: header, at: 2)
         lines.forEach(context.console.line)

@@ -41,7 +41,10 @@ struct Show: FieldCommand {
             fields: fields, items: items)
     }
 
-    static func render(_ referral: Referral, all: Bool, context: Context) throws -> [String] {
+    /// The referral section by section. `notes` adds lines under a field, by
+    /// its stored path (intake's changes and conflicts); a field with notes is
+    /// listed even when unanswered.
+    static func render(_ referral: Referral, all: Bool, context: Context, notes: [String: [String]] = [:]) throws -> [String] {
         let form = try context.store().form
         let values = referral.visibleValues
         var lines = [
@@ -62,9 +65,10 @@ struct Show: FieldCommand {
             func answer(_ field: FormField, path: String, display: String, indent: String) {
                 if let value = values[path] {
                     lines.append("\(indent)\(display): \(field.type.display(value))")
-                } else if all {
+                } else if all || notes[path] != nil {
                     lines.append("\(indent)\(display): (not answered) \(field.question)")
                 }
+                lines += (notes[path] ?? []).map { indent + "  " + $0 }
             }
             if section.isGroup {
                 let items = referral.items(of: section.key)

@@ -11,6 +11,8 @@ final class FieldHome: @unchecked Sendable {
     let folder: URL
     let seed: Int
     let user: String
+    /// How transcripts name whoever types at this home (`jane-phone$`).
+    let label: String
     /// The device's clock for the next command; each command moves it a minute on.
     private(set) var minute = 0
     let hour: String
@@ -18,10 +20,11 @@ final class FieldHome: @unchecked Sendable {
     /// - Parameters:
     ///   - seed: FIELD_TEST_SEED; give each home of a test its own, or their device ids collide.
     ///   - hour: the hour its commands run at (`2026-11-23T09`), a minute apart.
-    init(user: String, seed: Int, hour: String = "2026-11-23T09") throws {
+    init(user: String, seed: Int, hour: String = "2026-11-23T09", label: String? = nil) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("field-home-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         self.user = user
+        self.label = label ?? user
         self.seed = seed
         self.hour = hour
     }
@@ -76,7 +79,7 @@ final class Transcript {
     @discardableResult
     func run(_ home: FieldHome, _ arguments: String..., input: String? = nil) throws -> String {
         let result = try home.run(arguments, input: input)
-        var shown = "\(home.user)$ field " + arguments.map { $0.contains(" ") || $0.isEmpty ? "'\($0)'" : $0 }.joined(separator: " ") + "\n"
+        var shown = "\(home.label)$ field " + arguments.map { $0.contains(" ") || $0.isEmpty ? "'\($0)'" : $0 }.joined(separator: " ") + "\n"
         shown += result.output + (result.status == 0 ? "" : "[exit \(result.status)]\n")
         text += masked(shown)
         return result.output.trimmingCharacters(in: .whitespacesAndNewlines)

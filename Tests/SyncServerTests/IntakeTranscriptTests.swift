@@ -13,13 +13,15 @@ struct IntakeTranscriptTests {
         let transcript = Transcript()
         let jane: FieldHome
         let ian: FieldHome
+        let janeToken: String
 
         init() throws {
             server = try ServerProcess(clock: "2026-11-23T12:00:00Z")
             jane = try FieldHome(user: "jane", seed: 42)
             ian = try FieldHome(user: "ian", seed: 43, hour: "2026-11-23T11")
             transcript.mask(server.url.absoluteString, as: "http://127.0.0.1:PORT")
-            try login(jane, token: try server.addUser("jane"))
+            janeToken = try server.addUser("jane")
+            try login(jane, token: janeToken)
             try login(ian, token: try server.addUser("ian", role: .intake))
         }
 
@@ -95,5 +97,39 @@ struct IntakeTranscriptTests {
         #expect(status == 409)
         let message = (reply["error"] as? [String: Any])?["message"] as? String ?? ""
         #expect(message.contains("already decided") && message.contains("change: true"), "\(message)")
+    }
+
+    @Test("intake sees what changed after its decision: the queue flags it, and intake show gives every candidate of an open conflict on its field")
+    func changesAfterDecision() async throws {
+        let door = try FrontDoor()
+        let (t, jane, ian) = (door.transcript, door.jane, door.ian)
+        let phone = try FieldHome(user: "jane", seed: 44, label: "jane-phone")
+        try door.login(phone, token: door.janeToken)
+        let id = try door.submitted()
+        let short = String(id.prefix(13))
+        let other = try door.submitted(child: "Kai Brown", agency: "Northside Youth Club")
+        try t.run(phone, "sync")
+        try door.at("13:10")
+        try t.run(ian, "intake", "ack", String(other.prefix(13)))
+        try t.run(ian, "intake", "decide", short, "--outcome", "advice-given", "--note", "Advice given to the school")
+        try t.run(ian, "intake", "queue")
+        t.note("After the decision, both of Jane's devices write a new disclosure to the same field, and the laptop adds a field.")
+        try door.at("14:00")
+        try t.run(jane, "set", short, "concern.summary", "Amy now says her stepfather hit her")
+        try t.run(jane, "set", short, "concern.when", "Sunday night")
+        try t.run(phone, "set", short, "concern.summary", "Amy told her teacher: Dad's friend hit her again")
+        try t.run(jane, "sync")
+        try t.run(phone, "sync")
+        try door.at("14:30")
+        try t.run(ian, "intake", "queue")
+        try t.run(ian, "intake", "queue", "--json")
+        try t.run(ian, "intake", "show", short)
+        try door.compare(toGolden: "intake-changes.expected")
+
+        let queue = try #require(try JSONSerialization.jsonObject(with: Data(try ian.run(["intake", "queue", "--json"]).output.utf8)) as? [[String: Any]])
+        let decided = try #require(queue.first { $0["id"] as? String == id })
+        #expect(decided["changed"] as? Bool == true && decided["open_conflicts"] as? Int == 1)
+        let untouched = try #require(queue.first { $0["id"] as? String == other })
+        #expect(untouched["changed"] as? Bool == false && untouched["open_conflicts"] as? Int == 0)
     }
 }

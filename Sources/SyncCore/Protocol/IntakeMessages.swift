@@ -107,8 +107,18 @@ public struct QueueEntry: Codable, Sendable, Equatable {
     public var ackDue: String
     public var overdue: Bool
     @NullEncoded public var outcome: String?
+    /// Whether a practitioner's change (a value, a conflict candidate)
+    /// arrived after the front door last acknowledged or decided the referral.
+    public var changed: Bool
+    /// When the latest such change arrived; null if none.
+    @NullEncoded public var changedAt: String?
+    /// How many of the referral's conflicts wait for an admin.
+    public var openConflicts: Int
 
-    public init(id: String, kind: String, receipt: String?, submittedAt: String, acknowledged: Bool, acknowledgedAt: String?, ackDue: String, overdue: Bool, outcome: String?) {
+    public init(
+        id: String, kind: String, receipt: String?, submittedAt: String, acknowledged: Bool, acknowledgedAt: String?, ackDue: String,
+        overdue: Bool, outcome: String?, changedAt: String? = nil, openConflicts: Int = 0
+    ) {
         self.id = id
         self.kind = kind
         self.receipt = receipt
@@ -118,29 +128,70 @@ public struct QueueEntry: Codable, Sendable, Equatable {
         self.ackDue = ackDue
         self.overdue = overdue
         self.outcome = outcome
+        self.changed = changedAt != nil
+        self.changedAt = changedAt
+        self.openConflicts = openConflicts
     }
 
     enum CodingKeys: String, CodingKey {
         case id, kind, receipt, submittedAt = "submitted_at", acknowledged, acknowledgedAt = "acknowledged_at"
-        case ackDue = "ack_due", overdue, outcome
+        case ackDue = "ack_due", overdue, outcome, changed, changedAt = "changed_at", openConflicts = "open_conflicts"
     }
 }
 
-/// A submitted referral as intake reads it: every current value by path.
+/// A submitted referral as intake reads it: every current value by path, its
+/// open conflicts with their candidates, and what changed after the front
+/// door last acknowledged or decided it.
 public struct ReferralDocument: Codable, Sendable, Equatable {
     public var id: String
     public var owner: String
     public var createdAt: String
     public var fields: [String: String]
+    /// Open conflicts on the referral's fields, every candidate included.
+    public var conflicts: [ConflictSummary]
+    /// Changes that arrived after the front door last acknowledged or
+    /// decided, oldest first (empty before an acknowledgement).
+    public var changes: [ReferralChange]
 
-    public init(id: String, owner: String, createdAt: String, fields: [String: String]) {
+    public init(id: String, owner: String, createdAt: String, fields: [String: String], conflicts: [ConflictSummary] = [], changes: [ReferralChange] = []) {
         self.id = id
         self.owner = owner
         self.createdAt = createdAt
         self.fields = fields
+        self.conflicts = conflicts
+        self.changes = changes
     }
 
-    enum CodingKeys: String, CodingKey { case id, owner, createdAt = "created_at", fields }
+    enum CodingKeys: String, CodingKey { case id, owner, createdAt = "created_at", fields, conflicts, changes }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        owner = try container.decode(String.self, forKey: .owner)
+        createdAt = try container.decode(String.self, forKey: .createdAt)
+        fields = try container.decode([String: String].self, forKey: .fields)
+        // A server from before conflicts and changes were sent sends neither.
+        conflicts = try container.decodeIfPresent([ConflictSummary].self, forKey: .conflicts) ?? []
+        changes = try container.decodeIfPresent([ReferralChange].self, forKey: .changes) ?? []
+    }
+}
+
+/// One entry of a referral's change log, as intake sees what changed: which
+/// field, when the server took it, who wrote it, and how (`write`: the field
+/// took the value; `candidate`: it became one side of a conflict or lost;
+/// `conflict`: the field's conflict state changed).
+public struct ReferralChange: Codable, Sendable, Equatable {
+    public var path: String
+    public var at: String
+    public var by: String
+    public var kind: String
+
+    public init(path: String, at: String, by: String, kind: String) {
+        self.path = path
+        self.at = at
+        self.by = by
+        self.kind = kind
+    }
 }
 
 /// Intake's decision on a referral. A referral already decided answers 409

@@ -67,7 +67,8 @@ struct FrontDoorRoutes {
             return QueueEntry(
                 id: row.id, kind: row.kind, receipt: row.receipt, submittedAt: row.submittedAt,
                 acknowledged: row.acknowledgedAt != nil, acknowledgedAt: row.acknowledgedAt,
-                ackDue: Timestamp.string(due), overdue: row.acknowledgedAt == nil && now > due, outcome: row.outcome)
+                ackDue: Timestamp.string(due), overdue: row.acknowledgedAt == nil && now > due, outcome: row.outcome,
+                changedAt: row.changedAt, openConflicts: row.openConflicts)
         }
         context.logger.info("intake queue read", metadata: ["referrals": "\(entries.count)"])
         return try SyncRoutes.json(entries)
@@ -75,9 +76,12 @@ struct FrontDoorRoutes {
 
     @Sendable func referral(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        guard let document = try storage.document(id), document.fields[RecordPath.status] == ReferralStatus.submitted.rawValue else {
+        guard var document = try storage.document(id), document.fields[RecordPath.status] == ReferralStatus.submitted.rawValue else {
             throw APIError(.notFound, "No submitted referral has id '\(id.prefix(40))'.")
         }
+        // What changed after the front door saw it, and what waits for an admin.
+        document.conflicts = try storage.conflicts(all: false).filter { $0.record == id }
+        document.changes = try storage.changesSinceFrontDoor(of: id)
         // Every read of referral content is attributable.
         try storage.audit(AuditEvent(at: Timestamp.string(frontDoor.clock.now()), actor: context.user!.name, action: "read", record: id, detail: ""))
         context.logger.notice("referral read", metadata: ["record": "\(id)"])

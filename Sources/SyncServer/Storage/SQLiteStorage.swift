@@ -207,7 +207,17 @@ final class SQLiteStorage: SyncStorage {
     func submittedReferrals() throws -> [SubmittedReferral] {
         try pool.read { db in
             try Row.fetchAll(db, sql: ServerQueries.submittedReferrals).map {
-                SubmittedReferral(id: $0[0], kind: $0[1] ?? "social-care", submittedAt: $0[2], receipt: $0[3], acknowledgedAt: $0[4], outcome: $0[5])
+                SubmittedReferral(
+                    id: $0["id"], kind: ($0["kind"] as String?) ?? "social-care", submittedAt: $0["submitted_at"], receipt: $0["receipt"],
+                    acknowledgedAt: $0["acknowledged_at"], outcome: $0["outcome"], changedAt: $0["changed_at"], openConflicts: $0["open_conflicts"])
+            }
+        }
+    }
+
+    func changesSinceFrontDoor(of record: String) throws -> [ReferralChange] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: ServerQueries.sqlite(ServerQueries.changesSinceFrontDoor), arguments: [record]).map {
+                ReferralChange(path: $0["path"], at: $0["at"], by: $0["author"], kind: $0["kind"])
             }
         }
     }
