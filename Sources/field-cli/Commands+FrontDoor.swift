@@ -32,30 +32,57 @@ func queuedID(_ prefix: String, client: SyncClient) async throws -> String {
 }
 
 struct Queue: FieldCommand {
-    static let configuration = CommandConfiguration(abstract: "List submitted referrals, oldest first, with their acknowledgement deadline.")
+    static let configuration = CommandConfiguration(
+        abstract: "List submitted referrals for triage: immediate risk first, then by acknowledgement deadline.",
+        discussion: """
+            By default the referrals that still need the front door: not yet decided, or decided and changed \
+            since (CHANGED) or with an open conflict (CONFLICT). FLAGS: IMMEDIATE-RISK (the referrer answered that a \
+            child is at immediate risk), LADO (an allegation against an adult who works with children), CHANGED, CONFLICT.
+            """)
+    @Flag(help: "Only referrals not decided yet.") var open = false
+    @Flag(help: "Only referrals past their acknowledgement deadline and not acknowledged.") var overdue = false
+    @Flag(help: "Only decided referrals.") var decided = false
+    @Flag(help: "Every submitted referral.") var all = false
     @OptionGroup var output: JSONOption
 
+    var view: QueueView {
+        open ? .open : overdue ? .overdue : decided ? .decided : all ? .all : .active
+    }
+
+    func validate() throws {
+        let chosen = [("--open", open), ("--overdue", overdue), ("--decided", decided), ("--all", all)].filter(\.1).map(\.0)
+        if chosen.count > 1 { throw ValidationError("Give only one of --open, --overdue, --decided and --all; you gave \(chosen.joined(separator: " and ")).") }
+    }
+
     func run(in context: Context) async throws {
-        let entries = try await context.client().queue()
+        let entries = try await context.client().queue(view: view)
         if output.json {
             try context.console.json(entries)
             return
         }
         guard !entries.isEmpty else {
-            context.console.line("The queue is empty.")
+            let message = switch view {
+            case .all: "The queue is empty."
+            case .active: "Nothing waits for the front door: every referral is decided, with no change or conflict since. `--all` lists them."
+            case .open: "Every referral is decided."
+            case .overdue: "No referral is overdue."
+            case .decided: "No referral is decided yet."
+            }
+            context.console.line(message)
             return
         }
         let authority = try context.authority()
-        var rows = [["ID", "KIND", "RECEIPT", "SUBMITTED", "ACKNOWLEDGE BY", "FLAGS", "STATE"]]
+        var rows = [["ID", "KIND", "CHILD", "AGENCY", "FLAGS", "RECEIPT", "ACKNOWLEDGE BY", "STATE"]]
         rows += entries.map { entry in
             let state = entry.outcome.map { "decided: \($0)" } ?? (entry.acknowledged ? "acknowledged" : entry.overdue ? "OVERDUE" : "due")
             var flags: [String] = []
+            if entry.immediateRisk { flags.append("IMMEDIATE-RISK") }
+            if entry.lado { flags.append("LADO") }
             if entry.changed { flags.append("CHANGED") }
             if entry.openConflicts > 0 { flags.append("CONFLICT") }
-            return [String(entry.id.prefix(13)), entry.kind, entry.receipt ?? "-",
-                    Timestamp.date(entry.submittedAt).map { Format.localTime($0, authority) } ?? entry.submittedAt,
-                    Timestamp.date(entry.ackDue).map { Format.localTime($0, authority) } ?? entry.ackDue,
-                    flags.isEmpty ? "-" : flags.joined(separator: ","), state]
+            let child = (entry.childName ?? (entry.children > 0 ? "(no name)" : "-")) + (entry.children > 1 ? " +\(entry.children - 1)" : "")
+            return [String(entry.id.prefix(13)), entry.kind, child, entry.agency ?? "-", flags.isEmpty ? "-" : flags.joined(separator: ","),
+                    entry.receipt ?? "-", Timestamp.date(entry.ackDue).map { Format.localTime($0, authority) } ?? entry.ackDue, state]
         }
         Format.table(rows).forEach(context.console.line)
     }

@@ -31,12 +31,19 @@ struct IntakeTranscriptTests {
         }
 
         /// Jane drafts, submits and syncs a referral; returns its id.
-        func submitted(child: String = "Amy Smith", agency: String = "Worcester Health Visiting Team", kind: String = "social-care", immediateRisk: Bool = false) throws -> String {
+        func submitted(
+            child: String = "Amy Smith", sibling: String? = nil, agency: String = "Worcester Health Visiting Team", kind: String = "social-care",
+            immediateRisk: Bool = false
+        ) throws -> String {
             let id = try transcript.run(jane, "new", "--kind", kind)
             try transcript.run(jane, "set", id, "referrer.name", "Jane Smith")
             try transcript.run(jane, "set", id, "referrer.agency", agency)
             try transcript.run(jane, "add", id, "children")
             try transcript.run(jane, "set", id, "children.1.full_name", child)
+            if let sibling {
+                try transcript.run(jane, "add", id, "children")
+                try transcript.run(jane, "set", id, "children.2.full_name", sibling)
+            }
             try transcript.run(jane, "set", id, "concern.summary", "Bruises on both upper arms")
             if immediateRisk {
                 try transcript.run(jane, "set", id, "urgency.immediate_risk", "yes")
@@ -131,5 +138,46 @@ struct IntakeTranscriptTests {
         #expect(decided["changed"] as? Bool == true && decided["open_conflicts"] as? Int == 1)
         let untouched = try #require(queue.first { $0["id"] as? String == other })
         #expect(untouched["changed"] as? Bool == false && untouched["open_conflicts"] as? Int == 0)
+    }
+
+    @Test("the queue triages: child, agency, immediate risk and LADO shown; immediate risk first, then by deadline; views --open, --overdue, --decided, --all")
+    func triage() async throws {
+        let door = try FrontDoor()
+        let (t, ian) = (door.transcript, door.ian)
+        // Monday noon: two referrals; Tuesday morning: one with a child at immediate risk.
+        let amy = try door.submitted()
+        let sam = try door.submitted(child: "Sam Ali", agency: "Riverside Youth Club", kind: "lado")
+        try door.at("13:00")
+        try t.run(ian, "intake", "decide", String(amy.prefix(13)), "--outcome", "advice-given", "--note", "Advice given to the school")
+        try door.server.setTime("2026-11-24T10:00:00Z")
+        let kai = try door.submitted(child: "Kai Brown", sibling: "Mia Brown", agency: "Northside Youth Club", immediateRisk: true)
+        try t.run(ian, "intake", "queue")
+        try t.run(ian, "intake", "queue", "--decided")
+        try t.run(ian, "intake", "queue", "--open")
+        try t.run(ian, "intake", "queue", "--all")
+        // Wednesday morning: Sam's referral was due by the end of Tuesday.
+        try door.server.setTime("2026-11-25T09:00:00Z")
+        try t.run(ian, "intake", "queue", "--overdue")
+        try t.run(ian, "intake", "queue", "--overdue", "--json")
+        try t.run(ian, "intake", "queue", "--open", "--decided")
+        try door.compare(toGolden: "intake-queue.expected")
+
+        // The API's views and its refusal of an unknown one.
+        let token = try door.server.addUser("ines", role: .intake)
+        func ids(_ view: String) async throws -> [String] {
+            let (status, _, _) = try await door.server.exchange("GET", "v1/intake/queue?view=\(view)", token: token)
+            #expect(status == 200)
+            let transport = HTTPTransport(server: door.server.url, token: token)
+            let (_, body) = try await transport.get("v1/intake/queue", query: [URLQueryItem(name: "view", value: view)])
+            return try JSONDecoder().decode([QueueEntry].self, from: body).map(\.id)
+        }
+        #expect(try await ids("all") == [kai, amy, sam])
+        #expect(try await ids("active") == [kai, sam])
+        #expect(try await ids("open") == [kai, sam])
+        #expect(try await ids("decided") == [amy])
+        #expect(try await ids("overdue") == [sam])
+        let (status, reply, _) = try await door.server.exchange("GET", "v1/intake/queue?view=urgent", token: token)
+        #expect(status == 400)
+        #expect((reply["error"] as? [String: Any])?["message"] as? String == "'view' must be one of all, active, open, overdue, decided; got 'urgent'.")
     }
 }

@@ -114,10 +114,21 @@ public struct QueueEntry: Codable, Sendable, Equatable {
     @NullEncoded public var changedAt: String?
     /// How many of the referral's conflicts wait for an admin.
     public var openConflicts: Int
+    /// The first child's full name (by when the child was added), if given.
+    @NullEncoded public var childName: String?
+    /// How many children the referral names.
+    public var children: Int
+    /// The referrer's agency, if given.
+    @NullEncoded public var agency: String?
+    /// The referrer answered that a child is at immediate risk.
+    public var immediateRisk: Bool
+    /// An allegation against an adult who works with children (`kind` lado).
+    public var lado: Bool
 
     public init(
         id: String, kind: String, receipt: String?, submittedAt: String, acknowledged: Bool, acknowledgedAt: String?, ackDue: String,
-        overdue: Bool, outcome: String?, changedAt: String? = nil, openConflicts: Int = 0
+        overdue: Bool, outcome: String?, changedAt: String? = nil, openConflicts: Int = 0, childName: String? = nil, children: Int = 0,
+        agency: String? = nil, immediateRisk: Bool = false
     ) {
         self.id = id
         self.kind = kind
@@ -131,12 +142,44 @@ public struct QueueEntry: Codable, Sendable, Equatable {
         self.changed = changedAt != nil
         self.changedAt = changedAt
         self.openConflicts = openConflicts
+        self.childName = childName
+        self.children = children
+        self.agency = agency
+        self.immediateRisk = immediateRisk
+        self.lado = kind == ReferralKind.lado.rawValue
+    }
+
+    /// Whether the entry belongs in a view of the queue.
+    public func belongs(in view: QueueView) -> Bool {
+        switch view {
+        case .all: true
+        case .active: outcome == nil || changed || openConflicts > 0
+        case .open: outcome == nil
+        case .overdue: overdue
+        case .decided: outcome != nil
+        }
     }
 
     enum CodingKeys: String, CodingKey {
         case id, kind, receipt, submittedAt = "submitted_at", acknowledged, acknowledgedAt = "acknowledged_at"
         case ackDue = "ack_due", overdue, outcome, changed, changedAt = "changed_at", openConflicts = "open_conflicts"
+        case childName = "child_name", children, agency, immediateRisk = "immediate_risk", lado
     }
+}
+
+/// Which referrals the intake queue lists (`GET /v1/intake/queue?view=`).
+public enum QueueView: String, Codable, Sendable, CaseIterable {
+    /// Every submitted referral (the API's default).
+    case all
+    /// What still needs the front door: undecided referrals, and decided ones
+    /// changed since the decision or with an open conflict (the CLI's default).
+    case active
+    /// Not decided yet.
+    case open
+    /// Not acknowledged by the deadline.
+    case overdue
+    /// Decided.
+    case decided
 }
 
 /// A submitted referral as intake reads it: every current value by path, its

@@ -10,4 +10,11 @@ extension SyncClient {
         let body = try JSONEncoder().encode(DecisionRequest(outcome: outcome.rawValue, note: note, change: change ? true : nil, reason: reason))
         return try decode(DecisionReply.self, try await call("the decision") { try await transport.post("v1/intake/referrals/\(id)/decision", body: body) }, what: "the decision")
     }
+
+    /// The intake queue in triage order (immediate risk first, then by the
+    /// acknowledgement deadline), only the referrals `view` picks.
+    public func queue(view: QueueView) async throws -> [QueueEntry] {
+        let query = [URLQueryItem(name: "view", value: view.rawValue)]
+        return try decode([QueueEntry].self, try await call("the queue") { try await transport.get("v1/intake/queue", query: query) }, what: "the queue")
+    }
 }

@@ -59,18 +59,33 @@ struct FrontDoorRoutes {
         return try SyncRoutes.json(["device": device, "status": "wiped"])
     }
 
+    /// The queue in triage order: immediate risk first, then by the
+    /// acknowledgement deadline, then first submitted first; `?view=` picks
+    /// which referrals (`QueueView`, default all).
     @Sendable func queue(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let viewName = request.uri.queryParameters.get("view") ?? QueueView.all.rawValue
+        guard let view = QueueView(rawValue: viewName) else {
+            throw APIError(.badRequest, "'view' must be one of \(QueueView.allCases.map(\.rawValue).joined(separator: ", ")); got '\(viewName.prefix(40))'.")
+        }
         let now = frontDoor.clock.now()
-        let entries = try storage.submittedReferrals().map { row in
+        let entries = try storage.submittedReferrals().enumerated().map { position, row in
             let submitted = Timestamp.date(row.submittedAt) ?? now
             let due = calendar.acknowledgementDue(receivedAt: submitted)
-            return QueueEntry(
+            let entry = QueueEntry(
                 id: row.id, kind: row.kind, receipt: row.receipt, submittedAt: row.submittedAt,
                 acknowledged: row.acknowledgedAt != nil, acknowledgedAt: row.acknowledgedAt,
                 ackDue: Timestamp.string(due), overdue: row.acknowledgedAt == nil && now > due, outcome: row.outcome,
-                changedAt: row.changedAt, openConflicts: row.openConflicts)
+                changedAt: row.changedAt, openConflicts: row.openConflicts, childName: row.childName, children: row.children,
+                agency: row.agency, immediateRisk: row.immediateRisk)
+            return (entry: entry, due: due, position: position)
         }
-        context.logger.info("intake queue read", metadata: ["referrals": "\(entries.count)"])
+        .filter { $0.entry.belongs(in: view) }
+        .sorted { ($0.entry.immediateRisk ? 0 : 1, $0.due, $0.position) < ($1.entry.immediateRisk ? 0 : 1, $1.due, $1.position) }
+        .map(\.entry)
+        // Names of children are referral content: who read the queue is on the record.
+        try storage.audit(AuditEvent(
+            at: Timestamp.string(now), actor: context.user!.name, action: "read-queue", record: nil, detail: "view=\(view.rawValue) referrals=\(entries.count)"))
+        context.logger.info("intake queue read", metadata: ["referrals": "\(entries.count)", "view": "\(view.rawValue)"])
         return try SyncRoutes.json(entries)
     }
 

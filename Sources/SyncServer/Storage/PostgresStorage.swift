@@ -310,7 +310,9 @@ final class PostgresStorage: SyncStorage {
                 SubmittedReferral(
                     id: try $0.text("id")!, kind: try $0.text("kind") ?? "social-care", submittedAt: try $0.text("submitted_at")!,
                     receipt: try $0.text("receipt"), acknowledgedAt: try $0.text("acknowledged_at"), outcome: try $0.text("outcome"),
-                    changedAt: try $0.text("changed_at"), openConflicts: Int(try $0.int("open_conflicts") ?? 0))
+                    changedAt: try $0.text("changed_at"), openConflicts: Int(try $0.int("open_conflicts") ?? 0),
+                    childName: try $0.text("child_name"), children: Int(try $0.int("children") ?? 0), agency: try $0.text("agency"),
+                    immediateRisk: try $0.text("immediate_risk") == "yes")
             }
         }
     }

@@ -209,7 +209,9 @@ final class SQLiteStorage: SyncStorage {
             try Row.fetchAll(db, sql: ServerQueries.submittedReferrals).map {
                 SubmittedReferral(
                     id: $0["id"], kind: ($0["kind"] as String?) ?? "social-care", submittedAt: $0["submitted_at"], receipt: $0["receipt"],
-                    acknowledgedAt: $0["acknowledged_at"], outcome: $0["outcome"], changedAt: $0["changed_at"], openConflicts: $0["open_conflicts"])
+                    acknowledgedAt: $0["acknowledged_at"], outcome: $0["outcome"], changedAt: $0["changed_at"], openConflicts: $0["open_conflicts"],
+                    childName: $0["child_name"], children: $0["children"], agency: $0["agency"],
+                    immediateRisk: ($0["immediate_risk"] as String?) == "yes")
             }
         }
     }

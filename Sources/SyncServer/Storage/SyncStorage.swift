@@ -103,6 +103,10 @@ struct SubmittedReferral: Sendable {
     /// When the latest change after the front door's last acknowledgement or decision arrived.
     var changedAt: String?
     var openConflicts: Int
+    var childName: String?
+    var children: Int
+    var agency: String?
+    var immediateRisk: Bool
 }
 
 /// The reads and writes the sync engine makes inside one transaction.
@@ -149,7 +153,9 @@ enum ServerQueries {
     /// Submitted referrals, first submitted first: id, kind, when and under
     /// which receipt it was submitted, acknowledgement and outcome, when the
     /// last change after the front door's acknowledgement or decision
-    /// arrived, and how many conflicts are open.
+    /// arrived, how many conflicts are open, the first child's name (items
+    /// ids are time-ordered, so by path is by when the child was added), how
+    /// many children, the referrer's agency and the immediate-risk answer.
     static let submittedReferrals = """
         SELECT r.id,
             (SELECT value FROM fields WHERE record_id = r.id AND path = '@kind') AS kind,
@@ -158,7 +164,15 @@ enum ServerQueries {
             (SELECT value FROM fields WHERE record_id = r.id AND path = '@outcome') AS outcome,
             (SELECT max(l.at) FROM change_log l
                 WHERE l.record_id = r.id AND substr(l.path, 1, 1) <> '@' AND l.revision > \(frontDoorSeen)) AS changed_at,
-            (SELECT count(*) FROM conflicts c WHERE c.record_id = r.id AND c.status = 'open') AS open_conflicts
+            (SELECT count(*) FROM conflicts c WHERE c.record_id = r.id AND c.status = 'open') AS open_conflicts,
+            (SELECT f.value FROM fields f
+                JOIN fields i ON i.record_id = f.record_id AND i.path = substr(f.path, 1, length(f.path) - length('.full_name')) AND i.value = 'present'
+                WHERE f.record_id = r.id AND f.path LIKE 'children.%.full_name' AND f.value IS NOT NULL
+                ORDER BY f.path LIMIT 1) AS child_name,
+            (SELECT count(*) FROM fields i
+                WHERE i.record_id = r.id AND i.path LIKE 'children.%' AND i.path NOT LIKE 'children.%.%' AND i.value = 'present') AS children,
+            (SELECT value FROM fields WHERE record_id = r.id AND path = 'referrer.agency') AS agency,
+            (SELECT value FROM fields WHERE record_id = r.id AND path = 'urgency.immediate_risk') AS immediate_risk
         FROM records r
         JOIN change_log s ON s.revision = (
             SELECT min(revision) FROM change_log
