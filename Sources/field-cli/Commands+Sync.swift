@@ -221,5 +221,9 @@ struct Status: FieldCommand {
                 context.console.line("  refused: \(Format.path(change.path, in: referral)): \(change.rejectedReason ?? "")")
             }
         }
+        _ = try context.authority()
+        if context.authorityIsExample {
+            context.console.line("Authority: the shipped example's contacts (\(Authority.example.name)) are in use, not necessarily your authority's; `field contacts --init` writes them to $FIELD_HOME/authority.json to edit.")
+        }
     }
 }

@@ -82,6 +82,7 @@ extension Context {
             "The child is at immediate risk: phone before you write.",
             "  In immediate danger: \(authority.emergency.name), \(authority.emergency.phone).",
             "  Otherwise (\(when)): \(duty.name), \(duty.phone).",
+        ] + (try exampleAuthorityNotice(indent: "  ")) + [
             "After the call, record it: field set \(id.lowercased.prefix(13)) urgency.call_made yes",
             "The written referral must confirm the call within 48 hours.",
         ]

@@ -119,6 +119,41 @@ struct TranscriptTests {
         #expect(try stored() == typed.map(\.value))
     }
 
+    @Test("the shipped example's phone numbers are labelled as such wherever they are given, until the authority is configured")
+    func exampleAuthority() throws {
+        let field = try FieldProcess()
+        defer { field.remove() }
+        var transcript = ""
+        @discardableResult
+        func field_(_ arguments: String..., now: String = "2026-11-23T10:00:00Z") throws -> String {
+            let result = try field.run(arguments, now: now)
+            transcript += "$ field " + arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ") + "\n"
+            transcript += result.output.replacingOccurrences(of: field.home.path, with: "$FIELD_HOME") + (result.status == 0 ? "" : "[exit \(result.status)]\n")
+            return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let id = try field_("new")
+        try field_("set", id, "urgency.immediate_risk", "yes")
+        try field_("contacts")
+        try field_("status")
+        // A fill at a keyboard-less session gives the same advice.
+        try field_("unset", id, "urgency.immediate_risk")
+        let fill = try field.run([], input: "fill \(id) --section urgency\nyes\n.\n", now: "2026-11-23T22:00:00Z")
+        transcript += "$ field < (fill \(id) --section urgency: yes, .)\n" + fill.output
+        // Configured: the user's own numbers, with no notice.
+        try field_("contacts", "--init")
+        try field_("contacts", "--init")
+        let file = field.home.appendingPathComponent("authority.json")
+        let edited = try String(contentsOf: file, encoding: .utf8)
+            .replacingOccurrences(of: "Worcestershire County Council (Family Front Door)", with: "Testshire Council (Children's Front Door)")
+            .replacingOccurrences(of: "01905 822666", with: "01234 567890")
+        try edited.write(to: file, atomically: true, encoding: .utf8)
+        try field_("unset", id, "urgency.immediate_risk")
+        try field_("set", id, "urgency.immediate_risk", "yes")
+        try field_("contacts")
+        try field_("status")
+        try compare(transcript, toGolden: "authority.expected")
+    }
+
     @Test("`fields --json` lists every path of the form with its type, question and policy")
     func fieldsJSON() throws {
         let field = try FieldProcess()
