@@ -11,7 +11,37 @@ struct SyncServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync-server",
         abstract: "The central server devices sync referrals with.",
-        subcommands: [Serve.self, UserCommand.self, DeviceCommand.self, AuditCommand.self, Restore.self])
+        subcommands: [Serve.self, UserCommand.self, DeviceCommand.self, AuditCommand.self, Backup.self, Restore.self])
+
+    /// Whatever the server writes (the database and its companions, backups)
+    /// holds referral content or leads to it: nothing it creates is readable
+    /// by other users.
+    static func main() async {
+        umask(0o077)
+        await main(nil)
+    }
+}
+
+/// `sync-server backup`: a consistent copy of a live SQLite database, `0600`.
+struct Backup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy the SQLite database, while the server runs, to a new file readable by its owner only (0600).",
+        discussion: "PostgreSQL is backed up with PostgreSQL's own tools (pg_dump, base backups); see docs/operations.md.")
+    @OptionGroup var storage: StorageOptions
+    @Option(help: "The new file to write; an existing file is never overwritten.") var to: String
+
+    func run() async throws {
+        guard storage.postgresURL == nil else {
+            throw ValidationError("A PostgreSQL database is backed up with pg_dump or base backups, not with sync-server backup (docs/operations.md).")
+        }
+        guard let sqlite = try storage.open() as? SQLiteStorage else { return }
+        do {
+            try sqlite.backup(to: to)
+        } catch let error as StorageError {
+            throw ValidationError(error.description)
+        }
+        print("Backed up '\(storage.db)' to '\(to)' (0600).")
+    }
 }
 
 /// `--db` or `--postgres`, shared by every subcommand that opens the store.

@@ -26,7 +26,9 @@ struct Set: FieldCommand {
     static let configuration = CommandConfiguration(
         abstract: "Set a field of a referral.",
         discussion: """
-            The value is the rest of the line; quote it or not. Dates are 2026-03-14 or \
+            The value is the rest of the line. In a session (`field` on its own, or a script) it is \
+            kept exactly as typed, quotes, backslashes and # included; on your shell's command line, \
+            the shell's quoting applies. Dates are 2026-03-14 or \
             14/03/2026 (or `today`), times 2026-03-14T09:30 (or `now`), yes/no fields take \
             yes or no, choice fields an option or its number, multi-choice fields options \
             separated by commas. `field fields` lists every path.

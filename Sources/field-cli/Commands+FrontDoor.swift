@@ -32,26 +32,57 @@ func queuedID(_ prefix: String, client: SyncClient) async throws -> String {
 }
 
 struct Queue: FieldCommand {
-    static let configuration = CommandConfiguration(abstract: "List submitted referrals, oldest first, with their acknowledgement deadline.")
+    static let configuration = CommandConfiguration(
+        abstract: "List submitted referrals for triage: immediate risk first, then by acknowledgement deadline.",
+        discussion: """
+            By default the referrals that still need the front door: not yet decided, or decided and changed \
+            since (CHANGED) or with an open conflict (CONFLICT). FLAGS: IMMEDIATE-RISK (the referrer answered that a \
+            child is at immediate risk), LADO (an allegation against an adult who works with children), CHANGED, CONFLICT.
+            """)
+    @Flag(help: "Only referrals not decided yet.") var open = false
+    @Flag(help: "Only referrals past their acknowledgement deadline and not acknowledged.") var overdue = false
+    @Flag(help: "Only decided referrals.") var decided = false
+    @Flag(help: "Every submitted referral.") var all = false
     @OptionGroup var output: JSONOption
 
+    var view: QueueView {
+        open ? .open : overdue ? .overdue : decided ? .decided : all ? .all : .active
+    }
+
+    func validate() throws {
+        let chosen = [("--open", open), ("--overdue", overdue), ("--decided", decided), ("--all", all)].filter(\.1).map(\.0)
+        if chosen.count > 1 { throw ValidationError("Give only one of --open, --overdue, --decided and --all; you gave \(chosen.joined(separator: " and ")).") }
+    }
+
     func run(in context: Context) async throws {
-        let entries = try await context.client().queue()
+        let entries = try await context.client().queue(view: view)
         if output.json {
             try context.console.json(entries)
             return
         }
         guard !entries.isEmpty else {
-            context.console.line("The queue is empty.")
+            let message = switch view {
+            case .all: "The queue is empty."
+            case .active: "Nothing waits for the front door: every referral is decided, with no change or conflict since. `--all` lists them."
+            case .open: "Every referral is decided."
+            case .overdue: "No referral is overdue."
+            case .decided: "No referral is decided yet."
+            }
+            context.console.line(message)
             return
         }
         let authority = try context.authority()
-        var rows = [["ID", "KIND", "RECEIPT", "SUBMITTED", "ACKNOWLEDGE BY", "STATE"]]
+        var rows = [["ID", "KIND", "CHILD", "AGENCY", "FLAGS", "RECEIPT", "ACKNOWLEDGE BY", "STATE"]]
         rows += entries.map { entry in
             let state = entry.outcome.map { "decided: \($0)" } ?? (entry.acknowledged ? "acknowledged" : entry.overdue ? "OVERDUE" : "due")
-            return [String(entry.id.prefix(13)), entry.kind, entry.receipt ?? "-",
-                    Timestamp.date(entry.submittedAt).map { Format.localTime($0, authority) } ?? entry.submittedAt,
-                    Timestamp.date(entry.ackDue).map { Format.localTime($0, authority) } ?? entry.ackDue, state]
+            var flags: [String] = []
+            if entry.immediateRisk { flags.append("IMMEDIATE-RISK") }
+            if entry.lado { flags.append("LADO") }
+            if entry.changed { flags.append("CHANGED") }
+            if entry.openConflicts > 0 { flags.append("CONFLICT") }
+            let child = (entry.childName ?? (entry.children > 0 ? "(no name)" : "-")) + (entry.children > 1 ? " +\(entry.children - 1)" : "")
+            return [String(entry.id.prefix(13)), entry.kind, child, entry.agency ?? "-", flags.isEmpty ? "-" : flags.joined(separator: ","),
+                    entry.receipt ?? "-", Timestamp.date(entry.ackDue).map { Format.localTime($0, authority) } ?? entry.ackDue, state]
         }
         Format.table(rows).forEach(context.console.line)
     }
@@ -68,11 +99,42 @@ struct IntakeShow: FieldCommand {
         let referral = Referral(
             id: UUID(uuidString: document.id)!, createdAt: created, createdBy: document.owner, updatedAt: created,
             values: document.fields)
-        var lines = try Show.render(referral, all: false, context: context)
-        lines[1] = "Referred by \(document.owner); first synced \(document.createdAt)"
-        if let at = document.fields[IntakePath.acknowledgedAt] {
-            lines.insert("Acknowledged \(at) by \(document.fields[IntakePath.acknowledgedBy] ?? "?")", at: 2)
+        let form = try context.store().form
+        // Under each field: what changed after the front door saw it, and every candidate of an open conflict.
+        let since = document.fields[IntakePath.decidedAt] != nil ? "the decision" : "the acknowledgement"
+        var notes: [String: [String]] = [:]
+        var changedPaths: [String] = []
+        for change in document.changes where change.kind == "write" || change.kind == "candidate" {
+            if !changedPaths.contains(change.path) { changedPaths.append(change.path) }
         }
+        for path in changedPaths {
+            let last = document.changes.last { $0.path == path }!
+            notes[path, default: []].append("* changed since \(since): by \(last.by) at \(last.at)")
+        }
+        for conflict in document.conflicts {
+            notes[conflict.path, default: []].append("! open conflict, waiting for an admin; every candidate:")
+            for (index, candidate) in conflict.candidates.enumerated() {
+                notes[conflict.path, default: []].append("  \(index + 1). \(Format.value(candidate.value, at: conflict.path, form: form))  (\(candidate.author), \(candidate.time))")
+            }
+        }
+        var lines = try Show.render(referral, all: false, context: context, notes: notes)
+        lines[1] = "Referred by \(document.owner); first synced \(document.createdAt)"
+        var header: [String] = []
+        if let at = document.fields[IntakePath.acknowledgedAt] {
+            header.append("Acknowledged \(at) by \(document.fields[IntakePath.acknowledgedBy] ?? "?")")
+        }
+        let decisions = DecisionRecord.history(in: document.fields)
+        if !decisions.isEmpty {
+            header.append(decisions.count == 1 ? "Decision:" : "Decisions, oldest first (the last one stands):")
+            header += Format.decisionLines(decisions, indent: "  ")
+        }
+        if !changedPaths.isEmpty {
+            header.append("Changed since \(since): \(changedPaths.map { Format.path($0, in: referral) }.joined(separator: ", ")) (marked * below).")
+        }
+        if !document.conflicts.isEmpty {
+            header.append("Open conflicts: \(document.conflicts.map { Format.path($0.path, in: referral) }.joined(separator: ", ")) (marked ! below, every candidate shown).")
+        }
+        lines.insert(contentsOf: header, at: 2)
         lines.forEach(context.console.line)
         let report = Guidance.check(referral)
         context.console.line("")
@@ -96,16 +158,32 @@ struct Acknowledge: FieldCommand {
 struct Decide: FieldCommand {
     static let configuration = CommandConfiguration(
         abstract: "Record the decision on a referral and the feedback for the referrer.",
-        discussion: "Outcomes: " + ReferralOutcome.allCases.map { "\($0.rawValue) (\($0.title))" }.joined(separator: "; ") + ".")
+        discussion: "A referral has one decision at a time; to change it, give --change and --reason: the earlier decision stays on the record, "
+            + "and the referrer sees every decision. Outcomes: " + ReferralOutcome.allCases.map { "\($0.rawValue) (\($0.title))" }.joined(separator: "; ") + ".")
     @Argument(help: "The referral's id or a unique prefix of it.") var id: String
     @Option(help: "The outcome: \(ReferralOutcome.allCases.map(\.rawValue).joined(separator: ", ")).") var outcome: ReferralOutcome
     @Option(help: "Feedback for the referrer, also when no further action is taken.") var note: String
+    @Flag(help: "Change the decision already recorded (needs --reason).") var change = false
+    @Option(help: "Why the decision changes; it stays on the record with the earlier decision.") var reason: String?
+
+    func validate() throws {
+        if change, reason?.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ?? true {
+            throw ValidationError("Changing a decision needs a reason: add --reason TEXT.")
+        }
+        if !change, reason != nil {
+            throw ValidationError("--reason goes with --change; add --change to replace the decision already recorded.")
+        }
+    }
 
     func run(in context: Context) async throws {
         let client = try context.client()
         let full = try await queuedID(id, client: client)
-        let at = try await client.decide(full, outcome: outcome, note: note)
-        context.console.line("Decision recorded for \(full) at \(at): \(outcome.title). The referrer sees it on their next sync.")
+        let reply = try await client.recordDecision(full, outcome: outcome, note: note, change: change, reason: reason)
+        if reply.number == 1 {
+            context.console.line("Decision recorded for \(full) at \(reply.decidedAt): \(outcome.title). The referrer sees it on their next sync.")
+        } else {
+            context.console.line("Decision changed for \(full) at \(reply.decidedAt): \(outcome.title) (decision \(reply.number); the earlier ones stay on the record). The referrer sees it on their next sync.")
+        }
     }
 }
 

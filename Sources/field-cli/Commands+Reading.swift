@@ -41,7 +41,10 @@ struct Show: FieldCommand {
             fields: fields, items: items)
     }
 
-    static func render(_ referral: Referral, all: Bool, context: Context) throws -> [String] {
+    /// The referral section by section. `notes` adds lines under a field, by
+    /// its stored path (intake's changes and conflicts); a field with notes is
+    /// listed even when unanswered.
+    static func render(_ referral: Referral, all: Bool, context: Context, notes: [String: [String]] = [:]) throws -> [String] {
         let form = try context.store().form
         let values = referral.visibleValues
         var lines = [
@@ -62,9 +65,10 @@ struct Show: FieldCommand {
             func answer(_ field: FormField, path: String, display: String, indent: String) {
                 if let value = values[path] {
                     lines.append("\(indent)\(display): \(field.type.display(value))")
-                } else if all {
+                } else if all || notes[path] != nil {
                     lines.append("\(indent)\(display): (not answered) \(field.question)")
                 }
+                lines += (notes[path] ?? []).map { indent + "  " + $0 }
             }
             if section.isGroup {
                 let items = referral.items(of: section.key)
@@ -293,12 +297,33 @@ struct History: FieldCommand {
 struct Contacts: FieldCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show whom to phone about a child at immediate risk, and whether the front door is open now.",
-        discussion: "Numbers and hours come from FIELD_HOME/authority.json when present, otherwise from the shipped example (config/authority.example.json).")
+        discussion: """
+            Numbers and hours come from FIELD_HOME/authority.json when present, otherwise from the shipped example \
+            (config/authority.example.json), which is one county council's and probably not yours. --init writes that \
+            example to FIELD_HOME/authority.json for you to edit.
+            """)
+
+    @Flag(help: "Write the shipped example to FIELD_HOME/authority.json, to edit with your authority's numbers and hours (never overwrites).")
+    var `init` = false
 
     func run(in context: Context) async throws {
+        if `init` {
+            let file = context.authorityFile
+            guard !FileManager.default.fileExists(atPath: file.path) else {
+                throw CLIError("'\(file.path)' already exists; edit it, or move it away first.")
+            }
+            do {
+                try FileManager.default.createDirectory(at: context.home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                try Data((Authority.exampleJSON + "\n").utf8).write(to: file, options: .withoutOverwriting)
+            } catch {
+                throw CLIError("Cannot write '\(file.path)'; check that FIELD_HOME is a folder you can write.")
+            }
+            context.console.line("Wrote the shipped example to \(file.path). Replace its name, numbers, office hours and bank holidays with your authority's; `field contacts` then shows them.")
+            return
+        }
         let authority = try context.authority()
         let now = context.clock.now()
-        let source = FileManager.default.fileExists(atPath: context.authorityFile.path) ? context.authorityFile.path : "the shipped example"
+        let source = context.authorityIsExample ? "the shipped example" : context.authorityFile.path
         context.console.line("\(authority.name) (from \(source))")
         context.console.line("  Immediate danger: \(authority.emergency.name), \(authority.emergency.phone)")
         context.console.line("  Office hours: \(authority.frontDoor.name), \(authority.frontDoor.phone)")
@@ -306,5 +331,6 @@ struct Contacts: FieldCommand {
         if let lado = authority.lado { context.console.line("  Allegations against staff: \(lado.name), \(lado.phone)") }
         let open = authority.isOfficeOpen(at: now)
         context.console.line("Now (\(Format.localTime(now, authority))) the front door is \(open ? "open" : "closed"): phone \(authority.dutyContact(at: now).phone).")
+        try context.exampleAuthorityNotice().forEach(context.console.line)
     }
 }

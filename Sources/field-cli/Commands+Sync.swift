@@ -138,6 +138,18 @@ struct Status: FieldCommand {
             let by: String?
         }
 
+        struct DecisionJSON: Encodable {
+            let outcome: String
+            let title: String
+            let note: String
+            let at: String
+            let by: String
+            /// Why an earlier decision was changed; null for the first.
+            @NullEncoded var reason: String?
+
+            enum CodingKeys: String, CodingKey { case outcome, title, note, at, by, reason }
+        }
+
         let id: String
         let status: String
         let pending: Int
@@ -146,10 +158,12 @@ struct Status: FieldCommand {
         let rejected: [RejectedJSON]
         @NullEncoded var acknowledged: AcknowledgedJSON?
         @NullEncoded var outcome: OutcomeJSON?
+        /// Every decision, oldest first; the last is `outcome`.
+        let decisions: [DecisionJSON]
         /// Set once three working days have passed since receipt with no acknowledgement.
         @NullEncoded var escalate: String?
 
-        enum CodingKeys: String, CodingKey { case id, status, pending, receipt, conflicts, rejected, acknowledged, outcome, escalate }
+        enum CodingKeys: String, CodingKey { case id, status, pending, receipt, conflicts, rejected, acknowledged, outcome, decisions, escalate }
     }
 
     static let escalation = "no acknowledgement after 3 working days: contact the team manager"
@@ -172,7 +186,9 @@ struct Status: FieldCommand {
                 receipt: status.lastReceipt.map { .init(reference: $0.reference, time: $0.serverTime) },
                 conflicts: status.conflicts.map { .init(id: $0.id, path: $0.path, candidates: $0.candidates) },
                 rejected: status.rejected.map { .init(path: $0.path, value: $0.value, reason: $0.rejectedReason ?? "") },
-                acknowledged: acknowledged, outcome: outcome, escalate: overdue ? Self.escalation : nil)
+                acknowledged: acknowledged, outcome: outcome,
+                decisions: status.decisions.map { .init(outcome: $0.outcome, title: $0.title, note: $0.note, at: $0.decidedAt, by: $0.decidedBy, reason: $0.reason) },
+                escalate: overdue ? Self.escalation : nil)
         }
         if output.json {
             if id != nil { try context.console.json(documents[0]) } else { try context.console.json(documents) }
@@ -197,6 +213,10 @@ struct Status: FieldCommand {
             if let outcome = document.outcome {
                 context.console.line("  outcome: \(outcome.title)" + (outcome.note.map { ": \($0)" } ?? ""))
             }
+            if status.decisions.count > 1 {
+                context.console.line("  the front door changed its decision; every decision, oldest first:")
+                Format.decisionLines(status.decisions, indent: "    ").forEach(context.console.line)
+            }
             if let escalate = document.escalate { context.console.line("  Escalate: \(escalate).") }
             for conflict in status.conflicts {
                 context.console.line("  conflict on \(Format.path(conflict.path, in: referral)), waiting for an admin:")
@@ -210,6 +230,10 @@ struct Status: FieldCommand {
             if !status.rejected.isEmpty {
                 context.console.line("  Correct a refused answer with `set` (the new value is sent instead), or send it again as it is with `field retry \(document.id.prefix(13))`.")
             }
+        }
+        _ = try context.authority()
+        if context.authorityIsExample {
+            context.console.line("Authority: the shipped example's contacts (\(Authority.example.name)) are in use, not necessarily your authority's; `field contacts --init` writes them to $FIELD_HOME/authority.json to edit.")
         }
     }
 }

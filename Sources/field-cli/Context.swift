@@ -109,9 +109,11 @@ final class Context: @unchecked Sendable {
         if let loadedAuthority { return loadedAuthority }
         let file = home.appendingPathComponent("authority.json")
         var authority = Authority.example
+        authorityIsExample = true
         if FileManager.default.fileExists(atPath: file.path) {
             do {
                 authority = try Authority.load(contentsOf: file)
+                authorityIsExample = false
             } catch {
                 // Whom to phone must never be hidden by a broken file.
                 console.error("Warning: \(error) Using the shipped example's numbers until it is fixed.")
@@ -121,7 +123,22 @@ final class Context: @unchecked Sendable {
         return authority
     }
 
+    /// Whether the contacts in use are the shipped example's (no
+    /// `authority.json`, or one that does not load), not the user's authority's.
+    private(set) var authorityIsExample = true
+
     var authorityFile: URL { home.appendingPathComponent("authority.json") }
+
+    /// When the shipped example's numbers are in use: lines saying so, and how
+    /// to configure the authority; empty once `authority.json` is in place.
+    func exampleAuthorityNotice(indent: String = "") throws -> [String] {
+        _ = try authority()
+        guard authorityIsExample else { return [] }
+        return [
+            "\(indent)These numbers are the shipped example's (\(Authority.example.name)), not necessarily your authority's.",
+            "\(indent)Configure yours: `field contacts --init` writes the example to $FIELD_HOME/authority.json; edit its numbers and hours.",
+        ]
+    }
 }
 
 /// An error of the CLI itself, with its one-sentence message.

@@ -43,6 +43,16 @@ enum Format {
         return formatter.string(from: date)
     }
 
+    /// The front door's decisions, numbered, oldest first: outcome, who and
+    /// when, the note for the referrer and, for a change, why.
+    static func decisionLines(_ decisions: [DecisionRecord], indent: String) -> [String] {
+        decisions.enumerated().flatMap { index, decision in
+            ["\(indent)\(index + 1). \(decision.title), \(decision.decidedAt) by \(decision.decidedBy)"]
+                + (decision.reason.map { ["\(indent)   changed because: \($0)"] } ?? [])
+                + ["\(indent)   note: \(decision.note)"]
+        }
+    }
+
     /// Pads columns to their widest cell.
     static func table(_ rows: [[String]]) -> [String] {
         guard let columns = rows.map(\.count).max() else { return [] }
@@ -72,6 +82,7 @@ extension Context {
             "The child is at immediate risk: phone before you write.",
             "  In immediate danger: \(authority.emergency.name), \(authority.emergency.phone).",
             "  Otherwise (\(when)): \(duty.name), \(duty.phone).",
+        ] + (try exampleAuthorityNotice(indent: "  ")) + [
             "After the call, record it: field set \(id.lowercased.prefix(13)) urgency.call_made yes",
             "The written referral must confirm the call within 48 hours.",
         ]

@@ -36,7 +36,7 @@ struct Shell: FieldCommand {
     /// Runs one line of the session; false if it failed (the error is printed).
     static func execute(_ line: String, in context: Context) async throws -> Bool {
         do {
-            var words = try ShellWords.split(line)
+            var words = try ShellWords.verbatimValue(line) ?? ShellWords.split(line)
             if words.first == "field" { words.removeFirst() }
             if let name = words.first, !name.hasPrefix("-"), !knownCommands.contains(name) {
                 let nearest = knownCommands.min { ReferralForm.editDistance(name, $0) < ReferralForm.editDistance(name, $1) }
@@ -71,37 +71,79 @@ struct Shell: FieldCommand {
 /// a single or double quote at the start of a word keeps spaces until it closes
 /// (inside a word, as in "Amy's", it is an ordinary character); a backslash
 /// takes the next character as is.
+///
+/// `set <id> <path> <value>` is the exception: its value is the rest of the
+/// line exactly as typed (`verbatimValue`), so a parent's words keep their
+/// quotation marks, backslashes and `#`.
 enum ShellWords {
     static func split(_ line: String) throws -> [String] {
+        var lexer = Lexer(line)
         var words: [String] = []
-        var current = ""
-        var inWord = false
-        var quote: Character?
-        var escaping = false
-        for character in line {
-            if escaping {
-                current.append(character)
-                escaping = false
-            } else if character == "\\" && quote != "'" {
-                escaping = true
-                inWord = true
-            } else if let open = quote {
-                if character == open { quote = nil } else { current.append(character) }
-            } else if (character == "\"" || character == "'") && current.isEmpty && !inWord {
-                // Quotes open only at the start of a word: "Amy's mum said" needs none.
-                quote = character
-                inWord = true
-            } else if character == " " || character == "\t" {
-                if inWord { words.append(current) }
-                current = ""
-                inWord = false
-            } else {
-                current.append(character)
-                inWord = true
+        while let word = try lexer.next() { words.append(word) }
+        return words
+    }
+
+    /// For a `set` line (`[field] set <id> <path> <value…>`): the words before
+    /// the value, split as usual, then the value as one word, verbatim from
+    /// the first character after the path to the end of the line (spaces at
+    /// its ends dropped). Nil for any other line, or a `set` line with an
+    /// option before the value, which is split as usual.
+    static func verbatimValue(_ line: String) throws -> [String]? {
+        var lexer = Lexer(line)
+        var words: [String] = []
+        while let word = try lexer.next() {
+            words.append(word)
+            let command = words.first == "field" ? Array(words.dropFirst()) : words
+            guard command.first == "set" || command.isEmpty else { return nil }
+            if command.count > 1, command.last!.hasPrefix("-") { return nil }
+            if command.count == 3 {
+                let value = line[lexer.position...].trimmingCharacters(in: .whitespaces)
+                return value.isEmpty ? words : words + [value]
             }
         }
-        if let quote { throw CLIError("The line has an unclosed \(quote) quote: \(line)") }
-        if inWord { words.append(current) }
-        return words
+        return nil
+    }
+
+    /// Reads one word at a time, remembering where it stopped.
+    struct Lexer {
+        let line: String
+        private(set) var position: String.Index
+
+        init(_ line: String) {
+            self.line = line
+            position = line.startIndex
+        }
+
+        /// The next word, or nil at the end of the line.
+        mutating func next() throws -> String? {
+            var current = ""
+            var inWord = false
+            var quote: Character?
+            var escaping = false
+            while position < line.endIndex {
+                let character = line[position]
+                if escaping {
+                    current.append(character)
+                    escaping = false
+                } else if character == "\\" && quote != "'" {
+                    escaping = true
+                    inWord = true
+                } else if let open = quote {
+                    if character == open { quote = nil } else { current.append(character) }
+                } else if (character == "\"" || character == "'") && current.isEmpty && !inWord {
+                    // Quotes open only at the start of a word: "Amy's mum said" needs none.
+                    quote = character
+                    inWord = true
+                } else if character == " " || character == "\t" {
+                    if inWord { return current }
+                } else {
+                    current.append(character)
+                    inWord = true
+                }
+                position = line.index(after: position)
+            }
+            if let quote { throw CLIError("The line has an unclosed \(quote) quote: \(line)") }
+            return inWord ? current : nil
+        }
     }
 }

@@ -14,12 +14,12 @@ struct CrashTests {
         let created = try field.run(["new"])
         let id = created.output.trimmingCharacters(in: .whitespacesAndNewlines)
         let commands: [(String, expected: (Referral) -> Bool)] = [
-            ("set \(id) referrer.name 'Jane Smith'", { $0.values["referrer.name"] == "Jane Smith" }),
+            ("set \(id) referrer.name Jane Smith", { $0.values["referrer.name"] == "Jane Smith" }),
             ("add \(id) children", { $0.items(of: "children").count == 1 }),
             ("set \(id) children.1.full_name Amy", { $0.visibleValues.values.contains("Amy") }),
             ("add \(id) children", { $0.items(of: "children").count == 2 }),
             ("set \(id) children.2.full_name Ben", { $0.visibleValues.values.contains("Ben") }),
-            ("set \(id) referrer.agency 'Health visiting'", { $0.values["referrer.agency"] == "Health visiting" }),
+            ("set \(id) referrer.agency Health visiting", { $0.values["referrer.agency"] == "Health visiting" }),
             ("remove \(id) children.1", { $0.items(of: "children").count == 1 }),
             ("submit \(id)", { $0.status == .submitted }),
         ]

@@ -80,6 +80,80 @@ struct TranscriptTests {
         try compare(transcript, toGolden: "oneshot.expected")
     }
 
+    @Test("a value is kept exactly as typed, quotes, apostrophes, backslashes and # included: in a session's set, in fill and in a one-shot set")
+    func valuesKeptAsTyped() throws {
+        let field = try FieldProcess()
+        defer { field.remove() }
+        let id = try field.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let typed: [(path: String, value: String)] = [
+            ("concern.summary", #"Amy said "Dad's friend grabbed me" and cried"#),
+            ("concern.allegations", #""He told me 'stop it'" \ twice, # at 9pm"#),
+            ("concern.sources", #"Mum's note: C:\notes\amy.txt  (two  spaces)"#),
+            ("concern.when", #"'Saturday' or "Sunday"? \"#),
+        ]
+        func stored() throws -> [String] {
+            let store = try field.openStore()
+            let values = try store.referral(try store.referralID(matching: id)).values
+            return typed.map { values[$0.path] ?? "(none)" }
+        }
+        // The session: the value is everything after the path.
+        let script = typed.map { "set \(id.prefix(13)) \($0.path) \($0.value)" }.joined(separator: "\n") + "\n"
+        let session = try field.run([], input: script)
+        #expect(session.status == 0, "\(session.output)")
+        #expect(session.output == typed.map { "\($0.path) = \($0.value)\n" }.joined())
+        #expect(try stored() == typed.map(\.value))
+        // `field` in front and a tab after the path change nothing.
+        let prefixed = try field.run([], input: "field set \(id) concern.summary\t\"Her words\" # exactly\n")
+        #expect(prefixed.output == "concern.summary = \"Her words\" # exactly\n")
+        // fill keeps them too (each answer on its own line, in the form's order).
+        let cleared = typed.map { "unset \(id) \($0.path)" }.joined(separator: "\n") + "\n"
+        #expect(try field.run([], input: cleared).status == 0)
+        let fill = try field.run([], input: "fill \(id) --section concern\n\(typed[0].value)\n\(typed[1].value)\n\(typed[2].value)\n\n\(typed[3].value)\n.\n")
+        #expect(fill.status == 0, "\(fill.output)")
+        #expect(try stored() == typed.map(\.value))
+        // A one-shot set takes its value from the shell's words, which the shell has unquoted.
+        for (path, value) in typed {
+            #expect(try field.run(["set", id, path, "changed"]).status == 0)
+            #expect(try field.run(["set", id, path, value]).status == 0)
+        }
+        #expect(try stored() == typed.map(\.value))
+    }
+
+    @Test("the shipped example's phone numbers are labelled as such wherever they are given, until the authority is configured")
+    func exampleAuthority() throws {
+        let field = try FieldProcess()
+        defer { field.remove() }
+        var transcript = ""
+        @discardableResult
+        func field_(_ arguments: String..., now: String = "2026-11-23T10:00:00Z") throws -> String {
+            let result = try field.run(arguments, now: now)
+            transcript += "$ field " + arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ") + "\n"
+            transcript += result.output.replacingOccurrences(of: field.home.path, with: "$FIELD_HOME") + (result.status == 0 ? "" : "[exit \(result.status)]\n")
+            return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let id = try field_("new")
+        try field_("set", id, "urgency.immediate_risk", "yes")
+        try field_("contacts")
+        try field_("status")
+        // A fill at a keyboard-less session gives the same advice.
+        try field_("unset", id, "urgency.immediate_risk")
+        let fill = try field.run([], input: "fill \(id) --section urgency\nyes\n.\n", now: "2026-11-23T22:00:00Z")
+        transcript += "$ field < (fill \(id) --section urgency: yes, .)\n" + fill.output
+        // Configured: the user's own numbers, with no notice.
+        try field_("contacts", "--init")
+        try field_("contacts", "--init")
+        let file = field.home.appendingPathComponent("authority.json")
+        let edited = try String(contentsOf: file, encoding: .utf8)
+            .replacingOccurrences(of: "Worcestershire County Council (Family Front Door)", with: "Testshire Council (Children's Front Door)")
+            .replacingOccurrences(of: "01905 822666", with: "01234 567890")
+        try edited.write(to: file, atomically: true, encoding: .utf8)
+        try field_("unset", id, "urgency.immediate_risk")
+        try field_("set", id, "urgency.immediate_risk", "yes")
+        try field_("contacts")
+        try field_("status")
+        try compare(transcript, toGolden: "authority.expected")
+    }
+
     @Test("`fields --json` lists every path of the form with its type, question and policy")
     func fieldsJSON() throws {
         let field = try FieldProcess()

@@ -4,30 +4,22 @@ import SyncCore
 import TestSupport
 import Testing
 
-/// The `field` binary, run to completion against a FIELD_HOME of its own.
+/// A practitioner's `FIELD_HOME` for the recovery stories: a `FieldHome`
+/// whose clock is the machine's unless a command gives its own.
 struct FieldCLI {
-    static let executable = ServerProcess.executable.deletingLastPathComponent().appendingPathComponent("field")
-    let home: URL
+    let field: FieldHome
+    var home: URL { field.folder }
 
     init() throws {
-        home = FileManager.default.temporaryDirectory.appendingPathComponent("field-home-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        field = try FieldHome(user: "jane", seed: 7)
     }
 
-    /// Runs `field ARGUMENTS` with the device's clock fixed at `now` (when
-    /// given); its exit status and its output (standard output, then error).
+    /// Runs `field ARGUMENTS` with the device's clock fixed at `now` (the
+    /// machine's clock when nil); its exit status and its output.
     @discardableResult
     func run(_ arguments: [String], now: String? = nil) throws -> (status: Int32, output: String) {
-        var environment = ProcessInfo.processInfo.environment
-        environment["FIELD_HOME"] = home.path
-        environment["FIELD_USER"] = "jane"
-        environment["FIELD_PASSPHRASE"] = Device.passphrase
-        environment["FIELD_TEST_FAST_KDF"] = "1"
-        environment["FIELD_TEST_NOW"] = now
-        let errors = FileManager.default.temporaryDirectory.appendingPathComponent("field-stderr-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: errors) }
-        let (termination, output) = try ChildProcess.run(Self.executable.path, arguments, environment: environment, error: .file(errors))
-        return (termination.status, output + ((try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""))
+        let (output, status) = try field.run(arguments, environment: ["FIELD_TEST_NOW": now])
+        return (status, output)
     }
 
     /// Runs and expects success; the output, trimmed.
@@ -64,8 +56,6 @@ struct FieldCLI {
         try FileManager.default.removeItem(at: home)
         try FileManager.default.copyItem(at: folder, to: home)
     }
-
-    func remove() { try? FileManager.default.removeItem(at: home) }
 }
 
 /// The three stories of issue 13, through the real binaries: nothing a
@@ -88,7 +78,7 @@ struct RecoveryTests {
         let jane = try server.addUser("jane")
         let intake = try await Device(server: server, token: try server.addUser("ian", role: .intake))
         let cli = try FieldCLI()
-        defer { cli.remove(); intake.remove() }
+        defer { intake.remove() }
         let ahead = "2026-11-26T10:00:00Z"
 
         try cli.succeed(["login", "--server", server.url.absoluteString, "--token", jane], now: ahead)
@@ -123,7 +113,7 @@ struct RecoveryTests {
         let jane = try server.addUser("jane")
         let cli = try FieldCLI()
         let backup = FileManager.default.temporaryDirectory.appendingPathComponent("field-backup-\(UUID().uuidString)")
-        defer { cli.remove(); try? FileManager.default.removeItem(at: backup) }
+        defer { try? FileManager.default.removeItem(at: backup) }
 
         try cli.succeed(["login", "--server", server.url.absoluteString, "--token", jane])
         let id = try cli.succeed(["new"])
@@ -162,7 +152,6 @@ struct RecoveryTests {
         let intakeToken = try server.addUser("ian", role: .intake)
         let cli = try FieldCLI()
         let backup = server.folder.appendingPathComponent("backup.sqlite").path
-        defer { cli.remove() }
 
         let intake = try await Device(server: server, token: intakeToken)
         defer { intake.remove() }
@@ -215,7 +204,6 @@ struct RecoveryTests {
         let server = try ServerProcess()
         let jane = try server.addUser("jane")
         let cli = try FieldCLI()
-        defer { cli.remove() }
         guard case .sqlite(let path) = server.database else { return }
         let backup = server.folder.appendingPathComponent("copy.sqlite").path
 

@@ -11,7 +11,8 @@ extension Authority {
         }
     }()
 
-    static let exampleJSON = #"""
+    /// The shipped example as JSON, as `config/authority.example.json` holds it.
+    public static let exampleJSON = #"""
 {
   "name": "Worcestershire County Council (Family Front Door)",
   "timeZone": "Europe/London",

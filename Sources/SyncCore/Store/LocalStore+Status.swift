@@ -20,8 +20,12 @@ public struct SyncStatus: Sendable, Equatable {
     public var conflicts: [LocalConflict]
     /// When the server acknowledged the submission (deadlines run from here).
     public var receivedAt: Date?
-    /// Record-level values the front door wrote (`@acknowledged_at`, `@outcome`…).
+    /// Record-level values the front door wrote (`@acknowledged_at`, `@outcome`…,
+    /// and every decision as `@decision.N`).
     public var frontDoor: [String: String]
+
+    /// Every decision the front door recorded, oldest first.
+    public var decisions: [DecisionRecord] { DecisionRecord.history(in: frontDoor) }
 }
 
 extension LocalStore {
@@ -51,7 +55,7 @@ extension LocalStore {
                 let mine = outbox.filter { $0.record == id }
                 let receivedAt = try String.fetchOne(db, sql: "SELECT received_at FROM referral WHERE id = ?", arguments: [key]).flatMap { Timestamp.date($0) }
                 let frontDoor = Dictionary(uniqueKeysWithValues: try Row.fetchAll(
-                    db, sql: "SELECT path, value FROM field_value WHERE referral_id = ? AND path IN ('@acknowledged_at', '@acknowledged_by', '@outcome', '@outcome_note', '@decided_at', '@decided_by') AND value IS NOT NULL",
+                    db, sql: "SELECT path, value FROM field_value WHERE referral_id = ? AND (path IN ('@acknowledged_at', '@acknowledged_by', '@outcome', '@outcome_note', '@decided_at', '@decided_by') OR path LIKE '@decision.%') AND value IS NOT NULL",
                     arguments: [key]
                 ).map { row in (row["path"] as String, try cipher.open(row, "value", record: key, path: row["path"]) ?? "") })
                 return SyncStatus(

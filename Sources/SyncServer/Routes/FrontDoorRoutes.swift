@@ -59,25 +59,44 @@ struct FrontDoorRoutes {
         return try SyncRoutes.json(["device": device, "status": "wiped"])
     }
 
+    /// The queue in triage order: immediate risk first, then by the
+    /// acknowledgement deadline, then first submitted first; `?view=` picks
+    /// which referrals (`QueueView`, default all).
     @Sendable func queue(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let viewName = request.uri.queryParameters.get("view") ?? QueueView.all.rawValue
+        guard let view = QueueView(rawValue: viewName) else {
+            throw APIError(.badRequest, "'view' must be one of \(QueueView.allCases.map(\.rawValue).joined(separator: ", ")); got '\(viewName.prefix(40))'.")
+        }
         let now = frontDoor.clock.now()
-        let entries = try storage.submittedReferrals().map { row in
+        let entries = try storage.submittedReferrals().enumerated().map { position, row in
             let submitted = Timestamp.date(row.submittedAt) ?? now
             let due = calendar.acknowledgementDue(receivedAt: submitted)
-            return QueueEntry(
+            let entry = QueueEntry(
                 id: row.id, kind: row.kind, receipt: row.receipt, submittedAt: row.submittedAt,
                 acknowledged: row.acknowledgedAt != nil, acknowledgedAt: row.acknowledgedAt,
-                ackDue: Timestamp.string(due), overdue: row.acknowledgedAt == nil && now > due, outcome: row.outcome)
+                ackDue: Timestamp.string(due), overdue: row.acknowledgedAt == nil && now > due, outcome: row.outcome,
+                changedAt: row.changedAt, openConflicts: row.openConflicts, childName: row.childName, children: row.children,
+                agency: row.agency, immediateRisk: row.immediateRisk)
+            return (entry: entry, due: due, position: position)
         }
-        context.logger.info("intake queue read", metadata: ["referrals": "\(entries.count)"])
+        .filter { $0.entry.belongs(in: view) }
+        .sorted { ($0.entry.immediateRisk ? 0 : 1, $0.due, $0.position) < ($1.entry.immediateRisk ? 0 : 1, $1.due, $1.position) }
+        .map(\.entry)
+        // Names of children are referral content: who read the queue is on the record.
+        try storage.audit(AuditEvent(
+            at: Timestamp.string(now), actor: context.user!.name, action: "read-queue", record: nil, detail: "view=\(view.rawValue) referrals=\(entries.count)"))
+        context.logger.info("intake queue read", metadata: ["referrals": "\(entries.count)", "view": "\(view.rawValue)"])
         return try SyncRoutes.json(entries)
     }
 
     @Sendable func referral(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        guard let document = try storage.document(id), document.fields[RecordPath.status] == ReferralStatus.submitted.rawValue else {
+        guard var document = try storage.document(id), document.fields[RecordPath.status] == ReferralStatus.submitted.rawValue else {
             throw APIError(.notFound, "No submitted referral has id '\(id.prefix(40))'.")
         }
+        // What changed after the front door saw it, and what waits for an admin.
+        document.conflicts = try storage.conflicts(all: false).filter { $0.record == id }
+        document.changes = try storage.changesSinceFrontDoor(of: id)
         // Every read of referral content is attributable.
         try storage.audit(AuditEvent(at: Timestamp.string(frontDoor.clock.now()), actor: context.user!.name, action: "read", record: id, detail: ""))
         context.logger.notice("referral read", metadata: ["record": "\(id)"])
@@ -100,9 +119,12 @@ struct FrontDoorRoutes {
         var request = request
         let body = try await SyncRoutes.decode(DecisionRequest.self, from: &request)
         let result = try recorded { try frontDoor.decide(id, body, by: user, device: device, in: $0) } audit: {
-            AuditEvent(at: $0.decidedAt, actor: user.name, action: "decide", record: id, detail: "device=\(device) outcome=\($0.outcome)")
+            // The reason is the worker's words about the referral: the record keeps it, the audit line does not.
+            AuditEvent(
+                at: $0.decidedAt, actor: user.name, action: $0.number == 1 ? "decide" : "change-decision", record: id,
+                detail: "device=\(device) outcome=\($0.outcome) decision=\($0.number)")
         }
-        context.logger.notice("referral decided", metadata: ["record": "\(id)", "outcome": "\(body.outcome)"])
+        context.logger.notice("referral decided", metadata: ["record": "\(id)", "outcome": "\(body.outcome)", "decision": "\(result.number)"])
         return try SyncRoutes.json(result)
     }
 

@@ -155,6 +155,7 @@ extension StorageError: HTTPResponseError {
         switch self {
         case .unstorableText: .badRequest
         case .duplicateUser: .conflict
+        case .notPrivate, .backupRefused: .internalServerError
         }
     }
 

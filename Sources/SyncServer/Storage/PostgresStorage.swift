@@ -340,8 +340,19 @@ final class PostgresStorage: SyncStorage {
         try reading { session in
             try session.query(ServerQueries.submittedReferrals).map {
                 SubmittedReferral(
-                    id: try $0.text(0)!, kind: try $0.text(1) ?? "social-care", submittedAt: try $0.text(2)!, receipt: try $0.text(3),
-                    acknowledgedAt: try $0.text(4), outcome: try $0.text(5))
+                    id: try $0.text("id")!, kind: try $0.text("kind") ?? "social-care", submittedAt: try $0.text("submitted_at")!,
+                    receipt: try $0.text("receipt"), acknowledgedAt: try $0.text("acknowledged_at"), outcome: try $0.text("outcome"),
+                    changedAt: try $0.text("changed_at"), openConflicts: Int(try $0.int("open_conflicts") ?? 0),
+                    childName: try $0.text("child_name"), children: Int(try $0.int("children") ?? 0), agency: try $0.text("agency"),
+                    immediateRisk: try $0.text("immediate_risk") == "yes")
+            }
+        }
+    }
+
+    func changesSinceFrontDoor(of record: String) throws -> [ReferralChange] {
+        try reading { session in
+            try session.query(ServerQueries.changesSinceFrontDoor, .text(record)).map {
+                ReferralChange(path: try $0.text("path")!, at: try $0.text("at")!, by: try $0.text("author")!, kind: try $0.text("kind")!)
             }
         }
     }

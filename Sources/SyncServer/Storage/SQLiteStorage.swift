@@ -12,6 +12,8 @@ final class SQLiteStorage: SyncStorage {
     let pool: DatabasePool
 
     init(path: String) throws {
+        try Self.prepareFolderAndFile(path)
+        try Self.narrowModes(path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
@@ -19,6 +21,56 @@ final class SQLiteStorage: SyncStorage {
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
+        try Self.narrowModes(path)  // the WAL and shared-memory files exist now
+    }
+
+    /// The files SQLite keeps next to the database: write-ahead log, shared memory, rollback journal.
+    static let companionSuffixes = ["-wal", "-shm", "-journal"]
+
+    /// The database holds referral content: its folder, when the server makes
+    /// it, is `0700`, and a new database file is made empty and `0600` before
+    /// SQLite opens it (SQLite gives its WAL and shared-memory files the
+    /// database's mode), so that it is never readable by others, not even
+    /// for a moment.
+    /// - warning: Call before SQLite opens the file: closing a descriptor of
+    ///   an open database would drop SQLite's locks on it.
+    static func prepareFolderAndFile(_ path: String) throws {
+        let files = FileManager.default
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        if !files.fileExists(atPath: folder) {
+            try files.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try files.setAttributes([.posixPermissions: 0o700], ofItemAtPath: folder)
+        }
+        let descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        if descriptor >= 0 { close(descriptor) }  // EEXIST: an existing database; otherwise SQLite says why it cannot open it
+    }
+
+    /// Narrows the database and its companions, as they exist, to `0600`
+    /// (an existing database from before, or copied in, may be `0644`).
+    static func narrowModes(_ path: String) throws {
+        for file in [path] + companionSuffixes.map({ path + $0 }) where FileManager.default.fileExists(atPath: file) {
+            do {
+                try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+            } catch {
+                throw StorageError.notPrivate(file)
+            }
+        }
+    }
+
+    /// Copies the live database to a new file, `0600`, with SQLite's online
+    /// backup (consistent while the server runs). Refuses to overwrite.
+    func backup(to destination: String) throws {
+        let descriptor = open(destination, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw StorageError.backupRefused(destination, errno == EEXIST ? "it already exists; give a new name" : String(cString: strerror(errno)))
+        }
+        close(descriptor)
+        let copy = try DatabaseQueue(path: destination)
+        try pool.backup(to: copy)
+        try copy.close()
+        for file in [destination] + Self.companionSuffixes.map({ destination + $0 }) where FileManager.default.fileExists(atPath: file) {
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+        }
     }
 
     static var migrator: DatabaseMigrator {
@@ -241,7 +293,19 @@ final class SQLiteStorage: SyncStorage {
     func submittedReferrals() throws -> [SubmittedReferral] {
         try pool.read { db in
             try Row.fetchAll(db, sql: ServerQueries.submittedReferrals).map {
-                SubmittedReferral(id: $0[0], kind: $0[1] ?? "social-care", submittedAt: $0[2], receipt: $0[3], acknowledgedAt: $0[4], outcome: $0[5])
+                SubmittedReferral(
+                    id: $0["id"], kind: ($0["kind"] as String?) ?? "social-care", submittedAt: $0["submitted_at"], receipt: $0["receipt"],
+                    acknowledgedAt: $0["acknowledged_at"], outcome: $0["outcome"], changedAt: $0["changed_at"], openConflicts: $0["open_conflicts"],
+                    childName: $0["child_name"], children: $0["children"], agency: $0["agency"],
+                    immediateRisk: ($0["immediate_risk"] as String?) == "yes")
+            }
+        }
+    }
+
+    func changesSinceFrontDoor(of record: String) throws -> [ReferralChange] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: ServerQueries.sqlite(ServerQueries.changesSinceFrontDoor), arguments: [record]).map {
+                ReferralChange(path: $0["path"], at: $0["at"], by: $0["author"], kind: $0["kind"])
             }
         }
     }
@@ -367,11 +431,17 @@ enum StorageError: Error, CustomStringConvertible {
     case duplicateUser(String)
     /// Text PostgreSQL cannot store (U+0000); it names nothing stored, so the request is refused.
     case unstorableText
+    /// A database file others can read, which the server cannot make `0600`.
+    case notPrivate(String)
+    /// A backup that was not made: the file, and why.
+    case backupRefused(String, String)
 
     var description: String {
         switch self {
         case .duplicateUser(let name): "A user named '\(name)' already exists."
         case .unstorableText: "The request holds a NUL character, which no id, name or value may contain."
+        case .notPrivate(let file): "The database file '\(file)' holds referral content and cannot be made private (0600); run the server as the file's owner or fix its mode."
+        case .backupRefused(let file, let why): "No backup was written to '\(file)': \(why)."
         }
     }
 }

@@ -90,6 +90,9 @@ protocol SyncStorage: Sendable {
     func submittedReferrals() throws -> [SubmittedReferral]
     /// A referral's current values, with its owner's name.
     func document(_ record: String) throws -> ReferralDocument?
+    /// The change-log entries of a referral's own fields (not the `@` paths)
+    /// after the front door last acknowledged or decided it, oldest first.
+    func changesSinceFrontDoor(of record: String) throws -> [ReferralChange]
     /// Conflicts, open ones only unless `all`.
     func conflicts(all: Bool) throws -> [ConflictSummary]
     /// Appends to the hash-chained audit trail in a transaction of its own.
@@ -115,6 +118,13 @@ struct SubmittedReferral: Sendable {
     var receipt: String?
     var acknowledgedAt: String?
     var outcome: String?
+    /// When the latest change after the front door's last acknowledgement or decision arrived.
+    var changedAt: String?
+    var openConflicts: Int
+    var childName: String?
+    var children: Int
+    var agency: String?
+    var immediateRisk: Bool
 }
 
 /// The reads and writes the sync engine makes inside one transaction.
@@ -146,16 +156,41 @@ protocol SyncTransaction {
     func audit(_ event: AuditEvent) throws
 }
 
-/// SQL both backends run as it is (no placeholders, no dialect).
+/// SQL both backends run as it is. Placeholders are PostgreSQL's (`$1`);
+/// `ServerQueries.sqlite(_:)` turns them into SQLite's numbered `?1`.
 enum ServerQueries {
+    /// A statement with `$N` placeholders as SQLite reads it (`?N`).
+    static func sqlite(_ sql: String) -> String { sql.replacingOccurrences(of: "$", with: "?") }
+
+    /// The revision of the front door's last acknowledgement or decision of
+    /// referral `r.id` (NULL before it acknowledged anything).
+    private static let frontDoorSeen = """
+        (SELECT max(revision) FROM fields WHERE record_id = r.id AND path IN ('@acknowledged_at', '@decided_at'))
+        """
+
     /// Submitted referrals, first submitted first: id, kind, when and under
-    /// which receipt it was submitted, acknowledgement and outcome.
+    /// which receipt it was submitted, acknowledgement and outcome, when the
+    /// last change after the front door's acknowledgement or decision
+    /// arrived, how many conflicts are open, the first child's name (items
+    /// ids are time-ordered, so by path is by when the child was added), how
+    /// many children, the referrer's agency and the immediate-risk answer.
     static let submittedReferrals = """
         SELECT r.id,
             (SELECT value FROM fields WHERE record_id = r.id AND path = '@kind') AS kind,
             s.at AS submitted_at, a.receipt,
             (SELECT value FROM fields WHERE record_id = r.id AND path = '@acknowledged_at') AS acknowledged_at,
-            (SELECT value FROM fields WHERE record_id = r.id AND path = '@outcome') AS outcome
+            (SELECT value FROM fields WHERE record_id = r.id AND path = '@outcome') AS outcome,
+            (SELECT max(l.at) FROM change_log l
+                WHERE l.record_id = r.id AND substr(l.path, 1, 1) <> '@' AND l.revision > \(frontDoorSeen)) AS changed_at,
+            (SELECT count(*) FROM conflicts c WHERE c.record_id = r.id AND c.status = 'open') AS open_conflicts,
+            (SELECT f.value FROM fields f
+                JOIN fields i ON i.record_id = f.record_id AND i.path = substr(f.path, 1, length(f.path) - length('.full_name')) AND i.value = 'present'
+                WHERE f.record_id = r.id AND f.path LIKE 'children.%.full_name' AND f.value IS NOT NULL
+                ORDER BY f.path LIMIT 1) AS child_name,
+            (SELECT count(*) FROM fields i
+                WHERE i.record_id = r.id AND i.path LIKE 'children.%' AND i.path NOT LIKE 'children.%.%' AND i.value = 'present') AS children,
+            (SELECT value FROM fields WHERE record_id = r.id AND path = 'referrer.agency') AS agency,
+            (SELECT value FROM fields WHERE record_id = r.id AND path = 'urgency.immediate_risk') AS immediate_risk
         FROM records r
         JOIN change_log s ON s.revision = (
             SELECT min(revision) FROM change_log
@@ -163,5 +198,13 @@ enum ServerQueries {
         LEFT JOIN applied a ON a.device_id = s.device_id AND a.seq = s.seq
         WHERE r.status = 'submitted'
         ORDER BY s.revision
+        """
+
+    /// `$1`: a referral. Its change-log entries after the front door's last
+    /// acknowledgement or decision, on its own fields: path, at, author, kind.
+    static let changesSinceFrontDoor = """
+        SELECT l.path, l.at, l.author, l.kind FROM change_log l JOIN records r ON r.id = l.record_id
+        WHERE l.record_id = $1 AND substr(l.path, 1, 1) <> '@' AND l.revision > \(frontDoorSeen)
+        ORDER BY l.revision
         """
 }

@@ -26,15 +26,7 @@ struct FrontDoor {
         enum CodingKeys: String, CodingKey { case id, acknowledgedAt = "acknowledged_at", acknowledgedBy = "acknowledged_by" }
     }
 
-    struct Decision: Codable, Sendable {
-        let id: String
-        let outcome: String
-        let note: String
-        let decidedAt: String
-        let decidedBy: String
-
-        enum CodingKeys: String, CodingKey { case id, outcome, note, decidedAt = "decided_at", decidedBy = "decided_by" }
-    }
+    typealias Decision = DecisionReply
 
     /// Records the acknowledgement once; acknowledging again returns the first.
     func acknowledge(_ record: String, by user: User, device: String, in transaction: any SyncTransaction) throws -> Acknowledgement {
@@ -49,7 +41,10 @@ struct FrontDoor {
         return Acknowledgement(id: record, acknowledgedAt: at, acknowledgedBy: user.name)
     }
 
-    /// Records the decision and the feedback note (acknowledging first if that was not done).
+    /// Records the decision and the feedback note (acknowledging first if that
+    /// was not done). A referral already decided is refused (409) unless the
+    /// request changes the decision with a reason; every decision stays on the
+    /// record as `@decision.N`, and `@outcome` and its siblings show the latest.
     func decide(_ record: String, _ request: DecisionRequest, by user: User, device: String, in transaction: any SyncTransaction) throws -> Decision {
         guard ReferralOutcome(rawValue: request.outcome) != nil else {
             throw Refusal.invalid("'\(request.outcome.prefix(40))' is not an outcome; the outcomes are \(ReferralOutcome.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -61,13 +56,58 @@ struct FrontDoor {
         guard note.count <= FieldType.maximumTextLength else {
             throw Refusal.invalid("The feedback note has \(note.count) characters; the most is \(FieldType.maximumTextLength).")
         }
+        let change = request.change ?? false
+        let reason = request.reason?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if change {
+            guard let reason, !reason.isEmpty else {
+                throw Refusal.invalid("Changing a decision needs a reason, for the record (1 to \(Self.maximumReasonLength) characters).")
+            }
+            guard reason.count <= Self.maximumReasonLength else {
+                throw Refusal.invalid("The reason has \(reason.count) characters; the most is \(Self.maximumReasonLength).")
+            }
+        } else if let reason, !reason.isEmpty {
+            throw Refusal.invalid("A reason goes only with a change of decision; send change: true with it, or leave it out.")
+        }
+        try requireSubmitted(record, in: transaction)
+        var history = try decisions(of: record, in: transaction)
+        if let latest = history.last, !change {
+            throw Refusal.conflict(
+                "Referral \(record) was already decided at \(latest.decidedAt) by \(latest.decidedBy): \(latest.title). "
+                    + "To change the decision, send change: true with a reason (field intake decide --change --reason TEXT); the earlier decision stays on the record.")
+        }
+        if history.isEmpty, change {
+            throw Refusal.conflict("Referral \(record) has no decision to change; send the first decision without change.")
+        }
         _ = try acknowledge(record, by: user, device: device, in: transaction)
         let at = Timestamp.string(clock.now())
-        try write([
+        var writes: [(String, String?)] = []
+        if history.count == 1, try transaction.field(record: record, path: IntakePath.decision(1)) == nil {
+            // Decided before decisions were kept one by one: keep that one first.
+            writes.append((IntakePath.decision(1), history[0].stored))
+        }
+        let decision = DecisionRecord(outcome: request.outcome, note: note, decidedAt: at, decidedBy: user.name, reason: change ? reason : nil)
+        history.append(decision)
+        writes += [
+            (IntakePath.decision(history.count), decision.stored),
             (IntakePath.outcome, request.outcome), (IntakePath.outcomeNote, note),
             (IntakePath.decidedAt, at), (IntakePath.decidedBy, user.name),
-        ], record: record, user: user, device: device, at: at, in: transaction)
-        return Decision(id: record, outcome: request.outcome, note: note, decidedAt: at, decidedBy: user.name)
+        ]
+        try write(writes, record: record, user: user, device: device, at: at, in: transaction)
+        return Decision(id: record, outcome: request.outcome, note: note, decidedAt: at, decidedBy: user.name, number: history.count, reason: decision.reason)
+    }
+
+    /// The decisions recorded on a referral, oldest first.
+    private func decisions(of record: String, in transaction: any SyncTransaction) throws -> [DecisionRecord] {
+        var values: [String: String] = [:]
+        var number = 1
+        while let value = try transaction.field(record: record, path: IntakePath.decision(number))?.value {
+            values[IntakePath.decision(number)] = value
+            number += 1
+        }
+        for path in [IntakePath.outcome, IntakePath.outcomeNote, IntakePath.decidedAt, IntakePath.decidedBy] {
+            values[path] = try transaction.field(record: record, path: path)?.value
+        }
+        return DecisionRecord.history(in: values)
     }
 
     /// Settles a conflict: the decision is a new revision of the field that
