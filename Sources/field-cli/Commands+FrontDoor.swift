@@ -14,6 +14,19 @@ extension Context {
     }
 }
 
+extension Context {
+    /// The client for the intake and admin commands, which keep no referral
+    /// on the device but need its token, sealed in the store. Run one-shot
+    /// at a terminal, each of them asks for the passphrase; a tip says that
+    /// a session asks once (docs/security.md, "Online roles").
+    func onlineClient() throws -> SyncClient {
+        if !isSession, console.isInteractive, !isUnlocked, ProcessInfo.processInfo.environment["FIELD_PASSPHRASE"] == nil {
+            console.error("Tip: `field` on its own starts a session that asks for the passphrase once for all its intake and admin commands.")
+        }
+        return try client()
+    }
+}
+
 extension ReferralOutcome: ExpressibleByArgument {}
 
 struct Intake: AsyncParsableCommand {
@@ -55,7 +68,7 @@ struct Queue: FieldCommand {
     }
 
     func run(in context: Context) async throws {
-        let entries = try await context.client().queue(view: view)
+        let entries = try await context.onlineClient().queue(view: view)
         if output.json {
             try context.console.json(entries)
             return
@@ -93,7 +106,7 @@ struct IntakeShow: FieldCommand {
     @Argument(help: "The referral's id or a unique prefix of it.") var id: String
 
     func run(in context: Context) async throws {
-        let client = try context.client()
+        let client = try context.onlineClient()
         let document = try await client.submittedReferral(try await queuedID(id, client: client))
         let created = Timestamp.date(document.createdAt) ?? Date(timeIntervalSince1970: 0)
         let referral = Referral(
@@ -148,7 +161,7 @@ struct Acknowledge: FieldCommand {
     @Argument(help: "The referral's id or a unique prefix of it.") var id: String
 
     func run(in context: Context) async throws {
-        let client = try context.client()
+        let client = try context.onlineClient()
         let full = try await queuedID(id, client: client)
         let (at, by) = try await client.acknowledge(full)
         context.console.line("Referral \(full) acknowledged at \(at) by \(by); the referrer sees it on their next sync.")
@@ -176,7 +189,7 @@ struct Decide: FieldCommand {
     }
 
     func run(in context: Context) async throws {
-        let client = try context.client()
+        let client = try context.onlineClient()
         let full = try await queuedID(id, client: client)
         let reply = try await client.recordDecision(full, outcome: outcome, note: note, change: change, reason: reason)
         if reply.number == 1 {
@@ -212,7 +225,7 @@ struct Conflicts: FieldCommand {
     }
 
     func run(in context: Context) async throws {
-        let conflicts = try await context.client().conflicts(all: all)
+        let conflicts = try await context.onlineClient().conflicts(all: all)
         if output.json {
             try context.console.json(conflicts.map { conflict in
                 Row(id: conflict.id, record: conflict.record, path: conflict.path, question: conflict.question, status: conflict.status,
@@ -251,7 +264,7 @@ struct Resolve: FieldCommand {
 
     func run(in context: Context) async throws {
         guard (pick == nil) != (value == nil) else { throw CLIError("Give either --pick N or --value TEXT, not both and not neither.") }
-        let client = try context.client()
+        let client = try context.onlineClient()
         let open = try await client.conflicts()
         let matches = open.filter { $0.id.hasPrefix(conflict.lowercased()) }
         guard let target = matches.first else { throw CLIError("No open conflict has an id starting '\(conflict)'; `field conflicts` lists them.") }

@@ -44,7 +44,6 @@ final class Console: @unchecked Sendable {
     /// when standard input is not a terminal or ends.
     func secret(_ prompt: String) -> String? {
         guard isInteractive else { return nil }
-        write(prompt, to: FileHandle.standardError)
         let canHide = tcgetattr(STDIN_FILENO, &savedTerminal) == 0
         var previous: [Int32: sighandler_t?] = [:]
         if canHide {
@@ -56,6 +55,9 @@ final class Console: @unchecked Sendable {
             hidden.c_lflag &= ~tcflag_t(ECHO)
             tcsetattr(STDIN_FILENO, TCSAFLUSH, &hidden)
         }
+        // Shown once echo is off (TCSAFLUSH drops what was typed before): a
+        // passphrase typed after the prompt appears is never echoed nor lost.
+        write(prompt, to: FileHandle.standardError)
         defer {
             if canHide {
                 tcsetattr(STDIN_FILENO, TCSAFLUSH, &savedTerminal)

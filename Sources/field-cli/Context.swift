@@ -16,6 +16,11 @@ final class Context: @unchecked Sendable {
     /// How a new store derives its key (cheaper under FIELD_TEST_FAST_KDF).
     let keyDerivation: KeyDerivation
     private var loadedAuthority: Authority?
+    /// The referral `use <id>` chose in a session: commands that take an id
+    /// use it when none is given. Nil outside a session and until `use`.
+    var currentReferral: UUID?
+    /// Whether commands run inside a session (`field` with no subcommand).
+    var isSession = false
 
     init(
         home: URL, author: String, clock: any WallClock, ids: (any IDGenerator)?, console: Console,
@@ -74,12 +79,15 @@ final class Context: @unchecked Sendable {
         return store
     }
 
+    /// Whether the store is open (its passphrase given) in this process.
+    var isUnlocked: Bool { openedStore != nil }
+
     /// `FIELD_PASSPHRASE`, or the passphrase typed at the terminal (twice for
     /// a new store, which takes it as its own).
     private func askPassphrase(for file: String) throws -> String {
         if let given = ProcessInfo.processInfo.environment["FIELD_PASSPHRASE"] { return given }
         guard console.isInteractive else {
-            throw CLIError("The device's store is encrypted and no passphrase was given; set FIELD_PASSPHRASE or run `field` at a terminal.")
+            throw CLIError("The device's store is encrypted and no passphrase was given; set FIELD_PASSPHRASE, or run `field` at a terminal, where a session asks for it once.")
         }
         // A store without a keyring (new, or written before encryption) takes
         // the passphrase it is first given: a person types that one twice.

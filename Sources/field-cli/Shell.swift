@@ -13,22 +13,61 @@ struct Shell: FieldCommand {
 
     func run(in context: Context) async throws {
         let console = context.console
+        context.isSession = true
         if console.isInteractive {
             console.line("field: offline referrals. Type `help` for the commands, `exit` to leave.")
         }
+        // At a terminal: line editing, and history (values left out on disk).
+        let editor = console.isInteractive ? LineEditor() : nil
+        let history = SessionHistory(home: context.home)
+        editor?.history = history.load()
         var failures = 0
         while true {
-            console.prompt("field> ")
-            guard let line = console.readLine() else {
-                if console.isInteractive { console.line() }
-                break
+            let prompt = context.currentReferral.map { "field \($0.lowercased.prefix(8))> " } ?? "field> "
+            let line: String
+            if let editor, let outcome = editor.read(prompt: prompt) {
+                switch outcome {
+                case .line(let typed): line = typed
+                case .cancelled: continue
+                case .end: return try finish(failures)
+                }
+            } else {
+                console.prompt(prompt)
+                guard let typed = console.readLine() else {
+                    if console.isInteractive { console.line() }
+                    break
+                }
+                line = typed
             }
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            if let editor {
+                if editor.history.last != trimmed { editor.history.append(trimmed) }
+                history.append(trimmed)
+            }
             if ["exit", "quit"].contains(trimmed) { break }
+            if let refusal = Self.controlCharacterRefusal(trimmed) {
+                console.error("Error: \(refusal)")
+                failures += 1
+                continue
+            }
             if try await !Self.execute(trimmed, in: context) { failures += 1 }
         }
+        try finish(failures)
+    }
+
+    private func finish(_ failures: Int) throws {
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// Why a line cannot run if it holds a control character (an arrow key's
+    /// escape sequence typed where lines are not edited, say); nil otherwise.
+    /// Tabs are spaces.
+    static func controlCharacterRefusal(_ line: String) -> String? {
+        guard let control = line.unicodeScalars.first(where: { $0.properties.generalCategory == .control && $0 != "\t" }) else { return nil }
+        let code = String(format: "U+%04X", control.value)
+        let hint = control == "\u{1B}" ? " (an arrow or other special key's escape sequence)" : ""
+        return "The line has the control character <\(code)>\(hint), which no command takes; type the line again without it."
     }
 
     static let knownCommands = Field.configuration.subcommands.map { $0._commandName } + ["help"]
@@ -36,6 +75,7 @@ struct Shell: FieldCommand {
     /// Runs one line of the session; false if it failed (the error is printed).
     static func execute(_ line: String, in context: Context) async throws -> Bool {
         do {
+            let line = try withCurrentReferral(line, in: context)
             var words = try ShellWords.verbatimValue(line) ?? ShellWords.split(line)
             if words.first == "field" { words.removeFirst() }
             if let name = words.first, !name.hasPrefix("-"), !knownCommands.contains(name) {
