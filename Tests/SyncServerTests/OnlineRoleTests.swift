@@ -60,6 +60,24 @@ struct OnlineRoleTests {
         #expect(!terminal.transcript.contains("Tip:"), "\(terminal.transcript)")
     }
 
+    @Test("an admin's session: `conflicts` and `resolve` after one passphrase")
+    func adminSession() throws {
+        let server = try ServerProcess(clock: "2026-11-23T12:00:00Z")
+        let ada = try FieldHome(user: "ada", seed: 45)
+        #expect(try ada.run(["login", "--server", server.url.absoluteString, "--token", server.addUser("ada", role: .admin)]).status == 0)
+        let terminal = try TerminalSession(FieldHome.executable.path, environment: Self.terminalEnvironment(ada))
+        terminal.waitFor("field> ")
+        terminal.type("conflicts\r")
+        terminal.waitFor("Passphrase for \(ada.folder.path): ")
+        terminal.type(FieldHome.passphrase + "\r")
+        #expect(terminal.waitFor("field> ").contains("No open conflicts."), "\(terminal.transcript)")
+        terminal.type("resolve 0abc --pick 1 --reason Checked\r")
+        #expect(terminal.waitFor("field> ").contains("No open conflict has an id starting '0abc'"), "\(terminal.transcript)")
+        terminal.type("exit\r")
+        #expect(terminal.finish() == 1, "the failed resolve makes the session exit 1: \(terminal.transcript)")
+        #expect(terminal.transcript.components(separatedBy: "Passphrase for").count == 2, "asked more than once: \(terminal.transcript)")
+    }
+
     @Test("one-shot at a terminal: each command asks, and says a session asks once; without a terminal the error names both ways in")
     func oneShotSaysSessionAsksOnce() throws {
         let (server, ian, _) = try Self.frontDoor()
