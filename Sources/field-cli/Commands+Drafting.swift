@@ -140,11 +140,11 @@ struct Submit: FieldCommand {
             throw CLIError("Referral \(self.id) cannot be submitted until: " + findings.map(\.message).joined(separator: " "))
         }
         context.console.line("Submitted referral \(id.lowercased). It goes to the front door on the next sync.")
-        if !report.warnings.isEmpty {
-            context.console.line("\(report.warnings.count) warning(s); missing information never delays a referral, but add what you can:")
-            report.warnings.forEach { context.console.line("  - \($0.message)") }
-        }
         let referral = try store.referral(id)
+        if !report.warnings.isEmpty {
+            context.console.line("\(report.warnings.count) thing(s) missing; missing information never delays a referral, but add what you can with `field set \(self.id) PATH VALUE`:")
+            report.warnings.forEach { context.console.line("  - \(Format.path($0.path, in: referral)): \($0.message)") }
+        }
         if referral.values["urgency.immediate_risk"] == "yes" {
             if let deadline = try context.callDeadline(in: referral) {
                 context.console.line(deadline)

@@ -163,16 +163,15 @@ struct Check: FieldCommand {
         if output.json {
             try context.console.json(report)
         } else {
+            let missing = report.warnings.isEmpty ? "nothing missing" : "\(report.warnings.count) thing(s) missing"
             if report.errors.isEmpty {
-                context.console.line("Ready to submit: no rule of the guidance is broken.")
+                context.console.line("Can be submitted, \(missing)" + (report.warnings.isEmpty ? "." : " (missing information never blocks submission):"))
             } else {
-                context.console.line("\(report.errors.count) error(s) block submission:")
+                context.console.line("Cannot be submitted yet: \(report.errors.count) rule(s) of the guidance broken:")
                 report.errors.forEach { context.console.line("  ✗ \(Format.path($0.path, in: referral)): \($0.message)") }
+                if !report.warnings.isEmpty { context.console.line("Also \(missing), which never block submission:") }
             }
-            if !report.warnings.isEmpty {
-                context.console.line("\(report.warnings.count) warning(s), which never block submission:")
-                report.warnings.forEach { context.console.line("  ! \(Format.path($0.path, in: referral)): \($0.message)") }
-            }
+            report.warnings.forEach { context.console.line("  ! \(Format.path($0.path, in: referral)): \($0.message)") }
         }
         if !report.errors.isEmpty { throw ExitCode(2) }
     }

@@ -39,7 +39,13 @@ struct Login: FieldCommand {
         let store = try context.store()
         let client = SyncClient(
             store: store, transport: HTTPTransport(server: url, token: token, device: store.deviceID, trustedCA: authority), server: server)
-        let reply = try await client.register()
+        let reply: RegisterResponse
+        do {
+            reply = try await client.register()
+        } catch SyncError.unreachable(let server, let reason) {
+            // The generic wording promises a later sync, which a failed login cannot keep.
+            throw CLIError("Cannot reach the server at \(server) (\(reason)); this device is not logged in: check the address and run `field login` again.")
+        }
         // The device keeps the token the server issued to it, never the user's.
         try store.saveLogin(
             ServerLogin(server: server, token: reply.deviceToken ?? token, user: reply.user, role: reply.role, ca: authority),
@@ -70,6 +76,7 @@ struct Sync: FieldCommand {
         let client = try context.client()
         let console = context.console
         let json = output.json
+        let before = try client.store.syncStatus()
         let summary = try await client.sync { progress in
             guard !json else { return }
             switch progress {
@@ -87,8 +94,13 @@ struct Sync: FieldCommand {
         }
         console.line("Pushed \(summary.pushed) change(s): \(summary.applied) applied, \(summary.conflicts) conflict(s), \(summary.rejected) rejected. Received \(summary.pulled) update(s) from the server.")
         if let receipt = summary.receipt {
-            console.line("Receipt \(receipt) at \(summary.receiptTime ?? "?"): quote it as proof the front door received your changes.")
+            console.line("Receipt \(receipt) at \(summary.receiptTime ?? "?"): quote it as proof the server received your changes; the front door acknowledges a referral separately (`field status`).")
         }
+        let store = client.store
+        let news = SyncNews.lines(before: before, after: try store.syncStatus(), summaries: try store.summaries()) { path, id in
+            (try? store.referral(id)).map { Format.path(path, in: $0) } ?? path
+        }
+        news.forEach(console.line)
         if let clock = summary.clock { console.line(clock.sentence) }
         if summary.serverRestored {
             console.line("The server was restored from a backup: this device pulled its records again and sent back \(summary.restoredValues) value(s) the server had lost.")
@@ -197,7 +209,7 @@ struct Status: FieldCommand {
         if documents.isEmpty { context.console.line("No referrals on this device.") }
         let login = try store.login()
         if id == nil {
-            context.console.line(login.map { "Syncing with \($0.server) as \($0.user)." } ?? "Not logged in to a server: `field login` first.")
+            context.console.line(login.map { "Registered with \($0.server) as \($0.user)." } ?? "Not logged in to a server: `field login` first.")
         }
         for (status, document) in zip(statuses, documents) {
             let referral = try store.referral(status.id)
