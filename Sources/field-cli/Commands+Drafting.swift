@@ -5,7 +5,9 @@ import SyncCore
 extension ReferralKind: ExpressibleByArgument {}
 
 struct New: FieldCommand {
-    static let configuration = CommandConfiguration(abstract: "Start a draft referral and print its id.")
+    static let configuration = CommandConfiguration(
+        abstract: "Start a draft referral and print its id.",
+        discussion: "Your details as referrer (`field profile`) are filled in from the start.")
 
     @Option(help: "The kind of referral: \(ReferralKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var kind: ReferralKind = .socialCare
@@ -13,7 +15,14 @@ struct New: FieldCommand {
     @OptionGroup var output: JSONOption
 
     func run(in context: Context) async throws {
-        let id = try context.store().createReferral(kind: kind)
+        let store = try context.store()
+        let id = try store.createReferral(kind: kind)
+        let profile = try ReferrerProfile.load(from: context.home).ordered
+        for (path, value) in profile { try store.set(path, of: id, to: value) }
+        if !profile.isEmpty, !output.json {
+            // On standard error: `id=$(field new)` keeps working.
+            context.console.error("Filled from your profile (`field profile`): " + profile.map(\.path).joined(separator: ", ") + ".")
+        }
         if output.json {
             try context.console.json(["id": id.lowercased])
         } else {
@@ -156,13 +165,25 @@ struct Submit: FieldCommand {
 }
 
 struct Discard: FieldCommand {
-    static let configuration = CommandConfiguration(abstract: "Abandon a draft. It is kept, with its history, but can no longer change.")
+    static let configuration = CommandConfiguration(
+        abstract: "Abandon a draft. It is kept, with its history, but can no longer change.",
+        discussion: "At a terminal it asks first; a script (standard input not a terminal) or --yes does not.")
 
     @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Flag(name: .shortAndLong, help: "Discard without asking.") var yes = false
 
     func run(in context: Context) async throws {
         let id = try context.referralID(self.id)
-        try context.store().discard(id)
+        let store = try context.store()
+        if context.console.isInteractive, !yes {
+            let child = try store.summaries().first { $0.id == id }?.label.map { " (\($0))" } ?? ""
+            context.console.prompt("Discard referral \(id.lowercased)\(child)? It can then no longer change. Type yes to discard: ")
+            guard let answer = context.console.readLine()?.trimmingCharacters(in: .whitespaces).lowercased(), ["y", "yes"].contains(answer) else {
+                context.console.line("Nothing was discarded.")
+                return
+            }
+        }
+        try store.discard(id)
         context.console.line("Discarded referral \(id.lowercased).")
     }
 }

@@ -114,7 +114,7 @@ struct IntakeShow: FieldCommand {
         for conflict in document.conflicts {
             notes[conflict.path, default: []].append("! open conflict, waiting for an admin; every candidate:")
             for (index, candidate) in conflict.candidates.enumerated() {
-                notes[conflict.path, default: []].append("  \(index + 1). \(Format.value(candidate.value, at: conflict.path, form: form))  (\(candidate.author), \(candidate.time))")
+                notes[conflict.path, default: []].append("  \(index + 1). \(Format.value(candidate.value, at: conflict.path, form: form))  (\(Format.device(candidate.device, author: candidate.author)), \(candidate.time))")
             }
         }
         var lines = try Show.render(referral, all: false, context: context, notes: notes)
@@ -231,7 +231,7 @@ struct Conflicts: FieldCommand {
             context.console.line("  \(conflict.path): \(conflict.question)")
             for (index, candidate) in conflict.candidates.enumerated() {
                 context.console.line("  \(index + 1). \(Format.value(candidate.value, at: conflict.path, form: form))")
-                context.console.line("     by \(candidate.author) on device \(candidate.device.prefix(13)) at \(candidate.time)")
+                context.console.line("     by \(Format.device(candidate.device, author: candidate.author)) at \(candidate.time)")
             }
             if let resolution = conflict.resolution {
                 context.console.line("  Resolved: \(Format.value(resolution.value, at: conflict.path, form: form)) by \(resolution.by) at \(resolution.at): \(resolution.reason)")

@@ -233,7 +233,8 @@ struct Status: FieldCommand {
             for conflict in status.conflicts {
                 context.console.line("  conflict on \(Format.path(conflict.path, in: referral)), waiting for an admin:")
                 for candidate in conflict.candidates {
-                    context.console.line("    \(Format.value(candidate.value, at: conflict.path, form: store.form))  (\(candidate.author), \(candidate.time))")
+                    let device = Format.device(candidate.device, author: candidate.author, this: store.deviceID)
+                    context.console.line("    \(Format.value(candidate.value, at: conflict.path, form: store.form))  (\(device), \(candidate.time))")
                 }
             }
             for change in status.rejected {

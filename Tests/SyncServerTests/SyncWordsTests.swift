@@ -30,6 +30,8 @@ struct SyncWordsTests {
         try t.run(phone, "sync")
         t.note("The laptop hears of the decision and of the conflict its own edit made.")
         try t.run(jane, "sync")
+        t.note("Each candidate is named by the device that wrote it, as its user knows it.")
+        try t.run(jane, "status", short)
         try door.at("14:30")
         let conflicts = try #require(try JSONSerialization.jsonObject(with: Data(admin.run(["conflicts", "--json"]).output.utf8)) as? [[String: Any]])
         let conflict = try #require(conflicts.first?["id"] as? String)
