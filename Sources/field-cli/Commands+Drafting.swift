@@ -9,7 +9,7 @@ struct New: FieldCommand {
         abstract: "Start a draft referral and print its id.",
         discussion: "Your details as referrer (`field profile`) are filled in from the start.")
 
-    @Option(help: "The kind of referral: \(ReferralKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "The kind of referral.")
     var kind: ReferralKind = .socialCare
 
     @OptionGroup var output: JSONOption
@@ -43,8 +43,8 @@ struct Set: FieldCommand {
             separated by commas. `field fields` lists every path.
             """)
 
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
-    @Argument(help: "The field's path, such as referrer.name or children.1.full_name.") var path: String
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
+    @Argument(help: "The field's path, such as referrer.name or children.1.full_name.", completion: .custom(Completion.fieldPaths)) var path: String
     @Argument(parsing: .captureForPassthrough, help: "The value.") var value: [String] = []
 
     func run(in context: Context) async throws {
@@ -76,8 +76,8 @@ struct Set: FieldCommand {
 struct Unset: FieldCommand {
     static let configuration = CommandConfiguration(abstract: "Clear a field of a referral (its earlier values stay in the history).")
 
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
-    @Argument(help: "The field's path.") var path: String
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
+    @Argument(help: "The field's path.", completion: .custom(Completion.fieldPaths)) var path: String
 
     func run(in context: Context) async throws {
         let store = try context.store()
@@ -93,8 +93,8 @@ struct Add: FieldCommand {
         abstract: "Add an item to a repeating group and print its id.",
         discussion: "Groups: children, parental_responsibility, household_members, agencies.")
 
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
-    @Argument(help: "The group: children, parental_responsibility, household_members or agencies.") var group: String
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
+    @Argument(help: "The group: children, parental_responsibility, household_members or agencies.", completion: .custom(Completion.groups)) var group: String
 
     func run(in context: Context) async throws {
         let store = try context.store()
@@ -112,7 +112,7 @@ struct Add: FieldCommand {
 struct Remove: FieldCommand {
     static let configuration = CommandConfiguration(abstract: "Remove an item from a repeating group (its values stay in the history).")
 
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
     @Argument(help: "The item: <group>.<item id, id prefix or position>, such as children.2.") var item: String
 
     func run(in context: Context) async throws {
@@ -132,7 +132,7 @@ struct Submit: FieldCommand {
             professional asking for anonymity. Missing information is a warning, never a refusal.
             """)
 
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
 
     func run(in context: Context) async throws {
         let store = try context.store()
@@ -169,7 +169,7 @@ struct Discard: FieldCommand {
         abstract: "Abandon a draft. It is kept, with its history, but can no longer change.",
         discussion: "At a terminal it asks first; a script (standard input not a terminal) or --yes does not.")
 
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
     @Flag(name: .shortAndLong, help: "Discard without asking.") var yes = false
 
     func run(in context: Context) async throws {

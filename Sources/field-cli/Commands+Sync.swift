@@ -116,7 +116,7 @@ struct Sync: FieldCommand {
 struct Status: FieldCommand {
     static let configuration = CommandConfiguration(abstract: "Show what is waiting to sync, the last receipt and any conflicts, per referral.")
 
-    @Argument(help: "One referral's id or a unique prefix of it; all when omitted.") var id: String?
+    @Argument(help: "One referral's id or a unique prefix of it; all when omitted.", completion: .custom(Completion.referralIDs)) var id: String?
     @OptionGroup var output: JSONOption
 
     struct Document: Encodable {
@@ -256,7 +256,7 @@ struct Retry: FieldCommand {
         abstract: "Send a referral's refused changes again, as they are, on the next sync.",
         discussion: "A change the server refused for its content stays on the device with the reason (`field status`). Editing the field sends the new value instead; `retry` sends the refused value again unchanged, for when the cause has gone (say, the server now accepts the question). Changes refused for the device's own state are sent again by `field sync` without asking.")
 
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
 
     func run(in context: Context) async throws {
         let store = try context.store()

@@ -41,6 +41,16 @@ struct SyncWordsTests {
         try t.run(jane, "status")
         try door.compare(toGolden: "sync-words.expected")
 
+        // intake show --json: the server's document, the decisions and the guidance's report.
+        let shown = try #require(try JSONSerialization.jsonObject(with: Data(ian.run(["intake", "show", short, "--json"]).output.utf8)) as? [String: Any])
+        #expect((shown["referral"] as? [String: Any])?["id"] as? String == id)
+        #expect(((shown["referral"] as? [String: Any])?["fields"] as? [String: String])?.values.contains("Amy Smith") == true)
+        #expect((shown["decisions"] as? [[String: Any]])?.map { $0["outcome"] as? String } == ["advice-given"])
+        #expect(((shown["guidance"] as? [String: Any])?["warnings"] as? [Any])?.isEmpty == false)
+        let missing = try ian.run(["intake", "show", "ffff", "--json"])
+        #expect(missing.status == 1)
+        #expect(((try JSONSerialization.jsonObject(with: Data(missing.output.utf8)) as? [String: Any])?["error"] as? [String: String])?["message"]?.contains("'ffff'") == true, "\(missing.output)")
+
         // A login that fails promises nothing about a later sync (curl's reason varies, so not in the golden file).
         let failed = try FieldHome(user: "kim", seed: 46).run(["login", "--server", "http://127.0.0.1:9", "--token", "anything"])
         #expect(failed.status == 1)
