@@ -88,16 +88,20 @@ struct Sync: FieldCommand {
                 break
             }
         }
+        let store = client.store
+        let after = try store.syncStatus()
+        let summaries = try store.summaries()
         if json {
-            try console.json(summary)
+            try console.json(SyncDocument(summary: summary, news: SyncNews.lines(before: before, after: after, summaries: summaries) { path, id in
+                (try? store.referral(id)).map { Format.path(path, in: $0) } ?? path
+            }))
             return
         }
         console.line("Pushed \(summary.pushed) change(s): \(summary.applied) applied, \(summary.conflicts) conflict(s), \(summary.rejected) rejected. Received \(summary.pulled) update(s) from the server.")
         if let receipt = summary.receipt {
             console.line("Receipt \(receipt) at \(summary.receiptTime ?? "?"): quote it as proof the server received your changes; the front door acknowledges a referral separately (`field status`).")
         }
-        let store = client.store
-        let news = SyncNews.lines(before: before, after: try store.syncStatus(), summaries: try store.summaries()) { path, id in
+        let news = SyncNews.lines(before: before, after: after, summaries: summaries) { path, id in
             (try? store.referral(id)).map { Format.path(path, in: $0) } ?? path
         }
         news.forEach(console.line)

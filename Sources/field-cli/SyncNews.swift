@@ -42,3 +42,17 @@ enum SyncNews {
         return news
     }
 }
+
+/// `sync --json`: the summary's keys, and `news`, the lines `SyncNews` gives.
+struct SyncDocument: Encodable {
+    let summary: SyncSummary
+    let news: [String]
+
+    enum CodingKeys: String, CodingKey { case news }
+
+    func encode(to encoder: Encoder) throws {
+        try summary.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(news, forKey: .news)
+    }
+}

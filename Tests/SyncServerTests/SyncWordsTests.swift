@@ -41,11 +41,18 @@ struct SyncWordsTests {
         try t.run(jane, "status")
         try door.compare(toGolden: "sync-words.expected")
 
+        // sync --json carries the same news lines.
+        try door.at("14:40")
+        try t.run(ian, "intake", "decide", short, "--outcome", "advice-given", "--note", "Advice given again", "--change", "--reason", "The teacher's account")
+        let synced = try #require(try JSONSerialization.jsonObject(with: Data(jane.run(["sync", "--json"]).output.utf8)) as? [String: Any])
+        #expect(synced["news"] as? [String] == ["01a207a4-0b28 (Amy Smith): decision changed: Advice and information given"], "\(synced)")
+        #expect(synced["pulled"] as? Int != nil)
+
         // intake show --json: the server's document, the decisions and the guidance's report.
         let shown = try #require(try JSONSerialization.jsonObject(with: Data(ian.run(["intake", "show", short, "--json"]).output.utf8)) as? [String: Any])
         #expect((shown["referral"] as? [String: Any])?["id"] as? String == id)
         #expect(((shown["referral"] as? [String: Any])?["fields"] as? [String: String])?.values.contains("Amy Smith") == true)
-        #expect((shown["decisions"] as? [[String: Any]])?.map { $0["outcome"] as? String } == ["advice-given"])
+        #expect((shown["decisions"] as? [[String: Any]])?.map { $0["note"] as? String } == ["Advice given to the school", "Advice given again"])
         #expect(((shown["guidance"] as? [String: Any])?["warnings"] as? [Any])?.isEmpty == false)
         let missing = try ian.run(["intake", "show", "ffff", "--json"])
         #expect(missing.status == 1)
