@@ -224,7 +224,11 @@ struct RevokeDevice: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "revoke",
         abstract: "Revoke a lost or stolen device: every call from it is refused, and it erases its referral data when it next reaches the server.",
-        discussion: "Also rotate its user's token (`sync-server user rotate-token NAME`): the token lives on the device.")
+        discussion: """
+            The device signed in with a token of its own, issued when it registered and bound to its id; that token \
+            stops working at once. The user's token was never stored on the device: rotate it as well \
+            (`sync-server user rotate-token NAME`) only if the user may have written it down where a thief could find it.
+            """)
     @Argument(help: "The device's id (shown by `field login` on the device).") var id: String
     @Option(help: "Who revokes it, for the audit trail.") var by = "operator"
     @OptionGroup var storage: StorageOptions

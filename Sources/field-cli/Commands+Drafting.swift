@@ -5,15 +5,24 @@ import SyncCore
 extension ReferralKind: ExpressibleByArgument {}
 
 struct New: FieldCommand {
-    static let configuration = CommandConfiguration(abstract: "Start a draft referral and print its id.")
+    static let configuration = CommandConfiguration(
+        abstract: "Start a draft referral and print its id.",
+        discussion: "Your details as referrer (`field profile`) are filled in from the start.")
 
-    @Option(help: "The kind of referral: \(ReferralKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "The kind of referral.")
     var kind: ReferralKind = .socialCare
 
     @OptionGroup var output: JSONOption
 
     func run(in context: Context) async throws {
-        let id = try context.store().createReferral(kind: kind)
+        let store = try context.store()
+        let id = try store.createReferral(kind: kind)
+        let profile = try ReferrerProfile.load(from: context.home).ordered
+        for (path, value) in profile { try store.set(path, of: id, to: value) }
+        if !profile.isEmpty, !output.json {
+            // On standard error: `id=$(field new)` keeps working.
+            context.console.error("Filled from your profile (`field profile`): " + profile.map(\.path).joined(separator: ", ") + ".")
+        }
         if output.json {
             try context.console.json(["id": id.lowercased])
         } else {
@@ -34,8 +43,8 @@ struct Set: FieldCommand {
             separated by commas. `field fields` lists every path.
             """)
 
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
-    @Argument(help: "The field's path, such as referrer.name or children.1.full_name.") var path: String
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
+    @Argument(help: "The field's path, such as referrer.name or children.1.full_name.", completion: .custom(Completion.fieldPaths)) var path: String
     @Argument(parsing: .captureForPassthrough, help: "The value.") var value: [String] = []
 
     func run(in context: Context) async throws {
@@ -67,8 +76,8 @@ struct Set: FieldCommand {
 struct Unset: FieldCommand {
     static let configuration = CommandConfiguration(abstract: "Clear a field of a referral (its earlier values stay in the history).")
 
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
-    @Argument(help: "The field's path.") var path: String
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
+    @Argument(help: "The field's path.", completion: .custom(Completion.fieldPaths)) var path: String
 
     func run(in context: Context) async throws {
         let store = try context.store()
@@ -84,8 +93,8 @@ struct Add: FieldCommand {
         abstract: "Add an item to a repeating group and print its id.",
         discussion: "Groups: children, parental_responsibility, household_members, agencies.")
 
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
-    @Argument(help: "The group: children, parental_responsibility, household_members or agencies.") var group: String
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
+    @Argument(help: "The group: children, parental_responsibility, household_members or agencies.", completion: .custom(Completion.groups)) var group: String
 
     func run(in context: Context) async throws {
         let store = try context.store()
@@ -103,7 +112,7 @@ struct Add: FieldCommand {
 struct Remove: FieldCommand {
     static let configuration = CommandConfiguration(abstract: "Remove an item from a repeating group (its values stay in the history).")
 
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
     @Argument(help: "The item: <group>.<item id, id prefix or position>, such as children.2.") var item: String
 
     func run(in context: Context) async throws {
@@ -123,7 +132,7 @@ struct Submit: FieldCommand {
             professional asking for anonymity. Missing information is a warning, never a refusal.
             """)
 
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
 
     func run(in context: Context) async throws {
         let store = try context.store()
@@ -140,11 +149,11 @@ struct Submit: FieldCommand {
             throw CLIError("Referral \(self.id) cannot be submitted until: " + findings.map(\.message).joined(separator: " "))
         }
         context.console.line("Submitted referral \(id.lowercased). It goes to the front door on the next sync.")
-        if !report.warnings.isEmpty {
-            context.console.line("\(report.warnings.count) warning(s); missing information never delays a referral, but add what you can:")
-            report.warnings.forEach { context.console.line("  - \($0.message)") }
-        }
         let referral = try store.referral(id)
+        if !report.warnings.isEmpty {
+            context.console.line("\(report.warnings.count) thing(s) missing; missing information never delays a referral, but add what you can with `field set \(self.id) PATH VALUE`:")
+            report.warnings.forEach { context.console.line("  - \(Format.path($0.path, in: referral)): \($0.message)") }
+        }
         if referral.values["urgency.immediate_risk"] == "yes" {
             if let deadline = try context.callDeadline(in: referral) {
                 context.console.line(deadline)
@@ -156,13 +165,25 @@ struct Submit: FieldCommand {
 }
 
 struct Discard: FieldCommand {
-    static let configuration = CommandConfiguration(abstract: "Abandon a draft. It is kept, with its history, but can no longer change.")
+    static let configuration = CommandConfiguration(
+        abstract: "Abandon a draft. It is kept, with its history, but can no longer change.",
+        discussion: "At a terminal it asks first; a script (standard input not a terminal) or --yes does not.")
 
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
+    @Flag(name: .shortAndLong, help: "Discard without asking.") var yes = false
 
     func run(in context: Context) async throws {
         let id = try context.referralID(self.id)
-        try context.store().discard(id)
+        let store = try context.store()
+        if context.console.isInteractive, !yes {
+            let child = try store.summaries().first { $0.id == id }?.label.map { " (\($0))" } ?? ""
+            context.console.prompt("Discard referral \(id.lowercased)\(child)? It can then no longer change. Type yes to discard: ")
+            guard let answer = context.console.readLine()?.trimmingCharacters(in: .whitespaces).lowercased(), ["y", "yes"].contains(answer) else {
+                context.console.line("Nothing was discarded.")
+                return
+            }
+        }
+        try store.discard(id)
         context.console.line("Discarded referral \(id.lowercased).")
     }
 }

@@ -103,11 +103,27 @@ struct Queue: FieldCommand {
 
 struct IntakeShow: FieldCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a submitted referral, section by section, with the guidance's warnings.")
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
+    @OptionGroup var output: JSONOption
+
+    /// `--json`: the server's document (fields by stored path, open
+    /// conflicts, changes since the front door last looked), the decisions
+    /// oldest first, and the guidance's report.
+    struct Document: Encodable {
+        let referral: ReferralDocument
+        let decisions: [DecisionRecord]
+        let guidance: GuidanceReport
+    }
 
     func run(in context: Context) async throws {
         let client = try context.onlineClient()
         let document = try await client.submittedReferral(try await queuedID(id, client: client))
+        if output.json {
+            let referral = Referral(id: UUID(uuidString: document.id)!, createdAt: Date(timeIntervalSince1970: 0), createdBy: document.owner,
+                                    updatedAt: Date(timeIntervalSince1970: 0), values: document.fields)
+            try context.console.json(Document(referral: document, decisions: DecisionRecord.history(in: document.fields), guidance: Guidance.check(referral)))
+            return
+        }
         let created = Timestamp.date(document.createdAt) ?? Date(timeIntervalSince1970: 0)
         let referral = Referral(
             id: UUID(uuidString: document.id)!, createdAt: created, createdBy: document.owner, updatedAt: created,
@@ -127,7 +143,7 @@ struct IntakeShow: FieldCommand {
         for conflict in document.conflicts {
             notes[conflict.path, default: []].append("! open conflict, waiting for an admin; every candidate:")
             for (index, candidate) in conflict.candidates.enumerated() {
-                notes[conflict.path, default: []].append("  \(index + 1). \(Format.value(candidate.value, at: conflict.path, form: form))  (\(candidate.author), \(candidate.time))")
+                notes[conflict.path, default: []].append("  \(index + 1). \(Format.value(candidate.value, at: conflict.path, form: form))  (\(Format.device(candidate.device, author: candidate.author)), \(candidate.time))")
             }
         }
         var lines = try Show.render(referral, all: false, context: context, notes: notes)
@@ -158,7 +174,7 @@ struct IntakeShow: FieldCommand {
 
 struct Acknowledge: FieldCommand {
     static let configuration = CommandConfiguration(commandName: "ack", abstract: "Record that the front door has received the referral (who and when).")
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
 
     func run(in context: Context) async throws {
         let client = try context.onlineClient()
@@ -173,8 +189,8 @@ struct Decide: FieldCommand {
         abstract: "Record the decision on a referral and the feedback for the referrer.",
         discussion: "A referral has one decision at a time; to change it, give --change and --reason: the earlier decision stays on the record, "
             + "and the referrer sees every decision. Outcomes: " + ReferralOutcome.allCases.map { "\($0.rawValue) (\($0.title))" }.joined(separator: "; ") + ".")
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
-    @Option(help: "The outcome: \(ReferralOutcome.allCases.map(\.rawValue).joined(separator: ", ")).") var outcome: ReferralOutcome
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
+    @Option(help: "The outcome.") var outcome: ReferralOutcome
     @Option(help: "Feedback for the referrer, also when no further action is taken.") var note: String
     @Flag(help: "Change the decision already recorded (needs --reason).") var change = false
     @Option(help: "Why the decision changes; it stays on the record with the earlier decision.") var reason: String?
@@ -244,7 +260,7 @@ struct Conflicts: FieldCommand {
             context.console.line("  \(conflict.path): \(conflict.question)")
             for (index, candidate) in conflict.candidates.enumerated() {
                 context.console.line("  \(index + 1). \(Format.value(candidate.value, at: conflict.path, form: form))")
-                context.console.line("     by \(candidate.author) on device \(candidate.device.prefix(13)) at \(candidate.time)")
+                context.console.line("     by \(Format.device(candidate.device, author: candidate.author)) at \(candidate.time)")
             }
             if let resolution = conflict.resolution {
                 context.console.line("  Resolved: \(Format.value(resolution.value, at: conflict.path, form: form)) by \(resolution.by) at \(resolution.at): \(resolution.reason)")

@@ -5,7 +5,7 @@ import SyncCore
 struct Show: FieldCommand {
     static let configuration = CommandConfiguration(abstract: "Show a referral, section by section.")
 
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
     @Flag(help: "List unanswered questions too.") var all = false
     @OptionGroup var output: JSONOption
 
@@ -124,13 +124,20 @@ struct List: FieldCommand {
         let kind: String
         let status: String
         let updated_at: String
+        /// Changes waiting to sync.
+        let pending: Int
+        /// The first child's name, or null.
+        @NullEncoded var child: String?
+
+        enum CodingKeys: String, CodingKey { case id, kind, status, updated_at, pending, child }
     }
 
     func run(in context: Context) async throws {
         let summaries = try context.store().summaries()
         if output.json {
             try context.console.json(summaries.map {
-                Row(id: $0.id.lowercased, kind: $0.kind.rawValue, status: $0.status.rawValue, updated_at: Timestamp.string($0.updatedAt))
+                Row(id: $0.id.lowercased, kind: $0.kind.rawValue, status: $0.status.rawValue, updated_at: Timestamp.string($0.updatedAt),
+                    pending: $0.pendingChanges, child: $0.label)
             })
             return
         }
@@ -153,7 +160,7 @@ struct Check: FieldCommand {
         abstract: "Check a referral against the guidance.",
         discussion: "Errors block submission; warnings (missing information) never do. Exits non-zero when there are errors.")
 
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
     @OptionGroup var output: JSONOption
 
     func run(in context: Context) async throws {
@@ -163,23 +170,23 @@ struct Check: FieldCommand {
         if output.json {
             try context.console.json(report)
         } else {
+            let missing = report.warnings.isEmpty ? "nothing missing" : "\(report.warnings.count) thing(s) missing"
             if report.errors.isEmpty {
-                context.console.line("Ready to submit: no rule of the guidance is broken.")
+                context.console.line("Can be submitted, \(missing)" + (report.warnings.isEmpty ? "." : " (missing information never blocks submission):"))
             } else {
-                context.console.line("\(report.errors.count) error(s) block submission:")
+                context.console.line("Cannot be submitted yet: \(report.errors.count) rule(s) of the guidance broken:")
                 report.errors.forEach { context.console.line("  ✗ \(Format.path($0.path, in: referral)): \($0.message)") }
+                if !report.warnings.isEmpty { context.console.line("Also \(missing), which never block submission:") }
             }
-            if !report.warnings.isEmpty {
-                context.console.line("\(report.warnings.count) warning(s), which never block submission:")
-                report.warnings.forEach { context.console.line("  ! \(Format.path($0.path, in: referral)): \($0.message)") }
-            }
+            report.warnings.forEach { context.console.line("  ! \(Format.path($0.path, in: referral)): \($0.message)") }
         }
         if !report.errors.isEmpty { throw ExitCode(2) }
     }
 }
 
 struct Fields: FieldCommand {
-    static let configuration = CommandConfiguration(abstract: "List every field of the form: path, type, merge policy and question.")
+    static let configuration = CommandConfiguration(abstract: "List every question of the form: its path, type and choices.",
+        discussion: "--json prints them as data, for scripts.")
 
     @Option(help: "Only the fields of this referral kind.") var kind: ReferralKind?
     @Flag(help: "Print the form as the Markdown document docs/form.md.") var markdown = false
@@ -214,8 +221,7 @@ struct Fields: FieldCommand {
                 context.console.line((section == patterns.first?.section.key ? "" : "\n") + formSection.title + (formSection.isGroup ? " (repeating: add with `field add <id> \(formSection.key)`)" : ""))
             }
             let options = field.type.options.isEmpty ? "" : " [" + field.type.options.map(\.key).joined(separator: "|") + "]"
-            let policy = field.policy == .manual ? "" : ", \(field.policy.rawValue)"
-            context.console.line("  \(pattern)  (\(field.type.name)\(policy))\(options)")
+            context.console.line("  \(pattern)  (\(field.type.name))\(options)")
             context.console.line("      \(field.question)")
         }
     }
@@ -260,7 +266,7 @@ extension Fields {
 struct History: FieldCommand {
     static let configuration = CommandConfiguration(abstract: "Show every local edit of a referral, or of one field or item: who, when, old and new value.")
 
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
     @Argument(help: "Only this field, group item or section (such as consent or children.1).") var path: String?
     @OptionGroup var output: JSONOption
 

@@ -39,7 +39,13 @@ struct Login: FieldCommand {
         let store = try context.store()
         let client = SyncClient(
             store: store, transport: HTTPTransport(server: url, token: token, device: store.deviceID, trustedCA: authority), server: server)
-        let reply = try await client.register()
+        let reply: RegisterResponse
+        do {
+            reply = try await client.register()
+        } catch SyncError.unreachable(let server, let reason) {
+            // The generic wording promises a later sync, which a failed login cannot keep.
+            throw CLIError("Cannot reach the server at \(server) (\(reason)); this device is not logged in: check the address and run `field login` again.")
+        }
         // The device keeps the token the server issued to it, never the user's.
         try store.saveLogin(
             ServerLogin(server: server, token: reply.deviceToken ?? token, user: reply.user, role: reply.role, ca: authority),
@@ -70,6 +76,7 @@ struct Sync: FieldCommand {
         let client = try context.client()
         let console = context.console
         let json = output.json
+        let before = try client.store.syncStatus()
         let summary = try await client.sync { progress in
             guard !json else { return }
             switch progress {
@@ -81,14 +88,23 @@ struct Sync: FieldCommand {
                 break
             }
         }
+        let store = client.store
+        let after = try store.syncStatus()
+        let summaries = try store.summaries()
         if json {
-            try console.json(summary)
+            try console.json(SyncDocument(summary: summary, news: SyncNews.lines(before: before, after: after, summaries: summaries) { path, id in
+                (try? store.referral(id)).map { Format.path(path, in: $0) } ?? path
+            }))
             return
         }
         console.line("Pushed \(summary.pushed) change(s): \(summary.applied) applied, \(summary.conflicts) conflict(s), \(summary.rejected) rejected. Received \(summary.pulled) update(s) from the server.")
         if let receipt = summary.receipt {
-            console.line("Receipt \(receipt) at \(summary.receiptTime ?? "?"): quote it as proof the front door received your changes.")
+            console.line("Receipt \(receipt) at \(summary.receiptTime ?? "?"): quote it as proof the server received your changes; the front door acknowledges a referral separately (`field status`).")
         }
+        let news = SyncNews.lines(before: before, after: after, summaries: summaries) { path, id in
+            (try? store.referral(id)).map { Format.path(path, in: $0) } ?? path
+        }
+        news.forEach(console.line)
         if let clock = summary.clock { console.line(clock.sentence) }
         if summary.serverRestored {
             console.line("The server was restored from a backup: this device pulled its records again and sent back \(summary.restoredValues) value(s) the server had lost.")
@@ -104,7 +120,7 @@ struct Sync: FieldCommand {
 struct Status: FieldCommand {
     static let configuration = CommandConfiguration(abstract: "Show what is waiting to sync, the last receipt and any conflicts, per referral.")
 
-    @Argument(help: "One referral's id or a unique prefix of it; all when omitted.") var id: String?
+    @Argument(help: "One referral's id or a unique prefix of it; all when omitted.", completion: .custom(Completion.referralIDs)) var id: String?
     @OptionGroup var output: JSONOption
 
     struct Document: Encodable {
@@ -197,7 +213,7 @@ struct Status: FieldCommand {
         if documents.isEmpty { context.console.line("No referrals on this device.") }
         let login = try store.login()
         if id == nil {
-            context.console.line(login.map { "Syncing with \($0.server) as \($0.user)." } ?? "Not logged in to a server: `field login` first.")
+            context.console.line(login.map { "Registered with \($0.server) as \($0.user)." } ?? "Not logged in to a server: `field login` first.")
         }
         for (status, document) in zip(statuses, documents) {
             let referral = try store.referral(status.id)
@@ -221,7 +237,8 @@ struct Status: FieldCommand {
             for conflict in status.conflicts {
                 context.console.line("  conflict on \(Format.path(conflict.path, in: referral)), waiting for an admin:")
                 for candidate in conflict.candidates {
-                    context.console.line("    \(Format.value(candidate.value, at: conflict.path, form: store.form))  (\(candidate.author), \(candidate.time))")
+                    let device = Format.device(candidate.device, author: candidate.author, this: store.deviceID)
+                    context.console.line("    \(Format.value(candidate.value, at: conflict.path, form: store.form))  (\(device), \(candidate.time))")
                 }
             }
             for change in status.rejected {
@@ -243,7 +260,7 @@ struct Retry: FieldCommand {
         abstract: "Send a referral's refused changes again, as they are, on the next sync.",
         discussion: "A change the server refused for its content stays on the device with the reason (`field status`). Editing the field sends the new value instead; `retry` sends the refused value again unchanged, for when the cause has gone (say, the server now accepts the question). Changes refused for the device's own state are sent again by `field sync` without asking.")
 
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
 
     func run(in context: Context) async throws {
         let store = try context.store()

@@ -19,7 +19,7 @@ struct Field: AsyncParsableCommand {
         subcommands: [
             New.self, Set.self, Unset.self, Add.self, Remove.self, Fill.self,
             Show.self, List.self, Check.self, Fields.self, History.self,
-            Submit.self, Discard.self, Login.self, Sync.self, Status.self, Retry.self, Contacts.self, Passphrase.self,
+            Submit.self, Discard.self, Profile.self, Login.self, Sync.self, Status.self, Retry.self, Contacts.self, Passphrase.self,
             Intake.self, Conflicts.self, Resolve.self, Use.self, Shell.self,
         ]
     )
@@ -35,10 +35,42 @@ struct Field: AsyncParsableCommand {
         if let name = arguments.first, !name.hasPrefix("-"), !Shell.knownCommands.contains(name) {
             let nearest = Shell.knownCommands.min { ReferralForm.editDistance(name, $0) < ReferralForm.editDistance(name, $1) }
             let hint = nearest.flatMap { ReferralForm.editDistance(name, $0) <= 2 ? "; did you mean '\($0)'?" : nil } ?? "; `field --help` lists the commands."
-            FileHandle.standardError.write(Data("Error: '\(name)' is not a command\(hint)\n".utf8))
+            let message = "'\(name)' is not a command\(hint)"
+            if arguments.contains("--json") { printJSONError(message) } else { FileHandle.standardError.write(Data("Error: \(message)\n".utf8)) }
             Foundation.exit(64)
         }
+        if arguments.contains("--json") { await runReportingJSONErrors(arguments) }
         await main(nil)
+    }
+
+    /// Runs the command; with `--json` a failure is data too: the error's
+    /// sentence as `{"error":{"message":…}}` on standard output, and the
+    /// usual non-zero exit status. An exit status a command chose itself
+    /// (`check` with errors, whose JSON is already printed) adds nothing.
+    static func runReportingJSONErrors(_ arguments: [String]) async -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+            Foundation.exit(0)
+        } catch {
+            let code = exitCode(for: error)
+            guard code != .success, !(error is ExitCode) else { exit(withError: error) }
+            printJSONError(message(for: error))
+            Foundation.exit(code.rawValue)
+        }
+    }
+
+    /// `{"error":{"message":…}}` on standard output.
+    static func printJSONError(_ message: String) {
+        let body = ["error": ["message": message]]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(body)) ?? Data()
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
     }
 }
 

@@ -11,8 +11,8 @@ struct Fill: FieldCommand {
             another item.
             """)
 
-    @Argument(help: "The referral's id or a unique prefix of it.") var id: String
-    @Option(help: "Walk only this section (such as concern or children).") var section: String?
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
+    @Option(help: "Walk only this section (such as concern or children).", completion: .custom(Completion.sections)) var section: String?
 
     /// Why a walk ended early.
     private enum Stop: Error {

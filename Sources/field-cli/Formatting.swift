@@ -34,6 +34,14 @@ enum Format {
         return form.field(atStoredPath: path)?.1.type.display(stored) ?? stored
     }
 
+    /// A device as people recognise it: `this device`, or its user's name and
+    /// the last four characters of its id (`jane's device 3f2a`), never the
+    /// time-ordered start that looks like a referral's id.
+    static func device(_ device: String, author: String, this: String? = nil) -> String {
+        if let this, device.lowercased() == this.lowercased() { return "this device" }
+        return "\(author)'s device \(device.suffix(4))"
+    }
+
     /// A moment in the authority's local time: `Wed 25 Nov 2026 10:00`.
     static func localTime(_ date: Date, _ authority: Authority) -> String {
         let formatter = DateFormatter()
