@@ -26,11 +26,11 @@ struct Restore: AsyncParsableCommand {
         var kept: String?
         if let from {
             guard storage.postgresURL == nil else {
-                throw ValidationError("--from restores a SQLite file; restore a PostgreSQL database with pg_restore, then run `sync-server restore --postgres URL` without --from.")
+                throw OperatorError("--from restores a SQLite file; restore a PostgreSQL database with pg_restore, then run `sync-server restore --postgres URL` without --from.")
             }
             kept = try Self.copy(backup: from, over: storage.db, stamp: now)
         } else if storage.postgresURL == nil, !FileManager.default.fileExists(atPath: storage.db) {
-            throw ValidationError("There is no database '\(storage.db)' to restore; give the backup with --from.")
+            throw OperatorError("There is no database '\(storage.db)' to restore; give the backup with --from.")
         }
         let store = try storage.open()
         let epoch = try store.startNewEpoch(at: now)
@@ -43,7 +43,7 @@ struct Restore: AsyncParsableCommand {
     /// the current database (if any) as `path.replaced-STAMP`; returns where.
     static func copy(backup: String, over path: String, stamp: String) throws -> String? {
         guard FileManager.default.fileExists(atPath: backup) else {
-            throw ValidationError("There is no backup file '\(backup)'.")
+            throw OperatorError("There is no backup file '\(backup)'.")
         }
         var readOnly = Configuration()
         readOnly.readonly = true
@@ -51,12 +51,12 @@ struct Restore: AsyncParsableCommand {
         do {
             source = try DatabaseQueue(path: backup, configuration: readOnly)
             guard try source.read({ try $0.tableExists("change_log") }) else {
-                throw ValidationError("'\(backup)' is not a sync-server database (it has no change log).")
+                throw OperatorError("'\(backup)' is not a sync-server database (it has no change log).")
             }
-        } catch let error as ValidationError {
+        } catch let error as OperatorError {
             throw error
         } catch {
-            throw ValidationError("'\(backup)' is not a SQLite database this server can read: \(error).")
+            throw OperatorError("'\(backup)' is not a SQLite database this server can read: \(error).")
         }
         var kept: String?
         if FileManager.default.fileExists(atPath: path) {

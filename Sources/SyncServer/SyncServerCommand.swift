@@ -32,13 +32,13 @@ struct Backup: AsyncParsableCommand {
 
     func run() async throws {
         guard storage.postgresURL == nil else {
-            throw ValidationError("A PostgreSQL database is backed up with pg_dump or base backups, not with sync-server backup (docs/operations.md).")
+            throw OperatorError("A PostgreSQL database is backed up with pg_dump or base backups, not with sync-server backup (docs/operations.md).")
         }
         guard let sqlite = try storage.open() as? SQLiteStorage else { return }
         do {
             try sqlite.backup(to: to)
         } catch let error as StorageError {
-            throw ValidationError(error.description)
+            throw OperatorError(error.description)
         }
         print("Backed up '\(storage.db)' to '\(to)' (0600).")
     }
@@ -46,7 +46,7 @@ struct Backup: AsyncParsableCommand {
 
 /// `--db` or `--postgres`, shared by every subcommand that opens the store.
 struct StorageOptions: ParsableArguments {
-    @Option(help: "The SQLite database file (created if missing).")
+    @Option(help: "The SQLite database file; only `serve` and `user add` create it when it is missing.")
     var db = "sync-server.sqlite"
 
     @Option(help: ArgumentHelp(
@@ -59,21 +59,30 @@ struct StorageOptions: ParsableArguments {
         postgres ?? ProcessInfo.processInfo.environment["DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    func open() throws -> any SyncStorage {
+    /// Opens the store. A missing SQLite file is created only when
+    /// `creatingIfMissing` (`serve`, `user add`): every other command needs
+    /// the database the server already has, and a mistyped `--db` must not
+    /// quietly give it a new empty one.
+    func open(creatingIfMissing: Bool = false) throws -> any SyncStorage {
         if let text = postgresURL {
             guard let url = PostgresURL(text) else {
-                throw ValidationError("'\(text.prefix(200))' is not a PostgreSQL address: postgres://user[:password]@host[:port]/database.")
+                throw OperatorError("'\(text.prefix(200))' is not a PostgreSQL address: postgres://user[:password]@host[:port]/database.")
             }
             do {
                 return try PostgresStorage(url: url)
             } catch {
-                throw ValidationError("Cannot open the PostgreSQL database \(url): \(String(reflecting: error)).")
+                throw OperatorError("Cannot open the PostgreSQL database \(url): \(String(reflecting: error)).")
             }
+        }
+        guard creatingIfMissing || FileManager.default.fileExists(atPath: db) else {
+            throw OperatorError("There is no database '\(db)'; give the server's database with --db (only `serve` and `user add` create a new one).")
         }
         do {
             return try SQLiteStorage(path: db)
+        } catch let error as StorageError {
+            throw OperatorError(error.description)
         } catch {
-            throw ValidationError("Cannot open the database '\(db)': \(error).")
+            throw OperatorError("Cannot open the database '\(db)': \(error).")
         }
     }
 }
@@ -116,13 +125,13 @@ struct Serve: AsyncParsableCommand {
             authFailureAddressLimit: authFailureAddressLimit)
         if let authority {
             do { configuration.authority = try Authority.load(contentsOf: URL(fileURLWithPath: authority)) } catch {
-                throw ValidationError("\(error)")
+                throw OperatorError("\(error)")
             }
         }
         switch (tlsCert, tlsKey) {
         case (let cert?, let key?):
             do { configuration.tls = try TLSFiles.configuration(certificate: cert, key: key) } catch let error as TLSFileError {
-                throw ValidationError(error.description)
+                throw OperatorError(error.description)
             }
         case (nil, nil):
             break
@@ -142,13 +151,13 @@ struct Serve: AsyncParsableCommand {
             // With a seed too, ids (conflicts, receipts) repeat from run to run.
             configuration.ids = UUIDv7Generator(clock: clock, seed: ProcessInfo.processInfo.environment["SYNC_SERVER_TEST_SEED"].flatMap(UInt64.init))
         }
-        let app = try buildApplication(configuration, storage: try storage.open(), metrics: ServerMetrics(registry: registry), logger: logger)
+        let app = try buildApplication(configuration, storage: try storage.open(creatingIfMissing: true), metrics: ServerMetrics(registry: registry), logger: logger)
         try await app.runService()
     }
 }
 
 struct UserCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage users.", subcommands: [AddUser.self, RotateToken.self])
+    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage users.", subcommands: [AddUser.self, ListUsers.self, RotateToken.self])
 }
 
 extension Role: ExpressibleByArgument {}
@@ -170,16 +179,16 @@ struct AddUser: AsyncParsableCommand {
         }
         let token = Tokens.make()
         do {
-            _ = try storage.open().addUser(name: trimmed, role: role, tokenHash: Tokens.hash(token), at: Timestamp.string(Date()))
+            _ = try storage.open(creatingIfMissing: true).addUser(name: trimmed, role: role, tokenHash: Tokens.hash(token), at: Timestamp.string(Date()))
         } catch let error as StorageError {
-            throw ValidationError(error.description)
+            throw OperatorError(error.description)
         }
         print(token)
     }
 }
 
 struct AuditCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Check the audit trail.", subcommands: [VerifyAudit.self])
+    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Read and check the audit trail.", subcommands: [ShowAudit.self, VerifyAudit.self])
 }
 
 struct VerifyAudit: AsyncParsableCommand {
@@ -210,14 +219,14 @@ struct RotateToken: AsyncParsableCommand {
     func run() async throws {
         let token = Tokens.make()
         guard try storage.open().replaceToken(of: name, tokenHash: Tokens.hash(token)) else {
-            throw ValidationError("There is no user named '\(name)'.")
+            throw OperatorError("There is no user named '\(name)'.")
         }
         print(token)
     }
 }
 
 struct DeviceCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "device", abstract: "Manage devices.", subcommands: [RevokeDevice.self])
+    static let configuration = CommandConfiguration(commandName: "device", abstract: "List and revoke devices.", subcommands: [ListDevices.self, RevokeDevice.self])
 }
 
 struct RevokeDevice: AsyncParsableCommand {
@@ -229,15 +238,18 @@ struct RevokeDevice: AsyncParsableCommand {
             stops working at once. The user's token was never stored on the device: rotate it as well \
             (`sync-server user rotate-token NAME`) only if the user may have written it down where a thief could find it.
             """)
-    @Argument(help: "The device's id (shown by `field login` on the device).") var id: String
+    @Argument(help: "The device's id, or a start of it that no other device's id has (shown by `field login` and `sync-server device list`).")
+    var id: String
     @Option(help: "Who revokes it, for the audit trail.") var by = "operator"
     @OptionGroup var storage: StorageOptions
 
     func run() async throws {
-        guard try storage.open().revoke(device: id, by: by, at: Timestamp.string(Date())) else {
-            throw ValidationError("There is no device with id '\(id)'.")
+        let store = try storage.open()
+        let device = try DevicePrefix.resolve(id, in: store)
+        guard try store.revoke(device: device, by: by, at: Timestamp.string(Date())) else {
+            throw OperatorError("There is no device with id '\(device)'.")
         }
-        print("Device \(id) is revoked.")
+        print("Device \(device) is revoked.")
     }
 }
 

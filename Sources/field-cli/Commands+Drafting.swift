@@ -38,7 +38,7 @@ struct Set: FieldCommand {
             The value is the rest of the line. In a session (`field` on its own, or a script) it is \
             kept exactly as typed, quotes, backslashes and # included; on your shell's command line, \
             the shell's quoting applies. Dates are 2026-03-14 or \
-            14/03/2026 (or `today`), times 2026-03-14T09:30 (or `now`), yes/no fields take \
+            14/03/2026 (or `today`, `yesterday`), times 2026-03-14T09:30 (or `now`), yes/no fields take \
             yes or no, choice fields an option or its number, multi-choice fields options \
             separated by commas. `field fields` lists every path.
             """)
@@ -59,6 +59,7 @@ struct Set: FieldCommand {
             let shown = Format.value(write.newValue, at: write.path, form: store.form)
             context.console.line(write.changed ? "\(Format.path(write.path, in: referral)) = \(shown)" : "\(Format.path(write.path, in: referral)) already is \(shown)")
         }
+        context.dateWarnings(writes, in: referral).forEach(context.console.line)
         if referral.status == .submitted, writes.contains(where: \.changed) {
             context.console.line("Note: referral \(self.id) is already submitted; this change goes to the front door as an update on the next sync.")
         }

@@ -166,7 +166,7 @@ struct Check: FieldCommand {
     func run(in context: Context) async throws {
         let store = try context.store()
         let referral = try store.referral(try context.referralID(id))
-        let report = Guidance.check(referral, form: store.form)
+        let report = Guidance.check(referral, form: store.form, today: context.today)
         if output.json {
             try context.console.json(report)
         } else {
@@ -238,7 +238,7 @@ extension Fields {
             "`shared/domain/REFERRALS.md`. Missing answers are warnings, never a reason to refuse",
             "a referral; the hard rules are listed in `docs/field-cli.md`.",
             "",
-            "Types: text; date (`2026-03-14`, `14/03/2026` or `today`); date-time (`2026-03-14T09:30`",
+            "Types: text; date (`2026-03-14`, `14/03/2026`, `today` or `yesterday`); date-time (`2026-03-14T09:30`",
             "or `now`, stored in UTC); yes/no; choice (a key or its number); multi-choice (keys separated",
             "by commas). Merge policies decide what the server does with concurrent writes of a field:",
             "manual (a conflict for an admin), lww (latest stamp wins), append (both kept), set (union).",

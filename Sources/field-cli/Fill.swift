@@ -52,6 +52,7 @@ struct Fill: FieldCommand {
                     try walkGroup(section, of: id, kind: kind, context: context, refusals: refusals)
                 } else {
                     for field in section.fields where field.applies(to: kind) {
+                        if try Self.isAboutACallNotMade(section.pattern(of: field), values: store.referral(id).values) { continue }
                         try ask(field, path: section.pattern(of: field), label: section.pattern(of: field), of: id, context: context, refusals: refusals)
                     }
                 }
@@ -124,6 +125,12 @@ struct Fill: FieldCommand {
             default:
                 do {
                     let writes = try store.set(path, of: id, to: trimmed)
+                    let referral = try store.referral(id)
+                    if !field.type.options.isEmpty, let stored = writes.first?.newValue, stored != trimmed {
+                        // An option's number or the start of its key: say which it became.
+                        console.line("  = \(stored) (\(field.type.display(stored)))")
+                    }
+                    context.dateWarnings(writes, in: referral).forEach(console.line)
                     if path == "urgency.immediate_risk", writes.first?.newValue == "yes",
                         try store.referral(id).values["urgency.call_made"] != "yes"
                     {
@@ -139,6 +146,12 @@ struct Fill: FieldCommand {
                 }
             }
         }
+    }
+
+    /// Who was phoned, when and the reference ask about a call: with no call
+    /// made (`urgency.call_made` not yes), the walk does not ask them.
+    static func isAboutACallNotMade(_ path: String, values: [String: String]) -> Bool {
+        ["urgency.call_to", "urgency.call_at", "urgency.call_reference"].contains(path) && values["urgency.call_made"] != "yes"
     }
 
     static func hint(for type: FieldType) -> String {

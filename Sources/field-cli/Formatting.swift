@@ -79,6 +79,22 @@ extension Context {
         try store().referralID(matching: prefix)
     }
 
+    /// The device's date now.
+    var today: CalendarDate { CalendarDate.today(at: clock.now(), in: .current) }
+
+    /// A warning line for each date just written that is odd (a birth in the
+    /// future, a delivery in the past): it is stored all the same. "Today"
+    /// is the date of the write (`referral.updatedAt`), so no clock is read.
+    func dateWarnings(_ writes: [FieldWrite], in referral: Referral) -> [String] {
+        let today = CalendarDate.today(at: referral.updatedAt, in: .current)
+        return writes.compactMap { write in
+            guard write.changed, let value = write.newValue,
+                let message = Guidance.dateWarning(path: write.path, value: value, today: today)
+            else { return nil }
+            return "Warning: \(Format.path(write.path, in: referral)): \(message) It is saved as given."
+        }
+    }
+
     /// What to do when a child is at immediate risk: phone first, whom, and the
     /// 48-hour confirmation.
     func urgencyAdvice(for id: UUID) throws -> [String] {

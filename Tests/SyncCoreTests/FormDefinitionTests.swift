@@ -51,6 +51,8 @@ struct FormDefinitionTests {
     @Test("values are normalised to their canonical form", arguments: [
         (FieldType.date, "14/03/2019", "2019-03-14"),
         (.date, "2019-3-4", "2019-03-04"),
+        (.date, "Yesterday", "1969-12-31"),
+        (.date, "today", "1970-01-01"),
         (.dateTime, "2026-11-23T10:15", "2026-11-23T10:15:00Z"),
         (.dateTime, "2026-11-23T10:15:30+01:00", "2026-11-23T09:15:30Z"),
         (.yesNo, "Y", "yes"),
@@ -66,7 +68,8 @@ struct FormDefinitionTests {
 
     @Test("bad values are refused with a sentence naming the value", arguments: [
         (FieldType.date, "2019-02-30"),
-        (.date, "yesterday"),
+        (.date, "31/02/2021"),
+        (.date, "someday"),
         (.dateTime, "25:00"),
         (.yesNo, "maybe"),
         (.choice([FieldOption("given", "Given")]), "refused"),

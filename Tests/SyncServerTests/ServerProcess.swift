@@ -144,6 +144,22 @@ final class ServerProcess: @unchecked Sendable {
         return (termination.status, output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
+    /// Runs a `sync-server` subcommand on this server's database: its exit
+    /// status, standard output and standard error, trimmed.
+    func commandWithErrors(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+        try Self.commandWithErrors(arguments + database.arguments)
+    }
+
+    /// Runs `sync-server` with exactly these arguments: exit status, standard output and standard error, trimmed.
+    static func commandWithErrors(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+        let errors = FileManager.default.temporaryDirectory.appendingPathComponent("sync-server-stderr-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: errors) }
+        let (termination, output) = try ChildProcess.run(
+            executable.path, arguments, environment: ProcessInfo.processInfo.environment.filter { $0.key != "DATABASE_URL" }, error: .file(errors))
+        let error = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+        return (termination.status, output.trimmingCharacters(in: .whitespacesAndNewlines), error.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
     /// Adds a user through the real command and returns the token it printed.
     func addUser(_ name: String, role: Role = .practitioner) throws -> String {
         let (status, token) = try command(["user", "add", name, "--role", role.rawValue])

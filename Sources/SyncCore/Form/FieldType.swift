@@ -107,13 +107,11 @@ public enum FieldType: Sendable, Equatable {
             }
             return trimmed
         case .date:
-            if trimmed.lowercased() == "today" {
-                var calendar = Calendar(identifier: .gregorian)
-                calendar.timeZone = timeZone
-                let parts = calendar.dateComponents([.year, .month, .day], from: now)
-                return CalendarDate(year: parts.year!, month: parts.month!, day: parts.day!)!.description
+            if let offset = ["today": 0, "yesterday": -1][trimmed.lowercased()] {
+                return CalendarDate.today(at: now, in: timeZone).adding(days: offset).description
             }
             guard let date = CalendarDate(parsing: trimmed) else {
+                if let reason = CalendarDate.whyNotADate(trimmed) { throw .impossibleDate(value: trimmed, reason: reason) }
                 throw .invalidValue(value: trimmed, expected: "a date such as 2026-03-14 or 14/03/2026")
             }
             return date.description

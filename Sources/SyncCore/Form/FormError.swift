@@ -12,6 +12,8 @@ public enum FormError: Error, Equatable, Sendable, CustomStringConvertible {
     case ambiguousItem(group: String, item: String)
     case reservedPath(path: String)
     case fieldNotForKind(path: String, kind: ReferralKind)
+    /// Written as a date, but no such day exists (`31/02/2021`): why not.
+    case impossibleDate(value: String, reason: String)
 
     public var description: String {
         switch self {
@@ -33,6 +35,8 @@ public enum FormError: Error, Equatable, Sendable, CustomStringConvertible {
             "'\(path)' is kept by the record itself and cannot be set directly; use `submit` or `discard`."
         case .fieldNotForKind(let path, let kind):
             "'\(path)' does not apply to a \(kind.rawValue) referral."
+        case .impossibleDate(let value, let reason):
+            "'\(value)' is not a date: \(reason)."
         }
     }
 }

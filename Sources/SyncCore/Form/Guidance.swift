@@ -27,7 +27,8 @@ public struct GuidanceReport: Sendable, Equatable, Codable {
 /// The referrer counts as a professional unless `referrer.type` says `public`:
 /// the people using this tool are practitioners.
 public enum Guidance {
-    public static func check(_ referral: Referral, form: ReferralForm = .standard) -> GuidanceReport {
+    /// With `today`, odd dates are warned about too (`dateWarning`).
+    public static func check(_ referral: Referral, form: ReferralForm = .standard, today: CalendarDate? = nil) -> GuidanceReport {
         let values = referral.visibleValues
         var errors: [GuidanceFinding] = []
         var warnings: [GuidanceFinding] = []
@@ -97,7 +98,34 @@ public enum Guidance {
                 warnings.append(.init(path: "children.\(item.lowercased).expected_delivery", message: "A pre-birth referral should give the expected date of delivery for child \(position + 1)."))
             }
         }
+        if let today {
+            for (path, value) in values.sorted(by: { $0.key < $1.key }) {
+                if let message = dateWarning(path: path, value: value, today: today) { warnings.append(.init(path: path, message: message)) }
+            }
+        }
         let errorPaths = Set(errors.map(\.path))
         return GuidanceReport(errors: errors, warnings: warnings.filter { !errorPaths.contains($0.path) })
+    }
+}
+
+extension Guidance {
+    /// A date that is plausible to type but odd to mean: a date of birth in
+    /// the future, an expected date of delivery in the past. Odd information
+    /// must not block a referral either, so this is only ever a warning; nil
+    /// when the date is not odd or the path holds no such date.
+    public static func dateWarning(path: String, value: String, today: CalendarDate) -> String? {
+        guard let date = CalendarDate(parsing: value) else { return nil }
+        let parts = path.split(separator: ".")
+        guard parts.count == 3 else { return nil }
+        switch (parts[0], parts[2]) {
+        case ("children", "date_of_birth") where date > today:
+            return "The date of birth \(date) is in the future; for an unborn baby leave it empty and give the expected date of delivery."
+        case ("household_members", "date_of_birth") where date > today:
+            return "The date of birth \(date) is in the future; check it."
+        case ("children", "expected_delivery") where date < today:
+            return "The expected date of delivery \(date) is in the past; if the baby has been born, give the date of birth."
+        default:
+            return nil
+        }
     }
 }

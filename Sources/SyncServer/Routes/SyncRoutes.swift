@@ -67,6 +67,7 @@ struct SyncRoutes {
                 detail: "device=\(body.device) applied=\(result.applied) conflicts=\(result.conflicts) rejected=\(result.rejected) duplicates=\(result.duplicates) receipt=\(result.response.receipt?.reference ?? "-") records=\(result.response.receipt?.records.joined(separator: ",") ?? "")"))
             return result
         }
+        try storage.recordSync(device: body.device, user: user.id, at: Timestamp.string(engine.clock.now()))
         var response = result.response
         if response.outcomes.contains(where: { $0.retry == true }) {
             // Change numbers the device already used: it renumbers past this one.
@@ -112,6 +113,10 @@ struct SyncRoutes {
             // Reads of referral content by intake and admins are on the record.
             let records = Set(page.changes.map(\.record)).sorted().joined(separator: ",")
             try storage.audit(AuditEvent(at: Timestamp.string(engine.clock.now()), actor: user.name, action: "pull", record: nil, detail: "since=\(cursor) changes=\(page.changes.count) records=\(records)"))
+        }
+        if let device = context.signedInDevice ?? request.headers[AuthenticationMiddleware.deviceHeader] {
+            // Only a device registered to this user is updated.
+            try storage.recordSync(device: device, user: user.id, at: page.serverTime ?? Timestamp.string(engine.clock.now()))
         }
         metrics.pulled.increment(by: Int64(page.changes.count))
         context.logger.info("pull served", metadata: ["since": "\(cursor)", "changes": "\(page.changes.count)", "more": "\(page.more)"])

@@ -160,6 +160,8 @@ final class PostgresStorage: SyncStorage {
                 VALUES (1, md5(random()::text || clock_timestamp()::text), to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'));
             ALTER TABLE change_log ADD COLUMN sent_hlc TEXT;
             """),
+        // When each device last pushed or pulled, for `sync-server device list`.
+        ("v4-last-sync", "ALTER TABLE devices ADD COLUMN last_sync_at TEXT"),
     ]
 
     /// Instances started together migrate one at a time (an advisory lock), each migration once.

@@ -215,6 +215,10 @@ final class SQLiteStorage: SyncStorage {
                 ALTER TABLE change_log ADD COLUMN sent_hlc TEXT;
                 """)
         }
+        migrator.registerMigration("v8-last-sync") { db in
+            // When each device last pushed or pulled, for `sync-server device list`.
+            try db.execute(sql: "ALTER TABLE devices ADD COLUMN last_sync_at TEXT")
+        }
         return migrator
     }
 

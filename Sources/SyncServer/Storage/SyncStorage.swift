@@ -108,6 +108,16 @@ protocol SyncStorage: Sendable {
     /// The user and device a device token was issued to.
     func deviceCredential(tokenHash: String) throws -> (user: User, device: String)?
     func verifyAudit() throws -> AuditTrail.Verification
+    /// Every user, by name (never their token hashes).
+    func users() throws -> [UserSummary]
+    /// Every device, or those of the user named `user`, by user then registration.
+    func devices(user: String?) throws -> [DeviceSummary]
+    /// The ids of devices that start with `prefix` (hex digits and hyphens), at most 10.
+    func deviceIDs(startingWith prefix: String) throws -> [String]
+    /// Records that `device`, registered to `user`, pushed or pulled at `at`.
+    func recordSync(device: String, user: Int64, at: String) throws
+    /// The audit entries `filter` selects, oldest first.
+    func auditEntries(_ filter: AuditFilter) throws -> [AuditListing]
 }
 
 /// A submitted referral as the queue needs it.

@@ -1,0 +1,140 @@
+import ArgumentParser
+import Foundation
+import SyncCore
+
+/// A command that could not do what it was asked, for a reason the operator
+/// can act on: argument-parser prints `Error: ` and the sentence, without
+/// the usage text a `ValidationError` brings, and the command exits 1.
+struct OperatorError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// `sync-server user list`: who may sign in, never their tokens or hashes.
+struct ListUsers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List users: name, role and when they were added (never their tokens).")
+    @OptionGroup var storage: StorageOptions
+
+    func run() async throws {
+        let users = try storage.open().users()
+        guard !users.isEmpty else {
+            print("There are no users yet; add one with `sync-server user add NAME --role practitioner`.")
+            return
+        }
+        print(Table.render([["NAME", "ROLE", "CREATED"]] + users.map { [$0.name, $0.role, $0.createdAt] }))
+    }
+}
+
+/// `sync-server device list`: each device, its user, and whether it still syncs.
+struct ListDevices: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List devices: id, user, when registered, when last synced, and whether revoked or wiped.",
+        discussion: "STATE is active, revoked (the device will erase its referral data when it next reaches the server) or wiped (it has).")
+    @Option(help: "Only this user's devices.") var user: String?
+    @OptionGroup var storage: StorageOptions
+
+    func run() async throws {
+        let store = try storage.open()
+        if let user, try !store.users().contains(where: { $0.name == user }) {
+            throw OperatorError("There is no user named '\(user)'.")
+        }
+        let devices = try store.devices(user: user)
+        guard !devices.isEmpty else {
+            print(user.map { "\($0) has no devices registered." } ?? "No device has registered yet.")
+            return
+        }
+        print(Table.render([["DEVICE", "USER", "REGISTERED", "LAST SYNC", "STATE"]] + devices.map {
+            [$0.id, $0.user, $0.registeredAt, $0.lastSyncAt ?? "never", Self.state($0)]
+        }))
+    }
+
+    /// active; revoked AT by WHO; wiped AT (revoked AT by WHO).
+    static func state(_ device: DeviceSummary) -> String {
+        guard let revokedAt = device.revokedAt else { return "active" }
+        let revoked = "revoked \(revokedAt) by \(device.revokedBy ?? "?")"
+        guard let wipedAt = device.wipedAt else { return revoked }
+        return "wiped \(wipedAt) (\(revoked))"
+    }
+}
+
+/// A device named by its id or a unique start of it, as `field` takes referral ids.
+enum DevicePrefix {
+    /// The one device whose id is or starts with `text`; one sentence otherwise.
+    static func resolve(_ text: String, in storage: any SyncStorage) throws -> String {
+        let prefix = text.lowercased()
+        guard !prefix.isEmpty, prefix.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
+            throw OperatorError("'\(text.prefix(80))' is not a device id or the start of one (hex digits and hyphens, as `sync-server device list` shows).")
+        }
+        let matches = try storage.deviceIDs(startingWith: prefix)
+        if matches.contains(prefix) { return prefix }
+        switch matches.count {
+        case 0: throw OperatorError("There is no device whose id starts with '\(text)'; `sync-server device list` shows them.")
+        case 1: return matches[0]
+        default: throw OperatorError("'\(text)' is the start of \(matches.count < 10 ? "\(matches.count)" : "10 or more") device ids (\(matches.prefix(3).joined(separator: ", "))\(matches.count > 3 ? ", …" : "")); give more of the id.")
+        }
+    }
+}
+
+/// `sync-server audit show`: the audit trail, filtered.
+struct ShowAudit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show audit entries, oldest first: the latest --limit of those every given filter selects.",
+        discussion: "Entries hold ids, counts and receipt references, never referral content. `audit verify` checks that none was altered.")
+    @Option(help: "Only entries by this actor (a user name, or the name given to --by).") var actor: String?
+    @Option(help: "Only entries of this action: login, push, pull, revoke, wiped, new-epoch, …") var action: String?
+    @Option(help: "Only entries about this referral: its id or the start of one.") var record: String?
+    @Option(help: "Only entries at or after this time, UTC: 2026-11-23 or 2026-11-23T10:00:00Z.") var since: String?
+    @Option(help: "At most this many entries, the latest.") var limit = 100
+    @OptionGroup var storage: StorageOptions
+
+    func validate() throws {
+        guard limit >= 1 else { throw ValidationError("--limit must be at least 1; got \(limit).") }
+    }
+
+    func run() async throws {
+        var filter = AuditFilter(actor: actor, action: action, limit: limit)
+        if let record {
+            let prefix = record.lowercased()
+            guard !prefix.isEmpty, prefix.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
+                throw OperatorError("'\(record.prefix(80))' is not a referral id or the start of one (hex digits and hyphens).")
+            }
+            filter.record = prefix
+        }
+        if let since {
+            guard let start = Self.time(since) else {
+                throw OperatorError("'\(since.prefix(80))' is not a date or time: give 2026-11-23 or 2026-11-23T10:00:00Z.")
+            }
+            filter.since = Timestamp.string(start)
+        }
+        let entries = try storage.open().auditEntries(filter)
+        guard !entries.isEmpty else {
+            print("No audit entries match.")
+            return
+        }
+        print(Table.render([["#", "AT", "ACTOR", "ACTION", "RECORD", "DETAIL"]] + entries.map {
+            [String($0.id), $0.event.at, $0.event.actor, $0.event.action, $0.event.record ?? "-", $0.event.detail]
+        }))
+    }
+
+    /// `2026-11-23` (midnight UTC) or a timestamp `Timestamp.date` reads (UTC unless it says otherwise).
+    static func time(_ text: String) -> Date? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        return Timestamp.date(trimmed.count == 10 ? trimmed + "T00:00" : trimmed)
+    }
+}
+
+/// Left-aligned columns two spaces apart; the last column is not padded.
+enum Table {
+    static func render(_ rows: [[String]]) -> String {
+        let columns = rows.map(\.count).max() ?? 0
+        let widths = (0..<columns).map { column in rows.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { column, cell in
+                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}
