@@ -171,6 +171,8 @@ struct Status: FieldCommand {
         let pending: Int
         @NullEncoded var receipt: ReceiptJSON?
         let conflicts: [ConflictJSON]
+        /// Conflicts an admin settled: path, by, at, reason.
+        let resolved: [ResolvedJSON]
         let rejected: [RejectedJSON]
         @NullEncoded var acknowledged: AcknowledgedJSON?
         @NullEncoded var outcome: OutcomeJSON?
@@ -179,7 +181,15 @@ struct Status: FieldCommand {
         /// Set once three working days have passed since receipt with no acknowledgement.
         @NullEncoded var escalate: String?
 
-        enum CodingKeys: String, CodingKey { case id, status, pending, receipt, conflicts, rejected, acknowledged, outcome, decisions, escalate }
+        struct ResolvedJSON: Encodable {
+            let id: String
+            let path: String
+            let by: String
+            let at: String
+            let reason: String
+        }
+
+        enum CodingKeys: String, CodingKey { case id, status, pending, receipt, conflicts, resolved, rejected, acknowledged, outcome, decisions, escalate }
     }
 
     static let escalation = "no acknowledgement after 3 working days: contact the team manager"
@@ -201,6 +211,7 @@ struct Status: FieldCommand {
                 id: status.id.lowercased, status: status.status.rawValue, pending: status.pending,
                 receipt: status.lastReceipt.map { .init(reference: $0.reference, time: $0.serverTime) },
                 conflicts: status.conflicts.map { .init(id: $0.id, path: $0.path, candidates: $0.candidates) },
+                resolved: status.resolved.map { .init(id: $0.id, path: $0.path, by: $0.resolution.by, at: $0.resolution.at, reason: $0.resolution.reason) },
                 rejected: status.rejected.map { .init(path: $0.path, value: $0.value, reason: $0.rejectedReason ?? "") },
                 acknowledged: acknowledged, outcome: outcome,
                 decisions: status.decisions.map { .init(outcome: $0.outcome, title: $0.title, note: $0.note, at: $0.decidedAt, by: $0.decidedBy, reason: $0.reason) },
@@ -240,6 +251,10 @@ struct Status: FieldCommand {
                     let device = Format.device(candidate.device, author: candidate.author, this: store.deviceID)
                     context.console.line("    \(Format.value(candidate.value, at: conflict.path, form: store.form))  (\(device), \(candidate.time))")
                 }
+            }
+            for settled in status.resolved {
+                let resolution = settled.resolution
+                context.console.line("  conflict on \(Format.path(settled.path, in: referral)) resolved by \(resolution.by) at \(resolution.at) because \(resolution.reason)")
             }
             for change in status.rejected {
                 context.console.line("  refused: \(Format.path(change.path, in: referral)): \(change.rejectedReason ?? "")")

@@ -38,7 +38,10 @@ enum SyncNews {
         let wasOpen = Swift.Set(before?.conflicts.map(\.path) ?? [])
         let isOpen = Swift.Set(after.conflicts.map(\.path))
         for stored in isOpen.subtracting(wasOpen).sorted() { news.append("conflict on \(path(stored)), waiting for an admin") }
-        for stored in wasOpen.subtracting(isOpen).sorted() { news.append("conflict on \(path(stored)) resolved") }
+        for stored in wasOpen.subtracting(isOpen).sorted() {
+            let settled = after.resolved.last { $0.path == stored }?.resolution
+            news.append("conflict on \(path(stored)) resolved" + (settled.map { " by \($0.by) because \($0.reason)" } ?? ""))
+        }
         return news
     }
 }

@@ -81,7 +81,11 @@ struct FrontDoorTests {
         for device in [laptop, phone] {
             try await device.sync()
             #expect(try device.value(record, "concern.summary") == merged)
-            #expect(try #require(try device.store.syncStatus(of: record).first).conflicts.isEmpty)
+            let settled = try #require(try device.store.syncStatus(of: record).first)
+            #expect(settled.conflicts.isEmpty)
+            // The practitioner sees who resolved it and why.
+            #expect(settled.resolved.map(\.resolution.by) == ["ada"])
+            #expect(settled.resolved.first?.resolution.reason == "Both visitors saw bruising; merged")
         }
         // The history keeps every candidate and the decision, who, when and why.
         let resolved = try #require(try await admin.client.conflicts(all: true).first)

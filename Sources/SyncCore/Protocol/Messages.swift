@@ -251,15 +251,31 @@ public struct ConflictCandidate: Codable, Sendable, Equatable {
 }
 
 public struct ConflictState: Codable, Sendable, Equatable {
+    /// Who settled a conflict, when and why: every device shows it.
+    public struct Resolution: Codable, Sendable, Equatable {
+        public var by: String
+        public var at: String
+        public var reason: String
+
+        public init(by: String, at: String, reason: String) {
+            self.by = by
+            self.at = at
+            self.reason = reason
+        }
+    }
+
     public var id: String
     /// `open` or `resolved`.
     public var status: String
     public var candidates: [ConflictCandidate]
+    /// Set once an admin resolved it.
+    public var resolution: Resolution?
 
-    public init(id: String, status: String, candidates: [ConflictCandidate]) {
+    public init(id: String, status: String, candidates: [ConflictCandidate], resolution: Resolution? = nil) {
         self.id = id
         self.status = status
         self.candidates = candidates
+        self.resolution = resolution
     }
 }
 

@@ -10,6 +10,12 @@ public struct SyncStatus: Sendable, Equatable {
         public var candidates: [ConflictCandidate]
     }
 
+    public struct ResolvedConflict: Sendable, Equatable {
+        public var id: String
+        public var path: String
+        public var resolution: ConflictState.Resolution
+    }
+
     public var id: UUID
     public var status: ReferralStatus
     /// Changes not yet acknowledged by the server (refused ones excluded).
@@ -18,6 +24,8 @@ public struct SyncStatus: Sendable, Equatable {
     public var rejected: [PendingChange]
     public var lastReceipt: Receipt?
     public var conflicts: [LocalConflict]
+    /// Conflicts an admin has resolved, with who, when and why, oldest first.
+    public var resolved: [ResolvedConflict] = []
     /// When the server acknowledged the submission (deadlines run from here).
     public var receivedAt: Date?
     /// Record-level values the front door wrote (`@acknowledged_at`, `@outcome`…,
@@ -52,6 +60,15 @@ extension LocalStore {
                         id: row["id"], path: row["path"], status: row["status"],
                         candidates: (try? JSONDecoder().decode([ConflictCandidate].self, from: Data(candidates.utf8))) ?? [])
                 }
+                let resolved = try Row.fetchAll(
+                    db, sql: "SELECT id, path, resolution FROM conflict WHERE referral_id = ? AND status = 'resolved' AND resolution IS NOT NULL ORDER BY updated_at, id",
+                    arguments: [key]
+                ).compactMap { row -> SyncStatus.ResolvedConflict? in
+                    guard let text = try cipher.open(row, "resolution", record: key, path: Self.resolutionPath(row["id"])),
+                        let resolution = try? JSONDecoder().decode(ConflictState.Resolution.self, from: Data(text.utf8))
+                    else { return nil }
+                    return SyncStatus.ResolvedConflict(id: row["id"], path: row["path"], resolution: resolution)
+                }
                 let mine = outbox.filter { $0.record == id }
                 let receivedAt = try String.fetchOne(db, sql: "SELECT received_at FROM referral WHERE id = ?", arguments: [key]).flatMap { Timestamp.date($0) }
                 let frontDoor = Dictionary(uniqueKeysWithValues: try Row.fetchAll(
@@ -62,7 +79,7 @@ extension LocalStore {
                     id: id, status: status.flatMap(ReferralStatus.init(rawValue:)) ?? .draft,
                     pending: mine.filter { $0.rejectedReason == nil }.count,
                     rejected: mine.filter { $0.rejectedReason != nil },
-                    lastReceipt: receipt, conflicts: conflicts, receivedAt: receivedAt, frontDoor: frontDoor)
+                    lastReceipt: receipt, conflicts: conflicts, resolved: resolved, receivedAt: receivedAt, frontDoor: frontDoor)
             }
         }
     }

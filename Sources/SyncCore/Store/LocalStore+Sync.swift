@@ -237,11 +237,15 @@ extension LocalStore {
             return
         }
         let candidates = String(decoding: try JSONEncoder().encode(conflict.candidates), as: UTF8.self)
+        // The reason may quote the referral: sealed like the candidates.
+        let resolution = try conflict.resolution.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         try db.run("""
-                INSERT INTO conflict (id, referral_id, path, status, candidates, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET status = excluded.status, candidates = excluded.candidates, updated_at = excluded.updated_at
+                INSERT INTO conflict (id, referral_id, path, status, candidates, updated_at, resolution) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET status = excluded.status, candidates = excluded.candidates, updated_at = excluded.updated_at,
+                    resolution = coalesce(excluded.resolution, conflict.resolution)
                 """,
-            [conflict.id, referral, path, conflict.status, cipher.seal(candidates, record: referral, path: Self.conflictPath(conflict.id)), at])
+            [conflict.id, referral, path, conflict.status, cipher.seal(candidates, record: referral, path: Self.conflictPath(conflict.id)), at,
+             resolution.map { cipher.seal($0, record: referral, path: Self.resolutionPath(conflict.id)) }])
     }
 
     /// Where the device's own secrets and a conflict's candidates are sealed:
@@ -249,5 +253,6 @@ extension LocalStore {
     static let deviceRecord = "device"
     static let tokenPath = "@token"
     static func conflictPath(_ id: String) -> String { "@conflict.\(id)" }
+    static func resolutionPath(_ id: String) -> String { "@resolution.\(id)" }
     static func rejectionPath(_ seq: Int64) -> String { "@rejected.\(seq)" }
 }

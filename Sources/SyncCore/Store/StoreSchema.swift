@@ -157,6 +157,10 @@ enum StoreSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v8-conflict-resolution") { db in
+            // Who resolved a conflict, when and why (sealed JSON), for `field status`.
+            try db.execute(sql: "ALTER TABLE conflict ADD COLUMN resolution BLOB")
+        }
         return migrator
     }
 

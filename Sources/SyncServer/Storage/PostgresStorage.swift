@@ -515,13 +515,16 @@ struct PostgresTransaction: SyncTransaction {
     }
 
     func conflict(_ id: String) throws -> ConflictState? {
-        guard let status = try session.query("SELECT status FROM conflicts WHERE id = $1", .text(id)).first?.text(0) else { return nil }
+        guard let row = try session.query("SELECT status, resolved_by, resolved_at, reason FROM conflicts WHERE id = $1", .text(id)).first,
+            let status = try row.text(0)
+        else { return nil }
+        let resolution = try row.text(1).map { ConflictState.Resolution(by: $0, at: try row.text(2) ?? "", reason: try row.text(3) ?? "") }
         let candidates = try session.query(
             "SELECT value, author, device_id, at, hlc FROM conflict_candidates WHERE conflict_id = $1 ORDER BY position", .text(id)
         ).map {
             ConflictCandidate(value: try $0.text(0), author: try $0.text(1)!, device: try $0.text(2)!, time: try $0.text(3)!, hlc: try $0.text(4)!)
         }
-        return ConflictState(id: id, status: status, candidates: candidates)
+        return ConflictState(id: id, status: status, candidates: candidates, resolution: resolution)
     }
 
     func openConflict(_ id: String, record: String, path: String, candidates: [ConflictCandidate], at: String) throws {

@@ -526,11 +526,12 @@ struct SQLiteTransaction: SyncTransaction {
     }
 
     func conflict(_ id: String) throws -> ConflictState? {
-        guard let status = try String.fetchOne(statement("SELECT status FROM conflicts WHERE id = ?"), arguments: [id]) else { return nil }
+        guard let row = try Row.fetchOne(statement("SELECT status, resolved_by, resolved_at, reason FROM conflicts WHERE id = ?"), arguments: [id]) else { return nil }
         let candidates = try Row.fetchAll(statement("SELECT * FROM conflict_candidates WHERE conflict_id = ? ORDER BY position"), arguments: [id]).map {
             ConflictCandidate(value: $0["value"], author: $0["author"], device: $0["device_id"], time: $0["at"], hlc: $0["hlc"])
         }
-        return ConflictState(id: id, status: status, candidates: candidates)
+        let resolution = (row["resolved_by"] as String?).map { ConflictState.Resolution(by: $0, at: row["resolved_at"] ?? "", reason: row["reason"] ?? "") }
+        return ConflictState(id: id, status: row["status"], candidates: candidates, resolution: resolution)
     }
 
     func openConflict(_ id: String, record: String, path: String, candidates: [ConflictCandidate], at: String) throws {
