@@ -61,7 +61,8 @@ extension LocalStore {
             if (row["hlc_wall"] as Int64) > correctedNow + Self.clockTolerance {
                 try db.run("UPDATE device SET hlc_wall = ?, hlc_counter = 0", [correctedNow])
             }
-            try db.run("UPDATE device SET clock_offset_ms = ?", [offset])
+            // Conditional, so an unchanged offset dirties no page on every reply.
+            try db.run("UPDATE device SET clock_offset_ms = ? WHERE clock_offset_ms != ?", [offset, offset])
             guard abs(offset - noted) >= Self.clockTolerance else { return nil }
             try db.run("UPDATE device SET clock_noted_ms = ?", [offset])
             return ClockNotice(offsetMilliseconds: offset)

@@ -65,9 +65,10 @@ struct SyncRoutes {
                 at: result.response.receipt?.serverTime ?? Timestamp.string(engine.clock.now()), actor: user.name, action: "push",
                 record: nil,
                 detail: "device=\(body.device) applied=\(result.applied) conflicts=\(result.conflicts) rejected=\(result.rejected) duplicates=\(result.duplicates) receipt=\(result.response.receipt?.reference ?? "-") records=\(result.response.receipt?.records.joined(separator: ",") ?? "")"))
+            // In the push's own transaction: no second commit per push.
+            try transaction.recordSync(device: body.device, user: user.id, at: Timestamp.string(engine.clock.now()))
             return result
         }
-        try storage.recordSync(device: body.device, user: user.id, at: Timestamp.string(engine.clock.now()))
         var response = result.response
         if response.outcomes.contains(where: { $0.retry == true }) {
             // Change numbers the device already used: it renumbers past this one.
@@ -114,8 +115,8 @@ struct SyncRoutes {
             let records = Set(page.changes.map(\.record)).sorted().joined(separator: ",")
             try storage.audit(AuditEvent(at: Timestamp.string(engine.clock.now()), actor: user.name, action: "pull", record: nil, detail: "since=\(cursor) changes=\(page.changes.count) records=\(records)"))
         }
-        if let device = context.signedInDevice ?? request.headers[AuthenticationMiddleware.deviceHeader] {
-            // Only a device registered to this user is updated.
+        if !page.more, let device = context.signedInDevice ?? request.headers[AuthenticationMiddleware.deviceHeader] {
+            // Once per sync (its last page), not per page; only a device registered to this user is updated.
             try storage.recordSync(device: device, user: user.id, at: page.serverTime ?? Timestamp.string(engine.clock.now()))
         }
         metrics.pulled.increment(by: Int64(page.changes.count))

@@ -572,6 +572,10 @@ struct PostgresTransaction: SyncTransaction {
             """, .text(value), .text(by), .text(at), .text(reason), .int(revision), .text(id))
     }
 
+    func recordSync(device: String, user: Int64, at: String) throws {
+        try session.query(ServerQueries.recordSync, .text(device), .int(user), .text(at))
+    }
+
     /// Inside a transaction holding the writer lock, so the chain's head cannot move under it.
     func audit(_ event: AuditEvent) throws {
         let last = try session.query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").first

@@ -573,6 +573,10 @@ struct SQLiteTransaction: SyncTransaction {
         try AuditTrail.append(event, db: db)
     }
 
+    func recordSync(device: String, user: Int64, at: String) throws {
+        try statement(ServerQueries.sqlite(ServerQueries.recordSync)).execute(arguments: [device, user, at])
+    }
+
     func receipt(_ reference: String) throws -> Receipt? {
         try Row.fetchOne(statement("SELECT * FROM receipts WHERE reference = ?"), arguments: [reference]).map {
             let records = (try? JSONDecoder().decode([String].self, from: Data(($0["records"] as String).utf8))) ?? []

@@ -164,6 +164,8 @@ protocol SyncTransaction {
     func markResolved(_ id: String, value: String?, by: String, at: String, reason: String, revision: Int64) throws
     /// Appends to the audit trail inside this transaction: the entry commits with the change it records.
     func audit(_ event: AuditEvent) throws
+    /// Records when a device of `user` last synced, with the push it belongs to (no commit of its own).
+    func recordSync(device: String, user: Int64, at: String) throws
 }
 
 /// SQL both backends run as it is. Placeholders are PostgreSQL's (`$1`);
