@@ -26,6 +26,12 @@ let package = Package(
             name: "CCurl",
             linkerSettings: [.linkedLibrary("curl")]
         ),
+        // The system's libedit for the session's line editing and history
+        // (Sources/field-cli/LineEditor.swift); Debian's libedit-dev.
+        .target(
+            name: "CEditLine",
+            linkerSettings: [.linkedLibrary("edit")]
+        ),
         .target(
             name: "SyncCore",
             dependencies: [
@@ -39,6 +45,7 @@ let package = Package(
             name: "field-cli",
             dependencies: [
                 "SyncCore",
+                "CEditLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -20,7 +20,7 @@ struct Shell: FieldCommand {
         // At a terminal: line editing, and history (values left out on disk).
         let editor = console.isInteractive ? LineEditor() : nil
         let history = SessionHistory(home: context.home)
-        editor?.history = history.load()
+        if let editor { history.load().forEach(editor.remember) }
         var failures = 0
         while true {
             let prompt = context.currentReferral.map { "field \($0.lowercased.prefix(8))> " } ?? "field> "
@@ -42,7 +42,7 @@ struct Shell: FieldCommand {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             if let editor {
-                if editor.history.last != trimmed { editor.history.append(trimmed) }
+                editor.remember(trimmed)
                 history.append(trimmed)
             }
             if ["exit", "quit"].contains(trimmed) { break }

@@ -6,7 +6,7 @@ import TestSupport
 /// The session at a real (pseudo-)terminal and `use`, through the real `field` binary.
 @Suite("The session at a terminal")
 struct TerminalSessionTests {
-    static let up = "\u{1B}[A", left = "\u{1B}[D", controlC = "\u{03}"
+    static let up = "\u{1B}[A", left = "\u{1B}[D", controlC = "\u{03}", f5 = "\u{1B}[15~"
 
     @Test("line editing, history on Up, Ctrl-C cancels the line, `use` leaves ids out; the history file keeps no values")
     func editingAndHistory() throws {
@@ -19,14 +19,15 @@ struct TerminalSessionTests {
         terminal.waitFor("field> ")
         terminal.type("use \(id.prefix(6))\r")
         #expect(terminal.waitFor("field \(short)> ").contains("Using referral \(id)"))
-        // A typo mended with Left: "Smth" becomes "Smith".
-        terminal.type("set referrer.name Jane Smth" + Self.left + Self.left + "i\r")
-        #expect(terminal.waitFor("field \(short)> ").contains("referrer.name = Jane Smith"))
-        // Up recalls the line (in memory, whole); Enter runs it again.
-        terminal.type("set referrer.role Teacher\r")
+        // A typo mended with Left, after a letter of two bytes: "Smth" becomes "Smith".
+        terminal.type("set referrer.name Zoë Smth" + Self.left + Self.left + "i\r")
+        #expect(terminal.waitFor("field \(short)> ").contains("referrer.name = Zoë Smith"))
+        // A key with no use (F5) leaves nothing in the line.
+        terminal.type("set referrer.role Te" + Self.f5 + "acher\r")
         terminal.waitFor("field \(short)> ")
+        // Up recalls the line (in memory, whole); Enter runs it again.
         terminal.type(Self.up + Self.up + "\r")
-        #expect(terminal.waitFor("field \(short)> ").contains("referrer.name already is Jane Smith"))
+        #expect(terminal.waitFor("field \(short)> ").contains("referrer.name already is Zoë Smith"))
         // Ctrl-C drops the line and the session goes on.
         terminal.type("set referrer.agency Riverside" + Self.controlC)
         #expect(terminal.waitFor("field \(short)> ").contains("^C"))
@@ -36,14 +37,14 @@ struct TerminalSessionTests {
         #expect(terminal.finish() == 0, "\(terminal.transcript)")
 
         let referral = try field.openStore().referral(UUID(uuidString: id)!)
-        #expect(referral.values["referrer.name"] == "Jane Smith")
+        #expect(referral.values["referrer.name"] == "Zoë Smith")
         #expect(referral.values["referrer.role"] == "Teacher")
         #expect(referral.values["referrer.agency"] == nil, "Ctrl-C ran the line: \(terminal.transcript)")
 
         let file = field.home.appendingPathComponent("history")
         let saved = try String(contentsOf: file, encoding: .utf8)
         #expect(saved == "use \(id.prefix(6))\nset referrer.name\nset referrer.role\nset referrer.name\ncheck\n", "\(saved)")
-        #expect(!saved.contains("Jane") && !saved.contains("Teacher"))
+        #expect(!saved.contains("Zoë") && !saved.contains("Teacher"))
         let mode = try FileManager.default.attributesOfItem(atPath: file.path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
 

@@ -83,6 +83,12 @@ public final class ChildProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var ended: Termination?
 
+    /// A write to a child that has already ended (a test typing to a program
+    /// that exited early) fails with EPIPE instead of killing the whole test
+    /// run with SIGPIPE, so the test reports what the program printed. The
+    /// children themselves start with every signal at its default.
+    private static let brokenPipesIgnored: Void = { _ = Glibc.signal(SIGPIPE, SIG_IGN) }()
+
     /// Starts `executable` (looked up in PATH when it has no slash) with these arguments.
     /// - Parameter environment: the child's whole environment; this process's when nil.
     /// - Parameter directory: the child's working directory; this process's when nil.
@@ -90,6 +96,7 @@ public final class ChildProcess: @unchecked Sendable {
         _ executable: String, _ arguments: [String] = [], environment: [String: String]? = nil, directory: String? = nil,
         input: Input = .null, output: Output = .pipe, error: Output = .inherit
     ) throws {
+        _ = Self.brokenPipesIgnored
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

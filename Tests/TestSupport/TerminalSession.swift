@@ -21,9 +21,10 @@ public final class TerminalSession {
                                    input: .pipe, output: .pipe, error: .pipe)
     }
 
-    /// Types `keys` exactly as given.
+    /// Types `keys` exactly as given. Keys typed after the program ended are
+    /// lost (the test then sees it in `waitFor`, `finish` and the transcript).
     public func type(_ keys: String) {
-        process.input!.write(Data(keys.utf8))
+        try? process.input!.write(contentsOf: Data(keys.utf8))
     }
 
     /// Blocks until `text` has been shown since the last wait; returns what
