@@ -58,17 +58,24 @@ struct SyncRoutes {
             throw APIError(.forbidden, "Device \(body.device.prefix(40)) is not registered to \(user.name); run `field login` first.")
         }
         try checkSameLog(body)
-        // The whole batch is one transaction, committed before the reply.
-        let result = try storage.write { transaction in
-            let result = try engine.apply(body, user: user, in: transaction)
+        // The whole batch is one transaction, committed before the reply:
+        // read phase, decision (no I/O), write phase (docs/protocol.md, "The server's write path").
+        let reference = engine.newReference()
+        var decided: PushEngine.Result?
+        let revisions = try storage.push(PushNeeds(body, reference: reference)) { snapshot, fallback in
+            let transaction = PlannedTransaction(snapshot: snapshot, fallback: fallback)
+            let result = try engine.apply(body, user: user, reference: reference, in: transaction)
             try transaction.audit(AuditEvent(
                 at: result.response.receipt?.serverTime ?? Timestamp.string(engine.clock.now()), actor: user.name, action: "push",
                 record: nil,
                 detail: "device=\(body.device) applied=\(result.applied) conflicts=\(result.conflicts) rejected=\(result.rejected) duplicates=\(result.duplicates) receipt=\(result.response.receipt?.reference ?? "-") records=\(result.response.receipt?.records.joined(separator: ",") ?? "")"))
             // In the push's own transaction: no second commit per push.
             try transaction.recordSync(device: body.device, user: user.id, at: Timestamp.string(engine.clock.now()))
-            return result
+            decided = result
+            return transaction.plan
         }
+        var result = decided!
+        result.response = revisions.resolve(result.response)
         var response = result.response
         if response.outcomes.contains(where: { $0.retry == true }) {
             // Change numbers the device already used: it renumbers past this one.

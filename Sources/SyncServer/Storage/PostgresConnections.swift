@@ -5,12 +5,6 @@ import Logging
 import NIOCore
 import PostgresNIO
 
-/// A value bound to a PostgreSQL statement (`$1`, `$2`…).
-enum SQLBind: Sendable {
-    case text(String?)
-    case int(Int64?)
-}
-
 /// A few PostgreSQL connections, used synchronously.
 ///
 /// `SyncStorage` and `SyncTransaction` are synchronous (the engine runs inside

@@ -6,19 +6,25 @@ import SyncCore
 /// The same store in PostgreSQL, for a front door that runs several server
 /// instances on one database its operators already back up and replicate.
 ///
-/// Every write transaction starts by locking the one row of `writer`
-/// (`SELECT … FOR UPDATE`). Writers, on every instance, therefore take turns
-/// as they do on SQLite's single writer, and everything the engine reads and
-/// decides inside a transaction stays true until it commits:
-/// - revisions come from `writer.revision`, advanced inside the transaction
-///   that holds the lock, so they commit in revision order and a pull (one
-///   snapshot, `REPEATABLE READ`) always sees a prefix of the log: a write
-///   that commits late can never be skipped;
-/// - two instances pushing the same field meet in turn: the second sees the
-///   first's revision and makes exactly one conflict;
-/// - `(device, seq)` is looked up under the lock, so a retry sent to another
-///   instance gets `duplicate`;
-/// - the audit trail's head is read under the lock: one chain for all instances.
+/// There is no global write lock: writers on every instance run side by side
+/// unless they touch the same referral (docs/protocol.md, "The server's write
+/// path"):
+/// - a writer locks each referral it touches (`pg_advisory_xact_lock(1, k)`,
+///   `k` from the referral id; a push takes all of its batch's at once, in
+///   key order, so two pushes cannot deadlock). Two pushes of the same
+///   field meet in turn, and the second sees the first's revision: exactly
+///   one conflict, holding every candidate. `(device, seq)` belongs to one
+///   device, whose pushes touch its own referrals, so a retry sent to another
+///   instance waits for the first and gets `duplicate`;
+/// - revisions come from the sequence `change_log_revision`, so they no
+///   longer commit in order. `allocate_revisions(n)` marks each allocation
+///   with a lock on its first revision, held until the transaction ends, and
+///   `pull_horizon()` returns the lowest revision still marked (or the next
+///   one to be given out): a pull reads below it only, so a write that
+///   commits late is never skipped. Both take a short gate lock so that a
+///   horizon never sees a revision given out without its mark;
+/// - the audit trail is one hash chain: appending takes `pg_advisory_xact_lock(2, 2)`,
+///   the only turn writers take, for the last statement before `COMMIT`.
 final class PostgresStorage: SyncStorage {
     let connections: PostgresConnections
 
@@ -162,20 +168,73 @@ final class PostgresStorage: SyncStorage {
             """),
         // When each device last pushed or pulled, for `sync-server device list`.
         ("v4-last-sync", "ALTER TABLE devices ADD COLUMN last_sync_at TEXT"),
+        // No global write lock: revisions from a sequence, each allocation
+        // marked until its transaction ends, and pulls read below the lowest
+        // mark (the class comment). `writer` stays, unused, for older instances.
+        ("v5-revision-sequence", """
+            CREATE SEQUENCE change_log_revision AS BIGINT MINVALUE 1 START 1;
+            SELECT setval('change_log_revision', greatest(revision, 1), revision > 0) FROM writer WHERE id = 1
+            """),
+        ("v5-allocate-revisions", """
+            CREATE FUNCTION allocate_revisions(n bigint) RETURNS SETOF bigint LANGUAGE plpgsql AS $$
+            DECLARE
+                first bigint;
+            BEGIN
+                PERFORM pg_advisory_lock(2, 1);
+                BEGIN
+                    first := nextval('change_log_revision');
+                    IF n > 1 THEN
+                        PERFORM setval('change_log_revision', first + n - 1);
+                    END IF;
+                    PERFORM pg_advisory_xact_lock(first);
+                EXCEPTION WHEN OTHERS THEN
+                    PERFORM pg_advisory_unlock(2, 1);
+                    RAISE;
+                END;
+                PERFORM pg_advisory_unlock(2, 1);
+                RETURN QUERY SELECT generate_series(first, first + n - 1);
+            END
+            $$
+            """),
+        ("v5-pull-horizon", """
+            CREATE FUNCTION pull_horizon() RETURNS bigint LANGUAGE plpgsql AS $$
+            DECLARE
+                horizon bigint;
+            BEGIN
+                PERFORM pg_advisory_lock(2, 1);
+                BEGIN
+                    SELECT min((l.classid::bigint << 32) | l.objid::bigint) INTO horizon
+                        FROM pg_locks l
+                        WHERE l.locktype = 'advisory' AND l.objsubid = 1
+                            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database());
+                    IF horizon IS NULL THEN
+                        SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END INTO horizon FROM change_log_revision;
+                    END IF;
+                EXCEPTION WHEN OTHERS THEN
+                    PERFORM pg_advisory_unlock(2, 1);
+                    RAISE;
+                END;
+                PERFORM pg_advisory_unlock(2, 1);
+                RETURN horizon;
+            END
+            $$
+            """),
     ]
 
     /// Instances started together migrate one at a time (an advisory lock), each migration once.
     private func migrate() throws {
         try connections.withConnection { session in
-            try session.execute("SELECT pg_advisory_lock(7245518)")
-            defer { _ = try? session.execute("SELECT pg_advisory_unlock(7245518)") }
+            // A two-key lock: single-key (bigint) advisory locks mark revisions (`pull_horizon`).
+            try session.execute("SELECT pg_advisory_lock(2, 0)")
+            defer { _ = try? session.execute("SELECT pg_advisory_unlock(2, 0)") }
             try session.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
             let done = Set(try session.query("SELECT name FROM schema_migrations").map { try $0.text(0) ?? "" })
             for migration in Self.migrations where !done.contains(migration.name) {
                 try session.execute("BEGIN")
                 do {
-                    // One statement at a time (no migration has a `;` inside a statement).
-                    for statement in migration.sql.split(separator: ";") where !statement.allSatisfy(\.isWhitespace) {
+                    // One statement at a time; a function (`$$` body) is one statement.
+                    let statements = migration.sql.contains("$$") ? [Substring(migration.sql)] : migration.sql.split(separator: ";")
+                    for statement in statements where !statement.allSatisfy(\.isWhitespace) {
                         try session.execute(String(statement))
                     }
                     try session.query("INSERT INTO schema_migrations (name) VALUES ($1)", .text(migration.name))
@@ -190,12 +249,10 @@ final class PostgresStorage: SyncStorage {
 
     // MARK: Transactions
 
-    /// A write transaction: the writer lock first, then `body`.
+    /// A write transaction. It takes no lock of its own: the referrals it
+    /// touches are locked as it touches them, the audit chain when it appends.
     private func writing<T>(_ body: (PostgresSession) throws -> T) throws -> T {
-        try connections.transaction { session in
-            try session.execute("SELECT revision FROM writer WHERE id = 1 FOR UPDATE")
-            return try body(session)
-        }
+        try connections.transaction { session in try body(session) }
     }
 
     /// A read: one snapshot for every statement in it.
@@ -207,10 +264,27 @@ final class PostgresStorage: SyncStorage {
         try writing { session in try body(PostgresTransaction(session: session)) }
     }
 
+    func push(_ needs: PushNeeds, decide: (PushSnapshot, any SyncTransaction) throws -> WritePlan) throws -> PlannedRevisions {
+        try writing { session in
+            let transaction = PostgresTransaction(session: session)
+            try transaction.lock(records: needs.records)
+            let snapshot = try PushStatements.load(needs, in: session)
+            let plan = try decide(snapshot, transaction)
+            let revisions = PlannedRevisions(allocated: try transaction.allocateRevisions(plan.log.count))
+            try PushStatements.write(revisions.resolve(plan), revisions: revisions.allocated, in: session)
+            TestHooks.holdPushBeforeCommit()
+            if let audit = plan.audit { try transaction.audit(audit) }
+            return revisions
+        }
+    }
+
     // MARK: Users and devices
 
     func addUser(name: String, role: Role, tokenHash: String, at: String) throws -> User {
         try writing { session in
+            // Users are added in turn (the audit chain's lock), so two
+            // operators adding one name get a clear refusal, not a key error.
+            try session.execute("SELECT pg_advisory_xact_lock(2, 2)")
             if try !session.query("SELECT 1 FROM users WHERE name = $1", .text(name)).isEmpty {
                 throw StorageError.duplicateUser(name)
             }
@@ -393,10 +467,14 @@ final class PostgresStorage: SyncStorage {
     }
 
     func pull(since: Int64, limit: Int, for user: User) throws -> PullResponse {
-        // One snapshot: writers commit in revision order (the writer lock), so
-        // it holds every revision up to some point and none after it, and the
-        // end of the log read below is the end of this same prefix.
-        try reading { session in
+        // Revisions no longer commit in order: read only below the horizon
+        // (the lowest revision a writer still holds), taken before the
+        // read's snapshot so that everything below it has committed and is
+        // in the snapshot. A write that commits late is read by a later pull.
+        let horizon = try connections.withConnection { session in
+            try session.query("SELECT pull_horizon() AS horizon")[0].int("horizon") ?? 1
+        }
+        return try reading { session in
             let visibility: String
             switch user.role {
             case .practitioner: visibility = "r.owner_id = \(user.id)"
@@ -406,9 +484,9 @@ final class PostgresStorage: SyncStorage {
             let rows = try session.query("""
                 SELECT l.revision, l.record_id, l.path, l.value, l.author, l.device_id, l.hlc, l.at, l.conflict_id
                 FROM change_log l JOIN records r ON r.id = l.record_id
-                WHERE l.revision > $1 AND l.kind IN ('write', 'conflict') AND \(visibility)
+                WHERE l.revision > $1 AND l.revision < $3 AND l.kind IN ('write', 'conflict') AND \(visibility)
                 ORDER BY l.revision LIMIT $2
-                """, .int(since), .int(Int64(limit) + 1))
+                """, .int(since), .int(Int64(limit) + 1), .int(horizon))
             let page = rows.prefix(limit)
             var conflicts: [String: ConflictState] = [:]
             let transaction = PostgresTransaction(session: session)
@@ -416,25 +494,64 @@ final class PostgresStorage: SyncStorage {
             changes.reserveCapacity(page.count)
             for row in page {
                 var conflict: ConflictState?
-                if let conflictID = try row.text(8) {
+                if let conflictID = try row.text("conflict_id") {
                     if conflicts[conflictID] == nil { conflicts[conflictID] = try transaction.conflict(conflictID) }
                     conflict = conflicts[conflictID]
                 }
                 changes.append(PulledChange(
-                    revision: try row.int(0)!, record: try row.text(1)!, path: try row.text(2)!, value: try row.text(3),
-                    author: try row.text(4)!, device: try row.text(5)!, hlc: try row.text(6)!, at: try row.text(7)!, conflict: conflict))
+                    revision: try row.int("revision")!, record: try row.text("record_id")!, path: try row.text("path")!,
+                    value: try row.text("value"), author: try row.text("author")!, device: try row.text("device_id")!,
+                    hlc: try row.text("hlc")!, at: try row.text("at")!, conflict: conflict))
             }
             let more = rows.count > limit
             let identity = try Self.identity(session)
-            let cursor = more || !changes.isEmpty ? (changes.last?.revision ?? since) : max(since, identity.end)
+            // With nothing more to read, the cursor moves to the end of what
+            // this role may see, but never past a revision still in flight.
+            let cursor = more || !changes.isEmpty ? (changes.last?.revision ?? since) : max(since, min(identity.end, horizon - 1))
             return PullResponse(changes: changes, cursor: cursor, more: more, epoch: identity.epoch, end: identity.end)
         }
     }
 }
 
-/// The engine's view of one PostgreSQL write transaction, which holds the writer lock.
+/// The engine's view of one PostgreSQL write transaction. It locks each
+/// referral the first time it touches it (the front door's writes touch one),
+/// or all of a push batch's at once (`lock(records:)`).
 struct PostgresTransaction: SyncTransaction {
     let session: PostgresSession
+    private let locked = LockedRecords()
+
+    init(session: PostgresSession) { self.session = session }
+
+    /// The referrals this transaction has locked.
+    private final class LockedRecords {
+        var keys = Set<Int32>()
+    }
+
+    /// The advisory lock key of a referral: the last 32 bits of its id (a
+    /// UUID v7's random bits). Two referrals may share a key: their writers
+    /// then take turns, which costs time, never correctness.
+    static func lockKey(_ record: String) -> Int32 {
+        let hex = record.replacingOccurrences(of: "-", with: "").suffix(8)
+        return Int32(bitPattern: UInt32(hex, radix: 16) ?? UInt32(truncatingIfNeeded: record.hashValue))
+    }
+
+    /// Locks `records` until the transaction ends, in key order, in one statement.
+    func lock(records: [String]) throws {
+        let keys = Set(records.map(Self.lockKey)).subtracting(locked.keys).sorted()
+        guard !keys.isEmpty else { return }
+        try session.query(
+            "SELECT count(pg_advisory_xact_lock(1, k)) AS locked FROM unnest(CAST($1 AS INT4[])) AS k",
+            .text("{" + keys.map(String.init).joined(separator: ",") + "}"))
+        locked.keys.formUnion(keys)
+    }
+
+    private func lock(_ record: String) throws { try lock(records: [record]) }
+
+    /// `count` new revisions, ascending, marked as in flight until the transaction ends.
+    func allocateRevisions(_ count: Int) throws -> [Int64] {
+        guard count > 0 else { return [] }
+        return try session.query("SELECT allocate_revisions($1) AS revision", .int(Int64(count))).map { try $0.int("revision")! }.sorted()
+    }
 
     func storedOutcomes(device: String, seqs: ClosedRange<Int64>) throws -> [Int64: StoredOutcome] {
         var outcomes: [Int64: StoredOutcome] = [:]
@@ -457,19 +574,23 @@ struct PostgresTransaction: SyncTransaction {
     }
 
     func recordOwner(_ record: String) throws -> Int64? {
-        try session.query("SELECT owner_id FROM records WHERE id = $1", .text(record)).first?.int(0)
+        try lock(record)
+        return try session.query("SELECT owner_id FROM records WHERE id = $1", .text(record)).first?.int(0)
     }
 
     func createRecord(_ record: String, owner: Int64, at: String) throws {
+        try lock(record)
         try session.query("INSERT INTO records (id, owner_id, created_at) VALUES ($1, $2, $3)", .text(record), .int(owner), .text(at))
     }
 
     func setRecordStatus(_ record: String, status: String) throws {
+        try lock(record)
         try session.query("UPDATE records SET status = $1 WHERE id = $2", .text(status), .text(record))
     }
 
     func field(record: String, path: String) throws -> ServerField? {
-        try session.query(
+        try lock(record)
+        return try session.query(
             "SELECT value, revision, hlc, device_id, author, at, conflict_id FROM fields WHERE record_id = $1 AND path = $2",
             .text(record), .text(path)
         ).first.map {
@@ -480,6 +601,7 @@ struct PostgresTransaction: SyncTransaction {
     }
 
     func setField(record: String, path: String, _ field: ServerField) throws {
+        try lock(record)
         try session.query("""
             INSERT INTO fields (record_id, path, value, revision, hlc, device_id, author, at, conflict_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
             ON CONFLICT (record_id, path) DO UPDATE SET value = excluded.value, revision = excluded.revision, hlc = excluded.hlc,
@@ -503,15 +625,16 @@ struct PostgresTransaction: SyncTransaction {
         ).isEmpty
     }
 
-    /// The next revision comes from the writer row this transaction has locked.
+    /// The entry's revision comes from the sequence, marked as in flight.
     func append(_ entry: LogEntry) throws -> Int64 {
+        try lock(entry.record)
+        let revision = try allocateRevisions(1)[0]
         try session.query("""
-            WITH next AS (UPDATE writer SET revision = revision + 1 WHERE id = 1 RETURNING revision)
             INSERT INTO change_log (revision, kind, record_id, path, value, author, device_id, seq, hlc, at, conflict_id, sent_hlc)
-            SELECT next.revision, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM next
-            RETURNING revision
-            """, .text(entry.kind.rawValue), .text(entry.record), .text(entry.path), .text(entry.value), .text(entry.author),
-            .text(entry.device), .int(entry.seq), .text(entry.hlc), .text(entry.at), .text(entry.conflict), .text(entry.sentHLC))[0].int(0)!
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            """, .int(revision), .text(entry.kind.rawValue), .text(entry.record), .text(entry.path), .text(entry.value), .text(entry.author),
+            .text(entry.device), .int(entry.seq), .text(entry.hlc), .text(entry.at), .text(entry.conflict), .text(entry.sentHLC))
+        return revision
     }
 
     func conflict(_ id: String) throws -> ConflictState? {
@@ -528,6 +651,7 @@ struct PostgresTransaction: SyncTransaction {
     }
 
     func openConflict(_ id: String, record: String, path: String, candidates: [ConflictCandidate], at: String) throws {
+        try lock(record)
         try session.query(
             "INSERT INTO conflicts (id, record_id, path, status, opened_at) VALUES ($1, $2, $3, 'open', $4)",
             .text(id), .text(record), .text(path), .text(at))
@@ -556,12 +680,18 @@ struct PostgresTransaction: SyncTransaction {
     }
 
     func recordStatus(_ record: String) throws -> String? {
-        try session.query("SELECT status FROM records WHERE id = $1", .text(record)).first?.text(0)
+        try lock(record)
+        return try session.query("SELECT status FROM records WHERE id = $1", .text(record)).first?.text(0)
     }
 
+    /// Locks the conflict's referral, then reads the conflict again, so
+    /// that "open" stays true until this transaction ends.
     func conflictPlace(_ id: String) throws -> (record: String, path: String, open: Bool)? {
-        try session.query("SELECT record_id, path, status FROM conflicts WHERE id = $1", .text(id)).first.map {
-            (try $0.text(0)!, try $0.text(1)!, try $0.text(2) == "open")
+        let sql = "SELECT record_id, path, status FROM conflicts WHERE id = $1"
+        guard let record = try session.query(sql, .text(id)).first?.text("record_id") else { return nil }
+        try lock(record)
+        return try session.query(sql, .text(id)).first.map {
+            (try $0.text("record_id")!, try $0.text("path")!, try $0.text("status") == "open")
         }
     }
 
@@ -576,8 +706,11 @@ struct PostgresTransaction: SyncTransaction {
         try session.query(ServerQueries.recordSync, .text(device), .int(user), .text(at))
     }
 
-    /// Inside a transaction holding the writer lock, so the chain's head cannot move under it.
+    /// Takes the audit chain's lock first, so the chain's head cannot move
+    /// under it: writers take turns here only, for the last statement
+    /// before their commit.
     func audit(_ event: AuditEvent) throws {
+        try session.execute("SELECT pg_advisory_xact_lock(2, 2)")
         let last = try session.query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").first
         let id = (try last?.int(0) ?? 0) + 1
         let previous = try last?.text(1) ?? AuditTrail.genesis

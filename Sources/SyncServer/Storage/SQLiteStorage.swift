@@ -389,6 +389,21 @@ final class SQLiteStorage: SyncStorage {
         try pool.write { db in try body(SQLiteTransaction(db: db)) }
     }
 
+    /// SQLite's single writer is the lock: the batch's revisions follow the
+    /// log's last one and commit in order.
+    func push(_ needs: PushNeeds, decide: (PushSnapshot, any SyncTransaction) throws -> WritePlan) throws -> PlannedRevisions {
+        try pool.write { db in
+            let session = SQLiteSession(db: db)
+            let snapshot = try PushStatements.load(needs, in: session)
+            let plan = try decide(snapshot, SQLiteTransaction(db: db))
+            let last = try Int64.fetchOne(db, sql: "SELECT coalesce(max(revision), 0) FROM change_log") ?? 0
+            let revisions = PlannedRevisions(allocated: (0..<Int64(plan.log.count)).map { last + 1 + $0 })
+            try PushStatements.write(revisions.resolve(plan), revisions: revisions.allocated, in: session)
+            if let audit = plan.audit { try AuditTrail.append(audit, db: db) }
+            return revisions
+        }
+    }
+
     func pull(since: Int64, limit: Int, for user: User) throws -> PullResponse {
         try pool.read { db in
             // What each role may see: a practitioner their own referrals,

@@ -83,6 +83,15 @@ protocol SyncStorage: Sendable {
     func startNewEpoch(at: String) throws -> String
     /// Runs `body` in one write transaction, committed durably before it returns.
     func write<T>(_ body: (any SyncTransaction) throws -> T) throws -> T
+    /// One push batch in one transaction, committed durably before it
+    /// returns: the batch's referrals are locked (PostgreSQL), the read
+    /// phase loads `needs` (`PushStatements.load`), `decide` plans the
+    /// writes without I/O (the transaction it gets is for reads the
+    /// snapshot did not foresee), revisions are allocated for the plan's log
+    /// entries, the write phase stores the plan in bulk, and its audit entry
+    /// is appended last. Returns the allocated revisions, to resolve the
+    /// plan's placeholders in the reply.
+    func push(_ needs: PushNeeds, decide: (PushSnapshot, any SyncTransaction) throws -> WritePlan) throws -> PlannedRevisions
     /// A page of the change log after `since`, as `user` may see it, with the
     /// log's epoch and end from the same snapshot.
     func pull(since: Int64, limit: Int, for user: User) throws -> PullResponse

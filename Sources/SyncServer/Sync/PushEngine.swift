@@ -1,7 +1,12 @@
 import Foundation
 import SyncCore
 
-/// Applies a push batch, change by change, inside one transaction.
+/// Decides a push batch, change by change, inside one transaction.
+///
+/// On the server the engine runs between a batch's read and write phases
+/// (`SyncStorage.push`): its transaction is a `PlannedTransaction` that
+/// answers from the batch's snapshot and collects a `WritePlan`, so it does
+/// no I/O and the number of round trips does not grow with the batch.
 ///
 /// For each change, in the batch's order (SYNC.md, "Push"):
 /// 1. `(device, seq)` already applied: the stored outcome again, as `duplicate`;
@@ -29,10 +34,17 @@ struct PushEngine {
         var duplicates = 0
     }
 
-    func apply(_ request: PushRequest, user: User, in transaction: any SyncTransaction) throws -> Result {
+    /// A new receipt reference, from the id generator.
+    func newReference() -> String { ReceiptReference.make(from: ids.next()) }
+
+    /// Decides a push batch in `transaction` (for the server, a
+    /// `PlannedTransaction` over the batch's snapshot); `reference` is the
+    /// receipt reference to use unless it is taken (from `newReference`, and
+    /// named in the batch's `PushNeeds` so the read phase checks it).
+    func apply(_ request: PushRequest, user: User, reference: String, in transaction: any SyncTransaction) throws -> Result {
         let now = clock.now()
         let at = Timestamp.string(now)
-        var reference = ReceiptReference.make(from: ids.next())
+        var reference = reference
         for _ in 0..<8 where try transaction.receipt(reference) != nil {
             reference = ReceiptReference.make(from: ids.next())  // 40 random bits: a collision is rare, not impossible
         }
