@@ -138,6 +138,68 @@ struct MultiInstanceTests {
         #expect(retry.receipt == receipt)
     }
 
+    @Test(
+        "a push held open on instance one blocks neither a push of another referral through instance two nor a pull there; the held write reaches the puller once it commits",
+        .timeLimit(.minutes(3)))
+    func heldPush() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("held-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let fifo = folder.appendingPathComponent("hold").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let first = try ServerProcess(backend: .postgres, environment: ["SYNC_TEST_HOLD_PUSH_FIFO": fifo])
+        let second = try ServerProcess(sharing: first)
+        let alice = try await Device(server: first, token: try first.addUser("alice"))
+        let bob = try await Device(server: second, token: try first.addUser("bob"))
+        let adminToken = try first.addUser("ada", role: .admin)
+        defer { alice.remove(); bob.remove() }
+        let held = try alice.store.createReferral(kind: .socialCare)
+        try alice.store.set("concern.summary", of: held, to: "Held on instance one")
+        let other = try bob.store.createReferral(kind: .socialCare)
+        try bob.store.set("concern.summary", of: other, to: "Pushed through instance two")
+
+        // Alice's push allocates its revisions, writes its rows and stops
+        // before committing. Opening the pipe returns once the server holds it.
+        let heldSync = Task { try await alice.sync() }
+        let release = try await Task.detached { try #require(FileHandle(forWritingAtPath: fifo)) }.value
+
+        // Meanwhile, instance two: Bob's push of another referral commits
+        // (it would wait here if writers took turns), and an admin's pull
+        // sees neither the held write nor anything after it.
+        let bobs = try await bob.sync()
+        #expect(bobs.applied == 3 && bobs.receipt != nil)
+        let during = try await Self.pull(second, token: adminToken, since: 0)
+        let heldRevisions = try await first.database.strings(
+            "SELECT revision FROM change_log WHERE record_id = ? ORDER BY revision", [held.lowercased])
+        #expect(heldRevisions.isEmpty, "the held push's rows are not committed yet")
+        #expect(during.changes.isEmpty, "a pull read past a revision still in flight: \(during.changes.map(\.revision))")
+        let bobsRevisions = try await first.database.strings(
+            "SELECT revision FROM change_log WHERE record_id = ? ORDER BY revision", [other.lowercased]).compactMap { $0.flatMap { Int64($0) } }
+        #expect(bobsRevisions.count == 3)
+        #expect(during.cursor < bobsRevisions.min()!, "the cursor moved past the held push's revisions")
+
+        // Released, Alice's push commits, and the admin's next pulls from the
+        // same cursor receive it, and Bob's.
+        try release.write(contentsOf: Data("go\n".utf8))
+        try release.close()
+        let alices = try await heldSync.value
+        #expect(alices.applied == 3 && alices.receipt != nil)
+        var cursor = during.cursor
+        var pulled: [PulledChange] = []
+        while true {
+            let page = try await Self.pull(second, token: adminToken, since: cursor)
+            pulled += page.changes
+            cursor = page.cursor
+            if !page.more { break }
+        }
+        let records = Set(pulled.map(\.record))
+        #expect(records == [held.lowercased, other.lowercased], "\(pulled.map { ($0.revision, $0.record) })")
+        let alicesRevisions = try await first.database.strings(
+            "SELECT revision FROM change_log WHERE record_id = ? ORDER BY revision", [held.lowercased]).compactMap { $0.flatMap { Int64($0) } }
+        #expect(alicesRevisions.max()! < bobsRevisions.min()!, "the held push took its revisions first")
+        #expect(Set(pulled.map(\.revision)) == Set(alicesRevisions + bobsRevisions))
+    }
+
     static func pull(_ server: ServerProcess, token: String, since: Int64) async throws -> PullResponse {
         var components = URLComponents(url: server.url.appendingPathComponent("v1/pull"), resolvingAgainstBaseURL: false)!
         components.queryItems = [URLQueryItem(name: "since", value: String(since)), URLQueryItem(name: "limit", value: "7")]

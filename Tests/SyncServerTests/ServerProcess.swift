@@ -37,12 +37,15 @@ final class ServerProcess: @unchecked Sendable {
     let options: [String]
     /// LOG_LEVEL for the server; its standard error goes to `log`.
     let logLevel: String
+    /// Variables added to the server's environment (test hooks).
+    let extraEnvironment: [String: String]
     var log: URL { folder.appendingPathComponent("server.log") }
 
     init(
         now: String? = nil, clock: String? = nil, tls: (certificate: String, key: String)? = nil, options: [String] = [],
-        logLevel: String = "warning", backend: TestBackend = .current
+        logLevel: String = "warning", backend: TestBackend = .current, environment: [String: String] = [:]
     ) throws {
+        self.extraEnvironment = environment
         self.now = now
         self.tls = tls
         self.options = options
@@ -59,7 +62,8 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// Another instance on the same database (PostgreSQL: several servers, one store).
-    init(sharing other: ServerProcess) throws {
+    init(sharing other: ServerProcess, environment: [String: String] = [:]) throws {
+        extraEnvironment = environment
         now = other.now
         tls = other.tls
         options = other.options
@@ -95,6 +99,7 @@ final class ServerProcess: @unchecked Sendable {
         environment["DATABASE_URL"] = nil  // the test's database only
         if let now { environment["SYNC_SERVER_TEST_NOW"] = now }
         if let clockFile { environment["SYNC_SERVER_TEST_CLOCK_FILE"] = clockFile.path }
+        environment.merge(extraEnvironment) { $1 }
         let process = try ChildProcess(
             Self.executable.path,
             ["serve", "--port", url?.port.map(String.init) ?? "0"] + database.arguments + options
