@@ -71,7 +71,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "sync-bench",
-            dependencies: ["SyncCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "SyncCore", .product(name: "GRDB", package: "GRDB.swift"),
+                // The raw PostgreSQL baseline, next to the server's push into the same cluster.
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             path: "Benchmarks/sync-bench"
         ),
         // How the tests start and wait for the processes they run (Tests/TestSupport/ChildProcess.swift).

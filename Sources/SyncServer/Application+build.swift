@@ -65,6 +65,7 @@ func buildRouter(_ configuration: ServerConfiguration, storage: any SyncStorage,
         storage: storage, frontDoor: FrontDoor(form: .standard, clock: configuration.clock),
         calendar: WorkingCalendar(authority: configuration.authority)
     ).add(to: api)
+    ConflictRoutes(storage: storage, resolution: ConflictResolution(form: .standard, clock: configuration.clock)).add(to: api)
     // Added last, so it wraps only the not-found responder: a request no route took.
     router.add(middleware: UnroutedMiddleware(routes: router.routes.map { ($0.method, $0.path.description) }))
     return router

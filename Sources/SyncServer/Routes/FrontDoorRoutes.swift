@@ -19,7 +19,7 @@ struct RoleGuard: RouterMiddleware {
     }
 }
 
-/// `/v1/intake/…` (intake role) and `/v1/conflicts/…` (admin role).
+/// `/v1/intake/…` (intake role), and devices' revocation and wipe reports.
 struct FrontDoorRoutes {
     let storage: any SyncStorage
     let frontDoor: FrontDoor
@@ -31,9 +31,6 @@ struct FrontDoorRoutes {
         intake.get("referrals/:id", use: referral)
         intake.post("referrals/:id/acknowledge", use: acknowledge)
         intake.post("referrals/:id/decision", use: decide)
-        let admin = api.group("conflicts").add(middleware: RoleGuard(roles: [.admin]))
-        admin.get(use: conflicts)
-        admin.post(":id/resolve", use: resolve)
         api.group("devices").add(middleware: RoleGuard(roles: [.admin])).post(":id/revoke", use: revoke)
         api.post("devices/wiped", use: wiped)
     }
@@ -49,7 +46,7 @@ struct FrontDoorRoutes {
 
     /// A revoked device reports that it erased its referral data.
     @Sendable func wiped(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let (user, device) = try actor(request, context)
+        let (user, device) = try storage.actingDevice(request, context)
         guard try storage.isRevoked(device: device) else {
             throw APIError(.conflict, "Device \(device) is not revoked; only a revoked device reports a wipe.")
         }
@@ -105,8 +102,8 @@ struct FrontDoorRoutes {
 
     @Sendable func acknowledge(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        let (user, device) = try actor(request, context)
-        let result = try recorded { try frontDoor.acknowledge(id, by: user, device: device, in: $0) } audit: {
+        let (user, device) = try storage.actingDevice(request, context)
+        let result = try storage.recorded { try frontDoor.acknowledge(id, by: user, device: device, in: $0) } audit: {
             AuditEvent(at: $0.acknowledgedAt, actor: user.name, action: "acknowledge", record: id, detail: "device=\(device)")
         }
         context.logger.notice("referral acknowledged", metadata: ["record": "\(id)"])
@@ -115,10 +112,10 @@ struct FrontDoorRoutes {
 
     @Sendable func decide(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        let (user, device) = try actor(request, context)
+        let (user, device) = try storage.actingDevice(request, context)
         var request = request
         let body = try await SyncRoutes.decode(DecisionRequest.self, from: &request)
-        let result = try recorded { try frontDoor.decide(id, body, by: user, device: device, in: $0) } audit: {
+        let result = try storage.recorded { try frontDoor.decide(id, body, by: user, device: device, in: $0) } audit: {
             // The reason is the worker's words about the referral: the record keeps it, the audit line does not.
             AuditEvent(
                 at: $0.decidedAt, actor: user.name, action: $0.number == 1 ? "decide" : "change-decision", record: id,
@@ -126,57 +123,5 @@ struct FrontDoorRoutes {
         }
         context.logger.notice("referral decided", metadata: ["record": "\(id)", "outcome": "\(body.outcome)", "decision": "\(result.number)"])
         return try SyncRoutes.json(result)
-    }
-
-    @Sendable func conflicts(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let status = request.uri.queryParameters.get("status") ?? "open"
-        guard ["open", "all"].contains(status) else {
-            throw APIError(.badRequest, "'status' must be open or all; got '\(status.prefix(40))'.")
-        }
-        let all = status == "all"
-        let conflicts = try storage.conflicts(all: all)
-        try storage.audit(AuditEvent(
-            at: Timestamp.string(frontDoor.clock.now()), actor: context.user!.name, action: "read-conflicts", record: nil,
-            detail: "records=\(Set(conflicts.map(\.record)).sorted().joined(separator: ","))"))
-        return try SyncRoutes.json(conflicts)
-    }
-
-    @Sendable func resolve(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let id = try context.parameters.require("id")
-        let (user, device) = try actor(request, context)
-        var request = request
-        let body = try await SyncRoutes.decode(ResolutionRequest.self, from: &request)
-        let result = try recorded { try frontDoor.resolve(id, body, by: user, device: device, in: $0) } audit: {
-            AuditEvent(at: $0.at, actor: user.name, action: "resolve", record: nil, detail: "conflict=\(id) revision=\($0.revision) device=\(device)")
-        }
-        context.logger.notice("conflict resolved", metadata: ["conflict": "\(id)", "revision": "\(result.revision)"])
-        return try SyncRoutes.json(result)
-    }
-
-    /// The user and the device they act from (`Field-Device`, registered to them).
-    private func actor(_ request: Request, _ context: SyncRequestContext) throws -> (User, String) {
-        let user = context.user!
-        guard let device = request.headers[HTTPField.Name("Field-Device")!], try storage.deviceOwner(device) == user.id else {
-            throw APIError(.forbidden, "Send the id of a device registered to \(user.name) in the Field-Device header; run `field login` first.")
-        }
-        return (user, device)
-    }
-
-    /// Runs a front-door write and its audit entry in one transaction, and
-    /// turns the front door's refusals into 404s, 400s and 409s.
-    private func recorded<T>(_ action: (any SyncTransaction) throws -> T, audit: (T) -> AuditEvent) throws -> T {
-        do {
-            return try storage.write { transaction in
-                let result = try action(transaction)
-                try transaction.audit(audit(result))
-                return result
-            }
-        } catch FrontDoor.Refusal.notFound(let message) {
-            throw APIError(.notFound, message)
-        } catch FrontDoor.Refusal.invalid(let message) {
-            throw APIError(.badRequest, message)
-        } catch FrontDoor.Refusal.conflict(let message) {
-            throw APIError(.conflict, message)
-        }
     }
 }

@@ -1,16 +1,18 @@
 import Foundation
 import SyncCore
 
-/// What intake and admins write: acknowledgements, decisions and conflict
-/// resolutions. Each is a record-level or field write in the change log, by
-/// the acting user, so it reaches the referrer's devices on their next pull.
+/// What intake writes: acknowledgements and decisions. Each is a
+/// record-level write in the change log, by the acting user, so it reaches
+/// the referrer's devices on their next pull. (Admins' conflict resolutions
+/// are in `Conflicts/`.)
 struct FrontDoor {
     let form: ReferralForm
     let clock: any WallClock
 
-    /// The longest reason an admin may give for a resolution.
+    /// The longest reason intake may give for a changed decision, or an admin for a resolution.
     static let maximumReasonLength = 2_000
 
+    /// Why a staff write (intake's or an admin's) is refused: a 404, 400 or 409.
     enum Refusal: Error {
         case notFound(String)
         case invalid(String)
@@ -108,42 +110,6 @@ struct FrontDoor {
             values[path] = try transaction.field(record: record, path: path)?.value
         }
         return DecisionRecord.history(in: values)
-    }
-
-    /// Settles a conflict: the decision is a new revision of the field that
-    /// supersedes every candidate; the conflict keeps its candidates, the
-    /// value chosen, who, when and why.
-    func resolve(_ id: String, _ request: ResolutionRequest, by user: User, device: String, in transaction: any SyncTransaction) throws -> ConflictSummary.Resolution {
-        let reason = request.reason.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !reason.isEmpty else { throw Refusal.invalid("A resolution needs a reason, for the record.") }
-        guard reason.count <= Self.maximumReasonLength else {
-            throw Refusal.invalid("The reason has \(reason.count) characters; the most is \(Self.maximumReasonLength).")
-        }
-        guard let place = try transaction.conflictPlace(id) else { throw Refusal.notFound("No conflict has id '\(id.prefix(40))'.") }
-        guard place.open else { throw Refusal.conflict("Conflict \(id) is already resolved.") }
-        let value: String?
-        switch (request.pick, request.value) {
-        case (let pick?, nil):
-            let candidates = try transaction.conflict(id)?.candidates ?? []
-            guard pick >= 1, pick <= candidates.count else {
-                throw Refusal.invalid("Conflict \(id) has \(candidates.count) candidates; \(pick) is not one of them.")
-            }
-            value = candidates[pick - 1].value
-        case (nil, let typed?):
-            if case .failure(let refusal) = form.rules(forStoredPath: place.path, value: typed) { throw Refusal.invalid(refusal.reason) }
-            value = typed
-        default:
-            throw Refusal.invalid("Give either a candidate to pick or a value, not both and not neither.")
-        }
-        let at = Timestamp.string(clock.now())
-        let stamp = HLCStamp.next(after: HLCStamp(wall: 0, counter: 0, device: device), now: clock.now()).description
-        let revision = try transaction.append(LogEntry(
-            kind: .write, record: place.record, path: place.path, value: value, author: user.name, device: device,
-            seq: nil, hlc: stamp, at: at, conflict: id))
-        try transaction.setField(record: place.record, path: place.path, ServerField(
-            value: value, revision: revision, hlc: stamp, device: device, author: user.name, at: at, conflict: nil))
-        try transaction.markResolved(id, value: value, by: user.name, at: at, reason: reason, revision: revision)
-        return .init(value: value, by: user.name, at: at, reason: reason, revision: revision)
     }
 
     private func requireSubmitted(_ record: String, in transaction: any SyncTransaction) throws {

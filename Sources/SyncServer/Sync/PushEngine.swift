@@ -236,37 +236,7 @@ struct PushEngine {
         }
     }
 
-    private func openOrJoinConflict(
-        _ change: WireChange, field: ServerField, entry: LogEntry, device: String, user: User, at: String, receipt: String,
-        in transaction: any SyncTransaction
-    ) throws -> (StoredOutcome, ServerField) {
-        var entry = entry
-        let candidate = ConflictCandidate(value: change.value, author: user.name, device: device, time: at, hlc: change.hlc)
-        let conflictID: String
-        if let open = field.conflict {
-            conflictID = open
-            try transaction.addCandidate(candidate, to: open)
-        } else {
-            conflictID = ids.next().lowercased
-            let standing = ConflictCandidate(value: field.value, author: field.author, device: field.device, time: field.at, hlc: field.hlc)
-            try transaction.openConflict(conflictID, record: change.record, path: change.path, candidates: [standing, candidate], at: at)
-        }
-        entry.kind = .candidate
-        entry.conflict = conflictID
-        _ = try transaction.append(entry)
-        // The conflict state is itself a change devices pull; the field
-        // keeps its value provisionally.
-        let stateRevision = try transaction.append(LogEntry(
-            kind: .conflict, record: change.record, path: change.path, value: field.value, author: user.name,
-            device: device, seq: nil, hlc: change.hlc, at: at, conflict: conflictID))
-        var updated = field
-        updated.revision = stateRevision
-        updated.conflict = conflictID
-        try transaction.setField(record: change.record, path: change.path, updated)
-        return (StoredOutcome(outcome: .conflict, revision: nil, conflict: conflictID, receipt: receipt), updated)
-    }
-
-    private func write(_ entry: LogEntry, conflict: String?, receipt: String, in transaction: any SyncTransaction) throws -> (StoredOutcome, ServerField) {
+    func write(_ entry: LogEntry, conflict: String?, receipt: String, in transaction: any SyncTransaction) throws -> (StoredOutcome, ServerField) {
         let revision = try transaction.append(entry)
         let field = ServerField(
             value: entry.value, revision: revision, hlc: entry.hlc, device: entry.device, author: entry.author,
