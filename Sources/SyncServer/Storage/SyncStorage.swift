@@ -178,10 +178,10 @@ protocol SyncTransaction {
 }
 
 /// SQL both backends run as it is. Placeholders are PostgreSQL's (`$1`);
-/// `ServerQueries.sqlite(_:)` turns them into SQLite's numbered `?1`.
+/// `ServerQueries.sqlite(_:)` turns them into SQLite's (`SQLDialect.statement`).
 enum ServerQueries {
     /// A statement with `$N` placeholders as SQLite reads it (`?N`).
-    static func sqlite(_ sql: String) -> String { sql.replacingOccurrences(of: "$", with: "?") }
+    static func sqlite(_ sql: String) -> String { SQLDialect.sqlite.statement(sql) }
 
     /// The revision of the front door's last acknowledgement or decision of
     /// referral `r.id` (NULL before it acknowledged anything).

@@ -134,6 +134,8 @@ final class PlannedTransaction: SyncTransaction {
     private(set) var plan = WritePlan()
     /// The fields' revisions as stored, before this batch.
     private let storedRevisions: [FieldKey: Int64]
+    /// Where each written field is in `plan.fields`.
+    private var planned: [FieldKey: Int] = [:]
     private let fallback: any SyncTransaction
 
     init(snapshot: PushSnapshot, fallback: any SyncTransaction) {
@@ -171,9 +173,10 @@ final class PlannedTransaction: SyncTransaction {
 
     func setField(record: String, path: String, _ field: ServerField) throws {
         let key = FieldKey(record: record, path: path)
-        if let index = plan.fields.firstIndex(where: { $0.key == key }) {
+        if let index = planned[key] {
             plan.fields[index].field = field
         } else {
+            planned[key] = plan.fields.count
             plan.fields.append((key, field))
         }
         snapshot.fields[key] = field
