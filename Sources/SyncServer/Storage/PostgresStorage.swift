@@ -513,12 +513,15 @@ final class PostgresStorage: SyncStorage {
     }
 }
 
-/// The engine's view of one PostgreSQL write transaction. It locks each
-/// referral the first time it touches it (the front door's writes touch one),
-/// or all of a push batch's at once (`lock(records:)`).
-struct PostgresTransaction: SyncTransaction {
+/// The engine's view of one PostgreSQL write transaction: the shared
+/// statements (`SQLTransaction`), with each referral locked the first time
+/// the transaction touches it (the front door's writes touch one), or all of
+/// a push batch's at once (`lock(records:)`), revisions from the sequence,
+/// and the audit chain's lock for its append.
+struct PostgresTransaction: SQLTransaction {
     let session: PostgresSession
     private let locked = LockedRecords()
+    var sql: any SQLSession { session }
 
     init(session: PostgresSession) { self.session = session }
 
@@ -527,12 +530,19 @@ struct PostgresTransaction: SyncTransaction {
         var keys = Set<Int32>()
     }
 
+    func lock(_ record: String) throws { try lock(records: [record]) }
+
     /// The advisory lock key of a referral: the last 32 bits of its id (a
     /// UUID v7's random bits). Two referrals may share a key: their writers
     /// then take turns, which costs time, never correctness.
+    /// Any other id (a mistyped one in a URL) gets a stable FNV-1a hash, the
+    /// same on every instance.
     static func lockKey(_ record: String) -> Int32 {
         let hex = record.replacingOccurrences(of: "-", with: "").suffix(8)
-        return Int32(bitPattern: UInt32(hex, radix: 16) ?? UInt32(truncatingIfNeeded: record.hashValue))
+        if hex.count == 8, let bits = UInt32(hex, radix: 16) { return Int32(bitPattern: bits) }
+        var hash: UInt32 = 2_166_136_261
+        for byte in record.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return Int32(bitPattern: hash)
     }
 
     /// Locks `records` until the transaction ends, in key order, in one statement.
@@ -545,84 +555,10 @@ struct PostgresTransaction: SyncTransaction {
         locked.keys.formUnion(keys)
     }
 
-    private func lock(_ record: String) throws { try lock(records: [record]) }
-
     /// `count` new revisions, ascending, marked as in flight until the transaction ends.
     func allocateRevisions(_ count: Int) throws -> [Int64] {
         guard count > 0 else { return [] }
         return try session.query("SELECT allocate_revisions($1) AS revision", .int(Int64(count))).map { try $0.int("revision")! }.sorted()
-    }
-
-    func storedOutcomes(device: String, seqs: ClosedRange<Int64>) throws -> [Int64: StoredOutcome] {
-        var outcomes: [Int64: StoredOutcome] = [:]
-        for row in try session.query(
-            "SELECT seq, outcome, revision, conflict_id, receipt, fingerprint FROM applied WHERE device_id = $1 AND seq BETWEEN $2 AND $3",
-            .text(device), .int(seqs.lowerBound), .int(seqs.upperBound))
-        {
-            outcomes[try row.int(0)!] = StoredOutcome(
-                outcome: Outcome(rawValue: try row.text(1)!) ?? .applied, revision: try row.int(2), conflict: try row.text(3),
-                receipt: try row.text(4), fingerprint: try row.text(5))
-        }
-        return outcomes
-    }
-
-    func storeOutcome(_ outcome: StoredOutcome, device: String, seq: Int64) throws {
-        try session.query(
-            "INSERT INTO applied (device_id, seq, outcome, revision, conflict_id, receipt, fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            .text(device), .int(seq), .text(outcome.outcome.rawValue), .int(outcome.revision), .text(outcome.conflict),
-            .text(outcome.receipt), .text(outcome.fingerprint))
-    }
-
-    func recordOwner(_ record: String) throws -> Int64? {
-        try lock(record)
-        return try session.query("SELECT owner_id FROM records WHERE id = $1", .text(record)).first?.int(0)
-    }
-
-    func createRecord(_ record: String, owner: Int64, at: String) throws {
-        try lock(record)
-        try session.query("INSERT INTO records (id, owner_id, created_at) VALUES ($1, $2, $3)", .text(record), .int(owner), .text(at))
-    }
-
-    func setRecordStatus(_ record: String, status: String) throws {
-        try lock(record)
-        try session.query("UPDATE records SET status = $1 WHERE id = $2", .text(status), .text(record))
-    }
-
-    func field(record: String, path: String) throws -> ServerField? {
-        try lock(record)
-        return try session.query(
-            "SELECT value, revision, hlc, device_id, author, at, conflict_id FROM fields WHERE record_id = $1 AND path = $2",
-            .text(record), .text(path)
-        ).first.map {
-            ServerField(
-                value: try $0.text(0), revision: try $0.int(1)!, hlc: try $0.text(2)!, device: try $0.text(3)!, author: try $0.text(4)!,
-                at: try $0.text(5)!, conflict: try $0.text(6))
-        }
-    }
-
-    func setField(record: String, path: String, _ field: ServerField) throws {
-        try lock(record)
-        try session.query("""
-            INSERT INTO fields (record_id, path, value, revision, hlc, device_id, author, at, conflict_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-            ON CONFLICT (record_id, path) DO UPDATE SET value = excluded.value, revision = excluded.revision, hlc = excluded.hlc,
-                device_id = excluded.device_id, author = excluded.author, at = excluded.at, conflict_id = excluded.conflict_id
-            """, .text(record), .text(path), .text(field.value), .int(field.revision), .text(field.hlc), .text(field.device),
-            .text(field.author), .text(field.at), .text(field.conflict))
-    }
-
-    func value(record: String, path: String, atRevision revision: Int64) throws -> String? {
-        guard revision > 0 else { return nil }
-        return try session.query(
-            "SELECT value FROM change_log WHERE record_id = $1 AND path = $2 AND revision <= $3 AND kind IN ('write', 'conflict') ORDER BY revision DESC LIMIT 1",
-            .text(record), .text(path), .int(revision)
-        ).first?.text(0)
-    }
-
-    func otherDeviceWrote(record: String, path: String, after revision: Int64, device: String) throws -> Bool {
-        try !session.query(
-            "SELECT 1 FROM change_log WHERE record_id = $1 AND path = $2 AND revision > $3 AND device_id <> $4 AND kind IN ('write', 'conflict') LIMIT 1",
-            .text(record), .text(path), .int(revision), .text(device)
-        ).isEmpty
     }
 
     /// The entry's revision comes from the sequence, marked as in flight.
@@ -637,83 +573,14 @@ struct PostgresTransaction: SyncTransaction {
         return revision
     }
 
-    func conflict(_ id: String) throws -> ConflictState? {
-        guard let row = try session.query("SELECT status, resolved_by, resolved_at, reason FROM conflicts WHERE id = $1", .text(id)).first,
-            let status = try row.text(0)
-        else { return nil }
-        let resolution = try row.text(1).map { ConflictState.Resolution(by: $0, at: try row.text(2) ?? "", reason: try row.text(3) ?? "") }
-        let candidates = try session.query(
-            "SELECT value, author, device_id, at, hlc FROM conflict_candidates WHERE conflict_id = $1 ORDER BY position", .text(id)
-        ).map {
-            ConflictCandidate(value: try $0.text(0), author: try $0.text(1)!, device: try $0.text(2)!, time: try $0.text(3)!, hlc: try $0.text(4)!)
-        }
-        return ConflictState(id: id, status: status, candidates: candidates, resolution: resolution)
-    }
-
-    func openConflict(_ id: String, record: String, path: String, candidates: [ConflictCandidate], at: String) throws {
-        try lock(record)
-        try session.query(
-            "INSERT INTO conflicts (id, record_id, path, status, opened_at) VALUES ($1, $2, $3, 'open', $4)",
-            .text(id), .text(record), .text(path), .text(at))
-        for candidate in candidates { try addCandidate(candidate, to: id) }
-    }
-
-    func addCandidate(_ candidate: ConflictCandidate, to conflict: String) throws {
-        try session.query("""
-            INSERT INTO conflict_candidates (conflict_id, position, value, author, device_id, at, hlc)
-            VALUES ($1, (SELECT coalesce(max(position), 0) + 1 FROM conflict_candidates WHERE conflict_id = $1), $2, $3, $4, $5, $6)
-            """, .text(conflict), .text(candidate.value), .text(candidate.author), .text(candidate.device), .text(candidate.time), .text(candidate.hlc))
-    }
-
-    func storeReceipt(_ receipt: Receipt, device: String, user: Int64) throws {
-        let records = String(decoding: try JSONEncoder().encode(receipt.records), as: UTF8.self)
-        try session.query(
-            "INSERT INTO receipts (reference, device_id, user_id, at, records, changes) VALUES ($1, $2, $3, $4, $5, $6)",
-            .text(receipt.reference), .text(device), .int(user), .text(receipt.serverTime), .text(records), .int(Int64(receipt.changes)))
-    }
-
-    func receipt(_ reference: String) throws -> Receipt? {
-        try session.query("SELECT reference, at, records, changes FROM receipts WHERE reference = $1", .text(reference)).first.map {
-            let records = (try? JSONDecoder().decode([String].self, from: Data((try $0.text(2) ?? "[]").utf8))) ?? []
-            return Receipt(reference: try $0.text(0)!, serverTime: try $0.text(1)!, records: records, changes: Int(try $0.int(3)!))
-        }
-    }
-
-    func recordStatus(_ record: String) throws -> String? {
-        try lock(record)
-        return try session.query("SELECT status FROM records WHERE id = $1", .text(record)).first?.text(0)
-    }
-
-    /// Locks the conflict's referral, then reads the conflict again, so
-    /// that "open" stays true until this transaction ends.
-    func conflictPlace(_ id: String) throws -> (record: String, path: String, open: Bool)? {
-        let sql = "SELECT record_id, path, status FROM conflicts WHERE id = $1"
-        guard let record = try session.query(sql, .text(id)).first?.text("record_id") else { return nil }
-        try lock(record)
-        return try session.query(sql, .text(id)).first.map {
-            (try $0.text("record_id")!, try $0.text("path")!, try $0.text("status") == "open")
-        }
-    }
-
-    func markResolved(_ id: String, value: String?, by: String, at: String, reason: String, revision: Int64) throws {
-        try session.query("""
-            UPDATE conflicts SET status = 'resolved', resolution = $1, resolved_by = $2, resolved_at = $3, reason = $4, resolution_revision = $5
-            WHERE id = $6
-            """, .text(value), .text(by), .text(at), .text(reason), .int(revision), .text(id))
-    }
-
-    func recordSync(device: String, user: Int64, at: String) throws {
-        try session.query(ServerQueries.recordSync, .text(device), .int(user), .text(at))
-    }
-
     /// Takes the audit chain's lock first, so the chain's head cannot move
     /// under it: writers take turns here only, for the last statement
     /// before their commit.
     func audit(_ event: AuditEvent) throws {
         try session.execute("SELECT pg_advisory_xact_lock(2, 2)")
         let last = try session.query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").first
-        let id = (try last?.int(0) ?? 0) + 1
-        let previous = try last?.text(1) ?? AuditTrail.genesis
+        let id = (try last?.int("id") ?? 0) + 1
+        let previous = try last?.text("hash") ?? AuditTrail.genesis
         try session.query(
             "INSERT INTO audit (id, at, actor, action, record_id, detail, previous_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             .int(id), .text(event.at), .text(event.actor), .text(event.action), .text(event.record), .text(event.detail), .text(previous),

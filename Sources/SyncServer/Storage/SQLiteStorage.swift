@@ -465,137 +465,24 @@ enum StorageError: Error, CustomStringConvertible {
     }
 }
 
-/// The engine's view of one GRDB write transaction. Statements are cached:
-/// a push runs the same few statements thousands of times.
-struct SQLiteTransaction: SyncTransaction {
+/// The engine's view of one GRDB write transaction: the shared statements
+/// (`SQLTransaction`); SQLite's single writer is the lock, and a log entry
+/// takes the next row id as its revision.
+struct SQLiteTransaction: SQLTransaction {
     let db: Database
+    var sql: any SQLSession { SQLiteSession(db: db) }
 
-    private func statement(_ sql: String) throws -> Statement {
-        try db.cachedStatement(sql: sql)
-    }
-
-    func storedOutcomes(device: String, seqs: ClosedRange<Int64>) throws -> [Int64: StoredOutcome] {
-        let rows = try Row.fetchCursor(
-            statement("SELECT seq, outcome, revision, conflict_id, receipt, fingerprint FROM applied WHERE device_id = ? AND seq BETWEEN ? AND ?"),
-            arguments: [device, seqs.lowerBound, seqs.upperBound])
-        var outcomes: [Int64: StoredOutcome] = [:]
-        while let row = try rows.next() {
-            outcomes[row[0]] = StoredOutcome(outcome: Outcome(rawValue: row[1]) ?? .applied, revision: row[2], conflict: row[3], receipt: row[4], fingerprint: row[5])
-        }
-        return outcomes
-    }
-
-    func storeOutcome(_ outcome: StoredOutcome, device: String, seq: Int64) throws {
-        try statement("INSERT INTO applied (device_id, seq, outcome, revision, conflict_id, receipt, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            .execute(arguments: [device, seq, outcome.outcome.rawValue, outcome.revision, outcome.conflict, outcome.receipt, outcome.fingerprint])
-    }
-
-    func recordOwner(_ record: String) throws -> Int64? {
-        try Int64.fetchOne(statement("SELECT owner_id FROM records WHERE id = ?"), arguments: [record])
-    }
-
-    func createRecord(_ record: String, owner: Int64, at: String) throws {
-        try statement("INSERT INTO records (id, owner_id, created_at) VALUES (?, ?, ?)").execute(arguments: [record, owner, at])
-    }
-
-    func setRecordStatus(_ record: String, status: String) throws {
-        try statement("UPDATE records SET status = ? WHERE id = ?").execute(arguments: [status, record])
-    }
-
-    func field(record: String, path: String) throws -> ServerField? {
-        try Row.fetchOne(
-            statement("SELECT value, revision, hlc, device_id, author, at, conflict_id FROM fields WHERE record_id = ? AND path = ?"),
-            arguments: [record, path]
-        ).map {
-            ServerField(value: $0[0], revision: $0[1], hlc: $0[2], device: $0[3], author: $0[4], at: $0[5], conflict: $0[6])
-        }
-    }
-
-    func setField(record: String, path: String, _ field: ServerField) throws {
-        try statement("""
-            INSERT INTO fields (record_id, path, value, revision, hlc, device_id, author, at, conflict_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (record_id, path) DO UPDATE SET value = excluded.value, revision = excluded.revision, hlc = excluded.hlc,
-                device_id = excluded.device_id, author = excluded.author, at = excluded.at, conflict_id = excluded.conflict_id
-            """).execute(arguments: [record, path, field.value, field.revision, field.hlc, field.device, field.author, field.at, field.conflict])
-    }
-
-    func value(record: String, path: String, atRevision revision: Int64) throws -> String? {
-        guard revision > 0 else { return nil }
-        return try String.fetchOne(
-            statement("SELECT value FROM change_log WHERE record_id = ? AND path = ? AND revision <= ? AND kind IN ('write', 'conflict') ORDER BY revision DESC LIMIT 1"),
-            arguments: [record, path, revision])
-    }
-
-    func otherDeviceWrote(record: String, path: String, after revision: Int64, device: String) throws -> Bool {
-        try Bool.fetchOne(
-            statement("SELECT 1 FROM change_log WHERE record_id = ? AND path = ? AND revision > ? AND device_id != ? AND kind IN ('write', 'conflict') LIMIT 1"),
-            arguments: [record, path, revision, device]) ?? false
-    }
+    func lock(_ record: String) throws {}
 
     func append(_ entry: LogEntry) throws -> Int64 {
-        try statement("""
+        try db.cachedStatement(sql: """
             INSERT INTO change_log (kind, record_id, path, value, author, device_id, seq, hlc, at, conflict_id, sent_hlc)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [entry.kind.rawValue, entry.record, entry.path, entry.value, entry.author, entry.device, entry.seq, entry.hlc, entry.at, entry.conflict, entry.sentHLC])
         return db.lastInsertedRowID
     }
 
-    func conflict(_ id: String) throws -> ConflictState? {
-        guard let row = try Row.fetchOne(statement("SELECT status, resolved_by, resolved_at, reason FROM conflicts WHERE id = ?"), arguments: [id]) else { return nil }
-        let candidates = try Row.fetchAll(statement("SELECT * FROM conflict_candidates WHERE conflict_id = ? ORDER BY position"), arguments: [id]).map {
-            ConflictCandidate(value: $0["value"], author: $0["author"], device: $0["device_id"], time: $0["at"], hlc: $0["hlc"])
-        }
-        let resolution = (row["resolved_by"] as String?).map { ConflictState.Resolution(by: $0, at: row["resolved_at"] ?? "", reason: row["reason"] ?? "") }
-        return ConflictState(id: id, status: row["status"], candidates: candidates, resolution: resolution)
-    }
-
-    func openConflict(_ id: String, record: String, path: String, candidates: [ConflictCandidate], at: String) throws {
-        try statement("INSERT INTO conflicts (id, record_id, path, status, opened_at) VALUES (?, ?, ?, 'open', ?)").execute(arguments: [id, record, path, at])
-        for candidate in candidates { try addCandidate(candidate, to: id) }
-    }
-
-    func addCandidate(_ candidate: ConflictCandidate, to conflict: String) throws {
-        try statement("""
-            INSERT INTO conflict_candidates (conflict_id, position, value, author, device_id, at, hlc)
-            VALUES (?, (SELECT coalesce(max(position), 0) + 1 FROM conflict_candidates WHERE conflict_id = ?), ?, ?, ?, ?, ?)
-            """).execute(arguments: [conflict, conflict, candidate.value, candidate.author, candidate.device, candidate.time, candidate.hlc])
-    }
-
-    func storeReceipt(_ receipt: Receipt, device: String, user: Int64) throws {
-        let records = String(decoding: try JSONEncoder().encode(receipt.records), as: UTF8.self)
-        try statement("INSERT INTO receipts (reference, device_id, user_id, at, records, changes) VALUES (?, ?, ?, ?, ?, ?)")
-            .execute(arguments: [receipt.reference, device, user, receipt.serverTime, records, receipt.changes])
-    }
-
-    func recordStatus(_ record: String) throws -> String? {
-        try String.fetchOne(statement("SELECT status FROM records WHERE id = ?"), arguments: [record])
-    }
-
-    func conflictPlace(_ id: String) throws -> (record: String, path: String, open: Bool)? {
-        try Row.fetchOne(statement("SELECT record_id, path, status FROM conflicts WHERE id = ?"), arguments: [id]).map {
-            ($0[0], $0[1], ($0[2] as String) == "open")
-        }
-    }
-
-    func markResolved(_ id: String, value: String?, by: String, at: String, reason: String, revision: Int64) throws {
-        try statement("""
-            UPDATE conflicts SET status = 'resolved', resolution = ?, resolved_by = ?, resolved_at = ?, reason = ?, resolution_revision = ?
-            WHERE id = ?
-            """).execute(arguments: [value, by, at, reason, revision, id])
-    }
-
     func audit(_ event: AuditEvent) throws {
         try AuditTrail.append(event, db: db)
-    }
-
-    func recordSync(device: String, user: Int64, at: String) throws {
-        try statement(ServerQueries.sqlite(ServerQueries.recordSync)).execute(arguments: [device, user, at])
-    }
-
-    func receipt(_ reference: String) throws -> Receipt? {
-        try Row.fetchOne(statement("SELECT * FROM receipts WHERE reference = ?"), arguments: [reference]).map {
-            let records = (try? JSONDecoder().decode([String].self, from: Data(($0["records"] as String).utf8))) ?? []
-            return Receipt(reference: $0["reference"], serverTime: $0["at"], records: records, changes: $0["changes"])
-        }
     }
 }

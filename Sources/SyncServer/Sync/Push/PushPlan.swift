@@ -23,6 +23,15 @@ struct PushNeeds: Sendable {
     /// Receipt references whose existence the engine will ask about.
     var references: [String]
 
+    /// Needs nothing yet, for one device: the caller fills in what to load.
+    init(device: String) {
+        self.device = device
+        records = []
+        fields = []
+        bases = []
+        references = []
+    }
+
     init(_ request: PushRequest, reference: String) {
         device = request.device
         let numbers = request.changes.map(\.seq)
