@@ -25,7 +25,7 @@ import SyncCore
 ///   horizon never sees a revision given out without its mark;
 /// - the audit trail is one hash chain: appending takes `pg_advisory_xact_lock(2, 2)`,
 ///   the only turn writers take, for the last statement before `COMMIT`.
-final class PostgresStorage: SyncStorage {
+final class PostgresStorage: SQLStore {
     let connections: PostgresConnections
 
     init(url: PostgresURL, logger: Logger = Logger(label: "sync-server.postgres")) throws {
@@ -260,7 +260,15 @@ final class PostgresStorage: SyncStorage {
         try connections.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
     }
 
-    func write<T>(_ body: (any SyncTransaction) throws -> T) throws -> T {
+    func reading<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try reading { (session: PostgresSession) in try body(session) }
+    }
+
+    func connected<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try connections.withConnection { try body($0) }
+    }
+
+    func writing<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
         try writing { session in try body(PostgresTransaction(session: session)) }
     }
 
@@ -280,191 +288,9 @@ final class PostgresStorage: SyncStorage {
 
     // MARK: Users and devices
 
-    func addUser(name: String, role: Role, tokenHash: String, at: String) throws -> User {
-        try writing { session in
-            // Users are added in turn (the audit chain's lock), so two
-            // operators adding one name get a clear refusal, not a key error.
-            try session.execute("SELECT pg_advisory_xact_lock(2, 2)")
-            if try !session.query("SELECT 1 FROM users WHERE name = $1", .text(name)).isEmpty {
-                throw StorageError.duplicateUser(name)
-            }
-            let id = try session.query(
-                "INSERT INTO users (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-                .text(name), .text(role.rawValue), .text(tokenHash), .text(at))[0].int(0)!
-            return User(id: id, name: name, role: role)
-        }
-    }
-
-    func user(tokenHash: String) throws -> User? {
-        try connections.withConnection { session in
-            guard let row = try session.query("SELECT id, name, role, token_hash FROM users WHERE token_hash = $1", .text(tokenHash)).first,
-                Tokens.constantTimeEqual(try row.text(3) ?? "", tokenHash)
-            else { return nil }
-            return User(id: try row.int(0)!, name: try row.text(1)!, role: Role(rawValue: try row.text(2)!) ?? .practitioner)
-        }
-    }
-
-    func setDeviceToken(device: String, tokenHash: String) throws {
-        try connections.withConnection { session in
-            try session.query("UPDATE devices SET token_hash = $1 WHERE id = $2", .text(tokenHash), .text(device))
-        }
-    }
-
-    func deviceCredential(tokenHash: String) throws -> (user: User, device: String)? {
-        try connections.withConnection { session in
-            guard let row = try session.query("""
-                    SELECT d.id, d.token_hash, u.id, u.name, u.role FROM devices d JOIN users u ON u.id = d.user_id
-                    WHERE d.token_hash = $1
-                    """, .text(tokenHash)).first,
-                Tokens.constantTimeEqual(try row.text(1) ?? "", tokenHash)
-            else { return nil }
-            return (User(id: try row.int(2)!, name: try row.text(3)!, role: Role(rawValue: try row.text(4)!) ?? .practitioner), try row.text(0)!)
-        }
-    }
-
-    func register(device: String, for user: User, at: String) throws -> Bool {
-        try connections.withConnection { session in
-            // The first user to register a device keeps it, whichever instance sees it first.
-            try session.query(
-                "INSERT INTO devices (id, user_id, registered_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-                .text(device), .int(user.id), .text(at))
-            return try session.query("SELECT user_id FROM devices WHERE id = $1", .text(device)).first?.int(0) == user.id
-        }
-    }
-
-    func deviceOwner(_ device: String) throws -> Int64? {
-        try connections.withConnection { session in
-            try session.query("SELECT user_id FROM devices WHERE id = $1", .text(device)).first?.int(0)
-        }
-    }
-
-    func identity() throws -> ServerIdentity {
-        try reading(Self.identity)
-    }
-
-    /// Epoch and end in one statement, in the caller's snapshot.
-    static func identity(_ session: PostgresSession) throws -> ServerIdentity {
-        let row = try session.query("SELECT (SELECT epoch FROM server_identity WHERE id = 1), (SELECT coalesce(max(revision), 0) FROM change_log)")[0]
-        return ServerIdentity(epoch: try row.text(0)!, end: try row.int(1) ?? 0)
-    }
-
-    func startNewEpoch(at: String) throws -> String {
-        try writing { session in
-            let epoch = UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-            try session.query("UPDATE server_identity SET epoch = $1, since = $2 WHERE id = 1", .text(epoch), .text(at))
-            try PostgresTransaction(session: session).audit(AuditEvent(at: at, actor: "operator", action: "new-epoch", record: nil, detail: "epoch=\(epoch)"))
-            return epoch
-        }
-    }
-
-    func lastSeq(of device: String) throws -> Int64? {
-        try connections.withConnection { session in
-            try session.query("SELECT max(seq) FROM applied WHERE device_id = $1", .text(device)).first?.int(0)
-        }
-    }
-
-    func revoke(device: String, by: String, at: String) throws -> Bool {
-        try writing { session in
-            let changed = try session.query(
-                "UPDATE devices SET revoked_at = coalesce(revoked_at, $1), revoked_by = coalesce(revoked_by, $2) WHERE id = $3 RETURNING id",
-                .text(at), .text(by), .text(device))
-            guard !changed.isEmpty else { return false }
-            try PostgresTransaction(session: session).audit(AuditEvent(at: at, actor: by, action: "revoke", record: nil, detail: "device=\(device)"))
-            return true
-        }
-    }
-
-    func isRevoked(device: String) throws -> Bool {
-        try connections.withConnection { session in
-            try session.query("SELECT revoked_at IS NOT NULL FROM devices WHERE id = $1", .text(device)).first?.bool(0) ?? false
-        }
-    }
-
-    func markWiped(device: String, at: String) throws {
-        try connections.withConnection { session in
-            try session.query("UPDATE devices SET wiped_at = coalesce(wiped_at, $1) WHERE id = $2", .text(at), .text(device))
-        }
-    }
-
-    func replaceToken(of name: String, tokenHash: String) throws -> Bool {
-        try connections.withConnection { session in
-            try !session.query("UPDATE users SET token_hash = $1 WHERE name = $2 RETURNING id", .text(tokenHash), .text(name)).isEmpty
-        }
-    }
-
     // MARK: Audit
 
-    func audit(_ event: AuditEvent) throws {
-        try writing { session in try PostgresTransaction(session: session).audit(event) }
-    }
-
-    func verifyAudit() throws -> AuditTrail.Verification {
-        try reading { session in
-            let rows = try session.query("SELECT id, at, actor, action, record_id, detail, previous_hash, hash FROM audit ORDER BY id")
-            return try AuditTrail.verify(try rows.map { row in
-                AuditTrail.Entry(
-                    id: try row.int(0)!,
-                    event: AuditEvent(at: try row.text(1)!, actor: try row.text(2)!, action: try row.text(3)!, record: try row.text(4), detail: try row.text(5)!),
-                    previousHash: try row.text(6)!, hash: try row.text(7)!)
-            })
-        }
-    }
-
     // MARK: Reads
-
-    func submittedReferrals() throws -> [SubmittedReferral] {
-        try reading { session in
-            try session.query(ServerQueries.submittedReferrals).map {
-                SubmittedReferral(
-                    id: try $0.text("id")!, kind: try $0.text("kind") ?? "social-care", submittedAt: try $0.text("submitted_at")!,
-                    receipt: try $0.text("receipt"), acknowledgedAt: try $0.text("acknowledged_at"), outcome: try $0.text("outcome"),
-                    changedAt: try $0.text("changed_at"), openConflicts: Int(try $0.int("open_conflicts") ?? 0),
-                    childName: try $0.text("child_name"), children: Int(try $0.int("children") ?? 0), agency: try $0.text("agency"),
-                    immediateRisk: try $0.text("immediate_risk") == "yes")
-            }
-        }
-    }
-
-    func changesSinceFrontDoor(of record: String) throws -> [ReferralChange] {
-        try reading { session in
-            try session.query(ServerQueries.changesSinceFrontDoor, .text(record)).map {
-                ReferralChange(path: try $0.text("path")!, at: try $0.text("at")!, by: try $0.text("author")!, kind: try $0.text("kind")!)
-            }
-        }
-    }
-
-    func document(_ record: String) throws -> ReferralDocument? {
-        try reading { session in
-            guard let row = try session.query("SELECT u.name, r.created_at FROM records r JOIN users u ON u.id = r.owner_id WHERE r.id = $1", .text(record)).first
-            else { return nil }
-            let fields = Dictionary(uniqueKeysWithValues: try session.query(
-                "SELECT path, value FROM fields WHERE record_id = $1 AND value IS NOT NULL", .text(record)
-            ).map { (try $0.text(0)!, try $0.text(1)!) })
-            return ReferralDocument(id: record, owner: try row.text(0)!, createdAt: try row.text(1)!, fields: fields)
-        }
-    }
-
-    func conflicts(all: Bool) throws -> [ConflictSummary] {
-        try reading { session in
-            let transaction = PostgresTransaction(session: session)
-            return try session.query("""
-                SELECT id, record_id, path, status, resolved_by, resolution, resolved_at, reason, resolution_revision
-                FROM conflicts \(all ? "" : "WHERE status = 'open'") ORDER BY opened_at, id
-                """).map { row in
-                let id = try row.text(0)!
-                let path = try row.text(2)!
-                let question = ReferralForm.standard.field(atStoredPath: path)?.1.question ?? path
-                let state = try transaction.conflict(id)
-                var resolution: ConflictSummary.Resolution?
-                if let by = try row.text(4) {
-                    resolution = .init(value: try row.text(5), by: by, at: try row.text(6)!, reason: try row.text(7) ?? "", revision: try row.int(8) ?? 0)
-                }
-                return ConflictSummary(
-                    id: id, record: try row.text(1)!, path: path, question: question, status: try row.text(3)!,
-                    candidates: state?.candidates ?? [], resolution: resolution)
-            }
-        }
-    }
 
     func pull(since: Int64, limit: Int, for user: User) throws -> PullResponse {
         // Revisions no longer commit in order: read only below the horizon
@@ -576,8 +402,12 @@ struct PostgresTransaction: SQLTransaction {
     /// Takes the audit chain's lock first, so the chain's head cannot move
     /// under it: writers take turns here only, for the last statement
     /// before their commit.
-    func audit(_ event: AuditEvent) throws {
+    func takeAuditTurn() throws {
         try session.execute("SELECT pg_advisory_xact_lock(2, 2)")
+    }
+
+    func audit(_ event: AuditEvent) throws {
+        try takeAuditTurn()
         let last = try session.query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").first
         let id = (try last?.int("id") ?? 0) + 1
         let previous = try last?.text("hash") ?? AuditTrail.genesis

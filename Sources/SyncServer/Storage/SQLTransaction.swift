@@ -10,6 +10,9 @@ protocol SQLTransaction: SyncTransaction {
     var sql: any SQLSession { get }
     /// Locks `record` until the transaction ends (a no-op where writers already take turns).
     func lock(_ record: String) throws
+    /// Waits for the audit chain's turn, held until the transaction ends
+    /// (a no-op where writers already take turns).
+    func takeAuditTurn() throws
 }
 
 extension SQLTransaction {
@@ -81,18 +84,7 @@ extension SQLTransaction {
     }
 
     func conflict(_ id: String) throws -> ConflictState? {
-        guard let row = try sql.rows("SELECT status, resolved_by, resolved_at, reason FROM conflicts WHERE id = $1", [.text(id)]).first,
-            let status = try row.text("status")
-        else { return nil }
-        let resolution = try row.text("resolved_by").map {
-            ConflictState.Resolution(by: $0, at: try row.text("resolved_at") ?? "", reason: try row.text("reason") ?? "")
-        }
-        let candidates = try sql.rows(
-            "SELECT value, author, device_id, at, hlc FROM conflict_candidates WHERE conflict_id = $1 ORDER BY position", [.text(id)]
-        ).map {
-            ConflictCandidate(value: try $0.text("value"), author: try $0.text("author")!, device: try $0.text("device_id")!, time: try $0.text("at")!, hlc: try $0.text("hlc")!)
-        }
-        return ConflictState(id: id, status: status, candidates: candidates, resolution: resolution)
+        try ConflictQueries.state(id, in: sql)
     }
 
     func openConflict(_ id: String, record: String, path: String, candidates: [ConflictCandidate], at: String) throws {

@@ -8,7 +8,7 @@ import SyncCore
 ///
 /// SQLite has one writer at a time, so revisions are assigned in commit order
 /// and a pull never sees a later revision before an earlier one.
-final class SQLiteStorage: SyncStorage {
+final class SQLiteStorage: SQLStore {
     let pool: DatabasePool
 
     init(path: String) throws {
@@ -222,170 +222,15 @@ final class SQLiteStorage: SyncStorage {
         return migrator
     }
 
-    func identity() throws -> ServerIdentity {
-        try pool.read(Self.identity)
+    func reading<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try pool.read { db in try body(SQLiteSession(db: db)) }
     }
 
-    static func identity(_ db: Database) throws -> ServerIdentity {
-        let row = try Row.fetchOne(db, sql: """
-            SELECT (SELECT epoch FROM server_identity WHERE id = 1), (SELECT coalesce(max(revision), 0) FROM change_log)
-            """)!
-        return ServerIdentity(epoch: row[0], end: row[1])
+    func connected<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try reading(body)
     }
 
-    func startNewEpoch(at: String) throws -> String {
-        try pool.write { db in
-            let epoch = UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-            try db.execute(sql: "UPDATE server_identity SET epoch = ?, since = ? WHERE id = 1", arguments: [epoch, at])
-            try AuditTrail.append(AuditEvent(at: at, actor: "operator", action: "new-epoch", record: nil, detail: "epoch=\(epoch)"), db: db)
-            return epoch
-        }
-    }
-
-    func revoke(device: String, by: String, at: String) throws -> Bool {
-        try pool.write { db in
-            try db.execute(sql: "UPDATE devices SET revoked_at = coalesce(revoked_at, ?), revoked_by = coalesce(revoked_by, ?) WHERE id = ?", arguments: [at, by, device])
-            guard db.changesCount > 0 else { return false }
-            try AuditTrail.append(AuditEvent(at: at, actor: by, action: "revoke", record: nil, detail: "device=\(device)"), db: db)
-            return true
-        }
-    }
-
-    func isRevoked(device: String) throws -> Bool {
-        try pool.read { db in try Bool.fetchOne(db, sql: "SELECT revoked_at IS NOT NULL FROM devices WHERE id = ?", arguments: [device]) ?? false }
-    }
-
-    func markWiped(device: String, at: String) throws {
-        try pool.write { db in
-            try db.execute(sql: "UPDATE devices SET wiped_at = coalesce(wiped_at, ?) WHERE id = ?", arguments: [at, device])
-        }
-    }
-
-    func replaceToken(of name: String, tokenHash: String) throws -> Bool {
-        try pool.write { db in
-            try db.execute(sql: "UPDATE users SET token_hash = ? WHERE name = ?", arguments: [tokenHash, name])
-            return db.changesCount > 0
-        }
-    }
-
-    func setDeviceToken(device: String, tokenHash: String) throws {
-        try pool.write { db in
-            try db.execute(sql: "UPDATE devices SET token_hash = ? WHERE id = ?", arguments: [tokenHash, device])
-        }
-    }
-
-    func deviceCredential(tokenHash: String) throws -> (user: User, device: String)? {
-        try pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: """
-                    SELECT d.id AS device, d.token_hash, u.id, u.name, u.role FROM devices d JOIN users u ON u.id = d.user_id
-                    WHERE d.token_hash = ?
-                    """, arguments: [tokenHash]),
-                Tokens.constantTimeEqual(row["token_hash"], tokenHash)
-            else { return nil }
-            return (User(id: row["id"], name: row["name"], role: Role(rawValue: row["role"]) ?? .practitioner), row["device"])
-        }
-    }
-
-    func audit(_ event: AuditEvent) throws {
-        try pool.write { db in try AuditTrail.append(event, db: db) }
-    }
-
-    func verifyAudit() throws -> AuditTrail.Verification {
-        try pool.read { db in try AuditTrail.verify(db: db) }
-    }
-
-    func submittedReferrals() throws -> [SubmittedReferral] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: ServerQueries.submittedReferrals).map {
-                SubmittedReferral(
-                    id: $0["id"], kind: ($0["kind"] as String?) ?? "social-care", submittedAt: $0["submitted_at"], receipt: $0["receipt"],
-                    acknowledgedAt: $0["acknowledged_at"], outcome: $0["outcome"], changedAt: $0["changed_at"], openConflicts: $0["open_conflicts"],
-                    childName: $0["child_name"], children: $0["children"], agency: $0["agency"],
-                    immediateRisk: ($0["immediate_risk"] as String?) == "yes")
-            }
-        }
-    }
-
-    func changesSinceFrontDoor(of record: String) throws -> [ReferralChange] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: ServerQueries.sqlite(ServerQueries.changesSinceFrontDoor), arguments: [record]).map {
-                ReferralChange(path: $0["path"], at: $0["at"], by: $0["author"], kind: $0["kind"])
-            }
-        }
-    }
-
-    func document(_ record: String) throws -> ReferralDocument? {
-        try pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT u.name, r.created_at FROM records r JOIN users u ON u.id = r.owner_id WHERE r.id = ?", arguments: [record]) else { return nil }
-            let fields = Dictionary(uniqueKeysWithValues: try Row.fetchAll(
-                db, sql: "SELECT path, value FROM fields WHERE record_id = ? AND value IS NOT NULL", arguments: [record]
-            ).map { ($0[0] as String, $0[1] as String) })
-            return ReferralDocument(id: record, owner: row[0], createdAt: row[1], fields: fields)
-        }
-    }
-
-    func conflicts(all: Bool) throws -> [ConflictSummary] {
-        try pool.read { db in
-            let transaction = SQLiteTransaction(db: db)
-            return try Row.fetchAll(db, sql: "SELECT * FROM conflicts \(all ? "" : "WHERE status = 'open'") ORDER BY opened_at, id").map { row in
-                let path: String = row["path"]
-                let question = ReferralForm.standard.field(atStoredPath: path)?.1.question ?? path
-                let state = try transaction.conflict(row["id"])
-                var resolution: ConflictSummary.Resolution?
-                if let by: String = row["resolved_by"] {
-                    let value: String? = row["resolution"]
-                    let at: String = row["resolved_at"]
-                    let reason: String = row["reason"] ?? ""
-                    let revision: Int64 = row["resolution_revision"] ?? 0
-                    resolution = .init(value: value, by: by, at: at, reason: reason, revision: revision)
-                }
-                return ConflictSummary(
-                    id: row["id"], record: row["record_id"], path: path, question: question, status: row["status"],
-                    candidates: state?.candidates ?? [], resolution: resolution)
-            }
-        }
-    }
-
-    func addUser(name: String, role: Role, tokenHash: String, at: String) throws -> User {
-        try pool.write { db in
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [name]) == true {
-                throw StorageError.duplicateUser(name)
-            }
-            try db.execute(
-                sql: "INSERT INTO users (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)",
-                arguments: [name, role.rawValue, tokenHash, at])
-            return User(id: db.lastInsertedRowID, name: name, role: role)
-        }
-    }
-
-    func user(tokenHash: String) throws -> User? {
-        try pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT id, name, role, token_hash FROM users WHERE token_hash = ?", arguments: [tokenHash]),
-                Tokens.constantTimeEqual(row["token_hash"], tokenHash)
-            else { return nil }
-            return User(id: row["id"], name: row["name"], role: Role(rawValue: row["role"]) ?? .practitioner)
-        }
-    }
-
-    func register(device: String, for user: User, at: String) throws -> Bool {
-        try pool.write { db in
-            if let owner = try Int64.fetchOne(db, sql: "SELECT user_id FROM devices WHERE id = ?", arguments: [device]) {
-                return owner == user.id
-            }
-            try db.execute(sql: "INSERT INTO devices (id, user_id, registered_at) VALUES (?, ?, ?)", arguments: [device, user.id, at])
-            return true
-        }
-    }
-
-    func lastSeq(of device: String) throws -> Int64? {
-        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT max(seq) FROM applied WHERE device_id = ?", arguments: [device]) }
-    }
-
-    func deviceOwner(_ device: String) throws -> Int64? {
-        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT user_id FROM devices WHERE id = ?", arguments: [device]) }
-    }
-
-    func write<T>(_ body: (any SyncTransaction) throws -> T) throws -> T {
+    func writing<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
         try pool.write { db in try body(SQLiteTransaction(db: db)) }
     }
 
@@ -439,7 +284,7 @@ final class SQLiteStorage: SyncStorage {
             let more = rows.count > limit
             // With nothing visible left, jump to the end of the log so the
             // next pull does not scan invisible entries again.
-            let identity = try Self.identity(db)
+            let identity = try Self.identity(SQLiteSession(db: db))
             let cursor = more || !changes.isEmpty ? (changes.last?.revision ?? since) : max(since, identity.end)
             return PullResponse(changes: changes, cursor: cursor, more: more, epoch: identity.epoch, end: identity.end)
         }
@@ -473,6 +318,8 @@ struct SQLiteTransaction: SQLTransaction {
     var sql: any SQLSession { SQLiteSession(db: db) }
 
     func lock(_ record: String) throws {}
+
+    func takeAuditTurn() throws {}
 
     func append(_ entry: LogEntry) throws -> Int64 {
         try db.cachedStatement(sql: """
