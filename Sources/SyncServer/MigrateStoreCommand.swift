@@ -42,7 +42,16 @@ struct MigrateStore: AsyncParsableCommand {
             throw OperatorError("Cannot open the PostgreSQL database \(url): \(String(reflecting: error)).")
         }
         let migration = StoreMigration(source: source, sourcePath: from, target: target, targetName: url.description)
-        let report = try migration.run(at: Timestamp.string(Date()))
+        let report: StoreMigration.Report
+        do {
+            report = try migration.run(at: Timestamp.string(Date()))
+        } catch let error as OperatorError {
+            throw error
+        } catch let error as StorageError {
+            throw OperatorError("Copying '\(from)' into \(url) failed, so nothing was written: \(error.description)")
+        } catch {
+            throw OperatorError("Copying '\(from)' into \(url) failed, so nothing was written: \(String(reflecting: error)).")
+        }
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         for note in report.notes { print("Note: \(note)") }

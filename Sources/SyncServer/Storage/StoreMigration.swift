@@ -11,12 +11,14 @@ import SyncCore
 ///   later is not copied);
 /// - the target is written in one PostgreSQL transaction that first takes
 ///   the `writer` lock (a server started on it early waits), refuses a target
-///   that holds data, copies table by table in multi-row `INSERT`s, moves the
+///   that holds data, copies table by table in batched `INSERT`s (each
+///   batch's rows one JSON parameter, cast to the columns' types), moves the
 ///   revision counter and serial sequences past what was copied, verifies,
 ///   appends one audit entry, and only then commits;
 /// - tables and columns are matched by name: a table or column only one
-///   backend has is left out and named in `Report.notes`; integer columns are
-///   bound as `bigint`, everything else as text cast to the column's type.
+///   backend has is left out and named in `Report.notes`; integer columns
+///   are sent as JSON numbers, everything else as JSON strings, each cast to
+///   the PostgreSQL column's type.
 ///
 /// Throws `OperatorError` (one sentence) for every refusal and for a copy
 /// that does not verify; the PostgreSQL transaction is then rolled back.
@@ -216,118 +218,121 @@ struct StoreMigration {
         return Report(counts: counts, checksum: checksum, auditEntries: auditEntries, end: end, epoch: epoch, notes: notes)
     }
 
-    /// Rows per `INSERT`: PostgreSQL takes at most 65,535 parameters a statement.
-    static func batchRows(columns: Int) -> Int { max(1, 60_000 / max(1, columns)) }
+    /// Rows per `INSERT`: each statement carries its rows as one JSON
+    /// parameter (a few megabytes), which PostgreSQL unpacks and casts to
+    /// each column's type; one parameter per value would cost far more.
+    static let batchRows = 10_000
 
-    /// Copies every row of `table` in multi-row `INSERT`s; how many rows.
+    /// Copies every row of `table` in `INSERT … SELECT … FROM jsonb_array_elements($1)`
+    /// statements of `batchRows` rows; how many rows. SQLite writes each row
+    /// as a JSON array (`json_array`: integers as numbers, text escaped, NULL
+    /// as null), so values are never re-encoded one by one here.
     private func copyTable(_ table: String, columns: [Column], from db: Database, to session: PostgresSession) throws -> Int {
         guard !columns.isEmpty else { return 0 }
         let names = columns.map(\.quoted).joined(separator: ", ")
-        let perStatement = Self.batchRows(columns: columns.count)
+        let values = columns.enumerated().map { index, column in "(r->>\(index))::\(column.type)" }.joined(separator: ", ")
+        let insert = "INSERT INTO \(Self.quote(table)) (\(names)) OVERRIDING SYSTEM VALUE SELECT \(values) FROM jsonb_array_elements($1::jsonb) AS e(r)"
         let order = table == "change_log" ? " ORDER BY revision" : table == "audit" ? " ORDER BY id" : ""
-        let rows = try Row.fetchCursor(db, sql: "SELECT \(names) FROM \(Self.quote(table))\(order)")
-        var binds: [SQLBind] = []
-        binds.reserveCapacity(perStatement * columns.count)
+        let rows: DatabaseValueCursor<String>
+        do {
+            rows = try String.fetchCursor(db, sql: "SELECT json_array(\(names)) FROM \(Self.quote(table))\(order)")
+        } catch let error as DatabaseError {
+            throw OperatorError("The table \(table) cannot be read from SQLite as JSON: \(error.message ?? "\(error)").")
+        }
+        var batch = "["
         var pending = 0
         var total = 0
         func flush() throws {
             guard pending > 0 else { return }
-            var sql = "INSERT INTO \(Self.quote(table)) (\(names)) OVERRIDING SYSTEM VALUE VALUES "
-            var parameter = 0
-            for row in 0..<pending {
-                sql += row == 0 ? "(" : ", ("
-                for (index, column) in columns.enumerated() {
-                    parameter += 1
-                    sql += (index == 0 ? "$" : ", $") + String(parameter) + "::" + column.type
-                }
-                sql += ")"
-            }
-            try session.query(sql, binds)
-            binds.removeAll(keepingCapacity: true)
+            try session.query(insert, .text(batch + "]"))
             total += pending
             pending = 0
+            batch = "["
         }
         while let row = try rows.next() {
-            for (index, column) in columns.enumerated() {
-                binds.append(try Self.bind(row[index] as DatabaseValue, column: column, table: table))
-            }
+            if pending > 0 { batch += "," }
+            batch += row
             pending += 1
-            if pending == perStatement { try flush() }
+            if pending == Self.batchRows { try flush() }
         }
         try flush()
         return total
     }
 
-    /// A SQLite value bound for a PostgreSQL column: integers as `bigint`,
-    /// everything else as text (a number written as text, text written as a number).
-    static func bind(_ value: DatabaseValue, column: Column, table: String) throws -> SQLBind {
-        switch (value.storage, column.isInteger) {
-        case (.null, true): return .int(nil)
-        case (.null, false): return .text(nil)
-        case (.int64(let number), true): return .int(number)
-        case (.int64(let number), false): return .text(String(number))
-        case (.double(let number), true) where number == number.rounded() && abs(number) < 9e18: return .int(Int64(number))
-        case (.double(let number), false): return .text(String(number))
-        case (.string(let text), true) where Int64(text) != nil: return .int(Int64(text))
-        case (.string(let text), false): return .text(text)
-        case (.blob(let data), false) where String(data: data, encoding: .utf8) != nil: return .text(String(decoding: data, as: UTF8.self))
-        default:
-            throw OperatorError("The column \(table).\(column.name) holds \(value) in SQLite, which its PostgreSQL type \(column.type) cannot take.")
-        }
-    }
-
     // MARK: Checks
 
-    /// SHA-256 over the change log in revision order: each value as text
-    /// (integers in decimal), length-prefixed, NULL marked apart from "".
-    struct Checksum {
-        private var hasher = SHA256()
+    /// Rows per page of the change log's checksum.
+    static let checksumPage = 50_000
 
+    /// The change log's checksum: its rows in revision order, each value as
+    /// text (integers in decimal) written `S<bytes>:<text>|` or `N|` for NULL,
+    /// a line per row; SHA-256 of each page of `checksumPage` rows, and
+    /// SHA-256 of those pages' hex digests: the same on either side.
+    struct Checksum {
+        private var page = SHA256()
+        private var rows = 0
+        private var pages = SHA256()
+
+        /// A row's values (nil for NULL).
         mutating func add(_ values: [String?]) {
             var line = ""
             for value in values {
                 if let value { line += "S\(value.utf8.count):\(value)|" } else { line += "N|" }
             }
-            hasher.update(data: Data((line + "\n").utf8))
+            add(line: line)
         }
 
-        func finalize() -> String { hasher.finalize().map { String(format: "%02x", $0) }.joined() }
+        /// A row's line, already written as `add(_:)` writes it.
+        mutating func add(line: String) {
+            page.update(data: Data((line + "\n").utf8))
+            rows += 1
+            if rows == StoreMigration.checksumPage { endPage() }
+        }
+
+        private mutating func endPage() {
+            pages.update(data: Data(Self.hex(page.finalize()).utf8))
+            page = SHA256()
+            rows = 0
+        }
+
+        mutating func finalize() -> String {
+            if rows > 0 { endPage() }
+            return Self.hex(pages.finalize())
+        }
+
+        static func hex(_ digest: SHA256.Digest) -> String { digest.map { String(format: "%02x", $0) }.joined() }
     }
 
+    /// The checksum of the SQLite change log, read in this snapshot (SQLite
+    /// writes each row's line: integers in decimal, lengths in bytes).
     static func sourceChecksum(_ columns: [Column], db: Database) throws -> String {
+        let line = columns.map { column in
+            "CASE WHEN \(column.quoted) IS NULL THEN 'N|' ELSE 'S' || length(CAST(\(column.quoted) AS BLOB)) || ':' || \(column.quoted) || '|' END"
+        }.joined(separator: " || ")
         var checksum = Checksum()
-        let rows = try Row.fetchCursor(db, sql: "SELECT \(columns.map(\.quoted).joined(separator: ", ")) FROM change_log ORDER BY revision")
-        while let row = try rows.next() {
-            checksum.add(row.databaseValues.map { value in
-                switch value.storage {
-                case .null: nil
-                case .int64(let number): String(number)
-                case .double(let number): String(number)
-                case .string(let text): text
-                case .blob(let data): String(decoding: data, as: UTF8.self)
-                }
-            })
-        }
+        let rows = try String.fetchCursor(db, sql: "SELECT \(line) FROM change_log ORDER BY revision")
+        while let row = try rows.next() { checksum.add(line: row) }
         return checksum.finalize()
     }
 
-    /// The same checksum, reading back what this transaction wrote, a page at a time.
+    /// The same checksum of what this transaction wrote, computed by
+    /// PostgreSQL from the rows it holds, a page at a time.
     static func targetChecksum(_ columns: [Column], session: PostgresSession) throws -> String {
-        var checksum = Checksum()
-        let selected = columns.map { $0.isInteger ? $0.quoted : "\($0.quoted)::text" }.joined(separator: ", ")
+        let line = columns.map { column in
+            "CASE WHEN \(column.quoted) IS NULL THEN 'N|' ELSE 'S' || octet_length(\(column.quoted)::text) || ':' || \(column.quoted)::text || '|' END"
+        }.joined(separator: " || ") + " || E'\\n'"
+        var pages = SHA256()
         var after: Int64 = .min
         while true {
-            let rows = try session.query(
-                "SELECT revision, \(selected) FROM change_log WHERE revision > $1 ORDER BY revision LIMIT 20000", .int(after))
-            guard let last = rows.last else { break }
-            for row in rows {
-                checksum.add(try columns.indices.map { index in
-                    columns[index].isInteger ? try row.int(index + 1).map { String($0) } : try row.text(index + 1)
-                })
-            }
-            after = try last.int(0)!
+            let row = try session.query("""
+                SELECT encode(sha256(convert_to(string_agg(line, '' ORDER BY revision), 'UTF8')), 'hex'), max(revision), count(*)
+                FROM (SELECT revision, \(line) AS line FROM change_log WHERE revision > $1 ORDER BY revision LIMIT \(checksumPage)) page
+                """, .int(after))[0]
+            guard let digest = try row.text(0), let last = try row.int(1), try row.int(2) ?? 0 > 0 else { break }
+            pages.update(data: Data(digest.utf8))
+            after = last
         }
-        return checksum.finalize()
+        return Checksum.hex(pages.finalize())
     }
 
     /// The audit chain as this transaction sees it (as `audit verify` checks it).
