@@ -275,4 +275,46 @@ struct MigrateStoreTests {
         }
         #expect(try await target.int("SELECT revision FROM writer") == 0)
     }
+
+    @Test("columns are matched by name: one only SQLite has is named and left out, one only PostgreSQL has takes its default")
+    func columnsByName() async throws {
+        let sqlite = try ServerProcess(backend: .sqlite)
+        _ = try sqlite.addUser("jane")
+        sqlite.stop()
+        guard case .sqlite(let path) = sqlite.database else { return }
+        try await sqlite.database.execute("ALTER TABLE users ADD COLUMN nickname TEXT")
+        try await sqlite.database.execute("UPDATE users SET nickname = 'JJ'")
+        let url = try TestPostgres.cluster().makeDatabase()
+        let target = TestDatabase.postgres(url: url)
+        #expect(try ServerProcess.command(["user", "list", "--postgres", url]).status == 0)  // migrates the schema
+        try await target.execute("ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT 'none'")
+
+        let (status, output, error) = try Self.migrate(from: path, to: url)
+        #expect(status == 0, "\(output)\n\(error)")
+        #expect(output.contains("Note: the column users.nickname exists only in SQLite and was not copied."), "\(output)")
+        #expect(output.contains("Note: the column users.email exists only in PostgreSQL and was given its default."), "\(output)")
+        #expect(try await target.rows("SELECT name, role, email FROM users") == [["jane", "practitioner", "none"]])
+        // The token hash came across as it was: the user's token still opens the server.
+        let hashes = try await sqlite.database.strings("SELECT token_hash FROM users")
+        #expect(try await target.strings("SELECT token_hash FROM users") == hashes)
+    }
+
+    @Test("a SQLite store whose audit trail is already broken is refused, and the break is named as the source's")
+    func brokenSourceAudit() async throws {
+        let sqlite = try ServerProcess(backend: .sqlite)
+        let jane = try Practitioner("jane", seed: 14)
+        try jane.succeed(["login", "--server", sqlite.url.absoluteString, "--token", try sqlite.addUser("jane")])
+        _ = try jane.draftAndSubmit("Jane Smith")
+        try jane.succeed(["sync"])
+        sqlite.stop()
+        guard case .sqlite(let path) = sqlite.database else { return }
+        try await sqlite.database.execute("UPDATE audit SET actor = 'mallory' WHERE id = 1")
+        let url = try TestPostgres.cluster().makeDatabase()
+
+        let (status, output, error) = try Self.migrate(from: path, to: url)
+        #expect(status == 1)
+        #expect(output.isEmpty)
+        #expect(error.contains("The audit trail of '\(path)' is already broken at entry 1"), "\(error)")
+        #expect(try await TestDatabase.postgres(url: url).int("SELECT count(*) FROM users") == 0)
+    }
 }

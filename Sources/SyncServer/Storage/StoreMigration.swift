@@ -129,7 +129,17 @@ struct StoreMigration {
             for name in sqliteColumns where !pgColumns.contains(where: { $0.name == name }) {
                 notes.append("the column \(table).\(name) exists only in SQLite and was not copied.")
             }
+            for column in pgColumns where !sqliteColumns.contains(column.name) {
+                notes.append("the column \(table).\(column.name) exists only in PostgreSQL and was given its default.")
+            }
             plans.append((table, columns))
+        }
+        if !sqliteTables.contains("server_identity") {
+            notes.append("the SQLite store is from before server epochs, so PostgreSQL's new epoch stands: each device reconciles once, as after a restore.")
+        }
+        // A chain already broken in SQLite is named as such, not blamed on the copy.
+        if sqliteTables.contains("audit"), case .broken(_, let description) = try AuditTrail.verify(db: db) {
+            throw OperatorError("The audit trail of '\(sourcePath)' is already broken at \(description), so nothing was copied; `sync-server audit verify --db \(sourcePath)` shows it.")
         }
 
         // An empty target only: what a new server has after its migrations.
@@ -273,16 +283,7 @@ struct StoreMigration {
         private var rows = 0
         private var pages = SHA256()
 
-        /// A row's values (nil for NULL).
-        mutating func add(_ values: [String?]) {
-            var line = ""
-            for value in values {
-                if let value { line += "S\(value.utf8.count):\(value)|" } else { line += "N|" }
-            }
-            add(line: line)
-        }
-
-        /// A row's line, already written as `add(_:)` writes it.
+        /// A row's line: each value `S<bytes>:<text>|`, or `N|` for NULL.
         mutating func add(line: String) {
             page.update(data: Data((line + "\n").utf8))
             rows += 1
