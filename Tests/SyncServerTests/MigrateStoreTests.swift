@@ -174,6 +174,11 @@ struct MigrateStoreTests {
         let target = TestDatabase.postgres(url: url)
         #expect(try await target.int("SELECT count(*) FROM change_log") == rows)
         #expect(try await target.int("SELECT revision FROM writer") == rows)
+        // Where revisions come from a sequence, it carries on after the copied ones and pulls read them all.
+        if try await target.int("SELECT count(*) FROM pg_class WHERE relname = 'change_log_revision' AND relkind = 'S'") == 1 {
+            #expect(try await target.int("SELECT pull_horizon()") == rows + 1)
+            #expect(try await target.int("SELECT nextval('change_log_revision')") == rows + 1)
+        }
         #expect(try await target.int("SELECT count(*) FROM change_log WHERE value IS NULL") == rows / 7)
     }
 

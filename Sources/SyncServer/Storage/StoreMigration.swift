@@ -10,7 +10,8 @@ import SyncCore
 ///   snapshot even if a server is still writing to it (whatever it writes
 ///   later is not copied);
 /// - the target is written in one PostgreSQL transaction that first takes
-///   the `writer` lock (a server started on it early waits), refuses a target
+///   the audit chain's lock and the `writer` row (users added or audited on
+///   the target meanwhile wait), refuses a target
 ///   that holds data, copies table by table in batched `INSERT`s (each
 ///   batch's rows one JSON parameter, cast to the columns' types), moves the
 ///   revision counter and serial sequences past what was copied, verifies,
@@ -107,7 +108,11 @@ struct StoreMigration {
         let pgTables = Set(try session.query(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
         ).map { try $0.text(0)! }).subtracting(Self.bookkeeping)
-        // A server started early on the target waits for this transaction.
+        // Adding users and appending to the audit chain take this lock
+        // (PostgresStorage): an operator or a server busy on the target early
+        // waits for the copy, and a refused copy has raced nothing.
+        try session.execute("SELECT pg_advisory_xact_lock(2, 2)")
+        // Older instances took turns on the writer row instead.
         if try !session.query("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'writer'").isEmpty {
             try session.execute("SELECT revision FROM writer WHERE id = 1 FOR UPDATE")
         }
