@@ -31,7 +31,12 @@ struct MigrateStore: AsyncParsableCommand {
 
     func run() async throws {
         let started = ContinuousClock.now
+        // A stopped server leaves no write-ahead log behind; a running one has one.
+        let wal = (try? FileManager.default.attributesOfItem(atPath: from + "-wal"))?[.size] as? NSNumber
         let source = try StoreMigration.openSource(from)
+        if let wal, wal.intValue > 0 {
+            print("Note: '\(from)-wal' exists, so a server may still be running on it: this copies it as it is now, and what that server accepts afterwards will not be in PostgreSQL (stop it first; docs/operations.md).")
+        }
         guard let url = PostgresURL(to) else {
             throw OperatorError("'\(to.prefix(200))' is not a PostgreSQL address: postgres://user[:password]@host[:port]/database.")
         }

@@ -322,4 +322,24 @@ struct MigrateStoreTests {
         #expect(error.contains("The audit trail of '\(path)' is already broken at entry 1"), "\(error)")
         #expect(try await TestDatabase.postgres(url: url).int("SELECT count(*) FROM users") == 0)
     }
+
+    @Test("a server still running on the SQLite file: the copy is a snapshot, and the operator is told")
+    func serverStillRunning() async throws {
+        let sqlite = try ServerProcess(backend: .sqlite)
+        let jane = try Practitioner("jane", seed: 15)
+        try jane.succeed(["login", "--server", sqlite.url.absoluteString, "--token", try sqlite.addUser("jane")])
+        _ = try jane.draftAndSubmit("Jane Smith")
+        try jane.succeed(["sync"])
+        guard case .sqlite(let path) = sqlite.database else { return }
+        let url = try TestPostgres.cluster().makeDatabase()
+
+        let (status, output, error) = try Self.migrate(from: path, to: url)
+        #expect(status == 0, "\(output)\n\(error)")
+        #expect(output.contains("Note: '\(path)-wal' exists, so a server may still be running on it"), "\(output)")
+        let target = TestDatabase.postgres(url: url)
+        #expect(try await target.int("SELECT count(*) FROM change_log") == (try await sqlite.database.int("SELECT count(*) FROM change_log")))
+        // The running server was not disturbed.
+        try jane.succeed(["set", try #require(try await sqlite.database.strings("SELECT id FROM records").first ?? nil), "concern.where", "At school"])
+        #expect(try jane.succeed(["sync"]).contains("1 applied"))
+    }
 }
