@@ -65,10 +65,12 @@ struct MigrateStore: AsyncParsableCommand {
         for (table, count) in report.counts {
             print("  \(table.padding(toLength: width, withPad: " ", startingAt: 0))  \(count)")
         }
+        let epoch = report.keptEpoch
+            ? "keeps the epoch \(report.epoch ?? "?"), so devices carry on without reconciling"
+            : "has PostgreSQL's new epoch \(report.epoch ?? "?")"
         print("""
             Verified: the same rows in every table, the change log's SHA-256 \(report.checksum.prefix(16))… on both sides, \
-            the audit trail of \(report.auditEntries) entries intact. The log ends at revision \(report.end) and keeps \
-            the epoch \(report.epoch ?? "(none)"), so devices carry on without reconciling.
+            the audit trail of \(report.auditEntries) entries intact. The log ends at revision \(report.end) and \(epoch).
             """)
         print("Start the server with --postgres \(url) (or DATABASE_URL); keep '\(from)' until it has served devices.")
     }

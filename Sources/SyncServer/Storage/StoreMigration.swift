@@ -52,6 +52,8 @@ struct StoreMigration {
         var auditEntries: Int
         var end: Int64
         var epoch: String?
+        /// Whether the epoch is the SQLite store's (false for a store from before epochs).
+        var keptEpoch: Bool
         /// Tables or columns left out, one sentence each.
         var notes: [String]
     }
@@ -230,7 +232,9 @@ struct StoreMigration {
             throw OperatorError("The audit trail of \(targetName) did not verify after its migrate-store entry, so nothing was written.")
         }
         auditEntries = entries
-        return Report(counts: counts, checksum: checksum, auditEntries: auditEntries, end: end, epoch: epoch, notes: notes)
+        return Report(
+            counts: counts, checksum: checksum, auditEntries: auditEntries, end: end, epoch: epoch,
+            keptEpoch: plans.contains { $0.table == "server_identity" }, notes: notes)
     }
 
     /// Rows per `INSERT`: each statement carries its rows as one JSON
