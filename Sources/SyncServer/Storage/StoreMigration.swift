@@ -11,11 +11,11 @@ import SyncCore
 ///   later is not copied);
 /// - the target is written in one PostgreSQL transaction that first takes
 ///   the audit chain's lock and the `writer` row (users added or audited on
-///   the target meanwhile wait), refuses a target
-///   that holds data, copies table by table in batched `INSERT`s (each
-///   batch's rows one JSON parameter, cast to the columns' types), moves the
-///   revision counter and serial sequences past what was copied, verifies,
-///   appends one audit entry, and only then commits;
+///   the target meanwhile wait), refuses a target that holds data, copies
+///   table by table in batched `INSERT`s (each batch's rows one JSON
+///   parameter, cast to the columns' types), moves the revision counter and
+///   serial sequences past what was copied, verifies, appends one audit
+///   entry, and only then commits;
 /// - tables and columns are matched by name: a table or column only one
 ///   backend has is left out and named in `Report.notes`; integer columns
 ///   are sent as JSON numbers, everything else as JSON strings, each cast to
