@@ -98,15 +98,20 @@ field_editor *field_editor_open(const char *program, int history_size) {
 char *field_editor_read(field_editor *editor, const char *prompt, field_editor_status *status) {
     editor->prompt = prompt;
     editor->cancelled = 0;
-    // Ctrl-C must be a key from the moment the prompt shows: libedit puts the
-    // terminal in its own mode only once reading starts, so a Ctrl-C typed
-    // right after the prompt could still stop the program. Signals from keys
-    // are off for the whole read, and the terminal is put back as it was.
+    // Keys must reach libedit as keys from the moment the prompt shows, but
+    // libedit takes the terminal for editing only once reading starts. Typed
+    // in between, Ctrl-C would stop the program and Ctrl-D would be taken by
+    // the terminal as the end of a line and lost (the session then waited
+    // for ever: a run of the terminal test in five caught both). So the
+    // terminal is made character-at-a-time, without signals or echo, for
+    // the whole read, and put back as it was after it.
     struct termios saved;
     int restore = tcgetattr(STDIN_FILENO, &saved) == 0;
     if (restore) {
         struct termios quiet = saved;
-        quiet.c_lflag &= ~(tcflag_t)ISIG;
+        quiet.c_lflag &= ~(tcflag_t)(ISIG | ICANON | ECHO | IEXTEN);
+        quiet.c_cc[VMIN] = 1;
+        quiet.c_cc[VTIME] = 0;
         tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
     }
     int count = 0;

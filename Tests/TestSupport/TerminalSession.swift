@@ -27,9 +27,15 @@ public final class TerminalSession {
         try? process.input!.write(contentsOf: Data(keys.utf8))
     }
 
+    /// How long `waitFor` waits for text before giving up: not a pause the
+    /// test takes (it returns as soon as the text shows), only the point at
+    /// which a program that stopped answering fails the test, with its
+    /// transcript, instead of hanging the run.
+    public static let patience: Int32 = 60_000
+
     /// Blocks until `text` has been shown since the last wait; returns what
     /// was shown up to and including it (all that was left if the program
-    /// ended without showing it).
+    /// ended without showing it, or showed nothing for `patience` ms).
     @discardableResult
     public func waitFor(_ text: String) -> String {
         let wanted = Data(text.utf8)
@@ -38,6 +44,13 @@ public final class TerminalSession {
                 let shown = unread[unread.startIndex..<found.upperBound]
                 unread = Data(unread[found.upperBound...])
                 return String(decoding: shown, as: UTF8.self)
+            }
+            var ready = pollfd(fd: process.output!.fileDescriptor, events: Int16(POLLIN), revents: 0)
+            if poll(&ready, 1, Self.patience) == 0 {
+                transcript += "\n[nothing shown for \(Self.patience / 1000) s while waiting for \(text.debugDescription)]"
+                let shown = String(decoding: unread, as: UTF8.self)
+                unread = Data()
+                return shown
             }
             let chunk = process.output!.availableData
             if chunk.isEmpty {
