@@ -196,7 +196,10 @@ struct MigrateStoreTests {
 
         let (status, output, error) = try Self.migrate(from: path, to: url)
         #expect(status == 1)
-        #expect(output.isEmpty)
+        // Nothing claims a copy (a note that the file's write-ahead log is not
+        // empty may come first: whether the stopped server checkpointed it
+        // depends on timing).
+        #expect(!output.contains("Copied") && !output.contains("Verified"), "\(output)")
         let database = try #require(url.split(separator: "/").last)
         #expect(error.contains("already holds a store (1 users") && error.contains(String(database)), "\(error)")
         #expect(!error.contains("USAGE"))
@@ -273,7 +276,10 @@ struct MigrateStoreTests {
 
         let (status, output, error) = try Self.migrate(from: path, to: url)
         #expect(status == 1)
-        #expect(output.isEmpty)
+        // Nothing claims a copy (a note that the file's write-ahead log is not
+        // empty may come first: whether the stopped server checkpointed it
+        // depends on timing).
+        #expect(!output.contains("Copied") && !output.contains("Verified"), "\(output)")
         #expect(error.contains("The copy did not verify, so nothing was written") && error.contains("change log's checksum"), "\(error)")
         for table in ["users", "records", "change_log", "audit"] {
             #expect(try await target.int("SELECT count(*) FROM \(table)") == 0, "\(table)")
@@ -318,7 +324,10 @@ struct MigrateStoreTests {
 
         let (status, output, error) = try Self.migrate(from: path, to: url)
         #expect(status == 1)
-        #expect(output.isEmpty)
+        // Nothing claims a copy (a note that the file's write-ahead log is not
+        // empty may come first: whether the stopped server checkpointed it
+        // depends on timing).
+        #expect(!output.contains("Copied") && !output.contains("Verified"), "\(output)")
         #expect(error.contains("The audit trail of '\(path)' is already broken at entry 1"), "\(error)")
         #expect(try await TestDatabase.postgres(url: url).int("SELECT count(*) FROM users") == 0)
     }

@@ -271,15 +271,15 @@ final class SQLiteStorage: SQLStore {
             var changes: [PulledChange] = []
             changes.reserveCapacity(page.count)
             for row in page {
-                let conflictID: String? = row[8]
+                let conflictID: String? = row["conflict_id"]
                 var conflict: ConflictState?
                 if let conflictID {
                     if conflicts[conflictID] == nil { conflicts[conflictID] = try transaction.conflict(conflictID) }
                     conflict = conflicts[conflictID]
                 }
                 changes.append(PulledChange(
-                    revision: row[0], record: row[1], path: row[2], value: row[3],
-                    author: row[4], device: row[5], hlc: row[6], at: row[7], conflict: conflict))
+                    revision: row["revision"], record: row["record_id"], path: row["path"], value: row["value"],
+                    author: row["author"], device: row["device_id"], hlc: row["hlc"], at: row["at"], conflict: conflict))
             }
             let more = rows.count > limit
             // With nothing visible left, jump to the end of the log so the
