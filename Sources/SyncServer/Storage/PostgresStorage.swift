@@ -403,8 +403,12 @@ struct PostgresTransaction: SQLTransaction {
     /// under it: writers take turns here only, for the last statement
     /// before their commit.
     func takeAuditTurn() throws {
-        try session.execute("SELECT pg_advisory_xact_lock(2, 2)")
+        try session.execute(Self.auditTurn)
     }
+
+    /// The audit chain's lock, held until the transaction ends: every writer
+    /// that appends to the chain (and `migrate-store`, which fills it) takes it.
+    static let auditTurn = "SELECT pg_advisory_xact_lock(2, 2)"
 
     func audit(_ event: AuditEvent) throws {
         try takeAuditTurn()

@@ -113,7 +113,7 @@ struct StoreMigration {
         // Adding users and appending to the audit chain take this lock
         // (PostgresStorage): an operator or a server busy on the target early
         // waits for the copy, and a refused copy has raced nothing.
-        try session.execute("SELECT pg_advisory_xact_lock(2, 2)")
+        try session.execute(PostgresTransaction.auditTurn)
         // Older instances took turns on the writer row instead.
         if try !session.query("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'writer'").isEmpty {
             try session.execute("SELECT revision FROM writer WHERE id = 1 FOR UPDATE")
