@@ -42,14 +42,14 @@ struct MigrateStore: AsyncParsableCommand {
         }
         let target: PostgresStorage
         do {
-            target = try PostgresStorage(url: url)
+            target = try await PostgresStorage(url: url)
         } catch {
             throw OperatorError("Cannot open the PostgreSQL database \(url): \(String(reflecting: error)).")
         }
         let migration = StoreMigration(source: source, sourcePath: from, target: target, targetName: url.description)
         let report: StoreMigration.Report
         do {
-            report = try migration.run(at: Timestamp.string(Date()))
+            report = try await migration.run(at: Timestamp.string(Date()))
         } catch let error as OperatorError {
             throw error
         } catch let error as StorageError {

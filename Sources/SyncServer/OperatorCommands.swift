@@ -17,7 +17,7 @@ struct ListUsers: AsyncParsableCommand {
     @OptionGroup var storage: StorageOptions
 
     func run() async throws {
-        let users = try storage.open().users()
+        let users = try await storage.open().users()
         guard !users.isEmpty else {
             print("There are no users yet; add one with `sync-server user add NAME --role practitioner`.")
             return
@@ -36,11 +36,11 @@ struct ListDevices: AsyncParsableCommand {
     @OptionGroup var storage: StorageOptions
 
     func run() async throws {
-        let store = try storage.open()
-        if let user, try !store.users().contains(where: { $0.name == user }) {
+        let store = try await storage.open()
+        if let user, try await !store.users().contains(where: { $0.name == user }) {
             throw OperatorError("There is no user named '\(user)'.")
         }
-        let devices = try store.devices(user: user)
+        let devices = try await store.devices(user: user)
         guard !devices.isEmpty else {
             print(user.map { "\($0) has no devices registered." } ?? "No device has registered yet.")
             return
@@ -62,12 +62,12 @@ struct ListDevices: AsyncParsableCommand {
 /// A device named by its id or a unique start of it, as `field` takes referral ids.
 enum DevicePrefix {
     /// The one device whose id is or starts with `text`; one sentence otherwise.
-    static func resolve(_ text: String, in storage: any SyncStorage) throws -> String {
+    static func resolve(_ text: String, in storage: any SyncStorage) async throws -> String {
         let prefix = text.lowercased()
         guard !prefix.isEmpty, prefix.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
             throw OperatorError("'\(text.prefix(80))' is not a device id or the start of one (hex digits and hyphens, as `sync-server device list` shows).")
         }
-        let matches = try storage.deviceIDs(startingWith: prefix)
+        let matches = try await storage.deviceIDs(startingWith: prefix)
         if matches.contains(prefix) { return prefix }
         switch matches.count {
         case 0: throw OperatorError("There is no device whose id starts with '\(text)'; `sync-server device list` shows them.")
@@ -109,7 +109,7 @@ struct ShowAudit: AsyncParsableCommand {
             }
             filter.since = Timestamp.string(start)
         }
-        let entries = try storage.open().auditEntries(filter)
+        let entries = try await storage.open().auditEntries(filter)
         guard !entries.isEmpty else {
             print("No audit entries match.")
             return

@@ -32,9 +32,9 @@ struct Restore: AsyncParsableCommand {
         } else if storage.postgresURL == nil, !FileManager.default.fileExists(atPath: storage.db) {
             throw OperatorError("There is no database '\(storage.db)' to restore; give the backup with --from.")
         }
-        let store = try storage.open()
-        let epoch = try store.startNewEpoch(at: now)
-        let end = try store.identity().end
+        let store = try await storage.open()
+        let epoch = try await store.startNewEpoch(at: now)
+        let end = try await store.identity().end
         print("The server's log ends at revision \(end); its new epoch is \(epoch). Each device pulls it from the start on its next sync and sends back what it holds that the server lacks.")
         if let kept { print("The database it replaced is kept as \(kept).") }
     }

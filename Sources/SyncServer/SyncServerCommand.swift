@@ -34,7 +34,7 @@ struct Backup: AsyncParsableCommand {
         guard storage.postgresURL == nil else {
             throw OperatorError("A PostgreSQL database is backed up with pg_dump or base backups, not with sync-server backup (docs/operations.md).")
         }
-        guard let sqlite = try storage.open() as? SQLiteStorage else { return }
+        guard let sqlite = try await storage.open() as? SQLiteStorage else { return }
         do {
             try sqlite.backup(to: to)
         } catch let error as StorageError {
@@ -63,13 +63,13 @@ struct StorageOptions: ParsableArguments {
     /// `creatingIfMissing` (`serve`, `user add`): every other command needs
     /// the database the server already has, and a mistyped `--db` must not
     /// quietly give it a new empty one.
-    func open(creatingIfMissing: Bool = false) throws -> any SyncStorage {
+    func open(creatingIfMissing: Bool = false) async throws -> any SyncStorage {
         if let text = postgresURL {
             guard let url = PostgresURL(text) else {
                 throw OperatorError("'\(text.prefix(200))' is not a PostgreSQL address: postgres://user[:password]@host[:port]/database.")
             }
             do {
-                return try PostgresStorage(url: url)
+                return try await PostgresStorage(url: url)
             } catch {
                 throw OperatorError("Cannot open the PostgreSQL database \(url): \(String(reflecting: error)).")
             }
@@ -151,7 +151,7 @@ struct Serve: AsyncParsableCommand {
             // With a seed too, ids (conflicts, receipts) repeat from run to run.
             configuration.ids = UUIDv7Generator(clock: clock, seed: ProcessInfo.processInfo.environment["SYNC_SERVER_TEST_SEED"].flatMap(UInt64.init))
         }
-        let app = try buildApplication(configuration, storage: try storage.open(creatingIfMissing: true), metrics: ServerMetrics(registry: registry), logger: logger)
+        let app = try await buildApplication(configuration, storage: try storage.open(creatingIfMissing: true), metrics: ServerMetrics(registry: registry), logger: logger)
         try await app.runService()
     }
 }
@@ -179,7 +179,7 @@ struct AddUser: AsyncParsableCommand {
         }
         let token = Tokens.make()
         do {
-            _ = try storage.open(creatingIfMissing: true).addUser(name: trimmed, role: role, tokenHash: Tokens.hash(token), at: Timestamp.string(Date()))
+            _ = try await storage.open(creatingIfMissing: true).addUser(name: trimmed, role: role, tokenHash: Tokens.hash(token), at: Timestamp.string(Date()))
         } catch let error as StorageError {
             throw OperatorError(error.description)
         }
@@ -199,7 +199,7 @@ struct VerifyAudit: AsyncParsableCommand {
     @OptionGroup var storage: StorageOptions
 
     func run() async throws {
-        switch try storage.open().verifyAudit() {
+        switch try await storage.open().verifyAudit() {
         case .intact(let entries):
             print("The audit trail of \(entries) entries is intact.")
         case .broken(_, let description):
@@ -218,7 +218,7 @@ struct RotateToken: AsyncParsableCommand {
 
     func run() async throws {
         let token = Tokens.make()
-        guard try storage.open().replaceToken(of: name, tokenHash: Tokens.hash(token)) else {
+        guard try await storage.open().replaceToken(of: name, tokenHash: Tokens.hash(token)) else {
             throw OperatorError("There is no user named '\(name)'.")
         }
         print(token)
@@ -244,9 +244,9 @@ struct RevokeDevice: AsyncParsableCommand {
     @OptionGroup var storage: StorageOptions
 
     func run() async throws {
-        let store = try storage.open()
-        let device = try DevicePrefix.resolve(id, in: store)
-        guard try store.revoke(device: device, by: by, at: Timestamp.string(Date())) else {
+        let store = try await storage.open()
+        let device = try await DevicePrefix.resolve(id, in: store)
+        guard try await store.revoke(device: device, by: by, at: Timestamp.string(Date())) else {
             throw OperatorError("There is no device with id '\(device)'.")
         }
         print("Device \(device) is revoked.")

@@ -11,11 +11,19 @@ enum TestHooks {
     /// batch (revisions allocated, rows inserted) opens it and reads one line
     /// before it appends its audit entry and commits. Opening blocks until
     /// the test opens the pipe's other end, so the test knows the push is
-    /// held; the push goes on when the test writes a line or closes it.
-    static func holdPushBeforeCommit() {
-        guard let path = holdPushFIFO, let pipe = FileHandle(forReadingAtPath: path) else { return }
-        var byte = [UInt8](repeating: 0, count: 1)
-        while read(pipe.fileDescriptor, &byte, 1) == 1, byte[0] != UInt8(ascii: "\n") {}
-        try? pipe.close()
+    /// held; the push goes on when the test writes a line or closes it. The
+    /// blocking reads run on a thread of their own, not the task's.
+    static func holdPushBeforeCommit() async {
+        guard let path = holdPushFIFO else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                if let pipe = FileHandle(forReadingAtPath: path) {
+                    var byte = [UInt8](repeating: 0, count: 1)
+                    while read(pipe.fileDescriptor, &byte, 1) == 1, byte[0] != UInt8(ascii: "\n") {}
+                    try? pipe.close()
+                }
+                continuation.resume()
+            }
+        }
     }
 }

@@ -23,11 +23,11 @@ struct SchemaParityTests {
     }
 
     @Test("every table and column of one backend is in the other, with the same NOT NULL")
-    func schemasMatch() throws {
+    func schemasMatch() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parity-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
         let sqlite = try SQLiteStorage(path: folder.appendingPathComponent("server.sqlite").path)
-        let sqliteColumns: Set<Column> = try sqlite.pool.read { db in
+        let sqliteColumns: Set<Column> = try await sqlite.pool.read { db in
             var columns = Set<Column>()
             for table in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") where !Self.ownTables.contains(table) {
                 for row in try Row.fetchAll(db, sql: "SELECT name, \"notnull\", pk FROM pragma_table_info(?)", arguments: [table]) {
@@ -38,9 +38,9 @@ struct SchemaParityTests {
             }
             return columns
         }
-        let postgres = try PostgresStorage(url: PostgresURL(try TestPostgres.cluster().makeDatabase())!)
-        let postgresColumns: Set<Column> = try postgres.connections.withConnection { session in
-            Set(try session.query("""
+        let postgres = try await PostgresStorage(url: PostgresURL(try TestPostgres.cluster().makeDatabase())!)
+        let postgresColumns: Set<Column> = try await postgres.connections.withConnection { session in
+            Set(try await session.query("""
                 SELECT table_name, column_name, is_nullable FROM information_schema.columns
                 WHERE table_schema = 'public'
                 """).compactMap { row -> Column? in

@@ -84,9 +84,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
         let token = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
         let hash = Tokens.hash(token)
         var context = context
-        if let user = try storage.user(tokenHash: hash) {
+        if let user = try await storage.user(tokenHash: hash) {
             context.user = user
-        } else if let credential = try storage.deviceCredential(tokenHash: hash) {
+        } else if let credential = try await storage.deviceCredential(tokenHash: hash) {
             // A device's token works for that device only.
             guard request.headers[Self.deviceHeader] == credential.device else {
                 throw failed("This token belongs to another device; send it with that device's Field-Device header.")
@@ -100,7 +100,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         context.logger[metadataKey: "user"] = "\(user.name)"
         // A revoked device gets 410 on everything but its report that it erased its data.
         if let device = request.headers[Self.deviceHeader], request.uri.path != "/v1/devices/wiped",
-            try storage.isRevoked(device: device)
+            try await storage.isRevoked(device: device)
         {
             throw APIError(.gone, Self.revokedMessage)
         }

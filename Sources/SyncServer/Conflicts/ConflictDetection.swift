@@ -13,30 +13,30 @@ extension PushEngine {
     func openOrJoinConflict(
         _ change: WireChange, field: ServerField, entry: LogEntry, device: String, user: User, at: String, receipt: String,
         in transaction: any SyncTransaction
-    ) throws -> (StoredOutcome, ServerField) {
+    ) async throws -> (StoredOutcome, ServerField) {
         var entry = entry
         let candidate = ConflictCandidate(value: change.value, author: user.name, device: device, time: at, hlc: change.hlc)
         let conflictID: String
         if let open = field.conflict {
             conflictID = open
-            try transaction.addCandidate(candidate, to: open)
+            try await transaction.addCandidate(candidate, to: open)
         } else {
             conflictID = ids.next().lowercased
             let standing = ConflictCandidate(value: field.value, author: field.author, device: field.device, time: field.at, hlc: field.hlc)
-            try transaction.openConflict(conflictID, record: change.record, path: change.path, candidates: [standing, candidate], at: at)
+            try await transaction.openConflict(conflictID, record: change.record, path: change.path, candidates: [standing, candidate], at: at)
         }
         entry.kind = .candidate
         entry.conflict = conflictID
-        _ = try transaction.append(entry)
+        _ = try await transaction.append(entry)
         // The conflict state is itself a change devices pull; the field
         // keeps its value provisionally.
-        let stateRevision = try transaction.append(LogEntry(
+        let stateRevision = try await transaction.append(LogEntry(
             kind: .conflict, record: change.record, path: change.path, value: field.value, author: user.name,
             device: device, seq: nil, hlc: change.hlc, at: at, conflict: conflictID))
         var updated = field
         updated.revision = stateRevision
         updated.conflict = conflictID
-        try transaction.setField(record: change.record, path: change.path, updated)
+        try await transaction.setField(record: change.record, path: change.path, updated)
         return (StoredOutcome(outcome: .conflict, revision: nil, conflict: conflictID, receipt: receipt), updated)
     }
 }

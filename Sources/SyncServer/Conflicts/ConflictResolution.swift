@@ -12,18 +12,18 @@ struct ConflictResolution {
     /// Settles a conflict: the decision is a new revision of the field that
     /// supersedes every candidate; the conflict keeps its candidates, the
     /// value chosen, who, when and why.
-    func resolve(_ id: String, _ request: ResolutionRequest, by user: User, device: String, in transaction: any SyncTransaction) throws -> ConflictSummary.Resolution {
+    func resolve(_ id: String, _ request: ResolutionRequest, by user: User, device: String, in transaction: any SyncTransaction) async throws -> ConflictSummary.Resolution {
         let reason = request.reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw FrontDoor.Refusal.invalid("A resolution needs a reason, for the record.") }
         guard reason.count <= FrontDoor.maximumReasonLength else {
             throw FrontDoor.Refusal.invalid("The reason has \(reason.count) characters; the most is \(FrontDoor.maximumReasonLength).")
         }
-        guard let place = try transaction.conflictPlace(id) else { throw FrontDoor.Refusal.notFound("No conflict has id '\(id.prefix(40))'.") }
+        guard let place = try await transaction.conflictPlace(id) else { throw FrontDoor.Refusal.notFound("No conflict has id '\(id.prefix(40))'.") }
         guard place.open else { throw FrontDoor.Refusal.conflict("Conflict \(id) is already resolved.") }
         let value: String?
         switch (request.pick, request.value) {
         case (let pick?, nil):
-            let candidates = try transaction.conflict(id)?.candidates ?? []
+            let candidates = try await transaction.conflict(id)?.candidates ?? []
             guard pick >= 1, pick <= candidates.count else {
                 throw FrontDoor.Refusal.invalid("Conflict \(id) has \(candidates.count) candidates; \(pick) is not one of them.")
             }
@@ -36,12 +36,12 @@ struct ConflictResolution {
         }
         let at = Timestamp.string(clock.now())
         let stamp = HLCStamp.next(after: HLCStamp(wall: 0, counter: 0, device: device), now: clock.now()).description
-        let revision = try transaction.append(LogEntry(
+        let revision = try await transaction.append(LogEntry(
             kind: .write, record: place.record, path: place.path, value: value, author: user.name, device: device,
             seq: nil, hlc: stamp, at: at, conflict: id))
-        try transaction.setField(record: place.record, path: place.path, ServerField(
+        try await transaction.setField(record: place.record, path: place.path, ServerField(
             value: value, revision: revision, hlc: stamp, device: device, author: user.name, at: at, conflict: nil))
-        try transaction.markResolved(id, value: value, by: user.name, at: at, reason: reason, revision: revision)
+        try await transaction.markResolved(id, value: value, by: user.name, at: at, reason: reason, revision: revision)
         return .init(value: value, by: user.name, at: at, reason: reason, revision: revision)
     }
 }

@@ -20,8 +20,8 @@ struct ConflictRoutes {
             throw APIError(.badRequest, "'status' must be open or all; got '\(status.prefix(40))'.")
         }
         let all = status == "all"
-        let conflicts = try storage.conflicts(all: all)
-        try storage.audit(AuditEvent(
+        let conflicts = try await storage.conflicts(all: all)
+        try await storage.audit(AuditEvent(
             at: Timestamp.string(resolution.clock.now()), actor: context.user!.name, action: "read-conflicts", record: nil,
             detail: "records=\(Set(conflicts.map(\.record)).sorted().joined(separator: ","))"))
         return try SyncRoutes.json(conflicts)
@@ -29,10 +29,10 @@ struct ConflictRoutes {
 
     @Sendable func resolve(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        let (user, device) = try storage.actingDevice(request, context)
+        let (user, device) = try await storage.actingDevice(request, context)
         var request = request
         let body = try await SyncRoutes.decode(ResolutionRequest.self, from: &request)
-        let result = try storage.recorded { try resolution.resolve(id, body, by: user, device: device, in: $0) } audit: {
+        let result = try await storage.recorded { try await resolution.resolve(id, body, by: user, device: device, in: $0) } audit: {
             AuditEvent(at: $0.at, actor: user.name, action: "resolve", record: nil, detail: "conflict=\(id) revision=\($0.revision) device=\(device)")
         }
         context.logger.notice("conflict resolved", metadata: ["conflict": "\(id)", "revision": "\(result.revision)"])

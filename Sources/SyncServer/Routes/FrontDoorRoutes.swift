@@ -37,7 +37,7 @@ struct FrontDoorRoutes {
 
     @Sendable func revoke(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        guard try storage.revoke(device: id, by: context.user!.name, at: Timestamp.string(frontDoor.clock.now())) else {
+        guard try await storage.revoke(device: id, by: context.user!.name, at: Timestamp.string(frontDoor.clock.now())) else {
             throw APIError(.notFound, "No device has id '\(id.prefix(40))'.")
         }
         context.logger.notice("device revoked", metadata: ["device": "\(id)"])
@@ -46,13 +46,13 @@ struct FrontDoorRoutes {
 
     /// A revoked device reports that it erased its referral data.
     @Sendable func wiped(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let (user, device) = try storage.actingDevice(request, context)
-        guard try storage.isRevoked(device: device) else {
+        let (user, device) = try await storage.actingDevice(request, context)
+        guard try await storage.isRevoked(device: device) else {
             throw APIError(.conflict, "Device \(device) is not revoked; only a revoked device reports a wipe.")
         }
         let at = Timestamp.string(frontDoor.clock.now())
-        try storage.markWiped(device: device, at: at)
-        try storage.audit(AuditEvent(at: at, actor: user.name, action: "wiped", record: nil, detail: "device=\(device)"))
+        try await storage.markWiped(device: device, at: at)
+        try await storage.audit(AuditEvent(at: at, actor: user.name, action: "wiped", record: nil, detail: "device=\(device)"))
         return try SyncRoutes.json(["device": device, "status": "wiped"])
     }
 
@@ -65,7 +65,7 @@ struct FrontDoorRoutes {
             throw APIError(.badRequest, "'view' must be one of \(QueueView.allCases.map(\.rawValue).joined(separator: ", ")); got '\(viewName.prefix(40))'.")
         }
         let now = frontDoor.clock.now()
-        let entries = try storage.submittedReferrals().enumerated().map { position, row in
+        let entries = try await storage.submittedReferrals().enumerated().map { position, row in
             let submitted = Timestamp.date(row.submittedAt) ?? now
             let due = calendar.acknowledgementDue(receivedAt: submitted)
             let entry = QueueEntry(
@@ -80,7 +80,7 @@ struct FrontDoorRoutes {
         .sorted { ($0.entry.immediateRisk ? 0 : 1, $0.due, $0.position) < ($1.entry.immediateRisk ? 0 : 1, $1.due, $1.position) }
         .map(\.entry)
         // Names of children are referral content: who read the queue is on the record.
-        try storage.audit(AuditEvent(
+        try await storage.audit(AuditEvent(
             at: Timestamp.string(now), actor: context.user!.name, action: "read-queue", record: nil, detail: "view=\(view.rawValue) referrals=\(entries.count)"))
         context.logger.info("intake queue read", metadata: ["referrals": "\(entries.count)", "view": "\(view.rawValue)"])
         return try SyncRoutes.json(entries)
@@ -88,22 +88,22 @@ struct FrontDoorRoutes {
 
     @Sendable func referral(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        guard var document = try storage.document(id), document.fields[RecordPath.status] == ReferralStatus.submitted.rawValue else {
+        guard var document = try await storage.document(id), document.fields[RecordPath.status] == ReferralStatus.submitted.rawValue else {
             throw APIError(.notFound, "No submitted referral has id '\(id.prefix(40))'.")
         }
         // What changed after the front door saw it, and what waits for an admin.
-        document.conflicts = try storage.conflicts(all: false).filter { $0.record == id }
-        document.changes = try storage.changesSinceFrontDoor(of: id)
+        document.conflicts = try await storage.conflicts(all: false).filter { $0.record == id }
+        document.changes = try await storage.changesSinceFrontDoor(of: id)
         // Every read of referral content is attributable.
-        try storage.audit(AuditEvent(at: Timestamp.string(frontDoor.clock.now()), actor: context.user!.name, action: "read", record: id, detail: ""))
+        try await storage.audit(AuditEvent(at: Timestamp.string(frontDoor.clock.now()), actor: context.user!.name, action: "read", record: id, detail: ""))
         context.logger.notice("referral read", metadata: ["record": "\(id)"])
         return try SyncRoutes.json(document)
     }
 
     @Sendable func acknowledge(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        let (user, device) = try storage.actingDevice(request, context)
-        let result = try storage.recorded { try frontDoor.acknowledge(id, by: user, device: device, in: $0) } audit: {
+        let (user, device) = try await storage.actingDevice(request, context)
+        let result = try await storage.recorded { try await frontDoor.acknowledge(id, by: user, device: device, in: $0) } audit: {
             AuditEvent(at: $0.acknowledgedAt, actor: user.name, action: "acknowledge", record: id, detail: "device=\(device)")
         }
         context.logger.notice("referral acknowledged", metadata: ["record": "\(id)"])
@@ -112,10 +112,10 @@ struct FrontDoorRoutes {
 
     @Sendable func decide(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        let (user, device) = try storage.actingDevice(request, context)
+        let (user, device) = try await storage.actingDevice(request, context)
         var request = request
         let body = try await SyncRoutes.decode(DecisionRequest.self, from: &request)
-        let result = try storage.recorded { try frontDoor.decide(id, body, by: user, device: device, in: $0) } audit: {
+        let result = try await storage.recorded { try await frontDoor.decide(id, body, by: user, device: device, in: $0) } audit: {
             // The reason is the worker's words about the referral: the record keeps it, the audit line does not.
             AuditEvent(
                 at: $0.decidedAt, actor: user.name, action: $0.number == 1 ? "decide" : "change-decision", record: id,

@@ -7,9 +7,9 @@ import SyncCore
 /// with its audit entry in one transaction.
 extension SyncStorage {
     /// The user and the device they act from (`Field-Device`, registered to them).
-    func actingDevice(_ request: Request, _ context: SyncRequestContext) throws -> (User, String) {
+    func actingDevice(_ request: Request, _ context: SyncRequestContext) async throws -> (User, String) {
         let user = context.user!
-        guard let device = request.headers[HTTPField.Name("Field-Device")!], try deviceOwner(device) == user.id else {
+        guard let device = request.headers[HTTPField.Name("Field-Device")!], try await deviceOwner(device) == user.id else {
             throw APIError(.forbidden, "Send the id of a device registered to \(user.name) in the Field-Device header; run `field login` first.")
         }
         return (user, device)
@@ -17,11 +17,11 @@ extension SyncStorage {
 
     /// Runs a front-door write and its audit entry in one transaction, and
     /// turns the front door's refusals into 404s, 400s and 409s.
-    func recorded<T>(_ action: (any SyncTransaction) throws -> T, audit: (T) -> AuditEvent) throws -> T {
+    func recorded<T>(_ action: (any SyncTransaction) async throws -> T, audit: (T) -> AuditEvent) async throws -> T {
         do {
-            return try write { transaction in
-                let result = try action(transaction)
-                try transaction.audit(audit(result))
+            return try await write { transaction in
+                let result = try await action(transaction)
+                try await transaction.audit(audit(result))
                 return result
             }
         } catch FrontDoor.Refusal.notFound(let message) {

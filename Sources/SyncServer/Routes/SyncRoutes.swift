@@ -23,8 +23,8 @@ struct SyncRoutes {
             throw APIError(.badRequest, "'\(body.device.prefix(40))' is not a device id (a lowercase UUID).")
         }
         let now = Timestamp.string(engine.clock.now())
-        if try storage.isRevoked(device: body.device) { throw APIError(.gone, AuthenticationMiddleware.revokedMessage) }
-        guard try storage.register(device: body.device, for: user, at: now) else {
+        if try await storage.isRevoked(device: body.device) { throw APIError(.gone, AuthenticationMiddleware.revokedMessage) }
+        guard try await storage.register(device: body.device, for: user, at: now) else {
             throw APIError(.forbidden, "Device \(body.device) is registered to another user.")
         }
         // Signed in with the user's token: the device gets its own, which it
@@ -33,12 +33,12 @@ struct SyncRoutes {
         var deviceToken: String?
         if context.signedInDevice == nil {
             let token = Tokens.make(prefix: "fld_dev_")
-            try storage.setDeviceToken(device: body.device, tokenHash: Tokens.hash(token))
+            try await storage.setDeviceToken(device: body.device, tokenHash: Tokens.hash(token))
             deviceToken = token
         }
-        try storage.audit(AuditEvent(at: now, actor: user.name, action: "login", record: nil, detail: "device=\(body.device)"))
+        try await storage.audit(AuditEvent(at: now, actor: user.name, action: "login", record: nil, detail: "device=\(body.device)"))
         context.logger.info("device registered", metadata: ["device": "\(body.device)"])
-        return try Self.json(RegisterResponse(
+        return try await Self.json(RegisterResponse(
             device: body.device, user: user.name, role: user.role, serverTime: now, lastSeq: try storage.lastSeq(of: body.device),
             deviceToken: deviceToken))
     }
@@ -53,24 +53,24 @@ struct SyncRoutes {
         guard body.changes.count <= SyncProtocol.maximumBatch else {
             throw APIError(.badRequest, "A push may carry at most \(SyncProtocol.maximumBatch) changes; this one has \(body.changes.count). Send smaller batches.")
         }
-        if try storage.isRevoked(device: body.device) { throw APIError(.gone, AuthenticationMiddleware.revokedMessage) }
-        guard try storage.deviceOwner(body.device) == user.id else {
+        if try await storage.isRevoked(device: body.device) { throw APIError(.gone, AuthenticationMiddleware.revokedMessage) }
+        guard try await storage.deviceOwner(body.device) == user.id else {
             throw APIError(.forbidden, "Device \(body.device.prefix(40)) is not registered to \(user.name); run `field login` first.")
         }
-        try checkSameLog(body)
+        try await checkSameLog(body)
         // The whole batch is one transaction, committed before the reply:
         // read phase, decision (no I/O), write phase (docs/protocol.md, "The server's write path").
         let reference = engine.newReference()
         var decided: PushEngine.Result?
-        let revisions = try storage.push(PushNeeds(body, reference: reference)) { snapshot, fallback in
+        let revisions = try await storage.push(PushNeeds(body, reference: reference)) { snapshot, fallback in
             let transaction = PlannedTransaction(snapshot: snapshot, fallback: fallback)
-            let result = try engine.apply(body, user: user, reference: reference, in: transaction)
-            try transaction.audit(AuditEvent(
+            let result = try await engine.apply(body, user: user, reference: reference, in: transaction)
+            try await transaction.audit(AuditEvent(
                 at: result.response.receipt?.serverTime ?? Timestamp.string(engine.clock.now()), actor: user.name, action: "push",
                 record: nil,
                 detail: "device=\(body.device) applied=\(result.applied) conflicts=\(result.conflicts) rejected=\(result.rejected) duplicates=\(result.duplicates) receipt=\(result.response.receipt?.reference ?? "-") records=\(result.response.receipt?.records.joined(separator: ",") ?? "")"))
             // In the push's own transaction: no second commit per push.
-            try transaction.recordSync(device: body.device, user: user.id, at: Timestamp.string(engine.clock.now()))
+            try await transaction.recordSync(device: body.device, user: user.id, at: Timestamp.string(engine.clock.now()))
             decided = result
             return transaction.plan
         }
@@ -79,7 +79,7 @@ struct SyncRoutes {
         var response = result.response
         if response.outcomes.contains(where: { $0.retry == true }) {
             // Change numbers the device already used: it renumbers past this one.
-            response.lastSeq = try storage.lastSeq(of: body.device)
+            response.lastSeq = try await storage.lastSeq(of: body.device)
         }
         metrics.record(result)
         context.logger.info("push applied", metadata: [
@@ -94,9 +94,9 @@ struct SyncRoutes {
     /// restored from a backup, or replaced) would merge against revisions
     /// this server does not have: it is refused whole, before anything is
     /// applied, and the device reconciles first (docs/protocol.md, "Recovery").
-    func checkSameLog(_ push: PushRequest) throws {
+    func checkSameLog(_ push: PushRequest) async throws {
         guard push.epoch != nil || push.cursor != nil else { return }
-        let identity = try storage.identity()
+        let identity = try await storage.identity()
         if let epoch = push.epoch, epoch != identity.epoch {
             throw APIError(.conflict, "This server's log is not the one the device last synced with (epoch \(epoch.prefix(40)) is not \(identity.epoch)): the device must reconcile before it pushes.", code: ErrorCode.serverRestored)
         }
@@ -115,16 +115,16 @@ struct SyncRoutes {
         guard let limit = Int(limitText), (1...SyncProtocol.maximumPage).contains(limit) else {
             throw APIError(.badRequest, "'limit' must be a whole number from 1 to \(SyncProtocol.maximumPage); got '\(limitText.prefix(40))'.")
         }
-        var page = try storage.pull(since: cursor, limit: limit, for: user)
+        var page = try await storage.pull(since: cursor, limit: limit, for: user)
         page.serverTime = Timestamp.string(engine.clock.now())
         if user.role != .practitioner, !page.changes.isEmpty {
             // Reads of referral content by intake and admins are on the record.
             let records = Set(page.changes.map(\.record)).sorted().joined(separator: ",")
-            try storage.audit(AuditEvent(at: Timestamp.string(engine.clock.now()), actor: user.name, action: "pull", record: nil, detail: "since=\(cursor) changes=\(page.changes.count) records=\(records)"))
+            try await storage.audit(AuditEvent(at: Timestamp.string(engine.clock.now()), actor: user.name, action: "pull", record: nil, detail: "since=\(cursor) changes=\(page.changes.count) records=\(records)"))
         }
         if !page.more, let device = context.signedInDevice ?? request.headers[AuthenticationMiddleware.deviceHeader] {
             // Once per sync (its last page), not per page; only a device registered to this user is updated.
-            try storage.recordSync(device: device, user: user.id, at: page.serverTime ?? Timestamp.string(engine.clock.now()))
+            try await storage.recordSync(device: device, user: user.id, at: page.serverTime ?? Timestamp.string(engine.clock.now()))
         }
         metrics.pulled.increment(by: Int64(page.changes.count))
         context.logger.info("pull served", metadata: ["since": "\(cursor)", "changes": "\(page.changes.count)", "more": "\(page.more)"])

@@ -25,13 +25,17 @@ enum AuditTrail {
         return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// Appends an entry; runs inside the caller's write transaction.
-    static func append(_ event: AuditEvent, db: Database) throws {
-        let last = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1"))
-        let id = (last?[0] as Int64? ?? 0) + 1
-        let previous: String = last?[1] ?? genesis
-        try db.cachedStatement(sql: "INSERT INTO audit (id, at, actor, action, record_id, detail, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-            .execute(arguments: [id, event.at, event.actor, event.action, event.record, event.detail, previous, hash(previous: previous, id: id, event)])
+    /// Appends an entry after the chain's head; runs inside the caller's
+    /// write transaction, which holds the chain's turn
+    /// (`SQLTransaction.takeAuditTurn`).
+    static func append(_ event: AuditEvent, in session: any SQLSession) async throws {
+        let last = try await session.rows("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", []).first
+        let id = (try last?.int("id") ?? 0) + 1
+        let previous = try last?.text("hash") ?? genesis
+        try await session.run(
+            "INSERT INTO audit (id, at, actor, action, record_id, detail, previous_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            [.int(id), .text(event.at), .text(event.actor), .text(event.action), .text(event.record), .text(event.detail), .text(previous),
+             .text(hash(previous: previous, id: id, event))])
     }
 
     enum Verification: Equatable {

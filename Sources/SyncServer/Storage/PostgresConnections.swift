@@ -5,12 +5,13 @@ import Logging
 import NIOCore
 import PostgresNIO
 
-/// A few PostgreSQL connections, used synchronously.
+/// A few PostgreSQL connections, kept open between requests.
 ///
-/// `SyncStorage` and `SyncTransaction` are synchronous (the engine runs inside
-/// GRDB's write closures too), so each statement waits for its result. The
-/// connections run on an event loop group of their own, never on the HTTP
-/// server's loops, so a waiting caller never blocks the loop that completes it.
+/// Every statement is an async postgres-nio query: a request waits for
+/// PostgreSQL without holding a thread. The connections run on an event
+/// loop group of their own, never on the HTTP server's loops. A connection
+/// that may be left inside a transaction (its `ROLLBACK` failed) is closed,
+/// never reused: closing it ends the transaction on the server.
 final class PostgresConnections: @unchecked Sendable {
     let group: MultiThreadedEventLoopGroup
     let configuration: PostgresConnection.Configuration
@@ -28,50 +29,63 @@ final class PostgresConnections: @unchecked Sendable {
         self.logger = logger
     }
 
-    /// Runs `body` on one connection; a connection left broken is dropped.
-    func withConnection<T>(_ body: (PostgresSession) throws -> T) throws -> T {
-        let connection = try acquire()
-        defer { release(connection) }
-        return try body(PostgresSession(connection: connection, logger: logger))
+    /// Runs `body` on one connection, each statement on its own; a connection left broken is dropped.
+    func withConnection<T>(_ body: (PostgresSession) async throws -> T) async throws -> T {
+        let connection = try await acquire()
+        do {
+            let result = try await body(PostgresSession(connection: connection, logger: logger))
+            release(connection)
+            return result
+        } catch {
+            release(connection)
+            throw error
+        }
     }
 
-    /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
-    func transaction<T>(_ begin: String = "BEGIN", _ body: (PostgresSession) throws -> T) throws -> T {
-        try withConnection { session in
-            try session.execute(begin)
+    /// Runs `body` in one transaction (`begin` starts it): committed if it
+    /// returns, rolled back if it throws.
+    func transaction<T>(_ begin: String = "BEGIN", _ body: (PostgresSession) async throws -> T) async throws -> T {
+        let connection = try await acquire()
+        let session = PostgresSession(connection: connection, logger: logger)
+        do {
+            try await session.execute(begin)
+            let result = try await body(session)
+            try await session.execute("COMMIT")
+            release(connection)
+            return result
+        } catch {
             do {
-                let result = try body(session)
-                try session.execute("COMMIT")
-                return result
+                try await session.execute("ROLLBACK")
+                release(connection)
             } catch {
-                try? session.execute("ROLLBACK")
-                throw error
+                discard(connection)
             }
+            throw error
         }
     }
 
-    private func acquire() throws -> PostgresConnection {
-        lock.lock()
-        if let connection = idle.popLast() {
-            lock.unlock()
-            return connection
+    private func acquire() async throws -> PostgresConnection {
+        let reused: PostgresConnection? = lock.withLock { idle.popLast() }
+        if let reused { return reused }
+        let id = lock.withLock {
+            nextID += 1
+            return nextID
         }
-        nextID += 1
-        let id = nextID
-        lock.unlock()
-        return try PostgresConnection.connect(on: group.next(), configuration: configuration, id: id, logger: logger).wait()
+        return try await PostgresConnection.connect(on: group.next(), configuration: configuration, id: id, logger: logger)
     }
 
     private func release(_ connection: PostgresConnection) {
         guard !connection.isClosed else { return }
-        lock.lock()
-        if idle.count < 8 {
+        let kept = lock.withLock {
+            guard idle.count < 8 else { return false }
             idle.append(connection)
-            lock.unlock()
-        } else {
-            lock.unlock()
-            try? connection.close().wait()
+            return true
         }
+        if !kept { discard(connection) }
+    }
+
+    private func discard(_ connection: PostgresConnection) {
+        connection.close().whenComplete { _ in }
     }
 
     deinit {
@@ -81,17 +95,17 @@ final class PostgresConnections: @unchecked Sendable {
 }
 
 /// One connection, statement by statement.
-struct PostgresSession {
+struct PostgresSession: Sendable {
     let connection: PostgresConnection
     let logger: Logger
 
     @discardableResult
-    func query(_ sql: String, _ binds: SQLBind...) throws -> [PostgresRandomAccessRow] {
-        try query(sql, binds)
+    func query(_ sql: String, _ binds: SQLBind...) async throws -> [PostgresRandomAccessRow] {
+        try await query(sql, binds)
     }
 
     @discardableResult
-    func query(_ sql: String, _ binds: [SQLBind]) throws -> [PostgresRandomAccessRow] {
+    func query(_ sql: String, _ binds: [SQLBind]) async throws -> [PostgresRandomAccessRow] {
         var bindings = PostgresBindings(capacity: binds.count)
         for bind in binds {
             switch bind {
@@ -103,11 +117,15 @@ struct PostgresSession {
             case .text(nil), .int(nil): bindings.appendNull()
             }
         }
-        return try connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).wait().rows.map { $0.makeRandomAccess() }
+        var rows: [PostgresRandomAccessRow] = []
+        for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) {
+            rows.append(row.makeRandomAccess())
+        }
+        return rows
     }
 
-    func execute(_ sql: String) throws {
-        try query(sql, [])
+    func execute(_ sql: String) async throws {
+        try await query(sql, [])
     }
 }
 

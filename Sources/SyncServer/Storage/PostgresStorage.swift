@@ -28,11 +28,13 @@ import SyncCore
 final class PostgresStorage: SQLStore {
     let connections: PostgresConnections
 
-    init(url: PostgresURL, logger: Logger = Logger(label: "sync-server.postgres")) throws {
+    /// Connects and brings the schema up to date (`migrations`).
+    /// - Throws: `PSQLError` when PostgreSQL cannot be reached or a migration fails.
+    init(url: PostgresURL, logger: Logger = Logger(label: "sync-server.postgres")) async throws {
         var logger = logger
         logger.logLevel = .warning
         connections = PostgresConnections(url: url, logger: logger)
-        try migrate()
+        try await migrate()
     }
 
     // MARK: Migrations
@@ -222,92 +224,89 @@ final class PostgresStorage: SQLStore {
     ]
 
     /// Instances started together migrate one at a time (an advisory lock), each migration once.
-    private func migrate() throws {
-        try connections.withConnection { session in
+    private func migrate() async throws {
+        try await connections.withConnection { session in
             // A two-key lock: single-key (bigint) advisory locks mark revisions (`pull_horizon`).
-            try session.execute("SELECT pg_advisory_lock(2, 0)")
-            defer { _ = try? session.execute("SELECT pg_advisory_unlock(2, 0)") }
-            try session.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
-            let done = Set(try session.query("SELECT name FROM schema_migrations").map { try $0.text(0) ?? "" })
-            for migration in Self.migrations where !done.contains(migration.name) {
-                try session.execute("BEGIN")
-                do {
-                    // One statement at a time; a function (`$$` body) is one statement.
-                    let statements = migration.sql.contains("$$") ? [Substring(migration.sql)] : migration.sql.split(separator: ";")
-                    for statement in statements where !statement.allSatisfy(\.isWhitespace) {
-                        try session.execute(String(statement))
-                    }
-                    try session.query("INSERT INTO schema_migrations (name) VALUES ($1)", .text(migration.name))
-                    try session.execute("COMMIT")
-                } catch {
-                    try? session.execute("ROLLBACK")
-                    throw error
+            try await session.execute("SELECT pg_advisory_lock(2, 0)")
+            do {
+                try await Self.migrate(session)
+            } catch {
+                try? await session.execute("SELECT pg_advisory_unlock(2, 0)")
+                throw error
+            }
+            try await session.execute("SELECT pg_advisory_unlock(2, 0)")
+        }
+    }
+
+    private static func migrate(_ session: PostgresSession) async throws {
+        try await session.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        let done = Set(try await session.query("SELECT name FROM schema_migrations").map { try $0.text(0) ?? "" })
+        for migration in migrations where !done.contains(migration.name) {
+            try await session.execute("BEGIN")
+            do {
+                // One statement at a time; a function (`$$` body) is one statement.
+                let statements = migration.sql.contains("$$") ? [Substring(migration.sql)] : migration.sql.split(separator: ";")
+                for statement in statements where !statement.allSatisfy(\.isWhitespace) {
+                    try await session.execute(String(statement))
                 }
+                try await session.query("INSERT INTO schema_migrations (name) VALUES ($1)", .text(migration.name))
+                try await session.execute("COMMIT")
+            } catch {
+                try? await session.execute("ROLLBACK")
+                throw error
             }
         }
     }
 
     // MARK: Transactions
 
+    /// A read: one snapshot for every statement in it.
+    func reading<T>(_ body: (any SQLSession) async throws -> T) async throws -> T {
+        try await connections.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { try await body($0) }
+    }
+
+    func connected<T>(_ body: (any SQLSession) async throws -> T) async throws -> T {
+        try await connections.withConnection { try await body($0) }
+    }
+
     /// A write transaction. It takes no lock of its own: the referrals it
     /// touches are locked as it touches them, the audit chain when it appends.
-    private func writing<T>(_ body: (PostgresSession) throws -> T) throws -> T {
-        try connections.transaction { session in try body(session) }
+    func writing<T>(_ body: (any SQLTransaction) async throws -> T) async throws -> T {
+        try await connections.transaction { session in try await body(PostgresTransaction(session: session)) }
     }
 
-    /// A read: one snapshot for every statement in it.
-    private func reading<T>(_ body: (PostgresSession) throws -> T) throws -> T {
-        try connections.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
-    }
-
-    func reading<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        try reading { (session: PostgresSession) in try body(session) }
-    }
-
-    func connected<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        try connections.withConnection { try body($0) }
-    }
-
-    func writing<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
-        try writing { session in try body(PostgresTransaction(session: session)) }
-    }
-
-    func push(_ needs: PushNeeds, decide: (PushSnapshot, any SyncTransaction) throws -> WritePlan) throws -> PlannedRevisions {
-        try writing { session in
+    func push(_ needs: PushNeeds, decide: (PushSnapshot, any SyncTransaction) async throws -> WritePlan) async throws -> PlannedRevisions {
+        try await connections.transaction { session in
             let transaction = PostgresTransaction(session: session)
-            try transaction.lock(records: needs.records)
-            let snapshot = try PushStatements.load(needs, in: session)
-            let plan = try decide(snapshot, transaction)
-            let revisions = PlannedRevisions(allocated: try transaction.allocateRevisions(plan.log.count))
-            try PushStatements.write(revisions.resolve(plan), revisions: revisions.allocated, in: session)
-            TestHooks.holdPushBeforeCommit()
-            if let audit = plan.audit { try transaction.audit(audit) }
+            try await transaction.lock(records: needs.records)
+            let snapshot = try await PushStatements.load(needs, in: session)
+            let plan = try await decide(snapshot, transaction)
+            let revisions = PlannedRevisions(allocated: try await transaction.allocateRevisions(plan.log.count))
+            try await PushStatements.write(revisions.resolve(plan), revisions: revisions.allocated, in: session)
+            await TestHooks.holdPushBeforeCommit()
+            if let audit = plan.audit { try await transaction.audit(audit) }
             return revisions
         }
     }
 
-    // MARK: Users and devices
-
-    // MARK: Audit
-
     // MARK: Reads
 
-    func pull(since: Int64, limit: Int, for user: User) throws -> PullResponse {
+    func pull(since: Int64, limit: Int, for user: User) async throws -> PullResponse {
         // Revisions no longer commit in order: read only below the horizon
         // (the lowest revision a writer still holds), taken before the
         // read's snapshot so that everything below it has committed and is
         // in the snapshot. A write that commits late is read by a later pull.
-        let horizon = try connections.withConnection { session in
-            try session.query("SELECT pull_horizon() AS horizon")[0].int("horizon") ?? 1
+        let horizon = try await connections.withConnection { session in
+            try await session.query("SELECT pull_horizon() AS horizon")[0].int("horizon") ?? 1
         }
-        return try reading { session in
+        return try await connections.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { session in
             let visibility: String
             switch user.role {
             case .practitioner: visibility = "r.owner_id = \(user.id)"
             case .intake: visibility = "r.status = 'submitted'"
             case .admin: visibility = "TRUE"
             }
-            let rows = try session.query("""
+            let rows = try await session.query("""
                 SELECT l.revision, l.record_id, l.path, l.value, l.author, l.device_id, l.hlc, l.at, l.conflict_id
                 FROM change_log l JOIN records r ON r.id = l.record_id
                 WHERE l.revision > $1 AND l.revision < $3 AND l.kind IN ('write', 'conflict') AND \(visibility)
@@ -315,13 +314,12 @@ final class PostgresStorage: SQLStore {
                 """, .int(since), .int(Int64(limit) + 1), .int(horizon))
             let page = rows.prefix(limit)
             var conflicts: [String: ConflictState] = [:]
-            let transaction = PostgresTransaction(session: session)
             var changes: [PulledChange] = []
             changes.reserveCapacity(page.count)
             for row in page {
                 var conflict: ConflictState?
                 if let conflictID = try row.text("conflict_id") {
-                    if conflicts[conflictID] == nil { conflicts[conflictID] = try transaction.conflict(conflictID) }
+                    if conflicts[conflictID] == nil { conflicts[conflictID] = try await ConflictQueries.state(conflictID, in: session) }
                     conflict = conflicts[conflictID]
                 }
                 changes.append(PulledChange(
@@ -330,7 +328,7 @@ final class PostgresStorage: SQLStore {
                     hlc: try row.text("hlc")!, at: try row.text("at")!, conflict: conflict))
             }
             let more = rows.count > limit
-            let identity = try Self.identity(session)
+            let identity = try await Self.identity(session)
             // With nothing more to read, the cursor moves to the end of what
             // this role may see, but never past a revision still in flight.
             let cursor = more || !changes.isEmpty ? (changes.last?.revision ?? since) : max(since, min(identity.end, horizon - 1))
@@ -352,11 +350,11 @@ struct PostgresTransaction: SQLTransaction {
     init(session: PostgresSession) { self.session = session }
 
     /// The referrals this transaction has locked.
-    private final class LockedRecords {
+    private final class LockedRecords: @unchecked Sendable {
         var keys = Set<Int32>()
     }
 
-    func lock(_ record: String) throws { try lock(records: [record]) }
+    func lock(_ record: String) async throws { try await lock(records: [record]) }
 
     /// The advisory lock key of a referral: the last 32 bits of its id (a
     /// UUID v7's random bits). Two referrals may share a key: their writers
@@ -372,26 +370,26 @@ struct PostgresTransaction: SQLTransaction {
     }
 
     /// Locks `records` until the transaction ends, in key order, in one statement.
-    func lock(records: [String]) throws {
+    func lock(records: [String]) async throws {
         let keys = Set(records.map(Self.lockKey)).subtracting(locked.keys).sorted()
         guard !keys.isEmpty else { return }
-        try session.query(
+        try await session.query(
             "SELECT count(pg_advisory_xact_lock(1, k)) AS locked FROM unnest(CAST($1 AS INT4[])) AS k",
             .text("{" + keys.map(String.init).joined(separator: ",") + "}"))
         locked.keys.formUnion(keys)
     }
 
     /// `count` new revisions, ascending, marked as in flight until the transaction ends.
-    func allocateRevisions(_ count: Int) throws -> [Int64] {
+    func allocateRevisions(_ count: Int) async throws -> [Int64] {
         guard count > 0 else { return [] }
-        return try session.query("SELECT allocate_revisions($1) AS revision", .int(Int64(count))).map { try $0.int("revision")! }.sorted()
+        return try await session.query("SELECT allocate_revisions($1) AS revision", .int(Int64(count))).map { try $0.int("revision")! }.sorted()
     }
 
     /// The entry's revision comes from the sequence, marked as in flight.
-    func append(_ entry: LogEntry) throws -> Int64 {
-        try lock(entry.record)
-        let revision = try allocateRevisions(1)[0]
-        try session.query("""
+    func append(_ entry: LogEntry) async throws -> Int64 {
+        try await lock(entry.record)
+        let revision = try await allocateRevisions(1)[0]
+        try await session.query("""
             INSERT INTO change_log (revision, kind, record_id, path, value, author, device_id, seq, hlc, at, conflict_id, sent_hlc)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
             """, .int(revision), .text(entry.kind.rawValue), .text(entry.record), .text(entry.path), .text(entry.value), .text(entry.author),
@@ -402,22 +400,11 @@ struct PostgresTransaction: SQLTransaction {
     /// Takes the audit chain's lock first, so the chain's head cannot move
     /// under it: writers take turns here only, for the last statement
     /// before their commit.
-    func takeAuditTurn() throws {
-        try session.execute(Self.auditTurn)
+    func takeAuditTurn() async throws {
+        try await session.execute(Self.auditTurn)
     }
 
     /// The audit chain's lock, held until the transaction ends: every writer
     /// that appends to the chain (and `migrate-store`, which fills it) takes it.
     static let auditTurn = "SELECT pg_advisory_xact_lock(2, 2)"
-
-    func audit(_ event: AuditEvent) throws {
-        try takeAuditTurn()
-        let last = try session.query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").first
-        let id = (try last?.int("id") ?? 0) + 1
-        let previous = try last?.text("hash") ?? AuditTrail.genesis
-        try session.query(
-            "INSERT INTO audit (id, at, actor, action, record_id, detail, previous_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            .int(id), .text(event.at), .text(event.actor), .text(event.action), .text(event.record), .text(event.detail), .text(previous),
-            .text(AuditTrail.hash(previous: previous, id: id, event)))
-    }
 }

@@ -9,10 +9,10 @@ import SyncCore
 /// audit trail's turn) stays in `SQLiteStorage` and `PostgresStorage`.
 enum PushStatements {
     /// The read phase: everything `needs` names, in one snapshot (the caller's transaction).
-    static func load(_ needs: PushNeeds, in session: any SQLSession) throws -> PushSnapshot {
+    static func load(_ needs: PushNeeds, in session: any SQLSession) async throws -> PushSnapshot {
         var snapshot = PushSnapshot()
         if let seqs = needs.seqs {
-            for row in try session.rows(
+            for row in try await session.rows(
                 "SELECT seq, outcome, revision, conflict_id, receipt, fingerprint FROM applied WHERE device_id = $1 AND seq BETWEEN $2 AND $3",
                 [.text(needs.device), .int(seqs.lowerBound), .int(seqs.upperBound)])
             {
@@ -23,13 +23,13 @@ enum PushStatements {
         }
         if !needs.records.isEmpty {
             let keys = values("k", ["id"], ["TEXT"], needs.records.map { [.text($0)] })
-            for row in try session.rows("\(keys.sql) SELECT r.id, r.owner_id, r.status FROM records r JOIN k ON r.id = k.id", keys.binds) {
+            for row in try await session.rows("\(keys.sql) SELECT r.id, r.owner_id, r.status FROM records r JOIN k ON r.id = k.id", keys.binds) {
                 snapshot.records[try row.text("id")!] = (try row.int("owner_id")!, try row.text("status")!)
             }
         }
         if !needs.fields.isEmpty {
             let keys = values("k", ["record_id", "path"], ["TEXT", "TEXT"], needs.fields.map { [.text($0.record), .text($0.path)] })
-            for row in try session.rows("""
+            for row in try await session.rows("""
                 \(keys.sql) SELECT f.record_id, f.path, f.value, f.revision, f.hlc, f.device_id, f.author, f.at, f.conflict_id
                 FROM fields f JOIN k ON f.record_id = k.record_id AND f.path = k.path
                 """, keys.binds)
@@ -51,7 +51,7 @@ enum PushStatements {
         if !stale.isEmpty {
             let keys = values("k", ["record_id", "path", "base"], ["TEXT", "TEXT", "BIGINT"], stale.map { [.text($0.key.record), .text($0.key.path), .int($0.base)] })
             let device = keys.binds.count + 1
-            for row in try session.rows("""
+            for row in try await session.rows("""
                 \(keys.sql) SELECT k.record_id, k.path, k.base,
                     (SELECT l.value FROM change_log l
                         WHERE l.record_id = k.record_id AND l.path = k.path AND l.revision <= k.base AND l.kind IN ('write', 'conflict')
@@ -69,7 +69,7 @@ enum PushStatements {
         let conflicts = Array(Set(snapshot.fields.values.compactMap(\.conflict))).sorted()
         if !conflicts.isEmpty {
             let keys = values("k", ["id"], ["TEXT"], conflicts.map { [.text($0)] })
-            for row in try session.rows("""
+            for row in try await session.rows("""
                 \(keys.sql) SELECT c.conflict_id, CAST(max(c.position) AS BIGINT) AS position
                 FROM conflict_candidates c JOIN k ON c.conflict_id = k.id GROUP BY c.conflict_id
                 """, keys.binds)
@@ -80,7 +80,7 @@ enum PushStatements {
         let references = Array(Set(needs.references + snapshot.outcomes.values.compactMap(\.receipt))).sorted()
         if !references.isEmpty {
             let keys = values("k", ["reference"], ["TEXT"], references.map { [.text($0)] })
-            for row in try session.rows("\(keys.sql) SELECT r.reference, r.at, r.records, r.changes FROM receipts r JOIN k ON r.reference = k.reference", keys.binds) {
+            for row in try await session.rows("\(keys.sql) SELECT r.reference, r.at, r.records, r.changes FROM receipts r JOIN k ON r.reference = k.reference", keys.binds) {
                 let records = (try? JSONDecoder().decode([String].self, from: Data((try row.text("records") ?? "[]").utf8))) ?? []
                 let receipt = Receipt(reference: try row.text("reference")!, serverTime: try row.text("at")!, records: records, changes: Int(try row.int("changes") ?? 0))
                 snapshot.receipts[receipt.reference] = receipt
@@ -93,22 +93,22 @@ enum PushStatements {
     /// The write phase: `plan` (its placeholders already resolved) with
     /// `revisions[i]` for `plan.log[i]`. Everything but the audit entry,
     /// which the backend appends last.
-    static func write(_ plan: WritePlan, revisions: [Int64], in session: any SQLSession) throws {
+    static func write(_ plan: WritePlan, revisions: [Int64], in session: any SQLSession) async throws {
         precondition(revisions.count == plan.log.count, "one revision for each planned log entry")
         let created = Set(plan.createdRecords.map(\.id))
-        try session.insert("INSERT INTO records (id, owner_id, status, created_at)", rows: plan.createdRecords.map {
+        try await session.insert("INSERT INTO records (id, owner_id, status, created_at)", rows: plan.createdRecords.map {
             [.text($0.id), .int($0.owner), .text(plan.statuses[$0.id] ?? ReferralStatus.draft.rawValue), .text($0.at)]
         })
         for (record, status) in plan.statuses.sorted(by: { $0.key < $1.key }) where !created.contains(record) {
-            try session.run("UPDATE records SET status = $1 WHERE id = $2", [.text(status), .text(record)])
+            try await session.run("UPDATE records SET status = $1 WHERE id = $2", [.text(status), .text(record)])
         }
-        try session.insert(
+        try await session.insert(
             "INSERT INTO change_log (revision, kind, record_id, path, value, author, device_id, seq, hlc, at, conflict_id, sent_hlc)",
             rows: zip(revisions, plan.log).map { revision, entry in
                 [.int(revision), .text(entry.kind.rawValue), .text(entry.record), .text(entry.path), .text(entry.value), .text(entry.author),
                  .text(entry.device), .int(entry.seq), .text(entry.hlc), .text(entry.at), .text(entry.conflict), .text(entry.sentHLC)]
             })
-        try session.insert(
+        try await session.insert(
             "INSERT INTO fields (record_id, path, value, revision, hlc, device_id, author, at, conflict_id)",
             rows: plan.fields.map { key, field in
                 [.text(key.record), .text(key.path), .text(field.value), .int(field.revision), .text(field.hlc), .text(field.device),
@@ -119,7 +119,7 @@ enum PushStatements {
                     device_id = excluded.device_id, author = excluded.author, at = excluded.at, conflict_id = excluded.conflict_id
                 """)
         if let device = plan.receipt?.device ?? plan.sync?.device {
-            try session.insert(
+            try await session.insert(
                 "INSERT INTO applied (device_id, seq, outcome, revision, conflict_id, receipt, fingerprint)",
                 rows: plan.outcomes.map { seq, outcome in
                     [.text(device), .int(seq), .text(outcome.outcome.rawValue), .int(outcome.revision), .text(outcome.conflict),
@@ -128,21 +128,21 @@ enum PushStatements {
         } else {
             precondition(plan.outcomes.isEmpty, "stored outcomes come with the receipt that acknowledges them")
         }
-        try session.insert("INSERT INTO conflicts (id, record_id, path, status, opened_at)", rows: plan.conflicts.map {
+        try await session.insert("INSERT INTO conflicts (id, record_id, path, status, opened_at)", rows: plan.conflicts.map {
             [.text($0.id), .text($0.record), .text($0.path), .text("open"), .text($0.at)]
         })
-        try session.insert("INSERT INTO conflict_candidates (conflict_id, position, value, author, device_id, at, hlc)", rows: plan.candidates.map {
+        try await session.insert("INSERT INTO conflict_candidates (conflict_id, position, value, author, device_id, at, hlc)", rows: plan.candidates.map {
             [.text($0.conflict), .int(Int64($0.position)), .text($0.candidate.value), .text($0.candidate.author), .text($0.candidate.device),
              .text($0.candidate.time), .text($0.candidate.hlc)]
         })
         if let (receipt, device, user) = plan.receipt {
             let records = String(decoding: try JSONEncoder().encode(receipt.records), as: UTF8.self)
-            try session.run(
+            try await session.run(
                 "INSERT INTO receipts (reference, device_id, user_id, at, records, changes) VALUES ($1, $2, $3, $4, $5, $6)",
                 [.text(receipt.reference), .text(device), .int(user), .text(receipt.serverTime), .text(records), .int(Int64(receipt.changes))])
         }
         if let (device, user, at) = plan.sync {
-            try session.run(ServerQueries.recordSync, [.text(device), .int(user), .text(at)])
+            try await session.run(ServerQueries.recordSync, [.text(device), .int(user), .text(at)])
         }
     }
 

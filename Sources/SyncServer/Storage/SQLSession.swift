@@ -59,22 +59,25 @@ enum SQLDialect: Sendable {
 }
 
 /// A connection inside a transaction, as the shared statements use it.
-protocol SQLSession {
+/// Every call is `async`: PostgreSQL's statements go out through
+/// postgres-nio without blocking a thread, SQLite's run on GRDB's own
+/// queues through its async access.
+protocol SQLSession: Sendable {
     var dialect: SQLDialect { get }
     /// Runs `sql` (written with `$N` placeholders) and returns its rows.
-    func rows(_ sql: String, _ binds: [SQLBind]) throws -> [any SQLRow]
+    func rows(_ sql: String, _ binds: [SQLBind]) async throws -> [any SQLRow]
     /// Runs `sql` for its effect.
-    func run(_ sql: String, _ binds: [SQLBind]) throws
+    func run(_ sql: String, _ binds: [SQLBind]) async throws
     /// Runs `sql` already written in this dialect's placeholders (`?` for
     /// SQLite), for statements built here rather than written by hand.
-    func run(native sql: String, _ binds: [SQLBind]) throws
+    func run(native sql: String, _ binds: [SQLBind]) async throws
 }
 
 extension SQLSession {
     /// Runs one multi-row `INSERT` per chunk of `rows`: `head` is everything
     /// before `VALUES`, `tail` what follows the rows (`ON CONFLICT …`). Each
     /// row is one tuple of binds, all of the same width.
-    func insert(_ head: String, rows: [[SQLBind]], tail: String = "") throws {
+    func insert(_ head: String, rows: [[SQLBind]], tail: String = "") async throws {
         guard let width = rows.first?.count, width > 0 else { return }
         let perStatement = max(1, SQLDialect.maximumBinds / width)
         var start = 0
@@ -93,7 +96,7 @@ extension SQLSession {
                     "(" + (1...width).map { "$\(row * width + $0)" }.joined(separator: ", ") + ")"
                 }.joined(separator: ", ")
             }
-            try run(native: "\(head) VALUES \(tuples) \(tail)", binds)
+            try await run(native: "\(head) VALUES \(tuples) \(tail)", binds)
             start += perStatement
         }
     }
@@ -101,21 +104,34 @@ extension SQLSession {
 
 // MARK: SQLite (GRDB)
 
-/// A GRDB connection inside one of its transactions.
+/// Statements on a GRDB database, each one an async access of its own
+/// (GRDB runs it on its connection's queue; the caller's task waits
+/// without holding a thread). Inside a write transaction `writer` is
+/// true and every statement goes to the pool's one writer connection, which
+/// the transaction holds (`SQLiteStorage.writing`); otherwise each statement
+/// is a read of its own snapshot on a reader connection.
 struct SQLiteSession: SQLSession {
-    let db: Database
+    let pool: DatabasePool
+    let writer: Bool
     var dialect: SQLDialect { .sqlite }
 
-    func rows(_ sql: String, _ binds: [SQLBind]) throws -> [any SQLRow] {
-        try Row.fetchAll(db, sql: dialect.statement(sql), arguments: Self.arguments(binds))
+    func rows(_ sql: String, _ binds: [SQLBind]) async throws -> [any SQLRow] {
+        let statement = dialect.statement(sql)
+        let arguments = Self.arguments(binds)
+        let fetch: @Sendable (Database) throws -> FetchedRows = { db in
+            FetchedRows(rows: try Row.fetchAll(db.cachedStatement(sql: statement), arguments: arguments))
+        }
+        return try await (writer ? pool.writeWithoutTransaction(fetch) : pool.read(fetch)).rows
     }
 
-    func run(_ sql: String, _ binds: [SQLBind]) throws {
-        try run(native: dialect.statement(sql), binds)
+    func run(_ sql: String, _ binds: [SQLBind]) async throws {
+        try await run(native: dialect.statement(sql), binds)
     }
 
-    func run(native sql: String, _ binds: [SQLBind]) throws {
-        try db.execute(sql: sql, arguments: Self.arguments(binds))
+    func run(native sql: String, _ binds: [SQLBind]) async throws {
+        precondition(writer, "a statement for its effect runs in a write transaction")
+        let arguments = Self.arguments(binds)
+        try await pool.writeWithoutTransaction { db in try db.execute(sql: sql, arguments: arguments) }
     }
 
     static func arguments(_ binds: [SQLBind]) -> StatementArguments {
@@ -125,6 +141,12 @@ struct SQLiteSession: SQLSession {
             case .int(let number): number
             }
         })
+    }
+
+    /// Rows `Row.fetchAll` copied out of SQLite: immutable, so they may
+    /// leave GRDB's queue.
+    struct FetchedRows: @unchecked Sendable {
+        let rows: [Row]
     }
 }
 
@@ -138,16 +160,16 @@ extension Row: SQLRow {
 extension PostgresSession: SQLSession {
     var dialect: SQLDialect { .postgres }
 
-    func rows(_ sql: String, _ binds: [SQLBind]) throws -> [any SQLRow] {
-        try query(sql, binds)
+    func rows(_ sql: String, _ binds: [SQLBind]) async throws -> [any SQLRow] {
+        try await query(sql, binds)
     }
 
-    func run(_ sql: String, _ binds: [SQLBind]) throws {
-        try query(sql, binds)
+    func run(_ sql: String, _ binds: [SQLBind]) async throws {
+        try await query(sql, binds)
     }
 
-    func run(native sql: String, _ binds: [SQLBind]) throws {
-        try query(sql, binds)
+    func run(native sql: String, _ binds: [SQLBind]) async throws {
+        try await query(sql, binds)
     }
 }
 

@@ -8,14 +8,24 @@ import SyncCore
 ///
 /// SQLite has one writer at a time, so revisions are assigned in commit order
 /// and a pull never sees a later revision before an earlier one.
+///
+/// Every access is GRDB's async access: a statement runs on its
+/// connection's queue while the caller's task waits without a thread. A
+/// write transaction spans several statements, so it takes the writer's
+/// turn (`WriterTurn`, in this process) and holds the pool's writer
+/// connection from `BEGIN IMMEDIATE` to `COMMIT` (GRDB's
+/// `allowsUnsafeTransactions`: the transaction is ours, not GRDB's).
 final class SQLiteStorage: SQLStore {
     let pool: DatabasePool
+    private let turn = WriterTurn()
 
     init(path: String) throws {
         try Self.prepareFolderAndFile(path)
         try Self.narrowModes(path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
+        // Write transactions span several async accesses (`writing`).
+        configuration.allowsUnsafeTransactions = true
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
@@ -222,35 +232,64 @@ final class SQLiteStorage: SQLStore {
         return migrator
     }
 
-    func reading<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        try pool.read { db in try body(SQLiteSession(db: db)) }
+    /// Each statement in its own snapshot on a reader connection: the shared
+    /// reads that hold several statements are written not to need one
+    /// snapshot (`SQLStore.conflicts`); the pull, which does, is one access.
+    func reading<T>(_ body: (any SQLSession) async throws -> T) async throws -> T {
+        try await body(SQLiteSession(pool: pool, writer: false))
     }
 
-    func connected<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        try reading(body)
+    func connected<T>(_ body: (any SQLSession) async throws -> T) async throws -> T {
+        try await reading(body)
     }
 
-    func writing<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
-        try pool.write { db in try body(SQLiteTransaction(db: db)) }
+    /// One write transaction: the writer's turn, `BEGIN IMMEDIATE` (which
+    /// also waits, up to the busy timeout, for a writer in another process,
+    /// such as an operator's `sync-server user add`), `body`'s statements,
+    /// and `COMMIT` with `synchronous = FULL`. If `body` throws, or the
+    /// task is cancelled mid-way, the transaction is rolled back before the
+    /// turn passes on.
+    func writing<T>(_ body: (any SQLTransaction) async throws -> T) async throws -> T {
+        await turn.take()
+        defer { turn.give() }
+        try await pool.writeWithoutTransaction { db in
+            // Only a failed rollback leaves one open: roll it back now.
+            if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") }
+            try db.execute(sql: "BEGIN IMMEDIATE")
+        }
+        do {
+            let result = try await body(SQLiteTransaction(pool: pool))
+            try await pool.writeWithoutTransaction { db in try db.execute(sql: "COMMIT") }
+            return result
+        } catch {
+            // In a task of its own, which a cancellation of this one does not reach.
+            let pool = pool
+            try await Task {
+                try await pool.writeWithoutTransaction { db in
+                    if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") }
+                }
+            }.value
+            throw error
+        }
     }
 
     /// SQLite's single writer is the lock: the batch's revisions follow the
     /// log's last one and commit in order.
-    func push(_ needs: PushNeeds, decide: (PushSnapshot, any SyncTransaction) throws -> WritePlan) throws -> PlannedRevisions {
-        try pool.write { db in
-            let session = SQLiteSession(db: db)
-            let snapshot = try PushStatements.load(needs, in: session)
-            let plan = try decide(snapshot, SQLiteTransaction(db: db))
-            let last = try Int64.fetchOne(db, sql: "SELECT coalesce(max(revision), 0) FROM change_log") ?? 0
+    func push(_ needs: PushNeeds, decide: (PushSnapshot, any SyncTransaction) async throws -> WritePlan) async throws -> PlannedRevisions {
+        try await writing { transaction in
+            let snapshot = try await PushStatements.load(needs, in: transaction.sql)
+            let plan = try await decide(snapshot, transaction)
+            let last = try await transaction.sql.rows("SELECT coalesce(max(revision), 0) AS last FROM change_log", [])[0].int("last") ?? 0
             let revisions = PlannedRevisions(allocated: (0..<Int64(plan.log.count)).map { last + 1 + $0 })
-            try PushStatements.write(revisions.resolve(plan), revisions: revisions.allocated, in: session)
-            if let audit = plan.audit { try AuditTrail.append(audit, db: db) }
+            try await PushStatements.write(revisions.resolve(plan), revisions: revisions.allocated, in: transaction.sql)
+            if let audit = plan.audit { try await transaction.audit(audit) }
             return revisions
         }
     }
 
-    func pull(since: Int64, limit: Int, for user: User) throws -> PullResponse {
-        try pool.read { db in
+    /// One access, so one snapshot: the page, its conflicts and the log's end agree.
+    func pull(since: Int64, limit: Int, for user: User) async throws -> PullResponse {
+        try await pool.read { db in
             // What each role may see: a practitioner their own referrals,
             // intake submitted referrals only (never drafts), an admin all.
             let visibility: String
@@ -267,14 +306,18 @@ final class SQLiteStorage: SQLStore {
                 """, arguments: [since, limit + 1])
             let page = rows.prefix(limit)
             var conflicts: [String: ConflictState] = [:]
-            let transaction = SQLiteTransaction(db: db)
+            func fetch(_ sql: String, _ id: String) throws -> [Row] {
+                try Row.fetchAll(db.cachedStatement(sql: SQLDialect.sqlite.statement(sql)), arguments: [id])
+            }
             var changes: [PulledChange] = []
             changes.reserveCapacity(page.count)
             for row in page {
                 let conflictID: String? = row["conflict_id"]
                 var conflict: ConflictState?
                 if let conflictID {
-                    if conflicts[conflictID] == nil { conflicts[conflictID] = try transaction.conflict(conflictID) }
+                    if conflicts[conflictID] == nil, let row = try fetch(ConflictQueries.conflict, conflictID).first {
+                        conflicts[conflictID] = try ConflictQueries.state(conflictID, row, candidates: try fetch(ConflictQueries.candidates, conflictID))
+                    }
                     conflict = conflicts[conflictID]
                 }
                 changes.append(PulledChange(
@@ -284,7 +327,7 @@ final class SQLiteStorage: SQLStore {
             let more = rows.count > limit
             // With nothing visible left, jump to the end of the log so the
             // next pull does not scan invisible entries again.
-            let identity = try Self.identity(SQLiteSession(db: db))
+            let identity = try Self.identity(try Row.fetchOne(db, sql: Self.identityQuery)!)
             let cursor = more || !changes.isEmpty ? (changes.last?.revision ?? since) : max(since, identity.end)
             return PullResponse(changes: changes, cursor: cursor, more: more, epoch: identity.epoch, end: identity.end)
         }
@@ -310,26 +353,58 @@ enum StorageError: Error, CustomStringConvertible {
     }
 }
 
-/// The engine's view of one GRDB write transaction: the shared statements
-/// (`SQLTransaction`); SQLite's single writer is the lock, and a log entry
-/// takes the next row id as its revision.
+/// The engine's view of one SQLite write transaction (`SQLiteStorage.writing`):
+/// the shared statements (`SQLTransaction`) on the writer connection.
+/// SQLite's single writer is the lock, and a log entry takes the next row
+/// id as its revision.
 struct SQLiteTransaction: SQLTransaction {
-    let db: Database
-    var sql: any SQLSession { SQLiteSession(db: db) }
+    let pool: DatabasePool
+    var sql: any SQLSession { SQLiteSession(pool: pool, writer: true) }
 
-    func lock(_ record: String) throws {}
+    func lock(_ record: String) async throws {}
 
-    func takeAuditTurn() throws {}
+    func takeAuditTurn() async throws {}
 
-    func append(_ entry: LogEntry) throws -> Int64 {
-        try db.cachedStatement(sql: """
+    func append(_ entry: LogEntry) async throws -> Int64 {
+        try await sql.rows("""
             INSERT INTO change_log (kind, record_id, path, value, author, device_id, seq, hlc, at, conflict_id, sent_hlc)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [entry.kind.rawValue, entry.record, entry.path, entry.value, entry.author, entry.device, entry.seq, entry.hlc, entry.at, entry.conflict, entry.sentHLC])
-        return db.lastInsertedRowID
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING revision
+            """, [.text(entry.kind.rawValue), .text(entry.record), .text(entry.path), .text(entry.value), .text(entry.author), .text(entry.device),
+                  .int(entry.seq), .text(entry.hlc), .text(entry.at), .text(entry.conflict), .text(entry.sentHLC)])[0].int("revision")!
+    }
+}
+
+/// Writers in this process take turns (SQLite has one writer): a
+/// transaction that spans several async accesses holds the turn from its
+/// `BEGIN` to its `COMMIT`, and the next waits without a thread, in arrival order.
+final class WriterTurn: @unchecked Sendable {
+    private let lock = NSLock()
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func take() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            lock.lock()
+            if busy {
+                waiting.append(continuation)
+                lock.unlock()
+            } else {
+                busy = true
+                lock.unlock()
+                continuation.resume()
+            }
+        }
     }
 
-    func audit(_ event: AuditEvent) throws {
-        try AuditTrail.append(event, db: db)
+    func give() {
+        lock.lock()
+        guard !waiting.isEmpty else {
+            busy = false
+            lock.unlock()
+            return
+        }
+        let next = waiting.removeFirst()
+        lock.unlock()
+        next.resume()
     }
 }

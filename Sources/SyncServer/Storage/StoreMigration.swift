@@ -8,7 +8,9 @@ import SyncCore
 /// Shape of the copy:
 /// - the source is read in one deferred SQLite transaction, a consistent
 ///   snapshot even if a server is still writing to it (whatever it writes
-///   later is not copied);
+///   later is not copied), held open across GRDB accesses while the
+///   PostgreSQL side runs its async statements; tables are read in pages in
+///   primary-key order;
 /// - the target is written in one PostgreSQL transaction that first takes
 ///   the audit chain's lock and the `writer` row (users added or audited on
 ///   the target meanwhile wait), refuses a target that holds data, copies
@@ -77,6 +79,8 @@ struct StoreMigration {
         guard !isFolder.boolValue else { throw OperatorError("'\(path)' is a folder, not the server's SQLite database file.") }
         var configuration = Configuration()
         configuration.readonly = true
+        // The snapshot is one transaction held across several accesses (`run`).
+        configuration.allowsUnsafeTransactions = true
         do {
             let queue = try DatabaseQueue(path: path, configuration: configuration)
             let tables = try queue.read { db in try Set(String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")) }
@@ -92,43 +96,49 @@ struct StoreMigration {
     }
 
     /// Copies, verifies and commits; `at` stamps the audit entry.
-    func run(at: String) throws -> Report {
+    func run(at: String) async throws -> Report {
+        // The snapshot starts with the first read and lasts until the rollback.
         try source.inDatabase { db in
-            var report: Report?
-            try db.inTransaction(.deferred) {
-                report = try target.connections.transaction { session in try copy(from: db, to: session, at: at) }
-                return .commit
-            }
-            return report!
+            try db.execute(sql: "BEGIN DEFERRED")
+            _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master")
         }
+        defer {
+            try? source.inDatabase { db in if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") } }
+        }
+        return try await target.connections.transaction { session in try await copy(to: session, at: at) }
     }
 
-    private func copy(from db: Database, to session: PostgresSession, at: String) throws -> Report {
+    /// A read of the source, in the snapshot `run` opened.
+    private func sqlite<T>(_ body: (Database) throws -> T) throws -> T {
+        try source.inDatabase(body)
+    }
+
+    private func copy(to session: PostgresSession, at: String) async throws -> Report {
         // Tables and their columns on both sides.
-        let sqliteTables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-            .filter { !Self.bookkeeping.contains($0) }
-        let pgTables = Set(try session.query(
+        let sqliteTables = try sqlite { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            .filter { !Self.bookkeeping.contains($0) } }
+        let pgTables = Set(try await session.query(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
         ).map { try $0.text(0)! }).subtracting(Self.bookkeeping)
         // Adding users and appending to the audit chain take this lock
         // (PostgresStorage): an operator or a server busy on the target early
         // waits for the copy, and a refused copy has raced nothing.
-        try session.execute(PostgresTransaction.auditTurn)
+        try await session.execute(PostgresTransaction.auditTurn)
         // Older instances took turns on the writer row instead.
-        if try !session.query("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'writer'").isEmpty {
-            try session.execute("SELECT revision FROM writer WHERE id = 1 FOR UPDATE")
+        if try await !session.query("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'writer'").isEmpty {
+            try await session.execute("SELECT revision FROM writer WHERE id = 1 FOR UPDATE")
         }
         let common = Self.orderedTables.filter { sqliteTables.contains($0) && pgTables.contains($0) }
             + sqliteTables.filter { pgTables.contains($0) && !Self.orderedTables.contains($0) }.sorted()
         var notes: [String] = []
         for table in sqliteTables where !pgTables.contains(table) {
-            let rows = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(Self.quote(table))") ?? 0
+            let rows = try sqlite { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(Self.quote(table))") ?? 0 }
             notes.append("the table \(table) (\(rows) rows) exists only in SQLite and was not copied.")
         }
         var plans: [(table: String, columns: [Column])] = []
         for table in common {
-            let sqliteColumns = try Row.fetchAll(db, sql: "PRAGMA table_info(\(Self.quote(table)))").map { $0["name"] as String }
-            let pgColumns = try session.query("""
+            let sqliteColumns = try sqlite { db in try Row.fetchAll(db, sql: "PRAGMA table_info(\(Self.quote(table)))").map { $0["name"] as String } }
+            let pgColumns = try await session.query("""
                 SELECT column_name, data_type FROM information_schema.columns
                 WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position
                 """, .text(table)).map { Column(name: try $0.text(0)!, type: try $0.text(1)!) }
@@ -145,14 +155,14 @@ struct StoreMigration {
             notes.append("the SQLite store is from before server epochs, so PostgreSQL's new epoch stands: each device reconciles once, as after a restore.")
         }
         // A chain already broken in SQLite is named as such, not blamed on the copy.
-        if sqliteTables.contains("audit"), case .broken(_, let description) = try AuditTrail.verify(db: db) {
+        if sqliteTables.contains("audit"), case .broken(_, let description) = try sqlite(AuditTrail.verify) {
             throw OperatorError("The audit trail of '\(sourcePath)' is already broken at \(description), so nothing was copied; `sync-server audit verify --db \(sourcePath)` shows it.")
         }
 
         // An empty target only: what a new server has after its migrations.
         var held: [(String, Int)] = []
         for (table, _) in plans where !Self.seeded.contains(table) {
-            let count = try session.query("SELECT count(*) FROM \(Self.quote(table))")[0].int(0) ?? 0
+            let count = try await session.query("SELECT count(*) FROM \(Self.quote(table))")[0].int(0) ?? 0
             if count > 0 { held.append((table, Int(count))) }
         }
         guard held.isEmpty else {
@@ -163,49 +173,49 @@ struct StoreMigration {
         // Copy, table by table.
         var counts: [(table: String, count: Int)] = []
         for (table, columns) in plans {
-            if Self.seeded.contains(table) { try session.execute("DELETE FROM \(Self.quote(table))") }
-            let copied = try copyTable(table, columns: columns, from: db, to: session)
+            if Self.seeded.contains(table) { try await session.execute("DELETE FROM \(Self.quote(table))") }
+            let copied = try await copyTable(table, columns: columns, to: session)
             counts.append((table, copied))
         }
 
         // Revisions and serial numbers carry on after what was copied.
-        let end = try session.query("SELECT coalesce(max(revision), 0) FROM change_log")[0].int(0) ?? 0
-        if try !session.query("""
+        let end = try await session.query("SELECT coalesce(max(revision), 0) FROM change_log")[0].int(0) ?? 0
+        if try await !session.query("""
             SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'writer' AND column_name = 'revision'
             """).isEmpty
         {
-            try session.query("UPDATE writer SET revision = $1", .int(end))
+            try await session.query("UPDATE writer SET revision = $1", .int(end))
         }
         var moved: Set<String> = []
         for (table, columns) in plans {
             for column in columns where column.isInteger {
-                guard let sequence = try session.query("SELECT pg_get_serial_sequence($1, $2)", .text(Self.quote(table)), .text(column.name))[0].text(0)
+                guard let sequence = try await session.query("SELECT pg_get_serial_sequence($1, $2)", .text(Self.quote(table)), .text(column.name))[0].text(0)
                 else { continue }
-                try session.query("SELECT setval($1::regclass, coalesce(max(\(column.quoted)), 0) + 1, false) FROM \(Self.quote(table))", .text(sequence))
+                try await session.query("SELECT setval($1::regclass, coalesce(max(\(column.quoted)), 0) + 1, false) FROM \(Self.quote(table))", .text(sequence))
                 moved.insert(sequence)
             }
         }
         // A sequence that gives out revisions without being owned by a column.
-        for sequence in try session.query("""
+        for sequence in try await session.query("""
             SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind = 'S' AND n.nspname = current_schema() AND c.relname LIKE '%revision%'
             """).map({ try $0.text(0)! }) where !moved.contains(sequence) {
-            try session.query("SELECT setval($1::regclass, $2, false)", .text(sequence), .int(end + 1))
+            try await session.query("SELECT setval($1::regclass, $2, false)", .text(sequence), .int(end + 1))
         }
 
         // Verify before committing.
         var differences: [String] = []
         for (table, copied) in counts {
-            let inSource = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(Self.quote(table))") ?? 0
-            let inTarget = Int(try session.query("SELECT count(*) FROM \(Self.quote(table))")[0].int(0) ?? 0)
+            let inSource = try sqlite { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(Self.quote(table))") ?? 0 }
+            let inTarget = Int(try await session.query("SELECT count(*) FROM \(Self.quote(table))")[0].int(0) ?? 0)
             if inSource != inTarget || copied != inSource {
                 differences.append("\(table) has \(inSource) rows in SQLite but \(inTarget) in PostgreSQL")
             }
         }
         var checksum = ""
         if let log = plans.first(where: { $0.table == "change_log" }) {
-            let sourceSum = try Self.sourceChecksum(log.columns, db: db)
-            let targetSum = try Self.targetChecksum(log.columns, session: session)
+            let sourceSum = try sqlite { db in try Self.sourceChecksum(log.columns, db: db) }
+            let targetSum = try await Self.targetChecksum(log.columns, session: session)
             if sourceSum != targetSum {
                 differences.append("the change log's checksum is \(sourceSum.prefix(16))… in SQLite but \(targetSum.prefix(16))… in PostgreSQL")
             }
@@ -213,7 +223,7 @@ struct StoreMigration {
         }
         var auditEntries = 0
         if plans.contains(where: { $0.table == "audit" }) {
-            switch try Self.verifyAudit(session) {
+            switch try await Self.verifyAudit(session) {
             case .intact(let entries): auditEntries = entries
             case .broken(_, let description): differences.append("the audit trail copied to PostgreSQL is broken at \(description)")
             }
@@ -223,12 +233,12 @@ struct StoreMigration {
         }
 
         // The move itself is audited, on the target, without referral content.
-        let epoch = try session.query("SELECT epoch FROM server_identity WHERE id = 1").first?.text(0)
+        let epoch = try await session.query("SELECT epoch FROM server_identity WHERE id = 1").first?.text(0)
         let summary = counts.filter { Self.named.contains($0.table) }.map { "\($0.table)=\($0.count)" }.joined(separator: " ")
-        try PostgresTransaction(session: session).audit(AuditEvent(
+        try await PostgresTransaction(session: session).audit(AuditEvent(
             at: at, actor: "operator", action: "migrate-store", record: nil,
             detail: "store migrated from SQLite: \(summary) end=\(end) checksum=\(checksum.prefix(16))"))
-        guard case .intact(let entries) = try Self.verifyAudit(session) else {
+        guard case .intact(let entries) = try await Self.verifyAudit(session) else {
             throw OperatorError("The audit trail of \(targetName) did not verify after its migrate-store entry, so nothing was written.")
         }
         auditEntries = entries
@@ -245,36 +255,47 @@ struct StoreMigration {
     /// Copies every row of `table` in `INSERT … SELECT … FROM jsonb_array_elements($1)`
     /// statements of `batchRows` rows; how many rows. SQLite writes each row
     /// as a JSON array (`json_array`: integers as numbers, text escaped, NULL
-    /// as null), so values are never re-encoded one by one here.
-    private func copyTable(_ table: String, columns: [Column], from db: Database, to session: PostgresSession) throws -> Int {
+    /// as null), so values are never re-encoded one by one here. Pages are
+    /// read in primary-key order (`rowid` for a table without one), each
+    /// after the last key of the one before.
+    private func copyTable(_ table: String, columns: [Column], to session: PostgresSession) async throws -> Int {
         guard !columns.isEmpty else { return 0 }
         let names = columns.map(\.quoted).joined(separator: ", ")
         let values = columns.enumerated().map { index, column in "(r->>\(index))::\(column.type)" }.joined(separator: ", ")
         let insert = "INSERT INTO \(Self.quote(table)) (\(names)) OVERRIDING SYSTEM VALUE SELECT \(values) FROM jsonb_array_elements($1::jsonb) AS e(r)"
-        let order = table == "change_log" ? " ORDER BY revision" : table == "audit" ? " ORDER BY id" : ""
-        let rows: DatabaseValueCursor<String>
-        do {
-            rows = try String.fetchCursor(db, sql: "SELECT json_array(\(names)) FROM \(Self.quote(table))\(order)")
-        } catch let error as DatabaseError {
-            throw OperatorError("The table \(table) cannot be read from SQLite as JSON: \(error.message ?? "\(error)").")
+        let key = try sqlite { db in
+            try Row.fetchAll(db, sql: "PRAGMA table_info(\(Self.quote(table)))")
+                .filter { ($0["pk"] as Int? ?? 0) > 0 }.sorted { ($0["pk"] as Int) < ($1["pk"] as Int) }.map { Self.quote($0["name"]) }
         }
-        var batch = "["
-        var pending = 0
+        let keys = key.isEmpty ? ["rowid"] : key
+        let keyList = keys.joined(separator: ", ")
+        let page = "SELECT json_array(\(names)) AS row, \(keyList) FROM \(Self.quote(table))"
+        var after: [DatabaseValue]?
         var total = 0
-        func flush() throws {
-            guard pending > 0 else { return }
-            try session.query(insert, .text(batch + "]"))
-            total += pending
-            pending = 0
-            batch = "["
+        while true {
+            let (batch, count, last): (String, Int, [DatabaseValue]?) = try sqlite { db in
+                let rows: [Row]
+                do {
+                    if let after {
+                        let marks = Array(repeating: "?", count: after.count).joined(separator: ", ")
+                        rows = try Row.fetchAll(
+                            db, sql: "\(page) WHERE (\(keyList)) > (\(marks)) ORDER BY \(keyList) LIMIT \(Self.batchRows)",
+                            arguments: StatementArguments(after))
+                    } else {
+                        rows = try Row.fetchAll(db, sql: "\(page) ORDER BY \(keyList) LIMIT \(Self.batchRows)")
+                    }
+                } catch let error as DatabaseError {
+                    throw OperatorError("The table \(table) cannot be read from SQLite as JSON: \(error.message ?? "\(error)").")
+                }
+                let batch = "[" + rows.map { $0["row"] as String }.joined(separator: ",") + "]"
+                return (batch, rows.count, rows.last.map { row in (1...keys.count).map { row[$0] as DatabaseValue } })
+            }
+            guard count > 0 else { break }
+            try await session.query(insert, .text(batch))
+            total += count
+            after = last
+            if count < Self.batchRows { break }
         }
-        while let row = try rows.next() {
-            if pending > 0 { batch += "," }
-            batch += row
-            pending += 1
-            if pending == Self.batchRows { try flush() }
-        }
-        try flush()
         return total
     }
 
@@ -327,14 +348,14 @@ struct StoreMigration {
 
     /// The same checksum of what this transaction wrote, computed by
     /// PostgreSQL from the rows it holds, a page at a time.
-    static func targetChecksum(_ columns: [Column], session: PostgresSession) throws -> String {
+    static func targetChecksum(_ columns: [Column], session: PostgresSession) async throws -> String {
         let line = columns.map { column in
             "CASE WHEN \(column.quoted) IS NULL THEN 'N|' ELSE 'S' || octet_length(\(column.quoted)::text) || ':' || \(column.quoted)::text || '|' END"
         }.joined(separator: " || ") + " || E'\\n'"
         var pages = SHA256()
         var after: Int64 = .min
         while true {
-            let row = try session.query("""
+            let row = try await session.query("""
                 SELECT encode(sha256(convert_to(string_agg(line, '' ORDER BY revision), 'UTF8')), 'hex'), max(revision), count(*)
                 FROM (SELECT revision, \(line) AS line FROM change_log WHERE revision > $1 ORDER BY revision LIMIT \(checksumPage)) page
                 """, .int(after))[0]
@@ -346,8 +367,8 @@ struct StoreMigration {
     }
 
     /// The audit chain as this transaction sees it (as `audit verify` checks it).
-    static func verifyAudit(_ session: PostgresSession) throws -> AuditTrail.Verification {
-        let rows = try session.query("SELECT id, at, actor, action, record_id, detail, previous_hash, hash FROM audit ORDER BY id")
+    static func verifyAudit(_ session: PostgresSession) async throws -> AuditTrail.Verification {
+        let rows = try await session.query("SELECT id, at, actor, action, record_id, detail, previous_hash, hash FROM audit ORDER BY id")
         return AuditTrail.verify(try rows.map { row in
             AuditTrail.Entry(
                 id: try row.int(0)!,

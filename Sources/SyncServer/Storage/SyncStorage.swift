@@ -68,21 +68,26 @@ struct StoredOutcome: Sendable, Equatable {
 
 /// Where the server keeps everything. Routes and the sync engine talk only to
 /// this protocol; SQLite (`SQLiteStorage`) is the embedded default.
+///
+/// Every call is `async` and no backend blocks a thread while it waits:
+/// SQLite's statements run on GRDB's connection queues through its async
+/// access, PostgreSQL's go through postgres-nio's async queries. Errors
+/// are the backend's (`DatabaseError`, `PSQLError`) or `StorageError`.
 protocol SyncStorage: Sendable {
-    func addUser(name: String, role: Role, tokenHash: String, at: String) throws -> User
-    func user(tokenHash: String) throws -> User?
+    func addUser(name: String, role: Role, tokenHash: String, at: String) async throws -> User
+    func user(tokenHash: String) async throws -> User?
     /// Records the device for the user; nil if the device belongs to someone else.
-    func register(device: String, for user: User, at: String) throws -> Bool
-    func deviceOwner(_ device: String) throws -> Int64?
+    func register(device: String, for user: User, at: String) async throws -> Bool
+    func deviceOwner(_ device: String) async throws -> Int64?
     /// The highest seq applied from a device (nil if none).
-    func lastSeq(of device: String) throws -> Int64?
+    func lastSeq(of device: String) async throws -> Int64?
     /// The log's epoch and end, read together.
-    func identity() throws -> ServerIdentity
+    func identity() async throws -> ServerIdentity
     /// Gives the log a new epoch (after a restore): every device reconciles
     /// on its next sync. Returns the new epoch.
-    func startNewEpoch(at: String) throws -> String
+    func startNewEpoch(at: String) async throws -> String
     /// Runs `body` in one write transaction, committed durably before it returns.
-    func write<T>(_ body: (any SyncTransaction) throws -> T) throws -> T
+    func write<T>(_ body: (any SyncTransaction) async throws -> T) async throws -> T
     /// One push batch in one transaction, committed durably before it
     /// returns: the batch's referrals are locked (PostgreSQL), the read
     /// phase loads `needs` (`PushStatements.load`), `decide` plans the
@@ -91,42 +96,42 @@ protocol SyncStorage: Sendable {
     /// entries, the write phase stores the plan in bulk, and its audit entry
     /// is appended last. Returns the allocated revisions, to resolve the
     /// plan's placeholders in the reply.
-    func push(_ needs: PushNeeds, decide: (PushSnapshot, any SyncTransaction) throws -> WritePlan) throws -> PlannedRevisions
+    func push(_ needs: PushNeeds, decide: (PushSnapshot, any SyncTransaction) async throws -> WritePlan) async throws -> PlannedRevisions
     /// A page of the change log after `since`, as `user` may see it, with the
     /// log's epoch and end from the same snapshot.
-    func pull(since: Int64, limit: Int, for user: User) throws -> PullResponse
+    func pull(since: Int64, limit: Int, for user: User) async throws -> PullResponse
     /// Submitted referrals, oldest submission first.
-    func submittedReferrals() throws -> [SubmittedReferral]
+    func submittedReferrals() async throws -> [SubmittedReferral]
     /// A referral's current values, with its owner's name.
-    func document(_ record: String) throws -> ReferralDocument?
+    func document(_ record: String) async throws -> ReferralDocument?
     /// The change-log entries of a referral's own fields (not the `@` paths)
     /// after the front door last acknowledged or decided it, oldest first.
-    func changesSinceFrontDoor(of record: String) throws -> [ReferralChange]
+    func changesSinceFrontDoor(of record: String) async throws -> [ReferralChange]
     /// Conflicts, open ones only unless `all`.
-    func conflicts(all: Bool) throws -> [ConflictSummary]
+    func conflicts(all: Bool) async throws -> [ConflictSummary]
     /// Appends to the hash-chained audit trail in a transaction of its own.
-    func audit(_ event: AuditEvent) throws
+    func audit(_ event: AuditEvent) async throws
     /// Revokes a device; false if there is no such device.
-    func revoke(device: String, by: String, at: String) throws -> Bool
-    func isRevoked(device: String) throws -> Bool
-    func markWiped(device: String, at: String) throws
+    func revoke(device: String, by: String, at: String) async throws -> Bool
+    func isRevoked(device: String) async throws -> Bool
+    func markWiped(device: String, at: String) async throws
     /// Replaces a user's token hash; false if there is no such user.
-    func replaceToken(of name: String, tokenHash: String) throws -> Bool
+    func replaceToken(of name: String, tokenHash: String) async throws -> Bool
     /// Issues (or replaces) the token a registered device signs in with.
-    func setDeviceToken(device: String, tokenHash: String) throws
+    func setDeviceToken(device: String, tokenHash: String) async throws
     /// The user and device a device token was issued to.
-    func deviceCredential(tokenHash: String) throws -> (user: User, device: String)?
-    func verifyAudit() throws -> AuditTrail.Verification
+    func deviceCredential(tokenHash: String) async throws -> (user: User, device: String)?
+    func verifyAudit() async throws -> AuditTrail.Verification
     /// Every user, by name (never their token hashes).
-    func users() throws -> [UserSummary]
+    func users() async throws -> [UserSummary]
     /// Every device, or those of the user named `user`, by user then registration.
-    func devices(user: String?) throws -> [DeviceSummary]
+    func devices(user: String?) async throws -> [DeviceSummary]
     /// The ids of devices that start with `prefix` (hex digits and hyphens), at most 10.
-    func deviceIDs(startingWith prefix: String) throws -> [String]
+    func deviceIDs(startingWith prefix: String) async throws -> [String]
     /// Records that `device`, registered to `user`, pushed or pulled at `at`.
-    func recordSync(device: String, user: Int64, at: String) throws
+    func recordSync(device: String, user: Int64, at: String) async throws
     /// The audit entries `filter` selects, oldest first.
-    func auditEntries(_ filter: AuditFilter) throws -> [AuditListing]
+    func auditEntries(_ filter: AuditFilter) async throws -> [AuditListing]
 }
 
 /// A submitted referral as the queue needs it.
@@ -149,32 +154,32 @@ struct SubmittedReferral: Sendable {
 /// The reads and writes the sync engine makes inside one transaction.
 protocol SyncTransaction {
     /// The outcomes already stored for this device's seqs in a range, by seq.
-    func storedOutcomes(device: String, seqs: ClosedRange<Int64>) throws -> [Int64: StoredOutcome]
-    func storeOutcome(_ outcome: StoredOutcome, device: String, seq: Int64) throws
-    func recordOwner(_ record: String) throws -> Int64?
-    func createRecord(_ record: String, owner: Int64, at: String) throws
-    func setRecordStatus(_ record: String, status: String) throws
-    func field(record: String, path: String) throws -> ServerField?
-    func setField(record: String, path: String, _ field: ServerField) throws
+    func storedOutcomes(device: String, seqs: ClosedRange<Int64>) async throws -> [Int64: StoredOutcome]
+    func storeOutcome(_ outcome: StoredOutcome, device: String, seq: Int64) async throws
+    func recordOwner(_ record: String) async throws -> Int64?
+    func createRecord(_ record: String, owner: Int64, at: String) async throws
+    func setRecordStatus(_ record: String, status: String) async throws
+    func field(record: String, path: String) async throws -> ServerField?
+    func setField(record: String, path: String, _ field: ServerField) async throws
     /// The value the field had at `revision` (nil if it had none).
-    func value(record: String, path: String, atRevision revision: Int64) throws -> String?
+    func value(record: String, path: String, atRevision revision: Int64) async throws -> String?
     /// Whether a device other than `device` changed the field after `revision`.
-    func otherDeviceWrote(record: String, path: String, after revision: Int64, device: String) throws -> Bool
+    func otherDeviceWrote(record: String, path: String, after revision: Int64, device: String) async throws -> Bool
     /// Appends to the change log and returns the entry's revision.
-    func append(_ entry: LogEntry) throws -> Int64
-    func conflict(_ id: String) throws -> ConflictState?
-    func openConflict(_ id: String, record: String, path: String, candidates: [ConflictCandidate], at: String) throws
-    func addCandidate(_ candidate: ConflictCandidate, to conflict: String) throws
-    func storeReceipt(_ receipt: Receipt, device: String, user: Int64) throws
-    func receipt(_ reference: String) throws -> Receipt?
-    func recordStatus(_ record: String) throws -> String?
+    func append(_ entry: LogEntry) async throws -> Int64
+    func conflict(_ id: String) async throws -> ConflictState?
+    func openConflict(_ id: String, record: String, path: String, candidates: [ConflictCandidate], at: String) async throws
+    func addCandidate(_ candidate: ConflictCandidate, to conflict: String) async throws
+    func storeReceipt(_ receipt: Receipt, device: String, user: Int64) async throws
+    func receipt(_ reference: String) async throws -> Receipt?
+    func recordStatus(_ record: String) async throws -> String?
     /// Where a conflict is, and whether it is still open.
-    func conflictPlace(_ id: String) throws -> (record: String, path: String, open: Bool)?
-    func markResolved(_ id: String, value: String?, by: String, at: String, reason: String, revision: Int64) throws
+    func conflictPlace(_ id: String) async throws -> (record: String, path: String, open: Bool)?
+    func markResolved(_ id: String, value: String?, by: String, at: String, reason: String, revision: Int64) async throws
     /// Appends to the audit trail inside this transaction: the entry commits with the change it records.
-    func audit(_ event: AuditEvent) throws
+    func audit(_ event: AuditEvent) async throws
     /// Records when a device of `user` last synced, with the push it belongs to (no commit of its own).
-    func recordSync(device: String, user: Int64, at: String) throws
+    func recordSync(device: String, user: Int64, at: String) async throws
 }
 
 /// SQL both backends run as it is. Placeholders are PostgreSQL's (`$1`);

@@ -31,15 +31,15 @@ struct FrontDoor {
     typealias Decision = DecisionReply
 
     /// Records the acknowledgement once; acknowledging again returns the first.
-    func acknowledge(_ record: String, by user: User, device: String, in transaction: any SyncTransaction) throws -> Acknowledgement {
-        try requireSubmitted(record, in: transaction)
-        if let at = try transaction.field(record: record, path: IntakePath.acknowledgedAt)?.value,
-            let by = try transaction.field(record: record, path: IntakePath.acknowledgedBy)?.value
+    func acknowledge(_ record: String, by user: User, device: String, in transaction: any SyncTransaction) async throws -> Acknowledgement {
+        try await requireSubmitted(record, in: transaction)
+        if let at = try await transaction.field(record: record, path: IntakePath.acknowledgedAt)?.value,
+            let by = try await transaction.field(record: record, path: IntakePath.acknowledgedBy)?.value
         {
             return Acknowledgement(id: record, acknowledgedAt: at, acknowledgedBy: by)
         }
         let at = Timestamp.string(clock.now())
-        try write([(IntakePath.acknowledgedAt, at), (IntakePath.acknowledgedBy, user.name)], record: record, user: user, device: device, at: at, in: transaction)
+        try await write([(IntakePath.acknowledgedAt, at), (IntakePath.acknowledgedBy, user.name)], record: record, user: user, device: device, at: at, in: transaction)
         return Acknowledgement(id: record, acknowledgedAt: at, acknowledgedBy: user.name)
     }
 
@@ -47,7 +47,7 @@ struct FrontDoor {
     /// was not done). A referral already decided is refused (409) unless the
     /// request changes the decision with a reason; every decision stays on the
     /// record as `@decision.N`, and `@outcome` and its siblings show the latest.
-    func decide(_ record: String, _ request: DecisionRequest, by user: User, device: String, in transaction: any SyncTransaction) throws -> Decision {
+    func decide(_ record: String, _ request: DecisionRequest, by user: User, device: String, in transaction: any SyncTransaction) async throws -> Decision {
         guard ReferralOutcome(rawValue: request.outcome) != nil else {
             throw Refusal.invalid("'\(request.outcome.prefix(40))' is not an outcome; the outcomes are \(ReferralOutcome.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
@@ -70,8 +70,8 @@ struct FrontDoor {
         } else if let reason, !reason.isEmpty {
             throw Refusal.invalid("A reason goes only with a change of decision; send change: true with it, or leave it out.")
         }
-        try requireSubmitted(record, in: transaction)
-        var history = try decisions(of: record, in: transaction)
+        try await requireSubmitted(record, in: transaction)
+        var history = try await decisions(of: record, in: transaction)
         if let latest = history.last, !change {
             throw Refusal.conflict(
                 "Referral \(record) was already decided at \(latest.decidedAt) by \(latest.decidedBy): \(latest.title). "
@@ -80,10 +80,10 @@ struct FrontDoor {
         if history.isEmpty, change {
             throw Refusal.conflict("Referral \(record) has no decision to change; send the first decision without change.")
         }
-        _ = try acknowledge(record, by: user, device: device, in: transaction)
+        _ = try await acknowledge(record, by: user, device: device, in: transaction)
         let at = Timestamp.string(clock.now())
         var writes: [(String, String?)] = []
-        if history.count == 1, try transaction.field(record: record, path: IntakePath.decision(1)) == nil {
+        if history.count == 1, try await transaction.field(record: record, path: IntakePath.decision(1)) == nil {
             // Decided before decisions were kept one by one: keep that one first.
             writes.append((IntakePath.decision(1), history[0].stored))
         }
@@ -94,38 +94,38 @@ struct FrontDoor {
             (IntakePath.outcome, request.outcome), (IntakePath.outcomeNote, note),
             (IntakePath.decidedAt, at), (IntakePath.decidedBy, user.name),
         ]
-        try write(writes, record: record, user: user, device: device, at: at, in: transaction)
+        try await write(writes, record: record, user: user, device: device, at: at, in: transaction)
         return Decision(id: record, outcome: request.outcome, note: note, decidedAt: at, decidedBy: user.name, number: history.count, reason: decision.reason)
     }
 
     /// The decisions recorded on a referral, oldest first.
-    private func decisions(of record: String, in transaction: any SyncTransaction) throws -> [DecisionRecord] {
+    private func decisions(of record: String, in transaction: any SyncTransaction) async throws -> [DecisionRecord] {
         var values: [String: String] = [:]
         var number = 1
-        while let value = try transaction.field(record: record, path: IntakePath.decision(number))?.value {
+        while let value = try await transaction.field(record: record, path: IntakePath.decision(number))?.value {
             values[IntakePath.decision(number)] = value
             number += 1
         }
         for path in [IntakePath.outcome, IntakePath.outcomeNote, IntakePath.decidedAt, IntakePath.decidedBy] {
-            values[path] = try transaction.field(record: record, path: path)?.value
+            values[path] = try await transaction.field(record: record, path: path)?.value
         }
         return DecisionRecord.history(in: values)
     }
 
-    private func requireSubmitted(_ record: String, in transaction: any SyncTransaction) throws {
+    private func requireSubmitted(_ record: String, in transaction: any SyncTransaction) async throws {
         // Drafts and unknown ids get the same answer: intake never learns a draft exists.
-        guard try transaction.recordStatus(record) == ReferralStatus.submitted.rawValue else {
+        guard try await transaction.recordStatus(record) == ReferralStatus.submitted.rawValue else {
             throw Refusal.notFound("No submitted referral has id '\(record.prefix(40))'.")
         }
     }
 
-    private func write(_ values: [(String, String?)], record: String, user: User, device: String, at: String, in transaction: any SyncTransaction) throws {
+    private func write(_ values: [(String, String?)], record: String, user: User, device: String, at: String, in transaction: any SyncTransaction) async throws {
         let stamp = HLCStamp.next(after: HLCStamp(wall: 0, counter: 0, device: device), now: clock.now()).description
         for (path, value) in values {
-            let revision = try transaction.append(LogEntry(
+            let revision = try await transaction.append(LogEntry(
                 kind: .write, record: record, path: path, value: value, author: user.name, device: device,
                 seq: nil, hlc: stamp, at: at, conflict: nil))
-            try transaction.setField(record: record, path: path, ServerField(
+            try await transaction.setField(record: record, path: path, ServerField(
                 value: value, revision: revision, hlc: stamp, device: device, author: user.name, at: at, conflict: nil))
         }
     }

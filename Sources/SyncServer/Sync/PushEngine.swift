@@ -41,11 +41,11 @@ struct PushEngine {
     /// `PlannedTransaction` over the batch's snapshot); `reference` is the
     /// receipt reference to use unless it is taken (from `newReference`, and
     /// named in the batch's `PushNeeds` so the read phase checks it).
-    func apply(_ request: PushRequest, user: User, reference: String, in transaction: any SyncTransaction) throws -> Result {
+    func apply(_ request: PushRequest, user: User, reference: String, in transaction: any SyncTransaction) async throws -> Result {
         let now = clock.now()
         let at = Timestamp.string(now)
         var reference = reference
-        for _ in 0..<8 where try transaction.receipt(reference) != nil {
+        for _ in 0..<8 where try await transaction.receipt(reference) != nil {
             reference = ReceiptReference.make(from: ids.next())  // 40 random bits: a collision is rare, not impossible
         }
         var seen = Set<Int64>()
@@ -56,7 +56,10 @@ struct PushEngine {
         var acknowledged = 0
         var duplicateReceipt: String?
         let seqs = request.changes.map(\.seq)
-        let stored = try seqs.min().map { try transaction.storedOutcomes(device: request.device, seqs: $0...seqs.max()!) } ?? [:]
+        var stored: [Int64: StoredOutcome] = [:]
+        if let first = seqs.min(), let last = seqs.max() {
+            stored = try await transaction.storedOutcomes(device: request.device, seqs: first...last)
+        }
 
         for change in request.changes {
             guard seen.insert(change.seq).inserted else {
@@ -78,30 +81,30 @@ struct PushEngine {
             if let stored = stored[change.seq] {
                 result.duplicates += 1
                 duplicateReceipt = duplicateReceipt ?? stored.receipt
-                let current = try transaction.field(record: change.record, path: change.path)
+                let current = try await transaction.field(record: change.record, path: change.path)
                 result.response.outcomes.append(ChangeOutcome(
                     seq: change.seq, outcome: .duplicate, original: stored.outcome, revision: stored.revision,
                     conflict: stored.conflict, current: current.map(Self.state), receipt: stored.receipt))
                 continue
             }
-            if owners[change.record] == nil, UUID.isCanonical(change.record), let owner = try transaction.recordOwner(change.record) {
+            if owners[change.record] == nil, UUID.isCanonical(change.record), let owner = try await transaction.recordOwner(change.record) {
                 owners[change.record] = owner
             }
-            switch try validate(change, user: user, owner: owners[change.record], now: now, in: transaction) {
+            switch try await validate(change, user: user, owner: owners[change.record], now: now, in: transaction) {
             case .failure(let refusal):
                 result.rejected += 1
                 result.response.outcomes.append(ChangeOutcome(seq: change.seq, outcome: .rejected, reason: refusal.reason))
                 continue
             case .success(let rules):
                 if owners[change.record] == nil {
-                    try transaction.createRecord(change.record, owner: user.id, at: at)
+                    try await transaction.createRecord(change.record, owner: user.id, at: at)
                     owners[change.record] = user.id
                 }
                 var bounded = change
                 let sentHLC = Self.bound(&bounded, now: now)
-                var (outcome, field) = try merge(bounded, sentHLC: sentHLC, rules: rules, device: request.device, user: user, at: at, receipt: reference, in: transaction)
+                var (outcome, field) = try await merge(bounded, sentHLC: sentHLC, rules: rules, device: request.device, user: user, at: at, receipt: reference, in: transaction)
                 outcome.fingerprint = fingerprint
-                try transaction.storeOutcome(outcome, device: request.device, seq: change.seq)
+                try await transaction.storeOutcome(outcome, device: request.device, seq: change.seq)
                 if outcome.outcome == .conflict { result.conflicts += 1 } else { result.applied += 1 }
                 acknowledged += 1
                 if !touched.contains(change.record) { touched.append(change.record) }
@@ -115,16 +118,16 @@ struct PushEngine {
 
         if acknowledged > 0 {
             let receipt = Receipt(reference: reference, serverTime: at, records: touched, changes: acknowledged)
-            try transaction.storeReceipt(receipt, device: request.device, user: user.id)
+            try await transaction.storeReceipt(receipt, device: request.device, user: user.id)
             result.response.receipt = receipt
         } else if let duplicateReceipt {
             // A retry of a batch whose reply was lost: the same receipt again.
-            result.response.receipt = try transaction.receipt(duplicateReceipt)
+            result.response.receipt = try await transaction.receipt(duplicateReceipt)
         }
         return result
     }
 
-    private func validate(_ change: WireChange, user: User, owner: Int64?, now: Date, in transaction: any SyncTransaction) throws -> Swift.Result<PathRules, PathRefusal> {
+    private func validate(_ change: WireChange, user: User, owner: Int64?, now: Date, in transaction: any SyncTransaction) async throws -> Swift.Result<PathRules, PathRefusal> {
         guard user.role == .practitioner else {
             return .failure(PathRefusal("Only practitioners write referral content; \(user.name) is \(user.role.rawValue)."))
         }
@@ -149,7 +152,7 @@ struct PushEngine {
         if let owner, owner != user.id {
             return .failure(PathRefusal("You may not change referral \(change.record)."))
         }
-        if change.path == RecordPath.status, let refusal = try statusRefusal(change, in: transaction) {
+        if change.path == RecordPath.status, let refusal = try await statusRefusal(change, in: transaction) {
             return .failure(refusal)
         }
         return form.rules(forStoredPath: change.path, value: change.value)
@@ -171,8 +174,8 @@ struct PushEngine {
 
     /// Status moves forward only: a submitted referral stays submitted, and
     /// nothing goes back to draft, whatever a device that has not caught up says.
-    private func statusRefusal(_ change: WireChange, in transaction: any SyncTransaction) throws -> PathRefusal? {
-        guard let current = try transaction.field(record: change.record, path: change.path)?.value, current != change.value else { return nil }
+    private func statusRefusal(_ change: WireChange, in transaction: any SyncTransaction) async throws -> PathRefusal? {
+        guard let current = try await transaction.field(record: change.record, path: change.path)?.value, current != change.value else { return nil }
         if current == ReferralStatus.submitted.rawValue {
             return PathRefusal("Referral \(change.record) has already been submitted; it cannot become \(change.value ?? "empty") again.")
         }
@@ -191,11 +194,13 @@ struct PushEngine {
     private func merge(
         _ change: WireChange, sentHLC: String?, rules: PathRules, device: String, user: User, at: String, receipt: String,
         in transaction: any SyncTransaction
-    ) throws -> (StoredOutcome, ServerField) {
-        let field = try transaction.field(record: change.record, path: change.path)
+    ) async throws -> (StoredOutcome, ServerField) {
+        let field = try await transaction.field(record: change.record, path: change.path)
         let currentRevision = field?.revision ?? 0
-        let concurrent = try change.baseRevision != currentRevision
-            && transaction.otherDeviceWrote(record: change.record, path: change.path, after: change.baseRevision, device: device)
+        var concurrent = false
+        if change.baseRevision != currentRevision {
+            concurrent = try await transaction.otherDeviceWrote(record: change.record, path: change.path, after: change.baseRevision, device: device)
+        }
         var entry = LogEntry(
             kind: .write, record: change.record, path: change.path, value: change.value, author: user.name,
             device: device, seq: change.seq, hlc: change.hlc, at: at, conflict: field?.conflict, sentHLC: sentHLC)
@@ -204,46 +209,46 @@ struct PushEngine {
         // candidate, so the admin's decision never hides it.
         let joinsOpenConflict = field?.conflict != nil && field?.value != change.value
         guard concurrent || joinsOpenConflict, let field else {
-            return try write(entry, conflict: field?.conflict, receipt: receipt, in: transaction)
+            return try await write(entry, conflict: field?.conflict, receipt: receipt, in: transaction)
         }
         if joinsOpenConflict && !concurrent {
-            return try openOrJoinConflict(change, field: field, entry: entry, device: device, user: user, at: at, receipt: receipt, in: transaction)
+            return try await openOrJoinConflict(change, field: field, entry: entry, device: device, user: user, at: at, receipt: receipt, in: transaction)
         }
         let decision = MergeRule.decide(
             policy: rules.policy,
-            base: try transaction.value(record: change.record, path: change.path, atRevision: change.baseRevision),
+            base: try await transaction.value(record: change.record, path: change.path, atRevision: change.baseRevision),
             current: .init(value: field.value, hlc: HLCStamp(field.hlc) ?? HLCStamp(wall: 0, counter: 0, device: "")),
             incoming: .init(value: change.value, hlc: HLCStamp(change.hlc)!),
             optionOrder: rules.optionOrder)
         switch decision {
         case .write(let value) where value == change.value:
-            return try write(entry, conflict: field.conflict, receipt: receipt, in: transaction)
+            return try await write(entry, conflict: field.conflict, receipt: receipt, in: transaction)
         case .write(let merged):
             // The incoming value stays in the history; the merge becomes current.
             entry.kind = .candidate
-            _ = try transaction.append(entry)
+            _ = try await transaction.append(entry)
             entry.kind = .write
             entry.value = merged
             entry.seq = nil
             entry.sentHLC = nil
-            return try write(entry, conflict: field.conflict, receipt: receipt, in: transaction)
+            return try await write(entry, conflict: field.conflict, receipt: receipt, in: transaction)
         case .keepCurrent:
             entry.kind = .candidate
-            let revision = try transaction.append(entry)
+            let revision = try await transaction.append(entry)
             return (StoredOutcome(outcome: .applied, revision: revision, conflict: nil, receipt: receipt), field)
         case .conflict:
-            return try openOrJoinConflict(change, field: field, entry: entry, device: device, user: user, at: at, receipt: receipt, in: transaction)
+            return try await openOrJoinConflict(change, field: field, entry: entry, device: device, user: user, at: at, receipt: receipt, in: transaction)
         }
     }
 
-    func write(_ entry: LogEntry, conflict: String?, receipt: String, in transaction: any SyncTransaction) throws -> (StoredOutcome, ServerField) {
-        let revision = try transaction.append(entry)
+    func write(_ entry: LogEntry, conflict: String?, receipt: String, in transaction: any SyncTransaction) async throws -> (StoredOutcome, ServerField) {
+        let revision = try await transaction.append(entry)
         let field = ServerField(
             value: entry.value, revision: revision, hlc: entry.hlc, device: entry.device, author: entry.author,
             at: entry.at, conflict: conflict)
-        try transaction.setField(record: entry.record, path: entry.path, field)
+        try await transaction.setField(record: entry.record, path: entry.path, field)
         if entry.path == RecordPath.status, let status = entry.value {
-            try transaction.setRecordStatus(entry.record, status: status)
+            try await transaction.setRecordStatus(entry.record, status: status)
         }
         return (StoredOutcome(outcome: .applied, revision: revision, conflict: nil, receipt: receipt), field)
     }

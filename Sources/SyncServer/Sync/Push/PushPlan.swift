@@ -153,34 +153,34 @@ final class PlannedTransaction: SyncTransaction {
         self.fallback = fallback
     }
 
-    func storedOutcomes(device: String, seqs: ClosedRange<Int64>) throws -> [Int64: StoredOutcome] {
+    func storedOutcomes(device: String, seqs: ClosedRange<Int64>) async throws -> [Int64: StoredOutcome] {
         snapshot.outcomes.filter { seqs.contains($0.key) }
     }
 
-    func storeOutcome(_ outcome: StoredOutcome, device: String, seq: Int64) throws {
+    func storeOutcome(_ outcome: StoredOutcome, device: String, seq: Int64) async throws {
         plan.outcomes.append((seq, outcome))
         snapshot.outcomes[seq] = outcome
     }
 
-    func recordOwner(_ record: String) throws -> Int64? { snapshot.records[record]?.owner }
+    func recordOwner(_ record: String) async throws -> Int64? { snapshot.records[record]?.owner }
 
-    func createRecord(_ record: String, owner: Int64, at: String) throws {
+    func createRecord(_ record: String, owner: Int64, at: String) async throws {
         plan.createdRecords.append((record, owner, at))
         snapshot.records[record] = (owner, ReferralStatus.draft.rawValue)
     }
 
-    func setRecordStatus(_ record: String, status: String) throws {
+    func setRecordStatus(_ record: String, status: String) async throws {
         plan.statuses[record] = status
         snapshot.records[record]?.status = status
     }
 
-    func recordStatus(_ record: String) throws -> String? { snapshot.records[record]?.status }
+    func recordStatus(_ record: String) async throws -> String? { snapshot.records[record]?.status }
 
-    func field(record: String, path: String) throws -> ServerField? {
+    func field(record: String, path: String) async throws -> ServerField? {
         snapshot.fields[FieldKey(record: record, path: path)]
     }
 
-    func setField(record: String, path: String, _ field: ServerField) throws {
+    func setField(record: String, path: String, _ field: ServerField) async throws {
         let key = FieldKey(record: record, path: path)
         if let index = planned[key] {
             plan.fields[index].field = field
@@ -191,58 +191,58 @@ final class PlannedTransaction: SyncTransaction {
         snapshot.fields[key] = field
     }
 
-    func value(record: String, path: String, atRevision revision: Int64) throws -> String? {
+    func value(record: String, path: String, atRevision revision: Int64) async throws -> String? {
         guard revision > 0 else { return nil }
         let key = FieldKey(record: record, path: path)
         if let stale = snapshot.staleBases[.init(key: key, base: revision)] { return stale.value }
-        return try fallback.value(record: record, path: path, atRevision: revision)
+        return try await fallback.value(record: record, path: path, atRevision: revision)
     }
 
-    func otherDeviceWrote(record: String, path: String, after revision: Int64, device: String) throws -> Bool {
+    func otherDeviceWrote(record: String, path: String, after revision: Int64, device: String) async throws -> Bool {
         let key = FieldKey(record: record, path: path)
         // Since the stored revision, only this batch wrote: this device.
         guard revision < storedRevisions[key] ?? 0 else { return false }
         if let stale = snapshot.staleBases[.init(key: key, base: revision)] { return stale.otherDeviceWrote }
-        return try fallback.otherDeviceWrote(record: record, path: path, after: revision, device: device)
+        return try await fallback.otherDeviceWrote(record: record, path: path, after: revision, device: device)
     }
 
-    func append(_ entry: LogEntry) throws -> Int64 {
+    func append(_ entry: LogEntry) async throws -> Int64 {
         plan.log.append(entry)
         return -Int64(plan.log.count)
     }
 
-    func conflict(_ id: String) throws -> ConflictState? { try fallback.conflict(id) }
+    func conflict(_ id: String) async throws -> ConflictState? { try await fallback.conflict(id) }
 
-    func openConflict(_ id: String, record: String, path: String, candidates: [ConflictCandidate], at: String) throws {
+    func openConflict(_ id: String, record: String, path: String, candidates: [ConflictCandidate], at: String) async throws {
         plan.conflicts.append((id, record, path, at))
-        for candidate in candidates { try addCandidate(candidate, to: id) }
+        for candidate in candidates { try await addCandidate(candidate, to: id) }
     }
 
-    func addCandidate(_ candidate: ConflictCandidate, to conflict: String) throws {
+    func addCandidate(_ candidate: ConflictCandidate, to conflict: String) async throws {
         let position = (snapshot.candidatePositions[conflict] ?? 0) + 1
         snapshot.candidatePositions[conflict] = position
         plan.candidates.append((conflict, position, candidate))
     }
 
-    func storeReceipt(_ receipt: Receipt, device: String, user: Int64) throws {
+    func storeReceipt(_ receipt: Receipt, device: String, user: Int64) async throws {
         plan.receipt = (receipt, device, user)
     }
 
-    func receipt(_ reference: String) throws -> Receipt? {
+    func receipt(_ reference: String) async throws -> Receipt? {
         if let receipt = snapshot.receipts[reference] { return receipt }
         if snapshot.absentReferences.contains(reference) { return nil }
-        return try fallback.receipt(reference)
+        return try await fallback.receipt(reference)
     }
 
-    func conflictPlace(_ id: String) throws -> (record: String, path: String, open: Bool)? { try fallback.conflictPlace(id) }
+    func conflictPlace(_ id: String) async throws -> (record: String, path: String, open: Bool)? { try await fallback.conflictPlace(id) }
 
-    func markResolved(_ id: String, value: String?, by: String, at: String, reason: String, revision: Int64) throws {
+    func markResolved(_ id: String, value: String?, by: String, at: String, reason: String, revision: Int64) async throws {
         throw PlanError.notPlanned("resolving a conflict")
     }
 
-    func audit(_ event: AuditEvent) throws { plan.audit = event }
+    func audit(_ event: AuditEvent) async throws { plan.audit = event }
 
-    func recordSync(device: String, user: Int64, at: String) throws { plan.sync = (device, user, at) }
+    func recordSync(device: String, user: Int64, at: String) async throws { plan.sync = (device, user, at) }
 }
 
 /// A write a push plan cannot hold (the front door's writes are not planned).
