@@ -23,6 +23,8 @@ struct ServerConfiguration {
     /// The same per remote address, whatever `Field-Device` says: higher,
     /// because many devices may share an address behind a NAT.
     var authFailureAddressLimit = 100
+    /// The web console's sign-in and sessions (`Secure` cookies follow `tls`).
+    var console = ConsoleConfiguration()
 }
 
 /// Builds the application `serve` runs, with its routes and middleware.
@@ -66,6 +68,18 @@ func buildRouter(_ configuration: ServerConfiguration, storage: any SyncStorage,
         calendar: WorkingCalendar(authority: configuration.authority)
     ).add(to: api)
     ConflictRoutes(storage: storage, resolution: ConflictResolution(form: .standard, clock: configuration.clock)).add(to: api)
+    var console = configuration.console
+    console.secure = configuration.tls != nil
+    ConsoleRoutes(
+        storage: storage,
+        sessions: ConsoleSessions(
+            storage: storage, clock: configuration.clock, configuration: console,
+            limiter: AuthFailureLimiter(limit: configuration.authFailureLimit, window: configuration.authFailureWindow, clock: configuration.clock),
+            addressLimiter: addressLimiter),
+        frontDoor: FrontDoor(form: .standard, clock: configuration.clock),
+        resolution: ConflictResolution(form: .standard, clock: configuration.clock),
+        calendar: WorkingCalendar(authority: configuration.authority), authority: configuration.authority
+    ).add(to: router)
     // Added last, so it wraps only the not-found responder: a request no route took.
     router.add(middleware: UnroutedMiddleware(routes: router.routes.map { ($0.method, $0.path.description) }))
     return router

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import HummingbirdBcrypt
+import NIOPosix
 import SyncCore
 
 /// A command that could not do what it was asked, for a reason the operator
@@ -136,5 +138,90 @@ enum Table {
                 column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
             }.joined(separator: "  ")
         }.joined(separator: "\n")
+    }
+}
+
+/// `sync-server user set-password NAME`: the user's web console password,
+/// read from standard input (never an argument, which `ps` and shell
+/// history would show), stored as a bcrypt hash.
+struct SetPassword: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set-password",
+        abstract: "Set a user's web console password, read from standard input; ends their console sessions.",
+        discussion: "At a terminal the password is asked for without echo, twice; otherwise the first line of standard input is the password (`printf '%s\\n' \"$PASSWORD\" | sync-server user set-password ian`). 12 to 72 bytes. Only a bcrypt hash is kept. The web console is for intake and admin users.")
+    @Argument(help: "The user's name.") var name: String
+    @OptionGroup var storage: StorageOptions
+
+    /// Shortest and longest password, in bytes (bcrypt reads 72 at most).
+    static let lengths = 12...72
+
+    func run() async throws {
+        let password: String
+        if isatty(STDIN_FILENO) == 1 {
+            guard let first = Self.ask("New console password for \(name): "), let second = Self.ask("The same again: ") else {
+                throw OperatorError("No password was given, so nothing changed.")
+            }
+            guard first == second else { throw OperatorError("The two passwords differ, so nothing changed.") }
+            password = first
+        } else {
+            guard let line = readLine(strippingNewline: true) else {
+                throw OperatorError("Standard input was empty: give the password on its first line, so nothing changed.")
+            }
+            password = line
+        }
+        let bytes = password.utf8.count
+        guard Self.lengths.contains(bytes) else {
+            throw OperatorError("A console password must have \(Self.lengths.lowerBound) to \(Self.lengths.upperBound) bytes; this one has \(bytes), so nothing changed.")
+        }
+        let store = try await storage.open()
+        let hash = try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: ConsoleSessions.bcryptCost) }
+        guard try await store.setPassword(of: name, hash: hash) else { throw OperatorError("There is no user named '\(name)'.") }
+        try await store.audit(AuditEvent(at: Timestamp.string(Date()), actor: "operator", action: "set-password", record: nil, detail: "user=\(name)"))
+        let role = try await store.consoleCredential(name: name)?.user.role
+        print("The console password of \(name) is set; their earlier console sessions have ended.")
+        if role == .practitioner {
+            print("Note: \(name) is a practitioner, and the console refuses practitioners; they use field on their own device.")
+        }
+    }
+
+    /// Reads a line from the terminal without echoing it (`getpass`-like, via termios).
+    static func ask(_ prompt: String) -> String? {
+        FileHandle.standardError.write(Data(prompt.utf8))
+        var saved = termios()
+        tcgetattr(STDIN_FILENO, &saved)
+        var quiet = saved
+        quiet.c_lflag &= ~tcflag_t(ECHO)
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet)
+        defer {
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved)
+            FileHandle.standardError.write(Data("\n".utf8))
+        }
+        return readLine(strippingNewline: true)
+    }
+}
+
+/// `sync-server user totp NAME`: a new second factor for the web console.
+struct SetTOTP: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "totp",
+        abstract: "Give a user a new authenticator-app secret (TOTP, RFC 6238) for the web console, and print its otpauth:// URI once.",
+        discussion: "Open the URI as a QR code in the user's authenticator app (`qrencode -t ansiutf8 URI`); from then on signing in needs its 6-digit code. The URI is shown once: run the command again to replace a lost one (the old secret stops working), or --remove to take the second factor away. `serve --require-totp ROLE` makes it compulsory for a role.")
+    @Argument(help: "The user's name.") var name: String
+    @Flag(help: "Remove the user's second factor instead (refused at sign-in if their role requires one).") var remove = false
+    @OptionGroup var storage: StorageOptions
+
+    func run() async throws {
+        let store = try await storage.open()
+        let (secret, uri) = ConsoleSessions.newSecondFactor(for: name)
+        guard try await store.setTOTPSecret(of: name, secret: remove ? nil : secret) else {
+            throw OperatorError("There is no user named '\(name)'.")
+        }
+        try await store.audit(AuditEvent(
+            at: Timestamp.string(Date()), actor: "operator", action: remove ? "remove-totp" : "set-totp", record: nil, detail: "user=\(name)"))
+        if remove {
+            print("\(name) no longer has a second factor; their console sessions have ended.")
+        } else {
+            print(uri)
+        }
     }
 }

@@ -105,9 +105,20 @@ struct Serve: AsyncParsableCommand {
     var authFailureWindow = 300
     @Option(help: "Failed authentications one remote address may have within the window, whatever devices it names.")
     var authFailureAddressLimit = 100
+    @Option(name: .customLong("require-totp"), help: ArgumentHelp(
+        "A role (intake or admin) whose users must give a code from an authenticator app to sign in to the web console; repeat for both. Set each user's with `sync-server user totp NAME`.",
+        valueName: "role"))
+    var requireTOTP: [Role] = []
+    @Option(help: "Minutes a web console session may stay unused before it ends.") var consoleIdleMinutes = 30
     @OptionGroup var storage: StorageOptions
 
     func validate() throws {
+        guard !requireTOTP.contains(.practitioner) else {
+            throw ValidationError("--require-totp takes intake or admin: practitioners do not sign in to the web console.")
+        }
+        guard (1...1440).contains(consoleIdleMinutes) else {
+            throw ValidationError("--console-idle-minutes must be from 1 to 1440; got \(consoleIdleMinutes).")
+        }
         guard authFailureLimit >= 1 else { throw ValidationError("--auth-failure-limit must be at least 1; got \(authFailureLimit).") }
         guard authFailureAddressLimit >= 1 else {
             throw ValidationError("--auth-failure-address-limit must be at least 1; got \(authFailureAddressLimit).")
@@ -123,6 +134,8 @@ struct Serve: AsyncParsableCommand {
         var configuration = ServerConfiguration(
             host: host, port: port, authFailureLimit: authFailureLimit, authFailureWindow: TimeInterval(authFailureWindow),
             authFailureAddressLimit: authFailureAddressLimit)
+        configuration.console.secondFactorRoles = Set(requireTOTP)
+        configuration.console.idleTimeout = TimeInterval(consoleIdleMinutes * 60)
         if let authority {
             do { configuration.authority = try Authority.load(contentsOf: URL(fileURLWithPath: authority)) } catch {
                 throw OperatorError("\(error)")
@@ -157,7 +170,7 @@ struct Serve: AsyncParsableCommand {
 }
 
 struct UserCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage users.", subcommands: [AddUser.self, ListUsers.self, RotateToken.self])
+    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage users.", subcommands: [AddUser.self, ListUsers.self, RotateToken.self, SetPassword.self, SetTOTP.self])
 }
 
 extension Role: ExpressibleByArgument {}

@@ -176,10 +176,20 @@ struct Status: FieldCommand {
         let rejected: [RejectedJSON]
         @NullEncoded var acknowledged: AcknowledgedJSON?
         @NullEncoded var outcome: OutcomeJSON?
+        /// The front door's RAG rating, with its reason.
+        @NullEncoded var rating: RatingJSON?
         /// Every decision, oldest first; the last is `outcome`.
         let decisions: [DecisionJSON]
         /// Set once three working days have passed since receipt with no acknowledgement.
         @NullEncoded var escalate: String?
+
+        struct RatingJSON: Encodable {
+            let rating: String
+            let title: String
+            let reason: String
+            let at: String
+            let by: String
+        }
 
         struct ResolvedJSON: Encodable {
             let id: String
@@ -189,7 +199,7 @@ struct Status: FieldCommand {
             let reason: String
         }
 
-        enum CodingKeys: String, CodingKey { case id, status, pending, receipt, conflicts, resolved, rejected, acknowledged, outcome, decisions, escalate }
+        enum CodingKeys: String, CodingKey { case id, status, pending, receipt, conflicts, resolved, rejected, acknowledged, outcome, rating, decisions, escalate }
     }
 
     static let escalation = "no acknowledgement after 3 working days: contact the team manager"
@@ -206,6 +216,10 @@ struct Status: FieldCommand {
                 Document.OutcomeJSON(outcome: $0, title: ReferralOutcome(rawValue: $0)?.title ?? $0, note: door[IntakePath.outcomeNote],
                                      at: door[IntakePath.decidedAt], by: door[IntakePath.decidedBy])
             }
+            let rating = door[IntakePath.rating].map {
+                Document.RatingJSON(rating: $0, title: RAGRating(rawValue: $0)?.title ?? $0, reason: door[IntakePath.ratingReason] ?? "",
+                                    at: door[IntakePath.ratedAt] ?? "", by: door[IntakePath.ratedBy] ?? "")
+            }
             let overdue = status.receivedAt.map { acknowledged == nil && now > calendar.escalationDue(receivedAt: $0) } ?? false
             return Document(
                 id: status.id.lowercased, status: status.status.rawValue, pending: status.pending,
@@ -213,7 +227,7 @@ struct Status: FieldCommand {
                 conflicts: status.conflicts.map { .init(id: $0.id, path: $0.path, candidates: $0.candidates) },
                 resolved: status.resolved.map { .init(id: $0.id, path: $0.path, by: $0.resolution.by, at: $0.resolution.at, reason: $0.resolution.reason) },
                 rejected: status.rejected.map { .init(path: $0.path, value: $0.value, reason: $0.rejectedReason ?? "") },
-                acknowledged: acknowledged, outcome: outcome,
+                acknowledged: acknowledged, outcome: outcome, rating: rating,
                 decisions: status.decisions.map { .init(outcome: $0.outcome, title: $0.title, note: $0.note, at: $0.decidedAt, by: $0.decidedBy, reason: $0.reason) },
                 escalate: overdue ? Self.escalation : nil)
         }
@@ -236,6 +250,9 @@ struct Status: FieldCommand {
                 context.console.line("  acknowledged by the front door at \(acknowledged.at) (\(acknowledged.by))")
             } else if status.receivedAt != nil {
                 context.console.line("  received by the server, not yet acknowledged by the front door")
+            }
+            if let rating = document.rating {
+                context.console.line("  RAG rating: \(rating.title), because \(rating.reason) (\(rating.by) at \(rating.at))")
             }
             if let outcome = document.outcome {
                 context.console.line("  outcome: \(outcome.title)" + (outcome.note.map { ": \($0)" } ?? ""))

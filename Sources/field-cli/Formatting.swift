@@ -39,6 +39,7 @@ enum Format {
     /// time-ordered start that looks like a referral's id.
     static func device(_ device: String, author: String, this: String? = nil) -> String {
         if let this, device.lowercased() == this.lowercased() { return "this device" }
+        if device == ConsoleDevice.id { return "\(author) in the web console" }
         return "\(author)'s device \(device.suffix(4))"
     }
 

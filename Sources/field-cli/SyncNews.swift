@@ -31,6 +31,9 @@ enum SyncNews {
         if before?.frontDoor[IntakePath.acknowledgedAt] == nil, let at = door[IntakePath.acknowledgedAt] {
             news.append("acknowledged by \(door[IntakePath.acknowledgedBy] ?? "the front door") at \(at)")
         }
+        if let rating = door[IntakePath.rating], before?.frontDoor[IntakePath.ratedAt] != door[IntakePath.ratedAt] {
+            news.append("rated \(RAGRating(rawValue: rating)?.title ?? rating)")
+        }
         let known = before?.decisions.count ?? 0
         for (index, decision) in after.decisions.enumerated() where index >= known {
             news.append((index == 0 ? "decided: " : "decision changed: ") + decision.title)

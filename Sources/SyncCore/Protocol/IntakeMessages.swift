@@ -22,9 +22,38 @@ public enum ReferralOutcome: String, Codable, Sendable, CaseIterable {
     }
 }
 
+/// The front door's RAG rating of a referral: how worried it is, given with
+/// a reason, always shown in words as well as colour.
+public enum RAGRating: String, Codable, Sendable, CaseIterable {
+    case red, amber, green
+
+    /// The rating in words, for people who do not see colour.
+    public var title: String {
+        switch self {
+        case .red: "Red: serious concern"
+        case .amber: "Amber: some concern"
+        case .green: "Green: low concern"
+        }
+    }
+}
+
+/// The device id the server records for staff writes made in the web
+/// console (`/console/`), where no registered device is involved: the
+/// change log and conflict candidates show it instead of a device's id.
+public enum ConsoleDevice {
+    public static let id = "web-console"
+}
+
 /// Record-level paths the front door writes; devices may not. They reach the
 /// referrer's devices through the ordinary pull.
 public enum IntakePath {
+    /// The current RAG rating (`RAGRating`), its reason, who rated and when;
+    /// a new rating replaces them, and the change log keeps every earlier one.
+    public static let rating = "@rating"
+    public static let ratingReason = "@rating_reason"
+    public static let ratedAt = "@rated_at"
+    public static let ratedBy = "@rated_by"
+
     public static let acknowledgedAt = "@acknowledged_at"
     public static let acknowledgedBy = "@acknowledged_by"
     public static let outcome = "@outcome"

@@ -65,7 +65,18 @@ struct FrontDoorRoutes {
             throw APIError(.badRequest, "'view' must be one of \(QueueView.allCases.map(\.rawValue).joined(separator: ", ")); got '\(viewName.prefix(40))'.")
         }
         let now = frontDoor.clock.now()
-        let entries = try await storage.submittedReferrals().enumerated().map { position, row in
+        let entries = Self.queue(try await storage.submittedReferrals(), view: view, now: now, calendar: calendar)
+        // Names of children are referral content: who read the queue is on the record.
+        try await storage.audit(AuditEvent(
+            at: Timestamp.string(now), actor: context.user!.name, action: "read-queue", record: nil, detail: "view=\(view.rawValue) referrals=\(entries.count)"))
+        context.logger.info("intake queue read", metadata: ["referrals": "\(entries.count)", "view": "\(view.rawValue)"])
+        return try SyncRoutes.json(entries)
+    }
+
+    /// `rows` as the queue lists them in `view`: immediate risk first, then
+    /// by the acknowledgement deadline (`calendar`), then first submitted first.
+    static func queue(_ rows: [SubmittedReferral], view: QueueView, now: Date, calendar: WorkingCalendar) -> [QueueEntry] {
+        rows.enumerated().map { position, row in
             let submitted = Timestamp.date(row.submittedAt) ?? now
             let due = calendar.acknowledgementDue(receivedAt: submitted)
             let entry = QueueEntry(
@@ -79,11 +90,6 @@ struct FrontDoorRoutes {
         .filter { $0.entry.belongs(in: view) }
         .sorted { ($0.entry.immediateRisk ? 0 : 1, $0.due, $0.position) < ($1.entry.immediateRisk ? 0 : 1, $1.due, $1.position) }
         .map(\.entry)
-        // Names of children are referral content: who read the queue is on the record.
-        try await storage.audit(AuditEvent(
-            at: Timestamp.string(now), actor: context.user!.name, action: "read-queue", record: nil, detail: "view=\(view.rawValue) referrals=\(entries.count)"))
-        context.logger.info("intake queue read", metadata: ["referrals": "\(entries.count)", "view": "\(view.rawValue)"])
-        return try SyncRoutes.json(entries)
     }
 
     @Sendable func referral(_ request: Request, context: SyncRequestContext) async throws -> Response {

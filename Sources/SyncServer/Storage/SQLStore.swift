@@ -186,7 +186,7 @@ extension SQLStore {
                     receipt: try $0.text("receipt"), acknowledgedAt: try $0.text("acknowledged_at"), outcome: try $0.text("outcome"),
                     changedAt: try $0.text("changed_at"), openConflicts: Int(try $0.int("open_conflicts") ?? 0),
                     childName: try $0.text("child_name"), children: Int(try $0.int("children") ?? 0), agency: try $0.text("agency"),
-                    immediateRisk: try $0.text("immediate_risk") == "yes")
+                    immediateRisk: try $0.text("immediate_risk") == "yes", rating: try $0.text("rating"))
             }
         }
     }
@@ -269,6 +269,68 @@ extension SQLStore {
 
     func deviceIDs(startingWith prefix: String) async throws -> [String] {
         try await reading { session in try await session.rows(ServerQueries.devicesByPrefix, [.text(prefix)]).map { try $0.text("id")! } }
+    }
+}
+
+// MARK: The web console's sign-in
+
+extension SQLStore {
+    func setPassword(of name: String, hash: String) async throws -> Bool {
+        try await writing { transaction in
+            guard let id = try await transaction.sql.rows(
+                "UPDATE users SET password_hash = $1 WHERE name = $2 RETURNING id", [.text(hash), .text(name)]).first?.int("id")
+            else { return false }
+            try await transaction.sql.run("DELETE FROM console_sessions WHERE user_id = $1", [.int(id)])
+            return true
+        }
+    }
+
+    func setTOTPSecret(of name: String, secret: String?) async throws -> Bool {
+        try await writing { transaction in
+            guard let id = try await transaction.sql.rows(
+                "UPDATE users SET totp_secret = $1 WHERE name = $2 RETURNING id", [.text(secret), .text(name)]).first?.int("id")
+            else { return false }
+            try await transaction.sql.run("DELETE FROM console_sessions WHERE user_id = $1", [.int(id)])
+            return true
+        }
+    }
+
+    func consoleCredential(name: String) async throws -> ConsoleCredential? {
+        try await connected { session in
+            guard let row = try await session.rows("SELECT id, name, role, password_hash, totp_secret FROM users WHERE name = $1", [.text(name)]).first
+            else { return nil }
+            return ConsoleCredential(
+                user: User(id: try row.int("id")!, name: try row.text("name")!, role: Role(rawValue: try row.text("role")!) ?? .practitioner),
+                passwordHash: try row.text("password_hash"), totpSecret: try row.text("totp_secret"))
+        }
+    }
+
+    func openConsoleSession(tokenHash: String, user: Int64, at: String, expiredBefore: String) async throws {
+        try await writing { transaction in
+            try await transaction.sql.run("DELETE FROM console_sessions WHERE last_seen_at < $1", [.text(expiredBefore)])
+            try await transaction.sql.run(
+                "INSERT INTO console_sessions (token_hash, user_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)",
+                [.text(tokenHash), .int(user), .text(at)])
+        }
+    }
+
+    func touchConsoleSession(tokenHash: String, at: String, notBefore: String) async throws -> User? {
+        try await writing { transaction in
+            let rows = try await transaction.sql.rows("""
+                SELECT s.last_seen_at, u.id, u.name, u.role FROM console_sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1
+                """, [.text(tokenHash)])
+            guard let row = rows.first else { return nil }
+            guard try row.text("last_seen_at")! >= notBefore else {
+                try await transaction.sql.run("DELETE FROM console_sessions WHERE token_hash = $1", [.text(tokenHash)])
+                return nil
+            }
+            try await transaction.sql.run("UPDATE console_sessions SET last_seen_at = $1 WHERE token_hash = $2", [.text(at), .text(tokenHash)])
+            return User(id: try row.int("id")!, name: try row.text("name")!, role: Role(rawValue: try row.text("role")!) ?? .practitioner)
+        }
+    }
+
+    func closeConsoleSession(tokenHash: String) async throws {
+        try await writing { try await $0.sql.run("DELETE FROM console_sessions WHERE token_hash = $1", [.text(tokenHash)]) }
     }
 }
 

@@ -229,6 +229,9 @@ final class SQLiteStorage: SQLStore {
             // When each device last pushed or pulled, for `sync-server device list`.
             try db.execute(sql: "ALTER TABLE devices ADD COLUMN last_sync_at TEXT")
         }
+        for migration in SharedSchema.migrations {
+            migrator.registerMigration(migration.name) { db in try db.execute(sql: migration.sql) }
+        }
         return migrator
     }
 

@@ -132,6 +132,34 @@ protocol SyncStorage: Sendable {
     func recordSync(device: String, user: Int64, at: String) async throws
     /// The audit entries `filter` selects, oldest first.
     func auditEntries(_ filter: AuditFilter) async throws -> [AuditListing]
+
+    // MARK: The web console's sign-in (docs/console.md)
+
+    /// Sets the console password of the user named `name` (`hash`: bcrypt);
+    /// false if there is no such user. Every console session of the user ends.
+    func setPassword(of name: String, hash: String) async throws -> Bool
+    /// Sets or clears the TOTP secret (RFC 6238) of the user named `name`;
+    /// false if there is no such user.
+    func setTOTPSecret(of name: String, secret: String?) async throws -> Bool
+    /// What signing in as `name` needs: the user, their bcrypt hash and TOTP secret (nil if none).
+    func consoleCredential(name: String) async throws -> ConsoleCredential?
+    /// Opens a console session (`tokenHash`: SHA-256 hex of its cookie) for
+    /// `user` at `at`, and ends the user's sessions idle since before `expiredBefore`.
+    func openConsoleSession(tokenHash: String, user: Int64, at: String, expiredBefore: String) async throws
+    /// The user of a session last seen at or after `notBefore`, whose last
+    /// sight moves to `at`; nil (and the session ended) if it is unknown or idle too long.
+    func touchConsoleSession(tokenHash: String, at: String, notBefore: String) async throws -> User?
+    /// Ends a console session (signing out); nothing if there is none.
+    func closeConsoleSession(tokenHash: String) async throws
+}
+
+/// What signing in to the console checks.
+struct ConsoleCredential: Sendable {
+    var user: User
+    /// bcrypt (`$2b$…`), or nil if no password was ever set.
+    var passwordHash: String?
+    /// The TOTP secret, or nil if the user has no second factor.
+    var totpSecret: String?
 }
 
 /// A submitted referral as the queue needs it.
@@ -149,6 +177,8 @@ struct SubmittedReferral: Sendable {
     var children: Int
     var agency: String?
     var immediateRisk: Bool
+    /// The front door's RAG rating (`RAGRating`), if it rated the referral.
+    var rating: String? = nil
 }
 
 /// The reads and writes the sync engine makes inside one transaction.
@@ -216,7 +246,8 @@ enum ServerQueries {
             (SELECT count(*) FROM fields i
                 WHERE i.record_id = r.id AND i.path LIKE 'children.%' AND i.path NOT LIKE 'children.%.%' AND i.value = 'present') AS children,
             (SELECT value FROM fields WHERE record_id = r.id AND path = 'referrer.agency') AS agency,
-            (SELECT value FROM fields WHERE record_id = r.id AND path = 'urgency.immediate_risk') AS immediate_risk
+            (SELECT value FROM fields WHERE record_id = r.id AND path = 'urgency.immediate_risk') AS immediate_risk,
+            (SELECT value FROM fields WHERE record_id = r.id AND path = '@rating') AS rating
         FROM records r
         JOIN change_log s ON s.revision = (
             SELECT min(revision) FROM change_log

@@ -98,6 +98,41 @@ struct FrontDoor {
         return Decision(id: record, outcome: request.outcome, note: note, decidedAt: at, decidedBy: user.name, number: history.count, reason: decision.reason)
     }
 
+    /// A RAG rating as the front door recorded it.
+    struct Rating: Codable, Sendable {
+        let id: String
+        let rating: String
+        let reason: String
+        let ratedAt: String
+        let ratedBy: String
+
+        enum CodingKeys: String, CodingKey { case id, rating, reason, ratedAt = "rated_at", ratedBy = "rated_by" }
+    }
+
+    /// Rates a submitted referral red, amber or green with a reason
+    /// (1 to `maximumReasonLength` characters), acknowledging it first if
+    /// that was not done. A new rating replaces the current one; the change
+    /// log keeps every earlier rating.
+    /// - Throws: `Refusal.invalid` for an unknown rating or a missing or
+    ///   too long reason, `Refusal.notFound` if no submitted referral has the id.
+    func rate(_ record: String, rating: String, reason: String, by user: User, device: String, in transaction: any SyncTransaction) async throws -> Rating {
+        guard RAGRating(rawValue: rating) != nil else {
+            throw Refusal.invalid("'\(rating.prefix(40))' is not a RAG rating; the ratings are \(RAGRating.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty else { throw Refusal.invalid("A RAG rating needs a reason (1 to \(Self.maximumReasonLength) characters).") }
+        guard reason.count <= Self.maximumReasonLength else {
+            throw Refusal.invalid("The reason has \(reason.count) characters; the most is \(Self.maximumReasonLength).")
+        }
+        try await requireSubmitted(record, in: transaction)
+        _ = try await acknowledge(record, by: user, device: device, in: transaction)
+        let at = Timestamp.string(clock.now())
+        try await write(
+            [(IntakePath.rating, rating), (IntakePath.ratingReason, reason), (IntakePath.ratedAt, at), (IntakePath.ratedBy, user.name)],
+            record: record, user: user, device: device, at: at, in: transaction)
+        return Rating(id: record, rating: rating, reason: reason, ratedAt: at, ratedBy: user.name)
+    }
+
     /// The decisions recorded on a referral, oldest first.
     private func decisions(of record: String, in transaction: any SyncTransaction) async throws -> [DecisionRecord] {
         var values: [String: String] = [:]

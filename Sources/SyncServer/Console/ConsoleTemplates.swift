@@ -1,0 +1,323 @@
+import Mustache
+
+/// The console's pages as Mustache templates (swift-mustache: `{{x}}` is
+/// HTML-escaped, and no template uses the unescaped forms except `layout`
+/// for a body this library rendered itself). Kept in the binary, so a
+/// server is one file to deploy. No inline script or style: the
+/// Content-Security-Policy is `default-src 'self'`, and the only other file
+/// is `style.css`.
+enum ConsoleTemplates {
+    /// Every template, by name; `layout` wraps the others.
+    static let library: MustacheLibrary = {
+        var library = MustacheLibrary()
+        for (name, text) in templates {
+            // The templates are ours and tested: a parse error is a programming error.
+            try! library.register(text, named: name)
+        }
+        return library
+    }()
+
+    static let templates: [String: String] = [
+        "layout": layout, "sign-in": signIn, "queue": queue, "referral": referral, "conflicts": conflicts,
+        "devices": devices, "revoke": revoke, "audit": audit, "message": message, "field": field,
+    ]
+
+    static let layout = """
+        <!DOCTYPE html>
+        <html lang="en-GB">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>{{title}} · Front door console</title>
+        <link rel="stylesheet" href="/console/style.css">
+        </head>
+        <body>
+        <a class="skip" href="#main">Skip to the page's content</a>
+        <header>
+        <p class="brand">Front door console</p>
+        {{#staff}}
+        <nav aria-label="Console">
+        <ul>
+        {{#intake}}<li><a href="/console/queue"{{#atQueue}} aria-current="page"{{/atQueue}}>Queue</a></li>{{/intake}}
+        {{#admin}}<li><a href="/console/conflicts"{{#atConflicts}} aria-current="page"{{/atConflicts}}>Conflicts</a></li>
+        <li><a href="/console/devices"{{#atDevices}} aria-current="page"{{/atDevices}}>Devices</a></li>
+        <li><a href="/console/audit"{{#atAudit}} aria-current="page"{{/atAudit}}>Audit</a></li>{{/admin}}
+        </ul>
+        </nav>
+        <form class="sign-out" method="post" action="/console/sign-out">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <span>Signed in as {{name}} ({{role}})</span>
+        <button type="submit">Sign out</button>
+        </form>
+        {{/staff}}
+        </header>
+        <main id="main">
+        {{{body}}}
+        </main>
+        </body>
+        </html>
+        """
+
+    static let signIn = """
+        <h1>Sign in</h1>
+        <p>For the front door's duty workers (intake) and admins. Practitioners use <code>field</code> on their own device.</p>
+        {{#error}}<p class="error" role="alert" id="sign-in-error">{{error}}</p>{{/error}}
+        <form method="post" action="/console/sign-in" class="stacked">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <label for="username">User name</label>
+        <input id="username" name="username" type="text" autocomplete="username" required value="{{username}}"{{#error}} aria-describedby="sign-in-error"{{/error}}>
+        <label for="password">Password</label>
+        <input id="password" name="password" type="password" autocomplete="current-password" required>
+        <label for="code">Code from your authenticator app <span class="hint">(if your account has a second factor)</span></label>
+        <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6">
+        <button type="submit">Sign in</button>
+        </form>
+        """
+
+    static let queue = """
+        <h1>Queue</h1>
+        <p>Submitted referrals, what is due first at the top: immediate risk, then the acknowledgement deadline (one working day from receipt). Times are {{zone}}.</p>
+        <nav aria-label="Which referrals">
+        <ul class="filters">
+        {{#views}}<li><a href="/console/queue?view={{value}}"{{#current}} aria-current="page"{{/current}}>{{label}}</a></li>{{/views}}
+        </ul>
+        </nav>
+        {{#overdueCount}}<p class="overdue-banner" role="alert"><strong>OVERDUE:</strong> {{overdueCount}} referral(s) not acknowledged by their deadline.</p>{{/overdueCount}}
+        {{#hasEntries}}
+        <table>
+        <caption>{{caption}}</caption>
+        <thead><tr><th scope="col">Receipt</th><th scope="col">Kind</th><th scope="col">Child</th><th scope="col">Submitted</th><th scope="col">Acknowledgement due</th><th scope="col">Flags</th><th scope="col">RAG rating</th><th scope="col">State</th></tr></thead>
+        <tbody>
+        {{/hasEntries}}
+        {{#entries}}
+        <tr class="{{#overdue}}overdue{{/overdue}}">
+        <td><a href="/console/referrals/{{id}}">{{receipt}}</a></td>
+        <td>{{kind}}</td>
+        <td>{{child}}</td>
+        <td>{{submitted}}</td>
+        <td>{{due}}{{#overdue}} <strong class="flag overdue-flag">OVERDUE</strong>{{/overdue}}</td>
+        <td>{{#immediateRisk}}<strong class="flag risk">IMMEDIATE RISK</strong> {{/immediateRisk}}{{#lado}}<strong class="flag lado">LADO</strong> {{/lado}}{{#conflicts}}<span class="flag">{{conflicts}} open conflict(s)</span>{{/conflicts}}</td>
+        <td>{{#rating}}<span class="rag rag-{{rating}}">{{ratingTitle}}</span>{{/rating}}{{^rating}}not rated{{/rating}}</td>
+        <td>{{state}}</td>
+        </tr>
+        {{/entries}}
+        {{#hasEntries}}
+        </tbody>
+        </table>
+        {{/hasEntries}}
+        {{^entries}}<p>No referrals in this view.</p>{{/entries}}
+        """
+
+    static let referral = """
+        <h1>Referral {{receipt}}</h1>
+        <p>{{kindTitle}}, referred by {{owner}}, submitted {{submitted}}. Id <code>{{id}}</code>.</p>
+        {{#notice}}<p class="notice" role="status">{{notice}}</p>{{/notice}}
+        {{#error}}<p class="error" role="alert">{{error}}</p>{{/error}}
+        <ul class="facts">
+        {{#immediateRisk}}<li><strong class="flag risk">IMMEDIATE RISK</strong>: the referrer says a child is at immediate risk of harm.</li>{{/immediateRisk}}
+        {{#lado}}<li><strong class="flag lado">LADO</strong>: an allegation against an adult who works with children.</li>{{/lado}}
+        <li>Acknowledgement: {{#acknowledged}}acknowledged {{acknowledgedAt}} by {{acknowledgedBy}}{{/acknowledged}}{{^acknowledged}}not yet acknowledged; due {{due}}{{#overdue}} <strong class="flag overdue-flag">OVERDUE</strong>{{/overdue}}{{/acknowledged}}</li>
+        <li>RAG rating: {{#rating}}<span class="rag rag-{{rating}}">{{ratingTitle}}</span>, because {{ratingReason}} ({{ratedBy}}, {{ratedAt}}){{/rating}}{{^rating}}not rated{{/rating}}</li>
+        <li>Decision: {{^decisions}}none yet{{/decisions}}{{#decisions}}<span class="decision">{{title}}: {{note}} ({{by}}, {{at}}){{#reason}}; changed because {{reason}}{{/reason}}</span> {{/decisions}}</li>
+        <li>Consent: {{consent}}</li>
+        <li>Referrer's identity: {{anonymity}}</li>
+        {{#conflictCount}}<li><strong class="flag">{{conflictCount}} open conflict(s)</strong>, marked below; an admin settles them.</li>{{/conflictCount}}
+        {{#missingCount}}<li>{{missingCount}} thing(s) the guidance expects are missing, marked below.</li>{{/missingCount}}
+        </ul>
+        {{#canAct}}
+        <section aria-labelledby="actions">
+        <h2 id="actions">Record</h2>
+        <div class="actions">
+        {{^acknowledged}}
+        <form method="post" action="/console/referrals/{{id}}/acknowledge">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <button type="submit">Acknowledge</button>
+        </form>
+        {{/acknowledged}}
+        <form method="post" action="/console/referrals/{{id}}/rating" class="stacked">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <fieldset>
+        <legend>RAG rating</legend>
+        {{#ratings}}<label class="choice"><input type="radio" name="rating" value="{{value}}" required{{#current}} checked{{/current}}> {{title}}</label>{{/ratings}}
+        </fieldset>
+        <label for="rating-reason">Reason for the rating</label>
+        <textarea id="rating-reason" name="reason" rows="3" required maxlength="2000"></textarea>
+        <button type="submit">Record rating</button>
+        </form>
+        <form method="post" action="/console/referrals/{{id}}/decision" class="stacked">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <label for="outcome">Outcome</label>
+        <select id="outcome" name="outcome" required>
+        <option value="">Choose an outcome</option>
+        {{#outcomes}}<option value="{{value}}">{{title}}</option>{{/outcomes}}
+        </select>
+        <label for="note">Feedback to the referrer</label>
+        <textarea id="note" name="note" rows="4" required maxlength="10000"></textarea>
+        {{#decided}}
+        <label for="change-reason">Why the decision changes <span class="hint">(required: the earlier decision stays on the record)</span></label>
+        <textarea id="change-reason" name="reason" rows="2" required maxlength="2000"></textarea>
+        {{/decided}}
+        <button type="submit">Record decision</button>
+        </form>
+        </div>
+        </section>
+        {{/canAct}}
+        {{#sections}}
+        <section aria-labelledby="section-{{key}}">
+        <h2 id="section-{{key}}">{{title}}</h2>
+        {{#items}}
+        <h3>{{label}}</h3>
+        <dl>
+        {{#fields}}{{> field}}{{/fields}}
+        </dl>
+        {{/items}}
+        {{^items}}<p>{{emptyText}}</p>{{/items}}
+        </section>
+        {{/sections}}
+        """
+
+    static let field = """
+        <div class="answer{{#missing}} missing{{/missing}}{{#conflict}} in-conflict{{/conflict}}">
+        <dt>{{question}}</dt>
+        <dd>{{#value}}{{value}}{{/value}}{{^value}}<em>not answered</em>{{/value}}
+        {{#missing}}<p class="missing-note"><strong>Missing:</strong> {{missing}}</p>{{/missing}}
+        {{#conflict}}<p class="conflict-note"><strong>Open conflict</strong>, waiting for an admin; candidates:</p><ol>{{#candidates}}<li>{{value}} ({{author}}, {{device}}, {{time}})</li>{{/candidates}}</ol>{{/conflict}}
+        </dd>
+        </div>
+        """
+
+    static let conflicts = """
+        <h1>Conflicts</h1>
+        <p>Two devices changed the same answer without seeing each other's change. Pick the candidate that stands, or write a merged value; the reason is kept with the decision, and every device gets the result on its next sync.</p>
+        {{#notice}}<p class="notice" role="status">{{notice}}</p>{{/notice}}
+        {{#error}}<p class="error" role="alert">{{error}}</p>{{/error}}
+        <h2>Open</h2>
+        {{^open}}<p>No open conflicts.</p>{{/open}}
+        {{#open}}
+        <section class="conflict" aria-labelledby="conflict-{{id}}">
+        <h3 id="conflict-{{id}}">{{question}}</h3>
+        <p>Referral <a href="/console/referrals/{{record}}">{{record}}</a>, answer <code>{{path}}</code>.</p>
+        <form method="post" action="/console/conflicts/{{id}}/resolve" class="stacked">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <table>
+        <caption>Candidates, in the order they arrived</caption>
+        <thead><tr><th scope="col">Pick</th><th scope="col">Value</th><th scope="col">Author</th><th scope="col">Device</th><th scope="col">Time</th></tr></thead>
+        <tbody>
+        {{#candidates}}<tr><td><input type="radio" id="pick-{{conflict}}-{{number}}" name="pick" value="{{number}}"><label for="pick-{{conflict}}-{{number}}">Candidate {{number}}</label></td><td>{{value}}</td><td>{{author}}</td><td>{{device}}</td><td>{{time}}</td></tr>{{/candidates}}
+        </tbody>
+        </table>
+        <label for="value-{{id}}">Or a merged value <span class="hint">(leave empty to use the candidate picked above)</span></label>
+        <textarea id="value-{{id}}" name="value" rows="2"></textarea>
+        <label for="reason-{{id}}">Reason</label>
+        <textarea id="reason-{{id}}" name="reason" rows="2" required maxlength="2000"></textarea>
+        <button type="submit">Resolve</button>
+        </form>
+        </section>
+        {{/open}}
+        <h2>Resolved</h2>
+        {{^resolved}}<p>None yet.</p>{{/resolved}}
+        {{#hasResolved}}<table><caption>Resolved conflicts, with the decision</caption><thead><tr><th scope="col">Answer</th><th scope="col">Referral</th><th scope="col">Value chosen</th><th scope="col">By</th><th scope="col">When</th><th scope="col">Reason</th></tr></thead><tbody>{{/hasResolved}}
+        {{#resolved}}<tr><td>{{question}}</td><td><a href="/console/referrals/{{record}}">{{record}}</a></td><td>{{value}}</td><td>{{by}}</td><td>{{at}}</td><td>{{reason}}</td></tr>{{/resolved}}
+        {{#hasResolved}}</tbody></table>{{/hasResolved}}
+        """
+
+    static let devices = """
+        <h1>Devices</h1>
+        {{#notice}}<p class="notice" role="status">{{notice}}</p>{{/notice}}
+        <p>Every user and their devices. Revoking a device ends its token at once; the device erases its referral data at its next contact and reports the wipe.</p>
+        <table>
+        <caption>Users</caption>
+        <thead><tr><th scope="col">User</th><th scope="col">Role</th><th scope="col">Added</th></tr></thead>
+        <tbody>{{#users}}<tr><td>{{name}}</td><td>{{role}}</td><td>{{created}}</td></tr>{{/users}}</tbody>
+        </table>
+        <table>
+        <caption>Devices</caption>
+        <thead><tr><th scope="col">Device</th><th scope="col">User</th><th scope="col">Registered</th><th scope="col">Last sync</th><th scope="col">State</th><th scope="col">Action</th></tr></thead>
+        <tbody>
+        {{#devices}}<tr><td><code>{{id}}</code></td><td>{{user}}</td><td>{{registered}}</td><td>{{lastSync}}</td><td>{{state}}</td><td>{{^revoked}}<a href="/console/devices/{{id}}/revoke">Revoke…</a>{{/revoked}}</td></tr>{{/devices}}
+        </tbody>
+        </table>
+        """
+
+    static let revoke = """
+        <h1>Revoke device {{id}}?</h1>
+        <p>It belongs to {{user}}, registered {{registered}}, last synced {{lastSync}}. Revoking cannot be undone: the device can no longer sync, and it erases its referral data at its next contact. Changes it has not sent yet are lost with it.</p>
+        <form method="post" action="/console/devices/{{id}}/revoke">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <input type="hidden" name="confirm" value="yes">
+        <button type="submit" class="danger">Revoke this device</button>
+        <a href="/console/devices">Keep it</a>
+        </form>
+        """
+
+    static let audit = """
+        <h1>Audit trail</h1>
+        <p class="{{verifiedClass}}" role="status"><strong>Chain check:</strong> {{verification}}</p>
+        <form method="get" action="/console/audit" class="inline">
+        <label for="filter-user">User</label> <input id="filter-user" name="user" type="text" value="{{user}}">
+        <label for="filter-referral">Referral</label> <input id="filter-referral" name="referral" type="text" value="{{referral}}">
+        <label for="filter-action">Action</label> <input id="filter-action" name="action" type="text" value="{{action}}">
+        <button type="submit">Filter</button>
+        </form>
+        <table>
+        <caption>{{caption}}</caption>
+        <thead><tr><th scope="col">#</th><th scope="col">When</th><th scope="col">Who</th><th scope="col">Action</th><th scope="col">Referral</th><th scope="col">Detail</th></tr></thead>
+        <tbody>{{#entries}}<tr><td>{{id}}</td><td>{{at}}</td><td>{{actor}}</td><td>{{action}}</td><td>{{record}}</td><td>{{detail}}</td></tr>{{/entries}}</tbody>
+        </table>
+        """
+
+    static let message = """
+        <h1>{{heading}}</h1>
+        <p>{{text}}</p>
+        <p><a href="{{link}}">{{linkText}}</a></p>
+        """
+
+    /// The one stylesheet. Focus is always visible; colour never carries
+    /// meaning alone (flags and ratings are words too).
+    static let stylesheet = """
+        :root { color-scheme: light; --ink: #0b0c0c; --muted: #505a5f; --line: #b1b4b6; --focus: #ffdd00; --link: #1d70b8; }
+        * { box-sizing: border-box; }
+        body { margin: 0; font: 1rem/1.5 system-ui, sans-serif; color: var(--ink); background: #fff; }
+        header { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; padding: .5rem 1rem; border-bottom: 4px solid var(--ink); }
+        .brand { font-weight: 700; margin: 0; }
+        nav ul { list-style: none; display: flex; gap: 1rem; margin: 0; padding: 0; flex-wrap: wrap; }
+        a { color: var(--link); }
+        a[aria-current="page"] { font-weight: 700; color: var(--ink); }
+        main { padding: 1rem; max-width: 80rem; }
+        .skip { position: absolute; left: -999px; }
+        .skip:focus { left: 1rem; top: 1rem; background: var(--focus); padding: .5rem; }
+        :focus-visible { outline: 3px solid var(--ink); box-shadow: 0 0 0 6px var(--focus); }
+        .sign-out { margin-left: auto; display: flex; gap: .5rem; align-items: center; }
+        table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
+        caption { text-align: left; font-weight: 700; padding: .25rem 0; }
+        th, td { border-bottom: 1px solid var(--line); padding: .4rem .5rem; text-align: left; vertical-align: top; }
+        tr.overdue td { background: #fbe9e9; }
+        .flag { display: inline-block; border: 2px solid currentColor; padding: 0 .3rem; font-size: .85rem; }
+        .overdue-flag, .risk { color: #a0241e; }
+        .overdue-banner { border: 4px solid #a0241e; padding: .5rem 1rem; color: #a0241e; }
+        .lado { color: #4c2c92; }
+        .rag { padding: 0 .4rem; border: 2px solid var(--ink); }
+        .rag-red { background: #f6d7d2; } .rag-amber { background: #ffe9b3; } .rag-green { background: #cce2d8; }
+        .stacked { display: flex; flex-direction: column; gap: .4rem; max-width: 40rem; margin: 1rem 0; }
+        .inline { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; }
+        .actions { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fit, minmax(18rem, 1fr)); }
+        fieldset { border: 1px solid var(--line); }
+        .choice { display: block; }
+        input, select, textarea, button { font: inherit; }
+        input[type=text], input[type=password], select, textarea { border: 2px solid var(--ink); padding: .3rem; }
+        button { border: 2px solid var(--ink); background: #00703c; color: #fff; padding: .4rem 1rem; cursor: pointer; }
+        button.danger { background: #a0241e; }
+        .hint { color: var(--muted); font-weight: 400; }
+        .error { border-left: 6px solid #a0241e; padding-left: .5rem; color: #a0241e; }
+        .notice { border-left: 6px solid #00703c; padding-left: .5rem; }
+        .verified { border-left: 6px solid #00703c; padding-left: .5rem; }
+        .broken { border-left: 6px solid #a0241e; padding-left: .5rem; color: #a0241e; }
+        dl { margin: 0 0 1rem; }
+        .answer { padding: .3rem 0; border-bottom: 1px solid #e5e6e7; }
+        dt { font-weight: 700; }
+        dd { margin: 0 0 0 1rem; white-space: pre-wrap; }
+        .missing dt::after { content: " (missing)"; color: #a0241e; font-weight: 400; }
+        .missing-note, .conflict-note { margin: .2rem 0; color: #a0241e; }
+        .in-conflict { border-left: 6px solid #a0241e; padding-left: .5rem; }
+        """
+}

@@ -1,0 +1,29 @@
+import Foundation
+
+/// Schema changes written once for both backends, applied by each after its
+/// own released history (`SQLiteStorage.migrator`, `PostgresStorage.migrations`),
+/// in order, each once. The SQL is what SQLite and PostgreSQL both read:
+/// `TEXT` and `BIGINT` columns, `ALTER TABLE … ADD COLUMN`, no
+/// `AUTOINCREMENT` or `SERIAL`, statements separated by `;` (PostgreSQL's
+/// runner sends them one at a time). `SchemaParityTests` checks that the
+/// two backends end with the same tables and columns. A released change is
+/// never edited: add a new one.
+enum SharedSchema {
+    static let migrations: [(name: String, sql: String)] = [
+        // The web console (docs/console.md): staff sign in with a password
+        // (bcrypt, never the text) and, where the operator asks for it, a
+        // TOTP code; a signed-in browser holds a session, kept here hashed
+        // (SHA-256 of its cookie) so that every instance knows it.
+        ("s1-console", """
+            ALTER TABLE users ADD COLUMN password_hash TEXT;
+            ALTER TABLE users ADD COLUMN totp_secret TEXT;
+            CREATE TABLE console_sessions (
+                token_hash TEXT PRIMARY KEY,
+                user_id BIGINT NOT NULL REFERENCES users(id),
+                created_at TEXT NOT NULL,
+                last_seen_at TEXT NOT NULL
+            );
+            CREATE INDEX console_sessions_by_user ON console_sessions(user_id)
+            """),
+    ]
+}
