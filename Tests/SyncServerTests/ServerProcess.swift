@@ -142,6 +142,14 @@ final class ServerProcess: @unchecked Sendable {
         try Self.command(arguments + database.arguments)
     }
 
+    /// Runs a `sync-server` subcommand on this server's database with `input` on its standard input.
+    func command(_ arguments: [String], input: String) throws -> (status: Int32, output: String) {
+        let (termination, output) = try ChildProcess.run(
+            Self.executable.path, arguments + database.arguments,
+            environment: ProcessInfo.processInfo.environment.filter { $0.key != "DATABASE_URL" }, input: input)
+        return (termination.status, output.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
     /// Runs `sync-server` with exactly these arguments (the test's database only, never DATABASE_URL).
     static func command(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let (termination, output) = try ChildProcess.run(

@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""Drives the web console (/console/) in headless Chromium with Selenium.
+
+Called by Tests/SyncServerTests/ConsoleBrowserTests.swift, one step at a time,
+against a real sync-server the Swift test started and filled through the real
+`field` binary. Each step checks what a duty worker or an admin would see,
+saves a screenshot of every page it visits (--screenshots), and exits 1 with
+one line saying what was wrong. Every page visited is also checked for the
+WCAG basics the console promises: one h1, no skipped heading level, a label
+for every visible input, and the security headers' effect (no inline script).
+
+  console_browser.py intake --url URL --user ian --password PW --receipt R-XXXX-XXXX --child "Amy Smith"
+  console_browser.py admin --url URL --user ada --password PW --totp-uri otpauth://... --candidates A B --pick B --revoke DEVICE
+  console_browser.py practitioner --url URL --user jane --password PW
+"""
+import argparse
+import base64
+import datetime
+import hashlib
+import hmac
+import os
+import struct
+import sys
+import time
+import urllib.parse
+
+from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+
+class Failure(Exception):
+    pass
+
+
+def expect(condition, message):
+    if not condition:
+        raise Failure(message)
+
+
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900", "--lang=en-GB"):
+        options.add_argument(argument)
+    service = Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
+    driver = webdriver.Chrome(service=service, options=options)
+    driver.set_page_load_timeout(60)
+    return driver
+
+
+class Console:
+    def __init__(self, driver, url, screenshots):
+        self.driver = driver
+        self.url = url.rstrip("/")
+        self.screenshots = screenshots
+
+    def navigating(self, action):
+        """Runs `action` (a click, a key) and waits until the next page has loaded."""
+        old = self.driver.find_element(By.TAG_NAME, "html")
+        action()
+        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(old))
+        WebDriverWait(self.driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+        self.check_page()
+
+    def open(self, path):
+        self.driver.get(self.url + path)
+        self.check_page()
+
+    def text(self):
+        return self.driver.find_element(By.TAG_NAME, "body").text
+
+    def check_page(self):
+        """WCAG basics on every page, and no script at all."""
+        d = self.driver
+        headings = [int(h.tag_name[1]) for h in d.find_elements(By.CSS_SELECTOR, "h1, h2, h3, h4, h5, h6")]
+        expect(headings[:1] == [1], f"{d.current_url}: the first heading is not an h1 ({headings[:3]})")
+        expect(headings.count(1) == 1, f"{d.current_url}: {headings.count(1)} h1 headings")
+        for before, after in zip(headings, headings[1:]):
+            expect(after <= before + 1, f"{d.current_url}: heading levels skip from h{before} to h{after}")
+        unlabelled = d.execute_script(
+            """return Array.from(document.querySelectorAll('input, select, textarea'))
+                 .filter(e => e.type !== 'hidden' && e.labels.length === 0 && !e.getAttribute('aria-label'))
+                 .map(e => e.name || e.id);""")
+        expect(not unlabelled, f"{d.current_url}: inputs without a label: {unlabelled}")
+        scripts = d.find_elements(By.TAG_NAME, "script")
+        expect(not scripts, f"{d.current_url}: the page has {len(scripts)} script element(s)")
+
+    def shot(self, name):
+        if not self.screenshots:
+            return
+        d = self.driver
+        height = d.execute_script("return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
+        d.set_window_size(1280, min(max(height + 40, 600), 6000))
+        d.save_screenshot(os.path.join(self.screenshots, name + ".png"))
+        d.set_window_size(1280, 900)
+
+    def sign_in(self, user, password, code=None):
+        self.open("/console/sign-in")
+        d = self.driver
+        d.find_element(By.NAME, "username").send_keys(user)
+        d.find_element(By.NAME, "password").send_keys(password)
+        if code:
+            d.find_element(By.NAME, "code").send_keys(code)
+        button = d.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]")
+        self.navigating(button.click)
+
+    def submit(self, form):
+        button = form.find_element(By.CSS_SELECTOR, "button[type=submit]")
+        self.navigating(button.click)
+
+
+def totp(uri, at=None):
+    """RFC 6238 (SHA-1, 6 digits, 30 s) from an otpauth:// URI."""
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(uri).query)
+    secret = query["secret"][0]
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    counter = int((at or time.time()) // 30)
+    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    number = struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF
+    return f"{number % 1_000_000:06d}"
+
+
+def intake(console, args):
+    d = console.driver
+    console.open("/console/sign-in")
+    console.shot("sign-in")
+    console.sign_in(args.user, args.password)
+    expect(d.current_url.endswith("/console/queue"), f"after signing in, the page is {d.current_url}, not the queue")
+    console.open("/console/queue?view=all")
+    row = None
+    for candidate in d.find_elements(By.CSS_SELECTOR, "tbody tr"):
+        if args.receipt in candidate.text:
+            row = candidate
+    expect(row is not None, f"the queue does not list the receipt {args.receipt}: {console.text()[:400]}")
+    expect(args.child in row.text, f"the queue's row does not name the child {args.child}: {row.text}")
+    expect("OVERDUE" in row.text, f"the queue's row is not marked OVERDUE: {row.text}")
+    expect("IMMEDIATE RISK" in row.text, f"the queue's row does not flag immediate risk: {row.text}")
+    expect("not acknowledged by their deadline" in console.text(), "the queue has no overdue banner")
+    console.shot("queue")
+    console.navigating(row.find_element(By.LINK_TEXT, args.receipt).click)
+    page = console.text()
+    expect(args.child in page, "the referral page does not show the child's name")
+    expect("not yet acknowledged" in page, "the referral page does not say it is not yet acknowledged")
+    expect("Consent:" in page and "Referrer's identity:" in page, "the referral page does not state consent and anonymity")
+    console.shot("referral")
+    referral_url = d.current_url
+
+    # A POST without the CSRF token is refused and changes nothing.
+    acknowledge = d.find_element(By.CSS_SELECTOR, "form[action$='/acknowledge']")
+    d.execute_script("arguments[0].querySelector('input[name=csrf]').remove();", acknowledge)
+    console.submit(acknowledge)
+    expect("did not come from the console" in console.text(), f"a form without its CSRF token was not refused: {console.text()[:300]}")
+    console.shot("csrf-refused")
+    d.get(referral_url)
+    console.check_page()
+    expect("not yet acknowledged" in console.text(), "a refused form changed the referral")
+
+    # Keyboard only: Tab reaches the Acknowledge button, Enter presses it.
+    body = d.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.TAB)
+    for _ in range(40):
+        active = d.switch_to.active_element
+        if active.tag_name == "button" and active.text == "Acknowledge":
+            break
+        active.send_keys(Keys.TAB)
+    else:
+        raise Failure("Tab never reached the Acknowledge button")
+    outline = d.execute_script("const s = getComputedStyle(document.activeElement); return s.outlineStyle + ' ' + s.boxShadow;")
+    expect("solid" in outline or "rgb" in outline, f"the focused button has no visible focus style ({outline})")
+    focused = d.switch_to.active_element
+    console.navigating(lambda: focused.send_keys(Keys.ENTER))
+    expect("Acknowledged." in console.text(), f"acknowledging did not say so: {console.text()[:300]}")
+
+    rating = d.find_element(By.CSS_SELECTOR, "form[action$='/rating']")
+    rating.find_element(By.CSS_SELECTOR, "input[name=rating][value=red]").click()
+    rating.find_element(By.NAME, "reason").send_keys(args.rating_reason)
+    console.submit(rating)
+    expect("RAG rating recorded." in console.text() and "Red: serious concern" in console.text(), "the rating was not recorded")
+
+    decision = d.find_element(By.CSS_SELECTOR, "form[action$='/decision']")
+    Select(decision.find_element(By.NAME, "outcome")).select_by_value(args.outcome)
+    decision.find_element(By.NAME, "note").send_keys(args.note)
+    console.submit(decision)
+    expect("Decision recorded" in console.text(), f"the decision was not recorded: {console.text()[:300]}")
+    expect(args.note in console.text(), "the decision's note is not on the page")
+    console.shot("referral-decided")
+    console.open("/console/queue?view=all")
+    console.shot("queue-decided")
+
+
+def admin(console, args):
+    d = console.driver
+    console.sign_in(args.user, args.password)
+    expect("authenticator app" in console.text(), "an admin without a code was not asked for one")
+    # The server's clock, which a test may have set, decides which code is current.
+    at = datetime.datetime.fromisoformat(args.totp_at.replace("Z", "+00:00")).timestamp() if args.totp_at else None
+    console.sign_in(args.user, args.password, totp(args.totp_uri, at))
+    expect(d.current_url.endswith("/console/conflicts"), f"after signing in, the page is {d.current_url}, not the conflicts")
+    section = d.find_element(By.CSS_SELECTOR, "section.conflict")
+    for value in args.candidates:
+        expect(value in section.text, f"the open conflict does not show the candidate {value!r}: {section.text}")
+    console.shot("conflicts")
+    row = next(r for r in section.find_elements(By.CSS_SELECTOR, "tbody tr") if args.pick in r.text)
+    row.find_element(By.CSS_SELECTOR, "input[name=pick]").click()
+    section.find_element(By.NAME, "reason").send_keys(args.reason)
+    console.submit(section.find_element(By.TAG_NAME, "form"))
+    expect("Conflict resolved" in console.text(), f"resolving did not say so: {console.text()[:300]}")
+    expect("No open conflicts." in console.text(), "the conflict is still open")
+    console.shot("conflicts-resolved")
+
+    console.open("/console/devices")
+    expect(args.revoke in console.text(), f"the devices page does not list {args.revoke}")
+    console.shot("devices")
+    console.navigating(d.find_element(By.CSS_SELECTOR, f"a[href='/console/devices/{args.revoke}/revoke']").click)
+    expect("cannot be undone" in console.text(), "revoking has no confirmation page")
+    console.shot("revoke")
+    console.submit(d.find_element(By.CSS_SELECTOR, "main form"))
+    expect(f"Device {args.revoke} is revoked." in console.text(), "the device was not revoked")
+
+    console.open("/console/audit")
+    expect("intact" in console.text(), f"the audit chain is not reported intact: {console.text()[:300]}")
+    console.shot("audit")
+    console.open("/console/audit?action=resolve")
+    rows = d.find_elements(By.CSS_SELECTOR, "tbody tr")
+    expect(len(rows) == 1 and "resolve" in rows[0].text, f"filtering the audit by action=resolve gave {len(rows)} row(s)")
+    console.submit(d.find_element(By.CSS_SELECTOR, "form.sign-out"))
+    expect("You have signed out" in console.text(), "signing out did not say so")
+    console.open("/console/conflicts")
+    expect(d.current_url.endswith("/console/sign-in"), "after signing out, the console still opened")
+
+
+def practitioner(console, args):
+    console.sign_in(args.user, args.password)
+    expect("Practitioners cannot sign in here" in console.text(), f"a practitioner was not refused: {console.text()[:300]}")
+    expect(console.driver.current_url.endswith("/console/sign-in"), "a practitioner got past the sign-in page")
+    console.shot("sign-in-refused")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("step", choices=["intake", "admin", "practitioner"])
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--screenshots")
+    parser.add_argument("--receipt")
+    parser.add_argument("--child")
+    parser.add_argument("--rating-reason", default="Bruising on a baby who is not mobile")
+    parser.add_argument("--outcome", default="s47-enquiry")
+    parser.add_argument("--note", default="Strategy discussion today; a social worker will contact you.")
+    parser.add_argument("--totp-uri")
+    parser.add_argument("--totp-at", help="the server's time (ISO 8601), when a test has set its clock")
+    parser.add_argument("--candidates", nargs="*", default=[])
+    parser.add_argument("--pick")
+    parser.add_argument("--reason", default="The laptop's account is the health visitor's own observation")
+    parser.add_argument("--revoke")
+    args = parser.parse_args()
+    if args.screenshots:
+        os.makedirs(args.screenshots, exist_ok=True)
+    driver = browser()
+    try:
+        console = Console(driver, args.url, args.screenshots)
+        {"intake": intake, "admin": admin, "practitioner": practitioner}[args.step](console, args)
+    except Failure as failure:
+        print(f"FAILED ({args.step}): {failure}", file=sys.stderr)
+        if args.screenshots:
+            driver.save_screenshot(os.path.join(args.screenshots, f"failure-{args.step}.png"))
+        sys.exit(1)
+    finally:
+        driver.quit()
+    print(f"ok: {args.step}")
+
+
+if __name__ == "__main__":
+    main()
