@@ -57,14 +57,16 @@ struct OpenAPITests {
         return operations
     }
 
-    /// The routes the server registers, as `METHOD /path/{param}`.
+    /// The API routes the server registers, as `METHOD /path/{param}`. The
+    /// web console's pages (`/console/…`) are HTML for people, not API:
+    /// docs/console.md describes them and ConsoleBrowserTests drives them.
     static func registeredRoutes() throws -> Set<String> {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("openapi-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let storage = try SQLiteStorage(path: folder.appendingPathComponent("server.sqlite").path)
         let router = buildRouter(ServerConfiguration(), storage: storage, metrics: ServerMetrics())
-        return Set(router.routes.map { route in
+        return Set(router.routes.filter { !$0.path.description.hasPrefix("/console") }.map { route in
             let path = route.path.description.split(separator: "/").map { part in
                 part.hasPrefix(":") ? "{\(part.dropFirst())}" : String(part)
             }

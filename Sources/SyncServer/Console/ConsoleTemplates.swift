@@ -91,7 +91,7 @@ enum ConsoleTemplates {
         {{/hasEntries}}
         {{#entries}}
         <tr class="{{#overdue}}overdue{{/overdue}}">
-        <td><a href="/console/referrals/{{id}}">{{receipt}}</a></td>
+        <td class="nowrap"><a href="/console/referrals/{{id}}">{{receipt}}</a></td>
         <td>{{kind}}</td>
         <td>{{child}}</td>
         <td>{{submitted}}</td>
@@ -203,7 +203,7 @@ enum ConsoleTemplates {
         <caption>Candidates, in the order they arrived</caption>
         <thead><tr><th scope="col">Pick</th><th scope="col">Value</th><th scope="col">Author</th><th scope="col">Device</th><th scope="col">Time</th></tr></thead>
         <tbody>
-        {{#candidates}}<tr><td><input type="radio" id="pick-{{conflict}}-{{number}}" name="pick" value="{{number}}"><label for="pick-{{conflict}}-{{number}}">Candidate {{number}}</label></td><td>{{value}}</td><td>{{author}}</td><td>{{device}}</td><td>{{time}}</td></tr>{{/candidates}}
+        {{#candidates}}<tr><td class="nowrap"><input type="radio" id="pick-{{conflict}}-{{number}}" name="pick" value="{{number}}"><label for="pick-{{conflict}}-{{number}}">Candidate {{number}}</label></td><td>{{value}}</td><td>{{author}}</td><td>{{device}}</td><td>{{time}}</td></tr>{{/candidates}}
         </tbody>
         </table>
         <label for="value-{{id}}">Or a merged value <span class="hint">(leave empty to use the candidate picked above)</span></label>
@@ -308,6 +308,7 @@ enum ConsoleTemplates {
         button { border: 2px solid var(--ink); background: #00703c; color: #fff; padding: .4rem 1rem; cursor: pointer; }
         button.danger { background: #a0241e; }
         .hint { color: var(--muted); font-weight: 400; }
+        .nowrap { white-space: nowrap; }
         .error { border-left: 6px solid #a0241e; padding-left: .5rem; color: #a0241e; }
         .notice { border-left: 6px solid #00703c; padding-left: .5rem; }
         .verified { border-left: 6px solid #00703c; padding-left: .5rem; }
