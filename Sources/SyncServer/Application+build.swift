@@ -110,6 +110,9 @@ struct UnroutedMiddleware: RouterMiddleware {
                 .methodNotAllowed, "\(request.method.rawValue.prefix(20)) is not a method of this route; it answers \(list).",
                 headers: [.allow: list])
         }
+        if request.uri.path.hasPrefix("/console/") {
+            throw ConsoleError(.notFound, "The console has no page '\(request.uri.path.prefix(60))'.")
+        }
         throw APIError(.notFound, "There is no route '\(request.uri.path.prefix(60))'.")
     }
 }

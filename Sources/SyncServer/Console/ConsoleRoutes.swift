@@ -559,7 +559,7 @@ struct ConsoleError: HTTPResponseError, CustomStringConvertible {
         case .forbidden: heading = "Not allowed"
         default: heading = "Not done"
         }
-        return try ConsoleRoutes.page("message", title: heading, staff: staff, status: status, [
+        return try ConsoleRoutes.page("message", title: heading, staff: staff, status: status, headers: ConsoleMiddleware.headers, [
             "heading": heading, "text": message,
             "link": staff.map { ConsoleRoutes.start(for: $0.user.role) } ?? "/console/sign-in",
             "linkText": staff == nil ? "Sign in" : "Back to the console",
