@@ -59,7 +59,7 @@ struct Set: FieldCommand {
             let shown = Format.value(write.newValue, at: write.path, form: store.form)
             context.console.line(write.changed ? "\(Format.path(write.path, in: referral)) = \(shown)" : "\(Format.path(write.path, in: referral)) already is \(shown)")
         }
-        context.dateWarnings(writes, in: referral).forEach(context.console.line)
+        context.valueWarnings(writes, in: referral).forEach(context.console.line)
         if referral.status == .submitted, writes.contains(where: \.changed) {
             context.console.line("Note: referral \(self.id) is already submitted; this change goes to the front door as an update on the next sync.")
         }

@@ -130,7 +130,7 @@ struct Fill: FieldCommand {
                         // An option's number or the start of its key: say which it became.
                         console.line("  = \(stored) (\(field.type.display(stored)))")
                     }
-                    context.dateWarnings(writes, in: referral).forEach(console.line)
+                    context.valueWarnings(writes, in: referral).forEach(console.line)
                     if path == "urgency.immediate_risk", writes.first?.newValue == "yes",
                         try store.referral(id).values["urgency.call_made"] != "yes"
                     {

@@ -83,14 +83,15 @@ extension Context {
     /// The device's date now.
     var today: CalendarDate { CalendarDate.today(at: clock.now(), in: .current) }
 
-    /// A warning line for each date just written that is odd (a birth in the
-    /// future, a delivery in the past): it is stored all the same. "Today"
+    /// A warning line for each value just written that looks wrong (a birth
+    /// in the future, a delivery in the past, an NHS number failing its
+    /// check digit): it is stored all the same. "Today"
     /// is the date of the write (`referral.updatedAt`), so no clock is read.
-    func dateWarnings(_ writes: [FieldWrite], in referral: Referral) -> [String] {
+    func valueWarnings(_ writes: [FieldWrite], in referral: Referral) -> [String] {
         let today = CalendarDate.today(at: referral.updatedAt, in: .current)
         return writes.compactMap { write in
             guard write.changed, let value = write.newValue,
-                let message = Guidance.dateWarning(path: write.path, value: value, today: today)
+                let message = Guidance.valueWarning(path: write.path, value: value, today: today)
             else { return nil }
             return "Warning: \(Format.path(write.path, in: referral)): \(message) It is saved as given."
         }

@@ -99,4 +99,22 @@ struct PlausibleInputTests {
         let values = try store.referral(UUID(uuidString: id)!).values
         #expect(values["urgency.call_to"] == "front-door" && values["urgency.call_reference"] == "Duty social worker, ref 4471")
     }
+
+    @Test("an NHS number that fails its check digit is stored with a warning naming it, in set and in check; it never blocks submission")
+    func nhsNumberWarns() throws {
+        let field = try FieldProcess()
+        defer { field.remove() }
+        let id = try newReferral(field)
+        let mistyped = try field.run(["set", id, "children.1.nhs_number", "943 476 5918"])
+        #expect(mistyped.status == 0)
+        #expect(mistyped.output.contains("Warning: ") && mistyped.output.contains("943 476 5918 fails the NHS number's check (its last digit should be 9"), "\(mistyped.output)")
+        #expect(try field.run(["check", id]).output.contains("fails the NHS number's check"))
+        for (path, value) in [("referrer.name", "Sam Jones"), ("referrer.agency", "Hill School")] {
+            #expect(try field.run(["set", id, path, value]).status == 0)
+        }
+        #expect(try field.run(["submit", id]).status == 0)
+        let right = try field.run(["set", id, "children.1.nhs_number", "943 476 5919"])
+        #expect(right.status == 0 && !right.output.contains("Warning"), "\(right.output)")
+        #expect(!(try field.run(["check", id]).output.contains("NHS number")))
+    }
 }

@@ -94,3 +94,46 @@ struct GuidanceTests {
         #expect(!after.warnings.contains { $0.path.hasPrefix("children.\(child).expected_delivery") || $0.path == "children.\(child).date_of_birth" })
     }
 }
+
+/// NHS numbers: the modulus-11 check digit, as a warning.
+@Suite("NHS number check digit")
+struct NHSNumberTests {
+    @Test("valid numbers pass however they are spaced", arguments: ["9434765919", "943 476 5919", "943-476-5919", "4010232137", "9990000018"])
+    func valid(_ number: String) {
+        #expect(NHSNumber.problem(number) == nil)
+    }
+
+    @Test("a mistyped digit, a wrong length and an impossible number are each named")
+    func invalid() {
+        #expect(NHSNumber.problem("9434765918") == "943 476 5918 fails the NHS number's check (its last digit should be 9 for these first nine), so a digit is probably mistyped.")
+        #expect(NHSNumber.problem("943476591") == "'943476591' is not an NHS number: an NHS number has 10 digits (as 943 476 5919), this has 9.")
+        #expect(NHSNumber.problem("94347659190")?.contains("this has 11") == true)
+        #expect(NHSNumber.problem("abc") != nil)
+        // First nine digits whose sum leaves 1: no check digit fits.
+        #expect(NHSNumber.checkDigit([0, 0, 0, 0, 0, 0, 0, 0, 6]) == nil)
+        #expect(NHSNumber.problem("0000000060")?.contains("no check digit fits") == true)
+        // Every single-digit change of a valid number is caught.
+        let valid = Array("9434765919")
+        for index in valid.indices {
+            for digit in "0123456789" where digit != valid[index] {
+                var changed = valid
+                changed[index] = digit
+                #expect(NHSNumber.problem(String(changed)) != nil, "\(String(changed)) passed")
+            }
+        }
+    }
+
+    @Test("the guidance warns about a child's failing NHS number and never blocks on it")
+    func guidance() {
+        let child = UUID()
+        var referral = Referral(id: UUID(), createdAt: Date(), createdBy: "jane", updatedAt: Date(), values: [
+            "referrer.name": "Jane Smith", "referrer.agency": "Health visiting",
+            "children.\(child.lowercased)": "present", "children.\(child.lowercased).nhs_number": "943 476 5918",
+        ])
+        let report = Guidance.check(referral)
+        #expect(report.errors.isEmpty)
+        #expect(report.warnings.contains { $0.path == "children.\(child.lowercased).nhs_number" && $0.message.contains("fails the NHS number's check") })
+        referral.values["children.\(child.lowercased).nhs_number"] = "943 476 5919"
+        #expect(!Guidance.check(referral).warnings.contains { $0.path.hasSuffix("nhs_number") })
+    }
+}

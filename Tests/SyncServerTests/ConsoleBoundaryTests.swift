@@ -206,4 +206,52 @@ struct ConsoleBoundaryTests {
         #expect(after.body.contains("not yet acknowledged") && after.body.contains("not rated") && after.body.contains("none yet"))
         #expect(try server.command(["audit", "verify"]).status == 0)
     }
+
+    @Test("the queue and the referral page mark open referrals that name a child with the same NHS number, however it is spaced; a decided one stops counting")
+    func sameNHSNumber() async throws {
+        let server = try ServerProcess(clock: "2026-11-23T12:00:00Z")
+        _ = try server.addUser("ian", role: .intake)
+        #expect(try server.command(["user", "set-password", "ian"], input: "a long enough password\n").status == 0)
+        let jane = try await Device(server: server, token: try server.addUser("jane"))
+        defer { jane.remove() }
+        func referral(_ child: String, nhs: String) throws -> UUID {
+            let record = try jane.store.createReferral(kind: .socialCare)
+            try jane.store.set("referrer.name", of: record, to: "Jane Smith")
+            try jane.store.set("referrer.agency", of: record, to: "Health visiting")
+            try jane.store.set("concern.summary", of: record, to: "Bruises")
+            let item = try jane.store.addItem(to: "children", of: record)
+            try jane.store.set("children.\(item.lowercased).full_name", of: record, to: child)
+            try jane.store.set("children.\(item.lowercased).nhs_number", of: record, to: nhs)
+            _ = try jane.store.submit(record)
+            return record
+        }
+        let first = try referral("Amy Smith", nhs: "943 476 5919")
+        let second = try referral("Amy Smyth", nhs: "9434765919")
+        let other = try referral("Ben Jones", nhs: "401 023 2137")
+        let first2 = try referral("Amy S", nhs: "943-476-5919")
+        _ = first2
+        try await jane.sync()
+
+        let ian = Client(server.url)
+        #expect(try await ian.signIn("ian", "a long enough password").status == 303)
+        let queue = try await ian.send("GET", "/console/queue?view=all").body
+        func row(_ id: UUID) -> String {
+            queue.components(separatedBy: "<tr").first { $0.contains("/console/referrals/\(id.lowercased)\">R-") } ?? ""
+        }
+        #expect(row(first).contains("SAME NHS NUMBER") && row(first).contains("/console/referrals/\(second.lowercased)"))
+        #expect(row(second).contains("SAME NHS NUMBER") && row(second).contains("/console/referrals/\(first.lowercased)"))
+        #expect(!row(other).contains("SAME NHS NUMBER"))
+        let page = try await ian.send("GET", "/console/referrals/\(first.lowercased)").body
+        #expect(page.contains("names a child with the same NHS number"))
+
+        // Deciding the second: it is no longer an open referral for the first.
+        let token = try #require(Client.csrf(in: try await ian.send("GET", "/console/referrals/\(second.lowercased)").body))
+        let decided = try await ian.send(
+            "POST", "/console/referrals/\(second.lowercased)/decision", form: ["csrf": token, "outcome": "advice-given", "note": "Known to us"])
+        #expect(decided.status == 200 && decided.body.contains("Decision recorded"))
+        let after = try await ian.send("GET", "/console/queue?view=all").body
+        let firstRow = after.components(separatedBy: "<tr").first { $0.contains("/console/referrals/\(first.lowercased)\">R-") } ?? ""
+        #expect(!firstRow.contains("/console/referrals/\(second.lowercased)"))
+        #expect(firstRow.contains("SAME NHS NUMBER"))  // the third, still open
+    }
 }

@@ -27,7 +27,8 @@ public struct GuidanceReport: Sendable, Equatable, Codable {
 /// The referrer counts as a professional unless `referrer.type` says `public`:
 /// the people using this tool are practitioners.
 public enum Guidance {
-    /// With `today`, odd dates are warned about too (`dateWarning`).
+    /// With `today`, odd dates are warned about too (`dateWarning`); NHS
+    /// numbers that fail their check digit always are (`NHSNumber`).
     public static func check(_ referral: Referral, form: ReferralForm = .standard, today: CalendarDate? = nil) -> GuidanceReport {
         let values = referral.visibleValues
         var errors: [GuidanceFinding] = []
@@ -98,10 +99,8 @@ public enum Guidance {
                 warnings.append(.init(path: "children.\(item.lowercased).expected_delivery", message: "A pre-birth referral should give the expected date of delivery for child \(position + 1)."))
             }
         }
-        if let today {
-            for (path, value) in values.sorted(by: { $0.key < $1.key }) {
-                if let message = dateWarning(path: path, value: value, today: today) { warnings.append(.init(path: path, message: message)) }
-            }
+        for (path, value) in values.sorted(by: { $0.key < $1.key }) {
+            if let message = valueWarning(path: path, value: value, today: today) { warnings.append(.init(path: path, message: message)) }
         }
         let errorPaths = Set(errors.map(\.path))
         return GuidanceReport(errors: errors, warnings: warnings.filter { !errorPaths.contains($0.path) })
@@ -109,6 +108,17 @@ public enum Guidance {
 }
 
 extension Guidance {
+    /// A value that is stored but looks wrong: an NHS number that fails its
+    /// check digit (`NHSNumber.problem`), and with `today` an odd date
+    /// (`dateWarning`). Never a block; nil when nothing looks wrong.
+    public static func valueWarning(path: String, value: String, today: CalendarDate?) -> String? {
+        let parts = path.split(separator: ".")
+        if parts.count == 3, parts[0] == "children", parts[2] == "nhs_number" {
+            return NHSNumber.problem(value).map { "\($0) It is kept as given; check it with the family or the GP." }
+        }
+        return today.flatMap { dateWarning(path: path, value: value, today: $0) }
+    }
+
     /// A date that is plausible to type but odd to mean: a date of birth in
     /// the future, an expected date of delivery in the past. Odd information
     /// must not block a referral either, so this is only ever a warning; nil

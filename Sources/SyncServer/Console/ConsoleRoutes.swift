@@ -154,6 +154,7 @@ struct ConsoleRoutes {
             at: Timestamp.string(now), actor: staff.user.name, action: "read-queue", record: nil,
             detail: "view=\(view.rawValue) referrals=\(entries.count) console"))
         let ratings = Dictionary(rows.map { ($0.id, $0.rating) }, uniquingKeysWith: { first, _ in first })
+        let sameNumber = try await sharedNHSNumbers(rows)
         let items: [[String: Any]] = entries.map { entry in
             let rating = ratings[entry.id].flatMap { $0 }
             return [
@@ -162,6 +163,7 @@ struct ConsoleRoutes {
                 "submitted": local(entry.submittedAt), "due": local(entry.ackDue), "overdue": entry.overdue,
                 "immediateRisk": entry.immediateRisk, "lado": entry.kind == ReferralKind.lado.rawValue,
                 "conflicts": entry.openConflicts > 0 ? "\(entry.openConflicts)" : false as Any,
+                "sameNHS": (sameNumber[entry.id] ?? []).map { ["id": $0.id, "receipt": $0.receipt] },
                 "rating": rating as Any, "ratingTitle": rating.flatMap { RAGRating(rawValue: $0)?.title } ?? "",
                 "state": entry.outcome.map { "Decided: \(ReferralOutcome(rawValue: $0)?.title ?? $0)" } ?? (entry.acknowledged ? "Acknowledged" : "New"),
             ]
@@ -176,6 +178,26 @@ struct ConsoleRoutes {
             "overdueCount": overdue > 0 ? "\(overdue)" : false as Any,
             "views": labels.map { ["value": $0.0.rawValue, "label": $0.1, "current": $0.0 == view] as [String: Any] },
         ])
+    }
+
+    /// For each submitted referral, the other open (undecided) referrals
+    /// whose children share one of its children's NHS numbers (digits
+    /// compared, spacing ignored): the same child may have been referred twice.
+    private func sharedNHSNumbers(_ rows: [SubmittedReferral]) async throws -> [String: [(id: String, receipt: String)]] {
+        let open = Set(rows.filter { $0.outcome == nil }.map(\.id))
+        let receipts = Dictionary(rows.map { ($0.id, $0.receipt ?? String($0.id.prefix(13))) }, uniquingKeysWith: { first, _ in first })
+        var byNumber: [String: Set<String>] = [:]
+        for (record, number) in try await storage.submittedNHSNumbers() {
+            let digits = NHSNumber.digits(number) ?? number.filter(\.isNumber)
+            guard !digits.isEmpty else { continue }
+            byNumber[digits, default: []].insert(record)
+        }
+        var shared: [String: Set<String>] = [:]
+        for records in byNumber.values where records.count > 1 {
+            for record in records { shared[record, default: []].formUnion(records.subtracting([record]).intersection(open)) }
+        }
+        return shared.mapValues { others in others.sorted().map { ($0, receipts[$0] ?? String($0.prefix(13))) } }
+            .filter { !$0.value.isEmpty }
     }
 
     // MARK: A referral
@@ -196,7 +218,9 @@ struct ConsoleRoutes {
             throw ConsoleError(.notFound, "No submitted referral has id '\(id.prefix(40))'.", staff: staff)
         }
         let conflicts = try await storage.conflicts(all: false).filter { $0.record == document.id }
-        let receipt = try await storage.submittedReferrals().first { $0.id == document.id }
+        let submitted = try await storage.submittedReferrals()
+        let receipt = submitted.first { $0.id == document.id }
+        let sameNumber = try await sharedNHSNumbers(submitted)[document.id] ?? []
         // Every read of referral content is attributable.
         try await storage.audit(AuditEvent(at: Timestamp.string(clock.now()), actor: staff.user.name, action: "read", record: document.id, detail: "console"))
         context.logger.notice("referral read", metadata: ["record": "\(document.id)", "via": "console"])
@@ -228,6 +252,7 @@ struct ConsoleRoutes {
         values["outcomes"] = ReferralOutcome.allCases.map { ["value": $0.rawValue, "title": $0.title] }
         values["notice"] = notice as Any
         values["error"] = error as Any
+        values["sameNHS"] = sameNumber.map { ["id": $0.id, "receipt": $0.receipt] }
         return try page("referral", title: "Referral \(values["receipt"]!)", staff: staff, status: status, values)
     }
 

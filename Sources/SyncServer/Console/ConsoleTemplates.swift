@@ -96,7 +96,7 @@ enum ConsoleTemplates {
         <td>{{child}}</td>
         <td>{{submitted}}</td>
         <td>{{due}}{{#overdue}} <strong class="flag overdue-flag">OVERDUE</strong>{{/overdue}}</td>
-        <td>{{#immediateRisk}}<strong class="flag risk">IMMEDIATE RISK</strong> {{/immediateRisk}}{{#lado}}<strong class="flag lado">LADO</strong> {{/lado}}{{#conflicts}}<span class="flag">{{conflicts}} open conflict(s)</span>{{/conflicts}}</td>
+        <td>{{#immediateRisk}}<strong class="flag risk">IMMEDIATE RISK</strong> {{/immediateRisk}}{{#lado}}<strong class="flag lado">LADO</strong> {{/lado}}{{#sameNHS}}<strong class="flag same-nhs">SAME NHS NUMBER as <a href="/console/referrals/{{id}}">{{receipt}}</a></strong> {{/sameNHS}}{{#conflicts}}<span class="flag">{{conflicts}} open conflict(s)</span>{{/conflicts}}</td>
         <td>{{#rating}}<span class="rag rag-{{rating}}">{{ratingTitle}}</span>{{/rating}}{{^rating}}not rated{{/rating}}</td>
         <td>{{state}}</td>
         </tr>
@@ -121,6 +121,7 @@ enum ConsoleTemplates {
         <li>Decision: {{^decisions}}none yet{{/decisions}}{{#decisions}}<span class="decision">{{title}}: {{note}} ({{by}}, {{at}}){{#reason}}; changed because {{reason}}{{/reason}}</span> {{/decisions}}</li>
         <li>Consent: {{consent}}</li>
         <li>Referrer's identity: {{anonymity}}</li>
+        {{#sameNHS}}<li><strong class="flag same-nhs">SAME NHS NUMBER</strong>: the open referral <a href="/console/referrals/{{id}}">{{receipt}}</a> names a child with the same NHS number.</li>{{/sameNHS}}
         {{#conflictCount}}<li><strong class="flag">{{conflictCount}} open conflict(s)</strong>, marked below; an admin settles them.</li>{{/conflictCount}}
         {{#missingCount}}<li>{{missingCount}} thing(s) the guidance expects are missing, marked below.</li>{{/missingCount}}
         </ul>
@@ -296,6 +297,7 @@ enum ConsoleTemplates {
         .overdue-flag, .risk { color: #a0241e; }
         .overdue-banner { border: 4px solid #a0241e; padding: .5rem 1rem; color: #a0241e; }
         .lado { color: #4c2c92; }
+        .same-nhs { color: #6f3c00; }
         .rag { padding: 0 .4rem; border: 2px solid var(--ink); }
         .rag-red { background: #f6d7d2; } .rag-amber { background: #ffe9b3; } .rag-green { background: #cce2d8; }
         .stacked { display: flex; flex-direction: column; gap: .4rem; max-width: 40rem; margin: 1rem 0; }

@@ -191,6 +191,17 @@ extension SQLStore {
         }
     }
 
+    func submittedNHSNumbers() async throws -> [(record: String, number: String)] {
+        try await reading { session in
+            try await session.rows("""
+                SELECT f.record_id, f.value FROM fields f
+                JOIN records r ON r.id = f.record_id AND r.status = 'submitted'
+                JOIN fields i ON i.record_id = f.record_id AND i.path = substr(f.path, 1, length(f.path) - length('.nhs_number')) AND i.value = 'present'
+                WHERE f.path LIKE 'children.%.nhs_number' AND f.value IS NOT NULL
+                """, []).map { (try $0.text("record_id")!, try $0.text("value")!) }
+        }
+    }
+
     func changesSinceFrontDoor(of record: String) async throws -> [ReferralChange] {
         try await reading { session in
             try await session.rows(ServerQueries.changesSinceFrontDoor, [.text(record)]).map {

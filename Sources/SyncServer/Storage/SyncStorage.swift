@@ -102,6 +102,9 @@ protocol SyncStorage: Sendable {
     func pull(since: Int64, limit: Int, for user: User) async throws -> PullResponse
     /// Submitted referrals, oldest submission first.
     func submittedReferrals() async throws -> [SubmittedReferral]
+    /// The NHS numbers the children of submitted referrals carry (removed
+    /// children left out), as typed: (referral id, number).
+    func submittedNHSNumbers() async throws -> [(record: String, number: String)]
     /// A referral's current values, with its owner's name.
     func document(_ record: String) async throws -> ReferralDocument?
     /// The change-log entries of a referral's own fields (not the `@` paths)
