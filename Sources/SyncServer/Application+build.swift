@@ -51,6 +51,8 @@ func buildRouter(_ configuration: ServerConfiguration, storage: any SyncStorage,
     let router = Router(context: SyncRequestContext.self)
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: RequestLogMiddleware())
+    // Inside the log's middleware, so a full disk is logged as the 503 it becomes.
+    router.add(middleware: StorageFullMiddleware())
     router.get("healthz") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
     }

@@ -45,6 +45,8 @@ struct Login: FieldCommand {
         } catch SyncError.unreachable(let server, let reason) {
             // The generic wording promises a later sync, which a failed login cannot keep.
             throw CLIError("Cannot reach the server at \(server) (\(reason)); this device is not logged in: check the address and run `field login` again.")
+        } catch SyncError.interrupted(let server, let reason) {
+            throw CLIError("The connection to the server at \(server) broke before it answered (\(reason)); this device is not logged in: run `field login` again.")
         }
         // The device keeps the token the server issued to it, never the user's.
         try store.saveLogin(

@@ -82,7 +82,12 @@ protocol FieldCommand: AsyncParsableCommand {
 
 extension FieldCommand {
     mutating func run() async throws {
-        try await run(in: Context.fromEnvironment())
+        do {
+            try await run(in: Context.fromEnvironment())
+        } catch {
+            // A full disk is one sentence, not SQLite's message and statement.
+            throw StoreError.plain(error)
+        }
     }
 }
 

@@ -8,7 +8,10 @@ import Testing
 /// replies at random, while the things that move state backwards or sideways
 /// happen (docs/protocol.md, "Recovery"): a device's clock jumps days ahead
 /// or behind and back; a device is restored from an earlier copy of its
-/// store; the server (SQLite) is restored from an earlier backup, once.
+/// store; the server (SQLite) is restored from an earlier backup, once; the
+/// device's process is killed in the middle of a write (the real `field`, on
+/// the device's store file); the server is killed in the middle of a push
+/// (held before its commit, `PushGate`), and started again.
 /// After a final round of syncs:
 /// - every device holds exactly the server's values and open conflicts;
 /// - every value a device sent is in the server's history (since the server
@@ -26,17 +29,21 @@ struct ConvergenceTests {
 
     @Test("random schedules converge with nothing lost and no silent overwrite")
     func convergence() async throws {
-        let server = try ServerProcess()
+        let gate = try PushGate()
+        let server = try ServerProcess(environment: gate.environment)
+        gate.attach(server)
+        defer { gate.stop() }
         var events = Schedule.Events()
         for seed in Self.firstSeed..<(Self.firstSeed + UInt64(Self.seeds)) {
             // A user per schedule, so a new device pulls only this schedule's referral.
             let token = try server.addUser("practitioner-\(seed)")
-            events.add(try await Schedule(seed: seed, server: server, token: token).run())
+            events.add(try await Schedule(seed: seed, server: server, token: token, gate: gate).run())
         }
-        print("Convergence: \(Self.seeds) schedules, \(events.clockShifts) clock shifts, \(events.deviceRestores) device restores, \(events.serverRestores) server restores")
+        print("Convergence: \(Self.seeds) schedules, \(events.clockShifts) clock shifts, \(events.deviceRestores) device restores, \(events.serverRestores) server restores, \(events.deviceKills) device kills mid-write, \(events.serverKills) server kills mid-push")
         // The faults really happen (SQLite: the server restore copies its file).
         if Self.seeds >= 50 {
             #expect(events.clockShifts > 0 && events.deviceRestores > 0)
+            #expect(events.deviceKills > 0 && events.serverKills > 0)
             #expect(events.serverRestores > 0 || TestBackend.current != .sqlite)
         }
     }
@@ -48,16 +55,22 @@ final class SeededRandom: RandomNumberGenerator, @unchecked Sendable {
     private var state: UInt64
     private let lock = NSLock()
 
-    init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 }
+    /// The seed goes through SplitMix64's mix first: with `seed × γ` as the
+    /// start, seed n + 1 replayed seed n's sequence one draw later.
+    init(seed: UInt64) { state = Self.mix(seed &* 0x9E37_79B9_7F4A_7C15) }
+
+    private static func mix(_ value: UInt64) -> UInt64 {
+        var z = value
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 
     func next() -> UInt64 {
         lock.lock()
         defer { lock.unlock() }
         state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        return Self.mix(state)
     }
 
     func chance(_ probability: Double) -> Bool {
@@ -69,6 +82,8 @@ struct Schedule {
     let seed: UInt64
     let server: ServerProcess
     let token: String
+    /// Holds each push before its commit, to kill the server there.
+    let gate: PushGate
 
     static let manualPaths = ["concern.summary", "concern.when", "urgency.deadline"]
     static let indicators = ["health", "education", "identity", "parenting"]
@@ -78,11 +93,15 @@ struct Schedule {
         var clockShifts = 0
         var deviceRestores = 0
         var serverRestores = 0
+        var deviceKills = 0
+        var serverKills = 0
 
         mutating func add(_ other: Events) {
             clockShifts += other.clockShifts
             deviceRestores += other.deviceRestores
             serverRestores += other.serverRestores
+            deviceKills += other.deviceKills
+            serverKills += other.serverKills
         }
     }
 
@@ -120,7 +139,7 @@ struct Schedule {
             let which = Int(random.next() % UInt64(devices.count))
             let device = devices[which]
             let store = device.store
-            switch random.next() % 12 {
+            switch random.next() % 14 {
             case 0, 1:
                 try store.set(Self.manualPaths[Int(random.next() % 3)], of: record, to: "v\(counter) from \(store.deviceID.suffix(4))")
             case 2:
@@ -184,6 +203,40 @@ struct Schedule {
                     try DatabaseQueue(path: path).backup(to: DatabaseQueue(path: copy))
                     let end = try await DatabaseQueue(path: copy).read { try Int64.fetchOne($0, sql: "SELECT coalesce(max(revision), 0) FROM change_log") } ?? 0
                     serverBackup = (copy, end)
+                }
+            case 12:
+                // The device's process dies in the middle of a write: the real
+                // `field`, given 30 writes, is killed once 1–5 are confirmed.
+                let writes = (0..<30).map { index in
+                    (path: Self.manualPaths[Int(random.next() % 3)], value: "k\(counter).\(index) from \(store.deviceID.suffix(4))")
+                }
+                let confirmed = 1 + Int(random.next() % 5)
+                let lines = try DeviceKill.writes(in: device.folder, passphrase: Device.passphrase, record: record, writes: writes, confirmed: confirmed)
+                #expect(lines.count == confirmed, "seed \(seed): the session confirmed \(lines.count) of \(confirmed) writes: \(lines)")
+                let reopened = try Device(reopening: device, server: server, clock: clocks[which], transport: transports[which])
+                devices[which] = reopened
+                #expect(try reopened.store.integrityProblems().isEmpty, "seed \(seed): the store is damaged after a kill")
+                // What the session committed is a prefix of its writes, holding
+                // every confirmed one (its output may lag behind its commits),
+                // and each field shows the last of them.
+                let sessionWrites = Set(writes.map { "\($0.path)=\($0.value)" })
+                let committed = try reopened.store.history(of: record).map { "\($0.path)=\($0.newValue ?? "")" }.filter(sessionWrites.contains)
+                #expect(committed.count >= confirmed, "seed \(seed): \(committed.count) writes kept, \(confirmed) confirmed")
+                #expect(committed == writes.prefix(committed.count).map { "\($0.path)=\($0.value)" }, "seed \(seed): the writes kept are not the first ones")
+                let values = try reopened.store.referral(record).values
+                for path in Set(writes.prefix(committed.count).map(\.path)) {
+                    #expect(values[path] == writes.prefix(committed.count).last { $0.path == path }?.value, "seed \(seed): \(path) after a kill")
+                }
+                events.deviceKills += 1
+            case 13:
+                // The server dies in the middle of a push: held before its commit, killed, started again.
+                try store.set(Self.manualPaths[Int(random.next() % 3)], of: record, to: "v\(counter) before a server kill from \(store.deviceID.suffix(4))")
+                gate.arm()
+                _ = try? await device.sync()  // fails: the server dies before its commit
+                if gate.disarm() {
+                    server.kill()
+                    try server.start()
+                    events.serverKills += 1
                 }
             default:
                 _ = try? await device.sync()  // a lost reply is expected now and then

@@ -21,9 +21,10 @@ final class FieldHome: @unchecked Sendable {
     /// - Parameters:
     ///   - seed: FIELD_TEST_SEED; give each home of a test its own, or their device ids collide.
     ///   - hour: the hour its commands run at (`2026-11-23T09`), a minute apart.
-    init(user: String, seed: Int, hour: String = "2026-11-23T09", label: String? = nil) throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("field-home-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    ///   - folder: FIELD_HOME (a small filesystem the test mounted); a new temporary folder when nil.
+    init(user: String, seed: Int, hour: String = "2026-11-23T09", label: String? = nil, folder: URL? = nil) throws {
+        self.folder = folder ?? FileManager.default.temporaryDirectory.appendingPathComponent("field-home-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: self.folder, withIntermediateDirectories: true)
         self.user = user
         self.label = label ?? user
         self.seed = seed

@@ -43,18 +43,19 @@ final class ServerProcess: @unchecked Sendable {
 
     init(
         now: String? = nil, clock: String? = nil, tls: (certificate: String, key: String)? = nil, options: [String] = [],
-        logLevel: String = "warning", backend: TestBackend = .current, environment: [String: String] = [:]
+        logLevel: String = "warning", backend: TestBackend = .current, environment: [String: String] = [:], folder: URL? = nil
     ) throws {
         self.extraEnvironment = environment
         self.now = now
         self.tls = tls
         self.options = options
         self.logLevel = logLevel
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("sync-server-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        clockFile = clock == nil ? nil : folder.appendingPathComponent("clock")
+        // A folder the test chose (a small filesystem it mounted), or a new one.
+        self.folder = folder ?? FileManager.default.temporaryDirectory.appendingPathComponent("sync-server-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: self.folder, withIntermediateDirectories: true)
+        clockFile = clock == nil ? nil : self.folder.appendingPathComponent("clock")
         switch backend {
-        case .sqlite: database = .sqlite(path: folder.appendingPathComponent("server.sqlite").path)
+        case .sqlite: database = .sqlite(path: self.folder.appendingPathComponent("server.sqlite").path)
         case .postgres: database = .postgres(url: try TestPostgres.cluster().makeDatabase())
         }
         if let clock { try setTime(clock) }
@@ -284,7 +285,7 @@ final class LossyTransport: SyncTransport, @unchecked Sendable {
     let inner: any SyncTransport
     private let lock = NSLock()
     private var decide: (String) -> Bool
-    /// Every change sent in a push, in order (for history checks).
+    /// Every change sent in a push that the server answered, in order (for history checks).
     private(set) var sent: [WireChange] = []
 
     init(_ inner: any SyncTransport, loseReplyWhen decide: @escaping (String) -> Bool = { _ in false }) {
@@ -317,10 +318,12 @@ final class LossyTransport: SyncTransport, @unchecked Sendable {
     }
 
     func post(_ path: String, body: Data) async throws -> (status: Int, body: Data) {
+        // Recorded once the server has answered: a push that got no answer at
+        // all (the server killed before its commit) applied nothing.
+        let reply = try await inner.post(path, body: body)
         if path == "v1/push", let request = try? JSONDecoder().decode(PushRequest.self, from: body) {
             record(request.changes)
         }
-        let reply = try await inner.post(path, body: body)
         if shouldLose(path) { throw URLError(.networkConnectionLost) }
         return reply
     }

@@ -363,4 +363,7 @@ public enum ErrorCode {
     /// The server's log is not the one the device synced with (restored from
     /// a backup, or replaced): the device reconciles before it pushes.
     public static let serverRestored = "server-restored"
+    /// The server's disk is full (503 with `Retry-After`): nothing of the
+    /// request was stored; the device keeps its changes for a later sync.
+    public static let storageFull = "storage-full"
 }

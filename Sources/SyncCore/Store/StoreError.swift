@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 
 /// Why the store refused an action. Nothing was written when one is thrown.
 public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -13,6 +14,10 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case keyringMissing
     /// A sealed value that does not open: the file was altered or damaged.
     case unreadable(record: String, path: String)
+    /// The disk holding the store is full: SQLite's `SQLITE_FULL` on a write
+    /// (its transaction rolled back, the store as it was), or
+    /// `SQLITE_IOERR_SHMSIZE` on opening (the log's index could not grow).
+    case diskFull
 
     public var description: String {
         switch self {
@@ -37,6 +42,21 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
             "A passphrase of \(length) characters is too short; use at least 8."
         case .unreadable(let record, let path):
             "The stored value of \(path) in referral \(record) does not open with this store's key; the file was altered or damaged."
+        case .diskFull:
+            "This device's disk is full, so field cannot use its store now: nothing was changed and everything saved before is intact; free some space and try again."
         }
+    }
+
+    /// `error` as a practitioner should read it: the store's full disk
+    /// (GRDB's `DatabaseError` with `SQLITE_FULL`, or `SQLITE_IOERR_SHMSIZE`
+    /// when a store opened on a full disk cannot make its log's index)
+    /// becomes `.diskFull`; any other error is returned unchanged.
+    public static func plain(_ error: any Error) -> any Error {
+        if let error = error as? DatabaseError,
+            error.resultCode == .SQLITE_FULL || error.extendedResultCode == .SQLITE_IOERR_SHMSIZE
+        {
+            return StoreError.diskFull
+        }
+        return error
     }
 }

@@ -5,6 +5,10 @@ import Foundation
 public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
     case notLoggedIn
     case unreachable(server: String, reason: String)
+    /// The connection broke before a whole reply came back: the server may
+    /// have applied the request; what it did not confirm stays pending and
+    /// is sent again (a retry of an applied change is a `duplicate`).
+    case interrupted(server: String, reason: String)
     /// The server's certificate is not trusted: nothing was sent.
     case untrusted(server: String, reason: String)
     case refused(status: Int, message: String)
@@ -24,8 +28,13 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
             "This device is not registered with a server; run `field login --server URL --token TOKEN` first."
         case .unreachable(let server, let reason):
             "Cannot reach the server at \(server) (\(reason)); your changes are safe on this device and will be sent on the next sync."
+        case .interrupted(let server, let reason):
+            "The connection to the server at \(server) broke before a whole reply arrived (\(reason)); your changes are safe on this device, and the next sync sends again whatever the server did not confirm."
         case .untrusted(let server, let reason):
             "The server at \(server) did not present a certificate this device trusts (\(reason)), so nothing was sent; if it uses a private certificate authority, log in again with `field login --server \(server) --ca FILE`."
+        case .refused(let status, let message) where status >= 500:
+            // The server's trouble, not the request's: what was pending stays pending.
+            "The server could not take the request (\(status): \(message.trimmingCharacters(in: CharacterSet(charactersIn: ".")))); your changes are safe on this device and will be sent on the next sync."
         case .refused(let status, let message):
             "The server refused the request (\(status)): \(message)"
         case .unreadableReply(let what):
@@ -218,6 +227,8 @@ public struct SyncClient: Sendable {
             reply = try await send()
         } catch TransportError.untrustedCertificate(let reason) {
             throw SyncError.untrusted(server: server, reason: reason)
+        } catch TransportError.interrupted(let reason) {
+            throw SyncError.interrupted(server: server, reason: reason)
         } catch {
             throw SyncError.unreachable(server: server, reason: Self.describe(error))
         }

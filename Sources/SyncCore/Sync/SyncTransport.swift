@@ -14,12 +14,16 @@ public enum TransportError: Error, Equatable, Sendable, LocalizedError {
     /// The server's certificate was not signed by an authority this device
     /// trusts, names another host or has expired.
     case untrustedCertificate(String)
-    /// No reply: refused, timed out, no route, a broken connection.
+    /// No reply: refused, timed out, no route.
     case failed(String)
+    /// The connection was made, then broke before a whole reply came back
+    /// (closed without a reply, or halfway through one): the server may or
+    /// may not have applied the request.
+    case interrupted(String)
 
     public var errorDescription: String? {
         switch self {
-        case .untrustedCertificate(let reason), .failed(let reason): reason
+        case .untrustedCertificate(let reason), .failed(let reason), .interrupted(let reason): reason
         }
     }
 }
@@ -116,10 +120,24 @@ struct CurlRequest: Sendable {
             let message = withUnsafeBytes(of: reply.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             if reply.certificate != 0 { throw TransportError.untrustedCertificate(message) }
             if reply.too_large != 0 { throw TransportError.failed("the reply is longer than \(HTTPTransport.maximumReply) bytes") }
+            if let broken = Self.interruption(code: Int(reply.code)) { throw TransportError.interrupted(broken) }
             throw TransportError.failed(message)
         }
         let data = reply.body.map { Data(bytes: $0, count: reply.length) } ?? Data()
         return (Int(reply.status), data)
+    }
+
+    /// libcurl's codes for a connection that broke once made, in plain words
+    /// (libcurl's own, "transfer closed with 269 bytes remaining to read",
+    /// means nothing to a practitioner); nil for any other failure.
+    static func interruption(code: Int) -> String? {
+        switch code {
+        case 52: "the connection closed before any reply"  // CURLE_GOT_NOTHING
+        case 18: "the connection closed halfway through the reply"  // CURLE_PARTIAL_FILE
+        case 55: "the connection broke while the request was being sent"  // CURLE_SEND_ERROR
+        case 56: "the connection broke while the reply was awaited"  // CURLE_RECV_ERROR
+        default: nil
+        }
     }
 
     private func withCA<R>(_ body: (UnsafePointer<CChar>?, Int) -> R) -> R {

@@ -285,6 +285,8 @@ final class SQLiteStorage: SQLStore {
             let last = try await transaction.sql.rows("SELECT coalesce(max(revision), 0) AS last FROM change_log", [])[0].int("last") ?? 0
             let revisions = PlannedRevisions(allocated: (0..<Int64(plan.log.count)).map { last + 1 + $0 })
             try await PushStatements.write(revisions.resolve(plan), revisions: revisions.allocated, in: transaction.sql)
+            // Tests only (SYNC_TEST_HOLD_PUSH_FIFO): the convergence property kills the server here.
+            await TestHooks.holdPushBeforeCommit()
             if let audit = plan.audit { try await transaction.audit(audit) }
             return revisions
         }

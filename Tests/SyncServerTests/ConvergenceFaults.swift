@@ -1,0 +1,138 @@
+import Foundation
+import SyncCore
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The convergence property's server kill mid-push (issue 15, item 5): the
+/// server runs with `SYNC_TEST_HOLD_PUSH_FIFO` pointing at this gate's named
+/// pipe, so every push stops before its commit (rows written, nothing
+/// committed) until the gate lets it go. Unarmed, the gate lets every push go
+/// at once; armed, it SIGKILLs the server while the push is held, as a power
+/// cut in the middle of a write. A thread of its own does the blocking opens;
+/// no timer is involved.
+final class PushGate: @unchecked Sendable {
+    let path: String
+    private let lock = NSLock()
+    private weak var server: ServerProcess?
+    private var armed = false
+    private var fired = false
+    private var stopped = false
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Makes the named pipe in a folder of its own; `attach` then starts the gate.
+    init() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("push-gate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        path = folder.appendingPathComponent("hold").path
+        guard mkfifo(path, 0o600) == 0 else { throw TestFailure("mkfifo \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    /// The server's environment for the hook.
+    var environment: [String: String] { ["SYNC_TEST_HOLD_PUSH_FIFO": path] }
+
+    /// Starts letting pushes through (or killing the server, when armed) for `server`.
+    func attach(_ server: ServerProcess) {
+        lock.withLock { self.server = server }
+        Thread.detachNewThread { [self] in
+            while true {
+                // Blocks until a push opens the other end (or `stop` does).
+                let fd = open(path, O_WRONLY | O_CLOEXEC)
+                let (stop, kill, target) = lock.withLock { () -> (Bool, Bool, ServerProcess?) in
+                    let kill = armed && !stopped
+                    if kill { armed = false; fired = true }
+                    return (stopped, kill, self.server)
+                }
+                if stop {
+                    if fd >= 0 { close(fd) }
+                    done.signal()
+                    return
+                }
+                if kill {
+                    target?.process?.signal(SIGKILL)
+                } else if fd >= 0 {
+                    _ = write(fd, "\n", 1)
+                }
+                if fd >= 0 { close(fd) }
+            }
+        }
+    }
+
+    /// The next push held is the server's last: it is killed before the commit.
+    func arm() { lock.withLock { armed = true; fired = false } }
+
+    /// Disarms; whether the server was killed since `arm`.
+    func disarm() -> Bool {
+        lock.withLock {
+            armed = false
+            return fired
+        }
+    }
+
+    /// Ends the gate's thread and removes the pipe.
+    func stop() {
+        lock.withLock { stopped = true }
+        // Unblocks the thread's open for writing, if it waits for a reader.
+        let reader = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        done.wait()
+        if reader >= 0 { close(reader) }
+        try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+    }
+}
+
+/// The convergence property's device kill mid-write (issue 15, item 5): the
+/// real `field` binary, in a session on the device's own store file, is sent
+/// far more writes than it will confirm and is SIGKILLed once `confirmed`
+/// lines have come back, so it dies in the middle of a write.
+enum DeviceKill {
+    static let executable = ServerProcess.executable.deletingLastPathComponent().appendingPathComponent("field")
+
+    /// The lines the session confirmed (`path = value`) before it was killed.
+    static func writes(
+        in folder: URL, passphrase: String, record: UUID, writes: [(path: String, value: String)], confirmed: Int
+    ) throws -> [String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["FIELD_HOME"] = folder.path
+        environment["FIELD_PASSPHRASE"] = passphrase
+        environment["FIELD_TEST_FAST_KDF"] = "1"
+        environment["FIELD_USER"] = "device-user"
+        environment["FIELD_TEST_NOW"] = nil
+        let session = try ChildProcess(executable.path, environment: environment, input: .pipe, output: .pipe, error: .pipe)
+        let commands = writes.map { "set \(record.lowercased) \($0.path) \($0.value)\n" }.joined()
+        // Written from a thread of its own: the session may be killed before it has read them all.
+        let input = session.input!
+        Thread.detachNewThread {
+            try? input.write(contentsOf: Data(commands.utf8))
+            try? input.close()
+        }
+        var lines: [String] = []
+        var buffer = Data()
+        while lines.count < confirmed {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                lines.append(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self))
+                buffer = Data(buffer[buffer.index(after: newline)...])
+                continue
+            }
+            let chunk = session.output!.availableData
+            if chunk.isEmpty { break }
+            buffer.append(chunk)
+        }
+        session.signal(SIGKILL)
+        session.wait()
+        return lines
+    }
+}
+
+extension Device {
+    /// The same device after its process died: its store file opened again,
+    /// talking through `transport` (the one it had).
+    init(reopening device: Device, server: ServerProcess, clock: any WallClock, transport: any SyncTransport) throws {
+        folder = device.folder
+        store = try LocalStore(
+            path: folder.appendingPathComponent("field.sqlite").path, author: "device-user", passphrase: Self.passphrase,
+            keyDerivation: .testing, clock: clock)
+        client = SyncClient(store: store, transport: transport, server: server.url.absoluteString)
+    }
+}

@@ -1,0 +1,215 @@
+import Foundation
+import SyncCore
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A small filesystem the test makes: a size-limited tmpfs mounted on a new
+/// temporary folder (`mount -t tmpfs -o size=…`, which needs root), filled
+/// on purpose with a filler file and emptied again.
+final class SmallDisk: @unchecked Sendable {
+    let folder: URL
+    private var filler: URL { folder.appendingPathComponent("filler") }
+
+    /// Whether this process may mount a tmpfs (root, or CAP_SYS_ADMIN): a
+    /// 64 KiB one is mounted and unmounted to find out.
+    static let canMount: Bool = {
+        guard let disk = try? SmallDisk(kilobytes: 64) else { return false }
+        disk.unmount()
+        return true
+    }()
+
+    /// Mounts a tmpfs of `kilobytes` on a new temporary folder.
+    init(kilobytes: Int) throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("small-disk-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let (termination, output) = try ChildProcess.run(
+            "mount", ["-t", "tmpfs", "-o", "size=\(kilobytes)k,mode=0755", "tmpfs", folder.path], error: .pipe)
+        guard termination == .exit(0) else {
+            try? FileManager.default.removeItem(at: folder)
+            throw TestFailure("mount -t tmpfs failed (\(termination)): \(output)")
+        }
+    }
+
+    /// Fills what space is left with a filler file, to the last block.
+    /// Returns the filler's size in bytes.
+    @discardableResult
+    func fill() -> Int {
+        let fd = open(filler.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        var total = 0
+        let block = [UInt8](repeating: 0x2E, count: 4_096)
+        // Blocks, then single bytes once a block no longer fits.
+        for size in [4_096, 1] {
+            while true {
+                let written = block.withUnsafeBytes { write(fd, $0.baseAddress!, size) }
+                if written <= 0 { break }
+                total += written
+            }
+        }
+        return total
+    }
+
+    /// Gives the space back.
+    func empty() {
+        unlink(filler.path)
+    }
+
+    /// Bytes free on the filesystem.
+    var available: Int {
+        var stats = statvfs()
+        guard statvfs(folder.path, &stats) == 0 else { return -1 }
+        return Int(stats.f_bavail) * Int(stats.f_frsize)
+    }
+
+    /// Lazily unmounts (a process still holding a file there cannot block it) and removes the folder.
+    func unmount() {
+        _ = try? ChildProcess.run("umount", ["-l", folder.path], error: .null)
+        try? FileManager.default.removeItem(at: folder)
+    }
+}
+
+/// Issue 15, item 4: a full disk under the server and under `field`. The
+/// server, its SQLite file on a small tmpfs that fills, answers a push with a
+/// 503, `Retry-After` and a JSON error body, stores nothing of it, keeps
+/// running, and takes the same push once space returns; the device keeps its
+/// changes meanwhile and says so in one sentence. `field` whose FIELD_HOME is
+/// on a full disk refuses the write in one sentence and its store stays
+/// intact. Skipped where mounting is not permitted (not root).
+@Suite("A full disk", .serialized, .enabled(if: SmallDisk.canMount, "mounting a tmpfs needs root (CAP_SYS_ADMIN); the full-disk tests are skipped"))
+struct FullDiskTests {
+    /// Long free-text fields that a push can carry big values in.
+    static let longPaths = ["concern.summary", "concern.allegations", "concern.notes", "referrer.knowledge", "household.significant_others"]
+
+    /// A value of `count` characters, different for each `tag`.
+    static func bigValue(_ tag: String, count: Int = 18_000) -> String {
+        let word = "\(tag) "
+        return String(String(repeating: word, count: count / word.count + 1).prefix(count))
+    }
+
+    @Test("the server on a full disk answers a push with 503, Retry-After and a JSON body, stores nothing of it, and takes it once space returns")
+    func serverDiskFull() async throws {
+        guard TestBackend.current == .sqlite else { return }  // PostgreSQL's disk is its own: SQLSTATE 53100 is mapped, not tested here
+        let disk = try SmallDisk(kilobytes: 6 * 1024)
+        defer { disk.unmount() }
+        let server = try ServerProcess(folder: disk.folder)
+        defer { server.kill() }
+        let token = try server.addUser("jane")
+        let proxy = try FaultProxy(to: server)  // passes everything, and keeps each reply to read its headers
+        let jane = try FieldHome(user: "jane", seed: 51)
+        let desk = try FieldHome(user: "jane", seed: 52)
+        let login = try NetworkFaultTests.succeed(jane, ["login", "--server", proxy.url.absoluteString, "--token", token])
+        let janeDevice = String(login.split(separator: " ").last ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        try NetworkFaultTests.succeed(desk, ["login", "--server", server.url.absoluteString, "--token", token])
+        let id = try NetworkFaultTests.draft(jane, "Ann Example")
+        try NetworkFaultTests.succeed(jane, ["sync"])
+        let storedBefore = try await server.database.int("SELECT count(*) FROM change_log") ?? -1
+
+        disk.fill()
+        // Pushes of big values until one no longer fits (a first one may still
+        // fit in space the database file or its log already had).
+        var refused: (status: Int32, output: String)?
+        var written: [(path: String, value: String)] = []
+        for round in 0..<6 where refused == nil {
+            for path in Self.longPaths {
+                let value = Self.bigValue("r\(round)-\(path)")
+                try NetworkFaultTests.succeed(jane, ["set", id, path, value])
+                written.append((path, value))
+            }
+            let result = try NetworkFaultTests.run(jane, ["sync"])
+            if result.status != 0 { refused = result }
+        }
+        let failure = try #require(refused, "six pushes of about 90 KB fitted on a full 6 MiB disk")
+        print("Full disk: field said: \(failure.output.trimmingCharacters(in: .whitespacesAndNewlines))")
+        NetworkFaultTests.expectPlainFailure(failure, "a push to a server whose disk is full")
+        #expect(failure.output.contains("503") && failure.output.contains("disk is full"), "\(failure.output)")
+
+        // The reply itself: 503, Retry-After, a JSON error body.
+        let push = try #require(proxy.history.last { $0.exchange.path == "v1/push" })
+        let reply = try #require(proxy.reply(to: push.exchange.index))
+        let head = reply.components(separatedBy: "\r\n\r\n")[0].lowercased()
+        #expect(head.hasPrefix("http/1.1 503"), "\(head)")
+        #expect(head.contains("retry-after: 60"), "\(head)")
+        #expect(head.contains("content-type: application/json"), "\(head)")
+        let body = reply.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
+        let json = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+        let error = json?["error"] as? [String: Any]
+        #expect(error?["code"] as? String == "storage-full", "\(body)")
+        #expect((error?["message"] as? String)?.contains("nothing of this request was stored") == true, "\(body)")
+
+        // Nothing of the refused push is stored or acknowledged: the device still holds it as pending.
+        let lastValue = written.last!.value
+        #expect(try await server.database.int("SELECT count(*) FROM change_log WHERE value = ?", [lastValue]) == 0)
+        #expect(try NetworkFaultTests.pending(jane) > 0)
+        // The server stays up, never answered 500, and logged no referral content.
+        let log = (try? String(contentsOf: server.log, encoding: .utf8)) ?? ""
+        #expect(!log.contains("\"status\":\"500\"") && !log.contains("status=500") && !log.contains("Internal Server Error"), "\(log.suffix(2_000))")
+        #expect(!written.contains { log.contains($0.value.prefix(40)) }, "referral content in the server's log")
+        #expect(server.process != nil)
+
+        // Space returns: the same server takes the push, once.
+        disk.empty()
+        let resumed = try NetworkFaultTests.succeed(jane, ["sync"])
+        #expect(resumed.contains("Receipt R-"), "\(resumed)")
+        #expect(try NetworkFaultTests.pending(jane) == 0)
+        for (path, value) in written {
+            let count = try await server.database.int("SELECT count(*) FROM change_log WHERE device_id = ? AND path = ? AND value = ?", [janeDevice, path, value])
+            // A value superseded on the device before its push was never sent (edits coalesce); the last of each path is there once.
+            if written.last(where: { $0.path == path })?.value == value { #expect(count == 1, "\(path): \(count ?? -1) times") } else { #expect(count ?? 0 <= 1) }
+        }
+        #expect(try await server.database.int("SELECT count(*) FROM change_log") ?? 0 > storedBefore)
+        try await NetworkFaultTests.expectAppliedOnce(server)
+        try NetworkFaultTests.succeed(desk, ["sync"])
+        #expect(try NetworkFaultTests.succeed(desk, ["show", id, "--json"]) == NetworkFaultTests.succeed(jane, ["show", id, "--json"]))
+    }
+
+    @Test("field on a full disk refuses the write in one sentence, and its store stays intact")
+    func deviceDiskFull() throws {
+        let disk = try SmallDisk(kilobytes: 2 * 1024)
+        defer { disk.unmount() }
+        let home = disk.folder.appendingPathComponent("home")
+        let jane = try FieldHome(user: "jane", seed: 61, folder: home)
+        let id = try NetworkFaultTests.draft(jane, "Ann Example")
+        let before = try NetworkFaultTests.succeed(jane, ["show", id, "--json"])
+
+        disk.fill()
+        var refused: (status: Int32, output: String, path: String, value: String)?
+        var saved: [(path: String, value: String)] = []
+        for round in 0..<20 where refused == nil {
+            for path in Self.longPaths where refused == nil {
+                let value = Self.bigValue("d\(round)-\(path)")
+                let result = try NetworkFaultTests.run(jane, ["set", id, path, value])
+                if result.status == 0 { saved.append((path, value)) } else { refused = (result.status, result.output, path, value) }
+            }
+        }
+        let failure = try #require(refused, "100 writes of 18,000 characters fitted on a full 2 MiB disk")
+        let sentence = "Error: This device's disk is full, so field cannot use its store now: nothing was changed and everything saved before is intact; free some space and try again."
+        #expect(failure.status == 1, "\(failure.output)")
+        #expect(failure.output.trimmingCharacters(in: .whitespacesAndNewlines) == sentence)
+        // Reading needs a little space too (SQLite's index of its log, made
+        // when the store opens): `show` works, or says the same sentence.
+        let reading = try NetworkFaultTests.run(jane, ["show", id])
+        if reading.status != 0 {
+            #expect(reading.output.trimmingCharacters(in: .whitespacesAndNewlines) == sentence)
+        } else {
+            #expect(!reading.output.contains(failure.value.prefix(60)))
+        }
+
+        disk.empty()
+        let store = try LocalStore(
+            path: home.appendingPathComponent("field.sqlite").path, author: "jane", passphrase: FieldHome.passphrase, keyDerivation: .testing)
+        #expect(try store.integrityProblems().isEmpty)
+        let values = try store.referral(UUID(uuidString: id)!).values
+        #expect(values[failure.path] != failure.value)
+        // Every write confirmed before the disk filled is there; its last value per field shows.
+        for path in Set(saved.map(\.path)) { #expect(values[path] == saved.last { $0.path == path }!.value) }
+        if saved.isEmpty { #expect(try NetworkFaultTests.succeed(jane, ["show", id, "--json"]) == before) }
+        // And the store takes writes again.
+        try NetworkFaultTests.succeed(jane, ["set", id, failure.path, failure.value])
+        #expect(try NetworkFaultTests.succeed(jane, ["show", id, "--json"]).contains(failure.value.prefix(60)))
+    }
+}
