@@ -114,7 +114,7 @@ extension Guidance {
     public static func valueWarning(path: String, value: String, today: CalendarDate?) -> String? {
         let parts = path.split(separator: ".")
         if parts.count == 3, parts[0] == "children", parts[2] == "nhs_number" {
-            return NHSNumber.problem(value).map { "\($0) It is kept as given; check it with the family or the GP." }
+            return NHSNumber.problem(value).map { "\($0) Check it with the family or the GP." }
         }
         return today.flatMap { dateWarning(path: path, value: value, today: $0) }
     }

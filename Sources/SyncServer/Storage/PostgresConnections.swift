@@ -130,9 +130,6 @@ struct PostgresSession: Sendable {
 }
 
 extension PostgresRandomAccessRow {
-    func text(_ index: Int) throws -> String? { try self[index].decode(String?.self) }
-    func int(_ index: Int) throws -> Int64? { try self[index].decode(Int64?.self) }
-    func bool(_ index: Int) throws -> Bool? { try self[index].decode(Bool?.self) }
     func text(_ column: String) throws -> String? { try self[column].decode(String?.self) }
     func int(_ column: String) throws -> Int64? { try self[column].decode(Int64?.self) }
 }

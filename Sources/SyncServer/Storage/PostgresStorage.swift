@@ -240,7 +240,7 @@ final class PostgresStorage: SQLStore {
 
     private static func migrate(_ session: PostgresSession) async throws {
         try await session.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
-        let done = Set(try await session.query("SELECT name FROM schema_migrations").map { try $0.text(0) ?? "" })
+        let done = Set(try await session.query("SELECT name FROM schema_migrations").map { try $0.text("name") ?? "" })
         for migration in migrations + SharedSchema.migrations where !done.contains(migration.name) {
             try await session.execute("BEGIN")
             do {

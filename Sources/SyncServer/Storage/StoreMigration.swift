@@ -119,7 +119,7 @@ struct StoreMigration {
             .filter { !Self.bookkeeping.contains($0) } }
         let pgTables = Set(try await session.query(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
-        ).map { try $0.text(0)! }).subtracting(Self.bookkeeping)
+        ).map { try $0.text("table_name")! }).subtracting(Self.bookkeeping)
         // Adding users and appending to the audit chain take this lock
         // (PostgresStorage): an operator or a server busy on the target early
         // waits for the copy, and a refused copy has raced nothing.
@@ -141,7 +141,7 @@ struct StoreMigration {
             let pgColumns = try await session.query("""
                 SELECT column_name, data_type FROM information_schema.columns
                 WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position
-                """, .text(table)).map { Column(name: try $0.text(0)!, type: try $0.text(1)!) }
+                """, .text(table)).map { Column(name: try $0.text("column_name")!, type: try $0.text("data_type")!) }
             let columns = pgColumns.filter { sqliteColumns.contains($0.name) }
             for name in sqliteColumns where !pgColumns.contains(where: { $0.name == name }) {
                 notes.append("the column \(table).\(name) exists only in SQLite and was not copied.")
@@ -162,7 +162,7 @@ struct StoreMigration {
         // An empty target only: what a new server has after its migrations.
         var held: [(String, Int)] = []
         for (table, _) in plans where !Self.seeded.contains(table) {
-            let count = try await session.query("SELECT count(*) FROM \(Self.quote(table))")[0].int(0) ?? 0
+            let count = try await session.query("SELECT count(*) AS n FROM \(Self.quote(table))")[0].int("n") ?? 0
             if count > 0 { held.append((table, Int(count))) }
         }
         guard held.isEmpty else {
@@ -179,7 +179,7 @@ struct StoreMigration {
         }
 
         // Revisions and serial numbers carry on after what was copied.
-        let end = try await session.query("SELECT coalesce(max(revision), 0) FROM change_log")[0].int(0) ?? 0
+        let end = try await session.query("SELECT coalesce(max(revision), 0) AS last FROM change_log")[0].int("last") ?? 0
         if try await !session.query("""
             SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'writer' AND column_name = 'revision'
             """).isEmpty
@@ -189,7 +189,7 @@ struct StoreMigration {
         var moved: Set<String> = []
         for (table, columns) in plans {
             for column in columns where column.isInteger {
-                guard let sequence = try await session.query("SELECT pg_get_serial_sequence($1, $2)", .text(Self.quote(table)), .text(column.name))[0].text(0)
+                guard let sequence = try await session.query("SELECT pg_get_serial_sequence($1, $2) AS sequence", .text(Self.quote(table)), .text(column.name))[0].text("sequence")
                 else { continue }
                 try await session.query("SELECT setval($1::regclass, coalesce(max(\(column.quoted)), 0) + 1, false) FROM \(Self.quote(table))", .text(sequence))
                 moved.insert(sequence)
@@ -197,9 +197,9 @@ struct StoreMigration {
         }
         // A sequence that gives out revisions without being owned by a column.
         for sequence in try await session.query("""
-            SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS sequence FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind = 'S' AND n.nspname = current_schema() AND c.relname LIKE '%revision%'
-            """).map({ try $0.text(0)! }) where !moved.contains(sequence) {
+            """).map({ try $0.text("sequence")! }) where !moved.contains(sequence) {
             try await session.query("SELECT setval($1::regclass, $2, false)", .text(sequence), .int(end + 1))
         }
 
@@ -207,7 +207,7 @@ struct StoreMigration {
         var differences: [String] = []
         for (table, copied) in counts {
             let inSource = try sqlite { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(Self.quote(table))") ?? 0 }
-            let inTarget = Int(try await session.query("SELECT count(*) FROM \(Self.quote(table))")[0].int(0) ?? 0)
+            let inTarget = Int(try await session.query("SELECT count(*) AS n FROM \(Self.quote(table))")[0].int("n") ?? 0)
             if inSource != inTarget || copied != inSource {
                 differences.append("\(table) has \(inSource) rows in SQLite but \(inTarget) in PostgreSQL")
             }
@@ -233,7 +233,7 @@ struct StoreMigration {
         }
 
         // The move itself is audited, on the target, without referral content.
-        let epoch = try await session.query("SELECT epoch FROM server_identity WHERE id = 1").first?.text(0)
+        let epoch = try await session.query("SELECT epoch FROM server_identity WHERE id = 1").first?.text("epoch")
         let summary = counts.filter { Self.named.contains($0.table) }.map { "\($0.table)=\($0.count)" }.joined(separator: " ")
         try await PostgresTransaction(session: session).audit(AuditEvent(
             at: at, actor: "operator", action: "migrate-store", record: nil,
@@ -356,10 +356,10 @@ struct StoreMigration {
         var after: Int64 = .min
         while true {
             let row = try await session.query("""
-                SELECT encode(sha256(convert_to(string_agg(line, '' ORDER BY revision), 'UTF8')), 'hex'), max(revision), count(*)
+                SELECT encode(sha256(convert_to(string_agg(line, '' ORDER BY revision), 'UTF8')), 'hex') AS digest, max(revision) AS last, count(*) AS n
                 FROM (SELECT revision, \(line) AS line FROM change_log WHERE revision > $1 ORDER BY revision LIMIT \(checksumPage)) page
                 """, .int(after))[0]
-            guard let digest = try row.text(0), let last = try row.int(1), try row.int(2) ?? 0 > 0 else { break }
+            guard let digest = try row.text("digest"), let last = try row.int("last"), try row.int("n") ?? 0 > 0 else { break }
             pages.update(data: Data(digest.utf8))
             after = last
         }
@@ -371,9 +371,11 @@ struct StoreMigration {
         let rows = try await session.query("SELECT id, at, actor, action, record_id, detail, previous_hash, hash FROM audit ORDER BY id")
         return AuditTrail.verify(try rows.map { row in
             AuditTrail.Entry(
-                id: try row.int(0)!,
-                event: AuditEvent(at: try row.text(1)!, actor: try row.text(2)!, action: try row.text(3)!, record: try row.text(4), detail: try row.text(5)!),
-                previousHash: try row.text(6)!, hash: try row.text(7)!)
+                id: try row.int("id")!,
+                event: AuditEvent(
+                    at: try row.text("at")!, actor: try row.text("actor")!, action: try row.text("action")!, record: try row.text("record_id"),
+                    detail: try row.text("detail")!),
+                previousHash: try row.text("previous_hash")!, hash: try row.text("hash")!)
         })
     }
 
