@@ -70,6 +70,7 @@ func buildRouter(_ configuration: ServerConfiguration, storage: any SyncStorage,
         calendar: WorkingCalendar(authority: configuration.authority)
     ).add(to: api)
     ConflictRoutes(storage: storage, resolution: ConflictResolution(form: .standard, clock: configuration.clock)).add(to: api)
+    ExportRoutes(storage: storage, form: .standard, clock: configuration.clock).add(to: api)
     var console = configuration.console
     console.secure = configuration.tls != nil
     ConsoleRoutes(

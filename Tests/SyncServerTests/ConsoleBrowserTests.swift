@@ -10,7 +10,7 @@ import Testing
 /// reaches the practitioner's devices.
 ///
 /// Needs Debian's `chromium` and `chromium-driver` and a Python with
-/// Selenium (`scripts/test` installs them into `.build/console-venv`). Without
+/// Selenium (`scripts/test` installs them into `.build/test-venv`). Without
 /// them the test is skipped with a note, unless `SYNC_TEST_REQUIRE_BROWSER=1`
 /// (as `scripts/test` sets), which makes their absence a failure.
 /// `CONSOLE_SCREENSHOTS=docs/console` saves each page's screenshot there.
@@ -19,11 +19,19 @@ struct ConsoleBrowserTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let script = repository.appendingPathComponent("Tests/ConsoleBrowser/console_browser.py")
     static let python = ProcessInfo.processInfo.environment["CONSOLE_TEST_PYTHON"]
-        ?? repository.appendingPathComponent(".build/console-venv/bin/python3").path
+        ?? repository.appendingPathComponent(".build/test-venv/bin/python3").path
     static var available: Bool {
         ["/usr/bin/chromium", "/usr/bin/chromedriver", python].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
     }
     static var required: Bool { ProcessInfo.processInfo.environment["SYNC_TEST_REQUIRE_BROWSER"] == "1" }
+
+    /// Whether the test Python can import `module`.
+    static func pythonAvailable(module: String) -> Bool {
+        guard FileManager.default.isExecutableFile(atPath: python),
+            let (termination, _) = try? ChildProcess.run(python, ["-c", "import \(module)"], error: .null)
+        else { return false }
+        return termination.status == 0
+    }
 
     /// Runs one browser step; its output on failure.
     func browser(_ step: String, _ arguments: [String], url: URL) throws {

@@ -269,6 +269,13 @@ final class PostgresStorage: SQLStore {
         try await connections.withConnection { try await body($0) }
     }
 
+    /// The lowest revision still held by a writer (`pull_horizon()`).
+    func visibilityHorizon() async throws -> Int64? {
+        try await connections.withConnection { session in
+            try await session.query("SELECT pull_horizon() AS horizon")[0].int("horizon") ?? 1
+        }
+    }
+
     /// A write transaction. It takes no lock of its own: the referrals it
     /// touches are locked as it touches them, the audit chain when it appends.
     func writing<T>(_ body: (any SQLTransaction) async throws -> T) async throws -> T {

@@ -15,6 +15,9 @@ protocol SQLStore: SyncStorage {
     func connected<T>(_ body: (any SQLSession) async throws -> T) async throws -> T
     /// `body` in one write transaction, committed durably before it returns.
     func writing<T>(_ body: (any SQLTransaction) async throws -> T) async throws -> T
+    /// The lowest revision a writer may still commit (everything below it is
+    /// committed and visible), or nil where revisions commit in order.
+    func visibilityHorizon() async throws -> Int64?
 }
 
 extension SQLStore {
@@ -189,6 +192,29 @@ extension SQLStore {
                     immediateRisk: try $0.text("immediate_risk") == "yes", rating: try $0.text("rating"))
             }
         }
+    }
+
+    func exportPage(since: Int64, limit: Int) async throws -> ExportPage {
+        let horizon = try await visibilityHorizon()
+        let rows = try await reading { session in
+            try await session.rows("""
+                SELECT l.record_id, max(l.revision) AS last FROM change_log l JOIN records r ON r.id = l.record_id
+                WHERE r.status = 'submitted' AND l.revision > $1 AND l.revision < $2
+                GROUP BY l.record_id ORDER BY last LIMIT $3
+                """, [.int(since), .int(horizon ?? Int64.max), .int(Int64(limit) + 1)]
+            ).map { (record: try $0.text("record_id")!, last: try $0.int("last")!) }
+        }
+        let page = rows.prefix(limit)
+        let submitted = Dictionary(try await submittedReferrals().map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var referrals: [ExportedReferral] = []
+        for row in page {
+            guard let document = try await document(row.record) else { continue }
+            let queued = submitted[row.record]
+            referrals.append(ExportedReferral(
+                document: document, receipt: queued?.receipt, submittedAt: queued?.submittedAt ?? document.createdAt, revision: row.last))
+        }
+        // With nothing more, the cursor stays where it was: what commits later comes next time.
+        return ExportPage(referrals: referrals, cursor: page.last?.last ?? since, more: rows.count > limit)
     }
 
     func submittedNHSNumbers() async throws -> [(record: String, number: String)] {

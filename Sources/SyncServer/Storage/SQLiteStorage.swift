@@ -246,6 +246,9 @@ final class SQLiteStorage: SQLStore {
         try await reading(body)
     }
 
+    /// SQLite's one writer commits revisions in order: nothing is in flight below a visible one.
+    func visibilityHorizon() async throws -> Int64? { nil }
+
     /// One write transaction: the writer's turn, `BEGIN IMMEDIATE` (which
     /// also waits, up to the busy timeout, for a writer in another process,
     /// such as an operator's `sync-server user add`), `body`'s statements,

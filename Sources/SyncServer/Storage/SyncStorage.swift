@@ -105,6 +105,10 @@ protocol SyncStorage: Sendable {
     /// The NHS numbers the children of submitted referrals carry (removed
     /// children left out), as typed: (referral id, number).
     func submittedNHSNumbers() async throws -> [(record: String, number: String)]
+    /// Submitted referrals whose latest change has a revision after `since`,
+    /// oldest latest change first, at most `limit` (docs/export.md). A
+    /// referral changed again later comes again in a later page.
+    func exportPage(since: Int64, limit: Int) async throws -> ExportPage
     /// A referral's current values, with its owner's name.
     func document(_ record: String) async throws -> ReferralDocument?
     /// The change-log entries of a referral's own fields (not the `@` paths)

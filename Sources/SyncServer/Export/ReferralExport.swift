@@ -1,0 +1,226 @@
+import Foundation
+import SyncCore
+
+/// One submitted referral as the export hands it to a case-management
+/// system: its current values, receipt and submission, and the change-log
+/// revision of its latest change (what the export's cursor counts).
+struct ExportedReferral: Sendable {
+    var document: ReferralDocument
+    var receipt: String?
+    var submittedAt: String
+    /// The highest revision among the referral's changes in this page.
+    var revision: Int64
+}
+
+/// A page of the export: referrals changed after the cursor, oldest change
+/// first; `cursor` is where the next page starts, `more` whether one waits.
+struct ExportPage: Sendable {
+    var referrals: [ExportedReferral]
+    var cursor: Int64
+    var more: Bool
+}
+
+/// The export's formats (docs/export.md): plain JSON, one CSV row per
+/// referral, or FHIR R4 (a `Bundle` per referral holding its
+/// `ServiceRequest`, `Patient`s, `RelatedPerson`s and `Flag`).
+enum ExportFormat: String, CaseIterable, Sendable {
+    case json, csv, fhir
+
+    var contentType: String {
+        switch self {
+        case .json: "application/json"
+        case .csv: "text/csv; charset=utf-8"
+        case .fhir: "application/fhir+json"
+        }
+    }
+
+    /// `page` in this format; `next` is the address of the next page, for FHIR's `link`.
+    func render(_ page: ExportPage, form: ReferralForm, next: String) throws -> Data {
+        switch self {
+        case .json: try ReferralExport.json(page)
+        case .csv: Data(ReferralExport.csv(page, form: form).utf8)
+        case .fhir: try ReferralExport.fhir(page, form: form, next: next)
+        }
+    }
+}
+
+/// The three renderings of an export page. Values are the stored ones
+/// (choices by key), with removed group items left out.
+enum ReferralExport {
+    /// The identifier system of receipt references (`R-XXXX-XXXX`).
+    static let receiptSystem = "urn:field-sync:receipt"
+    /// NHS Digital's identifier system for NHS numbers.
+    static let nhsNumberSystem = "https://fhir.nhs.uk/Id/nhs-number"
+
+    // MARK: JSON
+
+    static func json(_ page: ExportPage) throws -> Data {
+        struct Referral: Encodable {
+            let id: String, receipt: String?, submittedAt: String, referrer: String, revision: Int64, fields: [String: String]
+            enum CodingKeys: String, CodingKey { case id, receipt, submittedAt = "submitted_at", referrer, revision, fields }
+        }
+        struct Page: Encodable { let cursor: Int64; let more: Bool; let referrals: [Referral] }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(Page(cursor: page.cursor, more: page.more, referrals: page.referrals.map {
+            Referral(id: $0.document.id, receipt: $0.receipt, submittedAt: $0.submittedAt, referrer: $0.document.owner, revision: $0.revision,
+                     fields: visibleFields($0.document))
+        }))
+    }
+
+    /// The referral's values without removed items' fields or the item markers themselves.
+    static func visibleFields(_ document: ReferralDocument) -> [String: String] {
+        referral(document).visibleValues.filter { !isItemMarker($0.key) }
+    }
+
+    static func referral(_ document: ReferralDocument) -> Referral {
+        let created = Timestamp.date(document.createdAt) ?? Date(timeIntervalSince1970: 0)
+        return Referral(id: UUID(uuidString: document.id) ?? UUID(), createdAt: created, createdBy: document.owner, updatedAt: created, values: document.fields)
+    }
+
+    static func isItemMarker(_ path: String) -> Bool {
+        let parts = path.split(separator: ".")
+        return parts.count == 2 && UUID(uuidString: String(parts[1])) != nil
+    }
+
+    // MARK: CSV
+
+    /// The CSV's columns for `page`: `id`, `receipt`, `submitted_at`,
+    /// `referrer`, `revision`; every record-level path the page holds (`@…`,
+    /// sorted); every plain question of the form in its order
+    /// (`referrer.name`); then for each repeating group, its questions for
+    /// items 1 to the most any referral of the page has (`children.1.full_name`).
+    static func columns(_ page: ExportPage, form: ReferralForm) -> [String] {
+        var columns = ["id", "receipt", "submitted_at", "referrer", "revision"]
+        let referrals = page.referrals.map { referral($0.document) }
+        columns += Set(referrals.flatMap { $0.values.keys.filter { $0.hasPrefix("@") } }).sorted()
+        for section in form.sections where !section.isGroup {
+            columns += section.fields.map { section.pattern(of: $0) }
+        }
+        for section in form.sections where section.isGroup {
+            let most = referrals.map { $0.items(of: section.key).count }.max() ?? 0
+            for number in stride(from: 1, through: most, by: 1) {
+                columns += section.fields.map { "\(section.key).\(number).\($0.key)" }
+            }
+        }
+        return columns
+    }
+
+    /// RFC 4180: a header line, then one line per referral; every field
+    /// quoted, quotes doubled, lines ending CRLF. Items are numbered in the
+    /// order they were added, as `field` numbers them.
+    static func csv(_ page: ExportPage, form: ReferralForm) -> String {
+        let columns = columns(page, form: form)
+        var lines = [columns.map(quote).joined(separator: ",")]
+        for exported in page.referrals {
+            let referral = referral(exported.document)
+            var row: [String: String] = [
+                "id": exported.document.id, "receipt": exported.receipt ?? "", "submitted_at": exported.submittedAt,
+                "referrer": exported.document.owner, "revision": String(exported.revision),
+            ]
+            let values = referral.visibleValues
+            for (path, value) in values where !path.contains(".") || path.hasPrefix("@") { row[path] = value }
+            for section in form.sections {
+                if section.isGroup {
+                    for (index, item) in referral.items(of: section.key).enumerated() {
+                        for field in section.fields {
+                            row["\(section.key).\(index + 1).\(field.key)"] = values["\(section.key).\(item.lowercased).\(field.key)"]
+                        }
+                    }
+                } else {
+                    for field in section.fields { row[section.pattern(of: field)] = values[section.pattern(of: field)] }
+                }
+            }
+            lines.append(columns.map { quote(row[$0] ?? "") }.joined(separator: ","))
+        }
+        return lines.joined(separator: "\r\n") + "\r\n"
+    }
+
+    static func quote(_ value: String) -> String { "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+
+    // MARK: FHIR R4
+
+    /// The page as a FHIR R4 `Bundle` of type `collection` whose entries
+    /// are one `Bundle` (also `collection`) per referral, with a `next` link
+    /// when more waits.
+    static func fhir(_ page: ExportPage, form: ReferralForm, next: String) throws -> Data {
+        var outer: [String: Any] = [
+            "resourceType": "Bundle", "type": "collection", "total": page.referrals.count,
+            "entry": page.referrals.map { ["fullUrl": "urn:uuid:\($0.document.id)", "resource": bundle($0, form: form)] },
+        ]
+        outer["link"] = [["relation": "next", "url": next]]
+        return try JSONSerialization.data(withJSONObject: outer, options: [.sortedKeys, .withoutEscapingSlashes])
+    }
+
+    /// One referral: its `ServiceRequest` first, then a `Patient` per child,
+    /// a `RelatedPerson` per person with parental responsibility and
+    /// household member, and a `Flag` when a child is at immediate risk.
+    static func bundle(_ exported: ExportedReferral, form: ReferralForm) -> [String: Any] {
+        let referral = referral(exported.document)
+        let values = referral.visibleValues
+        var entries: [[String: Any]] = []
+        let children = referral.items(of: "children")
+        let subject: [String: Any] = children.first.map { ["reference": "urn:uuid:\($0.lowercased)"] } ?? ["display": "No child named"]
+
+        var request: [String: Any] = [
+            "resourceType": "ServiceRequest",
+            "id": exported.document.id,
+            "identifier": [["system": receiptSystem, "value": exported.receipt ?? exported.document.id]],
+            "status": values[IntakePath.outcome] == nil ? "active" : "completed",
+            "intent": "order",
+            "category": [["text": referral.kind.title]],
+            "code": ["text": "Referral to children's social care"],
+            "subject": subject,
+            "authoredOn": exported.submittedAt,
+            "requester": ["display": [values["referrer.name"], values["referrer.role"], values["referrer.agency"]].compactMap { $0 }.joined(separator: ", ")],
+        ]
+        if values["urgency.immediate_risk"] == "yes" { request["priority"] = "urgent" }
+        if let summary = values["concern.summary"] { request["reasonCode"] = [["text": summary]] }
+        var notes: [[String: Any]] = []
+        for path in ["concern.allegations", "concern.significant_events"] {
+            if let text = values[path] { notes.append(["text": text]) }
+        }
+        if let outcome = values[IntakePath.outcome] {
+            let title = ReferralOutcome(rawValue: outcome)?.title ?? outcome
+            var note: [String: Any] = ["text": "Outcome: \(title)" + (values[IntakePath.outcomeNote].map { ". \($0)" } ?? "")]
+            if let by = values[IntakePath.decidedBy] { note["authorString"] = by }
+            if let at = values[IntakePath.decidedAt] { note["time"] = at }
+            notes.append(note)
+        }
+        if !notes.isEmpty { request["note"] = notes }
+        entries.append(["fullUrl": "urn:uuid:\(exported.document.id)", "resource": request])
+
+        for item in children {
+            let prefix = "children.\(item.lowercased)."
+            var patient: [String: Any] = ["resourceType": "Patient", "id": item.lowercased]
+            if let name = values[prefix + "full_name"] { patient["name"] = [["text": name]] }
+            if let born = values[prefix + "date_of_birth"], CalendarDate(parsing: born) != nil { patient["birthDate"] = born }
+            if let number = values[prefix + "nhs_number"], let digits = NHSNumber.digits(number) {
+                patient["identifier"] = [["system": nhsNumberSystem, "value": digits]]
+            }
+            entries.append(["fullUrl": "urn:uuid:\(item.lowercased)", "resource": patient])
+        }
+        for group in ["parental_responsibility", "household_members"] where form.section(group) != nil {
+            for item in referral.items(of: group) {
+                let prefix = "\(group).\(item.lowercased)."
+                var person: [String: Any] = ["resourceType": "RelatedPerson", "id": item.lowercased, "patient": subject]
+                if let name = values[prefix + "full_name"] ?? values[prefix + "name"] { person["name"] = [["text": name]] }
+                if let relationship = values[prefix + "relationship"] { person["relationship"] = [["text": relationship]] }
+                if let born = values[prefix + "date_of_birth"], CalendarDate(parsing: born) != nil { person["birthDate"] = born }
+                entries.append(["fullUrl": "urn:uuid:\(item.lowercased)", "resource": person])
+            }
+        }
+        if values["urgency.immediate_risk"] == "yes" {
+            entries.append(["fullUrl": "urn:uuid:\(exported.document.id)-flag", "resource": [
+                "resourceType": "Flag", "status": "active",
+                "code": ["text": "Immediate risk of harm to a child, as the referrer assessed it"],
+                "subject": subject,
+            ] as [String: Any]])
+        }
+        return [
+            "resourceType": "Bundle", "type": "collection", "timestamp": exported.submittedAt,
+            "identifier": ["system": receiptSystem, "value": exported.receipt ?? exported.document.id],
+            "entry": entries,
+        ]
+    }
+}
