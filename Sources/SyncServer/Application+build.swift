@@ -109,6 +109,10 @@ struct UnroutedMiddleware: RouterMiddleware {
         }.flatMap(\.methods)
         guard allowed.isEmpty else {
             let list = allowed.sorted().joined(separator: ", ")
+            if request.uri.path.hasPrefix("/console") {
+                throw ConsoleError(
+                    .methodNotAllowed, "This console address answers \(list) only; open the page from the console's links.", headers: [.allow: list])
+            }
             throw APIError(
                 .methodNotAllowed, "\(request.method.rawValue.prefix(20)) is not a method of this route; it answers \(list).",
                 headers: [.allow: list])

@@ -89,10 +89,21 @@ struct ConsoleBoundaryTests {
         #expect(short != 0 && shortOutput.isEmpty)
 
         let browser = Client(server.url)
+        let wrongly = "The user name, password or code is not right"
         let wrong = try await browser.signIn("ian", "not the password")
-        #expect(wrong.status == 401 && wrong.body.contains("The user name or password is not right."))
+        #expect(wrong.status == 401 && wrong.body.contains(wrongly))
         let unknown = try await browser.signIn("nobody", "a long enough password")
-        #expect(unknown.status == 401 && unknown.body.contains("The user name or password is not right."))
+        #expect(unknown.status == 401 && unknown.body.contains(wrongly))
+        // A NUL cut the name short in SQLite's lookup ("ian\0x" found ian) while the limit counted another name: refused outright.
+        let nul = try await browser.signIn("ian\u{0}x", "a long enough password")
+        #expect(nul.status == 400 && nul.body.contains("NUL") && browser.cookies["field_console"] == nil)
+        // Two sign-in pages open at once: the first still works.
+        let twoTabs = Client(server.url)
+        let firstTab = try await twoTabs.send("GET", "/console/sign-in")
+        _ = try await twoTabs.send("GET", "/console/sign-in")
+        let fromFirst = try await twoTabs.send(
+            "POST", "/console/sign-in", form: ["username": "ian", "password": "a long enough password", "csrf": Client.csrf(in: firstTab.body) ?? ""])
+        #expect(fromFirst.status == 303)
         let practitioner = try await browser.signIn("jane", "a long enough password")
         #expect(practitioner.status == 403 && practitioner.body.contains("Practitioners cannot sign in here"))
         let admin = try await browser.signIn("ada", "a long enough password")
@@ -119,10 +130,16 @@ struct ConsoleBoundaryTests {
         _ = try await browser.signIn("ian", "a long enough password")
         let kept = browser.cookies
         let page = try await browser.send("GET", "/console/queue")
-        #expect(try await browser.send("POST", "/console/sign-out", form: ["csrf": Client.csrf(in: page.body) ?? ""]).status == 200)
+        let out = try await browser.send("POST", "/console/sign-out", form: ["csrf": Client.csrf(in: page.body) ?? ""])
+        #expect(out.status == 303 && out.location == "/console/sign-in?done=signed-out")
         browser.cookies = kept
         #expect(try await browser.send("GET", "/console/queue").status == 303)
 
+        // A wrong code reads as a wrong password: it does not confirm the password.
+        #expect(try server.command(["user", "totp", "ian"]).status == 0)
+        let noCode = try await Client(server.url).signIn("ian", "a long enough password")
+        let badPassword = try await Client(server.url).signIn("ian", "wrong password")
+        #expect(noCode.status == 401 && noCode.body.contains(wrongly) && badPassword.body.contains(wrongly))
         // The failure limit (3 here): then 429 with Retry-After, even with the right password.
         let other = Client(server.url)
         for _ in 0..<3 { _ = try await other.signIn("ian", "wrong password") }
@@ -201,6 +218,18 @@ struct ConsoleBoundaryTests {
             "POST", "/console/conflicts/nope/resolve",
             form: ["csrf": adaToken, "pick": "1", "reason": "x"])
         #expect(resolve.status == 404)
+        // The audit filter as a browser sends it: a space as +.
+        let filtered = try await ada.send("GET", "/console/audit?user=ian&action=read+queue")
+        #expect(filtered.status == 200 && filtered.body.contains("value=\"read queue\""))
+        // Revoking twice: the second is refused, with no second audit entry.
+        let deviceToken = try #require(Client.csrf(in: try await ada.send("GET", "/console/devices").body))
+        let device = jane.store.deviceID.lowercased()
+        #expect(try await ada.send("POST", "/console/devices/\(device)/revoke", form: ["csrf": deviceToken, "confirm": "yes"]).status == 303)
+        let twice = try await ada.send("POST", "/console/devices/\(device)/revoke", form: ["csrf": deviceToken, "confirm": "yes"])
+        #expect(twice.status == 409 && twice.body.contains("already revoked"))
+        #expect(try await ada.send("GET", "/console/devices/\(device)/revoke").status == 409)
+        let revokes = try server.command(["audit", "show", "--action", "revoke"]).output
+        #expect(revokes.components(separatedBy: "\n").filter { $0.contains(device) }.count == 1)
         // After all that, nothing was recorded on the referral.
         let after = try await ian.send("GET", "/console/referrals/\(id)")
         #expect(after.body.contains("not yet acknowledged") && after.body.contains("not rated") && after.body.contains("none yet"))
@@ -248,7 +277,25 @@ struct ConsoleBoundaryTests {
         let token = try #require(Client.csrf(in: try await ian.send("GET", "/console/referrals/\(second.lowercased)").body))
         let decided = try await ian.send(
             "POST", "/console/referrals/\(second.lowercased)/decision", form: ["csrf": token, "outcome": "advice-given", "note": "Known to us"])
-        #expect(decided.status == 200 && decided.body.contains("Decision recorded"))
+        // Post, then redirect: reloading the page sends nothing again.
+        #expect(decided.status == 303 && decided.location == "/console/referrals/\(second.lowercased)?done=decided")
+        #expect(try await ian.send("GET", decided.location!).body.contains("Decision recorded"))
+        // Deciding again without a reason: the console's own sentence, and the typed note kept.
+        let again = try await ian.send(
+            "POST", "/console/referrals/\(second.lowercased)/decision", form: ["csrf": token, "outcome": "no-further-action", "note": "My typed note"])
+        #expect(again.status == 409 && again.body.contains("already decided") && again.body.contains("My typed note"))
+        #expect(!again.body.contains("--change"))
+        // A GET of a form's address: an HTML 405 with Allow, not JSON.
+        let get = try await ian.send("GET", "/console/referrals/\(second.lowercased)/decision")
+        #expect(get.status == 405 && get.headers["Allow"] == "POST" && get.headers["Content-Type"]?.hasPrefix("text/html") == true)
+        // A change after the decision is marked on the queue and on the answer.
+        try jane.store.set("concern.summary", of: second, to: "Bruises, and now a burn")
+        try await jane.sync()
+        let changedQueue = try await ian.send("GET", "/console/queue?view=all").body
+        let changedRow = changedQueue.components(separatedBy: "<tr").first { $0.contains("/console/referrals/\(second.lowercased)\">R-") } ?? ""
+        #expect(changedRow.contains("CHANGED since the front door saw it"))
+        let changedPage = try await ian.send("GET", "/console/referrals/\(second.lowercased)").body
+        #expect(changedPage.contains("since the front door decided it") && changedPage.contains("What is the cause for concern?"))
         let after = try await ian.send("GET", "/console/queue?view=all").body
         let firstRow = after.components(separatedBy: "<tr").first { $0.contains("/console/referrals/\(first.lowercased)\">R-") } ?? ""
         #expect(!firstRow.contains("/console/referrals/\(second.lowercased)"))

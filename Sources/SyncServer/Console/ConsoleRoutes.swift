@@ -58,14 +58,19 @@ struct ConsoleRoutes {
     }
 
     @Sendable func signInPage(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        try signInForm(status: .ok, username: "", error: nil)
+        let notice = request.uri.queryParameters.get("done") == "signed-out" ? "You have signed out." : nil
+        return try signInForm(status: .ok, username: "", error: nil, notice: notice, existing: request.cookies[ConsoleSessions.signInCookie]?.value)
     }
 
-    /// The sign-in form with a fresh CSRF value, sent as a cookie too.
-    private func signInForm(status: HTTPResponse.Status, username: String, error: String?, headers: HTTPFields = [:]) throws -> Response {
-        let csrf = Tokens.make(prefix: "")
+    /// The sign-in form with its CSRF value, sent as a cookie too: the one
+    /// the browser already holds (so that two open sign-in pages both
+    /// work), else a new one.
+    private func signInForm(
+        status: HTTPResponse.Status, username: String, error: String?, notice: String? = nil, existing: String? = nil, headers: HTTPFields = [:]
+    ) throws -> Response {
+        let csrf = existing.flatMap { $0.count == 64 && $0.allSatisfy(\.isHexDigit) ? $0 : nil } ?? Tokens.make(prefix: "")
         var response = try page("sign-in", title: "Sign in", staff: nil, status: status, headers: headers, [
-            "csrf": csrf, "username": username, "error": error as Any,
+            "csrf": csrf, "username": username, "error": error as Any, "notice": notice as Any,
         ])
         response.setCookie(sessions.signInCookie(csrf, maxAge: 3600))
         return response
@@ -96,7 +101,7 @@ struct ConsoleRoutes {
             context.logger.notice("console sign-in refused", metadata: ["reason": "\(refusal)"])
             switch refusal {
             case .credentials:
-                return try signInForm(status: .unauthorized, username: name, error: "The user name or password is not right.")
+                return try signInForm(status: .unauthorized, username: name, error: Self.wrongCredentials)
             case .practitioner:
                 return try signInForm(
                     status: .forbidden, username: name,
@@ -106,7 +111,8 @@ struct ConsoleRoutes {
                     status: .forbidden, username: name,
                     error: "Your role must sign in with a code from an authenticator app, and your account has none yet: ask the operator to run `sync-server user totp \(user)`.")
             case .code:
-                return try signInForm(status: .unauthorized, username: name, error: "The code from your authenticator app is missing or not right; give the 6 digits it shows now.")
+                // The same sentence as a wrong password: a wrong code must not confirm the password.
+                return try signInForm(status: .unauthorized, username: name, error: Self.wrongCredentials)
             case .limited(let wait):
                 return try signInForm(
                     status: .tooManyRequests, username: name, error: "Too many failed sign-ins; try again in \(wait) seconds.",
@@ -114,6 +120,8 @@ struct ConsoleRoutes {
             }
         }
     }
+
+    static let wrongCredentials = "The user name, password or code is not right (a code is needed only if your account has an authenticator app)."
 
     struct TokenForm: Decodable {
         var csrf: String?
@@ -130,9 +138,7 @@ struct ConsoleRoutes {
         if let staff {
             try await storage.audit(AuditEvent(at: Timestamp.string(clock.now()), actor: staff.user.name, action: "console-sign-out", record: nil, detail: ""))
         }
-        var response = try page("message", title: "Signed out", staff: nil, [
-            "heading": "Signed out", "text": "You have signed out of the console.", "link": "/console/sign-in", "linkText": "Sign in again",
-        ])
+        var response = Response.redirect(to: "/console/sign-in?done=signed-out", type: .normal)
         response.setCookie(sessions.sessionCookie("", maxAge: 0))
         return response
     }
@@ -164,6 +170,7 @@ struct ConsoleRoutes {
                 "immediateRisk": entry.immediateRisk, "lado": entry.kind == ReferralKind.lado.rawValue,
                 "conflicts": entry.openConflicts > 0 ? "\(entry.openConflicts)" : false as Any,
                 "sameNHS": (sameNumber[entry.id] ?? []).map { ["id": $0.id, "receipt": $0.receipt] },
+                "changed": entry.changedAt != nil,
                 "rating": rating as Any, "ratingTitle": rating.flatMap { RAGRating(rawValue: $0)?.title } ?? "",
                 "state": entry.outcome.map { "Decided: \(ReferralOutcome(rawValue: $0)?.title ?? $0)" } ?? (entry.acknowledged ? "Acknowledged" : "New"),
             ]
@@ -171,7 +178,7 @@ struct ConsoleRoutes {
         let labels: [(QueueView, String)] = [
             (.active, "Needs the front door"), (.open, "Not decided"), (.overdue, "Overdue"), (.decided, "Decided"), (.all, "All"),
         ]
-        let overdue = entries.filter(\.overdue).count
+        let overdue = FrontDoorRoutes.queue(rows, view: .overdue, now: now, calendar: calendar).count
         return try page("queue", title: "Queue", staff: staff, current: "atQueue", [
             "zone": authority.timeZone, "entries": items, "hasEntries": !items.isEmpty,
             "caption": "\(labels.first { $0.0 == view }?.1 ?? view.rawValue): \(items.count) referral(s)",
@@ -205,12 +212,21 @@ struct ConsoleRoutes {
     @Sendable func referral(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let staff = try await sessions.require(request, roles: [.intake, .admin])
         let id = try context.parameters.require("id")
-        return try await referralPage(id, staff: staff, context: context)
+        let notice = request.uri.queryParameters.get("done").flatMap { Self.referralNotices[$0] }
+        return try await referralPage(id, staff: staff, context: context, notice: notice)
     }
+
+    /// What a write did, shown after its redirect (`?done=`): the form's
+    /// address never stays in the address bar, so reloading sends nothing again.
+    static let referralNotices = [
+        "acknowledged": "Acknowledged.", "rated": "RAG rating recorded.",
+        "decided": "Decision recorded; the referrer sees it on their next sync.",
+    ]
 
     /// The referral's page, read and audited; `notice` or `error` on top after a write.
     private func referralPage(
-        _ id: String, staff: Staff, context: SyncRequestContext, status: HTTPResponse.Status = .ok, notice: String? = nil, error: String? = nil
+        _ id: String, staff: Staff, context: SyncRequestContext, status: HTTPResponse.Status = .ok, notice: String? = nil, error: String? = nil,
+        draft: [String: String] = [:]
     ) async throws -> Response {
         guard let document = try await storage.document(id), document.fields[RecordPath.status] == ReferralStatus.submitted.rawValue,
             let uuid = UUID(uuidString: id)
@@ -224,7 +240,8 @@ struct ConsoleRoutes {
         // Every read of referral content is attributable.
         try await storage.audit(AuditEvent(at: Timestamp.string(clock.now()), actor: staff.user.name, action: "read", record: document.id, detail: "console"))
         context.logger.notice("referral read", metadata: ["record": "\(document.id)", "via": "console"])
-        let view = ReferralPage(document: document, id: uuid, conflicts: conflicts, form: frontDoor.form)
+        let changes = try await storage.changesSinceFrontDoor(of: document.id)
+        let view = ReferralPage(document: document, id: uuid, conflicts: conflicts, changes: changes, form: frontDoor.form, local: local)
         var values = view.values
         let submittedAt = receipt?.submittedAt ?? document.createdAt
         let due = calendar.acknowledgementDue(receivedAt: Timestamp.date(submittedAt) ?? clock.now())
@@ -242,9 +259,13 @@ struct ConsoleRoutes {
         values["ratedBy"] = fields[IntakePath.ratedBy] ?? ""
         values["ratedAt"] = fields[IntakePath.ratedAt].map(local) ?? ""
         let decisions = DecisionRecord.history(in: fields)
-        values["decisions"] = decisions.map {
-            ["title": $0.title, "note": $0.note, "by": $0.decidedBy, "at": local($0.decidedAt), "reason": $0.reason as Any] as [String: Any]
+        values["decisions"] = decisions.enumerated().map { index, decision in
+            [
+                "title": decision.title, "note": decision.note, "by": decision.decidedBy, "at": local(decision.decidedAt),
+                "reason": decision.reason as Any, "current": index == decisions.count - 1,
+            ] as [String: Any]
         }
+        values["hasDecisions"] = !decisions.isEmpty
         values["decided"] = !decisions.isEmpty
         values["canAct"] = staff.user.role == .intake
         values["csrf"] = staff.csrf
@@ -252,13 +273,16 @@ struct ConsoleRoutes {
         values["outcomes"] = ReferralOutcome.allCases.map { ["value": $0.rawValue, "title": $0.title] }
         values["notice"] = notice as Any
         values["error"] = error as Any
+        values["draftNote"] = draft["note"] ?? ""
+        values["draftReason"] = draft["reason"] ?? ""
+        values["draftRatingReason"] = draft["ratingReason"] ?? ""
         values["sameNHS"] = sameNumber.map { ["id": $0.id, "receipt": $0.receipt] }
         return try page("referral", title: "Referral \(values["receipt"]!)", staff: staff, status: status, values)
     }
 
     @Sendable func acknowledge(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let (staff, id, _) = try await staffForm(TokenForm.self, request, context, roles: [.intake]) { $0.csrf }
-        return try await write(id, staff: staff, context: context, done: "Acknowledged.") {
+        return try await write(id, staff: staff, context: context, done: "acknowledged") {
             try await storage.recorded {
                 try await frontDoor.acknowledge(id, by: staff.user, device: ConsoleDevice.id, in: $0)
             } audit: {
@@ -275,7 +299,12 @@ struct ConsoleRoutes {
 
     @Sendable func rate(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let (staff, id, form) = try await staffForm(RatingForm.self, request, context, roles: [.intake]) { $0.csrf }
-        return try await write(id, staff: staff, context: context, done: "RAG rating recorded.") {
+        guard let rating = form.rating, !rating.isEmpty else {
+            return try await referralPage(
+                id, staff: staff, context: context, status: .badRequest, error: "Choose a rating (red, amber or green) before recording it; nothing was changed.",
+                draft: ["ratingReason": form.reason ?? ""])
+        }
+        return try await write(id, staff: staff, context: context, done: "rated", draft: ["ratingReason": form.reason ?? ""]) {
             try await storage.recorded {
                 try await frontDoor.rate(id, rating: form.rating ?? "", reason: form.reason ?? "", by: staff.user, device: ConsoleDevice.id, in: $0)
             } audit: {
@@ -295,8 +324,20 @@ struct ConsoleRoutes {
     @Sendable func decide(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let (staff, id, form) = try await staffForm(DecisionForm.self, request, context, roles: [.intake]) { $0.csrf }
         let reason = form.reason.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 }
-        let body = DecisionRequest(outcome: form.outcome ?? "", note: form.note ?? "", change: reason != nil ? true : nil, reason: reason)
-        return try await write(id, staff: staff, context: context, done: "Decision recorded; the referrer sees it on their next sync.") {
+        let draft = ["note": form.note ?? "", "reason": form.reason ?? ""]
+        guard let outcome = form.outcome, !outcome.isEmpty else {
+            return try await referralPage(
+                id, staff: staff, context: context, status: .badRequest, error: "Choose an outcome before recording the decision; nothing was changed.", draft: draft)
+        }
+        // Decided by someone else while this page was open: say so in the console's words, keep what was typed.
+        if reason == nil, let fields = try await storage.document(id)?.fields, let latest = DecisionRecord.history(in: fields).last {
+            return try await referralPage(
+                id, staff: staff, context: context, status: .conflict,
+                error: "This referral is already decided (\(latest.title), by \(latest.decidedBy) at \(local(latest.decidedAt))), so yours was not recorded; that decision is shown above. To change it, say why in the box for the reason and record it again.",
+                draft: draft)
+        }
+        let body = DecisionRequest(outcome: outcome, note: form.note ?? "", change: reason != nil ? true : nil, reason: reason)
+        return try await write(id, staff: staff, context: context, done: "decided", draft: draft) {
             try await storage.recorded {
                 try await frontDoor.decide(id, body, by: staff.user, device: ConsoleDevice.id, in: $0)
             } audit: {
@@ -310,14 +351,16 @@ struct ConsoleRoutes {
     /// Runs a front-door write and shows the referral again: with `done` on
     /// top, or with the refusal's sentence and its status (nothing changed).
     private func write<T>(
-        _ id: String, staff: Staff, context: SyncRequestContext, done: String, _ body: () async throws -> T
+        _ id: String, staff: Staff, context: SyncRequestContext, done: String, draft: [String: String] = [:], _ body: () async throws -> T
     ) async throws -> Response {
         do {
             _ = try await body()
             context.logger.notice("console write", metadata: ["record": "\(id)"])
-            return try await referralPage(id, staff: staff, context: context, notice: done)
-        } catch let error as APIError where error.status != .notFound {
-            return try await referralPage(id, staff: staff, context: context, status: error.status, error: error.message)
+            return .redirect(to: "/console/referrals/\(id)?done=\(done)", type: .normal)
+        } catch let error as APIError where error.status == .notFound {
+            throw ConsoleError(.notFound, error.message, staff: staff)
+        } catch let error as APIError {
+            return try await referralPage(id, staff: staff, context: context, status: error.status, error: error.message, draft: draft)
         }
     }
 
@@ -325,7 +368,8 @@ struct ConsoleRoutes {
 
     @Sendable func conflicts(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let staff = try await sessions.require(request, roles: [.admin])
-        return try await conflictsPage(staff: staff)
+        let notice = request.uri.queryParameters.get("done") == "resolved" ? "Conflict resolved; every device gets the value on its next sync." : nil
+        return try await conflictsPage(staff: staff, notice: notice)
     }
 
     private func conflictsPage(staff: Staff, status: HTTPResponse.Status = .ok, notice: String? = nil, error: String? = nil) async throws -> Response {
@@ -336,6 +380,7 @@ struct ConsoleRoutes {
         let open: [[String: Any]] = all.filter { $0.status == "open" }.map { conflict in
             [
                 "id": conflict.id, "record": conflict.record, "path": conflict.path, "question": conflict.question, "csrf": staff.csrf,
+                "choices": choices(at: conflict.path) as Any,
                 "candidates": conflict.candidates.enumerated().map { index, candidate in
                     [
                         "conflict": conflict.id, "number": index + 1, "value": display(candidate.value, at: conflict.path),
@@ -370,15 +415,27 @@ struct ConsoleRoutes {
         if value == nil, pick == nil {
             return try await conflictsPage(staff: staff, status: .badRequest, error: "Pick a candidate or write a merged value, and give a reason; nothing was changed.")
         }
-        let body = ResolutionRequest(pick: pick, value: value, reason: form.reason ?? "")
+        let conflict = try await storage.conflicts(all: true).first { $0.id == id }
+        var stored = value
+        // A merged value is typed as people read it ("Given", "14/03/2019"): stored as the form keeps it.
+        if let typed = value, let path = conflict?.path, let field = frontDoor.form.field(atStoredPath: path)?.1 {
+            do {
+                stored = try field.type.normalize(typed, now: clock.now(), timeZone: TimeZone(identifier: authority.timeZone) ?? .gmt)
+            } catch {
+                return try await conflictsPage(staff: staff, status: .badRequest, error: "\(error) Nothing was changed.")
+            }
+        }
+        let body = ResolutionRequest(pick: pick, value: stored, reason: form.reason ?? "")
         do {
             let result = try await storage.recorded {
                 try await resolution.resolve(id, body, by: staff.user, device: ConsoleDevice.id, in: $0)
             } audit: {
-                AuditEvent(at: $0.at, actor: staff.user.name, action: "resolve", record: nil, detail: "conflict=\(id) revision=\($0.revision) device=\(ConsoleDevice.id)")
+                AuditEvent(
+                    at: $0.at, actor: staff.user.name, action: "resolve", record: conflict?.record,
+                    detail: "conflict=\(id) revision=\($0.revision) device=\(ConsoleDevice.id)")
             }
             context.logger.notice("conflict resolved", metadata: ["conflict": "\(id)", "revision": "\(result.revision)", "via": "console"])
-            return try await conflictsPage(staff: staff, notice: "Conflict resolved; every device gets the value on its next sync.")
+            return .redirect(to: "/console/conflicts?done=resolved", type: .normal)
         } catch let error as APIError {
             return try await conflictsPage(staff: staff, status: error.status, error: error.message)
         }
@@ -388,7 +445,8 @@ struct ConsoleRoutes {
 
     @Sendable func devices(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let staff = try await sessions.require(request, roles: [.admin])
-        return try await devicesPage(staff: staff)
+        let revoked = request.uri.queryParameters.get("revoked").flatMap { id in id.allSatisfy { $0.isHexDigit || $0 == "-" } ? id : nil }
+        return try await devicesPage(staff: staff, notice: revoked.map { "Device \($0) is revoked." })
     }
 
     private func devicesPage(staff: Staff, notice: String? = nil) async throws -> Response {
@@ -410,6 +468,9 @@ struct ConsoleRoutes {
         guard let device = try await storage.devices(user: nil).first(where: { $0.id == id }) else {
             throw ConsoleError(.notFound, "No device has id '\(id.prefix(40))'.", staff: staff)
         }
+        if let at = device.revokedAt {
+            throw ConsoleError(.conflict, "Device \(id) was already revoked at \(local(at)) by \(device.revokedBy ?? "?").", staff: staff)
+        }
         return try page("revoke", title: "Revoke a device", staff: staff, current: "atDevices", [
             "id": device.id, "user": device.user, "registered": local(device.registeredAt), "lastSync": device.lastSyncAt.map(local) ?? "never",
             "csrf": staff.csrf,
@@ -426,19 +487,26 @@ struct ConsoleRoutes {
         guard form.confirm == "yes" else {
             throw ConsoleError(.badRequest, "Revoking a device needs its confirmation page; nothing was changed.", staff: staff)
         }
+        guard let device = try await storage.devices(user: nil).first(where: { $0.id == id }) else {
+            throw ConsoleError(.notFound, "No device has id '\(id.prefix(40))'.", staff: staff)
+        }
+        if let at = device.revokedAt {
+            throw ConsoleError(.conflict, "Device \(id) was already revoked at \(local(at)) by \(device.revokedBy ?? "?"); nothing was changed.", staff: staff)
+        }
         guard try await storage.revoke(device: id, by: staff.user.name, at: Timestamp.string(clock.now())) else {
             throw ConsoleError(.notFound, "No device has id '\(id.prefix(40))'.", staff: staff)
         }
         context.logger.notice("device revoked", metadata: ["device": "\(id)", "via": "console"])
-        return try await devicesPage(staff: staff, notice: "Device \(id) is revoked.")
+        return .redirect(to: "/console/devices?revoked=\(id)", type: .normal)
     }
 
     // MARK: Audit
 
     @Sendable func audit(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let staff = try await sessions.require(request, roles: [.admin])
+        let query = Self.formQuery(request.uri.query ?? "")
         func parameter(_ name: String) -> String? {
-            request.uri.queryParameters.get(name).flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0.trimmingCharacters(in: .whitespaces) }
+            query[name].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0.trimmingCharacters(in: .whitespaces) }
         }
         let filter = AuditFilter(actor: parameter("user"), action: parameter("action"), record: parameter("referral")?.lowercased(), limit: 500)
         if let record = filter.record, !record.allSatisfy({ $0.isHexDigit || $0 == "-" }) {
@@ -474,6 +542,19 @@ struct ConsoleRoutes {
         let form = try await Self.form(type, request)
         try ConsoleSessions.checkCSRF(csrf(form), expected: staff.csrf, staff: staff)
         return (staff, try context.parameters.require("id"), form)
+    }
+
+    /// A query string as a GET form sends it (`application/x-www-form-urlencoded`:
+    /// `+` is a space), by name; the first value of each.
+    static func formQuery(_ query: String) -> [String: String] {
+        var values: [String: String] = [:]
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String { String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+            let name = decode(parts[0])
+            if values[name] == nil { values[name] = parts.count > 1 ? decode(parts[1]) : "" }
+        }
+        return values
     }
 
     /// The largest form body read (bytes).
@@ -552,6 +633,15 @@ struct ConsoleRoutes {
         return frontDoor.form.field(atStoredPath: path)?.1.type.display(value) ?? value
     }
 
+    /// The answers a choice or yes/no question takes, as people type them; nil for free text.
+    func choices(at path: String) -> String? {
+        switch frontDoor.form.field(atStoredPath: path)?.1.type {
+        case .choice(let options)?, .multiChoice(let options)?: options.map(\.label).joined(separator: ", ")
+        case .yesNo?: "yes, no"
+        default: nil
+        }
+    }
+
     func deviceName(_ device: String) -> String {
         device == ConsoleDevice.id ? "web console" : "device …\(device.suffix(4))"
     }
@@ -564,11 +654,14 @@ struct ConsoleError: HTTPResponseError, CustomStringConvertible {
     let message: String
     /// Who was signed in, so the page keeps its navigation.
     var staff: Staff?
+    /// Extra headers, such as `Allow` on a 405.
+    var headers: HTTPFields = [:]
 
-    init(_ status: HTTPResponse.Status, _ message: String, staff: Staff? = nil) {
+    init(_ status: HTTPResponse.Status, _ message: String, staff: Staff? = nil, headers: HTTPFields = [:]) {
         self.status = status
         self.message = message
         self.staff = staff
+        self.headers = headers
     }
 
     /// No live session: go and sign in.
@@ -584,7 +677,9 @@ struct ConsoleError: HTTPResponseError, CustomStringConvertible {
         case .forbidden: heading = "Not allowed"
         default: heading = "Not done"
         }
-        return try ConsoleRoutes.page("message", title: heading, staff: staff, status: status, headers: ConsoleMiddleware.headers, [
+        var fields = ConsoleMiddleware.headers
+        for field in headers { fields[field.name] = field.value }
+        return try ConsoleRoutes.page("message", title: heading, staff: staff, status: status, headers: fields, [
             "heading": heading, "text": message,
             "link": staff.map { ConsoleRoutes.start(for: $0.user.role) } ?? "/console/sign-in",
             "linkText": staff == nil ? "Sign in" : "Back to the console",
@@ -611,6 +706,8 @@ struct ConsoleMiddleware: RouterMiddleware {
             response = try await next(request, context)
         } catch let error as ConsoleError {
             response = try error.response(from: request, context: context)
+        } catch let error as StorageError {
+            response = try ConsoleError(error.status, error.description).response(from: request, context: context)
         } catch let error as APIError {
             // A refusal from the shared engines (a 404 for an id the user may not see, …): a page, not JSON.
             response = try ConsoleError(error.status, error.message).response(from: request, context: context)
@@ -627,21 +724,39 @@ struct ConsoleMiddleware: RouterMiddleware {
 struct ReferralPage {
     let values: [String: Any]
 
-    init(document: ReferralDocument, id: UUID, conflicts: [ConflictSummary], form: ReferralForm) {
+    /// - Parameters:
+    ///   - changes: what changed after the front door last acknowledged or decided (`SyncStorage.changesSinceFrontDoor`).
+    ///   - local: a stored timestamp in the authority's local time.
+    init(
+        document: ReferralDocument, id: UUID, conflicts: [ConflictSummary], changes: [ReferralChange], form: ReferralForm,
+        local: (String) -> String
+    ) {
         let created = Timestamp.date(document.createdAt) ?? Date(timeIntervalSince1970: 0)
         let referral = Referral(id: id, createdAt: created, createdBy: document.owner, updatedAt: created, values: document.fields)
         let shown = referral.visibleValues
         let missing = Dictionary(Guidance.check(referral, form: form).warnings.map { ($0.path, $0.message) }, uniquingKeysWith: { first, _ in first })
         let conflicted = Dictionary(conflicts.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+        let changed = Dictionary(
+            changes.filter { $0.kind == "write" || $0.kind == "candidate" }.map { ($0.path, $0) }, uniquingKeysWith: { _, last in last })
+        let since = document.fields[IntakePath.decidedAt] != nil ? "decided it" : "acknowledged it"
+        func anchor(_ path: String) -> String { path.replacingOccurrences(of: ".", with: "-") }
         func answer(_ field: FormField, path: String) -> [String: Any] {
-            var answer: [String: Any] = ["question": field.question, "value": shown[path].map { field.type.display($0) } as Any]
+            var answer: [String: Any] = [
+                "question": field.question, "value": shown[path].map { field.type.display($0) } as Any, "anchor": anchor(path),
+            ]
+            if let change = changed[path] {
+                answer["changed"] = true
+                answer["changedBy"] = change.by
+                answer["changedAt"] = local(change.at)
+                answer["changedSince"] = since
+            }
             if let message = missing[path] ?? missing[field.key] { answer["missing"] = message }
             if let conflict = conflicted[path] {
                 answer["conflict"] = true
                 answer["candidates"] = conflict.candidates.map {
                     [
                         "value": $0.value.map { field.type.display($0) } ?? "(cleared)", "author": $0.author,
-                        "device": $0.device == ConsoleDevice.id ? "web console" : "device …\($0.device.suffix(4))", "time": $0.time,
+                        "device": $0.device == ConsoleDevice.id ? "web console" : "device …\($0.device.suffix(4))", "time": local($0.time),
                     ]
                 }
             }
@@ -660,7 +775,7 @@ struct ReferralPage {
                 }
             } else {
                 let fields = section.fields.filter { $0.applies(to: referral.kind) }.map { answer($0, path: "\(section.key).\($0.key)") }
-                items.append(["label": "", "fields": fields])
+                items.append(["fields": fields])
             }
             missingCount += items.flatMap { ($0["fields"] as? [[String: Any]]) ?? [] }.filter { $0["missing"] != nil }.count
             sections.append([
@@ -683,6 +798,13 @@ struct ReferralPage {
             "immediateRisk": shown["urgency.immediate_risk"] == "yes", "lado": referral.kind == .lado,
             "consent": consent, "anonymity": anonymity,
             "conflictCount": conflicts.isEmpty ? false as Any : "\(conflicts.count)", "missingCount": missingCount == 0 ? false as Any : "\(missingCount)",
+            "changedSince": since, "hasChanges": !changed.isEmpty,
+            "changes": changed.values.sorted { $0.at < $1.at }.enumerated().map { index, change in
+                [
+                    "anchor": anchor(change.path), "question": form.field(atStoredPath: change.path)?.1.question ?? change.path,
+                    "by": change.by, "at": local(change.at), "last": index == changed.count - 1,
+                ] as [String: Any]
+            },
         ]
     }
 }

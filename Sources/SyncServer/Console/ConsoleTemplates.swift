@@ -61,6 +61,7 @@ enum ConsoleTemplates {
     static let signIn = """
         <h1>Sign in</h1>
         <p>For the front door's duty workers (intake) and admins. Practitioners use <code>field</code> on their own device.</p>
+        {{#notice}}<p class="notice" role="status">{{notice}}</p>{{/notice}}
         {{#error}}<p class="error" role="alert" id="sign-in-error">{{error}}</p>{{/error}}
         <form method="post" action="/console/sign-in" class="stacked">
         <input type="hidden" name="csrf" value="{{csrf}}">
@@ -96,7 +97,7 @@ enum ConsoleTemplates {
         <td>{{child}}</td>
         <td>{{submitted}}</td>
         <td>{{due}}{{#overdue}} <strong class="flag overdue-flag">OVERDUE</strong>{{/overdue}}</td>
-        <td>{{#immediateRisk}}<strong class="flag risk">IMMEDIATE RISK</strong> {{/immediateRisk}}{{#lado}}<strong class="flag lado">LADO</strong> {{/lado}}{{#sameNHS}}<strong class="flag same-nhs">SAME NHS NUMBER as <a href="/console/referrals/{{id}}">{{receipt}}</a></strong> {{/sameNHS}}{{#conflicts}}<span class="flag">{{conflicts}} open conflict(s)</span>{{/conflicts}}</td>
+        <td>{{#immediateRisk}}<strong class="flag risk">IMMEDIATE RISK</strong> {{/immediateRisk}}{{#lado}}<strong class="flag lado">LADO</strong> {{/lado}}{{#sameNHS}}<strong class="flag same-nhs">SAME NHS NUMBER as <a href="/console/referrals/{{id}}">{{receipt}}</a></strong> {{/sameNHS}}{{#changed}}<strong class="flag changed">CHANGED since the front door saw it</strong> {{/changed}}{{#conflicts}}<span class="flag">{{conflicts}} open conflict(s)</span>{{/conflicts}}</td>
         <td>{{#rating}}<span class="rag rag-{{rating}}">{{ratingTitle}}</span>{{/rating}}{{^rating}}not rated{{/rating}}</td>
         <td>{{state}}</td>
         </tr>
@@ -118,7 +119,8 @@ enum ConsoleTemplates {
         {{#lado}}<li><strong class="flag lado">LADO</strong>: an allegation against an adult who works with children.</li>{{/lado}}
         <li>Acknowledgement: {{#acknowledged}}acknowledged {{acknowledgedAt}} by {{acknowledgedBy}}{{/acknowledged}}{{^acknowledged}}not yet acknowledged; due {{due}}{{#overdue}} <strong class="flag overdue-flag">OVERDUE</strong>{{/overdue}}{{/acknowledged}}</li>
         <li>RAG rating: {{#rating}}<span class="rag rag-{{rating}}">{{ratingTitle}}</span>, because {{ratingReason}} ({{ratedBy}}, {{ratedAt}}){{/rating}}{{^rating}}not rated{{/rating}}</li>
-        <li>Decision: {{^decisions}}none yet{{/decisions}}{{#decisions}}<span class="decision">{{title}}: {{note}} ({{by}}, {{at}}){{#reason}}; changed because {{reason}}{{/reason}}</span> {{/decisions}}</li>
+        <li>Decision: {{^decisions}}none yet{{/decisions}}{{#hasDecisions}}<ol class="decisions">{{#decisions}}<li>{{#current}}<strong>Current:</strong> {{/current}}{{^current}}Earlier: {{/current}}{{title}} ({{by}}, {{at}}){{#reason}}; changed because: {{reason}}{{/reason}}<p class="note">{{note}}</p></li>{{/decisions}}</ol>{{/hasDecisions}}</li>
+        {{#hasChanges}}<li><strong class="flag changed">CHANGED</strong> since the front door {{changedSince}}: {{#changes}}<a href="#answer-{{anchor}}">{{question}}</a> ({{by}}, {{at}}){{^last}}; {{/last}}{{/changes}}</li>{{/hasChanges}}
         <li>Consent: {{consent}}</li>
         <li>Referrer's identity: {{anonymity}}</li>
         {{#sameNHS}}<li><strong class="flag same-nhs">SAME NHS NUMBER</strong>: the open referral <a href="/console/referrals/{{id}}">{{receipt}}</a> names a child with the same NHS number.</li>{{/sameNHS}}
@@ -142,7 +144,7 @@ enum ConsoleTemplates {
         {{#ratings}}<label class="choice"><input type="radio" name="rating" value="{{value}}" required{{#current}} checked{{/current}}> {{title}}</label>{{/ratings}}
         </fieldset>
         <label for="rating-reason">Reason for the rating</label>
-        <textarea id="rating-reason" name="reason" rows="3" required maxlength="2000"></textarea>
+        <textarea id="rating-reason" name="reason" rows="3" required maxlength="2000">{{draftRatingReason}}</textarea>
         <button type="submit">Record rating</button>
         </form>
         <form method="post" action="/console/referrals/{{id}}/decision" class="stacked">
@@ -153,10 +155,10 @@ enum ConsoleTemplates {
         {{#outcomes}}<option value="{{value}}">{{title}}</option>{{/outcomes}}
         </select>
         <label for="note">Feedback to the referrer</label>
-        <textarea id="note" name="note" rows="4" required maxlength="10000"></textarea>
+        <textarea id="note" name="note" rows="4" required maxlength="10000">{{draftNote}}</textarea>
         {{#decided}}
         <label for="change-reason">Why the decision changes <span class="hint">(required: the earlier decision stays on the record)</span></label>
-        <textarea id="change-reason" name="reason" rows="2" required maxlength="2000"></textarea>
+        <textarea id="change-reason" name="reason" rows="2" required maxlength="2000">{{draftReason}}</textarea>
         {{/decided}}
         <button type="submit">Record decision</button>
         </form>
@@ -167,7 +169,7 @@ enum ConsoleTemplates {
         <section aria-labelledby="section-{{key}}">
         <h2 id="section-{{key}}">{{title}}</h2>
         {{#items}}
-        <h3>{{label}}</h3>
+        {{#label}}<h3>{{label}}</h3>{{/label}}
         <dl>
         {{#fields}}{{> field}}{{/fields}}
         </dl>
@@ -178,10 +180,11 @@ enum ConsoleTemplates {
         """
 
     static let field = """
-        <div class="answer{{#missing}} missing{{/missing}}{{#conflict}} in-conflict{{/conflict}}">
+        <div class="answer{{#missing}} missing{{/missing}}{{#conflict}} in-conflict{{/conflict}}" id="answer-{{anchor}}">
         <dt>{{question}}</dt>
-        <dd>{{#value}}{{value}}{{/value}}{{^value}}<em>not answered</em>{{/value}}
+        <dd>{{#value}}<span class="value">{{value}}</span>{{/value}}{{^value}}<em>not answered</em>{{/value}}
         {{#missing}}<p class="missing-note"><strong>Missing:</strong> {{missing}}</p>{{/missing}}
+        {{#changed}}<p class="changed-note"><strong>Changed</strong> since the front door {{changedSince}}: by {{changedBy}}, {{changedAt}}</p>{{/changed}}
         {{#conflict}}<p class="conflict-note"><strong>Open conflict</strong>, waiting for an admin; candidates:</p><ol>{{#candidates}}<li>{{value}} ({{author}}, {{device}}, {{time}})</li>{{/candidates}}</ol>{{/conflict}}
         </dd>
         </div>
@@ -207,7 +210,7 @@ enum ConsoleTemplates {
         {{#candidates}}<tr><td class="nowrap"><input type="radio" id="pick-{{conflict}}-{{number}}" name="pick" value="{{number}}"><label for="pick-{{conflict}}-{{number}}">Candidate {{number}}</label></td><td>{{value}}</td><td>{{author}}</td><td>{{device}}</td><td>{{time}}</td></tr>{{/candidates}}
         </tbody>
         </table>
-        <label for="value-{{id}}">Or a merged value <span class="hint">(leave empty to use the candidate picked above)</span></label>
+        <label for="value-{{id}}">Or a merged value <span class="hint">(leave empty to use the candidate picked above{{#choices}}; one of: {{choices}}{{/choices}})</span></label>
         <textarea id="value-{{id}}" name="value" rows="2"></textarea>
         <label for="reason-{{id}}">Reason</label>
         <textarea id="reason-{{id}}" name="reason" rows="2" required maxlength="2000"></textarea>
@@ -298,6 +301,10 @@ enum ConsoleTemplates {
         .overdue-banner { border: 4px solid #a0241e; padding: .5rem 1rem; color: #a0241e; }
         .lado { color: #4c2c92; }
         .same-nhs { color: #6f3c00; }
+        .changed { color: #005ea5; }
+        .changed-note { margin: .2rem 0; color: #005ea5; }
+        .decisions { margin: .2rem 0; }
+        .note { margin: 0; white-space: pre-wrap; }
         .rag { padding: 0 .4rem; border: 2px solid var(--ink); }
         .rag-red { background: #f6d7d2; } .rag-amber { background: #ffe9b3; } .rag-green { background: #cce2d8; }
         .stacked { display: flex; flex-direction: column; gap: .4rem; max-width: 40rem; margin: 1rem 0; }
@@ -318,7 +325,8 @@ enum ConsoleTemplates {
         dl { margin: 0 0 1rem; }
         .answer { padding: .3rem 0; border-bottom: 1px solid #e5e6e7; }
         dt { font-weight: 700; }
-        dd { margin: 0 0 0 1rem; white-space: pre-wrap; }
+        dd { margin: 0 0 0 1rem; }
+        .value { white-space: pre-wrap; }
         .missing dt::after { content: " (missing)"; color: #a0241e; font-weight: 400; }
         .missing-note, .conflict-note { margin: .2rem 0; color: #a0241e; }
         .in-conflict { border-left: 6px solid #a0241e; padding-left: .5rem; }

@@ -117,7 +117,7 @@ struct SQLiteSession: SQLSession {
 
     func rows(_ sql: String, _ binds: [SQLBind]) async throws -> [any SQLRow] {
         let statement = dialect.statement(sql)
-        let arguments = Self.arguments(binds)
+        let arguments = try Self.arguments(binds)
         let fetch: @Sendable (Database) throws -> FetchedRows = { db in
             FetchedRows(rows: try Row.fetchAll(db.cachedStatement(sql: statement), arguments: arguments))
         }
@@ -130,15 +130,21 @@ struct SQLiteSession: SQLSession {
 
     func run(native sql: String, _ binds: [SQLBind]) async throws {
         precondition(writer, "a statement for its effect runs in a write transaction")
-        let arguments = Self.arguments(binds)
+        let arguments = try Self.arguments(binds)
         try await pool.writeWithoutTransaction { db in try db.execute(sql: sql, arguments: arguments) }
     }
 
-    static func arguments(_ binds: [SQLBind]) -> StatementArguments {
-        StatementArguments(binds.map { bind -> (any DatabaseValueConvertible)? in
+    /// The binds as GRDB's arguments.
+    /// - Throws: `StorageError.unstorableText` for text holding U+0000, as
+    ///   PostgreSQL does: SQLite would cut it there, so `ivy\0x` would find `ivy`.
+    static func arguments(_ binds: [SQLBind]) throws -> StatementArguments {
+        StatementArguments(try binds.map { bind -> (any DatabaseValueConvertible)? in
             switch bind {
-            case .text(let text): text
-            case .int(let number): number
+            case .text(let text?):
+                guard !text.utf8.contains(0) else { throw StorageError.unstorableText }
+                return text
+            case .text(nil): return nil as String?
+            case .int(let number): return number
             }
         })
     }
