@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // Latency percentiles in sync-load (Benchmarks/sync-load).
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // libcurl for the device's HTTPS client: a private CA and TLS 1.2+
@@ -77,6 +79,16 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Benchmarks/sync-bench"
+        ),
+        // Many devices against running servers: latency per route, errors, every acknowledged change once (docs/reliability.md).
+        .executableTarget(
+            name: "sync-load",
+            dependencies: [
+                "SyncCore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Benchmarks/sync-load"
         ),
         // How the tests start and wait for the processes they run (Tests/TestSupport/ChildProcess.swift).
         .target(
