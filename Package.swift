@@ -10,6 +10,8 @@ let package = Package(
         .executable(name: "sync-server", targets: ["SyncServer"]),
     ],
     dependencies: [
+        // Latency percentiles in sync-load (Benchmarks/sync-load).
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -83,6 +85,16 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Benchmarks/sync-bench"
+        ),
+        // Many devices against running servers: latency per route, errors, every acknowledged change once (docs/reliability.md).
+        .executableTarget(
+            name: "sync-load",
+            dependencies: [
+                "SyncCore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Benchmarks/sync-load"
         ),
         // How the tests start and wait for the processes they run (Tests/TestSupport/ChildProcess.swift).
         .target(

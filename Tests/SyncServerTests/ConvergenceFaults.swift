@@ -17,7 +17,16 @@ final class PushGate: @unchecked Sendable {
     let path: String
     private let lock = NSLock()
     private weak var server: ServerProcess?
-    private var armed = false
+    /// Where in the push an armed gate kills the server.
+    enum Moment: Sendable {
+        /// While the push is held: its rows written, nothing committed.
+        case beforeCommit
+        /// As the push is let go: before its commit, or after it and before
+        /// the reply, or after the reply, whichever the race gives.
+        case racingCommit
+    }
+
+    private var armed: Moment?
     private var fired = false
     private var stopped = false
     private let done = DispatchSemaphore(value: 0)
@@ -40,9 +49,9 @@ final class PushGate: @unchecked Sendable {
             while true {
                 // Blocks until a push opens the other end (or `stop` does).
                 let fd = open(path, O_WRONLY | O_CLOEXEC)
-                let (stop, kill, target) = lock.withLock { () -> (Bool, Bool, ServerProcess?) in
-                    let kill = armed && !stopped
-                    if kill { armed = false; fired = true }
+                let (stop, kill, target) = lock.withLock { () -> (Bool, Moment?, ServerProcess?) in
+                    let kill = stopped ? nil : armed
+                    if kill != nil { armed = nil; fired = true }
                     return (stopped, kill, self.server)
                 }
                 if stop {
@@ -50,23 +59,33 @@ final class PushGate: @unchecked Sendable {
                     done.signal()
                     return
                 }
-                if kill {
+                switch kill {
+                case .beforeCommit:
                     target?.process?.signal(SIGKILL)
-                } else if fd >= 0 {
-                    _ = write(fd, "\n", 1)
+                    if fd >= 0 { close(fd) }
+                case .racingCommit:
+                    if fd >= 0 {
+                        _ = write(fd, "\n", 1)
+                        close(fd)
+                    }
+                    target?.process?.signal(SIGKILL)
+                case nil:
+                    if fd >= 0 {
+                        _ = write(fd, "\n", 1)
+                        close(fd)
+                    }
                 }
-                if fd >= 0 { close(fd) }
             }
         }
     }
 
-    /// The next push held is the server's last: it is killed before the commit.
-    func arm() { lock.withLock { armed = true; fired = false } }
+    /// The next push held is the server's last: it is killed at `moment`.
+    func arm(_ moment: Moment = .beforeCommit) { lock.withLock { armed = moment; fired = false } }
 
     /// Disarms; whether the server was killed since `arm`.
     func disarm() -> Bool {
         lock.withLock {
-            armed = false
+            armed = nil
             return fired
         }
     }

@@ -85,8 +85,9 @@ final class FaultProxy: @unchecked Sendable {
         }
         self.listener = listener
         url = URL(string: "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))")!
-        let thread = Thread { [self] in acceptLoop() }
-        thread.start()
+        // The thread holds the proxy weakly: dropping the proxy shuts its socket down, which ends the thread.
+        let reference = WeakReference(self)
+        Thread { Self.acceptLoop(listener, reference) }.start()
     }
 
     /// What to do with each later request.
@@ -111,8 +112,8 @@ final class FaultProxy: @unchecked Sendable {
     }
 
     deinit {
+        // The accept thread closes the socket once it has returned.
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
     }
 
     private static func loopback(port: UInt16) -> sockaddr_in {
@@ -123,7 +124,13 @@ final class FaultProxy: @unchecked Sendable {
         return address
     }
 
-    private func acceptLoop() {
+    private final class WeakReference: @unchecked Sendable {
+        weak var proxy: FaultProxy?
+        init(_ proxy: FaultProxy) { self.proxy = proxy }
+    }
+
+    private static func acceptLoop(_ listener: Int32, _ reference: WeakReference) {
+        defer { close(listener) }
         while true {
             // Children the tests start close every descriptor from 3 up (ChildProcess): no leak.
             let client = accept(listener, nil, nil)
@@ -131,8 +138,12 @@ final class FaultProxy: @unchecked Sendable {
                 if errno == EINTR || errno == ECONNABORTED { continue }
                 return  // shut down
             }
-            Thread { [self] in
-                handle(client)
+            guard let proxy = reference.proxy else {
+                close(client)
+                return
+            }
+            Thread {
+                proxy.handle(client)
                 close(client)
             }.start()
         }

@@ -91,9 +91,10 @@ struct FullDiskTests {
         return String(String(repeating: word, count: count / word.count + 1).prefix(count))
     }
 
-    @Test("the server on a full disk answers a push with 503, Retry-After and a JSON body, stores nothing of it, and takes it once space returns")
+    @Test(
+        "the server on a full disk answers a push with 503, Retry-After and a JSON body, stores nothing of it, and takes it once space returns",
+        .enabled(if: TestBackend.current == .sqlite, "on PostgreSQL the disk that fills is the cluster's: SQLSTATE 53100 is mapped to the same 503, not tested"))
     func serverDiskFull() async throws {
-        guard TestBackend.current == .sqlite else { return }  // PostgreSQL's disk is its own: SQLSTATE 53100 is mapped, not tested here
         let disk = try SmallDisk(kilobytes: 6 * 1024)
         defer { disk.unmount() }
         let server = try ServerProcess(folder: disk.folder)

@@ -95,17 +95,7 @@ final class ServerProcess: @unchecked Sendable {
     /// one, the same port (as a real server keeps its address); returns once
     /// it listens (its first line on standard output gives the address).
     func start() throws {
-        var environment = ProcessInfo.processInfo.environment
-        environment["LOG_LEVEL"] = logLevel
-        environment["DATABASE_URL"] = nil  // the test's database only
-        if let now { environment["SYNC_SERVER_TEST_NOW"] = now }
-        if let clockFile { environment["SYNC_SERVER_TEST_CLOCK_FILE"] = clockFile.path }
-        environment.merge(extraEnvironment) { $1 }
-        let process = try ChildProcess(
-            Self.executable.path,
-            ["serve", "--port", url?.port.map(String.init) ?? "0"] + database.arguments + options
-                + (tls.map { ["--tls-cert", $0.certificate, "--tls-key", $0.key] } ?? []),
-            environment: environment, output: .pipe, error: .file(log.path))
+        let process = try spawn()
         var buffer = Data()
         while !buffer.contains(UInt8(ascii: "\n")) {
             let chunk = process.output!.availableData
@@ -119,6 +109,31 @@ final class ServerProcess: @unchecked Sendable {
         self.url = url
         // Its output pipe stays open with it (`process.output`), as anything it writes later must not fail.
         self.process = process
+    }
+
+    /// `serve` on this server's database and port (0 until it has one), started.
+    private func spawn(output: ChildProcess.Output = .pipe) throws -> ChildProcess {
+        var environment = ProcessInfo.processInfo.environment
+        environment["LOG_LEVEL"] = logLevel
+        environment["DATABASE_URL"] = nil  // the test's database only
+        if let now { environment["SYNC_SERVER_TEST_NOW"] = now }
+        if let clockFile { environment["SYNC_SERVER_TEST_CLOCK_FILE"] = clockFile.path }
+        environment.merge(extraEnvironment) { $1 }
+        return try ChildProcess(
+            Self.executable.path,
+            ["serve", "--port", url?.port.map(String.init) ?? "0"] + database.arguments + options
+                + (tls.map { ["--tls-cert", $0.certificate, "--tls-key", $0.key] } ?? []),
+            environment: environment, output: output, error: .file(log.path))
+    }
+
+    /// Starts a `serve` on this database and SIGKILLs it at once, before it
+    /// listens: somewhere in its start-up (loading, opening the database,
+    /// migrating), wherever the kill lands. The server must be stopped.
+    func startAndKillDuringStartup() throws {
+        precondition(process == nil, "the server is running")
+        let doomed = try spawn(output: .null)
+        doomed.signal(SIGKILL)
+        doomed.wait()
     }
 
     /// SIGKILL: no graceful shutdown, as in a power cut.

@@ -165,7 +165,11 @@ extension LocalStore {
     /// synced with, in one transaction: keeps what the device holds now (each
     /// field's value and the stamp of its latest edit), moves the pull cursor
     /// to the start, and forgets the old log's revisions (base revisions 0),
-    /// so that no change is merged against a revision the server lost.
+    /// so that no change is merged against a revision the server lost. Open
+    /// conflicts are forgotten too: the restored log may not have them (one
+    /// opened after its backup stayed open on the device for ever), and
+    /// pulling it from the start brings back each one it has; their values
+    /// are in the snapshot, and sent again where the server lacks them.
     /// - Parameter epoch: the server's new epoch, when known (nil: learn it on the next pull).
     public func beginReconcile(epoch: String?) throws {
         try writer.write { db in
@@ -182,6 +186,7 @@ extension LocalStore {
             try db.run("UPDATE device SET pull_cursor = 0, server_epoch = ?", [epoch])
             try db.execute(sql: "UPDATE field_value SET base_rev = 0")
             try db.execute(sql: "UPDATE outbox SET base_rev = 0")
+            try db.execute(sql: "DELETE FROM conflict WHERE status = 'open'")
         }
     }
 
