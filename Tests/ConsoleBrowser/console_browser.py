@@ -25,7 +25,7 @@ import time
 import urllib.parse
 
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException
+from selenium.common.exceptions import NoSuchElementException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -63,7 +63,17 @@ class Console:
         """Runs `action` (a click, a key) and waits until the next page has loaded."""
         old = self.driver.find_element(By.TAG_NAME, "html")
         action()
-        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(old))
+
+        def replaced(_):
+            # Chromium reports a node of a page that has gone either as stale
+            # or as "does not belong to the document": both mean the new page is in.
+            try:
+                old.is_enabled()
+                return False
+            except WebDriverException:
+                return True
+
+        WebDriverWait(self.driver, 30).until(replaced)
         WebDriverWait(self.driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
         self.check_page()
 
