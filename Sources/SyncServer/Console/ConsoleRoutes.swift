@@ -306,7 +306,7 @@ struct ConsoleRoutes {
         }
         return try await write(id, staff: staff, context: context, done: "rated", draft: ["ratingReason": form.reason ?? ""]) {
             try await storage.recorded {
-                try await frontDoor.rate(id, rating: form.rating ?? "", reason: form.reason ?? "", by: staff.user, device: ConsoleDevice.id, in: $0)
+                try await frontDoor.rate(id, rating: rating, reason: form.reason ?? "", by: staff.user, device: ConsoleDevice.id, in: $0)
             } audit: {
                 // The reason is the worker's words about the referral: the record keeps it, the audit line does not.
                 AuditEvent(at: $0.ratedAt, actor: staff.user.name, action: "rate", record: id, detail: "device=\(ConsoleDevice.id) rating=\($0.rating)")
