@@ -54,6 +54,17 @@ struct StorageOptions: ParsableArguments {
         valueName: "url"))
     var postgres: String?
 
+    @Option(help: ArgumentHelp(
+        "With --postgres: connections this process opens at most; requests beyond them wait for one. Keep the sum over instances below PostgreSQL's max_connections.",
+        valueName: "n"))
+    var postgresConnections = PostgresConnections.defaultMaximum
+
+    func validate() throws {
+        guard postgresConnections >= 1 else {
+            throw ValidationError("--postgres-connections needs 1 or more, not \(postgresConnections).")
+        }
+    }
+
     /// `--postgres`, else `DATABASE_URL`, else nil (SQLite).
     var postgresURL: String? {
         postgres ?? ProcessInfo.processInfo.environment["DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
@@ -69,7 +80,7 @@ struct StorageOptions: ParsableArguments {
                 throw OperatorError("'\(text.prefix(200))' is not a PostgreSQL address: postgres://user[:password]@host[:port]/database.")
             }
             do {
-                return try await PostgresStorage(url: url)
+                return try await PostgresStorage(url: url, maximumConnections: postgresConnections)
             } catch {
                 throw OperatorError("Cannot open the PostgreSQL database \(url): \(String(reflecting: error)).")
             }

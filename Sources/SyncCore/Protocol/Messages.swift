@@ -366,4 +366,7 @@ public enum ErrorCode {
     /// The server's disk is full (503 with `Retry-After`): nothing of the
     /// request was stored; the device keeps its changes for a later sync.
     public static let storageFull = "storage-full"
+    /// The server cannot reach its database (503 with `Retry-After`):
+    /// nothing of the request was stored; the device keeps its changes.
+    public static let storageUnavailable = "storage-unavailable"
 }

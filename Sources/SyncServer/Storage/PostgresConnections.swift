@@ -5,92 +5,93 @@ import Logging
 import NIOCore
 import PostgresNIO
 
-/// A few PostgreSQL connections, kept open between requests.
+/// The server's PostgreSQL connections: a bounded pool (postgres-nio's
+/// `PostgresClient`), shared by every request of one instance.
 ///
 /// Every statement is an async postgres-nio query: a request waits for
-/// PostgreSQL without holding a thread. The connections run on an event
-/// loop group of their own, never on the HTTP server's loops. A connection
-/// that may be left inside a transaction (its `ROLLBACK` failed) is closed,
-/// never reused: closing it ends the transaction on the server.
-final class PostgresConnections: @unchecked Sendable {
-    let group: MultiThreadedEventLoopGroup
-    let configuration: PostgresConnection.Configuration
-    let logger: Logger
-    private let lock = NSLock()
-    private var idle: [PostgresConnection] = []
-    private var nextID = 0
+/// PostgreSQL without holding a thread. At most `maximumConnections` are open
+/// at once; a request beyond them waits for a connection to come back rather
+/// than opening one more, so a burst of devices cannot exhaust PostgreSQL's
+/// `max_connections` or spend its time starting backends. A connection that
+/// may be left inside a transaction (its `ROLLBACK` failed) is closed, never
+/// reused: closing it ends the transaction on the server, and the pool
+/// replaces it.
+final class PostgresConnections: Sendable {
+    /// Connections one instance keeps at most; two instances of a county's
+    /// server stay well inside PostgreSQL's default `max_connections` (100).
+    static let defaultMaximum = 20
 
-    init(url: PostgresURL, logger: Logger) {
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let client: PostgresClient
+    let logger: Logger
+    private let url: PostgresURL
+    private let running: Task<Void, Never>
+
+    init(url: PostgresURL, logger: Logger, maximumConnections: Int = defaultMaximum) {
+        var configuration = PostgresClient.Configuration(
+            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: .disable)
+        configuration.options.connectTimeout = .seconds(10)
+        configuration.options.maximumConnections = maximumConnections
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        self.logger = logger
+        self.url = url
+        // Started at once, on this thread, up to its first suspension: the
+        // pool is running before the first statement asks it for a connection.
+        running = Task.immediate { await client.run() }
+    }
+
+    /// Opens one connection outside the pool and closes it: the pool keeps
+    /// retrying a database it cannot reach, so a wrong address or a stopped
+    /// PostgreSQL is reported here, at once, with postgres-nio's reason.
+    /// - Throws: `PSQLError` when PostgreSQL cannot be reached or refuses the sign-in.
+    func checkReachable() async throws {
         var configuration = PostgresConnection.Configuration(
             host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: .disable)
         configuration.options.connectTimeout = .seconds(10)
-        self.configuration = configuration
-        self.logger = logger
+        let connection = try await PostgresConnection.connect(
+            on: PostgresClient.defaultEventLoopGroup.next(), configuration: configuration, id: 0, logger: logger)
+        try await connection.close()
     }
 
-    /// Runs `body` on one connection, each statement on its own; a connection left broken is dropped.
+    /// Runs `body` on one connection, each statement on its own.
     func withConnection<T>(_ body: (PostgresSession) async throws -> T) async throws -> T {
-        let connection = try await acquire()
-        do {
-            let result = try await body(PostgresSession(connection: connection, logger: logger))
-            release(connection)
-            return result
-        } catch {
-            release(connection)
-            throw error
+        try await client.withConnection { connection in
+            try await body(PostgresSession(connection: connection, logger: logger))
         }
     }
 
     /// Runs `body` in one transaction (`begin` starts it): committed if it
     /// returns, rolled back if it throws.
+    ///
+    /// The rollback runs in a task of its own, so that a request cancelled
+    /// half way (its client gone) still ends its transaction; if it fails,
+    /// the connection is closed before it goes back to the pool.
     func transaction<T>(_ begin: String = "BEGIN", _ body: (PostgresSession) async throws -> T) async throws -> T {
-        let connection = try await acquire()
-        let session = PostgresSession(connection: connection, logger: logger)
-        do {
+        try await client.withConnection { connection in
+            let session = PostgresSession(connection: connection, logger: logger)
             try await session.execute(begin)
-            let result = try await body(session)
-            try await session.execute("COMMIT")
-            release(connection)
-            return result
-        } catch {
             do {
-                try await session.execute("ROLLBACK")
-                release(connection)
+                let result = try await body(session)
+                try await session.execute("COMMIT")
+                return result
             } catch {
-                discard(connection)
+                let rolledBack = await Task { () -> Bool in
+                    do {
+                        try await session.execute("ROLLBACK")
+                        return true
+                    } catch {
+                        try? await connection.close()
+                        return false
+                    }
+                }.value
+                if !rolledBack { logger.warning("a PostgreSQL connection was closed: its transaction could not be rolled back") }
+                throw error
             }
-            throw error
         }
-    }
-
-    private func acquire() async throws -> PostgresConnection {
-        let reused: PostgresConnection? = lock.withLock { idle.popLast() }
-        if let reused { return reused }
-        let id = lock.withLock {
-            nextID += 1
-            return nextID
-        }
-        return try await PostgresConnection.connect(on: group.next(), configuration: configuration, id: id, logger: logger)
-    }
-
-    private func release(_ connection: PostgresConnection) {
-        guard !connection.isClosed else { return }
-        let kept = lock.withLock {
-            guard idle.count < 8 else { return false }
-            idle.append(connection)
-            return true
-        }
-        if !kept { discard(connection) }
-    }
-
-    private func discard(_ connection: PostgresConnection) {
-        connection.close().whenComplete { _ in }
     }
 
     deinit {
-        for connection in idle { try? connection.close().wait() }
-        try? group.syncShutdownGracefully()
+        running.cancel()
     }
 }
 

@@ -29,11 +29,16 @@ final class PostgresStorage: SQLStore {
     let connections: PostgresConnections
 
     /// Connects and brings the schema up to date (`migrations`).
+    /// - Parameter maximumConnections: the pool's bound (`PostgresConnections`).
     /// - Throws: `PSQLError` when PostgreSQL cannot be reached or a migration fails.
-    init(url: PostgresURL, logger: Logger = Logger(label: "sync-server.postgres")) async throws {
+    init(
+        url: PostgresURL, maximumConnections: Int = PostgresConnections.defaultMaximum,
+        logger: Logger = Logger(label: "sync-server.postgres")
+    ) async throws {
         var logger = logger
         logger.logLevel = .warning
-        connections = PostgresConnections(url: url, logger: logger)
+        connections = PostgresConnections(url: url, logger: logger, maximumConnections: maximumConnections)
+        try await connections.checkReachable()
         try await migrate()
     }
 

@@ -1,0 +1,65 @@
+import GRDB
+import Hummingbird
+import HTTPTypes
+import PostgresNIO
+import _ConnectionPoolModule
+import SyncCore
+
+/// Answers a request whose storage could not serve it with a 503,
+/// `Retry-After` and a JSON error body, never a 500:
+/// - the disk is full (`storage-full`): SQLite's `SQLITE_FULL` (GRDB's
+///   `DatabaseError`) and PostgreSQL's `disk_full`, SQLSTATE 53100;
+/// - PostgreSQL cannot be reached (`storage-unavailable`): it is stopped,
+///   restarting or shutting down (SQLSTATE class 08, 57P01–57P03), a
+///   connection broke mid-request, or the pool has failed to connect for
+///   15 s (postgres-nio's circuit breaker).
+///
+/// Either way the failed transaction was rolled back (or dies with its
+/// connection), so nothing of the request is stored, and a push was
+/// acknowledged to no one: the device keeps its changes and sends them
+/// again later.
+///
+/// Storage errors do not know HTTP (`docs/architecture.md`): they are mapped
+/// here, around the routes.
+struct StorageUnavailableMiddleware: RouterMiddleware {
+    typealias Context = SyncRequestContext
+
+    /// Seconds a device is asked to wait before it tries again (`Retry-After`).
+    static let retryAfterSeconds = 60
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error where Self.isStorageFull(error) {
+            throw APIError(
+                .serviceUnavailable,
+                "The server's disk is full, so nothing of this request was stored; try again in a few minutes.",
+                headers: [.retryAfter: String(Self.retryAfterSeconds)], code: ErrorCode.storageFull)
+        } catch let error where Self.isStorageUnreachable(error) {
+            throw APIError(
+                .serviceUnavailable,
+                "The server cannot reach its database just now, so nothing of this request was stored; try again in a few minutes.",
+                headers: [.retryAfter: String(Self.retryAfterSeconds)], code: ErrorCode.storageUnavailable)
+        }
+    }
+
+    /// Whether `error` says the database ran out of space.
+    static func isStorageFull(_ error: any Error) -> Bool {
+        if let error = error as? DatabaseError { return error.resultCode == .SQLITE_FULL }
+        if let error = error as? PSQLError { return error.serverInfo?[.sqlState] == "53100" }
+        return false
+    }
+
+    /// Whether `error` says PostgreSQL is down, going down, or out of reach.
+    static func isStorageUnreachable(_ error: any Error) -> Bool {
+        if let error = error as? ConnectionPoolError { return error == .connectionCreationCircuitBreakerTripped }
+        guard let error = error as? PSQLError else { return false }
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .uncleanShutdown, .poolClosed: return true
+        case .server:
+            let state = error.serverInfo?[.sqlState] ?? ""
+            return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)
+        default: return false
+        }
+    }
+}
