@@ -27,6 +27,8 @@ final class PushGate: @unchecked Sendable {
     }
 
     private var armed: Moment?
+    /// What the armed gate does instead of killing the server (PostgreSQL stopped).
+    private var fault: (@Sendable () -> Void)?
     private var fired = false
     private var stopped = false
     private let done = DispatchSemaphore(value: 0)
@@ -49,26 +51,35 @@ final class PushGate: @unchecked Sendable {
             while true {
                 // Blocks until a push opens the other end (or `stop` does).
                 let fd = open(path, O_WRONLY | O_CLOEXEC)
-                let (stop, kill, target) = lock.withLock { () -> (Bool, Moment?, ServerProcess?) in
+                let (stop, kill, fault, target) = lock.withLock { () -> (Bool, Moment?, (@Sendable () -> Void)?, ServerProcess?) in
                     let kill = stopped ? nil : armed
-                    if kill != nil { armed = nil; fired = true }
-                    return (stopped, kill, self.server)
+                    let fault = kill == nil ? nil : self.fault
+                    if kill != nil { armed = nil; self.fault = nil; fired = true }
+                    return (stopped, kill, fault, self.server)
                 }
                 if stop {
                     if fd >= 0 { close(fd) }
                     done.signal()
                     return
                 }
+                let strike = fault ?? { target?.process?.signal(SIGKILL) }
                 switch kill {
                 case .beforeCommit:
-                    target?.process?.signal(SIGKILL)
-                    if fd >= 0 { close(fd) }
+                    // The push goes on to its COMMIT only after the strike:
+                    // a killed server never gets there, a server whose
+                    // PostgreSQL was stopped finds its connection gone.
+                    strike()
+                    if fd >= 0 {
+                        // Only to a server still alive: a pipe without its reader is a SIGPIPE.
+                        if fault != nil { _ = write(fd, "\n", 1) }
+                        close(fd)
+                    }
                 case .racingCommit:
                     if fd >= 0 {
                         _ = write(fd, "\n", 1)
                         close(fd)
                     }
-                    target?.process?.signal(SIGKILL)
+                    strike()
                 case nil:
                     if fd >= 0 {
                         _ = write(fd, "\n", 1)
@@ -79,8 +90,15 @@ final class PushGate: @unchecked Sendable {
         }
     }
 
-    /// The next push held is the server's last: it is killed at `moment`.
-    func arm(_ moment: Moment = .beforeCommit) { lock.withLock { armed = moment; fired = false } }
+    /// The next push held is the server's last: it is killed at `moment`;
+    /// or, given `fault`, that runs there instead (the server lives on).
+    func arm(_ moment: Moment = .beforeCommit, fault: (@Sendable () -> Void)? = nil) {
+        lock.withLock {
+            armed = moment
+            self.fault = fault
+            fired = false
+        }
+    }
 
     /// Disarms; whether the server was killed since `arm`.
     func disarm() -> Bool {

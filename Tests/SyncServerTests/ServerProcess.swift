@@ -43,7 +43,8 @@ final class ServerProcess: @unchecked Sendable {
 
     init(
         now: String? = nil, clock: String? = nil, tls: (certificate: String, key: String)? = nil, options: [String] = [],
-        logLevel: String = "warning", backend: TestBackend = .current, environment: [String: String] = [:], folder: URL? = nil
+        logLevel: String = "warning", backend: TestBackend = .current, environment: [String: String] = [:], folder: URL? = nil,
+        postgres: TestPostgres? = nil
     ) throws {
         self.extraEnvironment = environment
         self.now = now
@@ -56,7 +57,7 @@ final class ServerProcess: @unchecked Sendable {
         clockFile = clock == nil ? nil : self.folder.appendingPathComponent("clock")
         switch backend {
         case .sqlite: database = .sqlite(path: self.folder.appendingPathComponent("server.sqlite").path)
-        case .postgres: database = .postgres(url: try TestPostgres.cluster().makeDatabase())
+        case .postgres: database = .postgres(url: try (postgres ?? TestPostgres.cluster()).makeDatabase())
         }
         if let clock { try setTime(clock) }
         try start()
@@ -99,7 +100,11 @@ final class ServerProcess: @unchecked Sendable {
         var buffer = Data()
         while !buffer.contains(UInt8(ascii: "\n")) {
             let chunk = process.output!.availableData
-            if chunk.isEmpty { throw TestFailure("sync-server exited before listening (\(process.wait())); see \(log.path)") }
+            if chunk.isEmpty {
+                let status = process.wait()
+                let tail = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").suffix(5).joined(separator: "\n")
+                throw TestFailure("sync-server exited before listening (\(status)); the end of its log:\n\(tail)")
+            }
             buffer.append(chunk)
         }
         let line = String(decoding: buffer, as: UTF8.self).split(separator: "\n")[0]

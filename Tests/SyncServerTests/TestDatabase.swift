@@ -17,9 +17,17 @@ enum TestBackend: String, Sendable {
     }()
 }
 
-/// One throwaway PostgreSQL 15 cluster per test process, on 127.0.0.1 and a
-/// free port, in a temporary folder removed when the process exits. Each test
-/// server gets a database of its own (`makeDatabase`).
+/// Throwaway PostgreSQL 15 clusters, on 127.0.0.1 and a free port, each in
+/// a temporary folder removed when the process exits. Each test server gets
+/// a database of its own (`makeDatabase`).
+///
+/// - `cluster()`: the one most tests share, tuned for speed: no fsync, and
+///   commits acknowledged before their WAL is written (`synchronous_commit=off`).
+/// - `durableCluster()`: a second one whose commits are in the WAL before
+///   they are acknowledged, for tests that stop PostgreSQL itself
+///   (`stopImmediately`, `start`). It keeps `fsync=off`: the machine does
+///   not crash, so what PostgreSQL wrote is in the page cache when it starts
+///   again; what it had not written is what an immediate stop loses.
 ///
 /// PostgreSQL refuses to run as root, so `initdb` and `pg_ctl` run as the
 /// `postgres` user (`runuser`) when the tests run as root.
@@ -32,20 +40,25 @@ final class TestPostgres: @unchecked Sendable {
     /// Tests that need PostgreSQL run when it is installed or required (and then fail loudly without it).
     static var shouldRun: Bool { isInstalled || isRequired || TestBackend.current == .postgres }
 
-    static let shared: Result<TestPostgres, TestFailure> = {
-        do { return .success(try TestPostgres()) } catch let failure as TestFailure { return .failure(failure) } catch {
+    private static func make(durable: Bool) -> Result<TestPostgres, TestFailure> {
+        do { return .success(try TestPostgres(durable: durable)) } catch let failure as TestFailure { return .failure(failure) } catch {
             return .failure(TestFailure("\(error)"))
         }
-    }()
+    }
+
+    static let shared = make(durable: false)
+    static let durable = make(durable: true)
 
     static func cluster() throws -> TestPostgres { try shared.get() }
+    static func durableCluster() throws -> TestPostgres { try durable.get() }
 
     let folder: String
     let port: Int
+    private let settings: String
     private let lock = NSLock()
     private var databases = 0
 
-    private init() throws {
+    private init(durable: Bool) throws {
         guard Self.isInstalled else {
             throw TestFailure("PostgreSQL is not installed: no \(Self.binaries)/pg_ctl (apt-get install -y postgresql, or set POSTGRES_BIN)")
         }
@@ -53,17 +66,14 @@ final class TestPostgres: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try Self.run(["chown", "postgres:postgres", folder], asPostgres: false)
         try Self.run([Self.binaries + "/initdb", "-D", folder, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"])
+        settings = "-c max_connections=400 -c fsync=off -c full_page_writes=off -c synchronous_commit=\(durable ? "on" : "off")"
         var started: Int?
         var lastError: (any Error)?
         // A free port can be taken between asking and listening: try a few.
         for _ in 0..<5 where started == nil {
             let port = try Self.freePort()
             do {
-                try Self.run([
-                    Self.binaries + "/pg_ctl", "-D", folder, "-l", folder + "/log", "-w", "-t", "60",
-                    "-o", "-c listen_addresses=127.0.0.1 -p \(port) -k \(folder) -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-                    "start",
-                ])
+                try Self.start(folder: folder, port: port, settings: settings)
                 started = port
             } catch {
                 lastError = error
@@ -72,6 +82,25 @@ final class TestPostgres: @unchecked Sendable {
         guard let started else { throw lastError ?? TestFailure("PostgreSQL did not start") }
         port = started
         TestPostgres.stopAtExit(folder: folder)
+    }
+
+    private static func start(folder: String, port: Int, settings: String) throws {
+        try run([
+            binaries + "/pg_ctl", "-D", folder, "-l", folder + "/log", "-w", "-t", "60",
+            "-o", "-c listen_addresses=127.0.0.1 -p \(port) -k \(folder) \(settings)",
+            "start",
+        ])
+    }
+
+    /// `pg_ctl stop -m immediate`: every backend ends at once, nothing is
+    /// checkpointed; the next start recovers from the WAL.
+    func stopImmediately() throws {
+        try Self.run([Self.binaries + "/pg_ctl", "-D", folder, "-m", "immediate", "-w", "stop"])
+    }
+
+    /// Starts the cluster again on its port (after `stopImmediately`).
+    func start() throws {
+        try Self.start(folder: folder, port: port, settings: settings)
     }
 
     /// A new, empty database; its `postgres://` address.
@@ -121,15 +150,21 @@ final class TestPostgres: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// Stops the cluster and removes its folder when the test process exits.
-    private nonisolated(unsafe) static var folderToStop: String?
+    /// Stops the clusters and removes their folders when the test process exits.
+    private nonisolated(unsafe) static var foldersToStop: [String] = []
+    private static let foldersLock = NSLock()
 
     private static func stopAtExit(folder: String) {
-        folderToStop = folder
+        let first = foldersLock.withLock {
+            foldersToStop.append(folder)
+            return foldersToStop.count == 1
+        }
+        guard first else { return }
         atexit {
-            guard let folder = TestPostgres.folderToStop else { return }
-            _ = try? TestPostgres.run([TestPostgres.binaries + "/pg_ctl", "-D", folder, "-m", "immediate", "-w", "stop"])
-            try? FileManager.default.removeItem(atPath: folder)
+            for folder in TestPostgres.foldersLock.withLock({ TestPostgres.foldersToStop }) {
+                _ = try? TestPostgres.run([TestPostgres.binaries + "/pg_ctl", "-D", folder, "-m", "immediate", "-w", "stop"])
+                try? FileManager.default.removeItem(atPath: folder)
+            }
         }
     }
 }

@@ -11,8 +11,9 @@ import SyncCore
 ///   `DatabaseError`) and PostgreSQL's `disk_full`, SQLSTATE 53100;
 /// - PostgreSQL cannot be reached (`storage-unavailable`): it is stopped,
 ///   restarting or shutting down (SQLSTATE class 08, 57P01–57P03), a
-///   connection broke mid-request, or the pool has failed to connect for
-///   15 s (postgres-nio's circuit breaker).
+///   connection broke mid-request, no connection came within
+///   `PostgresConnections.leaseTimeout`, or the pool has failed to connect
+///   for 15 s (postgres-nio's circuit breaker).
 ///
 /// Either way the failed transaction was rolled back (or dies with its
 /// connection), so nothing of the request is stored, and a push was
@@ -52,6 +53,8 @@ struct StorageUnavailableMiddleware: RouterMiddleware {
 
     /// Whether `error` says PostgreSQL is down, going down, or out of reach.
     static func isStorageUnreachable(_ error: any Error) -> Bool {
+        if case StorageError.noConnection = error { return true }
+        if case StorageError.connectionClosed = error { return true }
         if let error = error as? ConnectionPoolError { return error == .connectionCreationCircuitBreakerTripped }
         guard let error = error as? PSQLError else { return false }
         switch error.code {

@@ -16,46 +16,63 @@ import PostgresNIO
 /// may be left inside a transaction (its `ROLLBACK` failed) is closed, never
 /// reused: closing it ends the transaction on the server, and the pool
 /// replaces it.
+///
+/// A request waits at most `leaseTimeout` for a connection, then fails with
+/// `StorageError.noConnection` (a 503): while PostgreSQL is stopped the pool
+/// keeps trying to connect and would otherwise hold every request until it
+/// is back.
 final class PostgresConnections: Sendable {
     /// Connections one instance keeps at most; two instances of a county's
     /// server stay well inside PostgreSQL's default `max_connections` (100).
     static let defaultMaximum = 20
+    /// How long a request waits for a connection: longer than the pool's
+    /// queue takes under the heaviest load measured (`docs/reliability.md`).
+    static let leaseTimeout: Duration = .seconds(10)
 
     let client: PostgresClient
     let logger: Logger
-    private let url: PostgresURL
     private let running: Task<Void, Never>
 
-    init(url: PostgresURL, logger: Logger, maximumConnections: Int = defaultMaximum) {
+    /// Connects once outside the pool, then starts the pool.
+    ///
+    /// The first connection reports at once a wrong address or a stopped
+    /// PostgreSQL (the pool would keep retrying), and reads
+    /// `synchronous_commit`: when the cluster has it `off`, a commit is
+    /// acknowledged before its WAL is written, and an immediate stop or a
+    /// crash of PostgreSQL loses it after the device was told it was stored
+    /// (the crash campaign found exactly that). The pool's connections then
+    /// start with it `on`; any stronger setting is kept. (`fsync = off` is
+    /// the DBA's to fix: `docs/operations.md`.)
+    /// - Throws: `PSQLError` when PostgreSQL cannot be reached or refuses the sign-in.
+    init(url: PostgresURL, logger: Logger, maximumConnections: Int = defaultMaximum) async throws {
+        var probe = PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: .disable)
+        probe.options.connectTimeout = .seconds(10)
+        let connection = try await PostgresConnection.connect(
+            on: PostgresClient.defaultEventLoopGroup.next(), configuration: probe, id: 0, logger: logger)
+        let settings = try await PostgresSession(connection: connection, logger: logger)
+            .query("SELECT current_setting('synchronous_commit') AS synchronous_commit")
+        try await connection.close()
+        let synchronousCommit = try settings.first?.text("synchronous_commit") ?? "on"
+
         var configuration = PostgresClient.Configuration(
             host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: .disable)
         configuration.options.connectTimeout = .seconds(10)
         configuration.options.maximumConnections = maximumConnections
+        if synchronousCommit == "off" {
+            configuration.options.additionalStartupParameters = [("synchronous_commit", "on")]
+        }
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
-        self.url = url
         // Started at once, on this thread, up to its first suspension: the
         // pool is running before the first statement asks it for a connection.
         running = Task.immediate { await client.run() }
     }
 
-    /// Opens one connection outside the pool and closes it: the pool keeps
-    /// retrying a database it cannot reach, so a wrong address or a stopped
-    /// PostgreSQL is reported here, at once, with postgres-nio's reason.
-    /// - Throws: `PSQLError` when PostgreSQL cannot be reached or refuses the sign-in.
-    func checkReachable() async throws {
-        var configuration = PostgresConnection.Configuration(
-            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: .disable)
-        configuration.options.connectTimeout = .seconds(10)
-        let connection = try await PostgresConnection.connect(
-            on: PostgresClient.defaultEventLoopGroup.next(), configuration: configuration, id: 0, logger: logger)
-        try await connection.close()
-    }
-
     /// Runs `body` on one connection, each statement on its own.
     func withConnection<T>(_ body: (PostgresSession) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
+        try await leased { connection in
             try await body(PostgresSession(connection: connection, logger: logger))
         }
     }
@@ -67,7 +84,7 @@ final class PostgresConnections: Sendable {
     /// half way (its client gone) still ends its transaction; if it fails,
     /// the connection is closed before it goes back to the pool.
     func transaction<T>(_ begin: String = "BEGIN", _ body: (PostgresSession) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
+        try await leased { connection in
             let session = PostgresSession(connection: connection, logger: logger)
             try await session.execute(begin)
             do {
@@ -90,8 +107,124 @@ final class PostgresConnections: Sendable {
         }
     }
 
+    /// Runs `body` on a connection leased from the pool, waiting at most
+    /// `leaseTimeout` for it.
+    ///
+    /// The lease is held by a task of its own, which hands the connection
+    /// over and keeps it until `body` ends; a lease that comes too late is
+    /// given back at once.
+    /// - Throws: `StorageError.noConnection` after `leaseTimeout`; what `body` throws.
+    private func leased<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let handoff = LeaseHandoff()
+        let holder = Task { [client] in
+            try await client.withConnection { connection in
+                guard handoff.deliver(connection) else { return }
+                await handoff.awaitRelease()
+            }
+        }
+        let timer = Task {
+            try await Task.sleep(for: Self.leaseTimeout)
+            handoff.timeOut()
+        }
+        let connection: PostgresConnection
+        do {
+            connection = try await handoff.connection(failing: holder)
+        } catch {
+            timer.cancel()
+            holder.cancel()
+            throw error
+        }
+        timer.cancel()
+        defer { handoff.release() }
+        return try await body(connection)
+    }
+
     deinit {
         running.cancel()
+    }
+}
+
+/// The meeting point of a request and the task that leases its connection
+/// (`PostgresConnections.leased`): whichever of the lease, its failure and
+/// the timeout comes first decides; the release lets the lease go.
+private final class LeaseHandoff: @unchecked Sendable {
+    private enum State {
+        case waiting(CheckedContinuation<PostgresConnection, any Error>?)
+        case delivered(PostgresConnection)
+        case abandoned(any Error)
+    }
+
+    private let lock = NSLock()
+    private var state = State.waiting(nil)
+    private var released = false
+    private var releaseWaiter: CheckedContinuation<Void, Never>?
+
+    /// The leased connection; throws the lease's error or the timeout.
+    func connection(failing holder: Task<Void, any Error>) async throws -> PostgresConnection {
+        // The holder's failure (the pool refused) ends the wait too.
+        let watcher = Task { [self] in
+            if case .failure(let error) = await holder.result { abandon(error) }
+        }
+        defer { watcher.cancel() }
+        return try await withCheckedThrowingContinuation { continuation in
+            let ready: Result<PostgresConnection, any Error>? = lock.withLock {
+                switch state {
+                case .waiting:
+                    state = .waiting(continuation)
+                    return nil
+                case .delivered(let connection): return .success(connection)
+                case .abandoned(let error): return .failure(error)
+                }
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
+    }
+
+    /// From the holder: the lease came. False when the request gave up.
+    func deliver(_ connection: PostgresConnection) -> Bool {
+        let waiter: CheckedContinuation<PostgresConnection, any Error>?? = lock.withLock {
+            guard case .waiting(let waiter) = state else { return .none }
+            state = .delivered(connection)
+            return .some(waiter)
+        }
+        guard case .some(let continuation) = waiter else { return false }
+        continuation?.resume(returning: connection)
+        return true
+    }
+
+    func timeOut() {
+        abandon(StorageError.noConnection(seconds: Int(PostgresConnections.leaseTimeout.components.seconds)))
+    }
+
+    private func abandon(_ error: any Error) {
+        let waiter: CheckedContinuation<PostgresConnection, any Error>?? = lock.withLock {
+            guard case .waiting(let waiter) = state else { return .none }
+            state = .abandoned(error)
+            return .some(waiter)
+        }
+        if case .some(let continuation) = waiter { continuation?.resume(throwing: error) }
+    }
+
+    /// From the holder: keeps the lease until `release`.
+    func awaitRelease() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = lock.withLock {
+                if released { return true }
+                releaseWaiter = continuation
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    /// From the request: done with the connection.
+    func release() {
+        let waiter = lock.withLock {
+            released = true
+            defer { releaseWaiter = nil }
+            return releaseWaiter
+        }
+        waiter?.resume()
     }
 }
 
@@ -118,6 +251,9 @@ struct PostgresSession: Sendable {
             case .text(nil), .int(nil): bindings.appendNull()
             }
         }
+        // postgres-nio loses a query written to a connection PostgreSQL has
+        // already closed (its reply never comes): refuse it here instead.
+        guard !connection.isClosed else { throw StorageError.connectionClosed }
         var rows: [PostgresRandomAccessRow] = []
         for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) {
             rows.append(row.makeRandomAccess())
@@ -166,6 +302,7 @@ extension StorageError: HTTPResponseError {
         case .unstorableText: .badRequest
         case .duplicateUser: .conflict
         case .notPrivate, .backupRefused: .internalServerError
+        case .noConnection, .connectionClosed: .serviceUnavailable
         }
     }
 

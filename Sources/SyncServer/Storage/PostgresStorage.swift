@@ -37,8 +37,7 @@ final class PostgresStorage: SQLStore {
     ) async throws {
         var logger = logger
         logger.logLevel = .warning
-        connections = PostgresConnections(url: url, logger: logger, maximumConnections: maximumConnections)
-        try await connections.checkReachable()
+        connections = try await PostgresConnections(url: url, logger: logger, maximumConnections: maximumConnections)
         try await migrate()
     }
 

@@ -350,6 +350,12 @@ enum StorageError: Error, CustomStringConvertible {
     case notPrivate(String)
     /// A backup that was not made: the file, and why.
     case backupRefused(String, String)
+    /// No database connection came within this many seconds: PostgreSQL is
+    /// down or out of reach, or every connection is busy.
+    case noConnection(seconds: Int)
+    /// The database closed the connection a transaction was using
+    /// (PostgreSQL stopped or restarted): the transaction is gone with it.
+    case connectionClosed
 
     var description: String {
         switch self {
@@ -357,6 +363,8 @@ enum StorageError: Error, CustomStringConvertible {
         case .unstorableText: "The request holds a NUL character, which no id, name or value may contain."
         case .notPrivate(let file): "The database file '\(file)' holds referral content and cannot be made private (0600); run the server as the file's owner or fix its mode."
         case .backupRefused(let file, let why): "No backup was written to '\(file)': \(why)."
+        case .noConnection(let seconds): "No connection to the database came within \(seconds) s."
+        case .connectionClosed: "The database closed the connection in the middle of the request."
         }
     }
 }
