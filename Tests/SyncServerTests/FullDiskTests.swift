@@ -79,7 +79,8 @@ final class SmallDisk: @unchecked Sendable {
 /// running, and takes the same push once space returns; the device keeps its
 /// changes meanwhile and says so in one sentence. `field` whose FIELD_HOME is
 /// on a full disk refuses the write in one sentence and its store stays
-/// intact. Skipped where mounting is not permitted (not root).
+/// intact. PostgreSQL's disk filling, under a server that stays up, gives a
+/// 503 too. Skipped where mounting is not permitted (not root).
 @Suite("A full disk", .serialized, .enabled(if: SmallDisk.canMount, "mounting a tmpfs needs root (CAP_SYS_ADMIN); the full-disk tests are skipped"))
 struct FullDiskTests {
     /// Long free-text fields that a push can carry big values in.
@@ -166,6 +167,64 @@ struct FullDiskTests {
         try await NetworkFaultTests.expectAppliedOnce(server)
         try NetworkFaultTests.succeed(desk, ["sync"])
         #expect(try NetworkFaultTests.succeed(desk, ["show", id, "--json"]) == NetworkFaultTests.succeed(jane, ["show", id, "--json"]))
+    }
+
+    @Test(
+        "PostgreSQL's disk full: the server answers 503, never 500, acknowledges nothing it did not store, and takes the push once space returns",
+        .enabled(if: TestPostgres.shouldRun, "PostgreSQL is not installed"))
+    func postgresDiskFull() async throws {
+        // A cluster of its own on a 64 MiB tmpfs (initdb and one database
+        // take about 40 MiB with 1 MiB WAL segments).
+        let disk = try SmallDisk(kilobytes: 64 * 1024)
+        defer { disk.unmount() }
+        let postgres = try TestPostgres.inFolder(disk.folder)
+        defer { postgres.remove() }
+        let server = try ServerProcess(backend: .postgres, postgres: postgres)
+        defer { server.kill() }
+        let token = try server.addUser("jane")
+        let jane = try FieldHome(user: "jane", seed: 71)
+        let login = try NetworkFaultTests.succeed(jane, ["login", "--server", server.url.absoluteString, "--token", token])
+        let janeDevice = String(login.split(separator: " ").last ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        let id = try NetworkFaultTests.draft(jane, "Ann Example")
+        try NetworkFaultTests.succeed(jane, ["sync"])
+
+        disk.fill()
+        var refused: (status: Int32, output: String)?
+        var written: [(path: String, value: String)] = []
+        for round in 0..<20 where refused == nil {
+            for path in Self.longPaths {
+                let value = Self.bigValue("p\(round)-\(path)")
+                try NetworkFaultTests.succeed(jane, ["set", id, path, value])
+                written.append((path, value))
+            }
+            let result = try NetworkFaultTests.run(jane, ["sync"])
+            if result.status != 0 { refused = result }
+        }
+        let failure = try #require(refused, "twenty pushes of about 90 KB fitted on PostgreSQL's full disk")
+        print("PostgreSQL's disk full: field said: \(failure.output.trimmingCharacters(in: .whitespacesAndNewlines)); PostgreSQL \(postgres.isRunning ? "still running" : "stopped")")
+        NetworkFaultTests.expectPlainFailure(failure, "a push to a server whose PostgreSQL's disk is full")
+        // Out of space for a table: `storage-full`; out of space for its WAL,
+        // PostgreSQL stops (a PANIC) and the server cannot reach it.
+        #expect(failure.output.contains("503") && (failure.output.contains("disk is full") || failure.output.contains("cannot reach its database")), "\(failure.output)")
+        #expect(try NetworkFaultTests.pending(jane) > 0)
+        #expect(server.process != nil)
+        let log = (try? String(contentsOf: server.log, encoding: .utf8)) ?? ""
+        #expect(!log.contains("status=500") && !log.contains("Internal Server Error"), "\(log.suffix(2_000))")
+        #expect(!written.contains { log.contains($0.value.prefix(40)) }, "referral content in the server's log")
+
+        // Space returns (and PostgreSQL is started again if it stopped): the
+        // same server, never restarted, takes the push, once.
+        disk.empty()
+        if !postgres.isRunning { try postgres.start() }
+        let resumed = try NetworkFaultTests.run(jane, ["sync"])
+        #expect(resumed.status == 0 && resumed.output.contains("Receipt R-"), "\(resumed.output)")
+        #expect(try NetworkFaultTests.pending(jane) == 0)
+        for (path, value) in written where written.last(where: { $0.path == path })?.value == value {
+            let count = try await server.database.int(
+                "SELECT count(*) FROM change_log WHERE device_id = ? AND path = ? AND value = ?", [janeDevice, path, value])
+            #expect(count == 1, "\(path): \(count ?? -1) times")
+        }
+        try await NetworkFaultTests.expectAppliedOnce(server)
     }
 
     @Test("field on a full disk refuses the write in one sentence, and its store stays intact")

@@ -40,6 +40,13 @@ final class TestPostgres: @unchecked Sendable {
     /// Tests that need PostgreSQL run when it is installed or required (and then fail loudly without it).
     static var shouldRun: Bool { isInstalled || isRequired || TestBackend.current == .postgres }
 
+    /// A cluster of its own in `folder` (a small disk the test mounted):
+    /// durable settings, 1 MiB WAL segments so that it fits in a few dozen
+    /// MiB. Stopped and removed when the process exits, or by `remove`.
+    static func inFolder(_ folder: URL) throws -> TestPostgres {
+        try TestPostgres(durable: true, folder: folder.appendingPathComponent("pg").path, walSegmentMiB: 1)
+    }
+
     private static func make(durable: Bool) -> Result<TestPostgres, TestFailure> {
         do { return .success(try TestPostgres(durable: durable)) } catch let failure as TestFailure { return .failure(failure) } catch {
             return .failure(TestFailure("\(error)"))
@@ -58,15 +65,19 @@ final class TestPostgres: @unchecked Sendable {
     private let lock = NSLock()
     private var databases = 0
 
-    private init(durable: Bool) throws {
+    private init(durable: Bool, folder: String? = nil, walSegmentMiB: Int? = nil) throws {
         guard Self.isInstalled else {
             throw TestFailure("PostgreSQL is not installed: no \(Self.binaries)/pg_ctl (apt-get install -y postgresql, or set POSTGRES_BIN)")
         }
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("sync-pg-\(UUID().uuidString)").path
+        let folder = folder ?? FileManager.default.temporaryDirectory.appendingPathComponent("sync-pg-\(UUID().uuidString)").path
+        self.folder = folder
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try Self.run(["chown", "postgres:postgres", folder], asPostgres: false)
-        try Self.run([Self.binaries + "/initdb", "-D", folder, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"])
+        try Self.run(
+            [Self.binaries + "/initdb", "-D", folder, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"]
+                + (walSegmentMiB.map { ["--wal-segsize=\($0)"] } ?? []))
         settings = "-c max_connections=400 -c fsync=off -c full_page_writes=off -c synchronous_commit=\(durable ? "on" : "off")"
+            + (walSegmentMiB == nil ? "" : " -c min_wal_size=2MB -c max_wal_size=4MB")
         var started: Int?
         var lastError: (any Error)?
         // A free port can be taken between asking and listening: try a few.
@@ -101,6 +112,14 @@ final class TestPostgres: @unchecked Sendable {
     /// Starts the cluster again on its port (after `stopImmediately`).
     func start() throws {
         try Self.start(folder: folder, port: port, settings: settings)
+    }
+
+    /// Whether the cluster's postmaster is running (`pg_ctl status`).
+    var isRunning: Bool { (try? Self.run([Self.binaries + "/pg_ctl", "-D", folder, "status"])) != nil }
+
+    /// Stops the cluster now (it is not started again).
+    func remove() {
+        _ = try? Self.run([Self.binaries + "/pg_ctl", "-D", folder, "-m", "immediate", "-w", "stop"])
     }
 
     /// A new, empty database; its `postgres://` address.

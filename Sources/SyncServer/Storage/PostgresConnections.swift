@@ -115,6 +115,20 @@ final class PostgresConnections: Sendable {
     /// given back at once.
     /// - Throws: `StorageError.noConnection` after `leaseTimeout`; what `body` throws.
     private func leased<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        // A connection PostgreSQL closed (it restarted) may still be idle in
+        // the pool for a moment: it is given back and another one asked for.
+        for _ in 0..<3 {
+            let (connection, handoff) = try await lease()
+            defer { handoff.release() }
+            if connection.isClosed { continue }
+            return try await body(connection)
+        }
+        throw StorageError.connectionClosed
+    }
+
+    /// One connection from the pool, waiting `leaseTimeout` at most; the
+    /// caller gives it back with the handoff's `release`.
+    private func lease() async throws -> (PostgresConnection, LeaseHandoff) {
         let handoff = LeaseHandoff()
         let holder = Task { [client] in
             try await client.withConnection { connection in
@@ -135,8 +149,7 @@ final class PostgresConnections: Sendable {
             throw error
         }
         timer.cancel()
-        defer { handoff.release() }
-        return try await body(connection)
+        return (connection, handoff)
     }
 
     deinit {
