@@ -13,12 +13,13 @@ import SyncCore
 ///   restarting or shutting down (SQLSTATE class 08, 57P01–57P03), a
 ///   connection broke mid-request, no connection came within
 ///   `PostgresConnections.leaseTimeout`, or the pool has failed to connect
-///   for 15 s (postgres-nio's circuit breaker).
+///   for 60 s (postgres-nio's circuit breaker).
 ///
-/// Either way the failed transaction was rolled back (or dies with its
-/// connection), so nothing of the request is stored, and a push was
-/// acknowledged to no one: the device keeps its changes and sends them
-/// again later.
+/// Either way the request was acknowledged to no one: its transaction was
+/// rolled back or died with its connection (or, if the connection dropped
+/// just after its `COMMIT` went out, committed unconfirmed: a push sent
+/// again is then answered `duplicate`). The device keeps its changes and
+/// sends them again later.
 ///
 /// Storage errors do not know HTTP (`docs/architecture.md`): they are mapped
 /// here, around the routes.
@@ -39,7 +40,7 @@ struct StorageUnavailableMiddleware: RouterMiddleware {
         } catch let error where Self.isStorageUnreachable(error) {
             throw APIError(
                 .serviceUnavailable,
-                "The server cannot reach its database just now, so nothing of this request was stored; try again in a few minutes.",
+                "The server cannot reach its database just now, so nothing of this request was confirmed; try again in a few minutes.",
                 headers: [.retryAfter: String(Self.retryAfterSeconds)], code: ErrorCode.storageUnavailable)
         }
     }
@@ -58,7 +59,7 @@ struct StorageUnavailableMiddleware: RouterMiddleware {
         if let error = error as? ConnectionPoolError { return error == .connectionCreationCircuitBreakerTripped }
         guard let error = error as? PSQLError else { return false }
         switch error.code {
-        case .connectionError, .serverClosedConnection, .uncleanShutdown, .poolClosed: return true
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed: return true
         case .server:
             let state = error.serverInfo?[.sqlState] ?? ""
             return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)

@@ -50,8 +50,14 @@ final class PostgresConnections: Sendable {
         probe.options.connectTimeout = .seconds(10)
         let connection = try await PostgresConnection.connect(
             on: PostgresClient.defaultEventLoopGroup.next(), configuration: probe, id: 0, logger: logger)
-        let settings = try await PostgresSession(connection: connection, logger: logger)
-            .query("SELECT current_setting('synchronous_commit') AS synchronous_commit")
+        let settings: [PostgresRandomAccessRow]
+        do {
+            settings = try await PostgresSession(connection: connection, logger: logger)
+                .query("SELECT current_setting('synchronous_commit') AS synchronous_commit")
+        } catch {
+            try? await connection.close()
+            throw error
+        }
         try await connection.close()
         let synchronousCommit = try settings.first?.text("synchronous_commit") ?? "on"
 
@@ -86,8 +92,9 @@ final class PostgresConnections: Sendable {
     func transaction<T>(_ begin: String = "BEGIN", _ body: (PostgresSession) async throws -> T) async throws -> T {
         try await leased { connection in
             let session = PostgresSession(connection: connection, logger: logger)
-            try await session.execute(begin)
             do {
+                // Inside: a BEGIN whose reply is lost must be rolled back too.
+                try await session.execute(begin)
                 let result = try await body(session)
                 try await session.execute("COMMIT")
                 return result
@@ -101,7 +108,9 @@ final class PostgresConnections: Sendable {
                         return false
                     }
                 }.value
-                if !rolledBack { logger.warning("a PostgreSQL connection was closed: its transaction could not be rolled back") }
+                if !rolledBack, !(error is StorageError) {
+                    logger.warning("a PostgreSQL connection was closed: its transaction could not be rolled back")
+                }
                 throw error
             }
         }
@@ -120,7 +129,11 @@ final class PostgresConnections: Sendable {
         for _ in 0..<3 {
             let (connection, handoff) = try await lease()
             defer { handoff.release() }
-            if connection.isClosed { continue }
+            if connection.isClosed {
+                // Once it has closed, the pool (told first) no longer lends it.
+                try? await connection.closeFuture.get()
+                continue
+            }
             return try await body(connection)
         }
         throw StorageError.connectionClosed
@@ -131,18 +144,22 @@ final class PostgresConnections: Sendable {
     private func lease() async throws -> (PostgresConnection, LeaseHandoff) {
         let handoff = LeaseHandoff()
         let holder = Task { [client] in
-            try await client.withConnection { connection in
-                guard handoff.deliver(connection) else { return }
-                await handoff.awaitRelease()
+            do {
+                try await client.withConnection { connection in
+                    guard handoff.deliver(connection) else { return }
+                    await handoff.awaitRelease()
+                }
+            } catch {
+                // The pool refused (shut down, or its circuit breaker tripped).
+                handoff.abandon(error)
             }
         }
-        let timer = Task {
-            try await Task.sleep(for: Self.leaseTimeout)
+        let timer = PostgresClient.defaultEventLoopGroup.any().scheduleTask(in: .seconds(Self.leaseTimeout.components.seconds)) {
             handoff.timeOut()
         }
         let connection: PostgresConnection
         do {
-            connection = try await handoff.connection(failing: holder)
+            connection = try await handoff.connection()
         } catch {
             timer.cancel()
             holder.cancel()
@@ -172,14 +189,9 @@ private final class LeaseHandoff: @unchecked Sendable {
     private var released = false
     private var releaseWaiter: CheckedContinuation<Void, Never>?
 
-    /// The leased connection; throws the lease's error or the timeout.
-    func connection(failing holder: Task<Void, any Error>) async throws -> PostgresConnection {
-        // The holder's failure (the pool refused) ends the wait too.
-        let watcher = Task { [self] in
-            if case .failure(let error) = await holder.result { abandon(error) }
-        }
-        defer { watcher.cancel() }
-        return try await withCheckedThrowingContinuation { continuation in
+    /// The leased connection; throws the pool's refusal or the timeout.
+    func connection() async throws -> PostgresConnection {
+        try await withCheckedThrowingContinuation { continuation in
             let ready: Result<PostgresConnection, any Error>? = lock.withLock {
                 switch state {
                 case .waiting:
@@ -209,7 +221,8 @@ private final class LeaseHandoff: @unchecked Sendable {
         abandon(StorageError.noConnection(seconds: Int(PostgresConnections.leaseTimeout.components.seconds)))
     }
 
-    private func abandon(_ error: any Error) {
+    /// The lease will not come: the waiting request gets `error`.
+    func abandon(_ error: any Error) {
         let waiter: CheckedContinuation<PostgresConnection, any Error>?? = lock.withLock {
             guard case .waiting(let waiter) = state else { return .none }
             state = .abandoned(error)
@@ -265,13 +278,25 @@ struct PostgresSession: Sendable {
             }
         }
         // postgres-nio loses a query written to a connection PostgreSQL has
-        // already closed (its reply never comes): refuse it here instead.
-        guard !connection.isClosed else { throw StorageError.connectionClosed }
-        var rows: [PostgresRandomAccessRow] = []
-        for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) {
-            rows.append(row.makeRandomAccess())
+        // already closed (the write, queued to the event loop, finds the
+        // channel's handlers gone and its reply never comes). On the loop,
+        // the check and the write happen together: an open connection takes
+        // the query through its handler, which answers or fails it.
+        let query = PostgresQuery(unsafeSQL: sql, binds: bindings)
+        let connection = connection
+        let logger = logger
+        let loop = connection.eventLoop
+        do {
+            let result = try await loop.flatSubmit { () -> EventLoopFuture<PostgresQueryResult> in
+                guard !connection.isClosed else { return loop.makeFailedFuture(StorageError.connectionClosed) }
+                return connection.query(query, logger: logger)
+            }.get()
+            return result.rows.map { $0.makeRandomAccess() }
+        } catch let error as PSQLError where connection.isClosed && error.serverInfo?[.sqlState] != "53100" {
+            // Whatever postgres-nio says of a connection that closed under
+            // the query (a shutdown's FATAL, a message cut short), it is one.
+            throw StorageError.connectionClosed
         }
-        return rows
     }
 
     func execute(_ sql: String) async throws {
