@@ -92,6 +92,26 @@ struct FullDiskTests {
         return String(String(repeating: word, count: count / word.count + 1).prefix(count))
     }
 
+    /// Up to `rounds` times: a big value in each long field of referral
+    /// `id`, then a sync, until a sync fails (a first push or two may still
+    /// fit in space the database already had). The failed sync, if any, and
+    /// every value written, in order.
+    static func pushUntilRefused(
+        _ home: FieldHome, _ id: String, tag: String, rounds: Int
+    ) throws -> (refused: (status: Int32, output: String)?, written: [(path: String, value: String)]) {
+        var written: [(path: String, value: String)] = []
+        for round in 0..<rounds {
+            for path in longPaths {
+                let value = bigValue("\(tag)\(round)-\(path)")
+                try NetworkFaultTests.succeed(home, ["set", id, path, value])
+                written.append((path, value))
+            }
+            let result = try NetworkFaultTests.run(home, ["sync"])
+            if result.status != 0 { return (result, written) }
+        }
+        return (nil, written)
+    }
+
     @Test(
         "the server on a full disk answers a push with 503, Retry-After and a JSON body, stores nothing of it, and takes it once space returns",
         .enabled(if: TestBackend.current == .sqlite, "on PostgreSQL the disk that fills is the cluster's: SQLSTATE 53100 is mapped to the same 503, not tested"))
@@ -114,17 +134,7 @@ struct FullDiskTests {
         disk.fill()
         // Pushes of big values until one no longer fits (a first one may still
         // fit in space the database file or its log already had).
-        var refused: (status: Int32, output: String)?
-        var written: [(path: String, value: String)] = []
-        for round in 0..<6 where refused == nil {
-            for path in Self.longPaths {
-                let value = Self.bigValue("r\(round)-\(path)")
-                try NetworkFaultTests.succeed(jane, ["set", id, path, value])
-                written.append((path, value))
-            }
-            let result = try NetworkFaultTests.run(jane, ["sync"])
-            if result.status != 0 { refused = result }
-        }
+        let (refused, written) = try Self.pushUntilRefused(jane, id, tag: "r", rounds: 6)
         let failure = try #require(refused, "six pushes of about 90 KB fitted on a full 6 MiB disk")
         print("Full disk: field said: \(failure.output.trimmingCharacters(in: .whitespacesAndNewlines))")
         NetworkFaultTests.expectPlainFailure(failure, "a push to a server whose disk is full")
@@ -189,17 +199,7 @@ struct FullDiskTests {
         try NetworkFaultTests.succeed(jane, ["sync"])
 
         disk.fill()
-        var refused: (status: Int32, output: String)?
-        var written: [(path: String, value: String)] = []
-        for round in 0..<20 where refused == nil {
-            for path in Self.longPaths {
-                let value = Self.bigValue("p\(round)-\(path)")
-                try NetworkFaultTests.succeed(jane, ["set", id, path, value])
-                written.append((path, value))
-            }
-            let result = try NetworkFaultTests.run(jane, ["sync"])
-            if result.status != 0 { refused = result }
-        }
+        let (refused, written) = try Self.pushUntilRefused(jane, id, tag: "p", rounds: 20)
         let failure = try #require(refused, "twenty pushes of about 90 KB fitted on PostgreSQL's full disk")
         print("PostgreSQL's disk full: field said: \(failure.output.trimmingCharacters(in: .whitespacesAndNewlines)); PostgreSQL \(postgres.isRunning ? "still running" : "stopped")")
         NetworkFaultTests.expectPlainFailure(failure, "a push to a server whose PostgreSQL's disk is full")
