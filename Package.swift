@@ -44,7 +44,9 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
-            ]
+            ],
+            // The built-in form (version 1), read by both programs.
+            resources: [.copy("Form/Resources/referral-form.json")]
         ),
         .executableTarget(
             name: "field-cli",

@@ -189,7 +189,8 @@ struct Fields: FieldCommand {
         discussion: "--json prints them as data, for scripts.")
 
     @Option(help: "Only the fields of this referral kind.") var kind: ReferralKind?
-    @Flag(help: "Print the form as the Markdown document docs/form.md.") var markdown = false
+    @Flag(help: "Print the form as the Markdown document docs/form-fields.md.") var markdown = false
+    @Flag(help: "Print the form as a form file (docs/form.schema.json), to edit and publish with `sync-server form publish`.") var document = false
     @OptionGroup var output: JSONOption
 
     struct Row: Encodable {
@@ -205,6 +206,10 @@ struct Fields: FieldCommand {
         let patterns = form.patterns.filter { kind == nil || ($0.section.applies(to: kind!) && $0.field.applies(to: kind!)) }
         if markdown {
             context.console.line(Self.markdown(form))
+            return
+        }
+        if document {
+            context.console.line(String(decoding: form.document.encoded(), as: UTF8.self))
             return
         }
         if output.json {

@@ -139,3 +139,28 @@ extension Guidance {
         }
     }
 }
+
+extension Guidance {
+    /// The paths the guidance's rules and the front door read, with the rule's
+    /// name: a published form must keep each of them
+    /// (`FormDocument.referralForm()` refuses one without), since the rules
+    /// come from the statutory guidance, not from an authority's form
+    /// (shared/domain/REFERRALS.md, "Rules" and "Deadlines").
+    public static let rulePaths: [(rule: String, path: String)] = [
+        ("a professional referral names its referrer", "referrer.type"),
+        ("a professional referral names its referrer", "referrer.name"),
+        ("a professional referral names its referrer", "referrer.role"),
+        ("a professional referral names its referrer", "referrer.agency"),
+        ("a professional referral cannot be anonymous", "referrer.anonymity_requested"),
+        ("going ahead without consent records why", "consent.status"),
+        ("going ahead without consent records why", "consent.reason"),
+        ("immediate risk: phone first", "urgency.immediate_risk"),
+        ("immediate risk: phone first", "urgency.call_made"),
+        ("level of need against the kind of referral", "need.level"),
+        ("a phoned referral is confirmed in writing within 48 hours", "urgency.call_at"),
+        ("the front door's queue and the export name each child", "children.*.full_name"),
+        ("a pre-birth referral gives the expected date of delivery", "children.*.expected_delivery"),
+        ("a date of birth is not in the future", "children.*.date_of_birth"),
+        ("an NHS number passes its check digit", "children.*.nhs_number"),
+    ]
+}

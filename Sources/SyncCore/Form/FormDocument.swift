@@ -1,0 +1,231 @@
+import Foundation
+
+/// A referral form as a file: the JSON an authority edits and publishes with
+/// `sync-server form publish FILE`, and what a device fetches and stores.
+/// The shape is published as a JSON Schema in `docs/form.schema.json`;
+/// `docs/form.md` says how an authority changes its form.
+///
+/// ```json
+/// { "form": "referral", "version": 2, "title": "…",
+///   "sections": [ { "key": "children", "title": "Children", "summary": "…", "item": "child",
+///                   "fields": [ { "key": "full_name", "type": "text", "question": "…",
+///                                 "recommended": true } ] } ] }
+/// ```
+/// Types are `text`, `date`, `date-time`, `yes-no`, `choice` and
+/// `multi-choice` (the last two with `options`); policies are `manual` (the
+/// default), `lww`, `append` (text only) and `set` (multi-choice only).
+public struct FormDocument: Codable, Sendable, Equatable {
+    /// Always `referral`: the one form this system carries.
+    public var form: String
+    /// The version the server gave it; absent in a file not yet published.
+    public var version: Int?
+    public var title: String
+    public var sections: [Section]
+
+    public struct Section: Codable, Sendable, Equatable {
+        public var key: String
+        public var title: String
+        public var summary: String
+        /// For a repeating group, what one item is called ("child").
+        public var item: String?
+        /// The referral kinds the section applies to; absent means every kind.
+        public var kinds: [ReferralKind]?
+        public var fields: [Field]
+    }
+
+    public struct Field: Codable, Sendable, Equatable {
+        public var key: String
+        public var type: String
+        public var options: [Option]?
+        public var question: String
+        public var help: String?
+        public var policy: MergePolicy?
+        public var recommended: Bool?
+        public var kinds: [ReferralKind]?
+    }
+
+    public struct Option: Codable, Sendable, Equatable {
+        public var key: String
+        public var label: String
+    }
+
+    /// The name every form document carries in `form`.
+    public static let formName = "referral"
+
+    /// Reads a document from JSON. Throws `FormDocumentError` naming the first
+    /// bad value: not JSON, a missing member, an unknown type or policy.
+    public static func decode(_ data: Data) throws(FormDocumentError) -> FormDocument {
+        do {
+            return try JSONDecoder().decode(FormDocument.self, from: data)
+        } catch let error as DecodingError {
+            throw .unreadable(Self.describe(error))
+        } catch {
+            throw .unreadable("it is not JSON (\(error.localizedDescription))")
+        }
+    }
+
+    /// The document as JSON, keys sorted and indented, as stored and served.
+    public func encoded() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)) ?? Data()
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func at(_ path: [any CodingKey]) -> String {
+            path.isEmpty ? "the top level" : path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+                .trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "'\(key.stringValue)' is missing at \(at(context.codingPath))"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "\(at(context.codingPath)) has the wrong kind of value (\(context.debugDescription))"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "it is not JSON" : "\(at(context.codingPath)): \(context.debugDescription)"
+        @unknown default:
+            return "it could not be read"
+        }
+    }
+}
+
+/// Why a form document cannot be used or published; each message is one
+/// sentence naming the bad value.
+public enum FormDocumentError: Error, Equatable, Sendable, CustomStringConvertible {
+    case unreadable(String)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let why): "The form file cannot be read: \(why)."
+        case .invalid(let why): why
+        }
+    }
+}
+
+extension FormDocument {
+    /// The form this document describes, after checking it: keys are lowercase
+    /// words (`[a-z][a-z0-9_]*`), section keys and field keys within a section
+    /// are unique, choices have options with unique keys, `append` is for text
+    /// and `set` for multi-choice, every group names its item, and the paths
+    /// the guidance's rules read (`Guidance.rulePaths`) are present.
+    /// - Throws: `FormDocumentError.invalid`, naming the first problem found.
+    public func referralForm() throws(FormDocumentError) -> ReferralForm {
+        guard form == Self.formName else {
+            throw .invalid("The form file says it is a '\(form)' form; this system publishes only '\(Self.formName)'.")
+        }
+        if let version, version < 1 { throw .invalid("Form version \(version) is not a version (1 or more).") }
+        guard !sections.isEmpty else { throw .invalid("The form has no sections.") }
+        var sectionKeys = Set<String>()
+        var built: [FormSection] = []
+        for section in sections {
+            try Self.checkKey(section.key, what: "section")
+            guard sectionKeys.insert(section.key).inserted else {
+                throw .invalid("The section key '\(section.key)' appears twice.")
+            }
+            guard !section.fields.isEmpty else { throw .invalid("The section '\(section.key)' has no fields.") }
+            if let item = section.item, item.trimmingCharacters(in: .whitespaces).isEmpty {
+                throw .invalid("The repeating group '\(section.key)' has an empty item name.")
+            }
+            var fieldKeys = Set<String>()
+            var fields: [FormField] = []
+            for field in section.fields {
+                let path = section.item == nil ? "\(section.key).\(field.key)" : "\(section.key).*.\(field.key)"
+                try Self.checkKey(field.key, what: "field in '\(section.key)'")
+                guard fieldKeys.insert(field.key).inserted else { throw .invalid("The path '\(path)' appears twice.") }
+                guard !field.question.trimmingCharacters(in: .whitespaces).isEmpty else {
+                    throw .invalid("The field '\(path)' has no question.")
+                }
+                let type = try Self.fieldType(field, path: path)
+                let policy = field.policy ?? .manual
+                switch (policy, type) {
+                case (.append, .text), (.set, .multiChoice), (.manual, _), (.lww, _): break
+                case (.append, _): throw .invalid("The field '\(path)' is \(type.name); the append policy is for text only.")
+                case (.set, _): throw .invalid("The field '\(path)' is \(type.name); the set policy is for multi-choice only.")
+                }
+                fields.append(FormField(
+                    field.key, type, field.question, help: field.help ?? "", policy: policy,
+                    recommended: field.recommended ?? false, kinds: Set(field.kinds ?? [])))
+            }
+            built.append(FormSection(
+                section.key, section.title, summary: section.summary, itemName: section.item,
+                kinds: Set(section.kinds ?? []), fields: fields))
+        }
+        let result = ReferralForm(sections: built, version: version ?? 1, title: title)
+        let patterns = Set(result.patterns.map(\.pattern))
+        for rule in Guidance.rulePaths where !patterns.contains(rule.path) {
+            throw .invalid("The guidance's rule \"\(rule.rule)\" reads '\(rule.path)', which this form does not have.")
+        }
+        return result
+    }
+
+    private static func checkKey(_ key: String, what: String) throws(FormDocumentError) {
+        let scalars = key.unicodeScalars
+        guard let first = scalars.first, ("a"..."z").contains(first), key.count <= 40,
+              scalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" })
+        else {
+            throw .invalid("'\(key.prefix(40))' is not a valid key for a \(what): use lowercase letters, digits and _, starting with a letter, at most 40.")
+        }
+    }
+
+    private static func fieldType(_ field: Field, path: String) throws(FormDocumentError) -> FieldType {
+        let options = (field.options ?? []).map { FieldOption($0.key, $0.label) }
+        switch field.type {
+        case "text", "date", "date-time", "yes-no":
+            guard field.options == nil else { throw .invalid("The field '\(path)' is \(field.type) and cannot have options.") }
+            return ["text": .text, "date": .date, "date-time": .dateTime, "yes-no": .yesNo][field.type]!
+        case "choice", "multi-choice":
+            guard !options.isEmpty else { throw .invalid("The \(field.type) field '\(path)' has no options.") }
+            var keys = Set<String>()
+            for option in options {
+                guard !option.key.isEmpty, option.key.count <= 40,
+                      option.key.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" })
+                else {
+                    throw .invalid("'\(option.key.prefix(40))' is not a valid option key for '\(path)': use lowercase letters, digits, - and _.")
+                }
+                guard keys.insert(option.key).inserted else {
+                    throw .invalid("The option '\(option.key)' appears twice in '\(path)'.")
+                }
+            }
+            return field.type == "choice" ? .choice(options) : .multiChoice(options)
+        default:
+            throw .invalid("'\(field.type)' is not a field type (text, date, date-time, yes-no, choice, multi-choice) for '\(path)'.")
+        }
+    }
+}
+
+extension ReferralForm {
+    /// The form as a document, for `form show` and for publishing.
+    public var document: FormDocument {
+        FormDocument(
+            form: FormDocument.formName, version: version, title: title,
+            sections: sections.map { section in
+                FormDocument.Section(
+                    key: section.key, title: section.title, summary: section.summary, item: section.itemName,
+                    kinds: section.kinds.isEmpty ? nil : section.kinds.sorted { $0.rawValue < $1.rawValue },
+                    fields: section.fields.map { field in
+                        FormDocument.Field(
+                            key: field.key, type: field.type.documentName,
+                            options: field.type.options.isEmpty ? nil : field.type.options.map { FormDocument.Option(key: $0.key, label: $0.label) },
+                            question: field.question, help: field.help.isEmpty ? nil : field.help,
+                            policy: field.policy == .manual ? nil : field.policy,
+                            recommended: field.recommended ? true : nil,
+                            kinds: field.kinds.isEmpty ? nil : field.kinds.sorted { $0.rawValue < $1.rawValue })
+                    })
+            })
+    }
+}
+
+extension FieldType {
+    /// The type's name in a form document (`date-time`, `yes-no`).
+    public var documentName: String {
+        switch self {
+        case .text: "text"
+        case .date: "date"
+        case .dateTime: "date-time"
+        case .yesNo: "yes-no"
+        case .choice: "choice"
+        case .multiChoice: "multi-choice"
+        }
+    }
+}
