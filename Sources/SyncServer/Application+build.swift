@@ -59,18 +59,20 @@ func buildRouter(_ configuration: ServerConfiguration, storage: any SyncStorage,
     router.get("metrics") { _, _ in
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
     }
-    let engine = PushEngine(form: .standard, clock: configuration.clock, ids: configuration.ids)
+    let forms = FormRegistry(storage: storage)
+    let engine = PushEngine(clock: configuration.clock, ids: configuration.ids)
     let limiter = AuthFailureLimiter(limit: configuration.authFailureLimit, window: configuration.authFailureWindow, clock: configuration.clock)
     let addressLimiter = AuthFailureLimiter(
         limit: configuration.authFailureAddressLimit, window: configuration.authFailureWindow, clock: configuration.clock)
     let api = router.group("v1").add(middleware: AuthenticationMiddleware(storage: storage, limiter: limiter, addressLimiter: addressLimiter))
-    SyncRoutes(storage: storage, engine: engine, metrics: metrics).add(to: api)
+    SyncRoutes(storage: storage, engine: engine, forms: forms, metrics: metrics).add(to: api)
+    FormRoutes(storage: storage, forms: forms).add(to: api)
     FrontDoorRoutes(
-        storage: storage, frontDoor: FrontDoor(form: .standard, clock: configuration.clock),
+        storage: storage, frontDoor: FrontDoor(forms: forms, clock: configuration.clock),
         calendar: WorkingCalendar(authority: configuration.authority)
     ).add(to: api)
-    ConflictRoutes(storage: storage, resolution: ConflictResolution(form: .standard, clock: configuration.clock)).add(to: api)
-    ExportRoutes(storage: storage, form: .standard, clock: configuration.clock).add(to: api)
+    ConflictRoutes(storage: storage, resolution: ConflictResolution(forms: forms, clock: configuration.clock)).add(to: api)
+    ExportRoutes(storage: storage, forms: forms, clock: configuration.clock).add(to: api)
     var console = configuration.console
     console.secure = configuration.tls != nil
     ConsoleRoutes(
@@ -79,8 +81,8 @@ func buildRouter(_ configuration: ServerConfiguration, storage: any SyncStorage,
             storage: storage, clock: configuration.clock, configuration: console,
             limiter: AuthFailureLimiter(limit: configuration.authFailureLimit, window: configuration.authFailureWindow, clock: configuration.clock),
             addressLimiter: addressLimiter),
-        frontDoor: FrontDoor(form: .standard, clock: configuration.clock),
-        resolution: ConflictResolution(form: .standard, clock: configuration.clock),
+        frontDoor: FrontDoor(forms: forms, clock: configuration.clock),
+        resolution: ConflictResolution(forms: forms, clock: configuration.clock),
         calendar: WorkingCalendar(authority: configuration.authority), authority: configuration.authority
     ).add(to: router)
     // Added last, so it wraps only the not-found responder: a request no route took.

@@ -246,7 +246,7 @@ struct Export: AsyncParsableCommand {
         }
         let store = try await storage.open()
         let page = try await store.exportPage(since: since, limit: limit)
-        let body = try format.render(page, form: .standard, next: "/v1/export?format=\(format.rawValue)&since=\(page.cursor)&limit=\(limit)")
+        let body = try format.render(page, form: try await FormRegistry(storage: store).reload().union, next: "/v1/export?format=\(format.rawValue)&since=\(page.cursor)&limit=\(limit)")
         try await store.audit(ExportRoutes.auditEvent(page, format: format, since: since, actor: "operator", at: Timestamp.string(Date())))
         FileHandle.standardOutput.write(body)
         FileHandle.standardError.write(Data("Exported \(page.referrals.count) referral(s); next cursor \(page.cursor)\(page.more ? " (more waiting)" : "").\n".utf8))

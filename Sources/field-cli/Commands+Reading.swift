@@ -209,7 +209,7 @@ struct Fields: FieldCommand {
             return
         }
         if document {
-            context.console.line(String(decoding: form.document.encoded(), as: UTF8.self))
+            context.console.line(String(decoding: form.document.encoded(sorted: false), as: UTF8.self))
             return
         }
         if output.json {

@@ -22,6 +22,7 @@ public struct FormDocument: Codable, Sendable, Equatable {
     public var title: String
     public var sections: [Section]
 
+    // Members in the order a person reads them: `encoded(sorted: false)` keeps it.
     public struct Section: Codable, Sendable, Equatable {
         public var key: String
         public var title: String
@@ -36,9 +37,9 @@ public struct FormDocument: Codable, Sendable, Equatable {
     public struct Field: Codable, Sendable, Equatable {
         public var key: String
         public var type: String
-        public var options: [Option]?
         public var question: String
         public var help: String?
+        public var options: [Option]?
         public var policy: MergePolicy?
         public var recommended: Bool?
         public var kinds: [ReferralKind]?
@@ -64,11 +65,54 @@ public struct FormDocument: Codable, Sendable, Equatable {
         }
     }
 
-    /// The document as JSON, keys sorted and indented, as stored and served.
-    public func encoded() -> Data {
+    /// The document as indented JSON: keys sorted as stored and served (so
+    /// its SHA-256 names it), or with `sorted: false` in reading order, for
+    /// a person to edit (`form show`).
+    public func encoded(sorted: Bool = true) -> Data {
+        guard sorted else { return Data(readable().utf8) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(self)) ?? Data()
+    }
+
+    /// JSON in reading order, two-space indented, as `referral-form.json` is
+    /// written (Foundation's encoder keeps no member order unless sorted).
+    private func readable() -> String {
+        func string(_ text: String) -> String {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .withoutEscapingSlashes
+            return (try? encoder.encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+        }
+        func object(_ members: [(String, String?)], _ indent: String) -> String {
+            let inner = indent + "  "
+            return "{\n" + members.compactMap { key, value in value.map { "\(inner)\(string(key)): \($0)" } }.joined(separator: ",\n") + "\n\(indent)}"
+        }
+        func array(_ items: [String], _ indent: String) -> String {
+            "[\n" + items.map { indent + "  " + $0 }.joined(separator: ",\n") + "\n\(indent)]"
+        }
+        func kinds(_ kinds: [ReferralKind]?, _ indent: String) -> String? {
+            kinds.map { array($0.map { string($0.rawValue) }, indent) }
+        }
+        let sections = sections.map { section in
+            object([
+                ("key", string(section.key)), ("title", string(section.title)), ("summary", string(section.summary)),
+                ("item", section.item.map(string)), ("kinds", kinds(section.kinds, "      ")),
+                ("fields", array(section.fields.map { field in
+                    object([
+                        ("key", string(field.key)), ("type", string(field.type)), ("question", string(field.question)),
+                        ("help", field.help.map(string)),
+                        ("options", field.options.map { options in
+                            array(options.map { object([("key", string($0.key)), ("label", string($0.label))], "            ") }, "          ")
+                        }),
+                        ("policy", field.policy.map { string($0.rawValue) }), ("recommended", field.recommended.map { $0 ? "true" : "false" }),
+                        ("kinds", kinds(field.kinds, "          ")),
+                    ], "        ")
+                }, "      ")),
+            ], "    ")
+        }
+        return object([
+            ("form", string(form)), ("version", version.map(String.init)), ("title", string(title)), ("sections", array(sections, "  ")),
+        ], "")
     }
 
     private static func describe(_ error: DecodingError) -> String {
@@ -206,8 +250,8 @@ extension ReferralForm {
                     fields: section.fields.map { field in
                         FormDocument.Field(
                             key: field.key, type: field.type.documentName,
-                            options: field.type.options.isEmpty ? nil : field.type.options.map { FormDocument.Option(key: $0.key, label: $0.label) },
                             question: field.question, help: field.help.isEmpty ? nil : field.help,
+                            options: field.type.options.isEmpty ? nil : field.type.options.map { FormDocument.Option(key: $0.key, label: $0.label) },
                             policy: field.policy == .manual ? nil : field.policy,
                             recommended: field.recommended ? true : nil,
                             kinds: field.kinds.isEmpty ? nil : field.kinds.sorted { $0.rawValue < $1.rawValue })

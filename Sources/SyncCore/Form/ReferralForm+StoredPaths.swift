@@ -31,6 +31,11 @@ extension ReferralForm {
                 return .failure(PathRefusal("'\(value ?? "null")' is not a status a device may set."))
             }
             return .success(PathRules(policy: .lww, optionOrder: []))
+        case RecordPath.form:
+            guard let value, let number = Int(value), String(number) == value, (1...version).contains(number) else {
+                return .failure(PathRefusal("'\(value?.prefix(40) ?? "null")' is not a form version this server has published (1 to \(version))."))
+            }
+            return .success(PathRules(policy: .lww, optionOrder: []))
         default:
             break
         }
@@ -39,7 +44,7 @@ extension ReferralForm {
             return .failure(PathRefusal("The path '\(path.prefix(40))' has \(parts.count) parts; a stored path has at most \(Self.maximumPathDepth)."))
         }
         guard let section = index[String(parts[0])]?.section else {
-            return .failure(PathRefusal("The form has no field '\(path)'."))
+            return .failure(PathRefusal("\(scope) has no field '\(path)'."))
         }
         let fieldKey: Substring?
         if section.isGroup {
@@ -48,9 +53,11 @@ extension ReferralForm {
             }
             fieldKey = parts.count == 3 ? parts[2] : nil
         } else {
-            guard parts.count == 2 else { return .failure(PathRefusal("The form has no field '\(path)'.")) }
+            guard parts.count == 2 else { return .failure(PathRefusal("\(scope) has no field '\(path)'.")) }
             fieldKey = parts[1]
         }
+        let pattern = section.isGroup ? "\(section.key).*.\(fieldKey ?? "")" : path
+        let of = provenance[pattern].map { " (\($0))" } ?? ""
         guard let fieldKey else {
             guard value == nil || value == ItemMarker.present else {
                 return .failure(PathRefusal("'\(value!)' is not a valid value for the item '\(path)'."))
@@ -58,14 +65,14 @@ extension ReferralForm {
             return .success(PathRules(policy: .lww, optionOrder: []))
         }
         guard let field = index["\(section.key).\(fieldKey)"]?.field else {
-            return .failure(PathRefusal("The form has no field '\(path)'."))
+            return .failure(PathRefusal("\(scope) has no field '\(path)'."))
         }
         if let value {
             if value.utf8.count > FieldType.maximumTextLength, value.count > FieldType.maximumTextLength {
                 return .failure(PathRefusal("The value of '\(path)' has \(value.count) characters; the most is \(FieldType.maximumTextLength)."))
             }
             guard Self.isCanonical(value, for: field.type) else {
-                return .failure(PathRefusal("'\(value.prefix(40))' is not a valid \(field.type.name) value for '\(path)'."))
+                return .failure(PathRefusal("'\(value.prefix(40))' is not a valid \(field.type.name) value for '\(path)'\(of)."))
             }
             if field.isName, value.unicodeScalars.contains(where: FieldType.bidirectionalControls.contains) {
                 return .failure(PathRefusal("The name in '\(path)' holds a bidirectional control character (U+202A–U+202E, U+2066–U+2069), which can make it read as another."))

@@ -12,14 +12,25 @@ public struct ReferralForm: Sendable {
     /// The published version (1 is the built-in form every device starts with).
     public let version: Int
     public let title: String
+    /// How refusals name the form: "The form", or for the server's union of
+    /// versions "No version of the form (1–3)".
+    let scope: String
+    /// For the union of versions: which versions have each path pattern
+    /// ("form versions 2–3"), named when a value is refused.
+    let provenance: [String: String]
     /// Sections and fields by key (`referrer`, `referrer.name`, `children.full_name`),
     /// for the server's check of every pushed change.
     let index: [String: (section: FormSection, field: FormField?)]
 
-    public init(sections: [FormSection], version: Int = 1, title: String = "Referral to children's social care") {
+    public init(
+        sections: [FormSection], version: Int = 1, title: String = "Referral to children's social care",
+        scope: String = "The form", provenance: [String: String] = [:]
+    ) {
         self.sections = sections
         self.version = version
         self.title = title
+        self.scope = scope
+        self.provenance = provenance
         var index: [String: (section: FormSection, field: FormField?)] = [:]
         for section in sections {
             index[section.key] = (section, nil)
@@ -49,6 +60,14 @@ extension ReferralForm {
     public func section(_ key: String) -> FormSection? { sections.first { $0.key == key } }
 
     public var groups: [FormSection] { sections.filter(\.isGroup) }
+
+    /// The field behind a path pattern (`referrer.name`, `children.*.full_name`).
+    public func field(atPattern pattern: String) -> FormField? {
+        let parts = pattern.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard let section = section(parts[0]) else { return nil }
+        let key = section.isGroup ? (parts.count == 3 && parts[1] == "*" ? parts[2] : nil) : (parts.count == 2 ? parts[1] : nil)
+        return key.flatMap { key in section.fields.first { $0.key == key } }
+    }
 
     /// Every path pattern (`referrer.name`, `children.*.full_name`) with its section and field.
     public var patterns: [(pattern: String, section: FormSection, field: FormField)] {

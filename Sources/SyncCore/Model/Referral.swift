@@ -33,7 +33,10 @@ public enum ReferralStatus: String, CaseIterable, Sendable, Codable {
 public enum RecordPath {
     public static let kind = "@kind"
     public static let status = "@status"
-    public static let all: Set<String> = [kind, status]
+    /// The form version the referral is written on (`FormCatalog`); absent
+    /// means version 1.
+    public static let form = "@form"
+    public static let all: Set<String> = [kind, status, form]
 }
 
 /// One referral as the device holds it now.

@@ -326,8 +326,15 @@ public struct PullResponse: Codable, Sendable, Equatable {
     public var end: Int64?
     /// The server's time when it answered (ISO 8601, UTC).
     public var serverTime: String?
+    /// The newest form version the server has published (docs/form.md): a
+    /// device with an older one fetches the versions it lacks from
+    /// `GET /v1/forms/{version}`. Absent from servers before form versions.
+    public var formVersion: Int?
 
-    public init(changes: [PulledChange], cursor: Int64, more: Bool, epoch: String? = nil, end: Int64? = nil, serverTime: String? = nil) {
+    public init(
+        changes: [PulledChange], cursor: Int64, more: Bool, epoch: String? = nil, end: Int64? = nil, serverTime: String? = nil,
+        formVersion: Int? = nil
+    ) {
         self.protocolVersion = SyncProtocol.version
         self.changes = changes
         self.cursor = cursor
@@ -335,6 +342,7 @@ public struct PullResponse: Codable, Sendable, Equatable {
         self.epoch = epoch
         self.end = end
         self.serverTime = serverTime
+        self.formVersion = formVersion
     }
 
     enum CodingKeys: String, CodingKey {

@@ -69,7 +69,7 @@ struct ContentCipher: @unchecked Sendable {
 
     /// Record-level values the store's own queries read: never content.
     static func isStructural(_ path: String) -> Bool {
-        if path == RecordPath.kind || path == RecordPath.status { return true }
+        if path == RecordPath.kind || path == RecordPath.status || path == RecordPath.form { return true }
         // A group item's marker: `<group>.<uuid>`, whose value is `present`.
         let parts = path.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 2 && groupKeys.contains(String(parts[0]))

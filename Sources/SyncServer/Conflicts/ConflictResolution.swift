@@ -6,7 +6,9 @@ import SyncCore
 /// (`SyncStorage.conflicts(all:)`), and resolved here: the admin picks a
 /// candidate or gives a value, with a reason (SYNC.md, "Conflicts").
 struct ConflictResolution {
-    let form: ReferralForm
+    let forms: FormRegistry
+    /// Every version's fields (`FormCatalog.union`): a referral may be on any.
+    var form: ReferralForm { forms.current.union }
     let clock: any WallClock
 
     /// Settles a conflict: the decision is a new revision of the field that

@@ -7,6 +7,7 @@ import SyncCore
 struct SyncRoutes {
     let storage: any SyncStorage
     let engine: PushEngine
+    let forms: FormRegistry
     let metrics: ServerMetrics
 
     func add(to group: RouterGroup<SyncRequestContext>) {
@@ -58,13 +59,14 @@ struct SyncRoutes {
             throw APIError(.forbidden, "Device \(body.device.prefix(40)) is not registered to \(user.name); run `field login` first.")
         }
         try await checkSameLog(body)
+        let form = try await forms.catalog(for: body).union
         // The whole batch is one transaction, committed before the reply:
         // read phase, decision (no I/O), write phase (docs/protocol.md, "The server's write path").
         let reference = engine.newReference()
         var decided: PushEngine.Result?
         let revisions = try await storage.push(PushNeeds(body, reference: reference)) { snapshot, fallback in
             let transaction = PlannedTransaction(snapshot: snapshot, fallback: fallback)
-            let result = try await engine.apply(body, user: user, reference: reference, in: transaction)
+            let result = try await engine.apply(body, user: user, reference: reference, form: form, in: transaction)
             try await transaction.audit(AuditEvent(
                 at: result.response.receipt?.serverTime ?? Timestamp.string(engine.clock.now()), actor: user.name, action: "push",
                 record: nil,
@@ -117,6 +119,10 @@ struct SyncRoutes {
         }
         var page = try await storage.pull(since: cursor, limit: limit, for: user)
         page.serverTime = Timestamp.string(engine.clock.now())
+        if let version = page.formVersion {
+            // Another instance, or `sync-server form publish`, published one this instance has not read.
+            _ = try await forms.catalog(holding: version)
+        }
         if user.role != .practitioner, !page.changes.isEmpty {
             // Reads of referral content by intake and admins are on the record.
             let records = Set(page.changes.map(\.record)).sorted().joined(separator: ",")

@@ -338,7 +338,7 @@ extension StorageError: HTTPResponseError {
     var status: HTTPResponse.Status {
         switch self {
         case .unstorableText: .badRequest
-        case .duplicateUser: .conflict
+        case .duplicateUser, .formVersionTaken: .conflict
         case .notPrivate, .backupRefused: .internalServerError
         case .noConnection, .connectionClosed: .serviceUnavailable
         }

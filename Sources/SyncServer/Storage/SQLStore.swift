@@ -25,6 +25,34 @@ extension SQLStore {
         try await writing { try await body($0) }
     }
 
+    // MARK: Form versions (docs/form.md)
+
+    func publishedForms() async throws -> [PublishedForm] {
+        try await connected { session in
+            try await session.rows("SELECT version, document, digest, published_at, published_by FROM form_versions ORDER BY version", []).map {
+                PublishedForm(
+                    version: Int(try $0.int("version")!), document: try $0.text("document")!, digest: try $0.text("digest")!,
+                    publishedAt: try $0.text("published_at")!, publishedBy: try $0.text("published_by")!)
+            }
+        }
+    }
+
+    func publishForm(_ form: PublishedForm) async throws {
+        try await writing { transaction in
+            // Publishes are taken in turn (the audit trail's turn), so two
+            // operators publishing at once get a clear refusal, not a key error.
+            try await transaction.takeAuditTurn()
+            let latest = try await transaction.sql.rows("SELECT coalesce(max(version), 1) AS latest FROM form_versions", [])[0].int("latest") ?? 1
+            guard latest + 1 == Int64(form.version) else { throw StorageError.formVersionTaken(form.version) }
+            try await transaction.sql.run(
+                "INSERT INTO form_versions (version, document, digest, published_at, published_by) VALUES ($1, $2, $3, $4, $5)",
+                [.int(Int64(form.version)), .text(form.document), .text(form.digest), .text(form.publishedAt), .text(form.publishedBy)])
+            try await transaction.audit(AuditEvent(
+                at: form.publishedAt, actor: form.publishedBy, action: "form-publish", record: nil,
+                detail: "version=\(form.version) sha256=\(form.digest)"))
+        }
+    }
+
     // MARK: Users and devices
 
     func addUser(name: String, role: Role, tokenHash: String, at: String) async throws -> User {
@@ -131,11 +159,14 @@ extension SQLStore {
 
     /// The log's epoch and end, in one statement.
     static var identityQuery: String {
-        "SELECT (SELECT epoch FROM server_identity WHERE id = 1) AS epoch, (SELECT coalesce(max(revision), 0) FROM change_log) AS last"
+        """
+        SELECT (SELECT epoch FROM server_identity WHERE id = 1) AS epoch, (SELECT coalesce(max(revision), 0) FROM change_log) AS last,
+            (SELECT coalesce(max(version), 1) FROM form_versions) AS form_version
+        """
     }
 
     static func identity(_ row: any SQLRow) throws -> ServerIdentity {
-        ServerIdentity(epoch: try row.text("epoch")!, end: try row.int("last") ?? 0)
+        ServerIdentity(epoch: try row.text("epoch")!, end: try row.int("last") ?? 0, formVersion: Int(try row.int("form_version") ?? 1))
     }
 
     func startNewEpoch(at: String) async throws -> String {

@@ -337,34 +337,7 @@ final class SQLiteStorage: SQLStore {
             // next pull does not scan invisible entries again.
             let identity = try Self.identity(try Row.fetchOne(db, sql: Self.identityQuery)!)
             let cursor = more || !changes.isEmpty ? (changes.last?.revision ?? since) : max(since, identity.end)
-            return PullResponse(changes: changes, cursor: cursor, more: more, epoch: identity.epoch, end: identity.end)
-        }
-    }
-}
-
-enum StorageError: Error, CustomStringConvertible {
-    case duplicateUser(String)
-    /// Text PostgreSQL cannot store (U+0000); it names nothing stored, so the request is refused.
-    case unstorableText
-    /// A database file others can read, which the server cannot make `0600`.
-    case notPrivate(String)
-    /// A backup that was not made: the file, and why.
-    case backupRefused(String, String)
-    /// No database connection came within this many seconds: PostgreSQL is
-    /// down or out of reach, or every connection is busy.
-    case noConnection(seconds: Int)
-    /// The database closed the connection a transaction was using
-    /// (PostgreSQL stopped or restarted): the transaction is gone with it.
-    case connectionClosed
-
-    var description: String {
-        switch self {
-        case .duplicateUser(let name): "A user named '\(name)' already exists."
-        case .unstorableText: "The request holds a NUL character, which no id, name or value may contain."
-        case .notPrivate(let file): "The database file '\(file)' holds referral content and cannot be made private (0600); run the server as the file's owner or fix its mode."
-        case .backupRefused(let file, let why): "No backup was written to '\(file)': \(why)."
-        case .noConnection(let seconds): "No connection to the database came within \(seconds) s."
-        case .connectionClosed: "The database closed the connection in the middle of the request."
+            return PullResponse(changes: changes, cursor: cursor, more: more, epoch: identity.epoch, end: identity.end, formVersion: identity.formVersion)
         }
     }
 }

@@ -25,5 +25,17 @@ enum SharedSchema {
             );
             CREATE INDEX console_sessions_by_user ON console_sessions(user_id)
             """),
+        // The authority's own form versions (docs/form.md): version 1 is the
+        // built-in form and never stored; each publish adds the next, as the
+        // JSON document devices fetch, with its SHA-256.
+        ("s2-form-versions", """
+            CREATE TABLE form_versions (
+                version BIGINT PRIMARY KEY,
+                document TEXT NOT NULL,
+                digest TEXT NOT NULL,
+                published_at TEXT NOT NULL,
+                published_by TEXT NOT NULL
+            )
+            """),
     ]
 }

@@ -54,6 +54,18 @@ struct ServerIdentity: Sendable, Equatable {
     var epoch: String
     /// The highest revision in the change log (0 when empty).
     var end: Int64
+    /// The newest published form version (1, the built-in form, when none is).
+    var formVersion: Int = 1
+}
+
+/// One published form version as stored: its JSON document (`FormDocument`,
+/// keys sorted) and that text's SHA-256 in hex.
+struct PublishedForm: Sendable, Equatable {
+    var version: Int
+    var document: String
+    var digest: String
+    var publishedAt: String
+    var publishedBy: String
 }
 
 /// What a push stored for one (device, seq), returned again on a retry.
@@ -100,6 +112,12 @@ protocol SyncStorage: Sendable {
     /// A page of the change log after `since`, as `user` may see it, with the
     /// log's epoch and end from the same snapshot.
     func pull(since: Int64, limit: Int, for user: User) async throws -> PullResponse
+    /// The published form versions (2 and on), oldest first.
+    func publishedForms() async throws -> [PublishedForm]
+    /// Stores `form` as the next version, with its audit entry, in one
+    /// transaction. Throws `StorageError.formVersionTaken` when the newest
+    /// version is no longer `form.version - 1` (another publish came first).
+    func publishForm(_ form: PublishedForm) async throws
     /// Submitted referrals, oldest submission first.
     func submittedReferrals() async throws -> [SubmittedReferral]
     /// The NHS numbers the children of submitted referrals carry (removed

@@ -6,7 +6,9 @@ import SyncCore
 /// the referrer's devices on their next pull. (Admins' conflict resolutions
 /// are in `Conflicts/`.)
 struct FrontDoor {
-    let form: ReferralForm
+    let forms: FormRegistry
+    /// Every version's fields (`FormCatalog.union`): a referral may be on any.
+    var form: ReferralForm { forms.current.union }
     let clock: any WallClock
 
     /// The longest reason intake may give for a changed decision, or an admin for a resolution.

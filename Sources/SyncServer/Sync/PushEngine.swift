@@ -22,7 +22,6 @@ import SyncCore
 /// stamp is kept in the log as `sent_hlc`), so a device whose clock runs
 /// ahead can neither be blocked nor win every later `lww` race.
 struct PushEngine {
-    let form: ReferralForm
     let clock: any WallClock
     let ids: any IDGenerator
 
@@ -40,8 +39,10 @@ struct PushEngine {
     /// Decides a push batch in `transaction` (for the server, a
     /// `PlannedTransaction` over the batch's snapshot); `reference` is the
     /// receipt reference to use unless it is taken (from `newReference`, and
-    /// named in the batch's `PushNeeds` so the read phase checks it).
-    func apply(_ request: PushRequest, user: User, reference: String, in transaction: any SyncTransaction) async throws -> Result {
+    /// named in the batch's `PushNeeds` so the read phase checks it); `form`
+    /// checks each change's path and value: on the server, every published
+    /// version's fields (`FormCatalog.union`), since a draft may be on any.
+    func apply(_ request: PushRequest, user: User, reference: String, form: ReferralForm, in transaction: any SyncTransaction) async throws -> Result {
         let now = clock.now()
         let at = Timestamp.string(now)
         var reference = reference
@@ -90,7 +91,7 @@ struct PushEngine {
             if owners[change.record] == nil, UUID.isCanonical(change.record), let owner = try await transaction.recordOwner(change.record) {
                 owners[change.record] = owner
             }
-            switch try await validate(change, user: user, owner: owners[change.record], now: now, in: transaction) {
+            switch try await validate(change, user: user, owner: owners[change.record], form: form, now: now, in: transaction) {
             case .failure(let refusal):
                 result.rejected += 1
                 result.response.outcomes.append(ChangeOutcome(seq: change.seq, outcome: .rejected, reason: refusal.reason))
@@ -127,7 +128,7 @@ struct PushEngine {
         return result
     }
 
-    private func validate(_ change: WireChange, user: User, owner: Int64?, now: Date, in transaction: any SyncTransaction) async throws -> Swift.Result<PathRules, PathRefusal> {
+    private func validate(_ change: WireChange, user: User, owner: Int64?, form: ReferralForm, now: Date, in transaction: any SyncTransaction) async throws -> Swift.Result<PathRules, PathRefusal> {
         guard user.role == .practitioner else {
             return .failure(PathRefusal("Only practitioners write referral content; \(user.name) is \(user.role.rawValue)."))
         }

@@ -1,0 +1,177 @@
+import Foundation
+
+/// Every version of the form a device or the server knows, oldest first:
+/// version 1 is always the built-in form (`ReferralForm.standard`), and an
+/// authority's published versions follow it (`sync-server form publish`).
+///
+/// A path keeps its meaning across versions: it keeps its type, its merge
+/// policy and its section's shape, and a path a version leaves out is
+/// **retired** from that version on, never used again for another question
+/// (`nextVersion(from:)` refuses one that is). So a value stored under a path
+/// means the same in every version, and the server can check every pushed
+/// change against `union`, the fields of all versions together, whatever
+/// version the draft it comes from is on (docs/form.md).
+public struct FormCatalog: Sendable {
+    /// Versions 1…n, in order, with no gaps.
+    public let versions: [ReferralForm]
+    /// Every field of every version: the newest wording of each, retired ones
+    /// after the live ones of their section. The server checks pushed paths
+    /// against it; the export labels values with it.
+    public let union: ReferralForm
+    /// For each path pattern (`children.*.upn`), the first version that has it.
+    public let introducedIn: [String: Int]
+    /// For each retired path pattern, the first version without it.
+    public let retiredIn: [String: Int]
+
+    /// The catalog of the built-in form alone.
+    public static let builtIn = FormCatalog(checked: [.standard])
+
+    /// A catalog of `versions`, which must be 1…n in order (each checked when
+    /// it was published).
+    public init(checked versions: [ReferralForm]) {
+        precondition(!versions.isEmpty && versions.enumerated().allSatisfy { $0.offset + 1 == $0.element.version })
+        self.versions = versions
+        var introduced: [String: Int] = [:]
+        var retired: [String: Int] = [:]
+        var previous = Set<String>()
+        for form in versions {
+            let patterns = Set(form.patterns.map(\.pattern))
+            for pattern in patterns where introduced[pattern] == nil { introduced[pattern] = form.version }
+            for pattern in previous.subtracting(patterns) where retired[pattern] == nil { retired[pattern] = form.version }
+            previous = patterns
+        }
+        introducedIn = introduced
+        retiredIn = retired
+        union = Self.union(of: versions, introduced: introduced, retired: retired)
+    }
+
+    public var latest: ReferralForm { versions[versions.count - 1] }
+
+    /// The form of a version; nil for one this catalog does not have.
+    public func form(version: Int) -> ReferralForm? {
+        versions.indices.contains(version - 1) ? versions[version - 1] : nil
+    }
+
+    /// The form a referral is written on: the version its `@form` value names,
+    /// version 1 when it has none (drafts started before versions existed).
+    /// Nil when the catalog lacks that version (a device that has not yet
+    /// fetched it).
+    public func form(of referral: Referral) -> ReferralForm? {
+        form(version: referral.formVersion)
+    }
+
+    /// Which versions have a path pattern, as a person reads it
+    /// ("form version 1", "form versions 2–3"); nil for one none has.
+    public func versionsText(of pattern: String) -> String? {
+        guard let first = introducedIn[pattern] else { return nil }
+        let last = (retiredIn[pattern] ?? latest.version + 1) - 1
+        return first == last ? "form version \(first)" : "form versions \(first)–\(last)"
+    }
+
+    /// Checks `document` as the next version after this catalog's latest and
+    /// returns it as a form, numbered `latest.version + 1`.
+    /// - Throws: `FormDocumentError.invalid`, naming the first problem: any
+    ///   check of `FormDocument.referralForm()`; a version in the file that is
+    ///   not the next one; a retired path used again; a path whose type,
+    ///   choice kind or merge policy differs from before; a repeating group
+    ///   that became a plain section or the other way round.
+    public func nextVersion(from document: FormDocument) throws(FormDocumentError) -> ReferralForm {
+        let next = latest.version + 1
+        if let stated = document.version, stated != next {
+            throw .invalid("The form file says it is version \(stated); the next version to publish is \(next) (leave out \"version\" to take the next).")
+        }
+        var numbered = document
+        numbered.version = next
+        let candidate = try numbered.referralForm()
+        var unchanged = latest.document
+        unchanged.version = next
+        if unchanged == candidate.document {
+            throw .invalid("The form file is the same as version \(latest.version); there is nothing to publish.")
+        }
+        for section in candidate.sections {
+            if let known = union.section(section.key), known.isGroup != section.isGroup {
+                throw .invalid("The section '\(section.key)' was \(known.isGroup ? "a repeating group" : "a plain section"); a section keeps its shape in every version.")
+            }
+        }
+        for (pattern, _, field) in candidate.patterns {
+            if let version = retiredIn[pattern] {
+                throw .invalid("The path '\(pattern)' was retired in form version \(version); a retired path is never used again (give the question a new key).")
+            }
+            guard let known = union.field(atPattern: pattern) else { continue }
+            if known.type.documentName != field.type.documentName {
+                throw .invalid("The path '\(pattern)' is \(known.type.documentName) in earlier versions; it cannot become \(field.type.documentName) (give the question a new key).")
+            }
+            if known.policy != field.policy {
+                throw .invalid("The path '\(pattern)' has the \(known.policy.rawValue) merge policy in earlier versions; it cannot change to \(field.policy.rawValue).")
+            }
+        }
+        return candidate
+    }
+
+    /// What moving a referral from one version to another changes: paths of
+    /// `from` that `to` retires, and paths `to` adds.
+    public func difference(from: ReferralForm, to: ReferralForm) -> (retired: [String], added: [String]) {
+        let old = from.patterns.map(\.pattern), new = to.patterns.map(\.pattern)
+        return (old.filter { !new.contains($0) }, new.filter { !old.contains($0) })
+    }
+
+    private static func union(of versions: [ReferralForm], introduced: [String: Int], retired: [String: Int]) -> ReferralForm {
+        let latest = versions[versions.count - 1]
+        var sections: [FormSection] = latest.sections
+        var order = latest.sections.map(\.key)
+        var byKey = Dictionary(uniqueKeysWithValues: latest.sections.map { ($0.key, $0) })
+        // Walk back from the newest: each older field not yet present joins its
+        // section (after the newer ones), with its options merged so that an
+        // older draft's choices stay valid.
+        for form in versions.reversed().dropFirst() {
+            for section in form.sections {
+                guard var merged = byKey[section.key] else {
+                    byKey[section.key] = section
+                    order.append(section.key)
+                    continue
+                }
+                var fields = merged.fields
+                for field in section.fields {
+                    if let index = fields.firstIndex(where: { $0.key == field.key }) {
+                        fields[index] = fields[index].withOptions(merging: field.type.options)
+                    } else {
+                        fields.append(field)
+                    }
+                }
+                merged = FormSection(
+                    merged.key, merged.title, summary: merged.summary, itemName: merged.itemName, kinds: merged.kinds, fields: fields)
+                byKey[section.key] = merged
+            }
+        }
+        sections = order.map { byKey[$0]! }
+        var provenance: [String: String] = [:]
+        for (pattern, first) in introduced {
+            let last = (retired[pattern] ?? latest.version + 1) - 1
+            provenance[pattern] = first == last ? "form version \(first)" : "form versions \(first)–\(last)"
+        }
+        return ReferralForm(
+            sections: sections, version: latest.version, title: latest.title,
+            scope: versions.count == 1 ? "The form" : "No version of the form (1–\(latest.version))", provenance: provenance)
+    }
+}
+
+extension FormField {
+    /// The field with `older` options it lacks added after its own.
+    func withOptions(merging older: [FieldOption]) -> FormField {
+        let missing = older.filter { option in !type.options.contains { $0.key == option.key } }
+        guard !missing.isEmpty else { return self }
+        let merged: FieldType
+        switch type {
+        case .choice(let options): merged = .choice(options + missing)
+        case .multiChoice(let options): merged = .multiChoice(options + missing)
+        default: return self
+        }
+        return FormField(key, merged, question, help: help, policy: policy, recommended: recommended, kinds: kinds)
+    }
+}
+
+extension Referral {
+    /// The form version the referral is written on (`@form`); 1 when it has
+    /// none, as drafts started before versions existed.
+    public var formVersion: Int { values[RecordPath.form].flatMap(Int.init) ?? 1 }
+}
