@@ -56,7 +56,7 @@ struct Set: FieldCommand {
         let writes = try store.set(path, of: id, to: value.joined(separator: " "))
         let referral = try store.referral(id)
         for write in writes {
-            let shown = Format.value(write.newValue, at: write.path, form: store.form)
+            let shown = Format.value(write.newValue, at: write.path, form: store.forms.union)
             context.console.line(write.changed ? "\(Format.path(write.path, in: referral)) = \(shown)" : "\(Format.path(write.path, in: referral)) already is \(shown)")
         }
         context.valueWarnings(writes, in: referral).forEach(context.console.line)
@@ -186,5 +186,42 @@ struct Discard: FieldCommand {
         }
         try store.discard(id)
         context.console.line("Discarded referral \(id.lowercased).")
+    }
+}
+
+struct Upgrade: FieldCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Move a draft to the newest form version this device has (fetched by `field sync`).",
+        discussion: """
+            A draft keeps the form version it was started on until you upgrade it. Answers to questions the newer \
+            version retires stay on the referral, in its history and in what the front door exports; they are no \
+            longer asked by `fill` or listed by `show` among the sections. A submitted referral stays on its version.
+            """)
+
+    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
+
+    func run(in context: Context) async throws {
+        let id = try context.referralID(self.id)
+        let store = try context.store()
+        let moved = try store.upgrade(id)
+        guard moved.to > moved.from else {
+            context.console.line("Referral \(id.lowercased) is already on form version \(moved.to), the newest this device has; `field sync` fetches newer ones.")
+            return
+        }
+        context.console.line("Referral \(id.lowercased) moved from form version \(moved.from) to \(moved.to); it syncs like any change.")
+        let referral = try store.referral(id)
+        let kept = moved.retired.filter { pattern in referral.visibleValues.keys.contains { Upgrade.matches($0, pattern) } }
+        if !kept.isEmpty {
+            context.console.line("Kept, though version \(moved.to) no longer asks them: \(kept.joined(separator: ", ")) (in `field history` and the export).")
+        }
+        if !moved.added.isEmpty {
+            context.console.line("New question(s): \(moved.added.joined(separator: ", ")); `field fill \(id.lowercased.prefix(13))` asks them.")
+        }
+    }
+
+    /// Whether a stored path (`children.<uuid>.upn`) is an instance of a pattern (`children.*.upn`).
+    static func matches(_ path: String, _ pattern: String) -> Bool {
+        let parts = path.split(separator: "."), wanted = pattern.split(separator: ".")
+        return parts.count == wanted.count && zip(parts, wanted).allSatisfy { $1 == "*" || $0 == $1 }
     }
 }

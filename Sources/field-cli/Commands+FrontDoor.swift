@@ -128,7 +128,7 @@ struct IntakeShow: FieldCommand {
         let referral = Referral(
             id: UUID(uuidString: document.id)!, createdAt: created, createdBy: document.owner, updatedAt: created,
             values: document.fields)
-        let form = try context.store().form
+        let form = try context.store().forms.union
         // Under each field: what changed after the front door saw it, and every candidate of an open conflict.
         let since = document.fields[IntakePath.decidedAt] != nil ? "the decision" : "the acknowledgement"
         var notes: [String: [String]] = [:]
@@ -254,7 +254,7 @@ struct Conflicts: FieldCommand {
             context.console.line(all ? "No conflicts." : "No open conflicts.")
             return
         }
-        let form = try context.store().form
+        let form = try context.store().forms.union
         for conflict in conflicts {
             context.console.line("Conflict \(conflict.id) (\(conflict.status)) on referral \(conflict.record)")
             context.console.line("  \(conflict.path): \(conflict.question)")
@@ -286,11 +286,11 @@ struct Resolve: FieldCommand {
         guard let target = matches.first else { throw CLIError("No open conflict has an id starting '\(conflict)'; `field conflicts` lists them.") }
         guard matches.count == 1 else { throw CLIError("'\(conflict)' matches \(matches.count) conflicts; give more of the id.") }
         var stored = value
-        if let value, let field = ReferralForm.standard.field(atStoredPath: target.path)?.1 {
+        if let value, let field = try context.store().forms.union.field(atStoredPath: target.path)?.1 {
             stored = try field.type.normalize(value, now: context.clock.now(), timeZone: .current)
         }
         let resolution = try await client.resolve(target.id, pick: pick, value: stored, reason: reason)
-        let form = try context.store().form
+        let form = try context.store().forms.union
         context.console.line("Resolved conflict \(target.id): \(target.path) = \(Format.value(resolution.value, at: target.path, form: form)) (revision \(resolution.revision)). Every device receives it on its next sync.")
     }
 }

@@ -21,7 +21,7 @@ struct Show: FieldCommand {
         let store = try context.store()
         let referral = try store.referral(try context.referralID(id))
         if output.json {
-            try context.console.json(Self.document(referral, form: store.form))
+            try context.console.json(Self.document(referral, form: store.forms.union))
         } else {
             try Self.render(referral, all: all, context: context).forEach(context.console.line)
         }
@@ -45,7 +45,8 @@ struct Show: FieldCommand {
     /// its stored path (intake's changes and conflicts); a field with notes is
     /// listed even when unanswered.
     static func render(_ referral: Referral, all: Bool, context: Context, notes: [String: [String]] = [:]) throws -> [String] {
-        let form = try context.store().form
+        let store = try context.store()
+        let form = store.form(for: referral)
         let values = referral.visibleValues
         var lines = [
             "Referral \(referral.id.lowercased): \(referral.kind.title)",
@@ -58,6 +59,10 @@ struct Show: FieldCommand {
         }
         if values["urgency.immediate_risk"] == "yes" {
             lines.append(try context.callDeadline(in: referral) ?? "Immediate risk: phone first (see `field contacts`) and record the call.")
+        }
+        if store.forms.versions.count > 1 {
+            let newer = referral.status == .draft && store.form.version > form.version
+            lines.append("Written on form version \(form.version)" + (newer ? "; version \(store.form.version) is newer: `field upgrade \(referral.id.lowercased.prefix(13))` moves it." : "."))
         }
         for section in form.sections where section.applies(to: referral.kind) {
             lines.append("")
@@ -87,6 +92,18 @@ struct Show: FieldCommand {
                 }
                 if lines.count == before { lines.append("  (nothing answered yet)") }
             }
+        }
+        // Answers to questions the referral's version does not ask (retired
+        // by it, or kept from an older version after an upgrade): never hidden.
+        let own = Swift.Set(form.patterns.map(\.pattern))
+        let kept = values.keys.sorted().compactMap { path -> (String, FormField)? in
+            guard !path.hasPrefix("@"), let (section, field) = store.forms.union.field(atStoredPath: path),
+                  !own.contains(section.pattern(of: field)) else { return nil }
+            return (path, field)
+        }
+        if !kept.isEmpty {
+            lines += ["", "Answers to questions form version \(form.version) does not ask (kept, and exported)"]
+            lines += kept.map { "  \(Format.path($0.0, in: referral)): \($0.1.type.display(values[$0.0]!))" }
         }
         return lines
     }
@@ -166,7 +183,7 @@ struct Check: FieldCommand {
     func run(in context: Context) async throws {
         let store = try context.store()
         let referral = try store.referral(try context.referralID(id))
-        let report = Guidance.check(referral, form: store.form, today: context.today)
+        let report = Guidance.check(referral, form: store.form(for: referral), today: context.today)
         if output.json {
             try context.console.json(report)
         } else {
@@ -202,7 +219,7 @@ struct Fields: FieldCommand {
     }
 
     func run(in context: Context) async throws {
-        let form = ReferralForm.standard
+        let form = try context.formCatalog().latest
         let patterns = form.patterns.filter { kind == nil || ($0.section.applies(to: kind!) && $0.field.applies(to: kind!)) }
         if markdown {
             context.console.line(Self.markdown(form))
@@ -299,7 +316,7 @@ struct History: FieldCommand {
         let rows = entries.map { entry in
             // Item ids, not positions: a position changes when an item is removed.
             [Timestamp.string(entry.at), entry.author, entry.path,
-             Format.value(entry.oldValue, at: entry.path, form: store.form) + " -> " + Format.value(entry.newValue, at: entry.path, form: store.form)]
+             Format.value(entry.oldValue, at: entry.path, form: store.forms.union) + " -> " + Format.value(entry.newValue, at: entry.path, form: store.forms.union)]
         }
         Format.table(rows).forEach(context.console.line)
     }

@@ -108,6 +108,11 @@ struct Sync: FieldCommand {
         }
         news.forEach(console.line)
         if let clock = summary.clock { console.line(clock.sentence) }
+        if let version = summary.formVersion {
+            let behind = summaries.filter { $0.status == .draft }.compactMap { try? store.referral($0.id) }.filter { $0.formVersion < version }
+            console.line("The server published form version \(version): new drafts are written on it."
+                + (behind.isEmpty ? "" : " \(behind.count) draft(s) stay on their version until you run `field upgrade <id>` (\(behind.prefix(3).map { String($0.id.lowercased.prefix(13)) }.joined(separator: ", "))\(behind.count > 3 ? ", …" : ""))."))
+        }
         if summary.serverRestored {
             console.line("The server was restored from a backup: this device pulled its records again and sent back \(summary.restoredValues) value(s) the server had lost.")
         }
@@ -268,7 +273,7 @@ struct Status: FieldCommand {
                 context.console.line("  conflict on \(Format.path(conflict.path, in: referral)), waiting for an admin:")
                 for candidate in conflict.candidates {
                     let device = Format.device(candidate.device, author: candidate.author, this: store.deviceID)
-                    context.console.line("    \(Format.value(candidate.value, at: conflict.path, form: store.form))  (\(device), \(candidate.time))")
+                    context.console.line("    \(Format.value(candidate.value, at: conflict.path, form: store.forms.union))  (\(device), \(candidate.time))")
                 }
             }
             for settled in status.resolved {

@@ -60,6 +60,14 @@ final class Context: @unchecked Sendable {
         return Context(home: home, author: author, clock: clock, ids: ids, console: console, keyDerivation: keyDerivation)
     }
 
+    /// The form versions this device has, read without the passphrase (a
+    /// form is not referral content): the built-in form when there is no
+    /// store yet.
+    func formCatalog() throws -> FormCatalog {
+        if let openedStore { return openedStore.forms }
+        return try LocalStore.formCatalog(at: home.appendingPathComponent("field.sqlite").path)
+    }
+
     /// The store, opened (and the home folder made) on first use.
     func store() throws -> LocalStore {
         if let openedStore { return openedStore }

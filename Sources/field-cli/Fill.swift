@@ -30,11 +30,14 @@ struct Fill: FieldCommand {
     func run(in context: Context) async throws {
         let store = try context.store()
         let id = try context.referralID(self.id)
-        let kind = try store.referral(id).kind
-        var sections = store.form.sections.filter { $0.applies(to: kind) }
+        let referral = try store.referral(id)
+        let kind = referral.kind
+        // The referral's own form version: a draft keeps its version until upgraded.
+        let form = store.form(for: referral)
+        var sections = form.sections.filter { $0.applies(to: kind) }
         if let section {
-            guard let chosen = store.form.section(section) else {
-                throw CLIError("The form has no section '\(section)'; the sections are \(store.form.sections.map(\.key).joined(separator: ", ")).")
+            guard let chosen = form.section(section) else {
+                throw CLIError("Form version \(form.version) has no section '\(section)'; the sections are \(form.sections.map(\.key).joined(separator: ", ")).")
             }
             guard chosen.applies(to: kind) else {
                 throw CLIError("The section '\(section)' does not apply to a \(kind.rawValue) referral.")

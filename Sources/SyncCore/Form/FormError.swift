@@ -14,6 +14,10 @@ public enum FormError: Error, Equatable, Sendable, CustomStringConvertible {
     case fieldNotForKind(path: String, kind: ReferralKind)
     /// Written as a date, but no such day exists (`31/02/2021`): why not.
     case impossibleDate(value: String, reason: String)
+    /// A path of other form versions than the referral's own: `versions`
+    /// as `FormCatalog.versionsText` gives it, and the newest version when
+    /// upgrading would bring the path.
+    case pathOfOtherVersion(path: String, versions: String, referralVersion: Int, upgradeTo: Int?)
 
     public var description: String {
         switch self {
@@ -37,6 +41,9 @@ public enum FormError: Error, Equatable, Sendable, CustomStringConvertible {
             "'\(path)' does not apply to a \(kind.rawValue) referral."
         case .impossibleDate(let value, let reason):
             "'\(value)' is not a date: \(reason)."
+        case .pathOfOtherVersion(let path, let versions, let referralVersion, let upgradeTo):
+            "'\(path)' is a question of \(versions); this referral is on form version \(referralVersion)"
+                + (upgradeTo.map { ", and `field upgrade` moves it to version \($0)." } ?? ", which retired it.")
         }
     }
 }

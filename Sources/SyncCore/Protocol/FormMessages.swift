@@ -30,4 +30,8 @@ public struct FormVersionSummary: Codable, Sendable, Equatable {
         self.publishedAt = publishedAt
         self.publishedBy = publishedBy
     }
+
+    enum CodingKeys: String, CodingKey {
+        case version, digest, publishedAt = "published_at", publishedBy = "published_by"
+    }
 }

@@ -346,7 +346,7 @@ public struct PullResponse: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case protocolVersion = "protocol", changes, cursor, more, epoch, end, serverTime = "server_time"
+        case protocolVersion = "protocol", changes, cursor, more, epoch, end, serverTime = "server_time", formVersion = "form_version"
     }
 }
 

@@ -77,12 +77,12 @@ extension LocalStore {
         try writer.read { db in
             var sql = "SELECT * FROM history WHERE referral_id = ?"
             var arguments: StatementArguments = [id.lowercased]
-            if let typedPath, form.section(typedPath) != nil {
+            if let typedPath, forms.union.section(typedPath) != nil {
                 sql += " AND path LIKE ?"
                 arguments += [typedPath + ".%"]
             } else if let typedPath {
                 let referral = try fetchReferral(id, db: db)
-                let resolved = try form.resolve(typedPath, items: referral.resolvableItems(of:))
+                let resolved = try forms.union.resolve(typedPath, items: referral.resolvableItems(of:))
                 sql += " AND (path = ? OR path LIKE ?)"
                 arguments += [resolved.path, resolved.path + ".%"]
             }

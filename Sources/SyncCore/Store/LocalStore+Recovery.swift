@@ -213,7 +213,7 @@ extension LocalStore {
                     let referral: String = row["referral_id"]
                     let path: String = row["path"]
                     let value = try cipher.open(row, "value", record: referral, path: path)
-                    guard case .success = form.rules(forStoredPath: path, value: value) else { continue }
+                    guard case .success = forms.union.rules(forStoredPath: path, value: value) else { continue }
                     let serverHasIt = (row["base_rev"] as Int64) > 0
                     if serverHasIt {
                         let shown = try cipher.open(row, "now_value", record: referral, path: path)

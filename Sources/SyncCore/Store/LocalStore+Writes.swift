@@ -19,7 +19,10 @@ extension LocalStore {
             let author = try String.fetchOne(db, sql: "SELECT author FROM device") ?? ""
             try db.run("INSERT INTO referral (id, created_at, created_by, updated_at) VALUES (?, ?, ?, ?)",
                 [id.lowercased, Timestamp.string(now), author, Timestamp.string(now)])
-            try record([(RecordPath.kind, kind.rawValue), (RecordPath.status, ReferralStatus.draft.rawValue)],
+            // A draft is written on the newest form version the device has;
+            // version 1 is implied, as drafts from before versions have it.
+            let version = form.version > 1 ? [(RecordPath.form, String(form.version))] : []
+            try record([(RecordPath.kind, kind.rawValue), (RecordPath.status, ReferralStatus.draft.rawValue)] + version,
                        in: id, db: db, now: now)
             return id
         }
@@ -62,8 +65,8 @@ extension LocalStore {
 
     /// Adds an item to a repeating group and returns its new id.
     public func addItem(to typedGroup: String, of id: UUID) throws -> UUID {
-        try editable(id) { db, _, now in
-            let group = try form.group(named: typedGroup)
+        try editable(id) { db, referral, now in
+            let group = try form(for: referral).group(named: typedGroup)
             let item = ids.next()
             try record([("\(group.key).\(item.lowercased)", ItemMarker.present)], in: id, db: db, now: now)
             return item
@@ -87,7 +90,7 @@ extension LocalStore {
     /// rules (the thrown error names each); missing information never blocks.
     public func submit(_ id: UUID) throws -> GuidanceReport {
         try editable(id) { db, referral, now in
-            let report = Guidance.check(referral, form: form)
+            let report = Guidance.check(referral, form: form(for: referral))
             guard report.errors.isEmpty else { throw StoreError.submissionBlocked(id, findings: report.errors) }
             try record([(RecordPath.status, ReferralStatus.submitted.rawValue)], in: id, db: db, now: now)
             return report
@@ -114,7 +117,7 @@ extension LocalStore {
     }
 
     private func resolve(_ typedPath: String, in referral: Referral) throws -> ResolvedPath {
-        let resolved = try form.resolve(typedPath, items: referral.resolvableItems(of:))
+        let resolved = try resolveOnOwnVersion(typedPath, in: referral)
         if let field = resolved.field, !resolved.section.applies(to: referral.kind) || !field.applies(to: referral.kind) {
             throw FormError.fieldNotForKind(path: typedPath, kind: referral.kind)
         }
@@ -198,5 +201,42 @@ extension LocalStore {
             [nextSeq, stamp.wall, stamp.counter])
         try db.run("UPDATE referral SET updated_at = ? WHERE id = ?", [at, referralID])
         return writes
+    }
+}
+
+extension LocalStore {
+    /// Resolves a typed path on the referral's own form version; a path of
+    /// other versions only is refused with the versions that have it.
+    func resolveOnOwnVersion(_ typedPath: String, in referral: Referral) throws -> ResolvedPath {
+        let own = form(for: referral)
+        let result: Result<ResolvedPath, FormError> = Result { () throws(FormError) in
+            try own.resolve(typedPath, items: referral.resolvableItems(of:))
+        }
+        guard case .failure(let error) = result, case .unknownPath = error else { return try result.get() }
+        guard let other = try? forms.union.resolve(typedPath, items: referral.resolvableItems(of:)), let field = other.field,
+              let versions = forms.versionsText(of: other.section.pattern(of: field))
+        else { throw error }
+        let newer = (forms.introducedIn[other.section.pattern(of: field)] ?? 0) > own.version
+        throw FormError.pathOfOtherVersion(
+            path: typedPath, versions: versions, referralVersion: own.version, upgradeTo: newer ? forms.latest.version : nil)
+    }
+
+    /// Moves a draft to the newest form version this device has: a write of
+    /// `@form`, synced like any other. Values of questions the new version
+    /// retires stay on the referral, in its history and in the export; they
+    /// are no longer asked or shown among the sections.
+    /// - Returns: the versions moved between and the paths retired and added.
+    /// - Throws: `StoreError.notDraft` for a submitted referral (the front
+    ///   door has it as it was written), `StoreError.discarded`, `StoreError.notFound`.
+    @discardableResult
+    public func upgrade(_ id: UUID) throws -> (from: Int, to: Int, retired: [String], added: [String]) {
+        try editable(id) { db, referral, now in
+            guard referral.status == .draft else { throw StoreError.notDraft(id, referral.status) }
+            let from = form(for: referral), to = form
+            guard to.version > referral.formVersion else { return (referral.formVersion, referral.formVersion, [], []) }
+            try record([(RecordPath.form, String(to.version))], in: id, db: db, now: now)
+            let change = forms.difference(from: from, to: to)
+            return (from.version, to.version, change.retired, change.added)
+        }
     }
 }

@@ -16,7 +16,12 @@ import GRDB
 /// sees it, under a data key that only the passphrase unlocks; SQLite's
 /// `secure_delete` overwrites what it frees.
 public struct LocalStore: Sendable {
-    public let form: ReferralForm
+    /// The form versions this device has: the built-in one and those fetched
+    /// from the server (`storeFormVersion`), read when the store opens.
+    public var forms: FormCatalog { formShelf.current }
+    /// The newest form version this device has: new drafts are written on it.
+    public var form: ReferralForm { forms.latest }
+    let formShelf: FormShelf
     /// This device's id, made on first open.
     public let deviceID: String
     let writer: DatabaseQueue
@@ -36,7 +41,7 @@ public struct LocalStore: Sendable {
     /// - Parameter author: who this device writes as, recorded on first open.
     public init(
         path: String, author: String, passphrase: String, keyDerivation: KeyDerivation = .standard,
-        clock: any WallClock = SystemClock(), ids: (any IDGenerator)? = nil, form: ReferralForm = .standard,
+        clock: any WallClock = SystemClock(), ids: (any IDGenerator)? = nil,
         timeZone: TimeZone = .current
     ) throws {
         var configuration = Configuration()
@@ -68,7 +73,7 @@ public struct LocalStore: Sendable {
         self.writer = writer
         self.clock = clock
         self.ids = ids
-        self.form = form
+        self.formShelf = FormShelf(try writer.read(Self.storedForms))
         self.timeZone = timeZone
     }
 

@@ -7,6 +7,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case ambiguousReferral(String, matches: [String])
     case discarded(UUID)
     case alreadySubmitted(UUID)
+    /// Only a draft moves to another form version.
+    case notDraft(UUID, ReferralStatus)
     case itemRemoved(path: String)
     case submissionBlocked(UUID, findings: [GuidanceFinding])
     case wrongPassphrase
@@ -29,6 +31,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
             "Referral \(id.lowercased) was discarded and can no longer be changed."
         case .alreadySubmitted(let id):
             "Referral \(id.lowercased) has been submitted and cannot be discarded."
+        case .notDraft(let id, let status):
+            "Referral \(id.lowercased) is \(status.rawValue), so it stays on the form version it was written on; only a draft is upgraded."
         case .itemRemoved(let path):
             "'\(path)' belongs to an item that was removed."
         case .submissionBlocked(let id, let findings):

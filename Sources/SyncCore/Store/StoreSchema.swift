@@ -161,6 +161,16 @@ enum StoreSchema {
             // Who resolved a conflict, when and why (sealed JSON), for `field status`.
             try db.execute(sql: "ALTER TABLE conflict ADD COLUMN resolution BLOB")
         }
+        migrator.registerMigration("v9-form-versions") { db in
+            // Form versions fetched from the server (version 1 is built in): docs/form.md.
+            try db.execute(sql: """
+                CREATE TABLE form_version (
+                    version INTEGER PRIMARY KEY,
+                    document TEXT NOT NULL,
+                    fetched_at TEXT NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 

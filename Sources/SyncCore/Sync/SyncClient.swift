@@ -66,12 +66,17 @@ public struct SyncSummary: Sendable, Equatable, Codable {
     public var restoredValues = 0
     /// Set when the device's clock is newly found off from the server's (or right again).
     @NullEncoded public var clock: ClockNotice?
+    /// The newest form version this sync fetched (docs/form.md); nil when
+    /// the device already had the server's newest.
+    public var formVersion: Int?
+    /// The newest form version the server's last pull page named.
+    var serverFormVersion: Int?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case pushed, applied, conflicts, rejected, pulled, receipt, renumbered, serverRestored = "server_restored"
-        case restoredValues = "restored_values", clock
+        case restoredValues = "restored_values", clock, formVersion = "form_version"
     }
 }
 
@@ -133,6 +138,7 @@ public struct SyncClient: Sendable {
                 }
             }
             if try await pullAll(pageSize: pageSize, into: &summary, progress: progress) { continue }
+            try await fetchForms(into: &summary)
             return summary
         }
         throw SyncError.serverRestored(message: "after \(summary.restoredValues) value(s) sent back")
@@ -203,8 +209,27 @@ public struct SyncClient: Sendable {
             if let epoch = page.epoch, known == nil { try store.adoptServerEpoch(epoch) }
             summary.pulled += try store.applyPull(page)
             summary.clock = try store.noteServerTime(page.serverTime) ?? summary.clock
+            summary.serverFormVersion = page.formVersion ?? summary.serverFormVersion
             if !page.changes.isEmpty { progress(.pulled(done: summary.pulled)) }
             if !page.more { return false }
+        }
+    }
+
+    /// Fetches, in order, the form versions the server has published and this
+    /// device lacks (`GET /v1/forms/{version}`), and stores each: new drafts
+    /// use the newest, drafts already started keep theirs (docs/form.md).
+    func fetchForms(into summary: inout SyncSummary) async throws {
+        guard let newest = summary.serverFormVersion else { return }
+        while store.form.version < newest {
+            let version = store.form.version + 1
+            let reply = try await call("form version \(version)") { try await transport.get("v1/forms/\(version)", query: []) }
+            guard reply.status == 200 else { throw SyncError.unreadableReply("form version \(version)") }
+            do {
+                try store.storeFormVersion(reply.body)
+            } catch let error as FormDocumentError {
+                throw SyncError.unreadableReply("form version \(version) (\(error))")
+            }
+            summary.formVersion = version
         }
     }
 
