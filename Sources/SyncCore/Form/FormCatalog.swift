@@ -101,6 +101,13 @@ public struct FormCatalog: Sendable {
             if known.type.documentName != field.type.documentName {
                 throw .invalid("The path '\(pattern)' is \(known.type.documentName) in earlier versions; it cannot become \(field.type.documentName) (give the question a new key).")
             }
+            if case .multiChoice(let options) = field.type {
+                let earlier = known.type.options.map(\.key)
+                let kept = options.map(\.key).filter(earlier.contains)
+                if kept != earlier.filter(kept.contains) {
+                    throw .invalid("The options of '\(pattern)' that earlier versions have must keep their order (\(earlier.filter(kept.contains).joined(separator: ", "))), since its stored values list them in that order.")
+                }
+            }
             if known.policy != field.policy {
                 throw .invalid("The path '\(pattern)' has the \(known.policy.rawValue) merge policy in earlier versions; it cannot change to \(field.policy.rawValue).")
             }
@@ -151,7 +158,7 @@ public struct FormCatalog: Sendable {
         }
         return ReferralForm(
             sections: sections, version: latest.version, title: latest.title,
-            scope: versions.count == 1 ? "The form" : "No version of the form (1–\(latest.version))", provenance: provenance)
+            scope: versions.count == 1 ? "" : " in any version (1–\(latest.version))", provenance: provenance)
     }
 }
 

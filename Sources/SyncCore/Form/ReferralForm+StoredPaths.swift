@@ -44,7 +44,7 @@ extension ReferralForm {
             return .failure(PathRefusal("The path '\(path.prefix(40))' has \(parts.count) parts; a stored path has at most \(Self.maximumPathDepth)."))
         }
         guard let section = index[String(parts[0])]?.section else {
-            return .failure(PathRefusal("\(scope) has no field '\(path)'."))
+            return .failure(PathRefusal("The form has no field '\(path)'\(scope)."))
         }
         let fieldKey: Substring?
         if section.isGroup {
@@ -53,7 +53,7 @@ extension ReferralForm {
             }
             fieldKey = parts.count == 3 ? parts[2] : nil
         } else {
-            guard parts.count == 2 else { return .failure(PathRefusal("\(scope) has no field '\(path)'.")) }
+            guard parts.count == 2 else { return .failure(PathRefusal("The form has no field '\(path)'\(scope).")) }
             fieldKey = parts[1]
         }
         let pattern = section.isGroup ? "\(section.key).*.\(fieldKey ?? "")" : path
@@ -65,7 +65,7 @@ extension ReferralForm {
             return .success(PathRules(policy: .lww, optionOrder: []))
         }
         guard let field = index["\(section.key).\(fieldKey)"]?.field else {
-            return .failure(PathRefusal("\(scope) has no field '\(path)'."))
+            return .failure(PathRefusal("The form has no field '\(path)'\(scope)."))
         }
         if let value {
             if value.utf8.count > FieldType.maximumTextLength, value.count > FieldType.maximumTextLength {

@@ -12,8 +12,8 @@ public struct ReferralForm: Sendable {
     /// The published version (1 is the built-in form every device starts with).
     public let version: Int
     public let title: String
-    /// How refusals name the form: "The form", or for the server's union of
-    /// versions "No version of the form (1–3)".
+    /// What a refusal adds after "The form has no field 'x'": nothing, or
+    /// for the server's union of versions " in any version (1–3)".
     let scope: String
     /// For the union of versions: which versions have each path pattern
     /// ("form versions 2–3"), named when a value is refused.
@@ -24,7 +24,7 @@ public struct ReferralForm: Sendable {
 
     public init(
         sections: [FormSection], version: Int = 1, title: String = "Referral to children's social care",
-        scope: String = "The form", provenance: [String: String] = [:]
+        scope: String = "", provenance: [String: String] = [:]
     ) {
         self.sections = sections
         self.version = version

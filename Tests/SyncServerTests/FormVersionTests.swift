@@ -1,0 +1,160 @@
+import Foundation
+import SyncCore
+import TestSupport
+import Testing
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The form as published data (issue 16, items 1 and 2), end to end: the
+/// real `sync-server form` commands on the server's store, the real `field`
+/// binary on a device, the real server between them.
+@Suite("Form versions: publish, follow, upgrade")
+struct FormVersionTests {
+    /// Writes the server's newest form file with the children's section
+    /// changed by `edit`, and returns its path.
+    func formFile(_ server: ServerProcess, _ name: String, edit: (inout [[String: Any]]) -> Void) throws -> String {
+        let (status, text) = try server.command(["form", "show"])
+        #expect(status == 0)
+        var document = try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
+        var sections = document["sections"] as! [[String: Any]]
+        let index = sections.firstIndex { $0["key"] as? String == "children" }!
+        var fields = sections[index]["fields"] as! [[String: Any]]
+        edit(&fields)
+        sections[index]["fields"] = fields
+        document["sections"] = sections
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("form-\(name)-\(UUID().uuidString).json").path
+        try JSONSerialization.data(withJSONObject: document).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    static func id(in output: String) -> String? {
+        output.firstMatch(of: /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/).map { String($0.output) }
+    }
+
+    @Test("a second version adds a question and retires one: the old draft syncs on version 1, a new draft is on 2, upgrade moves the old one, the server keeps every value")
+    func publishAndFollow() async throws {
+        let server = try ServerProcess(clock: "2026-11-23T12:00:00Z")
+        let token = try server.addUser("jane")
+        let intakeToken = try server.addUser("ian", role: .intake)
+        let home = try FieldHome(user: "jane", seed: 71)
+        func field(_ arguments: String...) throws -> String { try NetworkFaultTests.succeed(home, arguments) }
+        func refused(_ arguments: String...) throws -> String {
+            let (output, status) = try home.run(arguments)
+            #expect(status != 0, "field \(arguments.joined(separator: " ")) should be refused: \(output)")
+            return output
+        }
+        _ = try field("login", "--server", server.url.absoluteString, "--token", token)
+
+        // A draft on the built-in form, version 1, with an answer to the question version 2 retires.
+        let old = try #require(Self.id(in: try field("new")))
+        _ = try field("add", old, "children")
+        _ = try field("set", old, "children.1.full_name", "Amy Smith")
+        _ = try field("set", old, "children.1.upn", "A123456789012")
+        _ = try field("sync")
+
+        // Version 2: children.*.upn retired, children.*.gp_practice added.
+        let v2 = try formFile(server, "v2") { fields in
+            fields.removeAll { $0["key"] as? String == "upn" }
+            fields.append(["key": "gp_practice", "type": "text", "question": "Which GP practice is the child registered with?"])
+        }
+        let dryRun = try server.command(["form", "publish", v2, "--dry-run"])
+        #expect(dryRun.status == 0 && dryRun.output.contains("adds children.*.gp_practice, retires children.*.upn") && dryRun.output.contains("Nothing was published"))
+        let published = try server.command(["form", "publish", v2, "--by", "amy"])
+        #expect(published.status == 0 && published.output.contains("Published form version 2"), "\(published.output)")
+        // The same file again, a retired path reused, a changed type: each refused in one sentence naming it.
+        let again = try server.commandWithErrors(["form", "publish", v2])
+        #expect(again.status != 0 && again.error.contains("the same as version 2"), "\(again.error)")
+        let reused = try formFile(server, "reused") { $0.append(["key": "upn", "type": "text", "question": "UPN?"]) }
+        let reuse = try server.commandWithErrors(["form", "publish", reused])
+        #expect(reuse.status != 0 && reuse.error.contains("'children.*.upn' was retired in form version 2"), "\(reuse.error)")
+        let retyped = try formFile(server, "retyped") { fields in
+            let index = fields.firstIndex { $0["key"] as? String == "school" }!
+            fields[index]["type"] = "date"
+        }
+        let retype = try server.commandWithErrors(["form", "publish", retyped])
+        #expect(retype.status != 0 && retype.error.contains("'children.*.school' is text in earlier versions"), "\(retype.error)")
+        let list = try server.command(["form", "list"])
+        #expect(list.output.split(separator: "\n").count == 3 && list.output.contains("amy"), "\(list.output)")
+
+        // The device fetches version 2 on its next sync; the old draft stays on 1.
+        #expect(try field("sync").contains("The server published form version 2"))
+        #expect(try field("show", old).contains("Written on form version 1; version 2 is newer"))
+        _ = try field("set", old, "children.1.upn", "A999999999999")
+        #expect(try refused("set", old, "children.1.gp_practice", "Elm").contains("'children.1.gp_practice' is a question of form version 2; this referral is on form version 1"))
+        let synced = try field("sync")
+        #expect(synced.contains("1 applied, 0 conflict(s), 0 rejected"), "\(synced)")
+
+        // A new draft is written on version 2: it has gp_practice, not upn.
+        let new = try #require(Self.id(in: try field("new")))
+        _ = try field("add", new, "children")
+        _ = try field("set", new, "children.1.full_name", "Ben Jones")
+        _ = try field("set", new, "children.1.gp_practice", "Elm Surgery")
+        #expect(try refused("set", new, "children.1.upn", "X").contains("form version 1; this referral is on form version 2, which retired it"))
+
+        // Upgrading moves the old draft and keeps its retired answer.
+        let upgrade = try field("upgrade", old)
+        #expect(upgrade.contains("moved from form version 1 to 2") && upgrade.contains("children.*.upn"), "\(upgrade)")
+        _ = try field("set", old, "children.1.gp_practice", "Oak Surgery")
+        #expect(try field("show", old).contains("children.1.upn: A999999999999"))
+        for id in [old, new] {
+            _ = try field("set", id, "referrer.name", "Jane Smith")
+            _ = try field("set", id, "referrer.agency", "Health visiting")
+            _ = try field("submit", id)
+        }
+        #expect(try field("sync").contains("0 rejected"))
+
+        // The server keeps every value of both referrals, the retired one included.
+        var request = URLRequest(url: server.url.appendingPathComponent("v1/export"))
+        request.setValue("Bearer \(intakeToken)", forHTTPHeaderField: "Authorization")
+        let (data, _) = try await URLSession.shared.data(for: request)
+        let referrals = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["referrals"] as? [[String: Any]] ?? []
+        func fields(_ id: String) -> [String: String] {
+            let fields = referrals.first { $0["id"] as? String == id }?["fields"] as? [String: String] ?? [:]
+            // Group paths by field key, whatever the item's id.
+            return Dictionary(fields.map { path, value in
+                let parts = path.split(separator: ".")
+                return (parts.count == 3 ? "\(parts[0]).*.\(parts[2])" : path, value)
+            }, uniquingKeysWith: { first, _ in first })
+        }
+        let oldFields = fields(old), newFields = fields(new)
+        #expect(oldFields["@form"] == "2" && oldFields["children.*.upn"] == "A999999999999" && oldFields["children.*.gp_practice"] == "Oak Surgery"
+            && oldFields["children.*.full_name"] == "Amy Smith", "\(oldFields)")
+        #expect(newFields["@form"] == "2" && newFields["children.*.gp_practice"] == "Elm Surgery" && newFields["children.*.upn"] == nil, "\(newFields)")
+        // The CSV has a column for the retired question and the new one.
+        request.url = URL(string: server.url.absoluteString + "/v1/export?format=csv")
+        let (csv, _) = try await URLSession.shared.data(for: request)
+        let header = String(decoding: csv, as: UTF8.self).split(separator: "\n").first ?? ""
+        #expect(header.contains("\"children.1.upn\"") && header.contains("\"children.1.gp_practice\""), "\(header)")
+    }
+
+    @Test("a device fetches every version it lacks, in order; GET /v1/forms lists them and refuses a version not published")
+    func fetchInOrder() async throws {
+        let server = try ServerProcess(clock: "2026-11-23T12:00:00Z")
+        let token = try server.addUser("jane")
+        let jane = try await Device(server: server, token: token)
+        defer { jane.remove() }
+        for (index, key) in ["gp_practice", "health_visitor"].enumerated() {
+            let file = try formFile(server, "v\(index + 2)") { $0.append(["key": key, "type": "text", "question": "\(key)?"]) }
+            #expect(try server.command(["form", "publish", file]).status == 0)
+        }
+        let summary = try await jane.sync()
+        #expect(summary.formVersion == 3 && jane.store.forms.versions.map(\.version) == [1, 2, 3])
+        #expect(jane.store.form.field(atPattern: "children.*.health_visitor") != nil)
+        // Kept across a reopen of the store.
+        #expect(try LocalStore.formCatalog(at: jane.folder.appendingPathComponent("field.sqlite").path).latest.version == 3)
+        let (listed, list) = try await server.request("GET", "v1/forms", token: token)
+        #expect(listed == 200 && list["latest"] as? Int == 3 && (list["versions"] as? [[String: Any]])?.count == 3)
+        let (missing, body) = try await server.request("GET", "v1/forms/4", token: token)
+        #expect(missing == 404 && ((body["error"] as? [String: Any])?["message"] as? String)?.contains("Form version 4 is not published") == true)
+        #expect(try await server.request("GET", "v1/forms/x", token: token).0 == 400)
+        #expect(try await server.request("GET", "v1/forms/1", token: nil).0 == 401)
+        // A push naming a path no version has is refused, saying so.
+        let draft = try jane.store.createReferral(kind: .socialCare)
+        let change = WireChange(seq: 1_000, record: draft.lowercased, path: "children.\(UUID().uuidString.lowercased()).nope", value: "x", baseRevision: 0, hlc: "0001795999429679-0000-\(jane.store.deviceID)")
+        let push = try JSONEncoder().encode(PushRequest(device: jane.store.deviceID, changes: [change]))
+        let (status, reply) = try await server.request("POST", "v1/push", token: token, body: push)
+        let reason = ((reply["outcomes"] as? [[String: Any]])?.first?["reason"] as? String) ?? ""
+        #expect(status == 200 && reason.contains("The form has no field 'children.") && reason.contains("nope' in any version (1–3)."), "\(reply)")
+    }
+}
