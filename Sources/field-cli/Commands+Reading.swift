@@ -255,8 +255,9 @@ extension Fields {
         var lines = [
             "# The referral form",
             "",
-            "Generated from `Sources/SyncCore/Form/ReferralForm.swift` by `field fields --markdown`;",
-            "a test keeps this file equal to that output. Sections and questions follow",
+            "The built-in form, version 1 (`Sources/SyncCore/Form/Resources/referral-form.json`), as",
+            "`field fields --markdown` prints it; a test keeps this file equal to that output. An authority",
+            "publishes its own versions on top of it (`docs/form.md`). Sections and questions follow",
             "`shared/domain/REFERRALS.md`. Missing answers are warnings, never a reason to refuse",
             "a referral; the hard rules are listed in `docs/field-cli.md`.",
             "",

@@ -175,10 +175,10 @@ struct TranscriptTests {
         let result = try field.run(["fields", "--markdown"])
         #expect(result.status == 0)
         let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("docs/form.md")
+            .deletingLastPathComponent().appendingPathComponent("docs/form-fields.md")
         if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
             try result.output.write(to: docs, atomically: true, encoding: .utf8)
         }
-        #expect(result.output == (try String(contentsOf: docs, encoding: .utf8)), "docs/form.md is stale: regenerate with `swift run field fields --markdown > docs/form.md`")
+        #expect(result.output == (try String(contentsOf: docs, encoding: .utf8)), "docs/form-fields.md is stale: regenerate with `swift run field fields --markdown > docs/form-fields.md`")
     }
 }

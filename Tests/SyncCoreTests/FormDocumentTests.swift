@@ -58,6 +58,8 @@ struct FormDocumentTests {
         #expect(message(#"{"form":"referral","sections":[]}"#) == "The form file cannot be read: 'title' is missing at the top level.")
         #expect(message(#"{"form":"referral","title":"t","sections":[{"key":"a","title":"A","summary":"s","fields":[{"key":"b","type":"text","question":"q","policy":"newest"}]}]}"#)
             .contains("sections[0].fields[0].policy"))
+        #expect(message(#"{"form":"referral","title":"t","sections":[{"key":"a","title":"A","summary":"s","fields":[{"key":"b","type":"text","question":"q","recomended":true}]}]}"#)
+            == "The form file cannot be read: 'recomended' at sections[0].fields[0] is not a member of a field (key, type, question, help, options, policy, recommended, kinds).")
     }
 
     @Test("each structural check refuses with one sentence naming the path")

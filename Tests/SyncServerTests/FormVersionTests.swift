@@ -157,4 +157,41 @@ struct FormVersionTests {
         let reason = ((reply["outcomes"] as? [[String: Any]])?.first?["reason"] as? String) ?? ""
         #expect(status == 200 && reason.contains("The form has no field 'children.") && reason.contains("nope' in any version (1–3)."), "\(reply)")
     }
+
+    @Test("the published schema, docs/form.schema.json, accepts the built-in form and a served version, and refuses malformed files")
+    func publishedSchema() async throws {
+        guard ConsoleBrowserTests.pythonAvailable(module: "jsonschema") else {
+            #expect(!ConsoleBrowserTests.required, "SYNC_TEST_REQUIRE_BROWSER=1 but \(ConsoleBrowserTests.python) lacks jsonschema (scripts/test installs it)")
+            print("note: the form schema check is skipped: \(ConsoleBrowserTests.python) lacks jsonschema (scripts/test installs it)")
+            return
+        }
+        let repository = ConsoleBrowserTests.repository
+        let server = try ServerProcess(clock: "2026-11-23T12:00:00Z")
+        let token = try server.addUser("jane")
+        let v2 = try formFile(server, "v2") { $0.append(["key": "gp_practice", "type": "text", "question": "Which GP practice?"]) }
+        #expect(try server.command(["form", "publish", v2]).status == 0)
+        // As a device receives it: keys sorted, with its version.
+        var request = URLRequest(url: server.url.appendingPathComponent("v1/forms/2"))
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        let served = FileManager.default.temporaryDirectory.appendingPathComponent("served-\(UUID().uuidString).json")
+        try await URLSession.shared.data(for: request).0.write(to: served)
+        var invalid: [String] = []
+        for (name, field) in [
+            ("type", ["key": "mood", "type": "colour", "question": "Mood?"] as [String: Any]),
+            ("options", ["key": "mood", "type": "choice", "question": "Mood?"]),
+            ("policy", ["key": "seen", "type": "date", "question": "Seen?", "policy": "append"]),
+            ("member", ["key": "seen", "type": "date", "question": "Seen?", "hint": "unknown member"]),
+            ("key", ["key": "Seen", "type": "date", "question": "Seen?"]),
+        ] {
+            invalid.append(try formFile(server, "bad-\(name)") { $0.append(field) })
+        }
+        let (termination, output) = try ChildProcess.run(ConsoleBrowserTests.python, [
+            repository.appendingPathComponent("Tests/Form/form_schema_check.py").path,
+            "--schema", repository.appendingPathComponent("docs/form.schema.json").path,
+            "--valid", repository.appendingPathComponent("Sources/SyncCore/Form/Resources/referral-form.json").path, v2, served.path,
+            "--invalid",
+        ] + invalid, error: .pipe)
+        #expect(termination.status == 0, "form_schema_check.py: \(output)")
+        #expect(output.split(separator: "\n").count == 8, "\(output)")
+    }
 }

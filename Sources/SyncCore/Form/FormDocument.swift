@@ -56,6 +56,7 @@ public struct FormDocument: Codable, Sendable, Equatable {
     /// Reads a document from JSON. Throws `FormDocumentError` naming the first
     /// bad value: not JSON, a missing member, an unknown type or policy.
     public static func decode(_ data: Data) throws(FormDocumentError) -> FormDocument {
+        try checkMembers(data)
         do {
             return try JSONDecoder().decode(FormDocument.self, from: data)
         } catch let error as DecodingError {
@@ -113,6 +114,37 @@ public struct FormDocument: Codable, Sendable, Equatable {
         return object([
             ("form", string(form)), ("version", version.map(String.init)), ("title", string(title)), ("sections", array(sections, "  ")),
         ], "")
+    }
+
+    /// The members each object may have; `$schema` lets an editor check the file.
+    static let members: [(what: String, names: [String])] = [
+        ("the form", ["$schema", "form", "version", "title", "sections"]),
+        ("a section", ["key", "title", "summary", "item", "kinds", "fields"]),
+        ("a field", ["key", "type", "question", "help", "options", "policy", "recommended", "kinds"]),
+        ("an option", ["key", "label"]),
+    ]
+
+    /// Refuses a member the format does not have (a misspelt `recomended`
+    /// would otherwise be dropped without a word).
+    private static func checkMembers(_ data: Data) throws(FormDocumentError) {
+        guard let top = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return }  // the decoder says why
+        func check(_ object: Any?, _ level: Int, at place: String) throws(FormDocumentError) {
+            guard let object = object as? [String: Any] else { return }
+            let (what, names) = members[level]
+            if let unknown = object.keys.sorted().first(where: { !names.contains($0) }) {
+                throw .unreadable("'\(unknown.prefix(40))' at \(place) is not a member of \(what) (\(names.filter { $0 != "$schema" }.joined(separator: ", ")))")
+            }
+        }
+        try check(top, 0, at: "the top level")
+        for (s, section) in (top["sections"] as? [Any] ?? []).enumerated() {
+            try check(section, 1, at: "sections[\(s)]")
+            for (f, field) in ((section as? [String: Any])?["fields"] as? [Any] ?? []).enumerated() {
+                try check(field, 2, at: "sections[\(s)].fields[\(f)]")
+                for (o, option) in ((field as? [String: Any])?["options"] as? [Any] ?? []).enumerated() {
+                    try check(option, 3, at: "sections[\(s)].fields[\(f)].options[\(o)]")
+                }
+            }
+        }
     }
 
     private static func describe(_ error: DecodingError) -> String {
