@@ -17,19 +17,28 @@ enum Completion {
         return summaries.map(\.id.lowercased).filter { $0.hasPrefix(prefix.lowercased()) }
     }
 
+    /// The newest form version this device has (read without the passphrase:
+    /// forms are not referral content); the built-in form when there is no store.
+    static var form: ReferralForm {
+        guard let context = try? Context.fromEnvironment(console: Console(isInteractive: false)),
+              let catalog = try? context.formCatalog()
+        else { return .standard }
+        return catalog.latest
+    }
+
     /// The form's field paths that start with `prefix`, group fields by the
     /// first item's position (`children.1.full_name`).
     @Sendable static func fieldPaths(_ words: [String], _ index: Int, _ prefix: String) -> [String] {
-        ReferralForm.standard.patterns.map { $0.pattern.replacingOccurrences(of: ".*.", with: ".1.") }.filter { $0.hasPrefix(prefix) }
+        form.patterns.map { $0.pattern.replacingOccurrences(of: ".*.", with: ".1.") }.filter { $0.hasPrefix(prefix) }
     }
 
     /// The form's section names (`referrer`, `children`…) that start with `prefix`.
     @Sendable static func sections(_ words: [String], _ index: Int, _ prefix: String) -> [String] {
-        ReferralForm.standard.sections.map(\.key).filter { $0.hasPrefix(prefix) }
+        form.sections.map(\.key).filter { $0.hasPrefix(prefix) }
     }
 
     /// The repeating groups (`children`…) that start with `prefix`.
     @Sendable static func groups(_ words: [String], _ index: Int, _ prefix: String) -> [String] {
-        ReferralForm.standard.groups.map(\.key).filter { $0.hasPrefix(prefix) }
+        form.groups.map(\.key).filter { $0.hasPrefix(prefix) }
     }
 }
