@@ -203,9 +203,10 @@ struct Check: FieldCommand {
 
 struct Fields: FieldCommand {
     static let configuration = CommandConfiguration(abstract: "List every question of the form: its path, type and choices.",
-        discussion: "--json prints them as data, for scripts.")
+        discussion: "The newest form version this device has, or the one --version names (`field show` says which a draft is on). --json prints them as data, for scripts.")
 
     @Option(help: "Only the fields of this referral kind.") var kind: ReferralKind?
+    @Option(help: "This form version instead of the newest this device has.") var version: Int?
     @Flag(help: "Print the form as the Markdown document docs/form-fields.md.") var markdown = false
     @Flag(help: "Print the form as a form file (docs/form.schema.json), to edit and publish with `sync-server form publish`.") var document = false
     @OptionGroup var output: JSONOption
@@ -219,14 +220,23 @@ struct Fields: FieldCommand {
     }
 
     func run(in context: Context) async throws {
-        let form = try context.formCatalog().latest
+        let catalog = try context.formCatalog()
+        guard let form = version.map({ catalog.form(version: $0) }) ?? catalog.latest else {
+            throw CLIError("This device has no form version \(version!); it has versions 1 to \(catalog.latest.version), and `field sync` fetches newer ones.")
+        }
+        if document, kind != nil {
+            throw CLIError("--document prints the whole form, for every kind; leave out --kind.")
+        }
         let patterns = form.patterns.filter { kind == nil || ($0.section.applies(to: kind!) && $0.field.applies(to: kind!)) }
         if markdown {
             context.console.line(Self.markdown(form))
             return
         }
         if document {
-            context.console.line(String(decoding: form.document.encoded(sorted: false), as: UTF8.self))
+            // Without its number, ready to edit and publish as the next version.
+            var file = form.document
+            file.version = nil
+            context.console.line(String(decoding: file.encoded(sorted: false), as: UTF8.self))
             return
         }
         if output.json {
@@ -252,12 +262,16 @@ struct Fields: FieldCommand {
 extension Fields {
     /// The form as a document, generated so that it cannot drift from the code.
     static func markdown(_ form: ReferralForm) -> String {
+        let origin = form.version == 1
+            ? ["The built-in form, version 1 (`Sources/SyncCore/Form/Resources/referral-form.json`), as",
+               "`field fields --markdown` prints it; a test keeps this file equal to that output. An authority",
+               "publishes its own versions on top of it (`docs/form.md`). Sections and questions follow"]
+            : ["Form version \(form.version), as the server published it and `field fields --markdown` prints it",
+               "(`docs/form.md`). Sections and questions start from the built-in form, which follows"]
         var lines = [
             "# The referral form",
             "",
-            "The built-in form, version 1 (`Sources/SyncCore/Form/Resources/referral-form.json`), as",
-            "`field fields --markdown` prints it; a test keeps this file equal to that output. An authority",
-            "publishes its own versions on top of it (`docs/form.md`). Sections and questions follow",
+        ] + origin + [
             "`shared/domain/REFERRALS.md`. Missing answers are warnings, never a reason to refuse",
             "a referral; the hard rules are listed in `docs/field-cli.md`.",
             "",

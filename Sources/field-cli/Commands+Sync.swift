@@ -108,7 +108,9 @@ struct Sync: FieldCommand {
         }
         news.forEach(console.line)
         if let clock = summary.clock { console.line(clock.sentence) }
-        if let version = summary.formVersion {
+        if summary.formsReplaced == true {
+            console.line("The server's form versions were not this device's (was the server restored from a backup?): this device now has the server's, up to version \(summary.formVersion ?? 1). Drafts keep every answer; `field show` lists what their version does not ask.")
+        } else if let version = summary.formVersion {
             let behind = summaries.filter { $0.status == .draft }.compactMap { try? store.referral($0.id) }.filter { $0.formVersion < version }
             console.line("The server published form version \(version): new drafts are written on it."
                 + (behind.isEmpty ? "" : " \(behind.count) draft(s) stay on their version until you run `field upgrade <id>` (\(behind.prefix(3).map { String($0.id.lowercased.prefix(13)) }.joined(separator: ", "))\(behind.count > 3 ? ", …" : ""))."))

@@ -58,6 +58,12 @@ struct FormDocumentTests {
         #expect(message(#"{"form":"referral","sections":[]}"#) == "The form file cannot be read: 'title' is missing at the top level.")
         #expect(message(#"{"form":"referral","title":"t","sections":[{"key":"a","title":"A","summary":"s","fields":[{"key":"b","type":"text","question":"q","policy":"newest"}]}]}"#)
             .contains("sections[0].fields[0].policy"))
+        #expect(message(#"{"form":"referral","title":"t","sections":[{"key":"a","title":"A","summary":"s","fields":[{"key":"b","type":"text","question":"q","help":null}]}]}"#)
+            == "The form file cannot be read: 'help' at sections[0].fields[0] is null; leave it out instead.")
+        #expect(message(#"{"form":"referral","title":"t","sections":[{"key":"a","title":"A","summary":"s","kinds":["adult"],"fields":[]}]}"#)
+            == "The form file cannot be read: sections[0].kinds[0] is not a referral kind (social-care, lado, early-help, pre-birth).")
+        #expect(message(#"{"form":"referral","title":"t","sections":{}}"#) == "The form file cannot be read: sections should be a list.")
+        #expect(message(String(repeating: " ", count: FormDocument.maximumBytes + 1)).hasSuffix("the most is 1048576 (1 MiB)."))
         #expect(message(#"{"form":"referral","title":"t","sections":[{"key":"a","title":"A","summary":"s","fields":[{"key":"b","type":"text","question":"q","recomended":true}]}]}"#)
             == "The form file cannot be read: 'recomended' at sections[0].fields[0] is not a member of a field (key, type, question, help, options, policy, recommended, kinds).")
     }
@@ -76,6 +82,14 @@ struct FormDocumentTests {
         #expect(refusal(try edited { $0.append(["key": "seen", "type": "date", "question": " "]) }) == "The field 'children.*.seen' has no question.")
         #expect(refusal(try edited("consent") { $0.removeAll { $0["key"] as? String == "reason" } })
             == "The guidance's rule \"going ahead without consent records why\" reads 'consent.reason', which this form does not have.")
+        #expect(refusal(try edited("consent") { fields in
+            let index = fields.firstIndex { $0["key"] as? String == "reason" }!
+            fields[index]["kinds"] = ["lado"]
+        }) == "The guidance's rule \"going ahead without consent records why\" reads 'consent.reason' in every kind of referral, so neither it nor its section may be limited by \"kinds\".")
+        #expect(refusal(try edited { $0.append(["key": "seen", "type": "date", "question": "\n"]) }) == "The field 'children.*.seen' has no question.")
+        var untitled = try edited { _ in }
+        untitled.title = " "
+        #expect(refusal(untitled) == "The form's title is empty.")
         var stated = try edited { $0.append(["key": "seen", "type": "date", "question": "Seen?"]) }
         stated.version = 5
         #expect(refusal(stated)?.hasPrefix("The form file says it is version 5; the next version to publish is 2") == true)
@@ -132,6 +146,30 @@ struct FormDocumentTests {
         let communication = v3.sections[children].fields.firstIndex { $0.key == "communication" }!
         v3.sections[children].fields[communication].options?.reverse()
         #expect(next(v3) == "The options of 'children.*.communication' that earlier versions have must keep their order (interpreter, bsl), since its stored values list them in that order.")
+        // An option dropped by a version: a draft on an older one still sends
+        // it in that version's order, and the union takes it; brought back in
+        // its old place it is accepted, out of it refused.
+        let noSigner = try catalog.nextVersion(from: try edited { fields in
+            let index = fields.firstIndex { $0["key"] as? String == "communication" }!
+            fields[index]["options"] = [["key": "interpreter", "label": "Interpreter"], ["key": "bsl", "label": "British Sign Language"], ["key": "other-aid", "label": "Other aid"]]
+            fields.removeAll { $0["key"] as? String == "upn" }
+        })
+        let three = FormCatalog(checked: [.standard, v2, noSigner])
+        guard case .success = three.union.rules(forStoredPath: "children.\(item).communication", value: "signer,other-aid") else {
+            Issue.record("a version 1 value refused after its option was dropped"); return
+        }
+        func next3(_ options: [[String: Any]]) throws -> String? {
+            do {
+                _ = try three.nextVersion(from: try edited { fields in
+                    let index = fields.firstIndex { $0["key"] as? String == "communication" }!
+                    fields[index]["options"] = options
+                    fields.removeAll { $0["key"] as? String == "upn" }
+                })
+                return nil
+            } catch { return "\(error)" }
+        }
+        #expect(try next3([["key": "interpreter", "label": "I"], ["key": "bsl", "label": "B"], ["key": "signer", "label": "S"], ["key": "other-aid", "label": "O"]]) == nil)
+        #expect(try next3([["key": "interpreter", "label": "I"], ["key": "other-aid", "label": "O"], ["key": "signer", "label": "S"]])?.hasPrefix("The options of 'children.*.communication' that earlier versions have must keep their order (interpreter, signer, other-aid)") == true)
         v3 = v2.document
         v3.version = nil
         v3.sections[v3.sections.firstIndex { $0.key == "household" }!].item = "household"
@@ -148,7 +186,10 @@ struct FormDocumentTests {
         let old = try store.createReferral(kind: .socialCare)
         let started = try store.referral(old)
         #expect(started.formVersion == 1 && started.values[RecordPath.form] == nil)
-        let v2 = try FormCatalog.builtIn.nextVersion(from: try edited { $0.append(["key": "gp_practice", "type": "text", "question": "Which GP practice?"]) })
+        let v2 = try FormCatalog.builtIn.nextVersion(from: try edited { fields in
+            fields.append(["key": "gp_practice", "type": "text", "question": "Which GP practice?"])
+            fields.removeAll { $0["key"] as? String == "upn" }
+        })
         var v3 = v2.document
         v3.version = 3
         // Out of order: refused, nothing stored.
@@ -162,9 +203,14 @@ struct FormDocumentTests {
         #expect(throws: FormError.pathOfOtherVersion(path: "children.1.gp_practice", versions: "form version 2", referralVersion: 1, upgradeTo: 2)) {
             try store.set("children.1.gp_practice", of: old, to: "Elm")
         }
+        try store.set("children.\(child.lowercased).upn", of: old, to: "A1")
         let moved = try store.upgrade(old)
-        #expect(moved.from == 1 && moved.to == 2 && moved.added == ["children.*.gp_practice"])
+        #expect(moved.from == 1 && moved.to == 2 && moved.added == ["children.*.gp_practice"] && moved.retired == ["children.*.upn"])
         try store.set("children.\(child.lowercased).gp_practice", of: old, to: "Elm")
+        // A retired answer is kept, and can be cleared, but not set again.
+        #expect(throws: FormError.self) { try store.set("children.1.upn", of: old, to: "A2") }
+        #expect(try store.unset("children.1.upn", of: old).newValue == nil)
+        #expect(try store.referral(old).values["children.\(child.lowercased).upn"] == nil)
         // Read again without the passphrase, as `field fields` does.
         #expect(try LocalStore.formCatalog(at: path).latest.version == 2)
     }

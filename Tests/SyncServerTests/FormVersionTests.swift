@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import SyncCore
 import TestSupport
 import Testing
@@ -156,6 +157,16 @@ struct FormVersionTests {
         let (status, reply) = try await server.request("POST", "v1/push", token: token, body: push)
         let reason = ((reply["outcomes"] as? [[String: Any]])?.first?["reason"] as? String) ?? ""
         #expect(status == 200 && reason.contains("The form has no field 'children.") && reason.contains("nope' in any version (1–3)."), "\(reply)")
+        // A form version only goes up: an older upgrade from another device is refused.
+        func pushForm(_ seq: Int64, _ version: String) async throws -> [String: Any] {
+            let change = WireChange(seq: seq, record: draft.lowercased, path: RecordPath.form, value: version, baseRevision: 0, hlc: "000179599942968\(seq % 10)-0000-\(jane.store.deviceID)")
+            let body = try JSONEncoder().encode(PushRequest(device: jane.store.deviceID, changes: [change]))
+            return (try await server.request("POST", "v1/push", token: token, body: body).1["outcomes"] as? [[String: Any]])?.first ?? [:]
+        }
+        #expect(try await pushForm(1_001, "3")["outcome"] as? String == "applied")
+        let down = try await pushForm(1_002, "2")
+        #expect(down["outcome"] as? String == "rejected" && (down["reason"] as? String)?.contains("is already on form version 3") == true, "\(down)")
+        #expect(try await pushForm(1_003, "4")["reason"] as? String == "'4' is not a form version this server has published (1 to 3).")
     }
 
     @Test("the published schema, docs/form.schema.json, accepts the built-in form and a served version, and refuses malformed files")
@@ -193,5 +204,39 @@ struct FormVersionTests {
         ] + invalid, error: .pipe)
         #expect(termination.status == 0, "form_schema_check.py: \(output)")
         #expect(output.split(separator: "\n").count == 8, "\(output)")
+    }
+
+    @Test("a server restored from a backup and published again: the device takes the server's versions, and its drafts keep every answer")
+    func restoredServerForms() async throws {
+        let server = try ServerProcess(clock: "2026-11-23T12:00:00Z")
+        guard case .sqlite(let path) = server.database else { return }  // SQLite's backup, as docs/operations.md says
+        let token = try server.addUser("jane")
+        let jane = try await Device(server: server, token: token)
+        defer { jane.remove() }
+        let backup = server.folder.appendingPathComponent("backup.sqlite").path
+        try DatabaseQueue(path: path).backup(to: DatabaseQueue(path: backup))
+        let gp = try formFile(server, "gp") { $0.append(["key": "gp_practice", "type": "text", "question": "Which GP practice?"]) }
+        #expect(try server.command(["form", "publish", gp]).status == 0)
+        _ = try await jane.sync()
+        let draft = try jane.store.createReferral(kind: .socialCare)
+        let child = try jane.store.addItem(to: "children", of: draft)
+        try jane.store.set("children.\(child.lowercased).gp_practice", of: draft, to: "Elm Surgery")
+
+        // Restored to before version 2; a different version 2 is published.
+        server.kill()
+        #expect(try server.command(["restore", "--from", backup]).status == 0)
+        try server.start()
+        let dentist = try formFile(server, "dentist") { $0.append(["key": "dentist", "type": "text", "question": "Which dentist?"]) }
+        #expect(try server.command(["form", "publish", dentist]).status == 0)
+        let summary = try await jane.sync()
+        #expect(summary.formsReplaced == true && jane.store.form.field(atPattern: "children.*.dentist") != nil
+            && jane.store.form.field(atPattern: "children.*.gp_practice") == nil)
+        let (_, list) = try await server.request("GET", "v1/forms", token: token)
+        let served = (list["versions"] as? [[String: Any]])?.first { $0["version"] as? Int == 2 }?["digest"] as? String
+        #expect(served != nil && jane.store.formDigests()[2] == served)
+        // The draft keeps its answer, though no version the server has asks it.
+        #expect(try jane.store.referral(draft).values["children.\(child.lowercased).gp_practice"] == "Elm Surgery")
+        let again = try await jane.sync()
+        #expect(again.formsReplaced == nil && again.formVersion == nil)
     }
 }

@@ -80,6 +80,13 @@ public struct FormCatalog: Sendable {
         if let stated = document.version, stated != next {
             throw .invalid("The form file says it is version \(stated); the next version to publish is \(next) (leave out \"version\" to take the next).")
         }
+        // A section's shape first: turning a group into a plain section would
+        // otherwise be reported as the guidance's paths going missing.
+        for section in document.sections {
+            if let known = union.section(section.key), known.isGroup != (section.item != nil) {
+                throw .invalid("The section '\(section.key)' was \(known.isGroup ? "a repeating group" : "a plain section"); a section keeps its shape in every version.")
+            }
+        }
         var numbered = document
         numbered.version = next
         let candidate = try numbered.referralForm()
@@ -87,11 +94,6 @@ public struct FormCatalog: Sendable {
         unchanged.version = next
         if unchanged == candidate.document {
             throw .invalid("The form file is the same as version \(latest.version); there is nothing to publish.")
-        }
-        for section in candidate.sections {
-            if let known = union.section(section.key), known.isGroup != section.isGroup {
-                throw .invalid("The section '\(section.key)' was \(known.isGroup ? "a repeating group" : "a plain section"); a section keeps its shape in every version.")
-            }
         }
         for (pattern, _, field) in candidate.patterns {
             if let version = retiredIn[pattern] {
@@ -124,33 +126,31 @@ public struct FormCatalog: Sendable {
 
     private static func union(of versions: [ReferralForm], introduced: [String: Int], retired: [String: Int]) -> ReferralForm {
         let latest = versions[versions.count - 1]
-        var sections: [FormSection] = latest.sections
         var order = latest.sections.map(\.key)
         var byKey = Dictionary(uniqueKeysWithValues: latest.sections.map { ($0.key, $0) })
         // Walk back from the newest: each older field not yet present joins its
-        // section (after the newer ones), with its options merged so that an
-        // older draft's choices stay valid.
+        // section (after the newer ones), and each older section after the rest.
         for form in versions.reversed().dropFirst() {
             for section in form.sections {
-                guard var merged = byKey[section.key] else {
+                guard let merged = byKey[section.key] else {
                     byKey[section.key] = section
                     order.append(section.key)
                     continue
                 }
-                var fields = merged.fields
-                for field in section.fields {
-                    if let index = fields.firstIndex(where: { $0.key == field.key }) {
-                        fields[index] = fields[index].withOptions(merging: field.type.options)
-                    } else {
-                        fields.append(field)
-                    }
-                }
-                merged = FormSection(
+                let fields = merged.fields + section.fields.filter { field in !merged.fields.contains { $0.key == field.key } }
+                byKey[section.key] = FormSection(
                     merged.key, merged.title, summary: merged.summary, itemName: merged.itemName, kinds: merged.kinds, fields: fields)
-                byKey[section.key] = merged
             }
         }
-        sections = order.map { byKey[$0]! }
+        // Every option any version had, in the one order all versions agree
+        // with (`optionOrder`), so that a value stored in any version's order
+        // is in this order too, and stays valid.
+        let sections = order.map { key in
+            let section = byKey[key]!
+            return FormSection(
+                section.key, section.title, summary: section.summary, itemName: section.itemName, kinds: section.kinds,
+                fields: section.fields.map { $0.withOptions(optionOrder(of: section.pattern(of: $0), in: versions)) })
+        }
         var provenance: [String: String] = [:]
         for (pattern, first) in introduced {
             let last = (retired[pattern] ?? latest.version + 1) - 1
@@ -160,20 +160,44 @@ public struct FormCatalog: Sendable {
             sections: sections, version: latest.version, title: latest.title,
             scope: versions.count == 1 ? "" : " in any version (1–\(latest.version))", provenance: provenance)
     }
+
+    /// Every option a choice field had in any of `versions`, in one order
+    /// that agrees with each version's own: oldest first, a new option placed
+    /// right after the option before it in the version that brought it.
+    /// Labels are the newest version's. Publishing keeps it possible
+    /// (`nextVersion` refuses options out of this order).
+    static func optionOrder(of pattern: String, in versions: [ReferralForm]) -> [FieldOption] {
+        var keys: [String] = []
+        var labels: [String: String] = [:]
+        for form in versions {
+            guard let field = form.field(atPattern: pattern) else { continue }
+            var previous: Int? = nil
+            for option in field.type.options {
+                labels[option.key] = option.label
+                if let index = keys.firstIndex(of: option.key) {
+                    previous = index
+                } else {
+                    let at = previous.map { $0 + 1 } ?? 0
+                    keys.insert(option.key, at: at)
+                    previous = at
+                }
+            }
+        }
+        return keys.map { FieldOption($0, labels[$0]!) }
+    }
 }
 
 extension FormField {
-    /// The field with `older` options it lacks added after its own.
-    func withOptions(merging older: [FieldOption]) -> FormField {
-        let missing = older.filter { option in !type.options.contains { $0.key == option.key } }
-        guard !missing.isEmpty else { return self }
-        let merged: FieldType
-        switch type {
-        case .choice(let options): merged = .choice(options + missing)
-        case .multiChoice(let options): merged = .multiChoice(options + missing)
+    /// The field with its options replaced by `options` (for a choice or
+    /// multi-choice field; any other field is returned as it is).
+    func withOptions(_ options: [FieldOption]) -> FormField {
+        let type: FieldType
+        switch self.type {
+        case .choice: type = .choice(options)
+        case .multiChoice: type = .multiChoice(options)
         default: return self
         }
-        return FormField(key, merged, question, help: help, policy: policy, recommended: recommended, kinds: kinds)
+        return FormField(key, type, question, help: help, policy: policy, recommended: recommended, kinds: kinds)
     }
 }
 

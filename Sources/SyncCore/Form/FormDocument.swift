@@ -52,10 +52,20 @@ public struct FormDocument: Codable, Sendable, Equatable {
 
     /// The name every form document carries in `form`.
     public static let formName = "referral"
+    /// The largest form file read, in bytes (the built-in form is about 21 KB).
+    public static let maximumBytes = 1 << 20
+    /// The most sections and fields a form may have (the built-in form has 11 and 77).
+    public static let maximumSections = 100
+    public static let maximumFields = 1_000
+    /// The longest text in a form (a title, question, help or label), in characters.
+    public static let maximumText = 4_000
 
     /// Reads a document from JSON. Throws `FormDocumentError` naming the first
     /// bad value: not JSON, a missing member, an unknown type or policy.
     public static func decode(_ data: Data) throws(FormDocumentError) -> FormDocument {
+        guard data.count <= maximumBytes else {
+            throw .unreadable("it has \(data.count) bytes; the most is \(maximumBytes) (1 MiB)")
+        }
         try checkMembers(data)
         do {
             return try JSONDecoder().decode(FormDocument.self, from: data)
@@ -134,6 +144,12 @@ public struct FormDocument: Codable, Sendable, Equatable {
             if let unknown = object.keys.sorted().first(where: { !names.contains($0) }) {
                 throw .unreadable("'\(unknown.prefix(40))' at \(place) is not a member of \(what) (\(names.filter { $0 != "$schema" }.joined(separator: ", ")))")
             }
+            if let empty = object.keys.sorted().first(where: { object[$0] is NSNull }) {
+                throw .unreadable("'\(empty)' at \(place) is null; leave it out instead")
+            }
+            if let long = object.keys.sorted().first(where: { ((object[$0] as? String)?.count ?? 0) > maximumText }) {
+                throw .unreadable("'\(long)' at \(place) is longer than \(maximumText) characters")
+            }
         }
         try check(top, 0, at: "the top level")
         for (s, section) in (top["sections"] as? [Any] ?? []).enumerated() {
@@ -155,10 +171,23 @@ public struct FormDocument: Codable, Sendable, Equatable {
         switch error {
         case .keyNotFound(let key, let context):
             return "'\(key.stringValue)' is missing at \(at(context.codingPath))"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return "\(at(context.codingPath)) has the wrong kind of value (\(context.debugDescription))"
+        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+            let expected: String = switch type {
+            case is String.Type: "text"
+            case is Int.Type: "a whole number"
+            case is Bool.Type: "true or false"
+            case is [Any].Type: "a list"
+            default: String(describing: type).hasPrefix("Array") ? "a list" : "an object"
+            }
+            return "\(at(context.codingPath)) should be \(expected)"
         case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "it is not JSON" : "\(at(context.codingPath)): \(context.debugDescription)"
+            guard let last = context.codingPath.last else { return "it is not JSON" }
+            let place = at(context.codingPath)
+            if last.stringValue == "policy" { return "\(place) is not a merge policy (manual, lww, append, set)" }
+            if context.codingPath.contains(where: { $0.stringValue == "kinds" }) {
+                return "\(place) is not a referral kind (\(ReferralKind.allCases.map(\.rawValue).joined(separator: ", ")))"
+            }
+            return "\(place) cannot be read"
         @unknown default:
             return "it could not be read"
         }
@@ -191,7 +220,12 @@ extension FormDocument {
             throw .invalid("The form file says it is a '\(form)' form; this system publishes only '\(Self.formName)'.")
         }
         if let version, version < 1 { throw .invalid("Form version \(version) is not a version (1 or more).") }
+        guard !title.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw .invalid("The form's title is empty.") }
         guard !sections.isEmpty else { throw .invalid("The form has no sections.") }
+        let fieldCount = sections.reduce(0) { $0 + $1.fields.count }
+        guard sections.count <= Self.maximumSections, fieldCount <= Self.maximumFields else {
+            throw .invalid("The form has \(sections.count) sections and \(fieldCount) fields; the most are \(Self.maximumSections) and \(Self.maximumFields).")
+        }
         var sectionKeys = Set<String>()
         var built: [FormSection] = []
         for section in sections {
@@ -200,7 +234,10 @@ extension FormDocument {
                 throw .invalid("The section key '\(section.key)' appears twice.")
             }
             guard !section.fields.isEmpty else { throw .invalid("The section '\(section.key)' has no fields.") }
-            if let item = section.item, item.trimmingCharacters(in: .whitespaces).isEmpty {
+            guard !section.title.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw .invalid("The section '\(section.key)' has an empty title.")
+            }
+            if let item = section.item, item.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 throw .invalid("The repeating group '\(section.key)' has an empty item name.")
             }
             var fieldKeys = Set<String>()
@@ -209,7 +246,7 @@ extension FormDocument {
                 let path = section.item == nil ? "\(section.key).\(field.key)" : "\(section.key).*.\(field.key)"
                 try Self.checkKey(field.key, what: "field in '\(section.key)'")
                 guard fieldKeys.insert(field.key).inserted else { throw .invalid("The path '\(path)' appears twice.") }
-                guard !field.question.trimmingCharacters(in: .whitespaces).isEmpty else {
+                guard !field.question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
                     throw .invalid("The field '\(path)' has no question.")
                 }
                 let type = try Self.fieldType(field, path: path)
@@ -228,9 +265,13 @@ extension FormDocument {
                 kinds: Set(section.kinds ?? []), fields: fields))
         }
         let result = ReferralForm(sections: built, version: version ?? 1, title: title)
-        let patterns = Set(result.patterns.map(\.pattern))
-        for rule in Guidance.rulePaths where !patterns.contains(rule.path) {
-            throw .invalid("The guidance's rule \"\(rule.rule)\" reads '\(rule.path)', which this form does not have.")
+        for rule in Guidance.rulePaths {
+            guard let (pattern, section, field) = result.patterns.first(where: { $0.pattern == rule.path }) else {
+                throw .invalid("The guidance's rule \"\(rule.rule)\" reads '\(rule.path)', which this form does not have.")
+            }
+            if !section.kinds.isEmpty || !field.kinds.isEmpty {
+                throw .invalid("The guidance's rule \"\(rule.rule)\" reads '\(pattern)' in every kind of referral, so neither it nor its section may be limited by \"kinds\".")
+            }
         }
         return result
     }
@@ -258,6 +299,9 @@ extension FormDocument {
                       option.key.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" })
                 else {
                     throw .invalid("'\(option.key.prefix(40))' is not a valid option key for '\(path)': use lowercase letters, digits, - and _.")
+                }
+                guard !option.label.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                    throw .invalid("The option '\(option.key)' of '\(path)' has an empty label.")
                 }
                 guard keys.insert(option.key).inserted else {
                     throw .invalid("The option '\(option.key)' appears twice in '\(path)'.")

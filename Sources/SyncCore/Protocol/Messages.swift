@@ -330,10 +330,15 @@ public struct PullResponse: Codable, Sendable, Equatable {
     /// device with an older one fetches the versions it lacks from
     /// `GET /v1/forms/{version}`. Absent from servers before form versions.
     public var formVersion: Int?
+    /// The SHA-256 of that version's document (`GET /v1/forms` lists them
+    /// all); absent while only the built-in form exists. A device whose copy
+    /// differs (the server was restored and published again) fetches the
+    /// server's versions afresh.
+    public var formDigest: String?
 
     public init(
         changes: [PulledChange], cursor: Int64, more: Bool, epoch: String? = nil, end: Int64? = nil, serverTime: String? = nil,
-        formVersion: Int? = nil
+        formVersion: Int? = nil, formDigest: String? = nil
     ) {
         self.protocolVersion = SyncProtocol.version
         self.changes = changes
@@ -343,10 +348,11 @@ public struct PullResponse: Codable, Sendable, Equatable {
         self.end = end
         self.serverTime = serverTime
         self.formVersion = formVersion
+        self.formDigest = formDigest
     }
 
     enum CodingKeys: String, CodingKey {
-        case protocolVersion = "protocol", changes, cursor, more, epoch, end, serverTime = "server_time", formVersion = "form_version"
+        case protocolVersion = "protocol", changes, cursor, more, epoch, end, serverTime = "server_time", formVersion = "form_version", formDigest = "form_digest"
     }
 }
 

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 import Synchronization
@@ -13,6 +14,10 @@ final class FormShelf: Sendable {
 
     func replace(with newer: FormCatalog) {
         catalog.withLock { if newer.versions.count > $0.versions.count { $0 = newer } }
+    }
+
+    func reset(to catalog: FormCatalog) {
+        self.catalog.withLock { $0 = catalog }
     }
 }
 
@@ -64,6 +69,40 @@ extension LocalStore {
                 arguments: [form.version, String(decoding: form.document.encoded(), as: UTF8.self), Timestamp.string(clock.now())])
         }
         formShelf.replace(with: try writer.read(Self.storedForms))
+    }
+
+    /// The SHA-256 (lowercase hex) of each form version's document as the
+    /// server serves it (keys sorted), by version: what `GET /v1/forms` lists.
+    public func formDigests() -> [Int: String] {
+        Dictionary(uniqueKeysWithValues: forms.versions.map { ($0.version, Self.digest($0.document.encoded())) })
+    }
+
+    static func digest(_ data: Data) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Replaces this device's versions from `first` on with `documents`
+    /// (versions `first`, `first + 1`…, as the server serves them), in one
+    /// transaction: for a server restored from a backup whose versions are no
+    /// longer this device's. Drafts on a version that goes keep their values;
+    /// `show` lists what their version does not ask.
+    /// - Throws: `FormDocumentError` when a document does not read or is out
+    ///   of order; nothing is changed then.
+    public func replaceFormVersions(from first: Int, with documents: [Data]) throws {
+        precondition(first >= 2)
+        let forms = try documents.map { data throws(FormDocumentError) in try FormDocument.decode(data).referralForm() }
+        for (offset, form) in forms.enumerated() where form.version != first + offset {
+            throw FormDocumentError.invalid("Form version \(form.version) came where version \(first + offset) was expected.")
+        }
+        try writer.write { db in
+            try db.execute(sql: "DELETE FROM form_version WHERE version >= ?", arguments: [first])
+            for form in forms {
+                try db.execute(
+                    sql: "INSERT INTO form_version (version, document, fetched_at) VALUES (?, ?, ?)",
+                    arguments: [form.version, String(decoding: form.document.encoded(), as: UTF8.self), Timestamp.string(clock.now())])
+            }
+        }
+        formShelf.reset(to: try writer.read(Self.storedForms))
     }
 
     /// The form a referral is written on: its own version (`@form`), or, on

@@ -55,7 +55,10 @@ extension LocalStore {
     @discardableResult
     public func unset(_ typedPath: String, of id: UUID) throws -> FieldWrite {
         try editable(id) { db, referral, now in
-            let resolved = try resolve(typedPath, in: referral)
+            // An answer kept from a question the referral's version does not
+            // ask (retired, or of the version before an upgrade) may still be
+            // cleared: a wrong value must not stay for good.
+            let resolved = try resolve(typedPath, in: referral, clearing: true)
             guard resolved.field != nil else {
                 throw FormError.invalidValue(value: typedPath, expected: "a field; use `remove` for a whole item")
             }
@@ -116,8 +119,8 @@ extension LocalStore {
         }
     }
 
-    private func resolve(_ typedPath: String, in referral: Referral) throws -> ResolvedPath {
-        let resolved = try resolveOnOwnVersion(typedPath, in: referral)
+    private func resolve(_ typedPath: String, in referral: Referral, clearing: Bool = false) throws -> ResolvedPath {
+        let resolved = try resolveOnOwnVersion(typedPath, in: referral, clearing: clearing)
         if let field = resolved.field, !resolved.section.applies(to: referral.kind) || !field.applies(to: referral.kind) {
             throw FormError.fieldNotForKind(path: typedPath, kind: referral.kind)
         }
@@ -207,7 +210,9 @@ extension LocalStore {
 extension LocalStore {
     /// Resolves a typed path on the referral's own form version; a path of
     /// other versions only is refused with the versions that have it.
-    func resolveOnOwnVersion(_ typedPath: String, in referral: Referral) throws -> ResolvedPath {
+    /// With `clearing`, a path of another version that holds a value on this
+    /// referral resolves too, so that it can be cleared.
+    func resolveOnOwnVersion(_ typedPath: String, in referral: Referral, clearing: Bool = false) throws -> ResolvedPath {
         let own = form(for: referral)
         let result: Result<ResolvedPath, FormError> = Result { () throws(FormError) in
             try own.resolve(typedPath, items: referral.resolvableItems(of:))
@@ -216,6 +221,7 @@ extension LocalStore {
         guard let other = try? forms.union.resolve(typedPath, items: referral.resolvableItems(of:)), let field = other.field,
               let versions = forms.versionsText(of: other.section.pattern(of: field))
         else { throw error }
+        if clearing, referral.values[other.path] != nil { return other }
         let newer = (forms.introducedIn[other.section.pattern(of: field)] ?? 0) > own.version
         throw FormError.pathOfOtherVersion(
             path: typedPath, versions: versions, referralVersion: own.version, upgradeTo: newer ? forms.latest.version : nil)

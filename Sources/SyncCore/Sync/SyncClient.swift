@@ -69,14 +69,18 @@ public struct SyncSummary: Sendable, Equatable, Codable {
     /// The newest form version this sync fetched (docs/form.md); nil when
     /// the device already had the server's newest.
     public var formVersion: Int?
-    /// The newest form version the server's last pull page named.
+    /// Whether this device's form versions were not the server's (it was
+    /// restored from a backup and published again) and were replaced by them.
+    public var formsReplaced: Bool?
+    /// The newest form version the server's last pull page named, and its digest.
     var serverFormVersion: Int?
+    var serverFormDigest: String?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case pushed, applied, conflicts, rejected, pulled, receipt, renumbered, serverRestored = "server_restored"
-        case restoredValues = "restored_values", clock, formVersion = "form_version"
+        case restoredValues = "restored_values", clock, formVersion = "form_version", formsReplaced = "forms_replaced"
     }
 }
 
@@ -210,6 +214,7 @@ public struct SyncClient: Sendable {
             summary.pulled += try store.applyPull(page)
             summary.clock = try store.noteServerTime(page.serverTime) ?? summary.clock
             summary.serverFormVersion = page.formVersion ?? summary.serverFormVersion
+            summary.serverFormDigest = page.formDigest
             if !page.changes.isEmpty { progress(.pulled(done: summary.pulled)) }
             if !page.more { return false }
         }
@@ -220,6 +225,10 @@ public struct SyncClient: Sendable {
     /// use the newest, drafts already started keep theirs (docs/form.md).
     func fetchForms(into summary: inout SyncSummary) async throws {
         guard let newest = summary.serverFormVersion else { return }
+        let mine = store.formDigests()
+        if newest < store.form.version || (newest >= 2 && mine[newest].map { $0 != summary.serverFormDigest } == true) {
+            try await replaceDivergedForms(newest: newest, mine: mine, into: &summary)
+        }
         while store.form.version < newest {
             let version = store.form.version + 1
             let reply = try await call("form version \(version)") { try await transport.get("v1/forms/\(version)", query: []) }
@@ -231,6 +240,28 @@ public struct SyncClient: Sendable {
             }
             summary.formVersion = version
         }
+    }
+
+    /// The server's versions are not this device's (restored from a backup,
+    /// perhaps published again): from the first version whose digest differs,
+    /// the device takes the server's.
+    func replaceDivergedForms(newest: Int, mine: [Int: String], into summary: inout SyncSummary) async throws {
+        let reply = try await call("the form versions") { try await transport.get("v1/forms", query: []) }
+        let list = try decode(FormVersionList.self, reply, what: "the form versions")
+        let theirs = Dictionary(list.versions.map { ($0.version, $0.digest) }, uniquingKeysWith: { first, _ in first })
+        guard let first = (2...max(2, store.form.version)).first(where: { mine[$0] != theirs[$0] }) else { return }
+        var documents: [Data] = []
+        for version in first...max(first, list.latest) where version <= list.latest {
+            let fetched = try await call("form version \(version)") { try await transport.get("v1/forms/\(version)", query: []) }
+            documents.append(fetched.body)
+        }
+        do {
+            try store.replaceFormVersions(from: first, with: documents)
+        } catch let error as FormDocumentError {
+            throw SyncError.unreadableReply("the form versions (\(error))")
+        }
+        summary.formsReplaced = true
+        summary.formVersion = list.latest
     }
 
     /// Keeps a batch well under the server's body limit however long its

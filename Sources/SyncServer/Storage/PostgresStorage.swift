@@ -343,7 +343,7 @@ final class PostgresStorage: SQLStore {
             // With nothing more to read, the cursor moves to the end of what
             // this role may see, but never past a revision still in flight.
             let cursor = more || !changes.isEmpty ? (changes.last?.revision ?? since) : max(since, min(identity.end, horizon - 1))
-            return PullResponse(changes: changes, cursor: cursor, more: more, epoch: identity.epoch, end: identity.end, formVersion: identity.formVersion)
+            return PullResponse(changes: changes, cursor: cursor, more: more, epoch: identity.epoch, end: identity.end, formVersion: identity.formVersion, formDigest: identity.formDigest)
         }
     }
 }

@@ -161,12 +161,13 @@ extension SQLStore {
     static var identityQuery: String {
         """
         SELECT (SELECT epoch FROM server_identity WHERE id = 1) AS epoch, (SELECT coalesce(max(revision), 0) FROM change_log) AS last,
-            (SELECT coalesce(max(version), 1) FROM form_versions) AS form_version
+            (SELECT coalesce(max(version), 1) FROM form_versions) AS form_version,
+            (SELECT digest FROM form_versions ORDER BY version DESC LIMIT 1) AS form_digest
         """
     }
 
     static func identity(_ row: any SQLRow) throws -> ServerIdentity {
-        ServerIdentity(epoch: try row.text("epoch")!, end: try row.int("last") ?? 0, formVersion: Int(try row.int("form_version") ?? 1))
+        ServerIdentity(epoch: try row.text("epoch")!, end: try row.int("last") ?? 0, formVersion: Int(try row.int("form_version") ?? 1), formDigest: try row.text("form_digest"))
     }
 
     func startNewEpoch(at: String) async throws -> String {

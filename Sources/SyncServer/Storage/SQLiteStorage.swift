@@ -337,7 +337,7 @@ final class SQLiteStorage: SQLStore {
             // next pull does not scan invisible entries again.
             let identity = try Self.identity(try Row.fetchOne(db, sql: Self.identityQuery)!)
             let cursor = more || !changes.isEmpty ? (changes.last?.revision ?? since) : max(since, identity.end)
-            return PullResponse(changes: changes, cursor: cursor, more: more, epoch: identity.epoch, end: identity.end, formVersion: identity.formVersion)
+            return PullResponse(changes: changes, cursor: cursor, more: more, epoch: identity.epoch, end: identity.end, formVersion: identity.formVersion, formDigest: identity.formDigest)
         }
     }
 }

@@ -56,6 +56,9 @@ struct ServerIdentity: Sendable, Equatable {
     var end: Int64
     /// The newest published form version (1, the built-in form, when none is).
     var formVersion: Int = 1
+    /// The SHA-256 of the newest published version's document; nil while
+    /// only the built-in form exists.
+    var formDigest: String? = nil
 }
 
 /// One published form version as stored: its JSON document (`FormDocument`,

@@ -156,6 +156,12 @@ struct PushEngine {
         if change.path == RecordPath.status, let refusal = try await statusRefusal(change, in: transaction) {
             return .failure(refusal)
         }
+        if change.path == RecordPath.form, let current = try await transaction.field(record: change.record, path: change.path)?.value,
+           let held = Int(current), held > Int(change.value ?? "") ?? 0 {
+            // A form version only goes up: an older upgrade from a device that
+            // had not fetched the newer version must not take the referral back.
+            return .failure(PathRefusal("Referral \(change.record) is already on form version \(held) (upgraded on another device); this device takes it on its next sync."))
+        }
         return form.rules(forStoredPath: change.path, value: change.value)
     }
 
