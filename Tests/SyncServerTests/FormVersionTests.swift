@@ -167,6 +167,25 @@ struct FormVersionTests {
         let down = try await pushForm(1_002, "2")
         #expect(down["outcome"] as? String == "rejected" && (down["reason"] as? String)?.contains("is already on form version 3") == true, "\(down)")
         #expect(try await pushForm(1_003, "4")["reason"] as? String == "'4' is not a form version this server has published (1 to 3).")
+
+        // A conflict on a question of a later version is listed with that question.
+        let phone = try await Device(server: server, token: token)
+        defer { phone.remove() }
+        let shared = try jane.store.createReferral(kind: .socialCare)
+        let child = try jane.store.addItem(to: "children", of: shared)
+        let path = "children.\(child.lowercased).health_visitor"
+        try jane.store.set(path, of: shared, to: "Kim")
+        _ = try await jane.sync()
+        _ = try await phone.sync()
+        try jane.store.set(path, of: shared, to: "Kim Ash")
+        try phone.store.set(path, of: shared, to: "Kim Oak")
+        _ = try await jane.sync()
+        #expect(try await phone.sync().conflicts == 1)
+        let admin = try server.addUser("ada", role: .admin)
+        var request = URLRequest(url: server.url.appendingPathComponent("v1/conflicts"))
+        request.setValue("Bearer \(admin)", forHTTPHeaderField: "Authorization")
+        let listing = String(decoding: try await URLSession.shared.data(for: request).0, as: UTF8.self)
+        #expect(listing.contains("\"question\":\"health_visitor?\""), "\(listing)")
     }
 
     @Test("the published schema, docs/form.schema.json, accepts the built-in form and a served version, and refuses malformed files")

@@ -233,7 +233,7 @@ struct ConsoleRoutes {
         else {
             throw ConsoleError(.notFound, "No submitted referral has id '\(id.prefix(40))'.", staff: staff)
         }
-        let conflicts = try await storage.conflicts(all: false).filter { $0.record == document.id }
+        let conflicts = frontDoor.forms.labelled(try await storage.conflicts(all: false).filter { $0.record == document.id })
         let submitted = try await storage.submittedReferrals()
         let receipt = submitted.first { $0.id == document.id }
         let sameNumber = try await sharedNHSNumbers(submitted)[document.id] ?? []
@@ -373,7 +373,7 @@ struct ConsoleRoutes {
     }
 
     private func conflictsPage(staff: Staff, status: HTTPResponse.Status = .ok, notice: String? = nil, error: String? = nil) async throws -> Response {
-        let all = try await storage.conflicts(all: true)
+        let all = frontDoor.forms.labelled(try await storage.conflicts(all: true))
         try await storage.audit(AuditEvent(
             at: Timestamp.string(clock.now()), actor: staff.user.name, action: "read-conflicts", record: nil,
             detail: "records=\(Set(all.map(\.record)).sorted().joined(separator: ",")) console"))
@@ -415,7 +415,7 @@ struct ConsoleRoutes {
         if value == nil, pick == nil {
             return try await conflictsPage(staff: staff, status: .badRequest, error: "Pick a candidate or write a merged value, and give a reason; nothing was changed.")
         }
-        let conflict = try await storage.conflicts(all: true).first { $0.id == id }
+        let conflict = frontDoor.forms.labelled(try await storage.conflicts(all: true)).first { $0.id == id }
         var stored = value
         // A merged value is typed as people read it ("Given", "14/03/2019"): stored as the form keeps it.
         if let typed = value, let path = conflict?.path, let field = frontDoor.form.field(atStoredPath: path)?.1 {

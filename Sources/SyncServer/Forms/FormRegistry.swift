@@ -65,6 +65,18 @@ final class FormRegistry: Sendable {
         }
     }
 
+    /// `conflicts` with each question as every version words it (the store
+    /// knows only the built-in form's), so a question a later version added
+    /// is named, not shown as its path.
+    func labelled(_ conflicts: [ConflictSummary]) -> [ConflictSummary] {
+        let union = current.union
+        return conflicts.map { conflict in
+            var conflict = conflict
+            conflict.question = union.field(atStoredPath: conflict.path)?.1.question ?? conflict.question
+            return conflict
+        }
+    }
+
     /// The SHA-256 of a form document's bytes, in lowercase hex: what
     /// `form list` and `GET /v1/forms` show, to tell one file from another.
     static func digest(_ data: Data) -> String {

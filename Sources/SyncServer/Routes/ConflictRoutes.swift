@@ -20,7 +20,7 @@ struct ConflictRoutes {
             throw APIError(.badRequest, "'status' must be open or all; got '\(status.prefix(40))'.")
         }
         let all = status == "all"
-        let conflicts = try await storage.conflicts(all: all)
+        let conflicts = resolution.forms.labelled(try await storage.conflicts(all: all))
         try await storage.audit(AuditEvent(
             at: Timestamp.string(resolution.clock.now()), actor: context.user!.name, action: "read-conflicts", record: nil,
             detail: "records=\(Set(conflicts.map(\.record)).sorted().joined(separator: ","))"))

@@ -98,7 +98,7 @@ struct FrontDoorRoutes {
             throw APIError(.notFound, "No submitted referral has id '\(id.prefix(40))'.")
         }
         // What changed after the front door saw it, and what waits for an admin.
-        document.conflicts = try await storage.conflicts(all: false).filter { $0.record == id }
+        document.conflicts = frontDoor.forms.labelled(try await storage.conflicts(all: false).filter { $0.record == id })
         document.changes = try await storage.changesSinceFrontDoor(of: id)
         // Every read of referral content is attributable.
         try await storage.audit(AuditEvent(at: Timestamp.string(frontDoor.clock.now()), actor: context.user!.name, action: "read", record: id, detail: ""))

@@ -135,7 +135,8 @@ protocol SyncStorage: Sendable {
     /// The change-log entries of a referral's own fields (not the `@` paths)
     /// after the front door last acknowledged or decided it, oldest first.
     func changesSinceFrontDoor(of record: String) async throws -> [ReferralChange]
-    /// Conflicts, open ones only unless `all`.
+    /// Conflicts, open ones only unless `all`; each question worded by the
+    /// built-in form (`FormRegistry.labelled` words it by every version).
     func conflicts(all: Bool) async throws -> [ConflictSummary]
     /// Appends to the hash-chained audit trail in a transaction of its own.
     func audit(_ event: AuditEvent) async throws
