@@ -54,11 +54,12 @@ struct SyncRoutes {
         guard body.changes.count <= SyncProtocol.maximumBatch else {
             throw APIError(.badRequest, "A push may carry at most \(SyncProtocol.maximumBatch) changes; this one has \(body.changes.count). Send smaller batches.")
         }
-        if try await storage.isRevoked(device: body.device) { throw APIError(.gone, AuthenticationMiddleware.revokedMessage) }
-        guard try await storage.deviceOwner(body.device) == user.id else {
+        let preflight = try await storage.pushPreflight(device: body.device)
+        if preflight.revoked { throw APIError(.gone, AuthenticationMiddleware.revokedMessage) }
+        guard preflight.owner == user.id else {
             throw APIError(.forbidden, "Device \(body.device.prefix(40)) is not registered to \(user.name); run `field login` first.")
         }
-        try await checkSameLog(body)
+        try Self.checkSameLog(body, identity: preflight.identity)
         let form = try await forms.catalog(for: body).union
         // The whole batch is one transaction, committed before the reply:
         // read phase, decision (no I/O), write phase (docs/protocol.md, "The server's write path").
@@ -96,9 +97,8 @@ struct SyncRoutes {
     /// restored from a backup, or replaced) would merge against revisions
     /// this server does not have: it is refused whole, before anything is
     /// applied, and the device reconciles first (docs/protocol.md, "Recovery").
-    func checkSameLog(_ push: PushRequest) async throws {
+    static func checkSameLog(_ push: PushRequest, identity: ServerIdentity) throws {
         guard push.epoch != nil || push.cursor != nil else { return }
-        let identity = try await storage.identity()
         if let epoch = push.epoch, epoch != identity.epoch {
             throw APIError(.conflict, "This server's log is not the one the device last synced with (epoch \(epoch.prefix(40)) is not \(identity.epoch)): the device must reconcile before it pushes.", code: ErrorCode.serverRestored)
         }

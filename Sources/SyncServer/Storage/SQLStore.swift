@@ -116,6 +116,17 @@ extension SQLStore {
         try await connected { try await $0.rows("SELECT user_id FROM devices WHERE id = $1", [.text(device)]).first?.int("user_id") }
     }
 
+    func pushPreflight(device: String) async throws -> PushPreflight {
+        try await connected { session in
+            let row = try await session.rows("""
+                SELECT (SELECT user_id FROM devices WHERE id = $1) AS owner,
+                    (SELECT CAST(CASE WHEN revoked_at IS NULL THEN 0 ELSE 1 END AS BIGINT) FROM devices WHERE id = $1) AS revoked,
+                    \(Self.identityColumns)
+                """, [.text(device)])[0]
+            return PushPreflight(owner: try row.int("owner"), revoked: try row.int("revoked") == 1, identity: try Self.identity(row))
+        }
+    }
+
     func lastSeq(of device: String) async throws -> Int64? {
         try await connected { try await $0.rows("SELECT max(seq) AS last FROM applied WHERE device_id = $1", [.text(device)]).first?.int("last") }
     }
@@ -158,9 +169,12 @@ extension SQLStore {
     }
 
     /// The log's epoch and end, in one statement.
-    static var identityQuery: String {
+    static var identityQuery: String { "SELECT " + identityColumns }
+
+    /// The identity's columns, for statements that read it with other things.
+    static var identityColumns: String {
         """
-        SELECT (SELECT epoch FROM server_identity WHERE id = 1) AS epoch, (SELECT coalesce(max(revision), 0) FROM change_log) AS last,
+        (SELECT epoch FROM server_identity WHERE id = 1) AS epoch, (SELECT coalesce(max(revision), 0) FROM change_log) AS last,
             (SELECT coalesce(max(version), 1) FROM form_versions) AS form_version,
             (SELECT digest FROM form_versions ORDER BY version DESC LIMIT 1) AS form_digest
         """

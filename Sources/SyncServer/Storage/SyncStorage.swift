@@ -61,6 +61,14 @@ struct ServerIdentity: Sendable, Equatable {
     var formDigest: String? = nil
 }
 
+/// What `SyncStorage.pushPreflight` reads.
+struct PushPreflight: Sendable, Equatable {
+    /// The user the device is registered to; nil for an unknown device.
+    var owner: Int64?
+    var revoked: Bool
+    var identity: ServerIdentity
+}
+
 /// One published form version as stored: its JSON document (`FormDocument`,
 /// keys sorted) and that text's SHA-256 in hex.
 struct PublishedForm: Sendable, Equatable {
@@ -94,6 +102,10 @@ protocol SyncStorage: Sendable {
     /// Records the device for the user; nil if the device belongs to someone else.
     func register(device: String, for user: User, at: String) async throws -> Bool
     func deviceOwner(_ device: String) async throws -> Int64?
+    /// What a push checks before its transaction, in one statement (one
+    /// round trip, one hop to the database's thread): the device's owner,
+    /// whether it is revoked, and the log's identity.
+    func pushPreflight(device: String) async throws -> PushPreflight
     /// The highest seq applied from a device (nil if none).
     func lastSeq(of device: String) async throws -> Int64?
     /// The log's epoch and end, read together.
