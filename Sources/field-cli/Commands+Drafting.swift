@@ -210,18 +210,13 @@ struct Upgrade: FieldCommand {
         }
         context.console.line("Referral \(id.lowercased) moved from form version \(moved.from) to \(moved.to); it syncs like any change.")
         let referral = try store.referral(id)
-        let kept = moved.retired.filter { pattern in referral.visibleValues.keys.contains { Upgrade.matches($0, pattern) } }
+        let held = Swift.Set(referral.visibleValues.keys.compactMap(store.forms.union.pattern(ofStoredPath:)))
+        let kept = moved.retired.filter(held.contains)
         if !kept.isEmpty {
             context.console.line("Kept, though version \(moved.to) no longer asks them: \(kept.joined(separator: ", ")) (in `field history` and the export).")
         }
         if !moved.added.isEmpty {
             context.console.line("New question(s): \(moved.added.joined(separator: ", ")); `field fill \(id.lowercased.prefix(13))` asks them.")
         }
-    }
-
-    /// Whether a stored path (`children.<uuid>.upn`) is an instance of a pattern (`children.*.upn`).
-    static func matches(_ path: String, _ pattern: String) -> Bool {
-        let parts = path.split(separator: "."), wanted = pattern.split(separator: ".")
-        return parts.count == wanted.count && zip(parts, wanted).allSatisfy { $1 == "*" || $0 == $1 }
     }
 }

@@ -97,8 +97,7 @@ struct Show: FieldCommand {
         // by it, or kept from an older version after an upgrade): never hidden.
         let own = Swift.Set(form.patterns.map(\.pattern))
         let kept = values.keys.sorted().compactMap { path -> (String, FormField)? in
-            guard !path.hasPrefix("@"), let (section, field) = store.forms.union.field(atStoredPath: path),
-                  !own.contains(section.pattern(of: field)) else { return nil }
+            guard let (section, field) = store.forms.union.field(atStoredPath: path), !own.contains(section.pattern(of: field)) else { return nil }
             return (path, field)
         }
         if !kept.isEmpty {

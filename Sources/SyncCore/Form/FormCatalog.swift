@@ -63,8 +63,12 @@ public struct FormCatalog: Sendable {
     /// Which versions have a path pattern, as a person reads it
     /// ("form version 1", "form versions 2–3"); nil for one none has.
     public func versionsText(of pattern: String) -> String? {
-        guard let first = introducedIn[pattern] else { return nil }
-        let last = (retiredIn[pattern] ?? latest.version + 1) - 1
+        Self.versionsText(of: pattern, introduced: introducedIn, retired: retiredIn, latest: latest.version)
+    }
+
+    static func versionsText(of pattern: String, introduced: [String: Int], retired: [String: Int], latest: Int) -> String? {
+        guard let first = introduced[pattern] else { return nil }
+        let last = (retired[pattern] ?? latest + 1) - 1
         return first == last ? "form version \(first)" : "form versions \(first)–\(last)"
     }
 
@@ -151,11 +155,9 @@ public struct FormCatalog: Sendable {
                 section.key, section.title, summary: section.summary, itemName: section.itemName, kinds: section.kinds,
                 fields: section.fields.map { $0.withOptions(optionOrder(of: section.pattern(of: $0), in: versions)) })
         }
-        var provenance: [String: String] = [:]
-        for (pattern, first) in introduced {
-            let last = (retired[pattern] ?? latest.version + 1) - 1
-            provenance[pattern] = first == last ? "form version \(first)" : "form versions \(first)–\(last)"
-        }
+        let provenance = Dictionary(uniqueKeysWithValues: introduced.keys.map {
+            ($0, versionsText(of: $0, introduced: introduced, retired: retired, latest: latest.version)!)
+        })
         return ReferralForm(
             sections: sections, version: latest.version, title: latest.title,
             scope: versions.count == 1 ? "" : " in any version (1–\(latest.version))", provenance: provenance)

@@ -61,6 +61,12 @@ extension ReferralForm {
 
     public var groups: [FormSection] { sections.filter(\.isGroup) }
 
+    /// The pattern of a canonical stored path (`children.<id>.upn` →
+    /// `children.*.upn`); nil for a path of no field of this form.
+    public func pattern(ofStoredPath path: String) -> String? {
+        field(atStoredPath: path).map { $0.0.pattern(of: $0.1) }
+    }
+
     /// The field behind a path pattern (`referrer.name`, `children.*.full_name`).
     public func field(atPattern pattern: String) -> FormField? {
         let parts = pattern.split(separator: ".", omittingEmptySubsequences: false).map(String.init)

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import GRDB
 import Synchronization
@@ -74,11 +73,7 @@ extension LocalStore {
     /// The SHA-256 (lowercase hex) of each form version's document as the
     /// server serves it (keys sorted), by version: what `GET /v1/forms` lists.
     public func formDigests() -> [Int: String] {
-        Dictionary(uniqueKeysWithValues: forms.versions.map { ($0.version, Self.digest($0.document.encoded())) })
-    }
-
-    static func digest(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        Dictionary(uniqueKeysWithValues: forms.versions.map { ($0.version, $0.document.digest) })
     }
 
     /// Replaces this device's versions from `first` on with `documents`

@@ -225,9 +225,13 @@ public struct SyncClient: Sendable {
     /// use the newest, drafts already started keep theirs (docs/form.md).
     func fetchForms(into summary: inout SyncSummary) async throws {
         guard let newest = summary.serverFormVersion else { return }
-        let mine = store.formDigests()
-        if newest < store.form.version || (newest >= 2 && mine[newest].map { $0 != summary.serverFormDigest } == true) {
-            try await replaceDivergedForms(newest: newest, mine: mine, into: &summary)
+        // Digests only when the device has versions past the built-in one:
+        // the common case (nothing published) hashes nothing.
+        if store.form.version >= 2 {
+            let mine = store.formDigests()
+            if newest < store.form.version || (newest >= 2 && mine[newest].map { $0 != summary.serverFormDigest } == true) {
+                try await replaceDivergedForms(newest: newest, mine: mine, into: &summary)
+            }
         }
         while store.form.version < newest {
             let version = store.form.version + 1

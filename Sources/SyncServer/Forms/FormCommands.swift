@@ -45,15 +45,15 @@ struct PublishForm: AsyncParsableCommand {
             print("'\(file)' would be published as form version \(form.version): it \(summary). Nothing was published.")
             return
         }
-        let document = form.document.encoded()
+        let document = form.document
         do {
             try await store.publishForm(PublishedForm(
-                version: form.version, document: String(decoding: document, as: UTF8.self), digest: FormRegistry.digest(document),
+                version: form.version, document: String(decoding: document.encoded(), as: UTF8.self), digest: document.digest,
                 publishedAt: Timestamp.string(Date()), publishedBy: by))
         } catch let error as StorageError {
             throw OperatorError(error.description)
         }
-        print("Published form version \(form.version) (sha256 \(FormRegistry.digest(document).prefix(12))): it \(summary). Devices fetch it on their next sync.")
+        print("Published form version \(form.version) (sha256 \(document.digest.prefix(12))): it \(summary). Devices fetch it on their next sync.")
     }
 
     static func list(_ paths: [String]) -> String {
@@ -77,7 +77,7 @@ struct ListForms: AsyncParsableCommand {
             let entry = published[form.version]
             rows.append([
                 String(form.version), String(form.patterns.count), String(retired), entry?.publishedAt ?? "built in", entry?.publishedBy ?? "-",
-                String((entry?.digest ?? FormRegistry.digest(form.document.encoded())).prefix(12)),
+                String((entry?.digest ?? form.document.digest).prefix(12)),
             ])
         }
         print(Table.render(rows))

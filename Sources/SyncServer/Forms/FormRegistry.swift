@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Synchronization
 import SyncCore
@@ -75,11 +74,5 @@ final class FormRegistry: Sendable {
             conflict.question = union.field(atStoredPath: conflict.path)?.1.question ?? conflict.question
             return conflict
         }
-    }
-
-    /// The SHA-256 of a form document's bytes, in lowercase hex: what
-    /// `form list` and `GET /v1/forms` show, to tell one file from another.
-    static func digest(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
     }
 }

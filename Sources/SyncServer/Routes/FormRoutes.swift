@@ -18,7 +18,7 @@ struct FormRoutes {
     /// Every version: number, SHA-256 of its document, when and by whom published.
     @Sendable func list(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let published = try await storage.publishedForms()
-        let builtIn = FormVersionSummary(version: 1, digest: FormRegistry.digest(ReferralForm.standard.document.encoded()), publishedAt: nil, publishedBy: nil)
+        let builtIn = FormVersionSummary(version: 1, digest: ReferralForm.standard.document.digest, publishedAt: nil, publishedBy: nil)
         let versions = [builtIn] + published.map {
             FormVersionSummary(version: $0.version, digest: $0.digest, publishedAt: $0.publishedAt, publishedBy: $0.publishedBy)
         }
@@ -39,7 +39,7 @@ struct FormRoutes {
         }
         var response = Response(
             status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: form.document.encoded())))
-        response.headers[.eTag] = "\"\(FormRegistry.digest(form.document.encoded()))\""
+        response.headers[.eTag] = "\"\(form.document.digest)\""
         return response
     }
 
