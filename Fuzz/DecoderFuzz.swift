@@ -48,6 +48,22 @@ enum DecoderFuzz {
         _ = roundTrip(ReferralDocument.self, data)
         _ = roundTrip([ConflictSummary].self, data)
         _ = roundTrip(ConflictSummary.Resolution.self, data)
+        // A form file: what `sync-server form publish` reads from an
+        // administrator and a device reads from GET /v1/forms/{version}.
+        // What decodes must keep its meaning when written out as stored (the
+        // digest names those bytes) and in reading order (`form show`), and
+        // a form that passes its checks must pass them again as the next
+        // version of the built-in form or be refused with a reason.
+        if let document = try? FormDocument.decode(data) {
+            for sorted in [true, false] {
+                guard let again = try? FormDocument.decode(document.encoded(sorted: sorted)), again == document else {
+                    fatalError("a form file changes when written out (sorted: \(sorted))")
+                }
+            }
+            if (try? document.referralForm()) != nil {
+                _ = try? FormCatalog(checked: [form]).nextVersion(from: document)
+            }
+        }
     }
 
     /// What PushEngine checks with SyncCore's help, and the merge rule on

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// A referral form as a file: the JSON an authority edits and publishes with
@@ -85,12 +84,6 @@ public struct FormDocument: Codable, Sendable, Equatable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(self)) ?? Data()
-    }
-
-    /// The SHA-256 of `encoded()`, in lowercase hex: what the server stores
-    /// and lists (`GET /v1/forms`, `form list`) and a device compares.
-    public var digest: String {
-        SHA256.hash(data: encoded()).map { String(format: "%02x", $0) }.joined()
     }
 
     /// JSON in reading order, two-space indented, as `referral-form.json` is
