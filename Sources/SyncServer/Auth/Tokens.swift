@@ -83,25 +83,22 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         let token = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
         let hash = Tokens.hash(token)
-        var context = context
-        if let user = try await storage.user(tokenHash: hash) {
-            context.user = user
-        } else if let credential = try await storage.deviceCredential(tokenHash: hash) {
-            // A device's token works for that device only.
-            guard request.headers[Self.deviceHeader] == credential.device else {
-                throw failed("This token belongs to another device; send it with that device's Field-Device header.")
-            }
-            context.user = credential.user
-            context.signedInDevice = credential.device
-        } else {
+        // One statement: the token as a user's or a device's, and whether the
+        // device the request names is revoked.
+        let named = request.headers[Self.deviceHeader]
+        guard let signIn = try await storage.signIn(tokenHash: hash, device: named) else {
             throw failed("The token is not valid.")
         }
-        let user = context.user!
-        context.logger[metadataKey: "user"] = "\(user.name)"
+        // A device's token works for that device only.
+        if let device = signIn.tokenDevice, named != device {
+            throw failed("This token belongs to another device; send it with that device's Field-Device header.")
+        }
+        var context = context
+        context.user = signIn.user
+        context.signedInDevice = signIn.tokenDevice
+        context.logger[metadataKey: "user"] = "\(signIn.user.name)"
         // A revoked device gets 410 on everything but its report that it erased its data.
-        if let device = request.headers[Self.deviceHeader], request.uri.path != "/v1/devices/wiped",
-            try await storage.isRevoked(device: device)
-        {
+        if signIn.namedDeviceRevoked, request.uri.path != "/v1/devices/wiped" {
             throw APIError(.gone, Self.revokedMessage)
         }
         return try await next(request, context)

@@ -24,24 +24,21 @@ struct SyncRoutes {
             throw APIError(.badRequest, "'\(body.device.prefix(40))' is not a device id (a lowercase UUID).")
         }
         let now = Timestamp.string(engine.clock.now())
-        if try await storage.isRevoked(device: body.device) { throw APIError(.gone, AuthenticationMiddleware.revokedMessage) }
-        guard try await storage.register(device: body.device, for: user, at: now) else {
-            throw APIError(.forbidden, "Device \(body.device) is registered to another user.")
-        }
         // Signed in with the user's token: the device gets its own, which it
         // keeps instead (and which revoking the device ends). A device signed
         // in with its own token keeps it.
-        var deviceToken: String?
-        if context.signedInDevice == nil {
-            let token = Tokens.make(prefix: "fld_dev_")
-            try await storage.setDeviceToken(device: body.device, tokenHash: Tokens.hash(token))
-            deviceToken = token
+        let deviceToken = context.signedInDevice == nil ? Tokens.make(prefix: "fld_dev_") : nil
+        // One transaction: the device, its token and the `login` audit entry.
+        switch try await storage.register(device: body.device, for: user, at: now, deviceTokenHash: deviceToken.map(Tokens.hash)) {
+        case .revoked:
+            throw APIError(.gone, AuthenticationMiddleware.revokedMessage)
+        case .otherUser:
+            throw APIError(.forbidden, "Device \(body.device) is registered to another user.")
+        case .registered(let lastSeq):
+            context.logger.info("device registered", metadata: ["device": "\(body.device)"])
+            return try Self.json(RegisterResponse(
+                device: body.device, user: user.name, role: user.role, serverTime: now, lastSeq: lastSeq, deviceToken: deviceToken))
         }
-        try await storage.audit(AuditEvent(at: now, actor: user.name, action: "login", record: nil, detail: "device=\(body.device)"))
-        context.logger.info("device registered", metadata: ["device": "\(body.device)"])
-        return try await Self.json(RegisterResponse(
-            device: body.device, user: user.name, role: user.role, serverTime: now, lastSeq: try storage.lastSeq(of: body.device),
-            deviceToken: deviceToken))
     }
 
     @Sendable func push(_ request: Request, context: SyncRequestContext) async throws -> Response {
@@ -123,15 +120,16 @@ struct SyncRoutes {
             // Another instance, or `sync-server form publish`, published one this instance has not read.
             _ = try await forms.catalog(holding: version)
         }
-        if user.role != .practitioner, !page.changes.isEmpty {
-            // Reads of referral content by intake and admins are on the record.
-            let records = Set(page.changes.map(\.record)).sorted().joined(separator: ",")
-            try await storage.audit(AuditEvent(at: Timestamp.string(engine.clock.now()), actor: user.name, action: "pull", record: nil, detail: "since=\(cursor) changes=\(page.changes.count) records=\(records)"))
-        }
-        if !page.more, let device = context.signedInDevice ?? request.headers[AuthenticationMiddleware.deviceHeader] {
-            // Once per sync (its last page), not per page; only a device registered to this user is updated.
-            try await storage.recordSync(device: device, user: user.id, at: page.serverTime ?? Timestamp.string(engine.clock.now()))
-        }
+        // Reads of referral content by intake and admins are on the record.
+        let audit = user.role != .practitioner && !page.changes.isEmpty
+            ? AuditEvent(
+                at: Timestamp.string(engine.clock.now()), actor: user.name, action: "pull", record: nil,
+                detail: "since=\(cursor) changes=\(page.changes.count) records=\(Set(page.changes.map(\.record)).sorted().joined(separator: ","))")
+            : nil
+        // The device's last sync once per sync (its last page), not per page;
+        // only a device registered to this user is updated.
+        let synced = page.more ? nil : context.signedInDevice ?? request.headers[AuthenticationMiddleware.deviceHeader]
+        try await storage.recordPull(audit: audit, syncOf: synced, user: user.id, at: page.serverTime ?? Timestamp.string(engine.clock.now()))
         metrics.pulled.increment(by: Int64(page.changes.count))
         context.logger.info("pull served", metadata: ["since": "\(cursor)", "changes": "\(page.changes.count)", "more": "\(page.more)"])
         return try Self.json(page)

@@ -70,12 +70,21 @@ extension SQLStore {
         }
     }
 
-    func user(tokenHash: String) async throws -> User? {
+    func signIn(tokenHash: String, device: String?) async throws -> SignIn? {
         try await connected { session in
-            guard let row = try await session.rows("SELECT id, name, role, token_hash FROM users WHERE token_hash = $1", [.text(tokenHash)]).first,
+            let revoked = "(SELECT CAST(CASE WHEN revoked_at IS NULL THEN 0 ELSE 1 END AS BIGINT) FROM devices WHERE id = $2)"
+            guard let row = try await session.rows("""
+                    SELECT id AS user_id, name, role, token_hash, CAST(NULL AS TEXT) AS device, \(revoked) AS revoked
+                    FROM users WHERE token_hash = $1
+                    UNION ALL
+                    SELECT u.id, u.name, u.role, d.token_hash, d.id, \(revoked)
+                    FROM devices d JOIN users u ON u.id = d.user_id WHERE d.token_hash = $1
+                    """, [.text(tokenHash), .text(device)]).first,
                 Tokens.constantTimeEqual(try row.text("token_hash") ?? "", tokenHash)
             else { return nil }
-            return User(id: try row.int("id")!, name: try row.text("name")!, role: Role(rawValue: try row.text("role")!) ?? .practitioner)
+            return SignIn(
+                user: User(id: try row.int("user_id")!, name: try row.text("name")!, role: Role(rawValue: try row.text("role")!) ?? .practitioner),
+                tokenDevice: try row.text("device"), namedDeviceRevoked: try row.int("revoked") == 1)
         }
     }
 
@@ -85,30 +94,24 @@ extension SQLStore {
         }
     }
 
-    func setDeviceToken(device: String, tokenHash: String) async throws {
-        try await writing { try await $0.sql.run("UPDATE devices SET token_hash = $1 WHERE id = $2", [.text(tokenHash), .text(device)]) }
-    }
-
-    func deviceCredential(tokenHash: String) async throws -> (user: User, device: String)? {
-        try await connected { session in
-            guard let row = try await session.rows("""
-                    SELECT d.id AS device, d.token_hash, u.id AS user_id, u.name, u.role FROM devices d JOIN users u ON u.id = d.user_id
-                    WHERE d.token_hash = $1
-                    """, [.text(tokenHash)]).first,
-                Tokens.constantTimeEqual(try row.text("token_hash") ?? "", tokenHash)
-            else { return nil }
-            let user = User(id: try row.int("user_id")!, name: try row.text("name")!, role: Role(rawValue: try row.text("role")!) ?? .practitioner)
-            return (user, try row.text("device")!)
-        }
-    }
-
-    func register(device: String, for user: User, at: String) async throws -> Bool {
+    func register(device: String, for user: User, at: String, deviceTokenHash: String?) async throws -> Registration {
         try await writing { transaction in
             // The first user to register a device keeps it, whichever instance sees it first.
             try await transaction.sql.run(
                 "INSERT INTO devices (id, user_id, registered_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
                 [.text(device), .int(user.id), .text(at)])
-            return try await transaction.sql.rows("SELECT user_id FROM devices WHERE id = $1", [.text(device)]).first?.int("user_id") == user.id
+            let row = try await transaction.sql.rows("""
+                SELECT user_id, CAST(CASE WHEN revoked_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS revoked,
+                    (SELECT max(seq) FROM applied WHERE device_id = $1) AS last_seq
+                FROM devices WHERE id = $1
+                """, [.text(device)])[0]
+            if try row.int("revoked") == 1 { return .revoked }
+            guard try row.int("user_id") == user.id else { return .otherUser }
+            if let deviceTokenHash {
+                try await transaction.sql.run("UPDATE devices SET token_hash = $1 WHERE id = $2", [.text(deviceTokenHash), .text(device)])
+            }
+            try await transaction.audit(AuditEvent(at: at, actor: user.name, action: "login", record: nil, detail: "device=\(device)"))
+            return .registered(lastSeq: try row.int("last_seq"))
         }
     }
 
@@ -197,6 +200,14 @@ extension SQLStore {
 
     func audit(_ event: AuditEvent) async throws {
         try await writing { try await $0.audit(event) }
+    }
+
+    func recordPull(audit: AuditEvent?, syncOf device: String?, user: Int64, at: String) async throws {
+        guard audit != nil || device != nil else { return }
+        try await writing { transaction in
+            if let device { try await transaction.recordSync(device: device, user: user, at: at) }
+            if let audit { try await transaction.audit(audit) }
+        }
     }
 
     func verifyAudit() async throws -> AuditTrail.Verification {

@@ -61,6 +61,25 @@ struct ServerIdentity: Sendable, Equatable {
     var formDigest: String? = nil
 }
 
+/// Who a bearer token signs in, read by `SyncStorage.signIn` in one statement.
+struct SignIn: Sendable, Equatable {
+    var user: User
+    /// The device the token was issued to; nil for a user's own token.
+    var tokenDevice: String?
+    /// Whether the device the request names (`Field-Device`) is revoked;
+    /// false when it names none, or one the server does not know.
+    var namedDeviceRevoked: Bool
+}
+
+/// What `SyncStorage.register` did.
+enum Registration: Sendable, Equatable {
+    /// The device is the user's; the highest seq applied from it (nil if none).
+    case registered(lastSeq: Int64?)
+    case revoked
+    /// Registered to another user: nothing was stored.
+    case otherUser
+}
+
 /// What `SyncStorage.pushPreflight` reads.
 struct PushPreflight: Sendable, Equatable {
     /// The user the device is registered to; nil for an unknown device.
@@ -98,9 +117,16 @@ struct StoredOutcome: Sendable, Equatable {
 /// are the backend's (`DatabaseError`, `PSQLError`) or `StorageError`.
 protocol SyncStorage: Sendable {
     func addUser(name: String, role: Role, tokenHash: String, at: String) async throws -> User
-    func user(tokenHash: String) async throws -> User?
-    /// Records the device for the user; nil if the device belongs to someone else.
-    func register(device: String, for user: User, at: String) async throws -> Bool
+    /// The user a token hash (SHA-256 hex) belongs to, as a user's own token
+    /// or as a device's, and whether `device` (the request's `Field-Device`)
+    /// is revoked: what authentication needs, in one statement. Nil when no
+    /// token has that hash.
+    func signIn(tokenHash: String, device: String?) async throws -> SignIn?
+    /// A device signing in (`/v1/register`), in one write transaction: the
+    /// device is recorded for the user unless it is revoked or someone
+    /// else's, given the token hash `deviceTokenHash` when there is one, and
+    /// the `login` audit entry is appended.
+    func register(device: String, for user: User, at: String, deviceTokenHash: String?) async throws -> Registration
     func deviceOwner(_ device: String) async throws -> Int64?
     /// What a push checks before its transaction, in one statement (one
     /// round trip, one hop to the database's thread): the device's owner,
@@ -127,6 +153,10 @@ protocol SyncStorage: Sendable {
     /// A page of the change log after `since`, as `user` may see it, with the
     /// log's epoch and end from the same snapshot.
     func pull(since: Int64, limit: Int, for user: User) async throws -> PullResponse
+    /// What a pull leaves behind, in one write transaction (none when both
+    /// are nil): its audit entry, and the time `device` last synced when
+    /// `device` is registered to `user`.
+    func recordPull(audit: AuditEvent?, syncOf device: String?, user: Int64, at: String) async throws
     /// The published form versions (2 and on), oldest first.
     func publishedForms() async throws -> [PublishedForm]
     /// Stores `form` as the next version, with its audit entry, in one
@@ -158,10 +188,6 @@ protocol SyncStorage: Sendable {
     func markWiped(device: String, at: String) async throws
     /// Replaces a user's token hash; false if there is no such user.
     func replaceToken(of name: String, tokenHash: String) async throws -> Bool
-    /// Issues (or replaces) the token a registered device signs in with.
-    func setDeviceToken(device: String, tokenHash: String) async throws
-    /// The user and device a device token was issued to.
-    func deviceCredential(tokenHash: String) async throws -> (user: User, device: String)?
     func verifyAudit() async throws -> AuditTrail.Verification
     /// Every user, by name (never their token hashes).
     func users() async throws -> [UserSummary]
