@@ -21,31 +21,49 @@ import Testing
 ///
 /// `CONVERGENCE_SEEDS=10000 swift test --filter ConvergenceTests` runs more
 /// (500 by default); `CONVERGENCE_FIRST_SEED` starts elsewhere, to replay one.
+/// `CONVERGENCE_LANES=N` runs the seeds in N lanes at once, each with a
+/// server of its own (a server restore must not touch another lane's
+/// schedule), lane k taking every Nth seed: a seed's schedule is the same in
+/// any lane, so `CONVERGENCE_FIRST_SEED=s CONVERGENCE_SEEDS=1` replays it.
 @Suite("Convergence property")
 struct ConvergenceTests {
     static let environment = ProcessInfo.processInfo.environment
     static let seeds = Int(environment["CONVERGENCE_SEEDS"] ?? "") ?? 500
     static let firstSeed = UInt64(environment["CONVERGENCE_FIRST_SEED"] ?? "") ?? 1
+    static let lanes = max(1, min(Int(environment["CONVERGENCE_LANES"] ?? "") ?? 1, 16))
 
     @Test("random schedules converge with nothing lost and no silent overwrite")
     func convergence() async throws {
-        let gate = try PushGate()
-        let server = try ServerProcess(environment: gate.environment)
-        gate.attach(server)
-        defer { gate.stop() }
-        var events = Schedule.Events()
-        for seed in Self.firstSeed..<(Self.firstSeed + UInt64(Self.seeds)) {
-            // A user per schedule, so a new device pulls only this schedule's referral.
-            let token = try server.addUser("practitioner-\(seed)")
-            events.add(try await Schedule(seed: seed, server: server, token: token, gate: gate).run())
+        let seeds = Array(Self.firstSeed..<(Self.firstSeed + UInt64(Self.seeds)))
+        let lanes = min(Self.lanes, seeds.count)
+        let events = try await withThrowingTaskGroup(of: Schedule.Events.self) { group in
+            for lane in 0..<lanes {
+                group.addTask { try await Self.run(seeds: stride(from: lane, to: seeds.count, by: lanes).map { seeds[$0] }) }
+            }
+            return try await group.reduce(into: Schedule.Events()) { $0.add($1) }
         }
-        print("Convergence: \(Self.seeds) schedules, \(events.clockShifts) clock shifts, \(events.deviceRestores) device restores, \(events.serverRestores) server restores, \(events.deviceKills) device kills mid-write, \(events.serverKills) server kills mid-push")
+        print("Convergence: \(Self.seeds) schedules in \(lanes) lane(s), \(events.clockShifts) clock shifts, \(events.deviceRestores) device restores, \(events.serverRestores) server restores, \(events.deviceKills) device kills mid-write, \(events.serverKills) server kills mid-push")
         // The faults really happen (SQLite: the server restore copies its file).
         if Self.seeds >= 50 {
             #expect(events.clockShifts > 0 && events.deviceRestores > 0)
             #expect(events.deviceKills > 0 && events.serverKills > 0)
             #expect(events.serverRestores > 0 || TestBackend.current != .sqlite)
         }
+    }
+
+    /// One lane: `seeds` in turn against a server of the lane's own.
+    static func run(seeds: [UInt64]) async throws -> Schedule.Events {
+        let gate = try PushGate()
+        let server = try ServerProcess(environment: gate.environment)
+        gate.attach(server)
+        defer { gate.stop() }
+        var events = Schedule.Events()
+        for seed in seeds {
+            // A user per schedule, so a new device pulls only this schedule's referral.
+            let token = try server.addUser("practitioner-\(seed)")
+            events.add(try await Schedule(seed: seed, server: server, token: token, gate: gate).run())
+        }
+        return events
     }
 }
 
@@ -89,7 +107,7 @@ struct Schedule {
     static let indicators = ["health", "education", "identity", "parenting"]
 
     /// How many of the backwards-or-sideways events a schedule made happen.
-    struct Events {
+    struct Events: Sendable {
         var clockShifts = 0
         var deviceRestores = 0
         var serverRestores = 0
