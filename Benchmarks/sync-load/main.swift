@@ -4,7 +4,8 @@
 //
 //   scripts/sync-load [DEVICES] [--postgres] [--instances 2]   (starts everything)
 //   .build/release/sync-load --url http://127.0.0.1:8080[,http://127.0.0.1:8081] --tokens FILE \
-//       (--db server.sqlite | --postgres postgres://…) [--devices 1000] [--rounds 3] [--concurrency 100]
+//       (--db server.sqlite | --postgres postgres://…) [--devices 1000] [--rounds 3]
+//       [--concurrency 100 | --arrivals PER_SECOND [--think MS] [--seed N]]
 //
 // Against running servers (one or more instances of one store, devices spread
 // over them in turn), it simulates DEVICES devices. Each registers with a user
@@ -17,6 +18,21 @@
 // resolution), errors by status, and the check: every change acknowledged to
 // any device (`applied`, or a `duplicate` of one) is in the server's
 // `change_log` exactly once, read from the store itself (`--db` or `--postgres`).
+//
+// Two ways to load the server:
+// - closed (`--concurrency N`, the default): N devices work at once, each
+//   starting its next request as soon as its last reply comes, and a new
+//   device as soon as one finishes. It finds the most the server can do
+//   (its throughput), and the latency is then mostly waiting in line: by
+//   Little's law, N in flight at X requests/s wait about N / X seconds.
+// - open (`--arrivals R`): devices arrive at random (a Poisson process, R a
+//   second on average, seeded by `--seed`) whatever the server's state, as
+//   practitioners do at 9 a.m., and each pauses `--think` ms (default 1000)
+//   between its requests, as the person using it does. It offers about
+//   (3 + 2 × ROUNDS) × R requests a second; the latency then says how
+//   quickly a server under that load answers a sync. A request is timed from
+//   the moment the device sends it, so a slow server cannot hide its delay
+//   by holding back the next arrivals (no "coordinated omission").
 import Foundation
 import GRDB
 import Histogram
@@ -49,6 +65,13 @@ guard sqlitePath != nil || postgresURL != nil else { fail("--db FILE or --postgr
 let deviceCount = Int(option("--devices") ?? "1000") ?? 1000
 let rounds = Int(option("--rounds") ?? "3") ?? 3
 let concurrency = Int(option("--concurrency") ?? "100") ?? 100
+/// Open load: devices arriving a second, on average (nil: closed load).
+let arrivals: Double? = option("--arrivals").map { text in
+    guard let rate = Double(text), rate > 0, rate.isFinite else { fail("--arrivals needs a number of devices a second above 0, not '\(text)'.") }
+    return rate
+}
+let think = Int(option("--think") ?? (arrivals == nil ? "0" : "1000")) ?? 0
+let seed = UInt64(option("--seed") ?? "1") ?? 1
 
 // MARK: Measurements
 
@@ -64,6 +87,12 @@ final class Tally: @unchecked Sendable {
     private(set) var errors: [String: Int] = [:]
     private(set) var acknowledged: [String: Set<Int64>] = [:]
     private(set) var devicesDone = 0
+    private var inFlight = 0
+    /// The most requests in flight at once.
+    private(set) var peakInFlight = 0
+
+    func sending() { lock.withLock { inFlight += 1; peakInFlight = max(peakInFlight, inFlight) } }
+    func replied() { lock.withLock { inFlight -= 1 } }
 
     func record(_ route: Route, microseconds: UInt64) {
         lock.withLock {
@@ -82,7 +111,7 @@ final class Tally: @unchecked Sendable {
 let tally = Tally()
 let session: URLSession = {
     let configuration = URLSessionConfiguration.ephemeral
-    configuration.httpMaximumConnectionsPerHost = concurrency
+    configuration.httpMaximumConnectionsPerHost = arrivals == nil ? concurrency : deviceCount
     configuration.timeoutIntervalForRequest = 120
     return URLSession(configuration: configuration)
 }()
@@ -100,6 +129,8 @@ func call(_ route: Route, _ server: URL, _ path: String, token: String, device: 
     let start = ContinuousClock.now
     let data: Data
     let response: URLResponse
+    tally.sending()
+    defer { tally.replied() }
     do {
         (data, response) = try await session.data(for: request)
     } catch {
@@ -138,12 +169,15 @@ func runDevice(_ index: Int) async {
         wall += 1
         return WireChange(seq: seq, record: record, path: path, value: value, baseRevision: base, hlc: HLCStamp(wall: wall, counter: 0, device: device).description)
     }
+    /// The person's pause before the device's next request (`--think`).
+    func pause() async { if think > 0 { try? await Task.sleep(for: .milliseconds(think)) } }
     do {
         let registered = try JSONDecoder().decode(RegisterResponse.self, from: try await call(
             .register, server, "v1/register", token: userToken, device: device, body: try JSONEncoder().encode(RegisterRequest(device: device))))
         let token = registered.deviceToken ?? userToken
         var revisions: [String: Int64] = [:]
         func push(_ changes: [WireChange]) async throws {
+            await pause()
             let reply = try JSONDecoder().decode(PushResponse.self, from: try await call(
                 .push, server, "v1/push", token: token, device: device, body: try JSONEncoder().encode(PushRequest(device: device, changes: changes))))
             let sent = Dictionary(uniqueKeysWithValues: changes.map { ($0.seq, $0) })
@@ -167,6 +201,7 @@ func runDevice(_ index: Int) async {
         for round in 0..<rounds {
             var more = true
             while more {
+                await pause()
                 let page = try JSONDecoder().decode(PullResponse.self, from: try await call(
                     .pull, server, "v1/pull?since=\(cursor)&limit=1000", token: token, device: device, body: nil))
                 cursor = page.cursor
@@ -187,7 +222,33 @@ let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split
     .split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown"
 print("sync-load on \(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu)")
 print("servers: \(servers.map(\.absoluteString).joined(separator: ", ")); store: \(postgresURL.map { "PostgreSQL \($0)" } ?? "SQLite \(sqlitePath!)")")
-print("\(deviceCount) devices (\(userTokens.count) users), \(rounds) rounds of pull + edit after the draft and the submission, \(concurrency) at once")
+let requestsPerDevice = 3 + 2 * rounds
+if let arrivals {
+    print(String(
+        format: "%d devices (%d users), %d rounds of pull + edit after the draft and the submission; open load: %.1f devices arriving a second (seed %llu), %d ms between a device's requests, about %.0f requests/s offered",
+        deviceCount, userTokens.count, rounds, arrivals, seed, think, arrivals * Double(requestsPerDevice)))
+} else {
+    print("\(deviceCount) devices (\(userTokens.count) users), \(rounds) rounds of pull + edit after the draft and the submission; closed load: \(concurrency) at once" + (think > 0 ? ", \(think) ms between a device's requests" : ""))
+}
+
+/// When each device arrives under open load, in seconds from the start: a
+/// Poisson process of rate `arrivals` (exponential gaps, SplitMix64 from `seed`).
+func arrivalTimes(count: Int, rate: Double, seed: UInt64) -> [Double] {
+    var state = seed &* 0x9E37_79B9_7F4A_7C15
+    func uniform() -> Double {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return (Double(z >> 11) + 0.5) / Double(1 << 53)
+    }
+    var time = 0.0
+    return (0..<count).map { _ in
+        defer { time += -log(uniform()) / rate }
+        return time
+    }
+}
 
 let started = ContinuousClock.now
 let progress = Task {
@@ -197,17 +258,29 @@ let progress = Task {
         FileHandle.standardError.write(Data("\r\(now.done)/\(deviceCount) devices done, \(now.requests) requests, \(now.errors) errors   ".utf8))
     }
 }
-await withTaskGroup(of: Void.self) { group in
-    var next = 0
-    while next < min(concurrency, deviceCount) {
-        let index = next
-        group.addTask { await runDevice(index) }
-        next += 1
+if let arrivals {
+    let times = arrivalTimes(count: deviceCount, rate: arrivals, seed: seed)
+    await withTaskGroup(of: Void.self) { group in
+        for (index, time) in times.enumerated() {
+            group.addTask {
+                try? await Task.sleep(until: started + .milliseconds(Int64(time * 1000)), clock: .continuous)
+                await runDevice(index)
+            }
+        }
     }
-    while await group.next() != nil, next < deviceCount {
-        let index = next
-        group.addTask { await runDevice(index) }
-        next += 1
+} else {
+    await withTaskGroup(of: Void.self) { group in
+        var next = 0
+        while next < min(concurrency, deviceCount) {
+            let index = next
+            group.addTask { await runDevice(index) }
+            next += 1
+        }
+        while await group.next() != nil, next < deviceCount {
+            let index = next
+            group.addTask { await runDevice(index) }
+            next += 1
+        }
     }
 }
 progress.cancel()
@@ -215,7 +288,7 @@ let elapsed = ContinuousClock.now - started
 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 FileHandle.standardError.write(Data("\n".utf8))
 
-print(String(format: "%d requests in %.1f s: %.0f requests/s", tally.requests, seconds, Double(tally.requests) / seconds))
+print(String(format: "%d requests in %.1f s: %.0f requests/s, at most %d in flight", tally.requests, seconds, Double(tally.requests) / seconds, tally.peakInFlight))
 print("route      count     p50 ms    p95 ms    p99 ms    max ms")
 for route in Route.allCases {
     let histogram = tally.histogram(route)
