@@ -55,6 +55,10 @@ extension SQLStore {
 
     // MARK: Users and devices
 
+    /// How stale a device's recorded last sync may be before a pull records
+    /// it again, in seconds (`device list` shows it to the minute).
+    static var lastSyncResolution: TimeInterval { 60 }
+
     func addUser(name: String, role: Role, tokenHash: String, at: String) async throws -> User {
         try await writing { transaction in
             // Users are added in turn, so two operators adding one name get a
@@ -204,6 +208,18 @@ extension SQLStore {
 
     func recordPull(audit: AuditEvent?, syncOf device: String?, user: Int64, at: String) async throws {
         guard audit != nil || device != nil else { return }
+        // A practitioner's pull that leaves no audit entry writes nothing
+        // when the device's last sync is already recorded within the minute
+        // (its push just before, as a sync pushes then pulls): a read, where
+        // a write would wait its turn for the one writer and its commit.
+        if audit == nil, let device, let now = Timestamp.date(at),
+            let last = try await connected({ session in
+                try await session.rows("SELECT last_sync_at FROM devices WHERE id = $1 AND user_id = $2", [.text(device), .int(user)]).first?.text("last_sync_at")
+            }).flatMap({ Timestamp.date($0) }),
+            last >= now.addingTimeInterval(-Self.lastSyncResolution)
+        {
+            return
+        }
         try await writing { transaction in
             if let device { try await transaction.recordSync(device: device, user: user, at: at) }
             if let audit { try await transaction.audit(audit) }

@@ -154,8 +154,9 @@ protocol SyncStorage: Sendable {
     /// log's epoch and end from the same snapshot.
     func pull(since: Int64, limit: Int, for user: User) async throws -> PullResponse
     /// What a pull leaves behind, in one write transaction (none when both
-    /// are nil): its audit entry, and the time `device` last synced when
-    /// `device` is registered to `user`.
+    /// are nil, or when only the sync is to be recorded and the device's last
+    /// sync is already within the last minute): its audit entry, and the
+    /// time `device` last synced when `device` is registered to `user`.
     func recordPull(audit: AuditEvent?, syncOf device: String?, user: Int64, at: String) async throws
     /// The published form versions (2 and on), oldest first.
     func publishedForms() async throws -> [PublishedForm]
