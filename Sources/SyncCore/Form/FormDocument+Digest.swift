@@ -7,6 +7,6 @@ extension FormDocument {
     /// The SHA-256 of `encoded()`, in lowercase hex: what the server stores
     /// and lists (`GET /v1/forms`, `form list`) and a device compares.
     public var digest: String {
-        SHA256.hash(data: encoded()).map { String(format: "%02x", $0) }.joined()
+        Hex.string(SHA256.hash(data: encoded()))
     }
 }

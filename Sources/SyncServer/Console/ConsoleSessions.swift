@@ -60,7 +60,7 @@ struct ConsoleSessions: Sendable {
 
     /// The CSRF token of a session: SHA-256 of a label and its cookie, hex.
     static func csrf(for token: String) -> String {
-        SHA256.hash(data: Data("console-csrf:\(token)".utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.string(SHA256.hash(data: Data("console-csrf:\(token)".utf8)))
     }
 
     /// The signed-in staff member of `request`, if their session is live

@@ -22,7 +22,7 @@ enum AuditTrail {
 
     static func hash(previous: String, id: Int64, _ event: AuditEvent) -> String {
         let text = [previous, String(id), event.at, event.actor, event.action, event.record ?? "", event.detail].joined(separator: "\u{1F}")
-        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return Hex.string(SHA256.hash(data: Data(text.utf8)))
     }
 
     /// Appends an entry after the chain's head; runs inside the caller's

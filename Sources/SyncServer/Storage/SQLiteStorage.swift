@@ -28,11 +28,21 @@ final class SQLiteStorage: SQLStore {
         configuration.allowsUnsafeTransactions = true
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Reads map the file instead of copying each page with pread: in
+            // WAL mode a connection's page cache is dropped whenever another
+            // commits, so under load most pages were read again that way (6 %
+            // of a loaded server's time in pread, measured with perf). Writes
+            // still go through write() and fsync, unchanged.
+            try db.execute(sql: "PRAGMA mmap_size = \(Self.mappedBytes)")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
         try Self.narrowModes(path)  // the WAL and shared-memory files exist now
     }
+
+    /// How much of the database file reads may map, in bytes (256 MiB;
+    /// beyond it, pages are read with pread as before).
+    static let mappedBytes = 256 << 20
 
     /// The files SQLite keeps next to the database: write-ahead log, shared memory, rollback journal.
     static let companionSuffixes = ["-wal", "-shm", "-journal"]

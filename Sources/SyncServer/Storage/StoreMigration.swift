@@ -331,7 +331,7 @@ struct StoreMigration {
             return Self.hex(pages.finalize())
         }
 
-        static func hex(_ digest: SHA256.Digest) -> String { digest.map { String(format: "%02x", $0) }.joined() }
+        static func hex(_ digest: SHA256.Digest) -> String { Hex.string(digest) }
     }
 
     /// The checksum of the SQLite change log, read in this snapshot (SQLite
