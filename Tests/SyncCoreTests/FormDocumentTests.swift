@@ -49,6 +49,15 @@ struct FormDocumentTests {
         #expect(String(decoding: try Data(contentsOf: url), as: UTF8.self) == String(decoding: form.document.encoded(sorted: false), as: UTF8.self) + "\n")
     }
 
+    @Test("digests are lowercase hex, two digits a byte")
+    func hexDigest() {
+        #expect(Hex.string([0x00, 0x0f, 0xa0, 0xff, 0x5c]) == "000fa0ff5c")
+        #expect(Hex.string([UInt8]()) == "")
+        #expect(Hex.string(UInt8(0)...UInt8(255)) == (0...255).map { String(format: "%02x", $0) }.joined())
+        let digest = ReferralForm.standard.document.digest
+        #expect(digest.count == 64 && digest.allSatisfy { "0123456789abcdef".contains($0) })
+    }
+
     @Test("a file that is not a form is refused naming what is wrong")
     func unreadable() {
         func message(_ text: String) -> String {
