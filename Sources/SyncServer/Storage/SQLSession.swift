@@ -120,12 +120,12 @@ extension SQLSession {
 
 // MARK: SQLite (GRDB)
 
-/// Statements on a GRDB database, each one an async access of its own
-/// (GRDB runs it on its connection's queue; the caller's task waits
-/// without holding a thread). Inside a write transaction `writer` is
-/// true and every statement goes to the pool's one writer connection, which
-/// the transaction holds (`SQLiteStorage.writing`); otherwise each statement
-/// is a read of its own snapshot on a reader connection.
+/// Statements on a GRDB database. A read is an async access of its own
+/// (GRDB runs it on a reader connection's queue, in a snapshot of its own;
+/// the caller's task waits without holding a thread). Inside a write
+/// transaction `writer` is true and every statement is a synchronous call
+/// on the pool's one writer connection, made on the writer's own thread
+/// (`WriterThread`), which the transaction holds (`SQLiteStorage.writing`).
 struct SQLiteSession: SQLSession {
     let pool: DatabasePool
     let writer: Bool
@@ -137,7 +137,8 @@ struct SQLiteSession: SQLSession {
         let fetch: @Sendable (Database) throws -> FetchedRows = { db in
             FetchedRows(rows: try Row.fetchAll(db.cachedStatement(sql: statement), arguments: arguments))
         }
-        return try await (writer ? pool.writeWithoutTransaction(fetch) : pool.read(fetch)).rows
+        // In a write transaction: a plain call on the writer's thread (`WriterThread`).
+        return try await (writer ? WriterThread.write(pool, fetch) : pool.read(fetch)).rows
     }
 
     /// A hand-written statement: prepared once per connection and kept
@@ -146,14 +147,14 @@ struct SQLiteSession: SQLSession {
         precondition(writer, "a statement for its effect runs in a write transaction")
         let statement = dialect.statement(sql)
         let arguments = try Self.arguments(binds)
-        try await pool.writeWithoutTransaction { db in try db.cachedStatement(sql: statement).execute(arguments: arguments) }
+        try WriterThread.write(pool) { db in try db.cachedStatement(sql: statement).execute(arguments: arguments) }
     }
 
     /// A built statement (its text varies with its rows): prepared each time.
     func run(native sql: String, _ binds: [SQLBind]) async throws {
         precondition(writer, "a statement for its effect runs in a write transaction")
         let arguments = try Self.arguments(binds)
-        try await pool.writeWithoutTransaction { db in try db.execute(sql: sql, arguments: arguments) }
+        try WriterThread.write(pool) { db in try db.execute(sql: sql, arguments: arguments) }
     }
 
     /// The binds as GRDB's arguments.

@@ -18,6 +18,7 @@ import SyncCore
 final class SQLiteStorage: SQLStore {
     let pool: DatabasePool
     private let turn = WriterTurn()
+    private let writer = WriterThread()
 
     init(path: String) throws {
         try Self.prepareFolderAndFile(path)
@@ -268,24 +269,21 @@ final class SQLiteStorage: SQLStore {
     func writing<T>(_ body: (any SQLTransaction) async throws -> T) async throws -> T {
         await turn.take()
         defer { turn.give() }
-        try await pool.writeWithoutTransaction { db in
-            // Only a failed rollback leaves one open: roll it back now.
-            if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") }
-            try db.execute(sql: "BEGIN IMMEDIATE")
-        }
-        do {
-            let result = try await body(SQLiteTransaction(pool: pool))
-            try await pool.writeWithoutTransaction { db in try db.execute(sql: "COMMIT") }
-            return result
-        } catch {
-            // In a task of its own, which a cancellation of this one does not reach.
-            let pool = pool
-            try await Task {
-                try await pool.writeWithoutTransaction { db in
-                    if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") }
-                }
-            }.value
-            throw error
+        // The transaction runs on the writer's own thread, and its statements
+        // are plain calls on the writer connection there (`SQLiteSession`):
+        // no hop to GRDB's queue and back to the shared pool between them,
+        // where each hop waited behind every other request's work while the
+        // one writer's turn was held (docs/performance.md).
+        return try await withTaskExecutorPreference(writer) {
+            try WriterThread.execute(pool, "BEGIN IMMEDIATE", rollingBackFirst: true)
+            do {
+                let result = try await body(SQLiteTransaction(pool: pool))
+                try WriterThread.execute(pool, "COMMIT")
+                return result
+            } catch {
+                try? WriterThread.execute(pool, "ROLLBACK", onlyInsideTransaction: true)
+                throw error
+            }
         }
     }
 
@@ -370,6 +368,38 @@ struct SQLiteTransaction: SQLTransaction {
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING revision
             """, [.text(entry.kind.rawValue), .text(entry.record), .text(entry.path), .text(entry.value), .text(entry.author), .text(entry.device),
                   .int(entry.seq), .text(entry.hlc), .text(entry.at), .text(entry.conflict), .text(entry.sentHLC)])[0].int("revision")!
+    }
+}
+
+/// Where a SQLite write transaction runs: a serial queue of its own, as a
+/// task executor (`withTaskExecutorPreference`), on which the transaction's
+/// statements are synchronous calls on GRDB's writer connection. Only the
+/// transaction holding the writer's turn runs here, so a statement that
+/// blocks this thread (a `COMMIT`'s fsync) blocks no one else.
+final class WriterThread: TaskExecutor, @unchecked Sendable {
+    private let queue = DispatchQueue(label: "sync-server.sqlite-writer")
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        queue.async { job.runSynchronously(on: executor) }
+    }
+
+    /// `body` on the writer connection, synchronously: the caller's thread
+    /// waits (on this executor, that is the writer's own thread).
+    static func write<T>(_ pool: DatabasePool, _ body: (Database) throws -> T) throws -> T {
+        try pool.writeWithoutTransaction(body)
+    }
+
+    /// Runs a transaction-control statement on the writer connection.
+    /// `rollingBackFirst`: a transaction a failed rollback left open is rolled
+    /// back first; `onlyInsideTransaction`: nothing is run outside one.
+    static func execute(_ pool: DatabasePool, _ sql: String, rollingBackFirst: Bool = false, onlyInsideTransaction: Bool = false) throws {
+        try write(pool) { db in
+            if rollingBackFirst, db.isInsideTransaction { try db.execute(sql: "ROLLBACK") }
+            if onlyInsideTransaction, !db.isInsideTransaction { return }
+            try db.execute(sql: sql)
+        }
     }
 }
 
