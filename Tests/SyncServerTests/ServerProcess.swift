@@ -96,6 +96,9 @@ final class ServerProcess: @unchecked Sendable {
     /// one, the same port (as a real server keeps its address); returns once
     /// it listens (its first line on standard output gives the address).
     func start() throws {
+        // A restart of a running server kills it first: left running, it
+        // outlived the test (one was found an hour later, still serving).
+        kill()
         let process = try spawn()
         var buffer = Data()
         while !buffer.contains(UInt8(ascii: "\n")) {
