@@ -5,7 +5,6 @@
 public enum Hex {
     /// `bytes` as lowercase hex: `[0x0f, 0xa0]` → `"0fa0"`.
     public static func string(_ bytes: some Sequence<UInt8>) -> String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []
         text.reserveCapacity(bytes.underestimatedCount * 2)
         for byte in bytes {
@@ -14,4 +13,6 @@ public enum Hex {
         }
         return String(decoding: text, as: UTF8.self)
     }
+
+    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 }

@@ -30,6 +30,7 @@ enum SQLDialect: Sendable {
     /// measured with perf); others become `?N`.
     func statement(_ sql: String) -> String {
         guard self == .sqlite else { return sql }
+        guard sql.utf8.count <= Self.longestKept else { return Self.positional(sql) }
         if let known = Self.translated.withLock({ $0[sql] }) { return known }
         let translated = Self.positional(sql)
         Self.translated.withLock { if $0.count < Self.translationsKept { $0[sql] = translated } }
@@ -39,10 +40,16 @@ enum SQLDialect: Sendable {
     /// Statements already translated for SQLite: the hand-written ones are
     /// a few dozen, run thousands of times a minute (the translation was 2 %
     /// of a loaded server's time, measured with perf). Built statements
-    /// (multi-row inserts) go through `run(native:)` and never come here;
-    /// past `translationsKept` a statement is translated each time.
+    /// whose text varies with their input (a push's key lists, multi-row
+    /// inserts) are longer than `longestKept` and are translated each time,
+    /// so they do not fill the table; past `translationsKept` entries
+    /// nothing more is kept.
     private static let translated = Mutex<[String: String]>([:])
-    private static let translationsKept = 1_024
+    private static let translationsKept = 256
+    /// The longest statement kept translated and prepared, in bytes: every
+    /// hand-written statement is shorter; a built one is longer as soon as
+    /// it lists a few keys.
+    static let longestKept = 2_048
 
     private static func positional(_ sql: String) -> String {
         let dollar = UInt8(ascii: "$"), question = UInt8(ascii: "?"), zero = UInt8(ascii: "0"), nine = UInt8(ascii: "9")
@@ -76,8 +83,9 @@ enum SQLDialect: Sendable {
 
 /// A connection inside a transaction, as the shared statements use it.
 /// Every call is `async`: PostgreSQL's statements go out through
-/// postgres-nio without blocking a thread, SQLite's run on GRDB's own
-/// queues through its async access.
+/// postgres-nio without blocking a thread; SQLite's reads run on GRDB's
+/// reader queues through its async access, and its writes on the writer's
+/// own thread (`WriterThread`).
 protocol SQLSession: Sendable {
     var dialect: SQLDialect { get }
     /// Runs `sql` (written with `$N` placeholders) and returns its rows.
@@ -123,38 +131,48 @@ extension SQLSession {
 /// Statements on a GRDB database. A read is an async access of its own
 /// (GRDB runs it on a reader connection's queue, in a snapshot of its own;
 /// the caller's task waits without holding a thread). Inside a write
-/// transaction `writer` is true and every statement is a synchronous call
-/// on the pool's one writer connection, made on the writer's own thread
-/// (`WriterThread`), which the transaction holds (`SQLiteStorage.writing`).
+/// transaction `writer` is the writer's thread and every statement is a
+/// synchronous call on the pool's one writer connection, made on that
+/// thread (`WriterThread`), which the transaction holds (`SQLiteStorage.writing`).
 struct SQLiteSession: SQLSession {
     let pool: DatabasePool
-    let writer: Bool
+    /// The writer's thread, inside a write transaction; nil for reads.
+    let writer: WriterThread?
     var dialect: SQLDialect { .sqlite }
 
     func rows(_ sql: String, _ binds: [SQLBind]) async throws -> [any SQLRow] {
         let statement = dialect.statement(sql)
         let arguments = try Self.arguments(binds)
         let fetch: @Sendable (Database) throws -> FetchedRows = { db in
-            FetchedRows(rows: try Row.fetchAll(db.cachedStatement(sql: statement), arguments: arguments))
+            FetchedRows(rows: try Row.fetchAll(Self.prepared(statement, in: db), arguments: arguments))
         }
         // In a write transaction: a plain call on the writer's thread (`WriterThread`).
-        return try await (writer ? WriterThread.write(pool, fetch) : pool.read(fetch)).rows
+        if let writer { return try writer.write(pool, fetch).rows }
+        return try await pool.read(fetch).rows
     }
 
     /// A hand-written statement: prepared once per connection and kept
     /// (GRDB's statement cache), as `rows` does.
     func run(_ sql: String, _ binds: [SQLBind]) async throws {
-        precondition(writer, "a statement for its effect runs in a write transaction")
+        guard let writer else { preconditionFailure("a statement for its effect runs in a write transaction") }
         let statement = dialect.statement(sql)
         let arguments = try Self.arguments(binds)
-        try WriterThread.write(pool) { db in try db.cachedStatement(sql: statement).execute(arguments: arguments) }
+        try writer.write(pool) { db in try Self.prepared(statement, in: db).execute(arguments: arguments) }
     }
 
     /// A built statement (its text varies with its rows): prepared each time.
     func run(native sql: String, _ binds: [SQLBind]) async throws {
-        precondition(writer, "a statement for its effect runs in a write transaction")
+        guard let writer else { preconditionFailure("a statement for its effect runs in a write transaction") }
         let arguments = try Self.arguments(binds)
-        try WriterThread.write(pool) { db in try db.execute(sql: sql, arguments: arguments) }
+        try writer.write(pool) { db in try db.execute(sql: sql, arguments: arguments) }
+    }
+
+    /// A statement prepared from GRDB's cache when it is short, as every
+    /// hand-written one is; a long one is built (`PushStatements.load`'s
+    /// key lists, whose text varies with the push) and prepared afresh, so
+    /// that it neither fills the connection's cache nor stays in it.
+    static func prepared(_ sql: String, in db: Database) throws -> Statement {
+        sql.utf8.count <= SQLDialect.longestKept ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
     }
 
     /// The binds as GRDB's arguments.

@@ -208,15 +208,16 @@ extension SQLStore {
 
     func recordPull(audit: AuditEvent?, syncOf device: String?, user: Int64, at: String) async throws {
         guard audit != nil || device != nil else { return }
-        // A practitioner's pull that leaves no audit entry writes nothing
-        // when the device's last sync is already recorded within the minute
+        // A pull that leaves no audit entry (a practitioner's, or one that
+        // read nothing) writes nothing when the device's last sync is
+        // already recorded within the minute before `at`
         // (its push just before, as a sync pushes then pulls): a read, where
         // a write would wait its turn for the one writer and its commit.
         if audit == nil, let device, let now = Timestamp.date(at),
             let last = try await connected({ session in
                 try await session.rows("SELECT last_sync_at FROM devices WHERE id = $1 AND user_id = $2", [.text(device), .int(user)]).first?.text("last_sync_at")
             }).flatMap({ Timestamp.date($0) }),
-            last >= now.addingTimeInterval(-Self.lastSyncResolution)
+            last >= now.addingTimeInterval(-Self.lastSyncResolution), last <= now
         {
             return
         }

@@ -9,12 +9,13 @@ import SyncCore
 /// SQLite has one writer at a time, so revisions are assigned in commit order
 /// and a pull never sees a later revision before an earlier one.
 ///
-/// Every access is GRDB's async access: a statement runs on its
-/// connection's queue while the caller's task waits without a thread. A
-/// write transaction spans several statements, so it takes the writer's
-/// turn (`WriterTurn`, in this process) and holds the pool's writer
-/// connection from `BEGIN IMMEDIATE` to `COMMIT` (GRDB's
-/// `allowsUnsafeTransactions`: the transaction is ours, not GRDB's).
+/// A read is GRDB's async access: it runs on a reader connection's queue
+/// while the caller's task waits without a thread. A write transaction
+/// spans several statements, so it takes the writer's turn (`WriterTurn`,
+/// in this process) and holds the pool's writer connection from `BEGIN
+/// IMMEDIATE` to `COMMIT` (GRDB's `allowsUnsafeTransactions`: the
+/// transaction is ours, not GRDB's), on the writer's own thread
+/// (`WriterThread`), where its statements are synchronous calls.
 final class SQLiteStorage: SQLStore {
     let pool: DatabasePool
     private let turn = WriterTurn()
@@ -250,7 +251,7 @@ final class SQLiteStorage: SQLStore {
     /// reads that hold several statements are written not to need one
     /// snapshot (`SQLStore.conflicts`); the pull, which does, is one access.
     func reading<T>(_ body: (any SQLSession) async throws -> T) async throws -> T {
-        try await body(SQLiteSession(pool: pool, writer: false))
+        try await body(SQLiteSession(pool: pool, writer: nil))
     }
 
     func connected<T>(_ body: (any SQLSession) async throws -> T) async throws -> T {
@@ -263,25 +264,28 @@ final class SQLiteStorage: SQLStore {
     /// One write transaction: the writer's turn, `BEGIN IMMEDIATE` (which
     /// also waits, up to the busy timeout, for a writer in another process,
     /// such as an operator's `sync-server user add`), `body`'s statements,
-    /// and `COMMIT` with `synchronous = FULL`. If `body` throws, or the
-    /// task is cancelled mid-way, the transaction is rolled back before the
-    /// turn passes on.
+    /// and `COMMIT` with `synchronous = FULL`. If anything in `body` throws
+    /// (an async read of a cancelled task included), the transaction is
+    /// rolled back before the turn passes on; a cancellation alone does not
+    /// stop the synchronous statements, so the transaction then commits and
+    /// the device's retry is answered from what it stored.
     func writing<T>(_ body: (any SQLTransaction) async throws -> T) async throws -> T {
-        await turn.take()
-        defer { turn.give() }
         // The transaction runs on the writer's own thread, and its statements
         // are plain calls on the writer connection there (`SQLiteSession`):
         // no hop to GRDB's queue and back to the shared pool between them,
         // where each hop waited behind every other request's work while the
-        // one writer's turn was held (docs/performance.md).
-        return try await withTaskExecutorPreference(writer) {
-            try WriterThread.execute(pool, "BEGIN IMMEDIATE", rollingBackFirst: true)
+        // one writer's turn was held (docs/performance.md). The turn is taken
+        // and given there too, so the next writer resumes on that thread.
+        try await withTaskExecutorPreference(writer) {
+            await turn.take()
+            defer { turn.give() }
+            try writer.execute(pool, "BEGIN IMMEDIATE", rollingBackFirst: true)
             do {
-                let result = try await body(SQLiteTransaction(pool: pool))
-                try WriterThread.execute(pool, "COMMIT")
+                let result = try await body(SQLiteTransaction(pool: pool, writer: writer))
+                try writer.execute(pool, "COMMIT")
                 return result
             } catch {
-                try? WriterThread.execute(pool, "ROLLBACK", onlyInsideTransaction: true)
+                try? writer.execute(pool, "ROLLBACK", onlyInsideTransaction: true)
                 throw error
             }
         }
@@ -356,7 +360,8 @@ final class SQLiteStorage: SQLStore {
 /// id as its revision.
 struct SQLiteTransaction: SQLTransaction {
     let pool: DatabasePool
-    var sql: any SQLSession { SQLiteSession(pool: pool, writer: true) }
+    let writer: WriterThread
+    var sql: any SQLSession { SQLiteSession(pool: pool, writer: writer) }
 
     func lock(_ record: String) async throws {}
 
@@ -385,16 +390,18 @@ final class WriterThread: TaskExecutor, @unchecked Sendable {
         queue.async { job.runSynchronously(on: executor) }
     }
 
-    /// `body` on the writer connection, synchronously: the caller's thread
-    /// waits (on this executor, that is the writer's own thread).
-    static func write<T>(_ pool: DatabasePool, _ body: (Database) throws -> T) throws -> T {
-        try pool.writeWithoutTransaction(body)
+    /// `body` on the writer connection, synchronously, on this executor's
+    /// thread (checked: anywhere else it would block a shared thread through
+    /// a commit's fsync or the busy timeout).
+    func write<T>(_ pool: DatabasePool, _ body: (Database) throws -> T) throws -> T {
+        dispatchPrecondition(condition: .onQueue(queue))
+        return try pool.writeWithoutTransaction(body)
     }
 
     /// Runs a transaction-control statement on the writer connection.
     /// `rollingBackFirst`: a transaction a failed rollback left open is rolled
     /// back first; `onlyInsideTransaction`: nothing is run outside one.
-    static func execute(_ pool: DatabasePool, _ sql: String, rollingBackFirst: Bool = false, onlyInsideTransaction: Bool = false) throws {
+    func execute(_ pool: DatabasePool, _ sql: String, rollingBackFirst: Bool = false, onlyInsideTransaction: Bool = false) throws {
         try write(pool) { db in
             if rollingBackFirst, db.isInsideTransaction { try db.execute(sql: "ROLLBACK") }
             if onlyInsideTransaction, !db.isInsideTransaction { return }
