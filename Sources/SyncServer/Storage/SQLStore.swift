@@ -160,10 +160,6 @@ extension SQLStore {
         try await writing { try await $0.sql.run("UPDATE devices SET wiped_at = coalesce(wiped_at, $1) WHERE id = $2", [.text(at), .text(device)]) }
     }
 
-    func recordSync(device: String, user: Int64, at: String) async throws {
-        try await writing { try await $0.recordSync(device: device, user: user, at: at) }
-    }
-
     // MARK: The log's identity
 
     func identity() async throws -> ServerIdentity {

@@ -196,8 +196,6 @@ protocol SyncStorage: Sendable {
     func devices(user: String?) async throws -> [DeviceSummary]
     /// The ids of devices that start with `prefix` (hex digits and hyphens), at most 10.
     func deviceIDs(startingWith prefix: String) async throws -> [String]
-    /// Records that `device`, registered to `user`, pushed or pulled at `at`.
-    func recordSync(device: String, user: Int64, at: String) async throws
     /// The audit entries `filter` selects, oldest first.
     func auditEntries(_ filter: AuditFilter) async throws -> [AuditListing]
 
