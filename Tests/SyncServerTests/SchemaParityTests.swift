@@ -38,7 +38,13 @@ struct SchemaParityTests {
             }
             return columns
         }
-        let postgres = try await PostgresStorage(url: PostgresURL(try TestPostgres.cluster().makeDatabase())!)
+        // In this process the pool's lease is handed over by a task on Swift's
+        // shared threads, which the other tests hold while they wait for their
+        // child processes (`ChildProcess.wait`): on two busy cores this test
+        // waited over 100 s for a thread (CI, 30 Nov), so the server's 10 s
+        // lease timeout would fail it for a reason that is not the schema's.
+        let postgres = try await PostgresStorage(
+            url: PostgresURL(try TestPostgres.cluster().makeDatabase())!, leaseTimeout: .seconds(600))
         let postgresColumns: Set<Column> = try await postgres.connections.withConnection { session in
             Set(try await session.query("""
                 SELECT table_name, column_name, is_nullable FROM information_schema.columns

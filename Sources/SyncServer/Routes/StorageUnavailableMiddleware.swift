@@ -12,7 +12,7 @@ import SyncCore
 /// - PostgreSQL cannot be reached (`storage-unavailable`): it is stopped,
 ///   restarting or shutting down (SQLSTATE class 08, 57P01–57P03), a
 ///   connection broke mid-request, no connection came within
-///   `PostgresConnections.leaseTimeout`, or the pool has failed to connect
+///   `PostgresConnections.defaultLeaseTimeout`, or the pool has failed to connect
 ///   for 60 s (postgres-nio's circuit breaker).
 ///
 /// Either way the request was acknowledged to no one: its transaction was

@@ -25,12 +25,14 @@ final class PostgresConnections: Sendable {
     /// Connections one instance keeps at most; two instances of a county's
     /// server stay well inside PostgreSQL's default `max_connections` (100).
     static let defaultMaximum = 20
-    /// How long a request waits for a connection: longer than the pool's
-    /// queue takes under the heaviest load measured (`docs/reliability.md`).
-    static let leaseTimeout: Duration = .seconds(10)
+    /// How long a request waits for a connection by default: longer than the
+    /// pool's queue takes under the heaviest load measured (`docs/reliability.md`).
+    static let defaultLeaseTimeout: Duration = .seconds(10)
 
     let client: PostgresClient
     let logger: Logger
+    /// How long a request waits for a connection before `StorageError.noConnection`.
+    let leaseTimeout: Duration
     private let running: Task<Void, Never>
 
     /// Connects once outside the pool, then starts the pool.
@@ -43,8 +45,15 @@ final class PostgresConnections: Sendable {
     /// (the crash campaign found exactly that). The pool's connections then
     /// start with it `on`; any stronger setting is kept. (`fsync = off` is
     /// the DBA's to fix: `docs/operations.md`.)
+    /// - Parameter leaseTimeout: how long a request waits for a connection
+    ///   (whole seconds). The lease is handed over by a task on Swift's shared
+    ///   pool: a process that blocks those threads (the test process, which
+    ///   waits for its child processes) needs longer than a server does.
     /// - Throws: `PSQLError` when PostgreSQL cannot be reached or refuses the sign-in.
-    init(url: PostgresURL, logger: Logger, maximumConnections: Int = defaultMaximum) async throws {
+    init(
+        url: PostgresURL, logger: Logger, maximumConnections: Int = defaultMaximum,
+        leaseTimeout: Duration = defaultLeaseTimeout
+    ) async throws {
         var probe = PostgresConnection.Configuration(
             host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: .disable)
         probe.options.connectTimeout = .seconds(10)
@@ -71,6 +80,7 @@ final class PostgresConnections: Sendable {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
+        self.leaseTimeout = leaseTimeout
         // Started at once, on this thread, up to its first suspension: the
         // pool is running before the first statement asks it for a connection.
         running = Task.immediate { await client.run() }
@@ -154,8 +164,9 @@ final class PostgresConnections: Sendable {
                 handoff.abandon(error)
             }
         }
-        let timer = PostgresClient.defaultEventLoopGroup.any().scheduleTask(in: .seconds(Self.leaseTimeout.components.seconds)) {
-            handoff.timeOut()
+        let seconds = leaseTimeout.components.seconds
+        let timer = PostgresClient.defaultEventLoopGroup.any().scheduleTask(in: .seconds(seconds)) {
+            handoff.abandon(StorageError.noConnection(seconds: Int(seconds)))
         }
         let connection: PostgresConnection
         do {
@@ -215,10 +226,6 @@ private final class LeaseHandoff: @unchecked Sendable {
         guard case .some(let continuation) = waiter else { return false }
         continuation?.resume(returning: connection)
         return true
-    }
-
-    func timeOut() {
-        abandon(StorageError.noConnection(seconds: Int(PostgresConnections.leaseTimeout.components.seconds)))
     }
 
     /// The lease will not come: the waiting request gets `error`.

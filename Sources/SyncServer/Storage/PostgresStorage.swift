@@ -29,15 +29,19 @@ final class PostgresStorage: SQLStore {
     let connections: PostgresConnections
 
     /// Connects and brings the schema up to date (`migrations`).
-    /// - Parameter maximumConnections: the pool's bound (`PostgresConnections`).
+    /// - Parameters:
+    ///   - maximumConnections: the pool's bound (`PostgresConnections`).
+    ///   - leaseTimeout: how long a request waits for a connection (`PostgresConnections`).
     /// - Throws: `PSQLError` when PostgreSQL cannot be reached or a migration fails.
     init(
         url: PostgresURL, maximumConnections: Int = PostgresConnections.defaultMaximum,
+        leaseTimeout: Duration = PostgresConnections.defaultLeaseTimeout,
         logger: Logger = Logger(label: "sync-server.postgres")
     ) async throws {
         var logger = logger
         logger.logLevel = .warning
-        connections = try await PostgresConnections(url: url, logger: logger, maximumConnections: maximumConnections)
+        connections = try await PostgresConnections(
+            url: url, logger: logger, maximumConnections: maximumConnections, leaseTimeout: leaseTimeout)
         try await migrate()
     }
 
