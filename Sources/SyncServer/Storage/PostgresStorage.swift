@@ -229,6 +229,31 @@ final class PostgresStorage: SQLStore {
             END
             $$
             """),
+        // The audit append in one statement (`PostgresTransaction.audit`): the
+        // chain's turn, its head and the new entry, hashed as
+        // `AuditTrail.hash` does, so the turn is held one round trip and the
+        // commit. Each statement of a PL/pgSQL function reads committed rows
+        // afresh, so the head is read after the turn is taken.
+        ("v6-audit-append", """
+            CREATE FUNCTION audit_append(p_at text, p_actor text, p_action text, p_record text, p_detail text)
+            RETURNS bigint LANGUAGE plpgsql AS $$
+            DECLARE
+                head_id bigint;
+                head_hash text;
+                entry_id bigint;
+            BEGIN
+                PERFORM pg_advisory_xact_lock(2, 2);
+                SELECT id, hash INTO head_id, head_hash FROM audit ORDER BY id DESC LIMIT 1;
+                entry_id := coalesce(head_id, 0) + 1;
+                head_hash := coalesce(head_hash, repeat('0', 64));
+                INSERT INTO audit (id, at, actor, action, record_id, detail, previous_hash, hash)
+                VALUES (entry_id, p_at, p_actor, p_action, p_record, p_detail, head_hash,
+                    encode(sha256(convert_to(concat_ws(chr(31), head_hash, entry_id::text, p_at, p_actor, p_action,
+                        coalesce(p_record, ''), p_detail), 'UTF8')), 'hex'));
+                RETURN entry_id;
+            END
+            $$
+            """),
     ]
 
     /// Instances started together migrate one at a time (an advisory lock), each migration once.
@@ -410,6 +435,16 @@ struct PostgresTransaction: SQLTransaction {
             """, .int(revision), .text(entry.kind.rawValue), .text(entry.record), .text(entry.path), .text(entry.value), .text(entry.author),
             .text(entry.device), .int(entry.seq), .text(entry.hlc), .text(entry.at), .text(entry.conflict), .text(entry.sentHLC))
         return revision
+    }
+
+    /// Appends to the audit chain in one round trip (`audit_append`, the
+    /// migration `v6-audit-append`): the chain's turn, its head and the
+    /// entry, hashed in PostgreSQL exactly as `AuditTrail.hash` does (the
+    /// tests verify a chain written here with `AuditTrail.verify`).
+    func audit(_ event: AuditEvent) async throws {
+        try await session.query(
+            "SELECT audit_append($1, $2, $3, $4, $5) AS id",
+            .text(event.at), .text(event.actor), .text(event.action), .text(event.record), .text(event.detail))
     }
 
     /// Takes the audit chain's lock first, so the chain's head cannot move

@@ -92,23 +92,24 @@ enum PushStatements {
 
     /// The write phase: `plan` (its placeholders already resolved) with
     /// `revisions[i]` for `plan.log[i]`. Everything but the audit entry,
-    /// which the backend appends last.
+    /// which the backend appends last. One multi-row statement per table,
+    /// run together (`SQLSession.perform`: one round trip on PostgreSQL).
     static func write(_ plan: WritePlan, revisions: [Int64], in session: any SQLSession) async throws {
         precondition(revisions.count == plan.log.count, "one revision for each planned log entry")
         let created = Set(plan.createdRecords.map(\.id))
-        try await session.insert("INSERT INTO records (id, owner_id, status, created_at)", rows: plan.createdRecords.map {
+        var writes = session.inserts("INSERT INTO records (id, owner_id, status, created_at)", rows: plan.createdRecords.map {
             [.text($0.id), .int($0.owner), .text(plan.statuses[$0.id] ?? ReferralStatus.draft.rawValue), .text($0.at)]
         })
         for (record, status) in plan.statuses.sorted(by: { $0.key < $1.key }) where !created.contains(record) {
-            try await session.run("UPDATE records SET status = $1 WHERE id = $2", [.text(status), .text(record)])
+            writes.append(session.write("UPDATE records SET status = $1 WHERE id = $2", [.text(status), .text(record)]))
         }
-        try await session.insert(
+        writes += session.inserts(
             "INSERT INTO change_log (revision, kind, record_id, path, value, author, device_id, seq, hlc, at, conflict_id, sent_hlc)",
             rows: zip(revisions, plan.log).map { revision, entry in
                 [.int(revision), .text(entry.kind.rawValue), .text(entry.record), .text(entry.path), .text(entry.value), .text(entry.author),
                  .text(entry.device), .int(entry.seq), .text(entry.hlc), .text(entry.at), .text(entry.conflict), .text(entry.sentHLC)]
             })
-        try await session.insert(
+        writes += session.inserts(
             "INSERT INTO fields (record_id, path, value, revision, hlc, device_id, author, at, conflict_id)",
             rows: plan.fields.map { key, field in
                 [.text(key.record), .text(key.path), .text(field.value), .int(field.revision), .text(field.hlc), .text(field.device),
@@ -119,7 +120,7 @@ enum PushStatements {
                     device_id = excluded.device_id, author = excluded.author, at = excluded.at, conflict_id = excluded.conflict_id
                 """)
         if let device = plan.receipt?.device ?? plan.sync?.device {
-            try await session.insert(
+            writes += session.inserts(
                 "INSERT INTO applied (device_id, seq, outcome, revision, conflict_id, receipt, fingerprint)",
                 rows: plan.outcomes.map { seq, outcome in
                     [.text(device), .int(seq), .text(outcome.outcome.rawValue), .int(outcome.revision), .text(outcome.conflict),
@@ -128,22 +129,23 @@ enum PushStatements {
         } else {
             precondition(plan.outcomes.isEmpty, "stored outcomes come with the receipt that acknowledges them")
         }
-        try await session.insert("INSERT INTO conflicts (id, record_id, path, status, opened_at)", rows: plan.conflicts.map {
+        writes += session.inserts("INSERT INTO conflicts (id, record_id, path, status, opened_at)", rows: plan.conflicts.map {
             [.text($0.id), .text($0.record), .text($0.path), .text("open"), .text($0.at)]
         })
-        try await session.insert("INSERT INTO conflict_candidates (conflict_id, position, value, author, device_id, at, hlc)", rows: plan.candidates.map {
+        writes += session.inserts("INSERT INTO conflict_candidates (conflict_id, position, value, author, device_id, at, hlc)", rows: plan.candidates.map {
             [.text($0.conflict), .int(Int64($0.position)), .text($0.candidate.value), .text($0.candidate.author), .text($0.candidate.device),
              .text($0.candidate.time), .text($0.candidate.hlc)]
         })
         if let (receipt, device, user) = plan.receipt {
             let records = String(decoding: try JSONEncoder().encode(receipt.records), as: UTF8.self)
-            try await session.run(
+            writes.append(session.write(
                 "INSERT INTO receipts (reference, device_id, user_id, at, records, changes) VALUES ($1, $2, $3, $4, $5, $6)",
-                [.text(receipt.reference), .text(device), .int(user), .text(receipt.serverTime), .text(records), .int(Int64(receipt.changes))])
+                [.text(receipt.reference), .text(device), .int(user), .text(receipt.serverTime), .text(records), .int(Int64(receipt.changes))]))
         }
         if let (device, user, at) = plan.sync {
-            try await session.run(ServerQueries.recordSync, [.text(device), .int(user), .text(at)])
+            writes.append(session.write(ServerQueries.recordSync, [.text(device), .int(user), .text(at)]))
         }
+        try await session.perform(writes)
     }
 
     /// `WITH name(columns) AS (VALUES …)` holding `rows`, and its binds

@@ -97,13 +97,27 @@ protocol SQLSession: Sendable {
     func run(native sql: String, _ binds: [SQLBind]) async throws
 }
 
+/// One statement of a write phase, in the dialect's own placeholders
+/// (`SQLSession.run(native:)`): `$1`… on PostgreSQL, `?` on SQLite.
+struct SQLWrite: Sendable {
+    var sql: String
+    var binds: [SQLBind]
+}
+
 extension SQLSession {
     /// Runs one multi-row `INSERT` per chunk of `rows`: `head` is everything
     /// before `VALUES`, `tail` what follows the rows (`ON CONFLICT …`). Each
     /// row is one tuple of binds, all of the same width.
     func insert(_ head: String, rows: [[SQLBind]], tail: String = "") async throws {
-        guard let width = rows.first?.count, width > 0 else { return }
+        for write in inserts(head, rows: rows, tail: tail) { try await run(native: write.sql, write.binds) }
+    }
+
+    /// The multi-row `INSERT`s that `insert` runs, one per chunk of at most
+    /// `SQLDialect.maximumBinds` values, for `perform`.
+    func inserts(_ head: String, rows: [[SQLBind]], tail: String = "") -> [SQLWrite] {
+        guard let width = rows.first?.count, width > 0 else { return [] }
         let perStatement = max(1, SQLDialect.maximumBinds / width)
+        var writes: [SQLWrite] = []
         var start = 0
         while start < rows.count {
             let chunk = rows[start..<min(rows.count, start + perStatement)]
@@ -120,9 +134,91 @@ extension SQLSession {
                     "(" + (1...width).map { "$\(row * width + $0)" }.joined(separator: ", ") + ")"
                 }.joined(separator: ", ")
             }
-            try await run(native: "\(head) VALUES \(tuples) \(tail)", binds)
+            writes.append(SQLWrite(sql: "\(head) VALUES \(tuples) \(tail)", binds: binds))
             start += perStatement
         }
+        return writes
+    }
+
+    /// `sql` (written with `$N` placeholders, by hand) as a write for `perform`.
+    func write(_ sql: String, _ binds: [SQLBind]) -> SQLWrite {
+        SQLWrite(sql: dialect.statement(sql), binds: binds)
+    }
+
+    /// Runs `writes` in order, for their effect: on SQLite one statement
+    /// each (a call on the writer's thread, no round trip); on PostgreSQL as
+    /// few statements as the binds allow (`SQLDialect.combined`), each a
+    /// round trip fewer for every write it folds in.
+    func perform(_ writes: [SQLWrite]) async throws {
+        switch dialect {
+        case .sqlite:
+            for write in writes { try await run(native: write.sql, write.binds) }
+        case .postgres:
+            for write in SQLDialect.combined(writes) { try await run(native: write.sql, write.binds) }
+        }
+    }
+}
+
+extension SQLDialect {
+    /// PostgreSQL: `writes` folded into data-modifying `WITH` statements
+    /// (`WITH w1 AS (INSERT …), w2 AS (UPDATE …) INSERT …`), each holding at
+    /// most `maximumBinds` values, with every write's `$N` renumbered after
+    /// those before it. PostgreSQL runs every part of such a statement
+    /// against one snapshot and checks foreign keys at its end, so the
+    /// writes must touch different rows, as a write phase's do (each table's
+    /// rows once; a referral inserted or updated, not both).
+    static func combined(_ writes: [SQLWrite]) -> [SQLWrite] {
+        var statements: [SQLWrite] = []
+        var group: [SQLWrite] = []
+        var count = 0
+        func flush() {
+            defer { group = []; count = 0 }
+            guard group.count > 1 else {
+                statements.append(contentsOf: group)
+                return
+            }
+            var binds: [SQLBind] = []
+            var parts: [String] = []
+            for write in group {
+                parts.append(renumbered(write.sql, after: binds.count))
+                binds.append(contentsOf: write.binds)
+            }
+            let last = parts.removeLast()
+            let with = parts.enumerated().map { "w\($0.offset + 1) AS (\($0.element))" }.joined(separator: ", ")
+            statements.append(SQLWrite(sql: "WITH \(with) \(last)", binds: binds))
+        }
+        for write in writes {
+            if count + write.binds.count > maximumBinds { flush() }
+            group.append(write)
+            count += write.binds.count
+        }
+        flush()
+        return statements
+    }
+
+    /// `sql` with each `$N` made `$(N + offset)`. The statements folded are
+    /// the server's own, with no `$` but in placeholders.
+    static func renumbered(_ sql: String, after offset: Int) -> String {
+        guard offset > 0 else { return sql }
+        let dollar = UInt8(ascii: "$"), zero = UInt8(ascii: "0"), nine = UInt8(ascii: "9")
+        var out: [UInt8] = []
+        out.reserveCapacity(sql.utf8.count + sql.utf8.count / 8)
+        var bytes = sql.utf8.makeIterator()
+        var pending = bytes.next()
+        while let byte = pending {
+            pending = bytes.next()
+            out.append(byte)
+            guard byte == dollar else { continue }
+            var number = 0
+            var digits = 0
+            while let digit = pending, digit >= zero, digit <= nine {
+                number = number * 10 + Int(digit - zero)
+                digits += 1
+                pending = bytes.next()
+            }
+            if digits > 0 { out.append(contentsOf: String(number + offset).utf8) }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
@@ -160,11 +256,12 @@ struct SQLiteSession: SQLSession {
         try writer.write(pool) { db in try Self.prepared(statement, in: db).execute(arguments: arguments) }
     }
 
-    /// A built statement (its text varies with its rows): prepared each time.
+    /// A statement already in SQLite's placeholders: a built one (its text
+    /// varies with its rows) is prepared each time, a short one kept (`prepared`).
     func run(native sql: String, _ binds: [SQLBind]) async throws {
         guard let writer else { preconditionFailure("a statement for its effect runs in a write transaction") }
         let arguments = try Self.arguments(binds)
-        try writer.write(pool) { db in try db.execute(sql: sql, arguments: arguments) }
+        try writer.write(pool) { db in try Self.prepared(sql, in: db).execute(arguments: arguments) }
     }
 
     /// A statement prepared from GRDB's cache when it is short, as every
