@@ -101,28 +101,33 @@ final class PostgresConnections: Sendable {
     /// the connection is closed before it goes back to the pool.
     func transaction<T>(_ begin: String = "BEGIN", _ body: (PostgresSession) async throws -> T) async throws -> T {
         try await leased { connection in
-            let session = PostgresSession(connection: connection, logger: logger)
-            do {
-                // Inside: a BEGIN whose reply is lost must be rolled back too.
-                try await session.execute(begin)
-                let result = try await body(session)
-                try await session.execute("COMMIT")
-                return result
-            } catch {
-                let rolledBack = await Task { () -> Bool in
-                    do {
-                        try await session.execute("ROLLBACK")
-                        return true
-                    } catch {
-                        try? await connection.close()
-                        return false
-                    }
-                }.value
-                if !rolledBack, !(error is StorageError) {
-                    logger.warning("a PostgreSQL connection was closed: its transaction could not be rolled back")
+            try await transaction(on: PostgresSession(connection: connection, logger: logger), begin, body)
+        }
+    }
+
+    /// Runs `body` in one transaction on a connection already leased
+    /// (`withConnection`'s session), as `transaction` does.
+    func transaction<T>(on session: PostgresSession, _ begin: String = "BEGIN", _ body: (PostgresSession) async throws -> T) async throws -> T {
+        do {
+            // Inside: a BEGIN whose reply is lost must be rolled back too.
+            try await session.execute(begin)
+            let result = try await body(session)
+            try await session.execute("COMMIT")
+            return result
+        } catch {
+            let rolledBack = await Task { () -> Bool in
+                do {
+                    try await session.execute("ROLLBACK")
+                    return true
+                } catch {
+                    try? await session.connection.close()
+                    return false
                 }
-                throw error
+            }.value
+            if !rolledBack, !(error is StorageError) {
+                logger.warning("a PostgreSQL connection was closed: its transaction could not be rolled back")
             }
+            throw error
         }
     }
 

@@ -331,49 +331,70 @@ final class PostgresStorage: SQLStore {
 
     // MARK: Reads
 
+    /// A page of the log `user` may see, after `since`, below the horizon.
+    ///
+    /// One connection, two round trips in the common case: the horizon, then
+    /// the page and the log's identity in one statement (one statement is
+    /// one snapshot, so no transaction is needed). A page that names a
+    /// conflict is read again in a `REPEATABLE READ` transaction with each
+    /// conflict's state, so that every state comes from the page's snapshot.
     func pull(since: Int64, limit: Int, for user: User) async throws -> PullResponse {
-        // Revisions no longer commit in order: read only below the horizon
-        // (the lowest revision a writer still holds), taken before the
-        // read's snapshot so that everything below it has committed and is
-        // in the snapshot. A write that commits late is read by a later pull.
-        let horizon = try await connections.withConnection { session in
-            try await session.query("SELECT pull_horizon() AS horizon")[0].int("horizon") ?? 1
+        let visibility: String
+        switch user.role {
+        case .practitioner: visibility = "r.owner_id = \(user.id)"
+        case .intake: visibility = "r.status = 'submitted'"
+        case .admin: visibility = "TRUE"
         }
-        return try await connections.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { session in
-            let visibility: String
-            switch user.role {
-            case .practitioner: visibility = "r.owner_id = \(user.id)"
-            case .intake: visibility = "r.status = 'submitted'"
-            case .admin: visibility = "TRUE"
+        let page = """
+            SELECT l.revision, l.record_id, l.path, l.value, l.author, l.device_id, l.hlc, l.at, l.conflict_id
+            FROM change_log l JOIN records r ON r.id = l.record_id
+            WHERE l.revision > $1 AND l.revision < $3 AND l.kind IN ('write', 'conflict') AND \(visibility)
+            ORDER BY l.revision LIMIT $2
+            """
+        return try await connections.withConnection { session in
+            // Revisions no longer commit in order: read only below the horizon
+            // (the lowest revision a writer still holds), taken before the
+            // read's snapshot so that everything below it has committed and is
+            // in the snapshot. A write that commits late is read by a later pull.
+            let horizon = try await session.query("SELECT pull_horizon() AS horizon")[0].int("horizon") ?? 1
+            let binds: [SQLBind] = [.int(since), .int(Int64(limit) + 1), .int(horizon)]
+            // The identity's one row, with the page's rows beside it (none: one row of NULLs).
+            let rows = try await session.query(
+                "SELECT i.*, p.* FROM (SELECT \(Self.identityColumns)) i LEFT JOIN LATERAL (\(page)) p ON TRUE ORDER BY p.revision", binds)
+            let changes = rows.filter { (try? $0.int("revision")) != nil }
+            if try changes.allSatisfy({ try $0.text("conflict_id") == nil }) {
+                return try Self.pullResponse(changes, identity: Self.identity(rows[0]), since: since, limit: limit, horizon: horizon, conflicts: [:])
             }
-            let rows = try await session.query("""
-                SELECT l.revision, l.record_id, l.path, l.value, l.author, l.device_id, l.hlc, l.at, l.conflict_id
-                FROM change_log l JOIN records r ON r.id = l.record_id
-                WHERE l.revision > $1 AND l.revision < $3 AND l.kind IN ('write', 'conflict') AND \(visibility)
-                ORDER BY l.revision LIMIT $2
-                """, .int(since), .int(Int64(limit) + 1), .int(horizon))
-            let page = rows.prefix(limit)
-            var conflicts: [String: ConflictState] = [:]
-            var changes: [PulledChange] = []
-            changes.reserveCapacity(page.count)
-            for row in page {
-                var conflict: ConflictState?
-                if let conflictID = try row.text("conflict_id") {
-                    if conflicts[conflictID] == nil { conflicts[conflictID] = try await ConflictQueries.state(conflictID, in: session) }
-                    conflict = conflicts[conflictID]
+            return try await connections.transaction(on: session, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { session in
+                let changes = try await session.query(page, binds)
+                let identity = try await Self.identity(session)
+                var conflicts: [String: ConflictState] = [:]
+                for row in changes.prefix(limit) {
+                    if let id = try row.text("conflict_id"), conflicts[id] == nil { conflicts[id] = try await ConflictQueries.state(id, in: session) }
                 }
-                changes.append(PulledChange(
-                    revision: try row.int("revision")!, record: try row.text("record_id")!, path: try row.text("path")!,
-                    value: try row.text("value"), author: try row.text("author")!, device: try row.text("device_id")!,
-                    hlc: try row.text("hlc")!, at: try row.text("at")!, conflict: conflict))
+                return try Self.pullResponse(changes, identity: identity, since: since, limit: limit, horizon: horizon, conflicts: conflicts)
             }
-            let more = rows.count > limit
-            let identity = try await Self.identity(session)
-            // With nothing more to read, the cursor moves to the end of what
-            // this role may see, but never past a revision still in flight.
-            let cursor = more || !changes.isEmpty ? (changes.last?.revision ?? since) : max(since, min(identity.end, horizon - 1))
-            return PullResponse(changes: changes, cursor: cursor, more: more, epoch: identity.epoch, end: identity.end, formVersion: identity.formVersion, formDigest: identity.formDigest)
         }
+    }
+
+    /// A pull's answer from its page's rows (up to `limit + 1`: one more
+    /// says there is more) and what was read with them.
+    private static func pullResponse(
+        _ rows: [PostgresRandomAccessRow], identity: ServerIdentity, since: Int64, limit: Int, horizon: Int64, conflicts: [String: ConflictState]
+    ) throws -> PullResponse {
+        var changes: [PulledChange] = []
+        changes.reserveCapacity(min(rows.count, limit))
+        for row in rows.prefix(limit) {
+            changes.append(PulledChange(
+                revision: try row.int("revision")!, record: try row.text("record_id")!, path: try row.text("path")!,
+                value: try row.text("value"), author: try row.text("author")!, device: try row.text("device_id")!,
+                hlc: try row.text("hlc")!, at: try row.text("at")!, conflict: try row.text("conflict_id").flatMap { conflicts[$0] }))
+        }
+        let more = rows.count > limit
+        // With nothing more to read, the cursor moves to the end of what
+        // this role may see, but never past a revision still in flight.
+        let cursor = more || !changes.isEmpty ? (changes.last?.revision ?? since) : max(since, min(identity.end, horizon - 1))
+        return PullResponse(changes: changes, cursor: cursor, more: more, epoch: identity.epoch, end: identity.end, formVersion: identity.formVersion, formDigest: identity.formDigest)
     }
 }
 
