@@ -99,15 +99,23 @@ final class PostgresConnections: Sendable {
     /// The rollback runs in a task of its own, so that a request cancelled
     /// half way (its client gone) still ends its transaction; if it fails,
     /// the connection is closed before it goes back to the pool.
-    func transaction<T>(_ begin: String = "BEGIN", _ body: (PostgresSession) async throws -> T) async throws -> T {
+    func transaction<T>(_ begin: String = readCommitted, _ body: (PostgresSession) async throws -> T) async throws -> T {
         try await leased { connection in
             try await transaction(on: PostgresSession(connection: connection, logger: logger), begin, body)
         }
     }
 
+    /// A write transaction's `BEGIN`, its isolation said whatever the
+    /// cluster's `default_transaction_isolation`: each statement reads what
+    /// has committed when it starts, so a writer that waited for a lock (a
+    /// referral's, the audit chain's) reads past the writer it waited for.
+    static let readCommitted = "BEGIN ISOLATION LEVEL READ COMMITTED"
+
     /// Runs `body` in one transaction on a connection already leased
-    /// (`withConnection`'s session), as `transaction` does.
-    func transaction<T>(on session: PostgresSession, _ begin: String = "BEGIN", _ body: (PostgresSession) async throws -> T) async throws -> T {
+    /// (`withConnection`'s session), as `transaction` does. Only on a
+    /// session outside any transaction: a second `BEGIN` would only warn,
+    /// and its `COMMIT` would end the outer transaction.
+    func transaction<T>(on session: PostgresSession, _ begin: String = readCommitted, _ body: (PostgresSession) async throws -> T) async throws -> T {
         do {
             // Inside: a BEGIN whose reply is lost must be rolled back too.
             try await session.execute(begin)

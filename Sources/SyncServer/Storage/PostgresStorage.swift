@@ -362,7 +362,7 @@ final class PostgresStorage: SQLStore {
             let rows = try await session.query(
                 "SELECT i.*, p.* FROM (SELECT \(Self.identityColumns)) i LEFT JOIN LATERAL (\(page)) p ON TRUE ORDER BY p.revision", binds)
             let changes = rows.filter { (try? $0.int("revision")) != nil }
-            if try changes.allSatisfy({ try $0.text("conflict_id") == nil }) {
+            if try changes.prefix(limit).allSatisfy({ try $0.text("conflict_id") == nil }) {
                 return try Self.pullResponse(changes, identity: Self.identity(rows[0]), since: since, limit: limit, horizon: horizon, conflicts: [:])
             }
             return try await connections.transaction(on: session, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { session in

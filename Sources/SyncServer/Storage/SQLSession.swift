@@ -197,7 +197,8 @@ extension SQLDialect {
     }
 
     /// `sql` with each `$N` made `$(N + offset)`. The statements folded are
-    /// the server's own, with no `$` but in placeholders.
+    /// the server's own, with no `$` but in placeholders (checked: a
+    /// programming error stops the process rather than corrupt a statement).
     static func renumbered(_ sql: String, after offset: Int) -> String {
         guard offset > 0 else { return sql }
         let dollar = UInt8(ascii: "$"), zero = UInt8(ascii: "0"), nine = UInt8(ascii: "9")
@@ -216,7 +217,10 @@ extension SQLDialect {
                 digits += 1
                 pending = bytes.next()
             }
-            if digits > 0 { out.append(contentsOf: String(number + offset).utf8) }
+            // A `$` that is not a placeholder (a dollar-quoted string, an
+            // identifier) would be corrupted: the folded statements have none.
+            precondition(digits > 0, "a folded statement has a $ that is not a placeholder: \(sql.prefix(80))")
+            out.append(contentsOf: String(number + offset).utf8)
         }
         return String(decoding: out, as: UTF8.self)
     }
@@ -256,13 +260,22 @@ struct SQLiteSession: SQLSession {
         try writer.write(pool) { db in try Self.prepared(statement, in: db).execute(arguments: arguments) }
     }
 
-    /// A statement already in SQLite's placeholders: a built one (its text
-    /// varies with its rows) is prepared each time, a short one kept (`prepared`).
+    /// A statement already in SQLite's placeholders. One with few binds (a
+    /// hand-written one, a one-row insert) is prepared once and kept in
+    /// GRDB's cache; a multi-row one, whose text varies with its rows, is
+    /// prepared each time, so that the cache does not fill with them.
     func run(native sql: String, _ binds: [SQLBind]) async throws {
         guard let writer else { preconditionFailure("a statement for its effect runs in a write transaction") }
         let arguments = try Self.arguments(binds)
-        try writer.write(pool) { db in try Self.prepared(sql, in: db).execute(arguments: arguments) }
+        try writer.write(pool) { db in
+            let statement = binds.count <= Self.fewestBindsBuilt ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
+            try statement.execute(arguments: arguments)
+        }
     }
+
+    /// More binds than this: a statement built with several rows (the widest
+    /// one-row insert, `change_log`'s, has 12).
+    static let fewestBindsBuilt = 16
 
     /// A statement prepared from GRDB's cache when it is short, as every
     /// hand-written one is; a long one is built (`PushStatements.load`'s
