@@ -61,9 +61,22 @@ struct ConvergenceTests {
         for seed in seeds {
             // A user per schedule, so a new device pulls only this schedule's referral.
             let token = try server.addUser("practitioner-\(seed)")
-            events.add(try await Schedule(seed: seed, server: server, token: token, gate: gate).run())
+            do {
+                events.add(try await Schedule(seed: seed, server: server, token: token, gate: gate).run())
+            } catch {
+                throw SeedFailure(seed: seed, error: error)
+            }
         }
         return events
+    }
+
+    /// An error thrown while a schedule ran, with the seed and the command that replays it.
+    struct SeedFailure: Error, CustomStringConvertible {
+        let seed: UInt64
+        let error: any Error
+        var description: String {
+            "seed \(seed) failed: \(error) (replay: scripts/convergence 1 --first \(seed)\(TestBackend.current == .postgres ? " --postgres" : ""))"
+        }
     }
 }
 
