@@ -52,6 +52,28 @@ struct RefusalTests {
         #expect(try test.store.pendingChanges().last?.seq == Int64(41 + pending.count))
     }
 
+    @Test("a reused change number refused while the field was edited again: one change of it is sent, the later value (convergence seed 137 on PostgreSQL)")
+    func renumberedWithLaterEdit() throws {
+        let test = try TestStore()
+        let id = try test.store.createReferral(kind: .socialCare)
+        try test.store.set("concern.summary", of: id, to: "first")
+        try test.store.set("referrer.name", of: id, to: "Jane")
+        // Sent; edited again while in flight; then refused for a reused number.
+        let sent = try test.store.changesToPush(limit: 100)
+        try test.store.markSent(sent.map(\.seq))
+        try test.store.set("concern.summary", of: id, to: "second")
+        try test.store.applyPush(PushResponse(
+            outcomes: sent.map { ChangeOutcome(seq: $0.seq, outcome: .rejected, reason: "Change number \($0.seq) was already used.", retry: true) },
+            receipt: nil), sent: sent)
+        #expect(try test.store.renumberForResend(past: 40) == sent.count - 1)
+        let pending = try test.store.changesToPush(limit: 100)
+        #expect(pending.map(\.path).sorted() == sent.map(\.path).sorted())
+        #expect(pending.filter { $0.path == "concern.summary" }.map(\.value) == ["second"])
+        #expect(pending.allSatisfy { $0.seq > 40 && $0.rejectedReason == nil })
+        #expect(try test.store.history(of: id).contains { $0.newValue == "first" })
+        #expect(try test.store.integrityProblems().isEmpty)
+    }
+
     @Test("a content refusal waits: an edit of the field replaces it, `retry` sends it as it is")
     func contentRefusalWaits() throws {
         let test = try TestStore()

@@ -104,7 +104,11 @@ extension LocalStore {
     /// device) and past every number used here, keeping their order, so the
     /// next push carries them. A marked change whose field has a later change
     /// already sent is superseded by it and leaves the outbox (its value stays
-    /// in the history). Returns how many marked changes were requeued.
+    /// in the history). So does the earlier of two changes of one field that
+    /// would both be waiting to be sent (a marked one, and an edit made while
+    /// it was in flight): a field has one such change at most
+    /// (`outbox_open_change`), and the later one holds the field's value.
+    /// Returns how many marked changes were requeued.
     @discardableResult
     public func renumberForResend(past lastSeq: Int64?) throws -> Int {
         try writer.write { db in
@@ -121,8 +125,20 @@ extension LocalStore {
                     superseded += 1
                 }
             }
+            // Found by the convergence property on PostgreSQL (seed 137): a
+            // change refused for a reused number, and an edit of its field
+            // made while it was in flight, were both reopened.
+            let waiting = { (table: String) in "(\(table).rejected_retry = 1 OR (\(table).sent_at IS NULL AND \(table).rejected_reason IS NULL))" }
+            let earlier = try Row.fetchAll(db, sql: """
+                SELECT o.seq, o.rejected_retry FROM outbox o WHERE \(waiting("o")) AND EXISTS (
+                    SELECT 1 FROM outbox l WHERE l.referral_id = o.referral_id AND l.path = o.path AND l.seq > o.seq AND \(waiting("l")))
+                """)
+            for row in earlier {
+                try db.run("DELETE FROM outbox WHERE seq = ?", [row["seq"] as Int64])
+                if (row["rejected_retry"] as Int64) == 1 { superseded += 1 }
+            }
             let moving = try Int64.fetchAll(db, sql: """
-                SELECT seq FROM outbox WHERE rejected_retry = 1 OR (sent_at IS NULL AND rejected_reason IS NULL) ORDER BY seq
+                SELECT seq FROM outbox WHERE \(waiting("outbox")) ORDER BY seq
                 """)
             let highest = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM outbox") ?? 0
             var next = max(try Int64.fetchOne(db, sql: "SELECT next_seq FROM device") ?? 1, (lastSeq ?? 0) + 1, highest + 1)
