@@ -104,11 +104,12 @@ extension LocalStore {
     /// device) and past every number used here, keeping their order, so the
     /// next push carries them. A marked change whose field has a later change
     /// already sent is superseded by it and leaves the outbox (its value stays
-    /// in the history). So does the earlier of two changes of one field that
-    /// would both be waiting to be sent (a marked one, and an edit made while
-    /// it was in flight): a field has one such change at most
-    /// (`outbox_open_change`), and the later one holds the field's value.
-    /// Returns how many marked changes were requeued.
+    /// in the history). A field has one change at most waiting to be sent
+    /// (`outbox_open_change`): when two of one field move (a marked change,
+    /// and an edit made while it was in flight), both keep their order and
+    /// go out in the next push, and the earlier counts as sent (in flight)
+    /// so that only the later takes further edits. Returns how many marked
+    /// changes were requeued.
     @discardableResult
     public func renumberForResend(past lastSeq: Int64?) throws -> Int {
         try writer.write { db in
@@ -125,27 +126,27 @@ extension LocalStore {
                     superseded += 1
                 }
             }
-            // Found by the convergence property on PostgreSQL (seed 137): a
-            // change refused for a reused number, and an edit of its field
-            // made while it was in flight, were both reopened.
-            let waiting = { (table: String) in "(\(table).rejected_retry = 1 OR (\(table).sent_at IS NULL AND \(table).rejected_reason IS NULL))" }
-            let earlier = try Row.fetchAll(db, sql: """
-                SELECT o.seq, o.rejected_retry FROM outbox o WHERE \(waiting("o")) AND EXISTS (
-                    SELECT 1 FROM outbox l WHERE l.referral_id = o.referral_id AND l.path = o.path AND l.seq > o.seq AND \(waiting("l")))
+            let moving = try Row.fetchAll(db, sql: """
+                SELECT seq, referral_id, path FROM outbox WHERE rejected_retry = 1 OR (sent_at IS NULL AND rejected_reason IS NULL) ORDER BY seq
                 """)
-            for row in earlier {
-                try db.run("DELETE FROM outbox WHERE seq = ?", [row["seq"] as Int64])
-                if (row["rejected_retry"] as Int64) == 1 { superseded += 1 }
-            }
-            let moving = try Int64.fetchAll(db, sql: """
-                SELECT seq FROM outbox WHERE \(waiting("outbox")) ORDER BY seq
-                """)
+            // The last moving change of each field stays open to edits; an
+            // earlier one of the same field is sent with it, as in flight.
+            // (Found by the convergence property on PostgreSQL, seed 137: a
+            // change refused for a reused number and an edit of its field
+            // made while it was in flight were both reopened.)
+            var last: [String: Int64] = [:]
+            for row in moving { last[(row["referral_id"] as String) + "\u{1F}" + (row["path"] as String)] = row["seq"] }
+            let now = Timestamp.string(clock.now())
             let highest = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM outbox") ?? 0
             var next = max(try Int64.fetchOne(db, sql: "SELECT next_seq FROM device") ?? 1, (lastSeq ?? 0) + 1, highest + 1)
-            for seq in moving {
+            for row in moving {
+                let seq: Int64 = row["seq"]
+                let open = last[(row["referral_id"] as String) + "\u{1F}" + (row["path"] as String)] == seq
                 try db.run("""
-                    UPDATE outbox SET seq = ?, rejected_reason = NULL, rejected_retry = 0, sent_at = NULL WHERE seq = ?
-                    """, [next, seq])
+                    UPDATE outbox SET seq = ?, rejected_reason = NULL, rejected_retry = 0,
+                        sent_at = CASE WHEN ? THEN NULL ELSE coalesce(sent_at, ?) END
+                    WHERE seq = ?
+                    """, [next, open, now, seq])
                 next += 1
             }
             try db.run("UPDATE device SET next_seq = ?", [next])
