@@ -134,14 +134,15 @@ extension LocalStore {
             // (Found by the convergence property on PostgreSQL, seed 137: a
             // change refused for a reused number and an edit of its field
             // made while it was in flight were both reopened.)
+            func field(_ row: Row) -> String { (row["referral_id"] as String) + "\u{1F}" + (row["path"] as String) }
             var last: [String: Int64] = [:]
-            for row in moving { last[(row["referral_id"] as String) + "\u{1F}" + (row["path"] as String)] = row["seq"] }
+            for row in moving { last[field(row)] = row["seq"] }
             let now = Timestamp.string(clock.now())
             let highest = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM outbox") ?? 0
             var next = max(try Int64.fetchOne(db, sql: "SELECT next_seq FROM device") ?? 1, (lastSeq ?? 0) + 1, highest + 1)
             for row in moving {
                 let seq: Int64 = row["seq"]
-                let open = last[(row["referral_id"] as String) + "\u{1F}" + (row["path"] as String)] == seq
+                let open = last[field(row)] == seq
                 try db.run("""
                     UPDATE outbox SET seq = ?, rejected_reason = NULL, rejected_retry = 0,
                         sent_at = CASE WHEN ? THEN NULL ELSE coalesce(sent_at, ?) END
