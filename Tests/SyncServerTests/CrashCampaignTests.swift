@@ -13,7 +13,11 @@ import Glibc
 /// - with a push held before its commit (`PushGate`, rows written, nothing committed);
 /// - as a push is let go, racing its commit and its reply;
 /// - as a pull is asked for, racing its reply;
-/// - during a start-up (a `serve` killed before it listens), before the real restart;
+/// - during a start-up (a `serve` killed before it listens), before the real
+///   restart; half of these are an upgrade killed inside its migration
+///   (`ServerProcess.startAndKillDuringMigration`: a migration that copies
+///   the `applied` table, killed before its commit), after which the next
+///   start must apply it whole, once;
 /// - on PostgreSQL, a third of the push kills stop PostgreSQL itself instead
 ///   (`pg_ctl stop -m immediate`): with the push held before its commit
 ///   (started again once the device's sync has failed), or as the push is
@@ -67,12 +71,13 @@ struct CrashCampaignTests {
         print("""
             Crash campaign: \(Self.runs) runs from \(Self.firstRun) on \(backend.rawValue): \(total.kills) server kills \
             (\(total.killsBeforeCommit) before a push's commit, \(total.killsRacingCommit) racing a push's commit, \
-            \(total.killsDuringPull) during a pull, \(total.killsDuringStartup) during a start-up)\
+            \(total.killsDuringPull) during a pull, \(total.killsDuringStartup) during a start-up, \
+            \(total.killsDuringMigration) of them inside an upgrade's migration)\
             \(postgres == nil ? "" : ", \(total.postgresStops) immediate stops of PostgreSQL (\(total.postgresStopsBeforeCommit) before a push's commit)"), \
             \(total.acknowledged) acknowledged changes checked: \(total.lost) lost, \(total.appliedTwice) applied twice, \
             \(total.diverged) devices diverged
             """)
-        if Self.runs >= 3 { #expect(total.killsBeforeCommit > 0 && total.killsDuringStartup > 0) }
+        if Self.runs >= 3 { #expect(total.killsBeforeCommit > 0 && total.killsDuringStartup > 0 && total.killsDuringMigration > 0) }
         if Self.runs >= 3, postgres != nil { #expect(total.postgresStopsBeforeCommit > 0) }
     }
 }
@@ -171,6 +176,7 @@ struct CrashRun {
         var killsRacingCommit = 0
         var killsDuringPull = 0
         var killsDuringStartup = 0
+        var killsDuringMigration = 0
         var postgresStops = 0
         var postgresStopsBeforeCommit = 0
         var acknowledged = 0
@@ -185,6 +191,7 @@ struct CrashRun {
             killsRacingCommit += other.killsRacingCommit
             killsDuringPull += other.killsDuringPull
             killsDuringStartup += other.killsDuringStartup
+            killsDuringMigration += other.killsDuringMigration
             postgresStops += other.postgresStops
             postgresStopsBeforeCommit += other.postgresStopsBeforeCommit
             acknowledged += other.acknowledged
@@ -265,8 +272,17 @@ struct CrashRun {
                 }
             case 3:
                 server.kill()
-                try server.startAndKillDuringStartup()
-                try server.start()
+                if random.chance(0.5) {
+                    try server.startAndKillDuringStartup()
+                    try server.start()
+                } else {
+                    // An upgrade killed inside its migration, then started again.
+                    let probe = "migration_probe_\(seed)_\(step)"
+                    try server.startAndKillDuringMigration(probe: probe)
+                    try server.start()
+                    tally.problems += try await Self.migrationProblems(probe, on: server.database)
+                    tally.killsDuringMigration += 1
+                }
                 tally.kills += 1
                 tally.killsDuringStartup += 1
                 _ = try? await device.sync()
@@ -279,6 +295,23 @@ struct CrashRun {
         for _ in 0..<3 { for device in devices { try await device.sync() } }
         try await check(record: record, devices: devices, transports: transports, into: &tally)
         return tally
+    }
+
+    /// After a start that followed a kill inside migration `probe`: the
+    /// migration is recorded once and its table holds one row for each row
+    /// of `applied` (the start made no other write); empty when so.
+    static func migrationProblems(_ probe: String, on database: TestDatabase) async throws -> [String] {
+        let recorded: Int?
+        switch database {
+        case .sqlite: recorded = try await database.int("SELECT count(*) FROM grdb_migrations WHERE identifier = ?", [probe])
+        case .postgres: recorded = try await database.int("SELECT count(*) FROM schema_migrations WHERE name = ?", [probe])
+        }
+        let copied = try await database.int("SELECT count(*) FROM \(probe)")
+        let applied = try await database.int("SELECT count(*) FROM applied")
+        guard recorded == 1, copied == applied else {
+            return ["after a kill inside migration \(probe) and a start: recorded \(recorded ?? -1) times, \(copied ?? -1) rows copied of \(applied ?? -1)"]
+        }
+        return []
     }
 
     func check(record: UUID, devices: [Device], transports: [CampaignTransport], into tally: inout Tally) async throws {

@@ -40,6 +40,10 @@ final class ServerProcess: @unchecked Sendable {
     /// Variables added to the server's environment (test hooks).
     let extraEnvironment: [String: String]
     var log: URL { folder.appendingPathComponent("server.log") }
+    /// The name of a migration every start from now on applies after the
+    /// real ones if it has not yet (`SYNC_TEST_MIGRATION_PROBE`), as an
+    /// upgrade would; `startAndKillDuringMigration` sets it.
+    private(set) var migrationProbe: String?
 
     init(
         now: String? = nil, clock: String? = nil, tls: (certificate: String, key: String)? = nil, options: [String] = [],
@@ -120,13 +124,15 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// `serve` on this server's database and port (0 until it has one), started.
-    private func spawn(output: ChildProcess.Output = .pipe) throws -> ChildProcess {
+    private func spawn(output: ChildProcess.Output = .pipe, stopInMigration: Bool = false) throws -> ChildProcess {
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = logLevel
         environment["DATABASE_URL"] = nil  // the test's database only
         if let now { environment["SYNC_SERVER_TEST_NOW"] = now }
         if let clockFile { environment["SYNC_SERVER_TEST_CLOCK_FILE"] = clockFile.path }
         environment.merge(extraEnvironment) { $1 }
+        if let migrationProbe { environment["SYNC_TEST_MIGRATION_PROBE"] = migrationProbe }
+        if stopInMigration { environment["SYNC_TEST_STOP_IN_MIGRATION"] = "1" }
         return try ChildProcess(
             Self.executable.path,
             ["serve", "--port", url?.port.map(String.init) ?? "0"] + database.arguments + options
@@ -142,6 +148,33 @@ final class ServerProcess: @unchecked Sendable {
         let doomed = try spawn(output: .null)
         doomed.signal(SIGKILL)
         doomed.wait()
+    }
+
+    /// An upgrade killed half-way: starts a `serve` with one more migration
+    /// to apply, `probe` (a new SQL name: the server's `TestHooks` says what
+    /// it writes), and SIGKILLs it inside that migration, once its
+    /// statements have run and before it is recorded or committed. Every
+    /// later start carries the same migration, so the next one applies it
+    /// again from the start; it fails to start if the killed attempt left
+    /// any of it behind. The server must be stopped.
+    /// - Throws: `TestFailure` if the server exits before it reaches the migration.
+    func startAndKillDuringMigration(probe: String) throws {
+        precondition(process == nil, "the server is running")
+        migrationProbe = probe
+        let doomed = try spawn(stopInMigration: true)
+        var buffer = Data()
+        while !buffer.contains(UInt8(ascii: "\n")) {
+            let chunk = doomed.output!.availableData
+            if chunk.isEmpty { break }
+            buffer.append(chunk)
+        }
+        doomed.signal(SIGKILL)
+        let status = doomed.wait()
+        let line = String(decoding: buffer, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        guard line == "stopped in migration \(probe)" else {
+            let tail = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").suffix(5).joined(separator: "\n")
+            throw TestFailure("sync-server did not stop in migration \(probe) (\(status), first line '\(line)'); the end of its log:\n\(tail)")
+        }
     }
 
     /// SIGKILL: no graceful shutdown, as in a power cut.

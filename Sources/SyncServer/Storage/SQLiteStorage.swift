@@ -244,6 +244,12 @@ final class SQLiteStorage: SQLStore {
         for migration in SharedSchema.migrations {
             migrator.registerMigration(migration.name) { db in try db.execute(sql: migration.sql) }
         }
+        if let probe = TestHooks.migrationProbe {
+            migrator.registerMigration(probe.name) { db in
+                try db.execute(sql: probe.sql)
+                TestHooks.stopInsideMigration(probe.name)
+            }
+        }
         return migrator
     }
 
