@@ -59,11 +59,19 @@ struct CrashCampaignTests {
         var total = CrashRun.Tally()
         for seed in Self.firstRun..<(Self.firstRun + UInt64(Self.runs)) {
             let token = try server.addUser("crash-\(seed)")
-            let tally = try await CrashRun(seed: seed, server: server, token: token, gate: gate, postgres: postgres).run()
+            let replay = "replay: scripts/crash-campaign 1 --first \(seed)\(backend == .postgres ? " --postgres" : "")"
+            let tally: CrashRun.Tally
+            do {
+                tally = try await CrashRun(seed: seed, server: server, token: token, gate: gate, postgres: postgres).run()
+            } catch {
+                // A run that cannot go on (a server that no longer starts) ends the campaign, with its seed.
+                Issue.record("crash run \(seed) on \(backend.rawValue) stopped: \(error)\n\(replay)")
+                return
+            }
             for problem in tally.problems {
                 Issue.record("""
                     crash run \(seed) on \(backend.rawValue): \(problem)
-                    replay: scripts/crash-campaign 1 --first \(seed)\(backend == .postgres ? " --postgres" : "")
+                    \(replay)
                     """)
             }
             total.add(tally)
@@ -279,8 +287,9 @@ struct CrashRun {
                     // An upgrade killed inside its migration, then started again.
                     let probe = "migration_probe_\(seed)_\(step)"
                     try server.startAndKillDuringMigration(probe: probe)
+                    tally.problems += try await Self.migrationProblems(probe, on: server.database, committed: false)
                     try server.start()
-                    tally.problems += try await Self.migrationProblems(probe, on: server.database)
+                    tally.problems += try await Self.migrationProblems(probe, on: server.database, committed: true)
                     tally.killsDuringMigration += 1
                 }
                 tally.kills += 1
@@ -297,19 +306,38 @@ struct CrashRun {
         return tally
     }
 
-    /// After a start that followed a kill inside migration `probe`: the
-    /// migration is recorded once and its table holds one row for each row
-    /// of `applied` (the start made no other write); empty when so.
-    static func migrationProblems(_ probe: String, on database: TestDatabase) async throws -> [String] {
+    /// What is wrong with migration `probe` on `database`, empty when nothing:
+    /// - `committed: false`, just after the server was killed inside it:
+    ///   nothing of it may be there, neither its record nor its table (a
+    ///   migration committed before the kill would pass the later check);
+    /// - `committed: true`, after the next start: recorded, and its table
+    ///   holds one row for each row of `applied` (the start wrote nothing
+    ///   else). The table is then dropped, so that a long campaign's
+    ///   database does not grow with a copy for every kill.
+    static func migrationProblems(_ probe: String, on database: TestDatabase, committed: Bool) async throws -> [String] {
         let recorded: Int?
+        let tables: Int?
         switch database {
-        case .sqlite: recorded = try await database.int("SELECT count(*) FROM grdb_migrations WHERE identifier = ?", [probe])
-        case .postgres: recorded = try await database.int("SELECT count(*) FROM schema_migrations WHERE name = ?", [probe])
+        case .sqlite:
+            recorded = try await database.int("SELECT count(*) FROM grdb_migrations WHERE identifier = ?", [probe])
+            tables = try await database.int("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [probe])
+        case .postgres:
+            recorded = try await database.int("SELECT count(*) FROM schema_migrations WHERE name = ?", [probe])
+            tables = try await database.int("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?", [probe])
+        }
+        guard committed else {
+            return recorded == 0 && tables == 0 ? [] : [
+                "killed inside migration \(probe), before its commit, yet \(recorded ?? -1) record(s) and \(tables ?? -1) table(s) of it are there"
+            ]
+        }
+        guard recorded == 1, tables == 1 else {
+            return ["after a kill inside migration \(probe) and a start: recorded \(recorded ?? -1) times, \(tables ?? -1) table(s)"]
         }
         let copied = try await database.int("SELECT count(*) FROM \(probe)")
         let applied = try await database.int("SELECT count(*) FROM applied")
-        guard recorded == 1, copied == applied else {
-            return ["after a kill inside migration \(probe) and a start: recorded \(recorded ?? -1) times, \(copied ?? -1) rows copied of \(applied ?? -1)"]
+        try await database.execute("DROP TABLE \(probe)")
+        guard copied == applied else {
+            return ["after a kill inside migration \(probe) and a start: \(copied ?? -1) rows copied of \(applied ?? -1)"]
         }
         return []
     }
