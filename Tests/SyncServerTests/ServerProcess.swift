@@ -142,7 +142,9 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Starts a `serve` on this database and SIGKILLs it at once, before it
     /// listens: somewhere in its start-up (loading, opening the database,
-    /// migrating), wherever the kill lands. The server must be stopped.
+    /// checking its migrations, all applied already), wherever the kill
+    /// lands; `startAndKillDuringMigration` kills one inside a migration.
+    /// The server must be stopped.
     func startAndKillDuringStartup() throws {
         precondition(process == nil, "the server is running")
         let doomed = try spawn(output: .null)
