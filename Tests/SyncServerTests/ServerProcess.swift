@@ -104,17 +104,10 @@ final class ServerProcess: @unchecked Sendable {
         // outlived the test (one was found an hour later, still serving).
         kill()
         let process = try spawn()
-        var buffer = Data()
-        while !buffer.contains(UInt8(ascii: "\n")) {
-            let chunk = process.output!.availableData
-            if chunk.isEmpty {
-                let status = process.wait()
-                let tail = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").suffix(5).joined(separator: "\n")
-                throw TestFailure("sync-server exited before listening (\(status)); the end of its log:\n\(tail)")
-            }
-            buffer.append(chunk)
+        guard let line = Self.firstLine(of: process) else {
+            let status = process.wait()
+            throw TestFailure("sync-server exited before listening (\(status)); the end of its log:\n\(logTail)")
         }
-        let line = String(decoding: buffer, as: UTF8.self).split(separator: "\n")[0]
         guard let address = line.split(separator: " ").last, let url = URL(string: String(address)) else {
             throw TestFailure("unexpected first line from sync-server: \(line)")
         }
@@ -164,19 +157,29 @@ final class ServerProcess: @unchecked Sendable {
         precondition(process == nil, "the server is running")
         migrationProbe = probe
         let doomed = try spawn(stopInMigration: true)
-        var buffer = Data()
-        while !buffer.contains(UInt8(ascii: "\n")) {
-            let chunk = doomed.output!.availableData
-            if chunk.isEmpty { break }
-            buffer.append(chunk)
-        }
+        let line = Self.firstLine(of: doomed) ?? ""
         doomed.signal(SIGKILL)
         let status = doomed.wait()
-        let line = String(decoding: buffer, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
         guard line == "stopped in migration \(probe)" else {
-            let tail = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").suffix(5).joined(separator: "\n")
-            throw TestFailure("sync-server did not stop in migration \(probe) (\(status), first line '\(line)'); the end of its log:\n\(tail)")
+            throw TestFailure("sync-server did not stop in migration \(probe) (\(status), first line '\(line)'); the end of its log:\n\(logTail)")
         }
+    }
+
+    /// The first line a spawned server writes on standard output, without
+    /// its newline; nil if it exits first.
+    private static func firstLine(of process: ChildProcess) -> String? {
+        var buffer = Data()
+        while !buffer.contains(UInt8(ascii: "\n")) {
+            let chunk = process.output!.availableData
+            if chunk.isEmpty { return nil }
+            buffer.append(chunk)
+        }
+        return String(String(decoding: buffer, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)[0])
+    }
+
+    /// The last five lines of the server's log, for a failure's message.
+    private var logTail: String {
+        ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").suffix(5).joined(separator: "\n")
     }
 
     /// SIGKILL: no graceful shutdown, as in a power cut.
