@@ -42,7 +42,7 @@ struct MigrateStore: AsyncParsableCommand {
         }
         let target: PostgresStorage
         do {
-            target = try await PostgresStorage(url: url)
+            target = try await PostgresStorage(url: url, chaining: .beforeReturning)
         } catch {
             throw OperatorError("Cannot open the PostgreSQL database \(url): \(String(reflecting: error)).")
         }

@@ -74,13 +74,16 @@ struct StorageOptions: ParsableArguments {
     /// `creatingIfMissing` (`serve`, `user add`): every other command needs
     /// the database the server already has, and a mistyped `--db` must not
     /// quietly give it a new empty one.
-    func open(creatingIfMissing: Bool = false) async throws -> any SyncStorage {
+    /// - Parameter chaining: how PostgreSQL chains audit entries after their
+    ///   commits: a command chains its own before it returns, `serve` has a
+    ///   sequencer.
+    func open(creatingIfMissing: Bool = false, chaining: AuditChaining = .beforeReturning) async throws -> any SyncStorage {
         if let text = postgresURL {
             guard let url = PostgresURL(text) else {
                 throw OperatorError("'\(text.prefix(200))' is not a PostgreSQL address: postgres://user[:password]@host[:port]/database.")
             }
             do {
-                return try await PostgresStorage(url: url, maximumConnections: postgresConnections)
+                return try await PostgresStorage(url: url, maximumConnections: postgresConnections, chaining: chaining)
             } catch {
                 throw OperatorError("Cannot open the PostgreSQL database \(url): \(String(reflecting: error)).")
             }
@@ -175,8 +178,12 @@ struct Serve: AsyncParsableCommand {
             // With a seed too, ids (conflicts, receipts) repeat from run to run.
             configuration.ids = UUIDv7Generator(clock: clock, seed: ProcessInfo.processInfo.environment["SYNC_SERVER_TEST_SEED"].flatMap(UInt64.init))
         }
-        let app = try await buildApplication(configuration, storage: try storage.open(creatingIfMissing: true), metrics: ServerMetrics(registry: registry), logger: logger)
+        let store = try await storage.open(creatingIfMissing: true, chaining: .sequencer)
+        let app = try await buildApplication(configuration, storage: store, metrics: ServerMetrics(registry: registry), logger: logger)
         try await app.runService()
+        // The last requests' audit entries are chained before the process
+        // ends (PostgreSQL chains them just after their commits).
+        await (store as? PostgresStorage)?.auditSettled()
     }
 }
 

@@ -3,11 +3,14 @@ import GRDB
 import Testing
 @testable import SyncServer
 
-/// PostgreSQL appends to the audit chain in one statement (`audit_append`),
-/// hashing in SQL what `AuditTrail.hash` hashes in Swift: the same entries
-/// must give the same chain on both backends, or `audit verify` would call
-/// an intact PostgreSQL chain broken.
-@Suite("Audit chain: one hash on both backends", .enabled(if: TestPostgres.shouldRun))
+/// PostgreSQL chains audit entries in SQL (`audit_chain`, and `audit_append`
+/// for `migrate-store`), hashing what `AuditTrail.hash` hashes in Swift: the
+/// same entries must give the same chain on both backends, or `audit verify`
+/// would call an intact PostgreSQL chain broken. Its writers leave their
+/// entries waiting, committed with their changes, and the chain is made
+/// after the commits (`AuditSequencer`): nothing committed may be missing
+/// from it, and nothing rolled back may reach it.
+@Suite("Audit chain: one hash on both backends, chained after the commit", .enabled(if: TestPostgres.shouldRun))
 struct AuditChainTests {
     static let events = [
         AuditEvent(at: "2026-11-30T07:00:00Z", actor: "ivy", action: "login", record: nil, detail: "device=d1"),
@@ -31,6 +34,7 @@ struct AuditChainTests {
             try await sqlite.audit(event)
             try await postgres.audit(event)
         }
+        try await postgres.chainPendingAudit()
         let query = "SELECT id, previous_hash, hash FROM audit ORDER BY id"
         let fromSQLite = try Self.hashes(try await sqlite.reading { try await $0.rows(query, []) })
         let fromPostgres = try Self.hashes(try await postgres.reading { try await $0.rows(query, []) })
@@ -40,7 +44,7 @@ struct AuditChainTests {
         #expect(try await postgres.verifyAudit() == .intact(entries: fromPostgres.count))
     }
 
-    @Test("appends at once on PostgreSQL take turns: contiguous ids, one chain, intact")
+    @Test("appends at once on PostgreSQL, chained as they commit: contiguous ids, one chain, intact")
     func concurrentAppends() async throws {
         let postgres = try await PostgresStorage(
             url: PostgresURL(try TestPostgres.cluster().makeDatabase())!, leaseTimeout: .seconds(600))
@@ -53,8 +57,78 @@ struct AuditChainTests {
             }
             try await group.waitForAll()
         }
+        try await postgres.chainPendingAudit()
         let ids = try await postgres.reading { try await $0.rows("SELECT id FROM audit ORDER BY id", []) }.map { try $0.int("id")! }
         #expect(ids == Array(1...(before + 40)))
+        #expect(try await Self.waiting(postgres) == 0)
         #expect(try await postgres.verifyAudit() == .intact(entries: Int(before) + 40))
+    }
+
+    static func waiting(_ storage: PostgresStorage) async throws -> Int64 {
+        try await storage.reading { try await $0.rows("SELECT count(*) AS n FROM audit_pending", []) }.first?.int("n") ?? -1
+    }
+
+    static func chained(_ storage: PostgresStorage) async throws -> [String] {
+        try await storage.reading { try await $0.rows("SELECT actor FROM audit ORDER BY id", []) }.map { try $0.text("actor")! }
+    }
+
+    @Test("entries committed but not yet chained (a crash between the two) are chained, in order, by the next start and before any listing")
+    func chainedAfterACrash() async throws {
+        let url = try TestPostgres.cluster().makeDatabase()
+        // An instance whose sequencer never runs: what a SIGKILL just after
+        // the writers' commits leaves.
+        let stopped = try await PostgresStorage(url: PostgresURL(url)!, leaseTimeout: .seconds(600), chaining: .deferred)
+        let before = try await Self.chained(stopped)
+        for index in 0..<3 {
+            try await stopped.audit(AuditEvent(at: "2026-11-30T07:02:0\(index)Z", actor: "first\(index)", action: "login", record: nil, detail: "device=d\(index)"))
+        }
+        #expect(try await Self.chained(stopped) == before)
+        #expect(try await Self.waiting(stopped) == 3)
+
+        let restarted = try await PostgresStorage(url: PostgresURL(url)!, leaseTimeout: .seconds(600), chaining: .deferred)
+        #expect(try await Self.chained(restarted) == before + ["first0", "first1", "first2"])
+        #expect(try await Self.waiting(restarted) == 0)
+
+        // A listing chains what is waiting before it reads.
+        try await restarted.audit(AuditEvent(at: "2026-11-30T07:02:03Z", actor: "second", action: "login", record: nil, detail: "device=d3"))
+        #expect(try await Self.waiting(restarted) == 1)
+        let listed = try await restarted.auditEntries(AuditFilter(limit: 2)).map(\.event.actor)
+        #expect(listed == ["first2", "second"])
+        #expect(try await restarted.verifyAudit() == .intact(entries: before.count + 4))
+    }
+
+    @Test("an entry commits with its change: a write that rolls back leaves nothing waiting and nothing chained")
+    func rolledBack() async throws {
+        let postgres = try await PostgresStorage(
+            url: PostgresURL(try TestPostgres.cluster().makeDatabase())!, leaseTimeout: .seconds(600), chaining: .deferred)
+        struct Refused: Error {}
+        await #expect(throws: Refused.self) {
+            try await postgres.writing { transaction in
+                try await transaction.audit(AuditEvent(at: "2026-11-30T07:03:00Z", actor: "gone", action: "login", record: nil, detail: ""))
+                throw Refused()
+            }
+        }
+        #expect(try await Self.waiting(postgres) == 0)
+        #expect(try await postgres.auditEntries(AuditFilter(limit: 100)).allSatisfy { $0.event.actor != "gone" })
+    }
+
+    @Test("the sequencer chains what writers commit without being asked: nothing waits once it is idle")
+    func sequencerChainsAfterCommits() async throws {
+        let postgres = try await PostgresStorage(
+            url: PostgresURL(try TestPostgres.cluster().makeDatabase())!, leaseTimeout: .seconds(600))
+        let before = try await Self.chained(postgres).count
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<30 {
+                group.addTask {
+                    try await postgres.audit(AuditEvent(at: "2026-11-30T07:04:00Z", actor: "user\(index)", action: "pull", record: nil, detail: ""))
+                }
+            }
+            try await group.waitForAll()
+        }
+        // The sequencer runs on its own after the commits: wait until it
+        // says it is idle, without chaining from here.
+        await postgres.auditSettled()
+        #expect(try await Self.waiting(postgres) == 0)
+        #expect(try await Self.chained(postgres).count == before + 30)
     }
 }

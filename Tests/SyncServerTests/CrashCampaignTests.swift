@@ -108,6 +108,7 @@ final class CampaignTransport: SyncTransport, @unchecked Sendable {
     private var killPull = false
     private var killed = false
     private var acknowledged: [Acknowledged] = []
+    private var receipts: Set<String> = []
     private var serverErrors: [String] = []
 
     init(_ inner: any SyncTransport, server: ServerProcess) {
@@ -116,6 +117,9 @@ final class CampaignTransport: SyncTransport, @unchecked Sendable {
     }
 
     var acknowledgements: [Acknowledged] { lock.withLock { acknowledged } }
+
+    /// The receipt references of the pushes the server acknowledged.
+    var receiptReferences: Set<String> { lock.withLock { receipts } }
 
     /// Replies that were a 500 (a server whose database is gone answers 503).
     var errors: [String] { lock.withLock { serverErrors } }
@@ -156,6 +160,7 @@ final class CampaignTransport: SyncTransport, @unchecked Sendable {
         {
             let sent = Dictionary(request.changes.map { ($0.seq, $0) }, uniquingKeysWith: { first, _ in first })
             lock.withLock {
+                if let reference = response.receipt?.reference { receipts.insert(reference) }
                 for outcome in response.outcomes {
                     let kept = outcome.outcome == .duplicate ? outcome.original : outcome.outcome
                     guard let kept, kept == .applied || kept == .conflict, let change = sent[outcome.seq] else { continue }
@@ -374,6 +379,17 @@ struct CrashRun {
                     tally.problems.append("device \(id.suffix(4)) seq \(change.seq) (\(change.path), \(change.outcome)) acknowledged but not stored (applied: \(stored))")
                 }
             }
+        }
+        // The audit trail intact, with every acknowledged push's entry on it:
+        // a server killed between a push's commit and the chaining of its
+        // entry (PostgreSQL chains after the commit) leaves the entry
+        // waiting, and the next start or `audit verify` chains it.
+        if try !server.chainAudit() { tally.problems.append("the audit chain does not verify (sync-server audit verify)") }
+        let audited = Set(try await database.strings("SELECT detail FROM audit WHERE action = 'push'").compactMap { detail in
+            detail?.split(separator: " ").first { $0.hasPrefix("receipt=") }.map { String($0.dropFirst("receipt=".count)) }
+        })
+        for reference in transports.flatMap(\.receiptReferences).sorted() where !audited.contains(reference) {
+            tally.problems.append("push \(reference) was acknowledged, but its audit entry is not on the chain")
         }
         // Converged.
         let serverValues = Dictionary(uniqueKeysWithValues: try await database.rows(

@@ -35,6 +35,7 @@ struct RevocationTests {
             #expect(bytes.range(of: Data("stepfather hurt".utf8)) == nil, "plaintext left in field.sqlite\(suffix)")
         }
         let wiped = try await server.database.strings("SELECT wiped_at FROM devices WHERE id = ?", [laptop.store.deviceID]).first ?? nil
+        #expect(try server.chainAudit())
         let actions = try await server.database.strings("SELECT action FROM audit ORDER BY id").compactMap { $0 }
         #expect(wiped != nil)
         #expect(actions.contains("revoke") && actions.contains("wiped"))

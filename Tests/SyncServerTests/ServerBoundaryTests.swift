@@ -144,6 +144,7 @@ struct ServerBoundaryTests {
         #expect(notRevoked == 409)
         #expect((json["error"] as? [String: Any])?["message"] as? String == "Device \(Self.device) is not revoked; only a revoked device reports a wipe.")
         #expect(try await server.exchange("POST", "v1/devices/wiped", token: token).0 == 403)
+        #expect(try server.chainAudit())
         #expect(try await server.database.rows("SELECT count(*) FROM audit WHERE action = 'wiped'") == [["0"]])
         // A conflicts filter that is neither open nor all is refused, not read as "open".
         let admin = try server.addUser("ada", role: .admin)
@@ -230,6 +231,7 @@ struct AuditTrailTests {
         _ = try await intake.client.submittedReferral(record.lowercased)
         _ = try await intake.client.acknowledge(record.lowercased)
 
+        #expect(try server.chainAudit())
         let actions = try await server.database.strings("SELECT action FROM audit ORDER BY id").compactMap { $0 }
         #expect(actions.starts(with: ["login", "login", "push"]))
         #expect(actions.contains("read") && actions.contains("acknowledge"))

@@ -198,6 +198,14 @@ final class ServerProcess: @unchecked Sendable {
         self.process = nil
     }
 
+    /// Chains every audit entry the server has committed, as `audit verify`
+    /// does before it walks the chain (on PostgreSQL the server's sequencer
+    /// chains them just after their commits, so a test reading the `audit`
+    /// table calls this first): true if the chain is then intact.
+    func chainAudit() throws -> Bool {
+        try command(["audit", "verify"]).status == 0
+    }
+
     /// Runs a `sync-server` subcommand to completion on this server's
     /// database: its exit status and its standard output, trimmed.
     func command(_ arguments: [String]) throws -> (status: Int32, output: String) {

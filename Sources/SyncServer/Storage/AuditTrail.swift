@@ -1,6 +1,8 @@
 import Crypto
 import Foundation
 import GRDB
+import Logging
+import Synchronization
 import SyncCore
 
 /// One entry of the audit trail: who did what, when, to which referral. It
@@ -80,5 +82,107 @@ enum AuditTrail {
             expectedID += 1
         }
         return .intact(entries: Int(expectedID - 1))
+    }
+}
+
+/// When a `PostgresStorage` chains the audit entries its writers commit
+/// (they leave them waiting in `audit_pending`; docs/protocol.md, "Audit").
+/// Every start, `audit show` and `audit verify` chain what is waiting in
+/// any case.
+enum AuditChaining: Sendable, Equatable {
+    /// An `AuditSequencer` chains them just after their commits, many at a
+    /// time, off the writers' path: a server.
+    case sequencer
+    /// Each write chains them before it returns: a one-shot command, which
+    /// may exit at once.
+    case beforeReturning
+    /// Only the next start, listing or verification does: tests of what a
+    /// crash between a commit and its chaining leaves.
+    case deferred
+}
+
+/// Chains the audit entries this instance's writers leave waiting
+/// (PostgreSQL's `audit_pending`), after their commits, so that no writer
+/// holds the chain's turn through its commit.
+///
+/// One chaining runs at a time. A wake that arrives while one runs asks for
+/// one more run after it, so an entry committed before any wake is chained
+/// by a run that starts after that commit. Entries that arrive together
+/// share one transaction, and one flush, of the chain's turn. A run that
+/// fails (PostgreSQL unreachable) is tried again after 1, 2, 4, 8 and 16
+/// seconds, then waits for the next wake; nothing is lost meanwhile: the
+/// entries wait, committed, and whatever lists or verifies the chain, and
+/// every start, chains them first.
+final class AuditSequencer: Sendable {
+    private let chain: @Sendable () async throws -> Void
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    private struct State {
+        var running = false
+        var again = false
+        var settledWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    /// - Parameter chain: chains everything committed and waiting (`PostgresStorage.chainPendingAudit`).
+    init(logger: Logger, chain: @escaping @Sendable () async throws -> Void) {
+        self.chain = chain
+        self.logger = logger
+    }
+
+    /// Asks for a run once the caller's transaction has committed; returns at once.
+    func wake() {
+        let start = state.withLock { state in
+            if state.running {
+                state.again = true
+                return false
+            }
+            state.running = true
+            return true
+        }
+        if start { Task { await run() } }
+    }
+
+    /// Returns once no run is going on or asked for: every entry committed
+    /// before the last wake has been chained, or its run has failed (and
+    /// the entries wait for the next start or listing). For a graceful stop.
+    func settled() async {
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state in
+                if !state.running { return true }
+                state.settledWaiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    private func run() async {
+        var failures = 0
+        while true {
+            state.withLock { $0.again = false }
+            do {
+                try await chain()
+                failures = 0
+            } catch {
+                failures += 1
+                // The error names no entry: the statement carries none.
+                logger.warning("audit entries wait to be chained (try \(failures)): \(String(reflecting: error))")
+                if failures <= 5 {
+                    try? await Task.sleep(for: .seconds(1 << (failures - 1)))
+                    state.withLock { $0.again = true }
+                }
+            }
+            let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>]? in
+                if state.again { return nil }
+                state.running = false
+                defer { state.settledWaiters = [] }
+                return state.settledWaiters
+            }
+            if let waiters {
+                waiters.forEach { $0.resume() }
+                return
+            }
+        }
     }
 }

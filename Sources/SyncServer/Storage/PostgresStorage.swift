@@ -23,26 +23,91 @@ import SyncCore
 ///   one to be given out): a pull reads below it only, so a write that
 ///   commits late is never skipped. Both take a short gate lock so that a
 ///   horizon never sees a revision given out without its mark;
-/// - the audit trail is one hash chain: appending takes `pg_advisory_xact_lock(2, 2)`,
-///   the only turn writers take, for the last statement before `COMMIT`.
+/// - the audit trail is one hash chain, but writers do not take its turn: a
+///   writer leaves its entry in `audit_pending`, committed with its change,
+///   and the instance's `AuditSequencer` chains what is waiting after the
+///   commit, many entries in one transaction of its own
+///   (`audit_chain(n)` under `pg_advisory_xact_lock(2, 2)`). Held by every
+///   writer through its commit, that turn had made each commit wait for the
+///   one before it to reach the disk (docs/reliability.md, "Why PostgreSQL
+///   stalls"). Whatever lists or verifies the chain chains first
+///   (`chainPendingAudit`), and so does every start.
 final class PostgresStorage: SQLStore {
     let connections: PostgresConnections
+    private let logger: Logger
+    /// When the entries this instance's writers commit are chained.
+    let chaining: AuditChaining
+    /// Chains waiting audit entries after writers commit (`AuditChaining.sequencer`).
+    private let sequencer: AuditSequencer?
 
-    /// Connects and brings the schema up to date (`migrations`).
+    /// Connects, brings the schema up to date (`migrations`) and chains the
+    /// audit entries a stopped instance left waiting.
     /// - Parameters:
     ///   - maximumConnections: the pool's bound (`PostgresConnections`).
     ///   - leaseTimeout: how long a request waits for a connection (`PostgresConnections`).
+    ///   - chaining: when audit entries are chained after their commits:
+    ///     by a sequencer (a server), by each write before it returns (a
+    ///     one-shot command), or only by the next start or listing.
     /// - Throws: `PSQLError` when PostgreSQL cannot be reached or a migration fails.
     init(
         url: PostgresURL, maximumConnections: Int = PostgresConnections.defaultMaximum,
-        leaseTimeout: Duration = PostgresConnections.defaultLeaseTimeout,
+        leaseTimeout: Duration = PostgresConnections.defaultLeaseTimeout, chaining: AuditChaining = .sequencer,
         logger: Logger = Logger(label: "sync-server.postgres")
     ) async throws {
         var logger = logger
         logger.logLevel = .warning
-        connections = try await PostgresConnections(
+        let connections = try await PostgresConnections(
             url: url, logger: logger, maximumConnections: maximumConnections, leaseTimeout: leaseTimeout)
+        self.connections = connections
+        self.chaining = chaining
+        self.logger = logger
+        sequencer = chaining == .sequencer ? AuditSequencer(logger: logger) { try await Self.chainPendingAudit(connections) } : nil
         try await migrate()
+        try await chainPendingAudit()
+    }
+
+    // MARK: The audit chain
+
+    /// Waiting entries chained per transaction: a short turn for `addUser`
+    /// and `publishForm`, which wait for it, and a round trip per thousand.
+    static let auditChainBatch = 1000
+
+    /// Chains every audit entry committed so far and still waiting, in
+    /// batches of `auditChainBatch`, each in its own transaction.
+    /// - Throws: `PSQLError` when PostgreSQL cannot be reached; what was not
+    ///   chained stays waiting, whole, for the next try.
+    func chainPendingAudit() async throws {
+        try await Self.chainPendingAudit(connections)
+    }
+
+    /// Returns once this instance's sequencer has chained every entry its
+    /// writers committed so far (or has given up on PostgreSQL until the
+    /// next write): a graceful stop waits for it.
+    func auditSettled() async {
+        await sequencer?.settled()
+    }
+
+    /// After a transaction has committed: its audit entry is chained as
+    /// `chaining` says. A failure here leaves the entry waiting, committed,
+    /// and is not the write's: the write is not reported failed for it.
+    private func chained(_ transaction: PostgresTransaction.State) async {
+        guard transaction.audited else { return }
+        switch chaining {
+        case .sequencer:
+            sequencer?.wake()
+        case .beforeReturning:
+            do { try await chainPendingAudit() } catch {
+                logger.warning("an audit entry waits to be chained: \(String(reflecting: error))")
+            }
+        case .deferred:
+            break
+        }
+    }
+
+    private static func chainPendingAudit(_ connections: PostgresConnections) async throws {
+        while try await connections.withConnection({ session in
+            try await session.query("SELECT audit_chain($1) AS chained", .int(Int64(auditChainBatch)))[0].int("chained") ?? 0
+        }) == auditChainBatch {}
     }
 
     // MARK: Migrations
@@ -254,6 +319,50 @@ final class PostgresStorage: SQLStore {
             END
             $$
             """),
+        // Writers no longer take the chain's turn (`AuditSequencer`): each
+        // leaves its entry here, in its own transaction, so the entry commits
+        // with the change it records and no writer waits for another's commit.
+        ("v7-audit-pending", """
+            CREATE TABLE audit_pending (
+                id BIGSERIAL PRIMARY KEY,
+                at TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                record_id TEXT,
+                detail TEXT NOT NULL
+            )
+            """),
+        // Chains up to `p_limit` waiting entries in their order (`audit_pending.id`)
+        // in the chain's turn, hashed as `audit_append` and `AuditTrail.hash`
+        // do, and removes them from the waiting table in the same transaction:
+        // an entry is waiting or chained, never both, never neither.
+        ("v7-audit-chain", """
+            CREATE FUNCTION audit_chain(p_limit bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+            DECLARE
+                head_id bigint;
+                head_hash text;
+                entry_hash text;
+                waiting record;
+                chained bigint := 0;
+            BEGIN
+                PERFORM pg_advisory_xact_lock(2, 2);
+                SELECT id, hash INTO head_id, head_hash FROM audit ORDER BY id DESC LIMIT 1;
+                head_id := coalesce(head_id, 0);
+                head_hash := coalesce(head_hash, repeat('0', 64));
+                FOR waiting IN SELECT id, at, actor, action, record_id, detail FROM audit_pending ORDER BY id LIMIT p_limit LOOP
+                    head_id := head_id + 1;
+                    entry_hash := encode(sha256(convert_to(concat_ws(chr(31), head_hash, head_id::text, waiting.at, waiting.actor,
+                        waiting.action, coalesce(waiting.record_id, ''), waiting.detail), 'UTF8')), 'hex');
+                    INSERT INTO audit (id, at, actor, action, record_id, detail, previous_hash, hash)
+                    VALUES (head_id, waiting.at, waiting.actor, waiting.action, waiting.record_id, waiting.detail, head_hash, entry_hash);
+                    DELETE FROM audit_pending WHERE id = waiting.id;
+                    head_hash := entry_hash;
+                    chained := chained + 1;
+                END LOOP;
+                RETURN chained;
+            END
+            $$
+            """),
     ]
 
     /// Instances started together migrate one at a time (an advisory lock), each migration once.
@@ -312,14 +421,19 @@ final class PostgresStorage: SQLStore {
     }
 
     /// A write transaction. It takes no lock of its own: the referrals it
-    /// touches are locked as it touches them, the audit chain when it appends.
+    /// touches are locked as it touches them. Once it has committed an audit
+    /// entry, the sequencer is woken to chain it.
     func writing<T>(_ body: (any SQLTransaction) async throws -> T) async throws -> T {
-        try await connections.transaction { session in try await body(PostgresTransaction(session: session)) }
+        let state = PostgresTransaction.State()
+        let result = try await connections.transaction { session in try await body(PostgresTransaction(session: session, state: state)) }
+        await chained(state)
+        return result
     }
 
     func push(_ needs: PushNeeds, decide: (PushSnapshot, any SyncTransaction) async throws -> WritePlan) async throws -> PlannedRevisions {
-        try await connections.transaction { session in
-            let transaction = PostgresTransaction(session: session)
+        let state = PostgresTransaction.State()
+        let revisions = try await connections.transaction { session in
+            let transaction = PostgresTransaction(session: session, state: state)
             try await transaction.lock(records: needs.records)
             let snapshot = try await PushStatements.load(needs, in: session)
             let plan = try await decide(snapshot, transaction)
@@ -329,6 +443,8 @@ final class PostgresStorage: SQLStore {
             if let audit = plan.audit { try await transaction.audit(audit) }
             return revisions
         }
+        await chained(state)
+        return revisions
     }
 
     // MARK: Reads
@@ -404,17 +520,24 @@ final class PostgresStorage: SQLStore {
 /// statements (`SQLTransaction`), with each referral locked the first time
 /// the transaction touches it (the front door's writes touch one), or all of
 /// a push batch's at once (`lock(records:)`), revisions from the sequence,
-/// and the audit chain's lock for its append.
+/// and its audit entry left waiting for the sequencer (`audit(_:)`).
 struct PostgresTransaction: SQLTransaction {
     let session: PostgresSession
-    private let locked = LockedRecords()
+    private let state: State
     var sql: any SQLSession { session }
 
-    init(session: PostgresSession) { self.session = session }
+    /// - Parameter state: what the transaction has done so far; the caller
+    ///   reads it once the transaction has ended.
+    init(session: PostgresSession, state: State = State()) {
+        self.session = session
+        self.state = state
+    }
 
-    /// The referrals this transaction has locked.
-    private final class LockedRecords: @unchecked Sendable {
-        var keys = Set<Int32>()
+    /// The referrals this transaction has locked, and whether it left an
+    /// audit entry waiting (its caller then wakes the `AuditSequencer`).
+    final class State: @unchecked Sendable {
+        fileprivate(set) var keys = Set<Int32>()
+        fileprivate(set) var audited = false
     }
 
     func lock(_ record: String) async throws { try await lock(records: [record]) }
@@ -434,12 +557,12 @@ struct PostgresTransaction: SQLTransaction {
 
     /// Locks `records` until the transaction ends, in key order, in one statement.
     func lock(records: [String]) async throws {
-        let keys = Set(records.map(Self.lockKey)).subtracting(locked.keys).sorted()
+        let keys = Set(records.map(Self.lockKey)).subtracting(state.keys).sorted()
         guard !keys.isEmpty else { return }
         try await session.query(
             "SELECT count(pg_advisory_xact_lock(1, k)) AS locked FROM unnest(CAST($1 AS INT4[])) AS k",
             .text("{" + keys.map(String.init).joined(separator: ",") + "}"))
-        locked.keys.formUnion(keys)
+        state.keys.formUnion(keys)
     }
 
     /// `count` new revisions, ascending, marked as in flight until the transaction ends.
@@ -460,24 +583,38 @@ struct PostgresTransaction: SQLTransaction {
         return revision
     }
 
-    /// Appends to the audit chain in one round trip (`audit_append`, the
-    /// migration `v6-audit-append`): the chain's turn, its head and the
-    /// entry, hashed in PostgreSQL exactly as `AuditTrail.hash` does (the
-    /// tests verify a chain written here with `AuditTrail.verify`).
+    /// Leaves the entry waiting in `audit_pending`: it commits with the
+    /// change it records, and takes no turn, so this writer's commit waits
+    /// for no other's. The instance's `AuditSequencer` chains it after the
+    /// commit (the migration `v7-audit-chain`); `audit show` and `audit
+    /// verify` chain what is waiting before they read.
     func audit(_ event: AuditEvent) async throws {
+        try await session.query(
+            "INSERT INTO audit_pending (at, actor, action, record_id, detail) VALUES ($1, $2, $3, $4, $5)",
+            .text(event.at), .text(event.actor), .text(event.action), .text(event.record), .text(event.detail))
+        state.audited = true
+    }
+
+    /// Appends to the chain itself, in this transaction, in one round trip
+    /// (`audit_append`, the migration `v6-audit-append`): the chain's turn,
+    /// its head and the entry, hashed in PostgreSQL exactly as
+    /// `AuditTrail.hash` does. For `migrate-store`, which verifies the chain
+    /// with its entry before it commits; the turn is held until then.
+    func appendChained(_ event: AuditEvent) async throws {
         try await session.query(
             "SELECT audit_append($1, $2, $3, $4, $5) AS id",
             .text(event.at), .text(event.actor), .text(event.action), .text(event.record), .text(event.detail))
     }
 
-    /// Takes the audit chain's lock first, so the chain's head cannot move
-    /// under it: writers take turns here only, for the last statement
-    /// before their commit.
+    /// Takes the audit chain's turn until the transaction ends: the
+    /// sequencer cannot chain meanwhile, and writers that must not run side
+    /// by side (`addUser`, `publishForm`) take turns here.
     func takeAuditTurn() async throws {
         try await session.execute(Self.auditTurn)
     }
 
-    /// The audit chain's lock, held until the transaction ends: every writer
-    /// that appends to the chain (and `migrate-store`, which fills it) takes it.
+    /// The audit chain's lock, held until the transaction ends: whatever
+    /// chains entries (`audit_chain`, `audit_append`, `migrate-store`, which
+    /// fills the chain) takes it.
     static let auditTurn = "SELECT pg_advisory_xact_lock(2, 2)"
 }

@@ -18,12 +18,18 @@ protocol SQLStore: SyncStorage {
     /// The lowest revision a writer may still commit (everything below it is
     /// committed and visible), or nil where revisions commit in order.
     func visibilityHorizon() async throws -> Int64?
+    /// Chains the audit entries writers committed and left waiting (none
+    /// where each writer chains its own, in its turn, as SQLite's single
+    /// writer does); `audit show` and `audit verify` call it before they read.
+    func chainPendingAudit() async throws
 }
 
 extension SQLStore {
     func write<T>(_ body: (any SyncTransaction) async throws -> T) async throws -> T {
         try await writing { try await body($0) }
     }
+
+    func chainPendingAudit() async throws {}
 
     // MARK: Form versions (docs/form.md)
 
@@ -224,7 +230,8 @@ extension SQLStore {
     }
 
     func verifyAudit() async throws -> AuditTrail.Verification {
-        try await reading { session in
+        try await chainPendingAudit()
+        return try await reading { session in
             AuditTrail.verify(try await session.rows("SELECT id, at, actor, action, record_id, detail, previous_hash, hash FROM audit ORDER BY id", []).map { row in
                 AuditTrail.Entry(
                     id: try row.int("id")!,
@@ -238,6 +245,7 @@ extension SQLStore {
 
     func auditEntries(_ filter: AuditFilter) async throws -> [AuditListing] {
         let (sql, binds) = ServerQueries.audit(filter)
+        try await chainPendingAudit()
         return try await reading { session in
             try await session.rows(sql, binds.map { SQLBind.text($0) }).map {
                 AuditListing(

@@ -189,6 +189,7 @@ protocol SyncStorage: Sendable {
     func markWiped(device: String, at: String) async throws
     /// Replaces a user's token hash; false if there is no such user.
     func replaceToken(of name: String, tokenHash: String) async throws -> Bool
+    /// Walks the whole audit chain, once every entry committed so far is on it.
     func verifyAudit() async throws -> AuditTrail.Verification
     /// Every user, by name (never their token hashes).
     func users() async throws -> [UserSummary]
@@ -196,7 +197,8 @@ protocol SyncStorage: Sendable {
     func devices(user: String?) async throws -> [DeviceSummary]
     /// The ids of devices that start with `prefix` (hex digits and hyphens), at most 10.
     func deviceIDs(startingWith prefix: String) async throws -> [String]
-    /// The audit entries `filter` selects, oldest first.
+    /// The audit entries `filter` selects, oldest first, once every entry
+    /// committed so far is on the chain.
     func auditEntries(_ filter: AuditFilter) async throws -> [AuditListing]
 
     // MARK: The web console's sign-in (docs/console.md)
