@@ -57,7 +57,8 @@ struct AuditChainTests {
             }
             try await group.waitForAll()
         }
-        try await postgres.chainPendingAudit()
+        // The instance's sequencer chains them: wait until it is idle, without chaining from here.
+        await postgres.auditSettled()
         let ids = try await postgres.reading { try await $0.rows("SELECT id FROM audit ORDER BY id", []) }.map { try $0.int("id")! }
         #expect(ids == Array(1...(before + 40)))
         #expect(try await Self.waiting(postgres) == 0)
@@ -95,6 +96,48 @@ struct AuditChainTests {
         let listed = try await restarted.auditEntries(AuditFilter(limit: 2)).map(\.event.actor)
         #expect(listed == ["first2", "second"])
         #expect(try await restarted.verifyAudit() == .intact(entries: before.count + 4))
+    }
+
+    @Test("writers of one referral keep their order on the chain, however the sequencer batches them")
+    func oneReferralInOrder() async throws {
+        let postgres = try await PostgresStorage(
+            url: PostgresURL(try TestPostgres.cluster().makeDatabase())!, leaseTimeout: .seconds(600))
+        let record = "0190f3c2-0000-7000-8000-0000000000aa"
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<24 {
+                group.addTask {
+                    try await postgres.writing { transaction in
+                        // In the referral's turn: how many of its entries committed before this one
+                        // (waiting or chained, in one statement, so one snapshot).
+                        try await transaction.lock(record)
+                        let before = try await transaction.sql.rows("""
+                            SELECT (SELECT count(*) FROM audit_pending WHERE record_id = $1) + (SELECT count(*) FROM audit WHERE record_id = $1) AS n
+                            """, [.text(record)])[0].int("n")!
+                        try await transaction.audit(AuditEvent(at: "2026-11-30T07:05:00Z", actor: "w", action: "decide", record: record, detail: "n=\(before)"))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let details = try await postgres.auditEntries(AuditFilter(record: record, limit: 100)).map(\.event.detail)
+        #expect(details == (0..<24).map { "n=\($0)" })
+        #expect(try await postgres.verifyAudit() == .intact(entries: 24))
+    }
+
+    @Test("an entry appended inside a transaction (migrate-store, an older instance) comes after the entries already waiting")
+    func appendAfterWaiting() async throws {
+        let postgres = try await PostgresStorage(
+            url: PostgresURL(try TestPostgres.cluster().makeDatabase())!, leaseTimeout: .seconds(600), chaining: .deferred)
+        for index in 0..<2 {
+            try await postgres.audit(AuditEvent(at: "2026-11-30T07:06:0\(index)Z", actor: "waiting\(index)", action: "login", record: nil, detail: ""))
+        }
+        try await postgres.connections.transaction { session in
+            try await PostgresTransaction(session: session).appendChained(
+                AuditEvent(at: "2026-11-30T07:06:02Z", actor: "operator", action: "migrate-store", record: nil, detail: ""))
+        }
+        #expect(try await Self.waiting(postgres) == 0)
+        #expect(try await Self.chained(postgres) == ["waiting0", "waiting1", "operator"])
+        #expect(try await postgres.verifyAudit() == .intact(entries: 3))
     }
 
     @Test("an entry commits with its change: a write that rolls back leaves nothing waiting and nothing chained")

@@ -388,7 +388,11 @@ struct CrashRun {
         let audited = Set(try await database.strings("SELECT detail FROM audit WHERE action = 'push'").compactMap { detail in
             detail?.split(separator: " ").first { $0.hasPrefix("receipt=") }.map { String($0.dropFirst("receipt=".count)) }
         })
-        for reference in transports.flatMap(\.receiptReferences).sorted() where !audited.contains(reference) {
+        let receipts = transports.flatMap(\.receiptReferences)
+        if receipts.isEmpty, transports.contains(where: { !$0.acknowledgements.isEmpty }) {
+            tally.problems.append("changes were acknowledged, but no push reply's receipt was read")
+        }
+        for reference in receipts.sorted() where !audited.contains(reference) {
             tally.problems.append("push \(reference) was acknowledged, but its audit entry is not on the chain")
         }
         // Converged.

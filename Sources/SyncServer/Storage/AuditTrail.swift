@@ -121,7 +121,8 @@ final class AuditSequencer: Sendable {
     private struct State {
         var running = false
         var again = false
-        var settledWaiters: [CheckedContinuation<Void, Never>] = []
+        var settledWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter = 0
     }
 
     /// - Parameter chain: chains everything committed and waiting (`PostgresStorage.chainPendingAudit`).
@@ -144,16 +145,26 @@ final class AuditSequencer: Sendable {
     }
 
     /// Returns once no run is going on or asked for: every entry committed
-    /// before the last wake has been chained, or its run has failed (and
+    /// before the last wake has been chained, or its runs have failed (and
     /// the entries wait for the next start or listing). For a graceful stop.
-    func settled() async {
+    /// - Parameter limit: returns after this long at the latest (a stop
+    ///   while PostgreSQL is down must not wait for every retry).
+    func settled(within limit: Duration? = nil) async {
         await withCheckedContinuation { continuation in
-            let now = state.withLock { state in
-                if !state.running { return true }
-                state.settledWaiters.append(continuation)
-                return false
+            let waiter = state.withLock { state -> Int? in
+                if !state.running { return nil }
+                state.nextWaiter += 1
+                state.settledWaiters[state.nextWaiter] = continuation
+                return state.nextWaiter
             }
-            if now { continuation.resume() }
+            guard let waiter else { return continuation.resume() }
+            if let limit {
+                Task {
+                    try? await Task.sleep(for: limit)
+                    // Whichever comes first takes the waiter out, and resumes it once.
+                    state.withLock { $0.settledWaiters.removeValue(forKey: waiter) }?.resume()
+                }
+            }
         }
     }
 
@@ -173,11 +184,11 @@ final class AuditSequencer: Sendable {
                     state.withLock { $0.again = true }
                 }
             }
-            let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>]? in
+            let waiters = state.withLock { state -> Dictionary<Int, CheckedContinuation<Void, Never>>.Values? in
                 if state.again { return nil }
                 state.running = false
-                defer { state.settledWaiters = [] }
-                return state.settledWaiters
+                defer { state.settledWaiters = [:] }
+                return state.settledWaiters.values
             }
             if let waiters {
                 waiters.forEach { $0.resume() }

@@ -73,18 +73,25 @@ final class PostgresStorage: SQLStore {
     static let auditChainBatch = 1000
 
     /// Chains every audit entry committed so far and still waiting, in
-    /// batches of `auditChainBatch`, each in its own transaction.
+    /// batches of `auditChainBatch`, each in its own transaction. On a
+    /// database this connection may only read (a standby, a read-only
+    /// role: SQLSTATE 25006), it chains nothing, so `audit show` and
+    /// `audit verify` read the chain as it stands there.
     /// - Throws: `PSQLError` when PostgreSQL cannot be reached; what was not
     ///   chained stays waiting, whole, for the next try.
     func chainPendingAudit() async throws {
-        try await Self.chainPendingAudit(connections)
+        do {
+            try await Self.chainPendingAudit(connections)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "25006" {
+            logger.warning("the database is read-only here: audit entries still waiting are not chained, and not shown")
+        }
     }
 
     /// Returns once this instance's sequencer has chained every entry its
     /// writers committed so far (or has given up on PostgreSQL until the
-    /// next write): a graceful stop waits for it.
-    func auditSettled() async {
-        await sequencer?.settled()
+    /// next write), or after `limit`: a graceful stop waits for it.
+    func auditSettled(within limit: Duration? = nil) async {
+        await sequencer?.settled(within: limit)
     }
 
     /// After a transaction has committed: its audit entry is chained as
@@ -104,8 +111,10 @@ final class PostgresStorage: SQLStore {
         }
     }
 
+    /// Each batch in a `READ COMMITTED` transaction of its own, whatever the
+    /// cluster's default: `audit_chain` reads the head after it has the turn.
     private static func chainPendingAudit(_ connections: PostgresConnections) async throws {
-        while try await connections.withConnection({ session in
+        while try await connections.transaction(PostgresConnections.readCommitted, { session in
             try await session.query("SELECT audit_chain($1) AS chained", .int(Int64(auditChainBatch)))[0].int("chained") ?? 0
         }) == auditChainBatch {}
     }
@@ -360,6 +369,32 @@ final class PostgresStorage: SQLStore {
                     chained := chained + 1;
                 END LOOP;
                 RETURN chained;
+            END
+            $$
+            """),
+        // `audit_append` (`migrate-store`, and instances of the build before
+        // the sequencer during a rolling upgrade, which still append inside
+        // their writes) chains whatever waits before its own entry, so that
+        // its entry never overtakes one committed before it (the turn is
+        // re-entrant within a transaction).
+        ("v7-audit-append-after-waiting", """
+            CREATE OR REPLACE FUNCTION audit_append(p_at text, p_actor text, p_action text, p_record text, p_detail text)
+            RETURNS bigint LANGUAGE plpgsql AS $$
+            DECLARE
+                head_id bigint;
+                head_hash text;
+                entry_id bigint;
+            BEGIN
+                PERFORM pg_advisory_xact_lock(2, 2);
+                PERFORM audit_chain(9223372036854775807);
+                SELECT id, hash INTO head_id, head_hash FROM audit ORDER BY id DESC LIMIT 1;
+                entry_id := coalesce(head_id, 0) + 1;
+                head_hash := coalesce(head_hash, repeat('0', 64));
+                INSERT INTO audit (id, at, actor, action, record_id, detail, previous_hash, hash)
+                VALUES (entry_id, p_at, p_actor, p_action, p_record, p_detail, head_hash,
+                    encode(sha256(convert_to(concat_ws(chr(31), head_hash, entry_id::text, p_at, p_actor, p_action,
+                        coalesce(p_record, ''), p_detail), 'UTF8')), 'hex'));
+                RETURN entry_id;
             END
             $$
             """),

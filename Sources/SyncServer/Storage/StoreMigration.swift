@@ -12,8 +12,8 @@ import SyncCore
 ///   PostgreSQL side runs its async statements; tables are read in pages in
 ///   primary-key order;
 /// - the target is written in one PostgreSQL transaction that first takes
-///   the audit chain's lock and the `writer` row (users added or audited on
-///   the target meanwhile wait), refuses a target that holds data, copies
+///   the audit chain's lock and the `writer` row (users added and entries
+///   chained on the target meanwhile wait), refuses a target that holds data, copies
 ///   table by table in batched `INSERT`s (each batch's rows one JSON
 ///   parameter, cast to the columns' types), moves the revision counter and
 ///   serial sequences past what was copied, verifies, appends one audit

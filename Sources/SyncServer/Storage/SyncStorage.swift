@@ -147,7 +147,7 @@ protocol SyncStorage: Sendable {
     /// writes without I/O (the transaction it gets is for reads the
     /// snapshot did not foresee), revisions are allocated for the plan's log
     /// entries, the write phase stores the plan in bulk, and its audit entry
-    /// is appended last. Returns the allocated revisions, to resolve the
+    /// is stored last. Returns the allocated revisions, to resolve the
     /// plan's placeholders in the reply.
     func push(_ needs: PushNeeds, decide: (PushSnapshot, any SyncTransaction) async throws -> WritePlan) async throws -> PlannedRevisions
     /// A page of the change log after `since`, as `user` may see it, with the
@@ -274,7 +274,9 @@ protocol SyncTransaction {
     /// Where a conflict is, and whether it is still open.
     func conflictPlace(_ id: String) async throws -> (record: String, path: String, open: Bool)?
     func markResolved(_ id: String, value: String?, by: String, at: String, reason: String, revision: Int64) async throws
-    /// Appends to the audit trail inside this transaction: the entry commits with the change it records.
+    /// Stores an audit entry inside this transaction: the entry commits with
+    /// the change it records (chained in the transaction on SQLite, just
+    /// after its commit on PostgreSQL: `AuditSequencer`).
     func audit(_ event: AuditEvent) async throws
     /// Records when a device of `user` last synced, with the push it belongs to (no commit of its own).
     func recordSync(device: String, user: Int64, at: String) async throws

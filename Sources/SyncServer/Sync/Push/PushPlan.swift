@@ -94,7 +94,8 @@ struct WritePlan: Sendable {
     var candidates: [(conflict: String, position: Int, candidate: ConflictCandidate)] = []
     var receipt: (receipt: Receipt, device: String, user: Int64)?
     var sync: (device: String, user: Int64, at: String)?
-    /// The audit entry, appended last (the only step writers take in turn).
+    /// The audit entry, stored last (SQLite chains it in the writer's turn;
+    /// PostgreSQL leaves it waiting for the instance's `AuditSequencer`).
     var audit: AuditEvent?
 
     var isEmpty: Bool { log.isEmpty && createdRecords.isEmpty && outcomes.isEmpty && receipt == nil }
