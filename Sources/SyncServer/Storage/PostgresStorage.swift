@@ -374,27 +374,19 @@ final class PostgresStorage: SQLStore {
             """),
         // `audit_append` (`migrate-store`, and instances of the build before
         // the sequencer during a rolling upgrade, which still append inside
-        // their writes) chains whatever waits before its own entry, so that
-        // its entry never overtakes one committed before it (the turn is
-        // re-entrant within a transaction).
+        // their writes) now leaves its entry waiting and chains everything
+        // waiting, its own entry last among what it can see, in the turn it
+        // holds until its commit: its entry never overtakes one committed
+        // before it, and `audit_chain` stays the one place entries are
+        // hashed. Returns the chain's head id (the entry's, unless an entry
+        // committed meanwhile was stored after it).
         ("v7-audit-append-after-waiting", """
             CREATE OR REPLACE FUNCTION audit_append(p_at text, p_actor text, p_action text, p_record text, p_detail text)
             RETURNS bigint LANGUAGE plpgsql AS $$
-            DECLARE
-                head_id bigint;
-                head_hash text;
-                entry_id bigint;
             BEGIN
-                PERFORM pg_advisory_xact_lock(2, 2);
+                INSERT INTO audit_pending (at, actor, action, record_id, detail) VALUES (p_at, p_actor, p_action, p_record, p_detail);
                 PERFORM audit_chain(9223372036854775807);
-                SELECT id, hash INTO head_id, head_hash FROM audit ORDER BY id DESC LIMIT 1;
-                entry_id := coalesce(head_id, 0) + 1;
-                head_hash := coalesce(head_hash, repeat('0', 64));
-                INSERT INTO audit (id, at, actor, action, record_id, detail, previous_hash, hash)
-                VALUES (entry_id, p_at, p_actor, p_action, p_record, p_detail, head_hash,
-                    encode(sha256(convert_to(concat_ws(chr(31), head_hash, entry_id::text, p_at, p_actor, p_action,
-                        coalesce(p_record, ''), p_detail), 'UTF8')), 'hex'));
-                RETURN entry_id;
+                RETURN (SELECT max(id) FROM audit);
             END
             $$
             """),
@@ -631,10 +623,11 @@ struct PostgresTransaction: SQLTransaction {
     }
 
     /// Appends to the chain itself, in this transaction, in one round trip
-    /// (`audit_append`, the migration `v6-audit-append`): the chain's turn,
-    /// its head and the entry, hashed in PostgreSQL exactly as
-    /// `AuditTrail.hash` does. For `migrate-store`, which verifies the chain
-    /// with its entry before it commits; the turn is held until then.
+    /// (`audit_append`, as the migration `v7-audit-append-after-waiting`
+    /// left it): the entry is stored, then everything waiting is chained by
+    /// `audit_chain`, this entry after what was there. For `migrate-store`,
+    /// which verifies the chain with its entry before it commits; the
+    /// chain's turn is held until then.
     func appendChained(_ event: AuditEvent) async throws {
         try await session.query(
             "SELECT audit_append($1, $2, $3, $4, $5) AS id",
