@@ -15,7 +15,7 @@ struct OperatorError: Error, CustomStringConvertible {
 /// `sync-server user list`: who may sign in, never their tokens or hashes.
 struct ListUsers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "list", abstract: "List users: name, role and when they were added (never their tokens).")
+        commandName: "list", abstract: "List users: name, role, when they were added and whether disabled (never their tokens).")
     @OptionGroup var storage: StorageOptions
 
     func run() async throws {
@@ -24,7 +24,10 @@ struct ListUsers: AsyncParsableCommand {
             print("There are no users yet; add one with `sync-server user add NAME --role practitioner`.")
             return
         }
-        print(Table.render([["NAME", "ROLE", "CREATED"]] + users.map { [$0.name, $0.role, $0.createdAt] }))
+        print(Table.render([["NAME", "ROLE", "CREATED", "STATE"]] + users.map { user in
+            let state = user.disabledAt.map { "disabled \($0) by \(user.disabledBy ?? "?")" } ?? "active"
+            return [user.name, user.role, user.createdAt, state]
+        }))
     }
 }
 
@@ -52,12 +55,15 @@ struct ListDevices: AsyncParsableCommand {
         }))
     }
 
-    /// active; revoked AT by WHO; wiped AT (revoked AT by WHO).
+    /// active; revoked AT by WHO; wiped AT (revoked AT by WHO), then, when
+    /// it erased unsent work, `ALERT: …` (`WipeReport.alert`).
     static func state(_ device: DeviceSummary) -> String {
         guard let revokedAt = device.revokedAt else { return "active" }
-        let revoked = "revoked \(revokedAt) by \(device.revokedBy ?? "?")"
+        let revoked = "revoked \(revokedAt) by \(device.revokedBy ?? "?")" + (device.revokeMode == .sendSubmitted ? ", submitted work first" : "")
         guard let wipedAt = device.wipedAt else { return revoked }
-        return "wiped \(wipedAt) (\(revoked))"
+        let alert = device.erasedUnsent?.alert.map { "; ALERT: \($0)" } ?? ""
+        let sent = (device.erasedUnsent?.sentFirst ?? 0) > 0 ? "; \(device.erasedUnsent!.sentFirst) submitted referral(s) sent first" : ""
+        return "wiped \(wipedAt) (\(revoked))\(sent)\(alert)"
     }
 }
 

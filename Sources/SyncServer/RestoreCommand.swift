@@ -14,15 +14,19 @@ struct Restore: AsyncParsableCommand {
             With --from (SQLite), the backup is copied into --db with SQLite's online backup; the database it \
             replaces is kept beside it as DB.replaced-TIME. Without --from, only a new epoch is started: do that \
             after restoring by other means (pg_restore into the --postgres database, or a file put back by hand). \
-            Stop every server instance first.
+            Stop every server instance first: restore refuses while one serves the database (a SQLite server \
+            holds DB.serving; a PostgreSQL one is seen in pg_stat_activity), unless --force.
             """)
 
     @Option(help: ArgumentHelp("A backup of the SQLite database (sqlite3 DB \".backup FILE\").", valueName: "backup"))
     var from: String?
+    @Flag(help: "Restore even though a server is serving the database (for an operator who knows that instance is going away); devices it answers meanwhile may be told of changes the restore then removes.")
+    var force = false
     @OptionGroup var storage: StorageOptions
 
     func run() async throws {
         let now = Timestamp.string(Date())
+        try await refuseWhileServed()
         var kept: String?
         if let from {
             guard storage.postgresURL == nil else {
@@ -37,6 +41,23 @@ struct Restore: AsyncParsableCommand {
         let end = try await store.identity().end
         print("The server's log ends at revision \(end); its new epoch is \(epoch). Each device pulls it from the start on its next sync and sends back what it holds that the server lacks.")
         if let kept { print("The database it replaced is kept as \(kept).") }
+    }
+
+    /// Refuses, unless `--force`, while a `serve` holds the database (`ServingLock`).
+    func refuseWhileServed() async throws {
+        guard !force else { return }
+        let serving: String?
+        if let text = storage.postgresURL {
+            guard let url = PostgresURL(text) else { return }  // `open` names the bad address
+            let count = try await PostgresStorage(url: url, maximumConnections: 1, chaining: .beforeReturning).servingSessions()
+            serving = count > 0 ? "\(count) connection(s) of a running sync-server serve" : nil
+        } else {
+            let held = FileManager.default.fileExists(atPath: storage.db) ? !(try ServingLock.takeForRestore(storage.db)) : false
+            serving = held ? "a running sync-server serve (it holds \(ServingLock.path(for: storage.db)))" : nil
+        }
+        if let serving {
+            throw OperatorError("The database is in use by \(serving); stop every server instance first, or pass --force if you know it is safe.")
+        }
     }
 
     /// Copies `backup` over `path` with SQLite's backup API, after keeping

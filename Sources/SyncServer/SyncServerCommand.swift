@@ -77,13 +77,17 @@ struct StorageOptions: ParsableArguments {
     /// - Parameter chaining: how PostgreSQL chains audit entries after their
     ///   commits: a command chains its own before it returns, `serve` has a
     ///   sequencer.
-    func open(creatingIfMissing: Bool = false, chaining: AuditChaining = .beforeReturning) async throws -> any SyncStorage {
+    /// - Parameter serving: for `serve`: the store is marked as held by a
+    ///   running server (`ServingLock`), which `restore` refuses to replace.
+    func open(creatingIfMissing: Bool = false, chaining: AuditChaining = .beforeReturning, serving: Bool = false) async throws -> any SyncStorage {
         if let text = postgresURL {
             guard let url = PostgresURL(text) else {
                 throw OperatorError("'\(text.prefix(200))' is not a PostgreSQL address: postgres://user[:password]@host[:port]/database.")
             }
             do {
-                return try await PostgresStorage(url: url, maximumConnections: postgresConnections, chaining: chaining)
+                return try await PostgresStorage(
+                    url: url, maximumConnections: postgresConnections, chaining: chaining,
+                    applicationName: serving ? ServingLock.applicationName : "sync-server")
             } catch {
                 throw OperatorError("Cannot open the PostgreSQL database \(url): \(String(reflecting: error)).")
             }
@@ -91,6 +95,7 @@ struct StorageOptions: ParsableArguments {
         guard creatingIfMissing || FileManager.default.fileExists(atPath: db) else {
             throw OperatorError("There is no database '\(db)'; give the server's database with --db (only `serve` and `user add` create a new one).")
         }
+        if serving { try ServingLock.holdWhileServing(db) }
         do {
             return try SQLiteStorage(path: db)
         } catch let error as StorageError {
@@ -178,7 +183,7 @@ struct Serve: AsyncParsableCommand {
             // With a seed too, ids (conflicts, receipts) repeat from run to run.
             configuration.ids = UUIDv7Generator(clock: clock, seed: ProcessInfo.processInfo.environment["SYNC_SERVER_TEST_SEED"].flatMap(UInt64.init))
         }
-        let store = try await storage.open(creatingIfMissing: true, chaining: .sequencer)
+        let store = try await storage.open(creatingIfMissing: true, chaining: .sequencer, serving: true)
         let app = try buildApplication(configuration, storage: store, metrics: ServerMetrics(registry: registry), logger: logger)
         try await app.runService()
         // The last requests' audit entries are chained before the process
@@ -189,7 +194,7 @@ struct Serve: AsyncParsableCommand {
 }
 
 struct UserCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage users.", subcommands: [AddUser.self, ListUsers.self, RotateToken.self, SetPassword.self, SetTOTP.self])
+    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage users.", subcommands: [AddUser.self, ListUsers.self, RotateToken.self, DisableUser.self, EnableUser.self, SetRole.self, SetPassword.self, SetTOTP.self])
 }
 
 extension Role: ExpressibleByArgument {}
@@ -241,22 +246,6 @@ struct VerifyAudit: AsyncParsableCommand {
     }
 }
 
-struct RotateToken: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "rotate-token",
-        abstract: "Give a user a new token and make the old one stop working at once; prints the new token once.")
-    @Argument(help: "The user's name.") var name: String
-    @OptionGroup var storage: StorageOptions
-
-    func run() async throws {
-        let token = Tokens.make()
-        guard try await storage.open().replaceToken(of: name, tokenHash: Tokens.hash(token)) else {
-            throw OperatorError("There is no user named '\(name)'.")
-        }
-        print(token)
-    }
-}
-
 struct DeviceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "device", abstract: "List and revoke devices.", subcommands: [ListDevices.self, RevokeDevice.self])
 }
@@ -264,7 +253,7 @@ struct DeviceCommand: AsyncParsableCommand {
 struct RevokeDevice: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "revoke",
-        abstract: "Revoke a lost or stolen device: every call from it is refused, and it erases its referral data when it next reaches the server.",
+        abstract: "Revoke a lost or stolen device (or a leaver's): every call from it is refused, and it erases its referral data when it next reaches the server.",
         discussion: """
             The device signed in with a token of its own, issued when it registered and bound to its id; that token \
             stops working at once. The user's token was never stored on the device: rotate it as well \
@@ -273,15 +262,24 @@ struct RevokeDevice: AsyncParsableCommand {
     @Argument(help: "The device's id, or a start of it that no other device's id has (shown by `field login` and `sync-server device list`).")
     var id: String
     @Option(help: "Who revokes it, for the audit trail.") var by = "operator"
+    @Flag(help: "For a laptop still in its owner's hands (a leaver): the server takes the changes of its submitted referrals at its next contact, then it erases; drafts are erased.")
+    var sendSubmittedFirst = false
     @OptionGroup var storage: StorageOptions
 
     func run() async throws {
         let store = try await storage.open()
         let device = try await DevicePrefix.resolve(id, in: store)
-        guard try await store.revoke(device: device, by: by, at: Timestamp.string(Date())) else {
+        let mode: RevokeMode = sendSubmittedFirst ? .sendSubmitted : .erase
+        switch try await store.revoke(device: device, by: by, at: Timestamp.string(Date()), mode: mode) {
+        case .noSuchDevice:
             throw OperatorError("There is no device with id '\(device)'.")
+        case .alreadyRevoked(let at, let by):
+            print("Device \(device) was already revoked at \(at) by \(by); nothing changed.")
+        case .revoked:
+            print("Device \(device) is revoked" + (sendSubmittedFirst
+                ? "; at its next contact it sends its submitted referrals, then erases its referral data."
+                : "; it erases its referral data at its next contact, and `device list` will show any unsent work it erased."))
         }
-        print("Device \(device) is revoked.")
     }
 }
 

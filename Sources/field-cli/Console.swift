@@ -7,6 +7,11 @@ import Glibc
 /// Output and input of the CLI. Output is written straight to the file
 /// descriptors, unbuffered, so that a transcript keeps commands, answers and
 /// errors in the order they happened even when stdout and stderr share a pipe.
+///
+/// Every line goes through `TerminalText.visible`: text that other people
+/// wrote (a referral's values, the front door's notes, a server's message)
+/// reaches the terminal with its control characters shown as `<U+001B>`,
+/// never obeyed (docs/security.md, "What reaches a terminal").
 final class Console: @unchecked Sendable {
     /// Whether standard input is a terminal: prompts and banners are shown only then.
     let isInteractive: Bool
@@ -16,16 +21,16 @@ final class Console: @unchecked Sendable {
     }
 
     func line(_ text: String = "") {
-        write(text + "\n", to: FileHandle.standardOutput)
+        write(TerminalText.visible(text) + "\n", to: FileHandle.standardOutput)
     }
 
     func error(_ text: String) {
-        write(text + "\n", to: FileHandle.standardError)
+        write(TerminalText.visible(text) + "\n", to: FileHandle.standardError)
     }
 
     /// A prompt: shown without a newline, and only to a person at a terminal.
     func prompt(_ text: String) {
-        if isInteractive { write(text, to: FileHandle.standardOutput) }
+        if isInteractive { write(TerminalText.visible(text), to: FileHandle.standardOutput) }
     }
 
     /// Prints a value as JSON with sorted keys, one document per call.
@@ -39,6 +44,22 @@ final class Console: @unchecked Sendable {
     func readLine() -> String? {
         Swift.readLine(strippingNewline: true)
     }
+
+    /// An answer to a question (`fill`) after `prompt`. At a terminal it is
+    /// read with line editing, and Ctrl-C is a key, not the end of `field`:
+    /// the answer typed so far is dropped and `.cancelled` returned, so the
+    /// caller asks again. Answers are never recalled with Up (they hold
+    /// referral content). Elsewhere, a plain line or `.end`.
+    func readAnswer(prompt: String) -> LineEditor.Outcome {
+        if isInteractive, let editor = answerEditor, let outcome = editor.read(prompt: TerminalText.visible(prompt)) {
+            return outcome
+        }
+        self.prompt(prompt)
+        return readLine().map(LineEditor.Outcome.line) ?? .end
+    }
+
+    /// The answers' editor, made on the first question asked at a terminal; it keeps no history.
+    private lazy var answerEditor: LineEditor? = LineEditor()
 
     /// A secret typed at the terminal without echo (a passphrase), or nil
     /// when standard input is not a terminal or ends.
@@ -71,6 +92,38 @@ final class Console: @unchecked Sendable {
     private func write(_ text: String, to handle: FileHandle) {
         handle.write(Data(text.utf8))
     }
+}
+
+/// Text on its way to a terminal.
+enum TerminalText {
+    /// `text` with every control character but line feed and tab written as
+    /// `<U+XXXX>`: C0 (ESC, BEL, CR, backspace…), DEL and C1 (U+0080–U+009F,
+    /// the one-character CSI U+009B among them). An escape sequence in a value
+    /// can then neither move the cursor, clear the screen, retitle the
+    /// window, write the clipboard (OSC 52) nor overwrite a line (CR): it is
+    /// seen for what it is. Returns `text` itself when it has none (the
+    /// common case copies nothing).
+    static func visible(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isHidden) else { return text }
+        var shown = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if isHidden(scalar) {
+                shown.append(contentsOf: "<U+\(String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 4))>".unicodeScalars)
+            } else {
+                shown.append(scalar)
+            }
+        }
+        return String(shown)
+    }
+
+    /// A control character a terminal would act on rather than show.
+    static func isHidden(_ scalar: Unicode.Scalar) -> Bool {
+        (scalar.value < 0x20 && scalar != "\n" && scalar != "\t") || (0x7F...0x9F).contains(scalar.value)
+    }
+}
+
+private extension String {
+    func leftPadded(to length: Int) -> String { count >= length ? self : String(repeating: "0", count: length - count) + self }
 }
 
 /// The terminal's settings while a secret is typed, for the signal handler.

@@ -78,13 +78,20 @@ final class Context: @unchecked Sendable {
             throw CLIError("Cannot create the field home folder '\(home.path)'; set FIELD_HOME to a folder you can write.")
         }
         let file = home.appendingPathComponent("field.sqlite").path
-        let passphrase = try askPassphrase(for: file)
+        let passphrase = try self.passphrase ?? askPassphrase(for: file)
         let store = try LocalStore(
             path: file, author: author, passphrase: passphrase, keyDerivation: keyDerivation, clock: clock, ids: ids)
         try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
         openedStore = store
         self.passphrase = passphrase
         return store
+    }
+
+    /// Drops the open store, so that the next command opens it again (with
+    /// the passphrase already given): after a revocation erased it, the store
+    /// has a new device id that only a fresh open reads.
+    func reopenStore() {
+        openedStore = nil
     }
 
     /// Whether the store is open (its passphrase given) in this process.

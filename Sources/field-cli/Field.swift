@@ -36,7 +36,7 @@ struct Field: AsyncParsableCommand {
             let nearest = Shell.knownCommands.min { ReferralForm.editDistance(name, $0) < ReferralForm.editDistance(name, $1) }
             let hint = nearest.flatMap { ReferralForm.editDistance(name, $0) <= 2 ? "; did you mean '\($0)'?" : nil } ?? "; `field --help` lists the commands."
             let message = "'\(name)' is not a command\(hint)"
-            if arguments.contains("--json") { printJSONError(message) } else { FileHandle.standardError.write(Data("Error: \(message)\n".utf8)) }
+            if arguments.contains("--json") { printJSONError(message) } else { FileHandle.standardError.write(Data("Error: \(TerminalText.visible(message))\n".utf8)) }
             Foundation.exit(64)
         }
         if arguments.contains("--json") { await runReportingJSONErrors(arguments) }
@@ -86,7 +86,15 @@ extension FieldCommand {
             try await run(in: Context.fromEnvironment())
         } catch {
             // A full disk is one sentence, not SQLite's message and statement.
-            throw StoreError.plain(error)
+            let error = StoreError.plain(error)
+            // A message may quote a server's words or a stored value: its
+            // control characters are shown, not obeyed (`TerminalText`).
+            if !(error is ExitCode), let described = error as? any CustomStringConvertible,
+                case let shown = TerminalText.visible(described.description), shown != described.description
+            {
+                throw CLIError(shown)
+            }
+            throw error
         }
     }
 }

@@ -7,7 +7,7 @@ struct Fill: FieldCommand {
         abstract: "Walk through a referral section by section, asking each question.",
         discussion: """
             Each answer is saved as soon as it is given. Enter keeps the current value, `-` \
-            clears it, `?` shows help, `.` stops the walk. In a repeating group, answer y to add \
+            clears it, `?` shows help, `.` stops the walk, Ctrl-C drops what was typed and asks again. In a repeating group, answer y to add \
             another item.
             """)
 
@@ -91,9 +91,11 @@ struct Fill: FieldCommand {
             let article = "aeiou".contains(noun.first!) ? "an" : "a"
             let question = items.isEmpty ? "Add \(article) \(noun)? [y/N]" : "Add another \(noun)? [y/N]"
             context.console.line(question)
-            context.console.prompt("> ")
-            guard let answer = context.console.readLine()?.trimmingCharacters(in: .whitespaces).lowercased() else {
-                throw Stop.endOfInput
+            let answer: String
+            switch context.console.readAnswer(prompt: "> ") {
+            case .line(let typed): answer = typed.trimmingCharacters(in: .whitespaces).lowercased()
+            case .cancelled: continue  // Ctrl-C: asked again
+            case .end: throw Stop.endOfInput
             }
             if answer == "." { throw Stop.byRequest }
             guard answer == "y" || answer == "yes" else { return }
@@ -107,8 +109,15 @@ struct Fill: FieldCommand {
         while true {
             let current = try store.referral(id).values[path].map { " [\(field.type.display($0))]" } ?? ""
             console.line("\(field.question) (\(label), \(Self.hint(for: field.type)))\(current)")
-            console.prompt("> ")
-            guard let answer = console.readLine() else { throw Stop.endOfInput }
+            let answer: String
+            switch console.readAnswer(prompt: "> ") {
+            case .line(let typed): answer = typed
+            case .cancelled:
+                // Ctrl-C drops what was typed; the question comes again, and `.` stops the walk.
+                console.line("Nothing was saved for this question; `.` stops the walk.")
+                continue
+            case .end: throw Stop.endOfInput
+            }
             let trimmed = answer.trimmingCharacters(in: .whitespaces)
             if !console.isInteractive && trimmed.hasPrefix("#") { continue }  // a script's comment, not an answer
             switch trimmed {

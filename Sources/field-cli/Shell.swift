@@ -96,6 +96,7 @@ struct Shell: FieldCommand {
             try await fieldCommand.run(in: context)
             return true
         } catch {
+            if case SyncError.revoked = error { context.reopenStore() }
             let error = StoreError.plain(error)
             let message = Field.fullMessage(for: error)
             if Field.exitCode(for: error) == .success {

@@ -12,6 +12,7 @@ for every visible input, and the security headers' effect (no inline script).
   console_browser.py intake --url URL --user ian --password PW --receipt R-XXXX-XXXX --child "Amy Smith"
   console_browser.py admin --url URL --user ada --password PW --totp-uri otpauth://... --candidates A B --pick B --revoke DEVICE
   console_browser.py practitioner --url URL --user jane --password PW
+  console_browser.py login-csrf --url URL --user ian --password PW
 """
 import argparse
 import base64
@@ -251,9 +252,58 @@ def practitioner(console, args):
     console.shot("sign-in-refused")
 
 
+def login_csrf(console, args):
+    """A page on another site (localhost, where the console is 127.0.0.1)
+    posts the sign-in form with the user's own credentials, as an attacker
+    who wants the duty worker's later actions recorded under another name
+    would: with the constant the server once expected, with an empty token,
+    and with none. Each is refused and nobody is signed in; the same
+    credentials then work from the console's own page."""
+    import http.server
+    import threading
+
+    target = console.url + "/console/sign-in"
+    forms = []
+    for name, csrf in (("dash", "-"), ("empty", ""), ("none", None)):
+        field = "" if csrf is None else f'<input type="hidden" name="csrf" value="{csrf}">'
+        forms.append(f"""<form id="{name}" method="post" action="{target}">{field}
+            <input type="hidden" name="username" value="{args.user}"><input type="hidden" name="password" value="{args.password}">
+            <button type="submit">{name}</button></form>""")
+    page = ("<!doctype html><title>Another site</title><h1>Another site</h1>" + "".join(forms)).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *_):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    other = f"http://localhost:{server.server_address[1]}/"
+    d = console.driver
+    try:
+        for name in ("dash", "empty", "none"):
+            d.get(other)
+            button = d.find_element(By.CSS_SELECTOR, f"form#{name} button")
+            console.navigating(button.click)
+            expect("did not come from the console" in console.text(),
+                   f"a sign-in posted from another site ({name} token) was not refused: {console.text()[:300]}")
+            console.open("/console/")
+            expect(d.current_url.endswith("/console/sign-in"), f"a sign-in posted from another site ({name} token) signed someone in")
+        console.shot("sign-in-from-another-site")
+    finally:
+        server.shutdown()
+    console.sign_in(args.user, args.password)
+    expect(not d.current_url.endswith("/console/sign-in"), f"the same credentials did not sign in from the console's own page: {console.text()[:300]}")
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("step", choices=["intake", "admin", "practitioner"])
+    parser.add_argument("step", choices=["intake", "admin", "practitioner", "login-csrf"])
     parser.add_argument("--url", required=True)
     parser.add_argument("--user", required=True)
     parser.add_argument("--password", required=True)
@@ -275,7 +325,7 @@ def main():
     driver = browser()
     try:
         console = Console(driver, args.url, args.screenshots)
-        {"intake": intake, "admin": admin, "practitioner": practitioner}[args.step](console, args)
+        {"intake": intake, "admin": admin, "practitioner": practitioner, "login-csrf": login_csrf}[args.step](console, args)
     except Failure as failure:
         print(f"FAILED ({args.step}): {failure}", file=sys.stderr)
         if args.screenshots:

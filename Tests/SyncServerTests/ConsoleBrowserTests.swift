@@ -143,6 +143,8 @@ struct ConsoleBrowserTests {
         #expect(revoked.status != 0 && revoked.output.contains("revoked"), "spare sync: \(revoked.output)")
 
         try browser("practitioner", ["--user", "jane", "--password", passwords["jane"]!], url: server.url)
+        // Login CSRF (issue 26, item 5): a sign-in posted from another site signs nobody in.
+        try browser("login-csrf", ["--user", "ian", "--password", passwords["ian"]!], url: server.url)
 
         // Every console write and read is on the audit trail, and the chain holds.
         let audit = try server.command(["audit", "show", "--limit", "200"]).output

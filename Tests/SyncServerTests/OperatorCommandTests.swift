@@ -61,8 +61,8 @@ struct OperatorCommandTests {
         // A unique start of the id is enough, as for referrals in `field`.
         let prefix = String(laptop.store.deviceID.prefix(uniqueLength(of: laptop.store.deviceID, among: [phone.store.deviceID, ada.store.deviceID])))
         let revoked = try server.commandWithErrors(["device", "revoke", prefix, "--by", "team manager"])
-        #expect(revoked.status == 0 && revoked.output == "Device \(laptop.store.deviceID) is revoked.")
-        await #expect(throws: SyncError.revoked) { try await laptop.sync() }
+        #expect(revoked.status == 0 && revoked.output.hasPrefix("Device \(laptop.store.deviceID) is revoked; it erases its referral data at its next contact"), "\(revoked.output)")
+        await #expect(throws: SyncError.revoked(WipeReport())) { try await laptop.sync() }
         let after = try server.commandWithErrors(["device", "list", "--user", "jane"]).output
         let laptopLine = after.split(separator: "\n").first { $0.hasPrefix(laptop.store.deviceID) } ?? ""
         #expect(laptopLine.contains(" wiped ") && laptopLine.contains("(revoked ") && laptopLine.hasSuffix("by team manager)"), "\(laptopLine)")
@@ -82,7 +82,11 @@ struct OperatorCommandTests {
         expectRefusal(try server.commandWithErrors(["device", "revoke", "01a3"]), naming: "'01a3'")
         expectRefusal(try server.commandWithErrors(["device", "revoke", "no-such-device"]), naming: "'no-such-device'")
         let exact = try server.commandWithErrors(["device", "revoke", "01A20000-0000-4000-8000-000000000001"])
-        #expect(exact.status == 0 && exact.output == "Device 01a20000-0000-4000-8000-000000000001 is revoked.")
+        #expect(exact.status == 0 && exact.output.hasPrefix("Device 01a20000-0000-4000-8000-000000000001 is revoked;"), "\(exact.output)")
+        // A repeat revoke says it was already done, and changes nothing.
+        let again = try server.commandWithErrors(["device", "revoke", "01a20000-0000-4000-8000-000000000001", "--by", "someone else"])
+        #expect(again.status == 0 && again.output.hasPrefix("Device 01a20000-0000-4000-8000-000000000001 was already revoked at ")
+                && again.output.hasSuffix(" by operator; nothing changed."), "\(again.output)")
         let last = try server.commandWithErrors(["device", "revoke", "01a20000-0000-4000-8000-0000000000"])
         #expect(last.status == 1, "still two ids start so, revoked or not")
     }

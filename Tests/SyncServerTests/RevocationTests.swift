@@ -26,7 +26,7 @@ struct RevocationTests {
             .post("v1/devices/\(laptop.store.deviceID)/revoke", body: Data("{}".utf8))
         #expect(status == 200)
 
-        await #expect(throws: SyncError.revoked) { try await laptop.sync() }
+        await #expect(throws: SyncError.revoked(WipeReport())) { try await laptop.sync() }
         #expect(try laptop.store.summaries().isEmpty)
         #expect(try laptop.store.login() == nil)
         #expect(try laptop.store.integrityProblems().isEmpty)
@@ -86,7 +86,7 @@ struct RevocationTests {
         func run(_ arguments: [String]) throws -> (Int32, String) { try server.command(arguments) }
         #expect(try run(["device", "revoke", laptop.store.deviceID]).0 == 0)
         #expect(try run(["device", "revoke", "no-such-device"]).0 != 0)
-        await #expect(throws: SyncError.revoked) { try await laptop.sync() }
+        await #expect(throws: SyncError.revoked(WipeReport())) { try await laptop.sync() }
         let (status, newToken) = try run(["user", "rotate-token", "jane"])
         #expect(status == 0 && newToken.hasPrefix("fld_") && newToken != token)
         #expect(try await server.request("GET", "v1/pull", token: token).0 == 401)

@@ -18,6 +18,11 @@ public enum FormError: Error, Equatable, Sendable, CustomStringConvertible {
     /// as `FormCatalog.versionsText` gives it, and the newest version when
     /// upgrading would bring the path.
     case pathOfOtherVersion(path: String, versions: String, referralVersion: Int, upgradeTo: Int?)
+    /// A value of quotation marks only (`""` typed to clear a field).
+    case onlyQuotes(value: String)
+    /// A value that would take more than `limit` bytes in a push
+    /// (`SyncProtocol.maximumValueBytes`): the server would refuse it.
+    case tooLargeToSend(path: String, bytes: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -44,6 +49,10 @@ public enum FormError: Error, Equatable, Sendable, CustomStringConvertible {
         case .pathOfOtherVersion(let path, let versions, let referralVersion, let upgradeTo):
             "'\(path)' is a question of \(versions); this referral is on form version \(referralVersion)"
                 + (upgradeTo.map { ", and `field upgrade` moves it to version \($0)." } ?? ", which retired it.")
+        case .onlyQuotes(let value):
+            "The value \(value) is only quotation marks; type the words without quotes around them, or use `unset` to clear the field."
+        case .tooLargeToSend(let path, let bytes, let limit):
+            "The value of '\(path)' would take \(bytes) bytes to send, more than the \(limit) one value may take (a control or combining character takes up to six bytes); shorten it or split it across fields."
         }
     }
 }

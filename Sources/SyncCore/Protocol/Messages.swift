@@ -22,6 +22,29 @@ public enum SyncProtocol {
     public static let maximumBody = 8 * 1024 * 1024
     /// The largest page a pull returns.
     public static let maximumPage = 5_000
+    /// The most bytes one value may take once encoded in a push (JSON
+    /// escapes included): 256 KiB, so that at least 30 of the largest fit
+    /// in one body. A field's 20,000 characters take at most 120,000 bytes
+    /// unless they are long combining sequences; both the device (when the
+    /// value is written) and the server (per change) refuse more.
+    public static let maximumValueBytes = 256 * 1024
+
+    /// The bytes `value` takes as a JSON string in a push, quotes included:
+    /// UTF-8, plus the escapes Foundation's `JSONEncoder` writes (`\"`,
+    /// `\\`, `\/`; a control character as `\u00XX`, counted at its six
+    /// bytes even when it has a two-byte form). An upper bound, exact for
+    /// text without control characters.
+    public static func encodedSize(of value: String) -> Int {
+        var size = 2
+        for byte in value.utf8 {
+            switch byte {
+            case 0x00..<0x20: size += 6
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): size += 2
+            default: size += 1
+            }
+        }
+        return size
+    }
 }
 
 public enum Role: String, Codable, Sendable, CaseIterable {
@@ -383,4 +406,72 @@ public enum ErrorCode {
     /// The server cannot reach its database (503 with `Retry-After`):
     /// nothing of the request was stored; the device keeps its changes.
     public static let storageUnavailable = "storage-unavailable"
+    /// The operator disabled the account (403): nothing is taken, and the
+    /// device keeps what it has not sent.
+    public static let userDisabled = "user-disabled"
+    /// The device is revoked (410): it erases its referral data and reports
+    /// what unsent work that destroyed (`WipeReport`).
+    public static let deviceRevoked = "device-revoked"
+    /// The device is revoked with "send submitted work first" (410): it
+    /// pushes the changes of its submitted referrals, which the server still
+    /// takes from it, then erases and reports as for `deviceRevoked`.
+    public static let deviceRevokedSendSubmitted = "device-revoked-send-submitted"
+}
+
+/// What a revoked device erased that had not reached the server, sent with
+/// `POST /v1/devices/wiped` (ids, statuses and counts, never content), so
+/// that the audit trail and the admin see unsent work destroyed.
+public struct WipeReport: Codable, Sendable, Equatable {
+    /// A referral with changes the server never accepted.
+    public struct ErasedReferral: Codable, Sendable, Equatable {
+        public var id: String
+        /// `draft` or `submitted`, as the device had it.
+        public var status: String
+        /// Whether the referral said a child is at immediate risk (`urgency.immediate_risk`).
+        public var immediateRisk: Bool
+        /// How many of its changes were never accepted.
+        public var unsentChanges: Int
+
+        public init(id: String, status: String, immediateRisk: Bool, unsentChanges: Int) {
+            self.id = id
+            self.status = status
+            self.immediateRisk = immediateRisk
+            self.unsentChanges = unsentChanges
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, status, immediateRisk = "immediate_risk", unsentChanges = "unsent_changes"
+        }
+    }
+
+    public var erased: [ErasedReferral]
+    /// Submitted referrals the server accepted from the device just before it erased them.
+    public var sentFirst: Int
+
+    public init(erased: [ErasedReferral] = [], sentFirst: Int = 0) {
+        self.erased = erased
+        self.sentFirst = sentFirst
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case erased, sentFirst = "sent_first"
+    }
+
+    /// An older device's report (`{}`) says nothing erased.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        erased = try container.decodeIfPresent([ErasedReferral].self, forKey: .erased) ?? []
+        sentFirst = try container.decodeIfPresent(Int.self, forKey: .sentFirst) ?? 0
+    }
+
+    /// One line for an operator: `2 referral(s) with unsent work erased (1 submitted, 1 at immediate risk): 01a2…, 01a3…`;
+    /// nil when nothing unsent was erased.
+    public var alert: String? {
+        guard !erased.isEmpty else { return nil }
+        let submitted = erased.filter { $0.status == "submitted" }.count
+        let risk = erased.filter(\.immediateRisk).count
+        var parts = ["\(submitted) submitted"]
+        if risk > 0 { parts.append("\(risk) at immediate risk") }
+        return "\(erased.count) referral(s) with unsent work erased (\(parts.joined(separator: ", "))): \(erased.map(\.id).joined(separator: ", "))"
+    }
 }

@@ -24,6 +24,45 @@ extension LocalStore {
         }
     }
 
+    /// Refuses a change on the device, as a server refusal would be kept: it
+    /// stays in the outbox with `reason` (sealed like the value: it may
+    /// quote it), out of every push until its field is written again or
+    /// `field retry` asks for it. For a change no server can take (too large),
+    /// so that the changes behind it still go.
+    public func refuseUnsent(_ seq: Int64, reason: String) throws {
+        try writer.write { db in
+            guard let record = try String.fetchOne(db, sql: "SELECT referral_id FROM outbox WHERE seq = ?", arguments: [seq]) else { return }
+            try db.execute(
+                sql: "UPDATE outbox SET rejected_reason = ?, rejected_retry = 0 WHERE seq = ?",
+                arguments: [cipher.seal(reason, record: record, path: Self.rejectionPath(seq)), seq])
+        }
+    }
+
+    /// The referrals with work the server has not accepted (any change in
+    /// the outbox, refused ones included), oldest first: what erasing the
+    /// device would destroy (`WipeReport`). Ids, statuses and counts only.
+    public func unsentWork() throws -> [WipeReport.ErasedReferral] {
+        let counts = try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT referral_id, count(*) AS changes FROM outbox GROUP BY referral_id ORDER BY min(seq)")
+                .map { ($0["referral_id"] as String, $0["changes"] as Int) }
+        }
+        return try counts.map { id, changes in
+            let referral = try UUID(uuidString: id).map(referral)
+            return WipeReport.ErasedReferral(
+                id: id, status: referral?.status.rawValue ?? ReferralStatus.draft.rawValue,
+                immediateRisk: referral?.values["urgency.immediate_risk"] == "yes", unsentChanges: changes)
+        }
+    }
+
+    /// The next changes to push of referrals that are submitted on this
+    /// device, oldest first: what a device revoked with "send submitted work
+    /// first" still sends. Refused changes stay out.
+    public func submittedChangesToPush(limit: Int) throws -> [PendingChange] {
+        let submitted = try summaries().filter { $0.status == .submitted }.map { "'\($0.id.lowercased)'" }
+        guard !submitted.isEmpty else { return [] }
+        return try pendingChanges(where: "rejected_reason IS NULL AND referral_id IN (\(submitted.joined(separator: ",")))", limit: limit)
+    }
+
     /// Records that changes were sent. A sent change is frozen: a later edit of
     /// its field queues a new change, so a retry with the same seq always
     /// carries the same value and the server's idempotency can hold.

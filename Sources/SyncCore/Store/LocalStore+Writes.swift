@@ -39,6 +39,11 @@ extension LocalStore {
                 throw FormError.invalidValue(value: typedPath, expected: "a field of the item, as in \(typedPath).full_name")
             }
             let value = try field.type.normalize(input, now: now, timeZone: timeZone)
+            // Refused now, while the writer can shorten it, rather than by the server at the next sync.
+            let size = SyncProtocol.encodedSize(of: value)
+            guard size <= SyncProtocol.maximumValueBytes else {
+                throw FormError.tooLargeToSend(path: typedPath, bytes: size, limit: SyncProtocol.maximumValueBytes)
+            }
             if field.isName, value.unicodeScalars.contains(where: FieldType.bidirectionalControls.contains) {
                 throw FormError.invalidValue(value: value.unicodeScalars.map { FieldType.bidirectionalControls.contains($0) ? "<U+\(String($0.value, radix: 16, uppercase: true))>" : String($0) }.joined(),
                     expected: "a name without bidirectional control characters (U+202A–U+202E, U+2066–U+2069), which can make it read as another")

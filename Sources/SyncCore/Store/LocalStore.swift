@@ -151,13 +151,20 @@ public struct LocalStore: Sendable {
     /// Erases every referral, value, history line, pending change, conflict
     /// and receipt, and the server token, overwriting what SQLite frees
     /// (`secure_delete`) and emptying the WAL. For a revoked device.
+    ///
+    /// The device also takes a new id, numbering its changes from 1 again:
+    /// the server refuses the old id for good, so a new login registers this
+    /// laptop as a new device (docs/field-cli.md, "A revoked laptop").
+    /// `deviceID` keeps the old id until the store is opened again.
     public func wipe() throws {
         try writer.writeWithoutTransaction { db in
             try db.inTransaction {
                 for table in ["receipt_referral", "receipt", "conflict", "outbox", "history", "field_value", "referral", "reconcile_snapshot"] {
                     try db.execute(sql: "DELETE FROM \(table)")
                 }
-                try db.execute(sql: "UPDATE device SET token = NULL, pull_cursor = 0, reconcile_after = NULL")
+                try db.execute(
+                    sql: "UPDATE device SET token = NULL, pull_cursor = 0, reconcile_after = NULL, device_id = ?, next_seq = 1",
+                    arguments: [ids.next().lowercased])
                 return .commit
             }
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")

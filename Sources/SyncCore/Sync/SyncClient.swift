@@ -13,8 +13,9 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
     case untrusted(server: String, reason: String)
     case refused(status: Int, message: String)
     case unreadableReply(String)
-    /// The server revoked this device; its referral data has been erased.
-    case revoked
+    /// The server revoked this device; its referral data has been erased,
+    /// and `WipeReport` says what of it the server never received.
+    case revoked(WipeReport)
     /// The server's log is not the one this device synced with (409
     /// `server-restored`): `sync` reconciles and goes on; it surfaces only if
     /// the server keeps saying so.
@@ -22,8 +23,8 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .revoked:
-            "The server has revoked this device, so its referral data has been erased from it. Ask your administrator for a new registration."
+        case .revoked(let report):
+            Self.revokedMessage(report)
         case .notLoggedIn:
             "This device is not registered with a server; run `field login --server URL --token TOKEN` first."
         case .unreachable(let server, let reason):
@@ -42,6 +43,29 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
         case .serverRestored(let message):
             "The server still reports a restored log after reconciling (\(message)); nothing was lost on this device, try again later."
         }
+    }
+}
+
+extension SyncError {
+    /// What a practitioner is told when their device was revoked: that it
+    /// was erased, in plain words what the server never received (each
+    /// referral, submitted ones and a child at immediate risk named), what to
+    /// do about it, and the way back to a working laptop.
+    static func revokedMessage(_ report: WipeReport) -> String {
+        let sent = report.sentFirst > 0 ? " Before that, \(report.sentFirst) submitted referral(s) were sent to the server." : ""
+        let wayBack = " To use this laptop again, ask your administrator for a token and run `field login`: it registers as a new device."
+        guard !report.erased.isEmpty else {
+            return "The server has revoked this device, so its referral data has been erased from it; everything on it had reached the server." + sent + wayBack
+        }
+        let listed = report.erased.map { erased in
+            "referral \(erased.id.prefix(13)) (\(erased.status)\(erased.immediateRisk ? ", a child at immediate risk" : ""), \(erased.unsentChanges) unsent change(s))"
+        }
+        let submitted = report.erased.contains { $0.status == ReferralStatus.submitted.rawValue }
+        let risk = report.erased.contains(where: \.immediateRisk)
+        return "The server has revoked this device, so its referral data has been erased from it, including work the server never received: "
+            + listed.joined(separator: "; ") + "." + sent
+            + (submitted ? " The front door does not have what you submitted there: phone it now (`field contacts` lists the numbers) and tell them what you referred\(risk ? ", starting with the child at immediate risk" : "")." : "")
+            + " What was only a draft must be written again." + wayBack
     }
 }
 
@@ -150,15 +174,28 @@ public struct SyncClient: Sendable {
 
     /// Pushes the outbox in batches; changes refused as reusing a change
     /// number are renumbered past the server's last and sent again.
+    ///
+    /// Batches are sized by their encoded bytes (`boundedByBytes`), so a
+    /// body never passes the server's limit whatever the values hold. A
+    /// change that cannot be sent at all (a value over
+    /// `SyncProtocol.maximumValueBytes`, stored before that rule, or one a
+    /// server with a smaller limit still refuses with 413 on its own) is
+    /// refused on the device, with the reason `field status` shows, and the
+    /// changes queued behind it go on: one bad change never blocks the rest.
     func pushAll(batchSize: Int, into summary: inout SyncSummary, progress: @Sendable (SyncProgress) -> Void) async throws {
         let total = try store.changesToPush(limit: Int.max).count
         var renumberings = 0
+        // Halved on a 413, so a server with a smaller body limit is met too.
+        var limit = batchSize
         while true {
-            let batch = Self.boundedByBytes(try store.changesToPush(limit: batchSize))
-            if batch.isEmpty { break }
-            // Marked first: a crash after sending leaves them frozen, so a
-            // retry carries exactly what the server may already have.
-            try store.markSent(batch.map(\.seq))
+            let candidates = try store.changesToPush(limit: limit)
+            if candidates.isEmpty { break }
+            if let first = candidates.first, let reason = Self.unsendable(first) {
+                try store.refuseUnsent(first.seq, reason: reason)
+                summary.rejected += 1
+                continue
+            }
+            let batch = Self.boundedByBytes(candidates)
             let request = PushRequest(
                 device: store.deviceID,
                 changes: batch.map {
@@ -166,7 +203,31 @@ public struct SyncClient: Sendable {
                 },
                 epoch: try store.serverEpoch(), cursor: try store.pullCursor())
             let body = try JSONEncoder().encode(request)
-            let reply = try await call("push") { try await transport.post("v1/push", body: body) }
+            if body.count > SyncProtocol.maximumBody {
+                // The estimate was short (it never should be): fewer at a time.
+                limit = max(1, batch.count / 2)
+                if batch.count == 1 {
+                    try store.refuseUnsent(batch[0].seq, reason: Self.tooLarge(body.count))
+                    summary.rejected += 1
+                }
+                continue
+            }
+            // Marked first: a crash after sending leaves them frozen, so a
+            // retry carries exactly what the server may already have.
+            try store.markSent(batch.map(\.seq))
+            let reply: (status: Int, body: Data)
+            do {
+                reply = try await call("push") { try await transport.post("v1/push", body: body) }
+            } catch SyncError.refused(status: 413, _) {
+                // Nothing of the body was applied: send fewer, down to one, which is then refused here.
+                if batch.count == 1 {
+                    try store.refuseUnsent(batch[0].seq, reason: Self.tooLarge(body.count))
+                    summary.rejected += 1
+                } else {
+                    limit = max(1, batch.count / 2)
+                }
+                continue
+            }
             let response = try decode(PushResponse.self, reply, what: "push")
             let tally = try store.applyPush(response, sent: batch)
             summary.clock = try store.noteServerTime(response.serverTime) ?? summary.clock
@@ -191,6 +252,45 @@ public struct SyncClient: Sendable {
                 summary.renumbered += try store.renumberForResend(past: response.lastSeq)
             }
         }
+    }
+
+    /// Why `change` can never be sent, or nil: its value takes more than
+    /// `SyncProtocol.maximumValueBytes` encoded (written before the device
+    /// refused such values), which every server refuses.
+    static func unsendable(_ change: PendingChange) -> String? {
+        guard let value = change.value, value.utf8.count * 6 + 2 > SyncProtocol.maximumValueBytes else { return nil }
+        let size = SyncProtocol.encodedSize(of: value)
+        guard size > SyncProtocol.maximumValueBytes else { return nil }
+        return "Not sent: the value takes \(size) bytes encoded, more than the \(SyncProtocol.maximumValueBytes) the server accepts for one value; shorten it with `field set` and sync again."
+    }
+
+    static func tooLarge(_ bytes: Int) -> String {
+        "Not sent: the server refused this change as too large (\(bytes) bytes encoded); shorten the value with `field set` and sync again."
+    }
+
+    /// The longest prefix of `batch` (at least one change) whose push body
+    /// stays within the server's limit: each change counted at its value's
+    /// and path's encoded size (`SyncProtocol.encodedSize`, an upper bound
+    /// that counts a control character's six-byte escape) plus what its
+    /// other members take.
+    static func boundedByBytes(_ batch: [PendingChange]) -> [PendingChange] {
+        var bytes = envelopeBytes
+        var count = 0
+        for change in batch {
+            bytes += encodedBytes(change)
+            if count > 0 && bytes > SyncProtocol.maximumBody { break }
+            count += 1
+        }
+        return Array(batch.prefix(count))
+    }
+
+    /// A push body's bytes besides its changes (device, epoch, cursor, keys), generously.
+    static let envelopeBytes = 1_024
+
+    /// One change's bytes in a push body, generously: its value and path,
+    /// and 300 for the keys, sequence number, record id, base revision and HLC.
+    static func encodedBytes(_ change: PendingChange) -> Int {
+        (change.value.map(SyncProtocol.encodedSize(of:)) ?? 4) + SyncProtocol.encodedSize(of: change.path) + 300
     }
 
     /// Pulls every page after the cursor. Returns true, having started a
@@ -268,19 +368,6 @@ public struct SyncClient: Sendable {
         summary.formVersion = list.latest
     }
 
-    /// Keeps a batch well under the server's body limit however long its
-    /// values are (JSON may double a value's bytes with escapes).
-    static func boundedByBytes(_ batch: [PendingChange]) -> [PendingChange] {
-        var bytes = 0
-        var count = 0
-        for change in batch {
-            bytes += 2 * (change.value?.utf8.count ?? 0) + change.path.utf8.count + 200
-            if count > 0 && bytes > SyncProtocol.maximumBody / 2 { break }
-            count += 1
-        }
-        return Array(batch.prefix(count))
-    }
-
     func call(_ what: String, _ send: () async throws -> (status: Int, body: Data)) async throws -> (status: Int, body: Data) {
         let reply: (status: Int, body: Data)
         do {
@@ -293,11 +380,8 @@ public struct SyncClient: Sendable {
             throw SyncError.unreachable(server: server, reason: Self.describe(error))
         }
         if reply.status == 410 {
-            // Lost or stolen: erase, then say so (best effort: the device is
-            // erased whether or not the report arrives).
-            try store.wipe()
-            _ = try? await transport.post("v1/devices/wiped", body: Data("{}".utf8))
-            throw SyncError.revoked
+            let code = (try? JSONDecoder().decode(ErrorBody.self, from: reply.body))?.error.code
+            throw SyncError.revoked(try await erase(sendingSubmittedFirst: code == ErrorCode.deviceRevokedSendSubmitted))
         }
         guard (200..<300).contains(reply.status) else {
             let error = (try? JSONDecoder().decode(ErrorBody.self, from: reply.body))?.error
@@ -306,6 +390,46 @@ public struct SyncClient: Sendable {
             throw SyncError.refused(status: reply.status, message: message)
         }
         return reply
+    }
+
+    /// A revoked device's way out (docs/protocol.md, "Revocation"): with
+    /// "send submitted work first", the changes of its submitted referrals
+    /// are pushed while the server still takes them; then everything is
+    /// erased, and the report of what the server never received goes to the
+    /// server (best effort: the device is erased whether or not it arrives)
+    /// and back to the caller, for the practitioner.
+    func erase(sendingSubmittedFirst: Bool) async throws -> WipeReport {
+        var sentFirst = 0
+        if sendingSubmittedFirst {
+            let before = Set(try store.unsentWork().filter { $0.status == ReferralStatus.submitted.rawValue }.map(\.id))
+            await sendSubmitted()
+            sentFirst = before.subtracting(try store.unsentWork().map(\.id)).count
+        }
+        let report = WipeReport(erased: try store.unsentWork(), sentFirst: sentFirst)
+        try store.wipe()
+        _ = try? await transport.post("v1/devices/wiped", body: try JSONEncoder().encode(report))
+        return report
+    }
+
+    /// Pushes the changes of the device's submitted referrals until none is
+    /// left or the server stops taking them; best effort, as the device is
+    /// erased next whatever happens.
+    func sendSubmitted() async {
+        for _ in 0..<1_000 {
+            guard let candidates = try? store.submittedChangesToPush(limit: 500), !candidates.isEmpty else { return }
+            let batch = Self.boundedByBytes(candidates)
+            let request = PushRequest(
+                device: store.deviceID,
+                changes: batch.map {
+                    WireChange(seq: $0.seq, record: $0.record.lowercased, path: $0.path, value: $0.value, baseRevision: $0.baseRevision, hlc: $0.hlc.description)
+                },
+                epoch: (try? store.serverEpoch()) ?? nil, cursor: (try? store.pullCursor()) ?? 0)
+            guard let body = try? JSONEncoder().encode(request), (try? store.markSent(batch.map(\.seq))) != nil,
+                let reply = try? await transport.post("v1/push", body: body), reply.status == 200,
+                let response = try? JSONDecoder().decode(PushResponse.self, from: reply.body),
+                let tally = try? store.applyPush(response, sent: batch), tally.applied + tally.conflicts + tally.rejected > 0
+            else { return }
+        }
     }
 
     func decode<T: Decodable>(_ type: T.Type, _ reply: (status: Int, body: Data), what: String) throws -> T {

@@ -51,8 +51,12 @@ struct SyncRequestContext: RequestContext {
 /// token itself is never logged. Failed attempts are counted per device
 /// (`Field-Device`, else the remote address) and, with a higher allowance,
 /// per remote address whatever the device says (a client that changes its
-/// `Field-Device` on every guess still runs out): past either allowance the
-/// caller gets 429 with `Retry-After`, without its token being checked.
+/// `Field-Device` on every guess still runs out): past either allowance a
+/// wrong token gets 429 with `Retry-After` instead of 401. A valid token is
+/// never refused for others' failures: anyone can name a victim's device in
+/// `Field-Device`, so a count that blocked valid tokens would let ten bad
+/// guesses lock that device out (issue 26). A disabled user's token, or
+/// their devices', gets 403 (`user-disabled`) and nothing is taken.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = SyncRequestContext
     let storage: any SyncStorage
@@ -65,15 +69,15 @@ struct AuthenticationMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let key = Self.limiterKey(request, context)
         let address = "address " + (context.remoteAddress ?? "unknown")
-        for (limiter, key) in [(limiter, key), (addressLimiter, address)] {
-            if let wait = limiter.retryAfter(key) {
-                throw APIError(
-                    .tooManyRequests,
-                    "Too many failed sign-ins from \(key); try again in \(wait) seconds.",
-                    headers: [.retryAfter: "\(wait)"])
-            }
-        }
         func failed(_ message: String) -> APIError {
+            for (limiter, key) in [(limiter, key), (addressLimiter, address)] {
+                if let wait = limiter.retryAfter(key) {
+                    return APIError(
+                        .tooManyRequests,
+                        "Too many failed sign-ins from \(key); try again in \(wait) seconds.",
+                        headers: [.retryAfter: "\(wait)"])
+                }
+            }
             limiter.recordFailure(key)
             if key != address { addressLimiter.recordFailure(address) }
             return APIError(.unauthorized, message)
@@ -82,26 +86,45 @@ struct AuthenticationMiddleware: RouterMiddleware {
             throw failed("Send a bearer token: `Authorization: Bearer <token>`.")
         }
         let token = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
+        // A token of the wrong shape is refused without a look-up.
+        guard token.utf8.count <= 128 else { throw failed("The token is not valid.") }
         let hash = Tokens.hash(token)
         // One statement: the token as a user's or a device's, and whether the
         // device the request names is revoked.
         let named = request.headers[Self.deviceHeader]
         guard let signIn = try await storage.signIn(tokenHash: hash, device: named) else {
-            throw failed("The token is not valid.")
+            throw failed("The token is not valid: it may have been replaced (ask your administrator for the new one, then run `field login` again).")
         }
         // A device's token works for that device only.
         if let device = signIn.tokenDevice, named != device {
             throw failed("This token belongs to another device; send it with that device's Field-Device header.")
         }
+        if signIn.userDisabled {
+            throw APIError(.forbidden, Self.disabledMessage(signIn.user.name), code: ErrorCode.userDisabled)
+        }
         var context = context
         context.user = signIn.user
         context.signedInDevice = signIn.tokenDevice
         context.logger[metadataKey: "user"] = "\(signIn.user.name)"
-        // A revoked device gets 410 on everything but its report that it erased its data.
-        if signIn.namedDeviceRevoked, request.uri.path != "/v1/devices/wiped" {
-            throw APIError(.gone, Self.revokedMessage)
+        // A revoked device gets 410 on everything but what it does on its way
+        // out: its report that it erased its data and, revoked with "send
+        // submitted work first", the pushes of its submitted referrals.
+        if signIn.namedDeviceRevoked {
+            let mode = signIn.namedDeviceRevokeMode
+            let allowed = request.uri.path == "/v1/devices/wiped" || (mode == .sendSubmitted && request.uri.path == "/v1/push")
+            if !allowed { throw Self.revoked(mode) }
         }
         return try await next(request, context)
+    }
+
+    /// The 410 a revoked device gets, with the code that tells it how to go
+    /// (`ErrorCode.deviceRevoked`, `.deviceRevokedSendSubmitted`).
+    static func revoked(_ mode: RevokeMode?) -> APIError {
+        APIError(.gone, revokedMessage, code: mode == .sendSubmitted ? ErrorCode.deviceRevokedSendSubmitted : ErrorCode.deviceRevoked)
+    }
+
+    static func disabledMessage(_ name: String) -> String {
+        "The account \(name) has been disabled by the operator, so nothing from it is taken; what this device has not sent stays on it. Ask your administrator."
     }
 
     /// The device the request says it comes from, else the peer's address.

@@ -68,7 +68,7 @@ struct ConsoleRoutes {
     private func signInForm(
         status: HTTPResponse.Status, username: String, error: String?, notice: String? = nil, existing: String? = nil, headers: HTTPFields = [:]
     ) throws -> Response {
-        let csrf = existing.flatMap { $0.count == 64 && $0.allSatisfy(\.isHexDigit) ? $0 : nil } ?? Tokens.make(prefix: "")
+        let csrf = existing.flatMap(ConsoleSessions.wellFormedSignInToken) ?? Tokens.make(prefix: "")
         var response = try page("sign-in", title: "Sign in", staff: nil, status: status, headers: headers, [
             "csrf": csrf, "username": username, "error": error as Any, "notice": notice as Any,
         ])
@@ -85,7 +85,15 @@ struct ConsoleRoutes {
 
     @Sendable func signIn(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let form = try await Self.form(SignInForm.self, request)
-        try ConsoleSessions.checkCSRF(form.csrf, expected: request.cookies[ConsoleSessions.signInCookie]?.value ?? "-")
+        // Both the cookie set with the form and the form's copy of it, or
+        // nothing: a page on another site can send neither (the cookie is
+        // SameSite=Strict), so it cannot sign a duty worker in as someone else.
+        guard let expected = request.cookies[ConsoleSessions.signInCookie].flatMap({ ConsoleSessions.wellFormedSignInToken($0.value) }) else {
+            throw ConsoleError(
+                .forbidden,
+                "This sign-in did not come from the console's own sign-in page (its security cookie is missing), so nobody was signed in; open the sign-in page and try again.")
+        }
+        try ConsoleSessions.checkCSRF(form.csrf, expected: expected)
         let name = (form.username ?? "").trimmingCharacters(in: .whitespaces)
         let code = form.code.flatMap { $0.isEmpty ? nil : $0 }
         do {
@@ -102,6 +110,9 @@ struct ConsoleRoutes {
             switch refusal {
             case .credentials:
                 return try signInForm(status: .unauthorized, username: name, error: Self.wrongCredentials)
+            case .disabled:
+                return try signInForm(
+                    status: .forbidden, username: name, error: "This account has been disabled; ask the operator if you should still have access.")
             case .practitioner:
                 return try signInForm(
                     status: .forbidden, username: name,
@@ -450,16 +461,25 @@ struct ConsoleRoutes {
     }
 
     private func devicesPage(staff: Staff, notice: String? = nil) async throws -> Response {
-        let users = try await storage.users().map { ["name": $0.name, "role": $0.role, "created": local($0.createdAt)] }
-        let devices: [[String: Any]] = try await storage.devices(user: nil).map { device in
+        let users = try await storage.users().map {
+            ["name": $0.name, "role": $0.role, "created": local($0.createdAt), "state": $0.disabledAt.map { "Disabled \(local($0))" } ?? "Active"]
+        }
+        let summaries = try await storage.devices(user: nil)
+        let devices: [[String: Any]] = summaries.map { device in
             [
                 "id": device.id, "user": device.user, "registered": local(device.registeredAt), "lastSync": device.lastSyncAt.map(local) ?? "never",
                 "revoked": device.revokedAt != nil,
-                "state": device.revokedAt.map { at in "Revoked \(local(at)) by \(device.revokedBy ?? "?")" + (device.wipedAt.map { "; wiped \(local($0))" } ?? "") }
-                    ?? "Active",
+                "state": device.revokedAt.map { at in
+                    "Revoked \(local(at)) by \(device.revokedBy ?? "?")" + (device.revokeMode == .sendSubmitted ? " (submitted work first)" : "")
+                        + (device.wipedAt.map { "; wiped \(local($0))" } ?? "")
+                } ?? "Active",
+                "erased": device.erasedUnsent?.alert as Any,
             ]
         }
-        return try page("devices", title: "Devices", staff: staff, current: "atDevices", ["users": users, "devices": devices, "notice": notice as Any])
+        let erased = summaries.filter { $0.erasedUnsent?.alert != nil }.count
+        return try page("devices", title: "Devices", staff: staff, current: "atDevices", [
+            "users": users, "devices": devices, "notice": notice as Any, "erasedCount": erased > 0 ? erased as Any : Optional<Int>.none as Any,
+        ])
     }
 
     @Sendable func confirmRevoke(_ request: Request, context: SyncRequestContext) async throws -> Response {
@@ -480,6 +500,7 @@ struct ConsoleRoutes {
     struct RevokeForm: Decodable {
         var csrf: String?
         var confirm: String?
+        var mode: String?
     }
 
     @Sendable func revoke(_ request: Request, context: SyncRequestContext) async throws -> Response {
@@ -493,10 +514,18 @@ struct ConsoleRoutes {
         if let at = device.revokedAt {
             throw ConsoleError(.conflict, "Device \(id) was already revoked at \(local(at)) by \(device.revokedBy ?? "?"); nothing was changed.", staff: staff)
         }
-        guard try await storage.revoke(device: id, by: staff.user.name, at: Timestamp.string(clock.now())) else {
-            throw ConsoleError(.notFound, "No device has id '\(id.prefix(40))'.", staff: staff)
+        guard let mode = RevokeMode(rawValue: form.mode ?? RevokeMode.erase.rawValue) else {
+            throw ConsoleError(.badRequest, "'\(form.mode!.prefix(40))' is not a way to revoke (erase or send-submitted); nothing was changed.", staff: staff)
         }
-        context.logger.notice("device revoked", metadata: ["device": "\(id)", "via": "console"])
+        switch try await storage.revoke(device: id, by: staff.user.name, at: Timestamp.string(clock.now()), mode: mode) {
+        case .noSuchDevice:
+            throw ConsoleError(.notFound, "No device has id '\(id.prefix(40))'.", staff: staff)
+        case .alreadyRevoked(let at, let by):
+            throw ConsoleError(.conflict, "Device \(id) was already revoked at \(local(at)) by \(by); nothing was changed.", staff: staff)
+        case .revoked:
+            break
+        }
+        context.logger.notice("device revoked", metadata: ["device": "\(id)", "via": "console", "mode": "\(mode.rawValue)"])
         return .redirect(to: "/console/devices?revoked=\(id)", type: .normal)
     }
 

@@ -80,6 +80,12 @@ struct ConsoleSessions: Sendable {
         return Staff(user: user, token: token)
     }
 
+    /// `value` if it is a sign-in token as `Tokens.make` writes them (64
+    /// hex digits), else nil: an empty or made-up cookie never matches.
+    static func wellFormedSignInToken(_ value: String) -> String? {
+        value.utf8.count == 64 && value.allSatisfy(\.isHexDigit) ? value : nil
+    }
+
     /// Refuses a form whose CSRF token is not `expected`: 403, and nothing changes.
     static func checkCSRF(_ sent: String?, expected: String, staff: Staff? = nil) throws {
         guard let sent, Tokens.constantTimeEqual(sent, expected) else {
@@ -93,6 +99,8 @@ struct ConsoleSessions: Sendable {
     /// Why a sign-in failed, in one sentence for the page.
     enum Refusal: Error {
         case credentials
+        /// The operator disabled the account (`sync-server user disable`).
+        case disabled
         case practitioner
         case needsSecondFactor(String)
         case code
@@ -117,6 +125,8 @@ struct ConsoleSessions: Sendable {
         let matches = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash ?? Self.decoyHash) }
         guard let credential, credential.passwordHash != nil, matches else { throw failed(.credentials) }
         let user = credential.user
+        // Told only to someone who knows the password.
+        guard !credential.disabled else { throw failed(.disabled) }
         guard user.role != .practitioner else { throw failed(.practitioner) }
         if configuration.secondFactorRoles.contains(user.role) || credential.totpSecret != nil {
             guard let secret = credential.totpSecret else { throw failed(.needsSecondFactor(user.name)) }

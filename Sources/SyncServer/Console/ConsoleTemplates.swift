@@ -228,27 +228,33 @@ enum ConsoleTemplates {
     static let devices = """
         <h1>Devices</h1>
         {{#notice}}<p class="notice" role="status">{{notice}}</p>{{/notice}}
-        <p>Every user and their devices. Revoking a device ends its token at once; the device erases its referral data at its next contact and reports the wipe.</p>
+        {{#erasedCount}}<p class="overdue-banner" role="alert"><strong>UNSENT WORK ERASED:</strong> {{erasedCount}} revoked device(s) erased referrals the server never received. Phone each referrer (the device's user) about them.</p>{{/erasedCount}}
+        <p>Every user and their devices. Revoking a device ends its token at once; the device erases its referral data at its next contact and reports the wipe, with any unsent work it destroyed.</p>
         <table>
         <caption>Users</caption>
-        <thead><tr><th scope="col">User</th><th scope="col">Role</th><th scope="col">Added</th></tr></thead>
-        <tbody>{{#users}}<tr><td>{{name}}</td><td>{{role}}</td><td>{{created}}</td></tr>{{/users}}</tbody>
+        <thead><tr><th scope="col">User</th><th scope="col">Role</th><th scope="col">Added</th><th scope="col">State</th></tr></thead>
+        <tbody>{{#users}}<tr><td>{{name}}</td><td>{{role}}</td><td>{{created}}</td><td>{{state}}</td></tr>{{/users}}</tbody>
         </table>
         <table>
         <caption>Devices</caption>
         <thead><tr><th scope="col">Device</th><th scope="col">User</th><th scope="col">Registered</th><th scope="col">Last sync</th><th scope="col">State</th><th scope="col">Action</th></tr></thead>
         <tbody>
-        {{#devices}}<tr><td><code>{{id}}</code></td><td>{{user}}</td><td>{{registered}}</td><td>{{lastSync}}</td><td>{{state}}</td><td>{{^revoked}}<a href="/console/devices/{{id}}/revoke">Revoke…</a>{{/revoked}}</td></tr>{{/devices}}
+        {{#devices}}<tr{{#erased}} class="overdue"{{/erased}}><td><code>{{id}}</code></td><td>{{user}}</td><td>{{registered}}</td><td>{{lastSync}}</td><td>{{state}}{{#erased}} <strong class="flag overdue-flag">UNSENT WORK ERASED</strong> {{erased}}{{/erased}}</td><td>{{^revoked}}<a href="/console/devices/{{id}}/revoke">Revoke…</a>{{/revoked}}</td></tr>{{/devices}}
         </tbody>
         </table>
         """
 
     static let revoke = """
         <h1>Revoke device {{id}}?</h1>
-        <p>It belongs to {{user}}, registered {{registered}}, last synced {{lastSync}}. Revoking cannot be undone: the device can no longer sync, and it erases its referral data at its next contact. Changes it has not sent yet are lost with it.</p>
+        <p>It belongs to {{user}}, registered {{registered}}, last synced {{lastSync}}. Revoking cannot be undone: the device can no longer sync, and it erases its referral data at its next contact. Changes it has not sent yet are lost with it, and it reports which.</p>
         <form method="post" action="/console/devices/{{id}}/revoke">
         <input type="hidden" name="csrf" value="{{csrf}}">
         <input type="hidden" name="confirm" value="yes">
+        <fieldset>
+        <legend>How</legend>
+        <p><input type="radio" id="mode-erase" name="mode" value="erase" checked> <label for="mode-erase">Lost or stolen: refuse everything from it and erase it</label></p>
+        <p><input type="radio" id="mode-send-submitted" name="mode" value="send-submitted"> <label for="mode-send-submitted">In its owner's hands (a leaver): take its submitted referrals first, then erase it</label></p>
+        </fieldset>
         <button type="submit" class="danger">Revoke this device</button>
         <a href="/console/devices">Keep it</a>
         </form>

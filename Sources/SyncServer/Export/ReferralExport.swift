@@ -108,7 +108,8 @@ enum ReferralExport {
 
     /// RFC 4180: a header line, then one line per referral; every field
     /// quoted, quotes doubled, lines ending CRLF. Items are numbered in the
-    /// order they were added, as `field` numbers them.
+    /// order they were added, as `field` numbers them. Every cell is
+    /// neutralised against formula injection (`neutralised(_:)`).
     static func csv(_ page: ExportPage, form: ReferralForm) -> String {
         let columns = columns(page, form: form)
         var lines = [columns.map(quote).joined(separator: ",")]
@@ -136,7 +137,22 @@ enum ReferralExport {
         return lines.joined(separator: "\r\n") + "\r\n"
     }
 
-    static func quote(_ value: String) -> String { "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+    static func quote(_ value: String) -> String { "\"" + neutralised(value).replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+
+    /// A cell a spreadsheet will not run: OWASP's CSV injection advice
+    /// (owasp.org/www-community/attacks/CSV_Injection) is to prefix with a
+    /// single quote a cell that starts with `=`, `+`, `-`, `@`, tab or
+    /// carriage return, so that `=HYPERLINK(…)` typed as a phone number is
+    /// read as text. A cell that already starts with `'` is prefixed too, so
+    /// the rule reverses without doubt: a reader drops one leading `'` from
+    /// any cell that has one (docs/export.md, "CSV").
+    static func neutralised(_ value: String) -> String {
+        guard let first = value.unicodeScalars.first, formulaStarts.contains(first) else { return value }
+        return "'" + value
+    }
+
+    /// The first characters a spreadsheet may take as the start of a formula, and the quote itself.
+    static let formulaStarts: Set<Unicode.Scalar> = ["=", "+", "-", "@", "\t", "\r", "'"]
 
     // MARK: FHIR R4
 

@@ -35,24 +35,47 @@ struct FrontDoorRoutes {
         api.post("devices/wiped", use: wiped)
     }
 
+    /// `POST /v1/devices/{id}/revoke`, body `{}` or `{"mode": "send-submitted"}`
+    /// (`RevokeMode`): 200 `{"device", "status": "revoked", "mode"}`; 404 for
+    /// an unknown device; 409 if it was revoked before (nothing changes).
     @Sendable func revoke(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        struct Body: Decodable { var mode: String? }
         let id = try context.parameters.require("id")
-        guard try await storage.revoke(device: id, by: context.user!.name, at: Timestamp.string(frontDoor.clock.now())) else {
-            throw APIError(.notFound, "No device has id '\(id.prefix(40))'.")
+        var request = request
+        let body = try await SyncRoutes.decode(Body.self, from: &request)
+        guard let mode = RevokeMode(rawValue: body.mode ?? RevokeMode.erase.rawValue) else {
+            throw APIError(.badRequest, "'mode' must be erase or send-submitted; got '\(body.mode!.prefix(40))'.")
         }
-        context.logger.notice("device revoked", metadata: ["device": "\(id)"])
-        return try SyncRoutes.json(["device": id, "status": "revoked"])
+        switch try await storage.revoke(device: id, by: context.user!.name, at: Timestamp.string(frontDoor.clock.now()), mode: mode) {
+        case .noSuchDevice:
+            throw APIError(.notFound, "No device has id '\(id.prefix(40))'.")
+        case .alreadyRevoked(let at, let by):
+            throw APIError(.conflict, "Device \(id) was already revoked at \(at) by \(by); nothing was changed.")
+        case .revoked:
+            context.logger.notice("device revoked", metadata: ["device": "\(id)", "mode": "\(mode.rawValue)"])
+            return try SyncRoutes.json(["device": id, "status": "revoked", "mode": mode.rawValue])
+        }
     }
 
-    /// A revoked device reports that it erased its referral data.
+    /// A revoked device reports that it erased its referral data, with what
+    /// unsent work that destroyed (`WipeReport`; an older device's `{}` is an empty report).
     @Sendable func wiped(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let (user, device) = try await storage.actingDevice(request, context)
+        var request = request
+        let report = try await SyncRoutes.decode(WipeReport.self, from: &request)
         guard try await storage.isRevoked(device: device) else {
             throw APIError(.conflict, "Device \(device) is not revoked; only a revoked device reports a wipe.")
         }
         let at = Timestamp.string(frontDoor.clock.now())
-        try await storage.markWiped(device: device, at: at)
-        try await storage.audit(AuditEvent(at: at, actor: user.name, action: "wiped", record: nil, detail: "device=\(device)"))
+        try await storage.markWiped(device: device, by: user.name, at: at, report: report)
+        if !report.erased.isEmpty {
+            // Ids and counts only, never content: an admin must follow this up.
+            context.logger.warning("revoked device erased unsent work", metadata: [
+                "device": "\(device)", "referrals": "\(report.erased.count)",
+                "submitted": "\(report.erased.filter { $0.status == "submitted" }.count)",
+                "immediate_risk": "\(report.erased.filter(\.immediateRisk).count)",
+            ])
+        }
         return try SyncRoutes.json(["device": device, "status": "wiped"])
     }
 

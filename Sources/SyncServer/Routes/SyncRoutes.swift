@@ -52,9 +52,15 @@ struct SyncRoutes {
             throw APIError(.badRequest, "A push may carry at most \(SyncProtocol.maximumBatch) changes; this one has \(body.changes.count). Send smaller batches.")
         }
         let preflight = try await storage.pushPreflight(device: body.device)
-        if preflight.revoked { throw APIError(.gone, AuthenticationMiddleware.revokedMessage) }
         guard preflight.owner == user.id else {
+            if preflight.revoked { throw AuthenticationMiddleware.revoked(preflight.revokeMode) }
             throw APIError(.forbidden, "Device \(body.device.prefix(40)) is not registered to \(user.name); run `field login` first.")
+        }
+        if preflight.revoked {
+            // Revoked with "send submitted work first": only its submitted referrals still come in.
+            guard preflight.revokeMode == .sendSubmitted, try await Self.onlySubmitted(body, in: storage) else {
+                throw AuthenticationMiddleware.revoked(preflight.revokeMode)
+            }
         }
         try Self.checkSameLog(body, identity: preflight.identity)
         let form = try await forms.catalog(for: body).union
@@ -133,6 +139,15 @@ struct SyncRoutes {
         metrics.pulled.increment(by: Int64(page.changes.count))
         context.logger.info("pull served", metadata: ["since": "\(cursor)", "changes": "\(page.changes.count)", "more": "\(page.more)"])
         return try Self.json(page)
+    }
+
+    /// Whether every change of `body` is about a referral that is submitted:
+    /// on the server already, or by a change of this same push.
+    static func onlySubmitted(_ body: PushRequest, in storage: any SyncStorage) async throws -> Bool {
+        let submitting = Set(body.changes.filter { $0.path == RecordPath.status && $0.value == ReferralStatus.submitted.rawValue }.map(\.record))
+        let others = Set(body.changes.map(\.record)).subtracting(submitting)
+        let statuses = try await storage.recordStatuses(others)
+        return others.allSatisfy { statuses[$0] == ReferralStatus.submitted.rawValue }
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from request: inout Request) async throws -> T {

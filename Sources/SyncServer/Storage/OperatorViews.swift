@@ -6,6 +6,9 @@ struct UserSummary: Sendable, Equatable {
     var name: String
     var role: String
     var createdAt: String
+    /// When the operator disabled the user, and who; nil while they may sign in.
+    var disabledAt: String? = nil
+    var disabledBy: String? = nil
 }
 
 /// A device as `sync-server device list` shows it.
@@ -19,6 +22,10 @@ struct DeviceSummary: Sendable, Equatable {
     var revokedBy: String?
     /// When it reported that it erased its referral data after being revoked.
     var wipedAt: String?
+    /// How it was revoked (nil for a device revoked before modes were recorded: erase).
+    var revokeMode: RevokeMode? = nil
+    /// What unsent work it reported erasing (nil if it has not erased, or reported nothing).
+    var erasedUnsent: WipeReport? = nil
 }
 
 /// Which audit entries `sync-server audit show` lists. Every filter is
@@ -45,11 +52,11 @@ struct AuditListing: Sendable, Equatable {
 
 extension ServerQueries {
     /// Users by name: name, role, created_at.
-    static let users = "SELECT name, role, created_at FROM users ORDER BY name"
+    static let users = "SELECT name, role, created_at, disabled_at, disabled_by FROM users ORDER BY name"
 
     /// Devices by user then registration, optionally of one user (`$1`, or NULL for all).
     static let devices = """
-        SELECT d.id, u.name, d.registered_at, d.last_sync_at, d.revoked_at, d.revoked_by, d.wiped_at
+        SELECT d.id, u.name, d.registered_at, d.last_sync_at, d.revoked_at, d.revoked_by, d.wiped_at, d.revoke_mode, d.erased_unsent
         FROM devices d JOIN users u ON u.id = d.user_id
         WHERE CAST($1 AS TEXT) IS NULL OR u.name = CAST($1 AS TEXT)
         ORDER BY u.name, d.registered_at, d.id

@@ -45,6 +45,8 @@ final class PostgresConnections: Sendable {
     /// (the crash campaign found exactly that). The pool's connections then
     /// start with it `on`; any stronger setting is kept. (`fsync = off` is
     /// the DBA's to fix: `docs/operations.md`.)
+    /// - Parameter applicationName: PostgreSQL's `application_name` for the
+    ///   pool's connections (`ServingLock.applicationName` for `serve`).
     /// - Parameter leaseTimeout: how long a request waits for a connection
     ///   (whole seconds). The lease is handed over by a task on Swift's shared
     ///   pool: a process that blocks those threads (the test process, which
@@ -52,7 +54,7 @@ final class PostgresConnections: Sendable {
     /// - Throws: `PSQLError` when PostgreSQL cannot be reached or refuses the sign-in.
     init(
         url: PostgresURL, logger: Logger, maximumConnections: Int = defaultMaximum,
-        leaseTimeout: Duration = defaultLeaseTimeout
+        leaseTimeout: Duration = defaultLeaseTimeout, applicationName: String = "sync-server"
     ) async throws {
         var probe = PostgresConnection.Configuration(
             host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: .disable)
@@ -74,8 +76,10 @@ final class PostgresConnections: Sendable {
             host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: .disable)
         configuration.options.connectTimeout = .seconds(10)
         configuration.options.maximumConnections = maximumConnections
+        // Named, so that `restore` sees a serving instance (`ServingLock`).
+        configuration.options.additionalStartupParameters = [("application_name", applicationName)]
         if synchronousCommit == "off" {
-            configuration.options.additionalStartupParameters = [("synchronous_commit", "on")]
+            configuration.options.additionalStartupParameters.append(("synchronous_commit", "on"))
         }
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client

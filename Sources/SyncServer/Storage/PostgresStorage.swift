@@ -52,18 +52,29 @@ final class PostgresStorage: SQLStore {
     init(
         url: PostgresURL, maximumConnections: Int = PostgresConnections.defaultMaximum,
         leaseTimeout: Duration = PostgresConnections.defaultLeaseTimeout, chaining: AuditChaining = .sequencer,
-        logger: Logger = Logger(label: "sync-server.postgres")
+        applicationName: String = "sync-server", logger: Logger = Logger(label: "sync-server.postgres")
     ) async throws {
         var logger = logger
         logger.logLevel = .warning
         let connections = try await PostgresConnections(
-            url: url, logger: logger, maximumConnections: maximumConnections, leaseTimeout: leaseTimeout)
+            url: url, logger: logger, maximumConnections: maximumConnections, leaseTimeout: leaseTimeout, applicationName: applicationName)
         self.connections = connections
         self.chaining = chaining
         self.logger = logger
         sequencer = chaining == .sequencer ? AuditSequencer(logger: logger) { try await Self.chainPendingAudit(connections) } : nil
         try await migrate()
         try await chainPendingAudit()
+    }
+
+    /// How many other sessions on this database belong to a serving
+    /// instance (`ServingLock.applicationName`).
+    func servingSessions() async throws -> Int {
+        try await connections.withConnection { session in
+            try await session.query(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()",
+                [.text(ServingLock.applicationName)]
+            ).first?.int("n").map(Int.init) ?? 0
+        }
     }
 
     // MARK: The audit chain

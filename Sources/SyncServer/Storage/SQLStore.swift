@@ -83,24 +83,20 @@ extension SQLStore {
     func signIn(tokenHash: String, device: String?) async throws -> SignIn? {
         try await connected { session in
             let revoked = "(SELECT CAST(CASE WHEN revoked_at IS NULL THEN 0 ELSE 1 END AS BIGINT) FROM devices WHERE id = $2)"
+            let mode = "(SELECT coalesce(revoke_mode, 'erase') FROM devices WHERE id = $2 AND revoked_at IS NOT NULL AND wiped_at IS NULL)"
             guard let row = try await session.rows("""
-                    SELECT id AS user_id, name, role, token_hash, CAST(NULL AS TEXT) AS device, \(revoked) AS revoked
+                    SELECT id AS user_id, name, role, token_hash, CAST(NULL AS TEXT) AS device, \(revoked) AS revoked, disabled_at, \(mode) AS revoke_mode
                     FROM users WHERE token_hash = $1
                     UNION ALL
-                    SELECT u.id, u.name, u.role, d.token_hash, d.id, \(revoked)
+                    SELECT u.id, u.name, u.role, d.token_hash, d.id, \(revoked), u.disabled_at, \(mode)
                     FROM devices d JOIN users u ON u.id = d.user_id WHERE d.token_hash = $1
                     """, [.text(tokenHash), .text(device)]).first,
                 Tokens.constantTimeEqual(try row.text("token_hash") ?? "", tokenHash)
             else { return nil }
             return SignIn(
                 user: User(id: try row.int("user_id")!, name: try row.text("name")!, role: Role(rawValue: try row.text("role")!) ?? .practitioner),
-                tokenDevice: try row.text("device"), namedDeviceRevoked: try row.int("revoked") == 1)
-        }
-    }
-
-    func replaceToken(of name: String, tokenHash: String) async throws -> Bool {
-        try await writing { transaction in
-            try await !transaction.sql.rows("UPDATE users SET token_hash = $1 WHERE name = $2 RETURNING id", [.text(tokenHash), .text(name)]).isEmpty
+                tokenDevice: try row.text("device"), namedDeviceRevoked: try row.int("revoked") == 1, userDisabled: try row.text("disabled_at") != nil,
+                namedDeviceRevokeMode: try row.text("revoke_mode").flatMap(RevokeMode.init(rawValue:)))
         }
     }
 
@@ -134,9 +130,12 @@ extension SQLStore {
             let row = try await session.rows("""
                 SELECT (SELECT user_id FROM devices WHERE id = $1) AS owner,
                     (SELECT CAST(CASE WHEN revoked_at IS NULL THEN 0 ELSE 1 END AS BIGINT) FROM devices WHERE id = $1) AS revoked,
+                    (SELECT coalesce(revoke_mode, 'erase') FROM devices WHERE id = $1 AND revoked_at IS NOT NULL AND wiped_at IS NULL) AS revoke_mode,
                     \(Self.identityColumns)
                 """, [.text(device)])[0]
-            return PushPreflight(owner: try row.int("owner"), revoked: try row.int("revoked") == 1, identity: try Self.identity(row))
+            return PushPreflight(
+                owner: try row.int("owner"), revoked: try row.int("revoked") == 1,
+                revokeMode: try row.text("revoke_mode").flatMap(RevokeMode.init(rawValue:)), identity: try Self.identity(row))
         }
     }
 
@@ -144,14 +143,16 @@ extension SQLStore {
         try await connected { try await $0.rows("SELECT max(seq) AS last FROM applied WHERE device_id = $1", [.text(device)]).first?.int("last") }
     }
 
-    func revoke(device: String, by: String, at: String) async throws -> Bool {
+    func revoke(device: String, by: String, at: String, mode: RevokeMode) async throws -> RevokeOutcome {
         try await writing { transaction in
-            let changed = try await transaction.sql.rows(
-                "UPDATE devices SET revoked_at = coalesce(revoked_at, $1), revoked_by = coalesce(revoked_by, $2) WHERE id = $3 RETURNING id",
-                [.text(at), .text(by), .text(device)])
-            guard !changed.isEmpty else { return false }
-            try await transaction.audit(AuditEvent(at: at, actor: by, action: "revoke", record: nil, detail: "device=\(device)"))
-            return true
+            guard let row = try await transaction.sql.rows("SELECT revoked_at, revoked_by FROM devices WHERE id = $1", [.text(device)]).first
+            else { return .noSuchDevice }
+            if let revokedAt = try row.text("revoked_at") { return .alreadyRevoked(at: revokedAt, by: try row.text("revoked_by") ?? "?") }
+            try await transaction.sql.run(
+                "UPDATE devices SET revoked_at = $1, revoked_by = $2, revoke_mode = $3 WHERE id = $4",
+                [.text(at), .text(by), .text(mode.rawValue), .text(device)])
+            try await transaction.audit(AuditEvent(at: at, actor: by, action: "revoke", record: nil, detail: "device=\(device) mode=\(mode.rawValue)"))
+            return .revoked
         }
     }
 
@@ -162,8 +163,31 @@ extension SQLStore {
         }
     }
 
-    func markWiped(device: String, at: String) async throws {
-        try await writing { try await $0.sql.run("UPDATE devices SET wiped_at = coalesce(wiped_at, $1) WHERE id = $2", [.text(at), .text(device)]) }
+    func recordStatuses(_ records: Set<String>) async throws -> [String: String] {
+        try await reading { session in
+            var statuses: [String: String] = [:]
+            for record in records {
+                statuses[record] = try await session.rows("SELECT status FROM records WHERE id = $1", [.text(record)]).first?.text("status")
+            }
+            return statuses
+        }
+    }
+
+    func markWiped(device: String, by user: String, at: String, report: WipeReport) async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let stored = report.erased.isEmpty && report.sentFirst == 0 ? nil : String(decoding: try encoder.encode(report), as: UTF8.self)
+        try await writing { transaction in
+            try await transaction.sql.run(
+                "UPDATE devices SET wiped_at = coalesce(wiped_at, $1), erased_unsent = coalesce(erased_unsent, $2) WHERE id = $3",
+                [.text(at), .text(stored), .text(device)])
+            // Ids and counts only: the audit holds no referral content.
+            let submitted = report.erased.filter { $0.status == "submitted" }
+            let detail = "device=\(device) erased_unsent=\(report.erased.count) submitted=\(submitted.count)"
+                + " immediate_risk=\(report.erased.filter(\.immediateRisk).count) sent_first=\(report.sentFirst)"
+                + (report.erased.isEmpty ? "" : " records=\(report.erased.map(\.id).joined(separator: ","))")
+            try await transaction.audit(AuditEvent(at: at, actor: user, action: "wiped", record: nil, detail: detail))
+        }
     }
 
     // MARK: The log's identity
@@ -366,7 +390,9 @@ extension SQLStore {
     func users() async throws -> [UserSummary] {
         try await reading { session in
             try await session.rows(ServerQueries.users, []).map {
-                UserSummary(name: try $0.text("name")!, role: try $0.text("role")!, createdAt: try $0.text("created_at")!)
+                UserSummary(
+                    name: try $0.text("name")!, role: try $0.text("role")!, createdAt: try $0.text("created_at")!,
+                    disabledAt: try $0.text("disabled_at"), disabledBy: try $0.text("disabled_by"))
             }
         }
     }
@@ -377,7 +403,8 @@ extension SQLStore {
                 DeviceSummary(
                     id: try $0.text("id")!, user: try $0.text("name")!, registeredAt: try $0.text("registered_at")!,
                     lastSyncAt: try $0.text("last_sync_at"), revokedAt: try $0.text("revoked_at"), revokedBy: try $0.text("revoked_by"),
-                    wipedAt: try $0.text("wiped_at"))
+                    wipedAt: try $0.text("wiped_at"), revokeMode: try $0.text("revoke_mode").flatMap(RevokeMode.init(rawValue:)),
+                    erasedUnsent: try $0.text("erased_unsent").flatMap { try? JSONDecoder().decode(WipeReport.self, from: Data($0.utf8)) })
             }
         }
     }
@@ -412,11 +439,12 @@ extension SQLStore {
 
     func consoleCredential(name: String) async throws -> ConsoleCredential? {
         try await connected { session in
-            guard let row = try await session.rows("SELECT id, name, role, password_hash, totp_secret FROM users WHERE name = $1", [.text(name)]).first
+            guard let row = try await session.rows(
+                "SELECT id, name, role, password_hash, totp_secret, disabled_at FROM users WHERE name = $1", [.text(name)]).first
             else { return nil }
             return ConsoleCredential(
                 user: User(id: try row.int("id")!, name: try row.text("name")!, role: Role(rawValue: try row.text("role")!) ?? .practitioner),
-                passwordHash: try row.text("password_hash"), totpSecret: try row.text("totp_secret"))
+                passwordHash: try row.text("password_hash"), totpSecret: try row.text("totp_secret"), disabled: try row.text("disabled_at") != nil)
         }
     }
 
@@ -432,7 +460,8 @@ extension SQLStore {
     func touchConsoleSession(tokenHash: String, at: String, notBefore: String) async throws -> User? {
         try await writing { transaction in
             let rows = try await transaction.sql.rows("""
-                SELECT s.last_seen_at, u.id, u.name, u.role FROM console_sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1
+                SELECT s.last_seen_at, u.id, u.name, u.role FROM console_sessions s JOIN users u ON u.id = s.user_id
+                WHERE s.token_hash = $1 AND u.disabled_at IS NULL
                 """, [.text(tokenHash)])
             guard let row = rows.first else { return nil }
             guard try row.text("last_seen_at")! >= notBefore else {

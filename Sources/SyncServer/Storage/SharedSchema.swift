@@ -37,5 +37,16 @@ enum SharedSchema {
                 published_by TEXT NOT NULL
             )
             """),
+        // Access that ends with its reason (issue 26): a user the operator
+        // disabled (`sync-server user disable`) is refused everywhere, their
+        // devices' unsent work kept on the devices; a device revoked records
+        // how (`erase`, or `send-submitted` for a leaver's laptop) and, once
+        // it has erased, what unsent work it reported destroying.
+        ("s3-access", """
+            ALTER TABLE users ADD COLUMN disabled_at TEXT;
+            ALTER TABLE users ADD COLUMN disabled_by TEXT;
+            ALTER TABLE devices ADD COLUMN revoke_mode TEXT;
+            ALTER TABLE devices ADD COLUMN erased_unsent TEXT
+            """),
     ]
 }

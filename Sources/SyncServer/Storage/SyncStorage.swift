@@ -69,6 +69,37 @@ struct SignIn: Sendable, Equatable {
     /// Whether the device the request names (`Field-Device`) is revoked;
     /// false when it names none, or one the server does not know.
     var namedDeviceRevoked: Bool
+    /// Whether the operator disabled the user (`sync-server user disable`).
+    var userDisabled = false
+    /// How the named device was revoked while it has not yet erased its
+    /// data (`RevokeMode`); nil when it is not revoked, or has erased.
+    var namedDeviceRevokeMode: RevokeMode? = nil
+}
+
+/// How a device is revoked.
+enum RevokeMode: String, Sendable, Equatable, CaseIterable {
+    /// Lost or stolen: every call is refused and the device erases its data.
+    case erase
+    /// A leaver's laptop in its owner's hands: the server still takes the
+    /// changes of the device's submitted referrals, then it erases.
+    case sendSubmitted = "send-submitted"
+}
+
+/// What `SyncStorage.revoke` did.
+enum RevokeOutcome: Sendable, Equatable {
+    case noSuchDevice
+    /// Revoked before, at `at` by `by`: nothing changed.
+    case alreadyRevoked(at: String, by: String)
+    case revoked
+}
+
+/// What changing a user's access did (`sync-server user disable|enable|set-role`).
+enum AccessChange: Sendable, Equatable {
+    case noSuchUser
+    /// The user already was so: nothing changed, nothing audited.
+    case unchanged
+    /// Changed; `previous` is what it was (a role's name, or the time the user was disabled).
+    case changed(previous: String?)
 }
 
 /// What `SyncStorage.register` did.
@@ -85,6 +116,8 @@ struct PushPreflight: Sendable, Equatable {
     /// The user the device is registered to; nil for an unknown device.
     var owner: Int64?
     var revoked: Bool
+    /// How it was revoked, while it has not yet erased its data.
+    var revokeMode: RevokeMode? = nil
     var identity: ServerIdentity
 }
 
@@ -183,12 +216,29 @@ protocol SyncStorage: Sendable {
     func conflicts(all: Bool) async throws -> [ConflictSummary]
     /// Appends to the hash-chained audit trail in a transaction of its own.
     func audit(_ event: AuditEvent) async throws
-    /// Revokes a device; false if there is no such device.
-    func revoke(device: String, by: String, at: String) async throws -> Bool
+    /// Revokes a device, in one transaction with its `revoke` audit entry;
+    /// a device revoked before is left as it was.
+    func revoke(device: String, by: String, at: String, mode: RevokeMode) async throws -> RevokeOutcome
     func isRevoked(device: String) async throws -> Bool
-    func markWiped(device: String, at: String) async throws
-    /// Replaces a user's token hash; false if there is no such user.
-    func replaceToken(of name: String, tokenHash: String) async throws -> Bool
+    /// The status (`draft`, `submitted`…) of each of `records` the server has.
+    func recordStatuses(_ records: Set<String>) async throws -> [String: String]
+    /// Records that a revoked device erased its data, and what unsent work
+    /// it says that destroyed, with the `wiped` audit entry (ids and counts).
+    func markWiped(device: String, by user: String, at: String, report: WipeReport) async throws
+    /// Replaces a user's token hash, in one transaction with what the old
+    /// token gave: the user's console sessions end and their devices' own
+    /// tokens stop working (each device logs in again with the new token;
+    /// what it has not sent stays on it). Audited as `rotate-token` by `by`.
+    /// False if there is no such user.
+    func replaceToken(of name: String, tokenHash: String, by: String, at: String) async throws -> Bool
+    /// Disables (`disabled: true`) or enables the user named `name`. A
+    /// disabled user's console sessions end in the same transaction, and
+    /// every request with their token or their devices' is refused (403)
+    /// until they are enabled. Audited as `disable-user`/`enable-user`.
+    func setDisabled(_ disabled: Bool, user name: String, by: String, at: String) async throws -> AccessChange
+    /// Gives the user named `name` another role; their console sessions end
+    /// (the pages they may see change). Audited as `set-role`.
+    func setRole(of name: String, to role: Role, by: String, at: String) async throws -> AccessChange
     /// Walks the whole audit chain, once every entry committed so far is on it.
     func verifyAudit() async throws -> AuditTrail.Verification
     /// Every user, by name (never their token hashes).
@@ -228,6 +278,8 @@ struct ConsoleCredential: Sendable {
     var passwordHash: String?
     /// The TOTP secret, or nil if the user has no second factor.
     var totpSecret: String?
+    /// Whether the operator disabled the user.
+    var disabled = false
 }
 
 /// A submitted referral as the queue needs it.
