@@ -25,6 +25,8 @@ struct ServerConfiguration {
     var authFailureAddressLimit = 100
     /// The web console's sign-in and sessions (`Secure` cookies follow `tls`).
     var console = ConsoleConfiguration()
+    /// Timeouts and the per-address cap on connections.
+    var connections = ConnectionLimits()
 }
 
 /// Builds the application `serve` runs, with its routes and middleware.
@@ -33,9 +35,10 @@ func buildApplication(
 ) throws -> some ApplicationProtocol {
     let router = buildRouter(configuration, storage: storage, metrics: metrics)
     let scheme = configuration.tls == nil ? "http" : "https"
+    let http1 = configuration.connections.http1Configuration(AddressConnections())
     return Application(
         router: router,
-        server: try configuration.tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+        server: try configuration.tls.map { try .tls(.http1(configuration: http1), tlsConfiguration: $0) } ?? .http1(configuration: http1),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "sync-server"),
         onServerRunning: { channel in
             // Tests and scripts start the server on port 0 and read the real one here.

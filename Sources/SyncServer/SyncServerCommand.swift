@@ -129,9 +129,20 @@ struct Serve: AsyncParsableCommand {
         valueName: "role"))
     var requireTOTP: [Role] = []
     @Option(help: "Minutes a web console session may stay unused before it ends.") var consoleIdleMinutes = 30
+    @Option(help: "Seconds a connection may stay open with no request in progress (idle keep-alive, or a request's head still arriving) before it is closed.")
+    var idleTimeout = 30
+    @Option(help: "Seconds a request's body may go without a byte arriving before its connection is closed.")
+    var bodyTimeout = 60
+    @Option(help: "The most connections one remote address may hold at once (the next is closed when accepted); 0 for no cap, as a load test from one machine needs.")
+    var maxConnectionsPerAddress = 128
     @OptionGroup var storage: StorageOptions
 
     func validate() throws {
+        guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be from 1 to 3600 seconds; got \(idleTimeout).") }
+        guard (1...3600).contains(bodyTimeout) else { throw ValidationError("--body-timeout must be from 1 to 3600 seconds; got \(bodyTimeout).") }
+        guard maxConnectionsPerAddress >= 0 else {
+            throw ValidationError("--max-connections-per-address must be 0 (no cap) or more; got \(maxConnectionsPerAddress).")
+        }
         guard !requireTOTP.contains(.practitioner) else {
             throw ValidationError("--require-totp takes intake or admin: practitioners do not sign in to the web console.")
         }
@@ -155,6 +166,9 @@ struct Serve: AsyncParsableCommand {
             authFailureAddressLimit: authFailureAddressLimit)
         configuration.console.secondFactorRoles = Set(requireTOTP)
         configuration.console.idleTimeout = TimeInterval(consoleIdleMinutes * 60)
+        configuration.connections = ConnectionLimits(
+            idleTimeout: .seconds(Int64(idleTimeout)), bodyTimeout: .seconds(Int64(bodyTimeout)),
+            maximumPerAddress: maxConnectionsPerAddress == 0 ? nil : maxConnectionsPerAddress)
         if let authority {
             do { configuration.authority = try Authority.load(contentsOf: URL(fileURLWithPath: authority)) } catch {
                 throw OperatorError("\(error)")

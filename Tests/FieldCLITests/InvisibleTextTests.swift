@@ -26,6 +26,27 @@ struct InvisibleTextTests {
         #expect(stored?.unicodeScalars.count == 14)
     }
 
+    @Test("a value of quotation marks only (`set … \"\"`) is refused with one sentence, and nothing is stored (issue 26, item 8)")
+    func quotesOnlyRefused() throws {
+        let field = try FieldProcess()
+        defer { field.remove() }
+        let id = try field.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try field.run(["add", id, "children"]).status == 0)
+        for typed in ["\"\"", "''", "\u{201C}\u{201D}", "\" \""] {
+            let refused = try field.run(["set", id, "children.1.full_name", typed])
+            #expect(refused.status == 1)
+            #expect(refused.output.split(separator: "\n").count == 1 && refused.output.contains("is only quotation marks"), "\(refused.output)")
+        }
+        // Typed in a session, the rest of a `set` line is the value verbatim: the same refusal.
+        let session = try field.run([], input: "set \(id) children.1.full_name \"\"\n")
+        #expect(session.status == 1 && session.output.contains("is only quotation marks"), "\(session.output)")
+        let store = try field.openStore()
+        let referral = try store.referral(UUID(uuidString: id)!)
+        #expect(referral.values.first { $0.key.hasSuffix(".full_name") } == nil)
+        // A value with words inside quotes is kept as typed.
+        #expect(try field.run(["set", id, "children.1.full_name", "\"Amy\" Smith"]).status == 0)
+    }
+
     @Test("a bidirectional control inside a name is refused with one line naming it")
     func bidiInNameRefused() throws {
         let field = try FieldProcess()

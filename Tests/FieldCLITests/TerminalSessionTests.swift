@@ -57,6 +57,34 @@ struct TerminalSessionTests {
         #expect(again.finish() == 1)
     }
 
+    @Test("Ctrl-C at a fill question drops what was typed and asks the question again; the session goes on (issue 26, item 8)")
+    func controlCAtFillQuestion() throws {
+        let field = try FieldProcess()
+        defer { field.remove() }
+        let id = try field.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let terminal = try TerminalSession(FieldProcess.executable.path, environment: field.environment(now: "2026-11-23T10:00:00Z"))
+        terminal.waitFor("field> ")
+        terminal.type("fill \(id.prefix(13)) --section referrer\r")
+        terminal.waitFor("(referrer.type, ")
+        terminal.waitFor("> ")
+        // Enter keeps the first question (the referrer's type) as it is; Ctrl-C at the name.
+        terminal.type("\r")
+        terminal.waitFor("(referrer.name, text)")
+        terminal.waitFor("> ")
+        terminal.type("Half a na" + Self.controlC)
+        let again = terminal.waitFor("(referrer.name, text)")
+        #expect(again.contains("Nothing was saved for this question"), "\(terminal.transcript)")
+        terminal.waitFor("> ")
+        terminal.type("Jane Smith\r")
+        terminal.waitFor("(referrer.role, text)")
+        terminal.waitFor("> ")
+        terminal.type(".\r")
+        terminal.waitFor("field> ")
+        terminal.type("exit\r")
+        #expect(terminal.finish() == 0, "\(terminal.transcript)")
+        #expect(try field.openStore().referral(UUID(uuidString: id)!).values["referrer.name"] == "Jane Smith")
+    }
+
     @Test("without a terminal, control characters are refused with one line naming them; plain lines still run")
     func controlCharactersRefused() throws {
         let field = try FieldProcess()

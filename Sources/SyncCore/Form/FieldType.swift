@@ -58,7 +58,7 @@ public enum FieldType: Sendable, Equatable {
     }
 
     /// Straight and curly quotation marks and apostrophes: a value made of
-    /// nothing else is refused (`FormError.onlyQuotes`).
+    /// nothing else (spaces aside) is refused (`FormError.onlyQuotes`).
     public static let quotationMarks: Set<Unicode.Scalar> = ["\"", "'", "`", "\u{2018}", "\u{2019}", "\u{201C}", "\u{201D}", "\u{00AB}", "\u{00BB}"]
 
     /// The longest text a field accepts. Longer text is refused, never cut.
@@ -105,7 +105,7 @@ public enum FieldType: Sendable, Equatable {
         let trimmed = input.precomposedStringWithCanonicalMapping.trimmingCharacters(in: Self.blank)
         guard !trimmed.isEmpty else { throw .emptyValue }
         // `set … ""` means "nothing", not two quotation marks.
-        if trimmed.unicodeScalars.allSatisfy(Self.quotationMarks.contains) { throw .onlyQuotes(value: trimmed) }
+        if trimmed.unicodeScalars.allSatisfy({ Self.quotationMarks.contains($0) || $0.properties.isWhitespace }) { throw .onlyQuotes(value: trimmed) }
         switch self {
         case .text:
             guard trimmed.count <= Self.maximumTextLength else {

@@ -190,9 +190,10 @@ public struct SyncClient: Sendable {
         while true {
             let candidates = try store.changesToPush(limit: limit)
             if candidates.isEmpty { break }
-            if let first = candidates.first, let reason = Self.unsendable(first) {
-                try store.refuseUnsent(first.seq, reason: reason)
-                summary.rejected += 1
+            let unsendable = candidates.compactMap { change in Self.unsendable(change).map { (change.seq, $0) } }
+            if !unsendable.isEmpty {
+                for (seq, reason) in unsendable { try store.refuseUnsent(seq, reason: reason) }
+                summary.rejected += unsendable.count
                 continue
             }
             let batch = Self.boundedByBytes(candidates)
