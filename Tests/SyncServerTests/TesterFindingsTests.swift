@@ -128,6 +128,11 @@ struct TesterFindingsTests {
         let status = try jane.run(["status", id])
         #expect(!status.output.contains(where: raw.contains), "raw control characters in field status")
         #expect(status.output.contains("Advice given<U+001B>[1A<U+001B>[2K<U+000D>Outcome: s47"), "\(status.output)")
+        // The practitioner's own show and history of a value written elsewhere the same way.
+        for command in [["show", id], ["history", id]] {
+            let output = try jane.run(command).output
+            #expect(!output.contains(where: raw.contains) && output.contains("<U+001B>[2J"), "\(command[0]): \(output.prefix(500))")
+        }
         // The JSON keeps the value as written (escaped by JSON itself).
         let json = try jane.run(["status", id, "--json"]).output
         #expect(json.contains("\\u001b[1A") || json.contains("\\u001B[1A"), "\(json)")
