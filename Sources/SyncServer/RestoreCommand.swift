@@ -15,7 +15,7 @@ struct Restore: AsyncParsableCommand {
             replaces is kept beside it as DB.replaced-TIME. Without --from, only a new epoch is started: do that \
             after restoring by other means (pg_restore into the --postgres database, or a file put back by hand). \
             Stop every server instance first: restore refuses while one serves the database (a SQLite server \
-            holds DB.serving; a PostgreSQL one is seen in pg_stat_activity), unless --force.
+            holds a lock on the file; a PostgreSQL one is seen in pg_stat_activity), unless --force.
             """)
 
     @Option(help: ArgumentHelp("A backup of the SQLite database (sqlite3 DB \".backup FILE\").", valueName: "backup"))
@@ -53,7 +53,7 @@ struct Restore: AsyncParsableCommand {
             serving = count > 0 ? "\(count) connection(s) of a running sync-server serve" : nil
         } else {
             let held = FileManager.default.fileExists(atPath: storage.db) ? !(try ServingLock.takeForRestore(storage.db)) : false
-            serving = held ? "a running sync-server serve (it holds \(ServingLock.path(for: storage.db)))" : nil
+            serving = held ? "a running sync-server serve (it holds a lock on '\(storage.db)')" : nil
         }
         if let serving {
             throw OperatorError("The database is in use by \(serving); stop every server instance first, or pass --force if you know it is safe.")

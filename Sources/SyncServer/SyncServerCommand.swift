@@ -95,9 +95,12 @@ struct StorageOptions: ParsableArguments {
         guard creatingIfMissing || FileManager.default.fileExists(atPath: db) else {
             throw OperatorError("There is no database '\(db)'; give the server's database with --db (only `serve` and `user add` create a new one).")
         }
-        if serving { try ServingLock.holdWhileServing(db) }
         do {
-            return try SQLiteStorage(path: db)
+            let store = try SQLiteStorage(path: db)
+            if serving { try ServingLock.holdWhileServing(db) }
+            return store
+        } catch let error as OperatorError {
+            throw error
         } catch let error as StorageError {
             throw OperatorError(error.description)
         } catch {
@@ -131,15 +134,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Minutes a web console session may stay unused before it ends.") var consoleIdleMinutes = 30
     @Option(help: "Seconds a connection may stay open with no request in progress (idle keep-alive, or a request's head still arriving) before it is closed.")
     var idleTimeout = 30
-    @Option(help: "Seconds a request's body may go without a byte arriving before its connection is closed.")
-    var bodyTimeout = 60
+    @Option(help: "Seconds a request's body may go without a byte arriving, or a client without reading its responses, before its connection is closed; after it, a body must average 240 bytes a second.")
+    var stallTimeout = 60
     @Option(help: "The most connections one remote address may hold at once (the next is closed when accepted); 0 for no cap, as a load test from one machine needs.")
     var maxConnectionsPerAddress = 128
     @OptionGroup var storage: StorageOptions
 
     func validate() throws {
         guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be from 1 to 3600 seconds; got \(idleTimeout).") }
-        guard (1...3600).contains(bodyTimeout) else { throw ValidationError("--body-timeout must be from 1 to 3600 seconds; got \(bodyTimeout).") }
+        guard (1...3600).contains(stallTimeout) else { throw ValidationError("--stall-timeout must be from 1 to 3600 seconds; got \(stallTimeout).") }
         guard maxConnectionsPerAddress >= 0 else {
             throw ValidationError("--max-connections-per-address must be 0 (no cap) or more; got \(maxConnectionsPerAddress).")
         }
@@ -167,7 +170,7 @@ struct Serve: AsyncParsableCommand {
         configuration.console.secondFactorRoles = Set(requireTOTP)
         configuration.console.idleTimeout = TimeInterval(consoleIdleMinutes * 60)
         configuration.connections = ConnectionLimits(
-            idleTimeout: .seconds(Int64(idleTimeout)), bodyTimeout: .seconds(Int64(bodyTimeout)),
+            idleTimeout: .seconds(Int64(idleTimeout)), stallTimeout: .seconds(Int64(stallTimeout)),
             maximumPerAddress: maxConnectionsPerAddress == 0 ? nil : maxConnectionsPerAddress)
         if let authority {
             do { configuration.authority = try Authority.load(contentsOf: URL(fileURLWithPath: authority)) } catch {
@@ -226,7 +229,11 @@ struct AddUser: AsyncParsableCommand {
     func run() async throws {
         let trimmed = name.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty, trimmed.count <= 100 else {
-            throw ValidationError("A user name must have 1 to 100 characters; got '\(name)'.")
+            throw ValidationError("A user name must have 1 to 100 characters; got '\(TerminalText.visible(name))'.")
+        }
+        // A name is shown on every change and in every table: nothing in it may drive a terminal.
+        guard !trimmed.unicodeScalars.contains(where: { TerminalText.isHidden($0) || $0 == "\n" || $0 == "\t" }) else {
+            throw ValidationError("A user name may not hold control characters; got '\(TerminalText.visible(name))'.")
         }
         let token = Tokens.make()
         do {

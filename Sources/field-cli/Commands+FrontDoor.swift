@@ -263,7 +263,7 @@ struct Conflicts: FieldCommand {
                 context.console.line("     by \(Format.device(candidate.device, author: candidate.author)) at \(candidate.time)")
             }
             if let resolution = conflict.resolution {
-                context.console.line("  Resolved: \(Format.value(resolution.value, at: conflict.path, form: form)) by \(resolution.by) at \(resolution.at): \(resolution.reason)")
+                context.console.line("  Resolved: \(Format.value(resolution.value, at: conflict.path, form: form)) by \(resolution.by) at \(resolution.at): \(TerminalText.oneLine(resolution.reason))")
             }
         }
     }

@@ -69,7 +69,7 @@ struct Show: FieldCommand {
             lines.append(section.title)
             func answer(_ field: FormField, path: String, display: String, indent: String) {
                 if let value = values[path] {
-                    lines.append("\(indent)\(display): \(field.type.display(value))")
+                    lines.append("\(indent)\(display): \(TerminalText.oneLine(field.type.display(value)))")
                 } else if all || notes[path] != nil {
                     lines.append("\(indent)\(display): (not answered) \(field.question)")
                 }
@@ -102,7 +102,7 @@ struct Show: FieldCommand {
         }
         if !kept.isEmpty {
             lines += ["", "Answers to questions form version \(form.version) does not ask (kept, and exported)"]
-            lines += kept.map { "  \(Format.path($0.0, in: referral)): \($0.1.type.display(values[$0.0]!))" }
+            lines += kept.map { "  \(Format.path($0.0, in: referral)): \(TerminalText.oneLine($0.1.type.display(values[$0.0]!)))" }
         }
         return lines
     }

@@ -261,10 +261,10 @@ struct Status: FieldCommand {
                 context.console.line("  received by the server, not yet acknowledged by the front door")
             }
             if let rating = document.rating {
-                context.console.line("  RAG rating: \(rating.title), because \(rating.reason) (\(rating.by) at \(rating.at))")
+                context.console.line("  RAG rating: \(rating.title), because \(TerminalText.oneLine(rating.reason)) (\(rating.by) at \(rating.at))")
             }
             if let outcome = document.outcome {
-                context.console.line("  outcome: \(outcome.title)" + (outcome.note.map { ": \($0)" } ?? ""))
+                context.console.line("  outcome: \(outcome.title)" + (outcome.note.map { ": \(TerminalText.oneLine($0))" } ?? ""))
             }
             if status.decisions.count > 1 {
                 context.console.line("  the front door changed its decision; every decision, oldest first:")
@@ -280,10 +280,10 @@ struct Status: FieldCommand {
             }
             for settled in status.resolved {
                 let resolution = settled.resolution
-                context.console.line("  conflict on \(Format.path(settled.path, in: referral)) resolved by \(resolution.by) at \(resolution.at) because \(resolution.reason)")
+                context.console.line("  conflict on \(Format.path(settled.path, in: referral)) resolved by \(resolution.by) at \(resolution.at) because \(TerminalText.oneLine(resolution.reason))")
             }
             for change in status.rejected {
-                context.console.line("  refused: \(Format.path(change.path, in: referral)): \(change.rejectedReason ?? "")")
+                context.console.line("  refused: \(Format.path(change.path, in: referral)): \(TerminalText.oneLine(change.rejectedReason ?? ""))")
             }
             if !status.rejected.isEmpty {
                 context.console.line("  Correct a refused answer with `set` (the new value is sent instead), or send it again as it is with `field retry \(document.id.prefix(13))`.")

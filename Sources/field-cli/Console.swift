@@ -1,4 +1,5 @@
 import Foundation
+import SyncCore
 
 #if canImport(Glibc)
 import Glibc
@@ -92,38 +93,6 @@ final class Console: @unchecked Sendable {
     private func write(_ text: String, to handle: FileHandle) {
         handle.write(Data(text.utf8))
     }
-}
-
-/// Text on its way to a terminal.
-enum TerminalText {
-    /// `text` with every control character but line feed and tab written as
-    /// `<U+XXXX>`: C0 (ESC, BEL, CR, backspace…), DEL and C1 (U+0080–U+009F,
-    /// the one-character CSI U+009B among them). An escape sequence in a value
-    /// can then neither move the cursor, clear the screen, retitle the
-    /// window, write the clipboard (OSC 52) nor overwrite a line (CR): it is
-    /// seen for what it is. Returns `text` itself when it has none (the
-    /// common case copies nothing).
-    static func visible(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: isHidden) else { return text }
-        var shown = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars {
-            if isHidden(scalar) {
-                shown.append(contentsOf: "<U+\(String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 4))>".unicodeScalars)
-            } else {
-                shown.append(scalar)
-            }
-        }
-        return String(shown)
-    }
-
-    /// A control character a terminal would act on rather than show.
-    static func isHidden(_ scalar: Unicode.Scalar) -> Bool {
-        (scalar.value < 0x20 && scalar != "\n" && scalar != "\t") || (0x7F...0x9F).contains(scalar.value)
-    }
-}
-
-private extension String {
-    func leftPadded(to length: Int) -> String { count >= length ? self : String(repeating: "0", count: length - count) + self }
 }
 
 /// The terminal's settings while a secret is typed, for the signal handler.

@@ -89,9 +89,7 @@ extension FieldCommand {
             let error = StoreError.plain(error)
             // A message may quote a server's words or a stored value: its
             // control characters are shown, not obeyed (`TerminalText`).
-            if !(error is ExitCode), let described = error as? any CustomStringConvertible,
-                case let shown = TerminalText.visible(described.description), shown != described.description
-            {
+            if !(error is ExitCode), case let described = "\(error)", case let shown = TerminalText.visible(described), shown != described {
                 throw CLIError(shown)
             }
             throw error

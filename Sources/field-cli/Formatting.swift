@@ -25,13 +25,13 @@ enum Format {
         return ([parts[0], String(position + 1)] + parts.dropFirst(2)).joined(separator: ".")
     }
 
-    /// A stored value as a person reads it.
+    /// A stored value as a person reads it, on one line (`TerminalText.oneLine`).
     static func value(_ stored: String?, at path: String, form: ReferralForm) -> String {
         guard let stored else { return "(empty)" }
         if path.split(separator: ".").count == 2, let section = form.section(String(path.split(separator: ".")[0])), section.isGroup {
-            return stored == ItemMarker.present ? "(added)" : stored
+            return stored == ItemMarker.present ? "(added)" : TerminalText.oneLine(stored)
         }
-        return form.field(atStoredPath: path)?.1.type.display(stored) ?? stored
+        return TerminalText.oneLine(form.field(atStoredPath: path)?.1.type.display(stored) ?? stored)
     }
 
     /// A device as people recognise it: `this device`, or its user's name and
@@ -57,8 +57,8 @@ enum Format {
     static func decisionLines(_ decisions: [DecisionRecord], indent: String) -> [String] {
         decisions.enumerated().flatMap { index, decision in
             ["\(indent)\(index + 1). \(decision.title), \(decision.decidedAt) by \(decision.decidedBy)"]
-                + (decision.reason.map { ["\(indent)   changed because: \($0)"] } ?? [])
-                + ["\(indent)   note: \(decision.note)"]
+                + (decision.reason.map { ["\(indent)   changed because: \(TerminalText.oneLine($0))"] } ?? [])
+                + ["\(indent)   note: \(TerminalText.oneLine(decision.note))"]
         }
     }
 

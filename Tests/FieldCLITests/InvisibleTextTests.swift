@@ -32,7 +32,7 @@ struct InvisibleTextTests {
         defer { field.remove() }
         let id = try field.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try field.run(["add", id, "children"]).status == 0)
-        for typed in ["\"\"", "''", "\u{201C}\u{201D}", "\" \""] {
+        for typed in ["\"\"", "''", "\u{201C}\u{201D}", "\" \"", "\"\u{200B}\"", "\u{00AB}\u{00BB}"] {
             let refused = try field.run(["set", id, "children.1.full_name", typed])
             #expect(refused.status == 1)
             #expect(refused.output.split(separator: "\n").count == 1 && refused.output.contains("is only quotation marks"), "\(refused.output)")

@@ -199,6 +199,52 @@ struct TesterFindingsTests {
         #expect(listed.contains("1 submitted referral(s) sent first") && listed.contains("ALERT: 1 referral(s) with unsent work erased (0 submitted)"), "\(listed)")
     }
 
+    @Test("a revoked laptop still erases itself when its user's token was rotated after the revocation, or the user disabled; the report reaches the admin")
+    func revocationSurvivesRotationAndDisabling() throws {
+        let server = try ServerProcess()
+        let (jane, _) = try Self.janeOnline(server)
+        let lost = try Self.referral(jane, summary: "Submitted on the stolen laptop")
+        let device = try #require(try server.command(["device", "list", "--user", "jane"]).output
+            .firstMatch(of: try Regex("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")).map { String($0.0) })
+        // The procedure for a stolen laptop: revoke it, then rotate the user's token.
+        #expect(try server.command(["device", "revoke", device]).status == 0)
+        #expect(try server.command(["user", "rotate-token", "jane"]).status == 0)
+        let sync = try jane.run(["sync"])
+        #expect(sync.status == 1 && sync.output.contains("referral \(lost.prefix(13)) (submitted"), "\(sync.output)")
+        #expect(try server.command(["device", "list", "--user", "jane"]).output.contains("ALERT: 1 referral(s)"))
+
+        // A disabled user's revoked laptop erases itself too.
+        let ines = try FieldHome(user: "ines", seed: 75)
+        #expect(try ines.run(["login", "--server", server.url.absoluteString, "--token", try server.addUser("ines")]).status == 0)
+        let kept = try Self.referral(ines, summary: "Submitted before the account was disabled")
+        let inesDevice = try #require(try server.command(["device", "list", "--user", "ines"]).output
+            .firstMatch(of: try Regex("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")).map { String($0.0) })
+        #expect(try server.command(["user", "disable", "ines"]).status == 0)
+        #expect(try server.command(["device", "revoke", inesDevice]).status == 0)
+        let erased = try ines.run(["sync"])
+        #expect(erased.status == 1 && erased.output.contains("referral \(kept.prefix(13)) (submitted"), "\(erased.output)")
+        #expect(try server.command(["device", "list", "--user", "ines"]).output.contains("wiped "))
+    }
+
+    @Test("a wipe report's ids and statuses are checked, and nothing a device or a user name holds drives the operator's terminal")
+    func wipeReportsAndNamesAreInert() async throws {
+        let server = try ServerProcess()
+        let device = try await Device(server: server, token: try server.addUser("jane"))
+        defer { device.remove() }
+        #expect(try server.command(["device", "revoke", device.store.deviceID]).status == 0)
+        let token = try #require(try device.store.login()?.token)
+        let hostile = #"{"erased":[{"id":"\u001b]0;PWNED\u0007\u001b[2J\rFAKE","status":"submitted","immediate_risk":true,"unsent_changes":1}]}"#
+        let (status, body, _) = try await server.exchange("POST", "v1/devices/wiped", token: token, device: device.store.deviceID, body: Data(hostile.utf8))
+        #expect(status == 400, "\(body)")
+        let message = (body["error"] as? [String: Any])?["message"] as? String ?? ""
+        #expect(message.contains("<U+001B>]0;PWNED") && !message.contains("\u{1B}"), "\(message)")
+        let listed = try server.command(["device", "list"]).output
+        #expect(!listed.contains("\u{1B}") && !listed.contains("wiped "), "\(listed)")
+
+        let named = try server.commandWithErrors(["user", "add", "ev\u{1B}[2Jil", "--role", "practitioner"])
+        #expect(named.status != 0 && named.error.contains("ev<U+001B>[2Jil") && !named.error.contains("\u{1B}"), "\(named.error)")
+    }
+
     @Test("a device revoked to send submitted work first still cannot push a draft")
     func sendSubmittedRefusesDrafts() async throws {
         let server = try ServerProcess()
@@ -289,8 +335,19 @@ struct TesterFindingsTests {
         try DatabaseQueue(path: path).backup(to: DatabaseQueue(path: backup))
         let refused = try server.commandWithErrors(["restore", "--from", backup])
         #expect(refused.status == 1)
-        #expect(refused.error == "Error: The database is in use by a running sync-server serve (it holds \(path).serving); stop every server instance first, or pass --force if you know it is safe.",
+        #expect(refused.error == "Error: The database is in use by a running sync-server serve (it holds a lock on '\(path)'); stop every server instance first, or pass --force if you know it is safe.",
                 "\(refused.error)")
+        // A symbolic or a hard link names the same file: refused too.
+        let symbolic = server.folder.appendingPathComponent("link.sqlite").path
+        let hard = server.folder.appendingPathComponent("hard.sqlite").path
+        try FileManager.default.createSymbolicLink(atPath: symbolic, withDestinationPath: path)
+        try FileManager.default.linkItem(atPath: path, toPath: hard)
+        for link in [symbolic, hard] {
+            let viaLink = try ServerProcess.commandWithErrors(["restore", "--from", backup, "--db", link])
+            #expect(viaLink.status == 1 && viaLink.error.contains("in use by a running sync-server serve"), "\(link): \(viaLink.error)")
+        }
+        try FileManager.default.removeItem(atPath: symbolic)
+        try FileManager.default.removeItem(atPath: hard)
         server.kill()
         let restored = try server.command(["restore", "--from", backup])
         #expect(restored.status == 0, "\(restored.output)")

@@ -105,7 +105,9 @@ public enum FieldType: Sendable, Equatable {
         let trimmed = input.precomposedStringWithCanonicalMapping.trimmingCharacters(in: Self.blank)
         guard !trimmed.isEmpty else { throw .emptyValue }
         // `set … ""` means "nothing", not two quotation marks.
-        if trimmed.unicodeScalars.allSatisfy({ Self.quotationMarks.contains($0) || $0.properties.isWhitespace }) { throw .onlyQuotes(value: trimmed) }
+        if trimmed.unicodeScalars.allSatisfy({ Self.quotationMarks.contains($0) || $0.properties.isWhitespace || Self.invisible.contains($0) }) {
+            throw .onlyQuotes(value: trimmed)
+        }
         switch self {
         case .text:
             guard trimmed.count <= Self.maximumTextLength else {

@@ -52,7 +52,7 @@ public enum FormError: Error, Equatable, Sendable, CustomStringConvertible {
         case .onlyQuotes(let value):
             "The value \(value) is only quotation marks; type the words without quotes around them, or use `unset` to clear the field."
         case .tooLargeToSend(let path, let bytes, let limit):
-            "The value of '\(path)' would take \(bytes) bytes to send, more than the \(limit) one value may take (a control or combining character takes up to six bytes); shorten it or split it across fields."
+            "The value of '\(path)' would take \(bytes) bytes to send, more than the \(limit) one value may take; shorten it (a control character takes six bytes once escaped) or split it across fields."
         }
     }
 }

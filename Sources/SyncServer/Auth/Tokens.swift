@@ -93,14 +93,18 @@ struct AuthenticationMiddleware: RouterMiddleware {
         // device the request names is revoked.
         let named = request.headers[Self.deviceHeader]
         guard let signIn = try await storage.signIn(tokenHash: hash, device: named) else {
-            throw failed("The token is not valid: it may have been replaced (ask your administrator for the new one, then run `field login` again).")
+            let failure = failed("The token is not valid: it may have been replaced (ask your administrator for the new one, then run `field login` again).")
+            // A revoked device whose token ended too (the user's token
+            // rotated, which ends their devices' tokens) must still be told
+            // to erase itself: the thief of a lost laptop has no new token.
+            if failure.status == .unauthorized, let named, let revocation = try await storage.revocation(of: named), revocation != "wiped" {
+                throw Self.revoked(RevokeMode(rawValue: revocation))
+            }
+            throw failure
         }
         // A device's token works for that device only.
         if let device = signIn.tokenDevice, named != device {
             throw failed("This token belongs to another device; send it with that device's Field-Device header.")
-        }
-        if signIn.userDisabled {
-            throw APIError(.forbidden, Self.disabledMessage(signIn.user.name), code: ErrorCode.userDisabled)
         }
         var context = context
         context.user = signIn.user
@@ -108,11 +112,17 @@ struct AuthenticationMiddleware: RouterMiddleware {
         context.logger[metadataKey: "user"] = "\(signIn.user.name)"
         // A revoked device gets 410 on everything but what it does on its way
         // out: its report that it erased its data and, revoked with "send
-        // submitted work first", the pushes of its submitted referrals.
+        // submitted work first", the pushes of its submitted referrals (not
+        // for a disabled user, from whom nothing is taken). Checked before
+        // the user's being disabled, so that a disabled user's revoked laptop
+        // still erases itself.
         if signIn.namedDeviceRevoked {
             let mode = signIn.namedDeviceRevokeMode
-            let allowed = request.uri.path == "/v1/devices/wiped" || (mode == .sendSubmitted && request.uri.path == "/v1/push")
+            let allowed = request.uri.path == "/v1/devices/wiped"
+                || (mode == .sendSubmitted && request.uri.path == "/v1/push" && !signIn.userDisabled)
             if !allowed { throw Self.revoked(mode) }
+        } else if signIn.userDisabled {
+            throw APIError(.forbidden, Self.disabledMessage(signIn.user.name), code: ErrorCode.userDisabled)
         }
         return try await next(request, context)
     }

@@ -66,6 +66,18 @@ struct FrontDoorRoutes {
         }
         var request = request
         let report = try await SyncRoutes.decode(WipeReport.self, from: &request, ifEmpty: WipeReport())
+        // What a device says is shown to admins: ids as devices make them, known statuses only.
+        for erased in report.erased {
+            guard UUID(uuidString: erased.id) != nil else {
+                throw APIError(.badRequest, "'\(TerminalText.visible(String(erased.id.prefix(40))))' is not a referral id.")
+            }
+            guard ReferralStatus(rawValue: erased.status) != nil, erased.unsentChanges >= 0 else {
+                throw APIError(.badRequest, "'\(TerminalText.visible(String(erased.status.prefix(40))))' is not a referral status (draft, submitted or discarded).")
+            }
+        }
+        guard report.sentFirst >= 0, report.erased.count <= 100_000 else {
+            throw APIError(.badRequest, "The wipe report's counts are out of range.")
+        }
         let at = Timestamp.string(frontDoor.clock.now())
         try await storage.markWiped(device: device, by: user.name, at: at, report: report)
         if !report.erased.isEmpty {

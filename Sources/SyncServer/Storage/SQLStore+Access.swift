@@ -55,7 +55,8 @@ extension SQLStore {
     static func endSignIns(of user: Int64, devices: Bool, in transaction: any SQLTransaction) async throws {
         try await transaction.sql.run("DELETE FROM console_sessions WHERE user_id = $1", [.int(user)])
         if devices {
-            try await transaction.sql.run("UPDATE devices SET token_hash = NULL WHERE user_id = $1", [.int(user)])
+            // A revoked device keeps its token, for its way out (the wipe report).
+            try await transaction.sql.run("UPDATE devices SET token_hash = NULL WHERE user_id = $1 AND revoked_at IS NULL", [.int(user)])
         }
     }
 }

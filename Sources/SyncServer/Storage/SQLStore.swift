@@ -82,21 +82,20 @@ extension SQLStore {
 
     func signIn(tokenHash: String, device: String?) async throws -> SignIn? {
         try await connected { session in
-            let revoked = "(SELECT CAST(CASE WHEN revoked_at IS NULL THEN 0 ELSE 1 END AS BIGINT) FROM devices WHERE id = $2)"
-            let mode = "(SELECT coalesce(revoke_mode, 'erase') FROM devices WHERE id = $2 AND revoked_at IS NOT NULL AND wiped_at IS NULL)"
+            let revocation = Self.revocation("$2")
             guard let row = try await session.rows("""
-                    SELECT id AS user_id, name, role, token_hash, CAST(NULL AS TEXT) AS device, \(revoked) AS revoked, disabled_at, \(mode) AS revoke_mode
+                    SELECT id AS user_id, name, role, token_hash, CAST(NULL AS TEXT) AS device, \(revocation) AS revocation, disabled_at
                     FROM users WHERE token_hash = $1
                     UNION ALL
-                    SELECT u.id, u.name, u.role, d.token_hash, d.id, \(revoked), u.disabled_at, \(mode)
+                    SELECT u.id, u.name, u.role, d.token_hash, d.id, \(revocation), u.disabled_at
                     FROM devices d JOIN users u ON u.id = d.user_id WHERE d.token_hash = $1
                     """, [.text(tokenHash), .text(device)]).first,
                 Tokens.constantTimeEqual(try row.text("token_hash") ?? "", tokenHash)
             else { return nil }
             return SignIn(
                 user: User(id: try row.int("user_id")!, name: try row.text("name")!, role: Role(rawValue: try row.text("role")!) ?? .practitioner),
-                tokenDevice: try row.text("device"), namedDeviceRevoked: try row.int("revoked") == 1, userDisabled: try row.text("disabled_at") != nil,
-                namedDeviceRevokeMode: try row.text("revoke_mode").flatMap(RevokeMode.init(rawValue:)))
+                tokenDevice: try row.text("device"), namedDeviceRevoked: try row.text("revocation") != nil, userDisabled: try row.text("disabled_at") != nil,
+                namedDeviceRevokeMode: try row.text("revocation").flatMap(RevokeMode.init(rawValue:)))
         }
     }
 
@@ -129,13 +128,12 @@ extension SQLStore {
         try await connected { session in
             let row = try await session.rows("""
                 SELECT (SELECT user_id FROM devices WHERE id = $1) AS owner,
-                    (SELECT CAST(CASE WHEN revoked_at IS NULL THEN 0 ELSE 1 END AS BIGINT) FROM devices WHERE id = $1) AS revoked,
-                    (SELECT coalesce(revoke_mode, 'erase') FROM devices WHERE id = $1 AND revoked_at IS NOT NULL AND wiped_at IS NULL) AS revoke_mode,
+                    \(Self.revocation("$1")) AS revocation,
                     \(Self.identityColumns)
                 """, [.text(device)])[0]
             return PushPreflight(
-                owner: try row.int("owner"), revoked: try row.int("revoked") == 1,
-                revokeMode: try row.text("revoke_mode").flatMap(RevokeMode.init(rawValue:)), identity: try Self.identity(row))
+                owner: try row.int("owner"), revoked: try row.text("revocation") != nil,
+                revokeMode: try row.text("revocation").flatMap(RevokeMode.init(rawValue:)), identity: try Self.identity(row))
         }
     }
 
@@ -154,6 +152,20 @@ extension SQLStore {
             try await transaction.audit(AuditEvent(at: at, actor: by, action: "revoke", record: nil, detail: "device=\(device) mode=\(mode.rawValue)"))
             return .revoked
         }
+    }
+
+    /// A subquery of the device whose id is `parameter`: NULL when it is
+    /// not revoked (or unknown), `wiped` once it has erased, else how it
+    /// was revoked (`RevokeMode`, `erase` for one revoked before modes).
+    static func revocation(_ parameter: String) -> String {
+        """
+        (SELECT CASE WHEN revoked_at IS NULL THEN NULL WHEN wiped_at IS NULL THEN coalesce(revoke_mode, 'erase') ELSE 'wiped' END \
+        FROM devices WHERE id = \(parameter))
+        """
+    }
+
+    func revocation(of device: String) async throws -> String? {
+        try await connected { try await $0.rows("SELECT \(Self.revocation("$1")) AS revocation", [.text(device)]).first?.text("revocation") }
     }
 
     func isRevoked(device: String) async throws -> Bool {

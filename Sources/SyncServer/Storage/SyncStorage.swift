@@ -220,6 +220,9 @@ protocol SyncStorage: Sendable {
     /// a device revoked before is left as it was.
     func revoke(device: String, by: String, at: String, mode: RevokeMode) async throws -> RevokeOutcome
     func isRevoked(device: String) async throws -> Bool
+    /// The device's revocation: nil when it is not revoked (or unknown),
+    /// `wiped` once it has erased, else its `RevokeMode`'s raw value.
+    func revocation(of device: String) async throws -> String?
     /// The status (`draft`, `submitted`…) of each of `records` the server has.
     func recordStatuses(_ records: Set<String>) async throws -> [String: String]
     /// Records that a revoked device erased its data, and what unsent work
