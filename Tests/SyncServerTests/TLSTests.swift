@@ -36,6 +36,13 @@ struct TLSTests {
         #expect(old.0 != 0 && old.1.contains("protocol version"), "\(old.1)")
         let current = try TestPKI.run("/usr/bin/env", ["openssl", "s_client", "-connect", hostPort, "-tls1_2", "-CAfile", pki.ca])
         #expect(current.1.contains("Verify return code: 0 (ok)"), "\(current.1)")
+
+        // Under TLS the console's sign-in cookie carries the __Host- prefix: this host only, HTTPS only, Path=/.
+        let (_, page) = try ChildProcess.run(
+            "/usr/bin/env", ["openssl", "s_client", "-connect", hostPort, "-quiet", "-CAfile", pki.ca],
+            input: "GET /console/sign-in HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", error: .pipe)
+        let cookie = page.lowercased().components(separatedBy: "\r\n").first { $0.hasPrefix("set-cookie: __host-field_console_sign_in=") } ?? ""
+        #expect(cookie.contains("path=/;") && cookie.contains("secure") && !cookie.contains("domain="), "\(page.prefix(800))")
     }
 
     @Test("without --ca, or with another CA, the certificate is refused and nothing changes on the device")

@@ -59,7 +59,7 @@ struct ConsoleRoutes {
 
     @Sendable func signInPage(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let notice = request.uri.queryParameters.get("done") == "signed-out" ? "You have signed out." : nil
-        return try signInForm(status: .ok, username: "", error: nil, notice: notice, existing: request.cookies[ConsoleSessions.signInCookie]?.value)
+        return try signInForm(status: .ok, username: "", error: nil, notice: notice, existing: request.cookies[sessions.signInCookieName]?.value)
     }
 
     /// The sign-in form with its CSRF value, sent as a cookie too: the one
@@ -88,7 +88,7 @@ struct ConsoleRoutes {
         // Both the cookie set with the form and the form's copy of it, or
         // nothing: a page on another site can send neither (the cookie is
         // SameSite=Strict), so it cannot sign a duty worker in as someone else.
-        guard let expected = request.cookies[ConsoleSessions.signInCookie].flatMap({ ConsoleSessions.wellFormedSignInToken($0.value) }) else {
+        guard let expected = request.cookies[sessions.signInCookieName].flatMap({ ConsoleSessions.wellFormedSignInToken($0.value) }) else {
             throw ConsoleError(
                 .forbidden,
                 "This sign-in did not come from the console's own sign-in page (its security cookie is missing), so nobody was signed in; open the sign-in page and try again.")

@@ -51,6 +51,14 @@ struct ConsoleSessions: Sendable {
 
     static let cookie = "field_console"
     static let signInCookie = "field_console_sign_in"
+    /// The sign-in cookie's name under TLS: the `__Host-` prefix makes the
+    /// browser take it only from this host, over HTTPS, for the whole site
+    /// (RFC 6265bis, "Cookie Name Prefixes"), so a sibling subdomain cannot
+    /// plant a sign-in token of its choosing beside a form it forged.
+    static let hostSignInCookie = "__Host-field_console_sign_in"
+
+    /// The sign-in cookie's name on this server.
+    var signInCookieName: String { configuration.secure ? Self.hostSignInCookie : Self.signInCookie }
     /// bcrypt's cost: 2^12 rounds, about a quarter of a second here.
     static let bcryptCost: UInt8 = 12
 
@@ -164,6 +172,8 @@ struct ConsoleSessions: Sendable {
 
     /// The sign-in form's CSRF cookie, made with the form.
     func signInCookie(_ value: String, maxAge: Int? = nil) -> Cookie {
-        Cookie(name: Self.signInCookie, value: value, maxAge: maxAge, path: "/console", secure: configuration.secure, httpOnly: true, sameSite: .strict)
+        Cookie(
+            name: signInCookieName, value: value, maxAge: maxAge, path: configuration.secure ? "/" : "/console", secure: configuration.secure,
+            httpOnly: true, sameSite: .strict)
     }
 }
