@@ -141,7 +141,7 @@ struct TesterFindingsTests {
     // MARK: Item 2: revocation never destroys submitted work silently
 
     @Test("revoking a laptop with a submitted, never-synced immediate-risk referral: the practitioner is told what was lost and what to do; the wipe report, the audit and device list show it; a new login works")
-    func revocationReportsErasedWork() throws {
+    func revocationReportsErasedWork() async throws {
         let server = try ServerProcess()
         let (jane, token) = try Self.janeOnline(server)
         let synced = try Self.referral(jane, summary: "Synced before the revocation")
@@ -169,6 +169,13 @@ struct TesterFindingsTests {
         let audit = try server.command(["audit", "show", "--action", "wiped"]).output
         #expect(audit.contains("erased_unsent=2 submitted=1 immediate_risk=1") && audit.contains(urgent.lowercased()), "\(audit)")
         #expect(!audit.contains("15:15"))
+        // The console's Devices page says so too, for an admin.
+        _ = try server.addUser("ada", role: .admin)
+        #expect(try server.command(["user", "set-password", "ada"], input: "ada's console password\n").status == 0)
+        let browser = ConsoleBoundaryTests.Client(server.url)
+        #expect(try await browser.signIn("ada", "ada's console password").status == 303)
+        let page = try await browser.send("GET", "/console/devices").body
+        #expect(page.contains("UNSENT WORK ERASED") && page.contains(urgent.lowercased()) && page.contains("1 at immediate risk"), "\(page.prefix(2000))")
 
         // The way back: the same laptop logs in again as a new device.
         let login = try jane.run(["login", "--server", server.url.absoluteString, "--token", token])
