@@ -37,27 +37,27 @@ struct Restore: AsyncParsableCommand {
             throw OperatorError("There is no database '\(storage.db)' to restore; give the backup with --from.")
         }
         let store = try await storage.open()
+        if !force, let postgres = store as? PostgresStorage, case let count = try await postgres.servingSessions(), count > 0 {
+            throw Self.inUse(by: "\(count) connection(s) of a running sync-server serve")
+        }
         let epoch = try await store.startNewEpoch(at: now)
         let end = try await store.identity().end
         print("The server's log ends at revision \(end); its new epoch is \(epoch). Each device pulls it from the start on its next sync and sends back what it holds that the server lacks.")
         if let kept { print("The database it replaced is kept as \(kept).") }
     }
 
-    /// Refuses, unless `--force`, while a `serve` holds the database (`ServingLock`).
+    /// Refuses, unless `--force`, while a `serve` holds the SQLite database
+    /// (`ServingLock`), before anything is copied over it. PostgreSQL's
+    /// serving instances are counted once the store is open (`run`).
     func refuseWhileServed() async throws {
-        guard !force else { return }
-        let serving: String?
-        if let text = storage.postgresURL {
-            guard let url = PostgresURL(text) else { return }  // `open` names the bad address
-            let count = try await PostgresStorage(url: url, maximumConnections: 1, chaining: .beforeReturning).servingSessions()
-            serving = count > 0 ? "\(count) connection(s) of a running sync-server serve" : nil
-        } else {
-            let held = FileManager.default.fileExists(atPath: storage.db) ? !(try ServingLock.takeForRestore(storage.db)) : false
-            serving = held ? "a running sync-server serve (it holds a lock on '\(storage.db)')" : nil
+        guard !force, storage.postgresURL == nil, FileManager.default.fileExists(atPath: storage.db) else { return }
+        if !(try ServingLock.takeForRestore(storage.db)) {
+            throw Self.inUse(by: "a running sync-server serve (it holds a lock on '\(storage.db)')")
         }
-        if let serving {
-            throw OperatorError("The database is in use by \(serving); stop every server instance first, or pass --force if you know it is safe.")
-        }
+    }
+
+    static func inUse(by holder: String) -> OperatorError {
+        OperatorError("The database is in use by \(holder); stop every server instance first, or pass --force if you know it is safe.")
     }
 
     /// Copies `backup` over `path` with SQLite's backup API, after keeping

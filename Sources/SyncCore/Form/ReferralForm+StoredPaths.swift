@@ -71,7 +71,7 @@ extension ReferralForm {
             if value.utf8.count > FieldType.maximumTextLength, value.count > FieldType.maximumTextLength {
                 return .failure(PathRefusal("The value of '\(path)' has \(value.count) characters; the most is \(FieldType.maximumTextLength)."))
             }
-            if value.utf8.count * 6 + 2 > SyncProtocol.maximumValueBytes, case let size = SyncProtocol.encodedSize(of: value), size > SyncProtocol.maximumValueBytes {
+            if let size = SyncProtocol.oversize(value) {
                 return .failure(PathRefusal("The value of '\(path)' takes \(size) bytes encoded; the most is \(SyncProtocol.maximumValueBytes)."))
             }
             guard Self.isCanonical(value, for: field.type) else {

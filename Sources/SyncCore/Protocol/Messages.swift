@@ -34,6 +34,14 @@ public enum SyncProtocol {
     /// `\\`, `\/`; a control character as `\u00XX`, counted at its six
     /// bytes even when it has a two-byte form). An upper bound, exact for
     /// text without control characters.
+    /// `value`'s encoded size when it is over `maximumValueBytes`, else nil.
+    /// Values under a sixth of the limit (nearly all) are not scanned.
+    public static func oversize(_ value: String) -> Int? {
+        guard value.utf8.count * 6 + 2 > maximumValueBytes else { return nil }
+        let size = encodedSize(of: value)
+        return size > maximumValueBytes ? size : nil
+    }
+
     public static func encodedSize(of value: String) -> Int {
         var size = 2
         for byte in value.utf8 {
@@ -468,7 +476,7 @@ public struct WipeReport: Codable, Sendable, Equatable {
     /// nil when nothing unsent was erased.
     public var alert: String? {
         guard !erased.isEmpty else { return nil }
-        let submitted = erased.filter { $0.status == "submitted" }.count
+        let submitted = erased.filter { $0.status == ReferralStatus.submitted.rawValue }.count
         let risk = erased.filter(\.immediateRisk).count
         var parts = ["\(submitted) submitted"]
         if risk > 0 { parts.append("\(risk) at immediate risk") }

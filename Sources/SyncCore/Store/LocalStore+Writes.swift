@@ -40,8 +40,7 @@ extension LocalStore {
             }
             let value = try field.type.normalize(input, now: now, timeZone: timeZone)
             // Refused now, while the writer can shorten it, rather than by the server at the next sync.
-            let size = SyncProtocol.encodedSize(of: value)
-            guard size <= SyncProtocol.maximumValueBytes else {
+            if let size = SyncProtocol.oversize(value) {
                 throw FormError.tooLargeToSend(path: typedPath, bytes: size, limit: SyncProtocol.maximumValueBytes)
             }
             if field.isName, value.unicodeScalars.contains(where: FieldType.bidirectionalControls.contains) {

@@ -65,7 +65,8 @@ extension SyncError {
         return "The server has revoked this device, so its referral data has been erased from it, including work the server never received: "
             + listed.joined(separator: "; ") + "." + sent
             + (submitted ? " The front door does not have what you submitted there: phone it now (`field contacts` lists the numbers) and tell them what you referred\(risk ? ", starting with the child at immediate risk" : "")." : "")
-            + " What was only a draft must be written again." + wayBack
+            + (report.erased.contains { $0.status != ReferralStatus.submitted.rawValue } ? " What was only a draft must be written again." : "")
+            + wayBack
     }
 }
 
@@ -197,20 +198,19 @@ public struct SyncClient: Sendable {
                 continue
             }
             let batch = Self.boundedByBytes(candidates)
-            let request = PushRequest(
-                device: store.deviceID,
-                changes: batch.map {
-                    WireChange(seq: $0.seq, record: $0.record.lowercased, path: $0.path, value: $0.value, baseRevision: $0.baseRevision, hlc: $0.hlc.description)
-                },
-                epoch: try store.serverEpoch(), cursor: try store.pullCursor())
-            let body = try JSONEncoder().encode(request)
-            if body.count > SyncProtocol.maximumBody {
-                // The estimate was short (it never should be): fewer at a time.
-                limit = max(1, batch.count / 2)
+            let body = try JSONEncoder().encode(try pushRequest(batch))
+            // A body the server cannot take: fewer at a time, down to one, which is then refused here.
+            func tooLarge() throws {
                 if batch.count == 1 {
                     try store.refuseUnsent(batch[0].seq, reason: Self.tooLarge(body.count))
                     summary.rejected += 1
+                } else {
+                    limit = max(1, batch.count / 2)
                 }
+            }
+            if body.count > SyncProtocol.maximumBody {
+                // The estimate was short (it never should be).
+                try tooLarge()
                 continue
             }
             // Marked first: a crash after sending leaves them frozen, so a
@@ -220,13 +220,8 @@ public struct SyncClient: Sendable {
             do {
                 reply = try await call("push") { try await transport.post("v1/push", body: body) }
             } catch SyncError.refused(status: 413, _) {
-                // Nothing of the body was applied: send fewer, down to one, which is then refused here.
-                if batch.count == 1 {
-                    try store.refuseUnsent(batch[0].seq, reason: Self.tooLarge(body.count))
-                    summary.rejected += 1
-                } else {
-                    limit = max(1, batch.count / 2)
-                }
+                // Nothing of the body was applied (a server with a smaller limit).
+                try tooLarge()
                 continue
             }
             let response = try decode(PushResponse.self, reply, what: "push")
@@ -255,13 +250,21 @@ public struct SyncClient: Sendable {
         }
     }
 
+    /// The push of `batch`, with this device's epoch and pull cursor.
+    func pushRequest(_ batch: [PendingChange]) throws -> PushRequest {
+        PushRequest(
+            device: store.deviceID,
+            changes: batch.map {
+                WireChange(seq: $0.seq, record: $0.record.lowercased, path: $0.path, value: $0.value, baseRevision: $0.baseRevision, hlc: $0.hlc.description)
+            },
+            epoch: try store.serverEpoch(), cursor: try store.pullCursor())
+    }
+
     /// Why `change` can never be sent, or nil: its value takes more than
     /// `SyncProtocol.maximumValueBytes` encoded (written before the device
     /// refused such values), which every server refuses.
     static func unsendable(_ change: PendingChange) -> String? {
-        guard let value = change.value, value.utf8.count * 6 + 2 > SyncProtocol.maximumValueBytes else { return nil }
-        let size = SyncProtocol.encodedSize(of: value)
-        guard size > SyncProtocol.maximumValueBytes else { return nil }
+        guard let size = change.value.flatMap(SyncProtocol.oversize) else { return nil }
         return "Not sent: the value takes \(size) bytes encoded, more than the \(SyncProtocol.maximumValueBytes) the server accepts for one value; shorten it with `field set` and sync again."
     }
 
@@ -419,13 +422,7 @@ public struct SyncClient: Sendable {
         for _ in 0..<1_000 {
             guard let candidates = try? store.submittedChangesToPush(limit: 500), !candidates.isEmpty else { return }
             let batch = Self.boundedByBytes(candidates)
-            let request = PushRequest(
-                device: store.deviceID,
-                changes: batch.map {
-                    WireChange(seq: $0.seq, record: $0.record.lowercased, path: $0.path, value: $0.value, baseRevision: $0.baseRevision, hlc: $0.hlc.description)
-                },
-                epoch: (try? store.serverEpoch()) ?? nil, cursor: (try? store.pullCursor()) ?? 0)
-            guard let body = try? JSONEncoder().encode(request), (try? store.markSent(batch.map(\.seq))) != nil,
+            guard let body = try? JSONEncoder().encode(try pushRequest(batch)), (try? store.markSent(batch.map(\.seq))) != nil,
                 let reply = try? await transport.post("v1/push", body: body), reply.status == 200,
                 let response = try? JSONDecoder().decode(PushResponse.self, from: reply.body),
                 let tally = try? store.applyPush(response, sent: batch), tally.applied + tally.conflicts + tally.rejected > 0

@@ -508,12 +508,6 @@ struct ConsoleRoutes {
         guard form.confirm == "yes" else {
             throw ConsoleError(.badRequest, "Revoking a device needs its confirmation page; nothing was changed.", staff: staff)
         }
-        guard let device = try await storage.devices(user: nil).first(where: { $0.id == id }) else {
-            throw ConsoleError(.notFound, "No device has id '\(id.prefix(40))'.", staff: staff)
-        }
-        if let at = device.revokedAt {
-            throw ConsoleError(.conflict, "Device \(id) was already revoked at \(local(at)) by \(device.revokedBy ?? "?"); nothing was changed.", staff: staff)
-        }
         guard let mode = RevokeMode(rawValue: form.mode ?? RevokeMode.erase.rawValue) else {
             throw ConsoleError(.badRequest, "'\(form.mode!.prefix(40))' is not a way to revoke (erase or send-submitted); nothing was changed.", staff: staff)
         }
