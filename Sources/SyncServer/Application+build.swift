@@ -70,10 +70,8 @@ func buildRouter(_ configuration: ServerConfiguration, storage: any SyncStorage,
     let api = router.group("v1").add(middleware: AuthenticationMiddleware(storage: storage, limiter: limiter, addressLimiter: addressLimiter))
     SyncRoutes(storage: storage, engine: engine, forms: forms, metrics: metrics).add(to: api)
     FormRoutes(storage: storage, forms: forms).add(to: api)
-    FrontDoorRoutes(
-        storage: storage, frontDoor: FrontDoor(forms: forms, clock: configuration.clock),
-        calendar: WorkingCalendar(authority: configuration.authority)
-    ).add(to: api)
+    let frontDoor = FrontDoor(forms: forms, clock: configuration.clock, authority: configuration.authority)
+    FrontDoorRoutes(storage: storage, frontDoor: frontDoor).add(to: api)
     ConflictRoutes(storage: storage, resolution: ConflictResolution(forms: forms, clock: configuration.clock)).add(to: api)
     ExportRoutes(storage: storage, forms: forms, clock: configuration.clock).add(to: api)
     var console = configuration.console
@@ -84,7 +82,7 @@ func buildRouter(_ configuration: ServerConfiguration, storage: any SyncStorage,
             storage: storage, clock: configuration.clock, configuration: console,
             limiter: AuthFailureLimiter(limit: configuration.authFailureLimit, window: configuration.authFailureWindow, clock: configuration.clock),
             addressLimiter: addressLimiter),
-        frontDoor: FrontDoor(forms: forms, clock: configuration.clock),
+        frontDoor: frontDoor,
         resolution: ConflictResolution(forms: forms, clock: configuration.clock),
         calendar: WorkingCalendar(authority: configuration.authority), authority: configuration.authority
     ).add(to: router)

@@ -201,6 +201,8 @@ struct Serve: AsyncParsableCommand {
             configuration.ids = UUIDv7Generator(clock: clock, seed: ProcessInfo.processInfo.environment["SYNC_SERVER_TEST_SEED"].flatMap(UInt64.init))
         }
         let store = try await storage.open(creatingIfMissing: true, chaining: .sequencer, serving: true)
+        // Referrals submitted before each had its own reference get one now (docs/intake.md, "References").
+        try await PushEngine(clock: configuration.clock, ids: configuration.ids).giveMissingReferences(in: store)
         let app = try buildApplication(configuration, storage: store, metrics: ServerMetrics(registry: registry), logger: logger)
         try await app.runService()
         // The last requests' audit entries are chained before the process

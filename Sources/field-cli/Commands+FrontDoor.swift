@@ -28,34 +28,49 @@ extension Context {
 }
 
 extension ReferralOutcome: ExpressibleByArgument {}
+extension RAGRating: ExpressibleByArgument {}
 
 struct Intake: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The front door's work (intake role, online): the queue, reading, acknowledging and deciding.",
-        subcommands: [Queue.self, IntakeShow.self, Acknowledge.self, Decide.self])
+        abstract: "The front door's work (intake role, online): the queue, search, reading, history, acknowledging, rating and deciding.",
+        subcommands: [Queue.self, IntakeSearch.self, IntakeShow.self, IntakeHistory.self, Acknowledge.self, Rate.self, Seen.self, Decide.self])
 }
 
-/// Finds a queued referral by id or unique prefix.
-func queuedID(_ prefix: String, client: SyncClient) async throws -> String {
-    let lowered = prefix.lowercased()
-    let matches = try await client.queue().map(\.id).filter { $0.hasPrefix(lowered) }
-    guard !lowered.isEmpty, let first = matches.first else { throw CLIError("No submitted referral has an id starting '\(prefix)'; `field intake queue` lists them.") }
-    guard matches.count == 1 else { throw CLIError("'\(prefix)' matches \(matches.count) submitted referrals; give more of the id.") }
+/// Finds a queued referral by its reference (`F-XXXX-XXXX`), a receipt, its id or a unique prefix of its id.
+func queuedID(_ given: String, client: SyncClient) async throws -> String {
+    let lowered = given.lowercased()
+    let queue = try await client.queue()
+    if let named = queue.first(where: { $0.reference?.lowercased() == lowered }) { return named.id }
+    let receipts = queue.filter { $0.receipt?.lowercased() == lowered }
+    if receipts.count == 1 { return receipts[0].id }
+    if receipts.count > 1 {
+        throw CLIError("The receipt \(given) covers \(receipts.count) referrals (\(receipts.map(\.shownReference).joined(separator: ", "))); give one of their references.")
+    }
+    let matches = queue.map(\.id).filter { $0.hasPrefix(lowered) }
+    guard !lowered.isEmpty, let first = matches.first else {
+        throw CLIError("No submitted referral has the reference, receipt or id '\(TerminalText.visible(given))'; `field intake queue` lists them.")
+    }
+    guard matches.count == 1 else { throw CLIError("'\(given)' matches \(matches.count) submitted referrals; give more of the id.") }
     return first
 }
 
 struct Queue: FieldCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List submitted referrals for triage: immediate risk first, then by acknowledgement deadline.",
+        abstract: "List submitted referrals for triage: undecided ones at immediate risk first, then by the next clock due.",
         discussion: """
             By default the referrals that still need the front door: not yet decided, or decided and changed \
-            since (CHANGED) or with an open conflict (CONFLICT). FLAGS: IMMEDIATE-RISK (the referrer answered that a \
-            child is at immediate risk), LADO (an allegation against an adult who works with children), CHANGED, CONFLICT.
+            since (CHANGED) or with an open conflict (CONFLICT). URGENCY: IMMEDIATE-RISK (the referrer answered that a \
+            child is at immediate risk), NOT-SAFE-NOW (that the child is not safe now), DEADLINE (the referrer gave one: \
+            `intake show` prints it). FLAGS: LADO (an allegation against an adult who works with children), CHANGED, CONFLICT. \
+            The clocks (ACKNOWLEDGE BY, DECIDE BY) are the authority's (docs/operations.md, "The front door's clocks").
             """)
     @Flag(help: "Only referrals not decided yet.") var open = false
-    @Flag(help: "Only referrals past their acknowledgement deadline and not acknowledged.") var overdue = false
+    @Flag(help: "Only referrals past their acknowledgement or decision deadline.") var overdue = false
     @Flag(help: "Only decided referrals.") var decided = false
     @Flag(help: "Every submitted referral.") var all = false
+    @Option(help: "Only referrals matching this: a child's name, a reference or receipt, an agency, an NHS number or the start of an id.") var search: String?
+    @Option(help: "Only referrals rated red, amber or green, or unrated.") var rating: String?
+    @Option(help: "Only referrals from this agency (any case).") var agency: String?
     @OptionGroup var output: JSONOption
 
     var view: QueueView {
@@ -65,15 +80,22 @@ struct Queue: FieldCommand {
     func validate() throws {
         let chosen = [("--open", open), ("--overdue", overdue), ("--decided", decided), ("--all", all)].filter(\.1).map(\.0)
         if chosen.count > 1 { throw ValidationError("Give only one of --open, --overdue, --decided and --all; you gave \(chosen.joined(separator: " and ")).") }
+        if let rating, !(RAGRating.allCases.map(\.rawValue) + ["unrated"]).contains(rating) {
+            throw ValidationError("'\(rating)' is not a RAG rating to filter by; give red, amber, green or unrated.")
+        }
     }
 
     func run(in context: Context) async throws {
-        let entries = try await context.onlineClient().queue(view: view)
+        let entries = try await context.onlineClient().queue(view: view, search: search, rating: rating, agency: agency)
         if output.json {
             try context.console.json(entries)
             return
         }
         guard !entries.isEmpty else {
+            if search != nil || rating != nil || agency != nil {
+                context.console.line("No referral in this view matches; `--all` searches every submitted referral.")
+                return
+            }
             let message = switch view {
             case .all: "The queue is empty."
             case .active: "Nothing waits for the front door: every referral is decided, with no change or conflict since. `--all` lists them."
@@ -84,31 +106,73 @@ struct Queue: FieldCommand {
             context.console.line(message)
             return
         }
+        try Self.print(entries, in: context)
+    }
+
+    /// The entries as a table, with the counts by urgency above it.
+    static func print(_ entries: [QueueEntry], in context: Context) throws {
         let authority = try context.authority()
-        var rows = [["ID", "KIND", "CHILD", "AGENCY", "FLAGS", "RECEIPT", "ACKNOWLEDGE BY", "STATE"]]
+        let undecided = entries.filter { $0.outcome == nil }
+        var counts = "\(entries.count) listed, \(undecided.count) undecided: \(undecided.filter(\.immediateRisk).count) IMMEDIATE RISK, "
+            + "\(undecided.filter(\.notSafeNow).count) NOT SAFE NOW, \(undecided.filter { $0.overdue || $0.decisionOverdue }.count) OVERDUE; "
+        counts += RAGRating.allCases.map { rating in "\(rating.rawValue) \(undecided.filter { $0.rating == rating.rawValue }.count)" }.joined(separator: ", ")
+            + ", unrated \(undecided.filter { $0.rating == nil }.count)."
+        context.console.line(counts)
+        func time(_ stamp: String) -> String { Timestamp.date(stamp).map { Format.localTime($0, authority) } ?? stamp }
+        var rows = [["REFERENCE", "ID", "CHILD", "URGENCY", "AGENCY", "ACKNOWLEDGE BY", "DECIDE BY", "FLAGS", "RAG", "STATE"]]
         rows += entries.map { entry in
-            let state = entry.outcome.map { "decided: \($0)" } ?? (entry.acknowledged ? "acknowledged" : entry.overdue ? "OVERDUE" : "due")
+            let state = entry.outcome.map { "decided: \($0)" } ?? (entry.acknowledged ? "acknowledged" : "new")
+            var urgency: [String] = []
+            if entry.immediateRisk { urgency.append("IMMEDIATE-RISK") }
+            if entry.notSafeNow { urgency.append("NOT-SAFE-NOW") }
+            if entry.deadline != nil { urgency.append("DEADLINE") }
             var flags: [String] = []
-            if entry.immediateRisk { flags.append("IMMEDIATE-RISK") }
             if entry.lado { flags.append("LADO") }
             if entry.changed { flags.append("CHANGED") }
             if entry.openConflicts > 0 { flags.append("CONFLICT") }
-            let child = (entry.childName ?? (entry.children > 0 ? "(no name)" : "-")) + (entry.children > 1 ? " +\(entry.children - 1)" : "")
-            return [String(entry.id.prefix(13)), entry.kind, child, entry.agency ?? "-", flags.isEmpty ? "-" : flags.joined(separator: ","),
-                    entry.receipt ?? "-", Timestamp.date(entry.ackDue).map { Format.localTime($0, authority) } ?? entry.ackDue, state]
+            let child = (entry.childName.map { String(TerminalText.oneLine($0).prefix(30)) } ?? (entry.children > 0 ? "(no name)" : "-"))
+                + (entry.children > 1 ? " +\(entry.children - 1)" : "")
+            let acknowledge = entry.acknowledged ? "done" : time(entry.ackDue) + (entry.overdue ? " OVERDUE" : "")
+            let decide = entry.outcome != nil ? "done" : time(entry.decideDue) + (entry.decisionOverdue ? " OVERDUE" : "")
+            return [entry.shownReference, String(entry.id.prefix(13)), child, urgency.isEmpty ? "-" : urgency.joined(separator: ","),
+                    entry.agency.map { String(TerminalText.oneLine($0).prefix(30)) } ?? "-", acknowledge, decide,
+                    flags.isEmpty ? "-" : flags.joined(separator: ","), entry.rating ?? "-", state]
         }
         Format.table(rows).forEach(context.console.line)
     }
 }
 
+struct IntakeSearch: FieldCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Find submitted referrals, decided or not: by a child's name or other name, a reference or receipt, an agency, an NHS number or the start of an id.",
+        discussion: "Case, accents, spacing and punctuation are ignored (\"zoe obrien\" finds Zoë O'Brien); an NHS number matches however it is spaced. Each search is on the audit trail.")
+    @Argument(help: "What to find.") var text: String
+    @OptionGroup var output: JSONOption
+
+    func run(in context: Context) async throws {
+        let entries = try await context.onlineClient().queue(view: .all, search: text)
+        if output.json {
+            try context.console.json(entries)
+            return
+        }
+        guard !entries.isEmpty else {
+            context.console.line("No submitted referral matches '\(TerminalText.visible(text))'.")
+            return
+        }
+        try Queue.print(entries, in: context)
+    }
+}
+
 struct IntakeShow: FieldCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a submitted referral, section by section, with the guidance's warnings.")
-    @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Show a submitted referral: its clocks and the front door's record, then every answer, with the guidance's warnings.")
+    @Argument(help: "The referral's reference (F-XXXX-XXXX), id or a unique prefix of its id.", completion: .custom(Completion.referralIDs)) var id: String
     @OptionGroup var output: JSONOption
 
     /// `--json`: the server's document (fields by stored path, open
-    /// conflicts, changes since the front door last looked), the decisions
-    /// oldest first, and the guidance's report.
+    /// conflicts, changes since the front door last looked, clocks), the
+    /// decisions oldest first, and the guidance's report.
     struct Document: Encodable {
         let referral: ReferralDocument
         let decisions: [DecisionRecord]
@@ -118,27 +182,39 @@ struct IntakeShow: FieldCommand {
     func run(in context: Context) async throws {
         let client = try context.onlineClient()
         let document = try await client.submittedReferral(try await queuedID(id, client: client))
-        if output.json {
-            let referral = Referral(id: UUID(uuidString: document.id)!, createdAt: Date(timeIntervalSince1970: 0), createdBy: document.owner,
-                                    updatedAt: Date(timeIntervalSince1970: 0), values: document.fields)
-            try context.console.json(Document(referral: document, decisions: DecisionRecord.history(in: document.fields), guidance: Guidance.check(referral)))
-            return
-        }
         let created = Timestamp.date(document.createdAt) ?? Date(timeIntervalSince1970: 0)
         let referral = Referral(
             id: UUID(uuidString: document.id)!, createdAt: created, createdBy: document.owner, updatedAt: created,
             values: document.fields)
-        let form = try context.store().forms.union
+        // A referral on a form version this laptop has not synced yet: fetch it, so every answer has its question.
+        if referral.formVersion > (try context.store().form.version) {
+            do {
+                try await client.fetchForms(upTo: referral.formVersion)
+            } catch {
+                context.console.error("Warning: form version \(referral.formVersion) could not be fetched (\(error)); answers it alone asks are shown under their paths.")
+            }
+        }
+        if output.json {
+            try context.console.json(Document(referral: document, decisions: DecisionRecord.history(in: document.fields), guidance: Guidance.check(referral)))
+            return
+        }
+        let store = try context.store()
+        let form = store.forms.union
+        let authority = try context.authority()
+        func time(_ stamp: String) -> String { Timestamp.date(stamp).map { Format.localTime($0, authority) } ?? stamp }
         // Under each field: what changed after the front door saw it, and every candidate of an open conflict.
-        let since = document.fields[IntakePath.decidedAt] != nil ? "the decision" : "the acknowledgement"
+        let since = document.fields[IntakePath.seenAt] != nil && (document.fields[IntakePath.seenAt] ?? "") > (document.fields[IntakePath.decidedAt] ?? "")
+            ? "the front door last marked changes seen" : document.fields[IntakePath.decidedAt] != nil ? "the decision" : "the acknowledgement"
         var notes: [String: [String]] = [:]
         var changedPaths: [String] = []
         for change in document.changes where change.kind == "write" || change.kind == "candidate" {
             if !changedPaths.contains(change.path) { changedPaths.append(change.path) }
         }
         for path in changedPaths {
+            let first = document.changes.first { $0.path == path }!
             let last = document.changes.last { $0.path == path }!
-            notes[path, default: []].append("* changed since \(since): by \(last.by) at \(last.at)")
+            notes[path, default: []].append(
+                "* changed since \(since): by \(last.by) at \(last.at); before: \(Format.value(first.previous, at: path, form: form))")
         }
         for conflict in document.conflicts {
             notes[conflict.path, default: []].append("! open conflict, waiting for an admin; every candidate:")
@@ -147,18 +223,49 @@ struct IntakeShow: FieldCommand {
             }
         }
         var lines = try Show.render(referral, all: false, context: context, notes: notes)
-        lines[1] = "Referred by \(document.owner); first synced \(document.createdAt)"
+        lines[0] = "Referral \(document.reference): \(referral.kind.title) (id \(document.id))"
+        lines[1] = "Referred by \(document.owner); submitted \(document.submittedAt ?? document.createdAt)" + (document.receipt.map { " under receipt \($0)" } ?? "")
         var header: [String] = []
+        let values = referral.visibleValues
+        header.append("Concern: " + (values["concern.summary"].map { TerminalText.oneLine($0) } ?? "(no summary given)"))
+        header.append("Is the child safe now? " + (values["urgency.child_safe_now"] == "no" ? "NO" : values["urgency.child_safe_now"] ?? "not answered")
+            + (values["urgency.immediate_risk"] == "yes" ? "; IMMEDIATE RISK" : ""))
+        if !document.clocks.isEmpty {
+            header.append("Clocks (times in \(authority.timeZone)):")
+            for clock in document.clocks {
+                let state = switch clock.state {
+                case .due: "due"
+                case .overdue: "OVERDUE"
+                case .met: "met \(clock.metAt.map(time) ?? "")"
+                case .metLate: "met LATE, \(clock.metAt.map(time) ?? "")"
+                case .stated: "\"\(TerminalText.oneLine(clock.text ?? ""))\""
+                }
+                header.append("  \(clock.title): " + (clock.due.map { "by \(time($0)), " } ?? "") + state + " (rule: \(clock.rule))")
+            }
+        }
         if let at = document.fields[IntakePath.acknowledgedAt] {
             header.append("Acknowledged \(at) by \(document.fields[IntakePath.acknowledgedBy] ?? "?")")
+        }
+        if let rating = document.fields[IntakePath.rating] {
+            header.append("RAG rating: \(RAGRating(rawValue: rating)?.title ?? rating) (\(document.fields[IntakePath.ratedBy] ?? "?") at \(document.fields[IntakePath.ratedAt] ?? "?"))")
+            let shared = document.fields[IntakePath.ratingFeedback] != nil ? "sent to the referrer as feedback" : "internal, not sent to the referrer"
+            header.append("  reason (\(shared)): \(TerminalText.oneLine(document.fields[IntakePath.ratingReason] ?? ""))")
         }
         let decisions = DecisionRecord.history(in: document.fields)
         if !decisions.isEmpty {
             header.append(decisions.count == 1 ? "Decision:" : "Decisions, oldest first (the last one stands):")
             header += Format.decisionLines(decisions, indent: "  ")
         }
+        if let at = document.fields[IntakePath.seenAt] {
+            header.append("Seen, decision stands: \(at) by \(document.fields[IntakePath.seenBy] ?? "?"): \(TerminalText.oneLine(document.fields[IntakePath.seenNote] ?? "")) (note internal)")
+        }
         if !changedPaths.isEmpty {
-            header.append("Changed since \(since): \(changedPaths.map { Format.path($0, in: referral) }.joined(separator: ", ")) (marked * below).")
+            header.append("CHANGED since \(since) (marked * below; `field intake seen` records that the decision stands):")
+            for path in changedPaths {
+                let first = document.changes.first { $0.path == path }!
+                let last = document.changes.last { $0.path == path }!
+                header.append("  \(Format.path(path, in: referral)): \(Format.value(first.previous, at: path, form: form)) -> \(Format.value(last.value, at: path, form: form)) (\(last.by), \(last.at))")
+            }
         }
         if !document.conflicts.isEmpty {
             header.append("Open conflicts: \(document.conflicts.map { Format.path($0.path, in: referral) }.joined(separator: ", ")) (marked ! below, every candidate shown).")
@@ -169,6 +276,70 @@ struct IntakeShow: FieldCommand {
         context.console.line("")
         context.console.line(report.warnings.isEmpty ? "Guidance: nothing missing." : "Guidance: \(report.warnings.count) thing(s) missing:")
         report.warnings.forEach { context.console.line("  ! \(Format.path($0.path, in: referral)): \($0.message)") }
+    }
+}
+
+struct IntakeHistory: FieldCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "Show a submitted referral's whole history: every value, who wrote it, when and from which device; conflicts and how they were settled; every acknowledgement, rating, decision and \"seen\" note.")
+    @Argument(help: "The referral's reference (F-XXXX-XXXX), id or a unique prefix of its id.", completion: .custom(Completion.referralIDs)) var id: String
+    @OptionGroup var output: JSONOption
+
+    func run(in context: Context) async throws {
+        let client = try context.onlineClient()
+        let full = try await queuedID(id, client: client)
+        let entries = try await client.referralHistory(full)
+        if output.json {
+            try context.console.json(entries)
+            return
+        }
+        let form = try context.store().forms.union
+        var rows = [["REV", "AT", "WHAT", "PATH", "VALUE", "BY", "DEVICE"]]
+        rows += entries.map { entry in
+            let what = switch entry.kind {
+            case "resolution": "resolved: \(TerminalText.oneLine(entry.reason ?? ""))"
+            case "candidate": "candidate"
+            case "conflict": "conflict"
+            default: IntakePath.internalPaths.contains(entry.path) ? "write (internal)" : "write"
+            }
+            let value = entry.path.hasPrefix("@") ? TerminalText.oneLine(entry.value ?? "(cleared)") : Format.value(entry.value, at: entry.path, form: form)
+            return [String(entry.revision), entry.at, what, entry.path, String(value.prefix(60)), entry.by, Format.device(entry.device, author: entry.by)]
+        }
+        Format.table(rows).forEach(context.console.line)
+    }
+}
+
+struct Rate: FieldCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Rate a referral red, amber or green, with a reason: the rating restarts the decision clock.",
+        discussion: "The rating reaches the referrer; the reason stays with the front door unless --feedback sends it too. A new rating replaces the current one; the history keeps every rating.")
+    @Argument(help: "The referral's reference (F-XXXX-XXXX), id or a unique prefix of its id.", completion: .custom(Completion.referralIDs)) var id: String
+    @Option(help: "red, amber or green.") var rating: RAGRating
+    @Option(help: "Why (kept with the rating; internal unless --feedback).") var reason: String
+    @Flag(help: "Also send the reason to the referrer as feedback.") var feedback = false
+
+    func run(in context: Context) async throws {
+        let client = try context.onlineClient()
+        let full = try await queuedID(id, client: client)
+        let reply = try await client.rate(full, rating: rating, reason: reason, feedback: feedback)
+        context.console.line("Referral \(full) rated \(rating.title) at \(reply.ratedAt); the decision clock restarts. "
+            + (feedback ? "The referrer sees the rating and its reason on their next sync." : "The referrer sees the rating, not the reason, on their next sync."))
+    }
+}
+
+struct Seen: FieldCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Record that the front door saw what changed since its decision, and the decision stands (clears CHANGED).",
+        discussion: "The note is for the record and stays with the front door; the referrer sees that their change was seen.")
+    @Argument(help: "The referral's reference (F-XXXX-XXXX), id or a unique prefix of its id.", completion: .custom(Completion.referralIDs)) var id: String
+    @Option(help: "Why the decision stands.") var note: String
+
+    func run(in context: Context) async throws {
+        let client = try context.onlineClient()
+        let full = try await queuedID(id, client: client)
+        let reply = try await client.markSeen(full, note: note)
+        context.console.line("Referral \(full): changes marked seen at \(reply.seenAt) by \(reply.seenBy); the decision stands.")
     }
 }
 

@@ -104,6 +104,16 @@ struct Show: FieldCommand {
             lines += ["", "Answers to questions form version \(form.version) does not ask (kept, and exported)"]
             lines += kept.map { "  \(Format.path($0.0, in: referral)): \(TerminalText.oneLine($0.1.type.display(values[$0.0]!)))" }
         }
+        // Answers to questions no form version on this device knows (a version
+        // it could not fetch): shown by path, never dropped.
+        let unplaced = values.keys.sorted().filter { path in
+            !path.hasPrefix("@") && store.forms.union.field(atStoredPath: path) == nil
+                && !(path.split(separator: ".").count == 2 && values[path] == ItemMarker.present)
+        }
+        if !unplaced.isEmpty {
+            lines += ["", "Answers to questions this device's form versions do not know (written on form version \(referral.formVersion)), by path"]
+            lines += unplaced.map { "  \($0): \(TerminalText.oneLine(values[$0]!))" }
+        }
         return lines
     }
 }
@@ -144,8 +154,10 @@ struct List: FieldCommand {
         let pending: Int
         /// The first child's name, or null.
         @NullEncoded var child: String?
+        /// The referral's own reference (`F-XXXX-XXXX`) once the server gave it one, or null.
+        @NullEncoded var reference: String?
 
-        enum CodingKeys: String, CodingKey { case id, kind, status, updated_at, pending, child }
+        enum CodingKeys: String, CodingKey { case id, kind, status, updated_at, pending, child, reference }
     }
 
     func run(in context: Context) async throws {
@@ -153,7 +165,7 @@ struct List: FieldCommand {
         if output.json {
             try context.console.json(summaries.map {
                 Row(id: $0.id.lowercased, kind: $0.kind.rawValue, status: $0.status.rawValue, updated_at: Timestamp.string($0.updatedAt),
-                    pending: $0.pendingChanges, child: $0.label)
+                    pending: $0.pendingChanges, child: $0.label, reference: $0.reference)
             })
             return
         }
@@ -162,10 +174,10 @@ struct List: FieldCommand {
             return
         }
         let ids = summaries.map(\.id)
-        var rows = [["ID", "KIND", "STATUS", "UPDATED", "PENDING", "CHILD"]]
+        var rows = [["ID", "REFERENCE", "KIND", "STATUS", "UPDATED", "PENDING", "CHILD"]]
         rows += summaries.map {
-            [Format.shortID($0.id, among: ids), $0.kind.rawValue, $0.status.rawValue, Timestamp.string($0.updatedAt),
-             String($0.pendingChanges), $0.label ?? "-"]
+            [Format.shortID($0.id, among: ids), $0.reference ?? "-", $0.kind.rawValue, $0.status.rawValue, Timestamp.string($0.updatedAt),
+             String($0.pendingChanges), $0.label.map { String(TerminalText.oneLine($0).prefix(40)) } ?? "-"]
         }
         Format.table(rows).forEach(context.console.line)
     }

@@ -185,8 +185,12 @@ struct Status: FieldCommand {
         let rejected: [RejectedJSON]
         @NullEncoded var acknowledged: AcknowledgedJSON?
         @NullEncoded var outcome: OutcomeJSON?
-        /// The front door's RAG rating, with its reason.
+        /// The front door's RAG rating, with the reason when it was sent as feedback.
         @NullEncoded var rating: RatingJSON?
+        /// The referral's own reference (`F-XXXX-XXXX`), once the server gave it one.
+        @NullEncoded var reference: String?
+        /// When the front door saw a change made after its decision, and the decision stood.
+        @NullEncoded var seen: SeenJSON?
         /// Every decision, oldest first; the last is `outcome`.
         let decisions: [DecisionJSON]
         /// Set once three working days have passed since receipt with no acknowledgement.
@@ -195,7 +199,15 @@ struct Status: FieldCommand {
         struct RatingJSON: Encodable {
             let rating: String
             let title: String
-            let reason: String
+            /// The reason, only when the front door sent it as feedback (otherwise it stays internal); null if not.
+            @NullEncoded var feedback: String?
+            let at: String
+            let by: String
+
+            enum CodingKeys: String, CodingKey { case rating, title, feedback, at, by }
+        }
+
+        struct SeenJSON: Encodable {
             let at: String
             let by: String
         }
@@ -208,7 +220,9 @@ struct Status: FieldCommand {
             let reason: String
         }
 
-        enum CodingKeys: String, CodingKey { case id, status, pending, receipt, conflicts, resolved, rejected, acknowledged, outcome, rating, decisions, escalate }
+        enum CodingKeys: String, CodingKey {
+            case id, reference, status, pending, receipt, conflicts, resolved, rejected, acknowledged, outcome, rating, seen, decisions, escalate
+        }
     }
 
     static let escalation = "no acknowledgement after 3 working days: contact the team manager"
@@ -226,9 +240,10 @@ struct Status: FieldCommand {
                                      at: door[IntakePath.decidedAt], by: door[IntakePath.decidedBy])
             }
             let rating = door[IntakePath.rating].map {
-                Document.RatingJSON(rating: $0, title: RAGRating(rawValue: $0)?.title ?? $0, reason: door[IntakePath.ratingReason] ?? "",
+                Document.RatingJSON(rating: $0, title: RAGRating(rawValue: $0)?.title ?? $0, feedback: door[IntakePath.ratingFeedback],
                                     at: door[IntakePath.ratedAt] ?? "", by: door[IntakePath.ratedBy] ?? "")
             }
+            let seen = door[IntakePath.seenAt].map { Document.SeenJSON(at: $0, by: door[IntakePath.seenBy] ?? "") }
             let overdue = status.receivedAt.map { acknowledged == nil && now > calendar.escalationDue(receivedAt: $0) } ?? false
             return Document(
                 id: status.id.lowercased, status: status.status.rawValue, pending: status.pending,
@@ -236,7 +251,7 @@ struct Status: FieldCommand {
                 conflicts: status.conflicts.map { .init(id: $0.id, path: $0.path, candidates: $0.candidates) },
                 resolved: status.resolved.map { .init(id: $0.id, path: $0.path, by: $0.resolution.by, at: $0.resolution.at, reason: $0.resolution.reason) },
                 rejected: status.rejected.map { .init(path: $0.path, value: $0.value, reason: $0.rejectedReason ?? "") },
-                acknowledged: acknowledged, outcome: outcome, rating: rating,
+                acknowledged: acknowledged, outcome: outcome, rating: rating, reference: door[IntakePath.reference], seen: seen,
                 decisions: status.decisions.map { .init(outcome: $0.outcome, title: $0.title, note: $0.note, at: $0.decidedAt, by: $0.decidedBy, reason: $0.reason) },
                 escalate: overdue ? Self.escalation : nil)
         }
@@ -251,7 +266,7 @@ struct Status: FieldCommand {
         }
         for (status, document) in zip(statuses, documents) {
             let referral = try store.referral(status.id)
-            var line = "\(document.id)  \(document.status)"
+            var line = "\(document.id)  \(document.status)" + (document.reference.map { ", reference \($0)" } ?? "")
             line += document.pending == 0 ? ", nothing waiting" : ", \(document.pending) change(s) waiting to sync"
             if let receipt = document.receipt { line += ", last receipt \(receipt.reference) at \(receipt.time)" }
             context.console.line(line)
@@ -261,7 +276,8 @@ struct Status: FieldCommand {
                 context.console.line("  received by the server, not yet acknowledged by the front door")
             }
             if let rating = document.rating {
-                context.console.line("  RAG rating: \(rating.title), because \(TerminalText.oneLine(rating.reason)) (\(rating.by) at \(rating.at))")
+                context.console.line("  RAG rating: \(rating.title) (\(rating.by) at \(rating.at))")
+                if let feedback = rating.feedback { context.console.line("  the front door's feedback on the rating: \(TerminalText.oneLine(feedback))") }
             }
             if let outcome = document.outcome {
                 context.console.line("  outcome: \(outcome.title)" + (outcome.note.map { ": \(TerminalText.oneLine($0))" } ?? ""))
@@ -269,6 +285,9 @@ struct Status: FieldCommand {
             if status.decisions.count > 1 {
                 context.console.line("  the front door changed its decision; every decision, oldest first:")
                 Format.decisionLines(status.decisions, indent: "    ").forEach(context.console.line)
+            }
+            if let seen = document.seen {
+                context.console.line("  the front door saw your later changes at \(seen.at) (\(seen.by)); its decision stands")
             }
             if let escalate = document.escalate { context.console.line("  Escalate: \(escalate).") }
             for conflict in status.conflicts {

@@ -27,6 +27,11 @@ public struct Authority: Codable, Sendable, Equatable {
     public var officeHours: [String: Hours]
     /// `YYYY-MM-DD`; closed all day.
     public var bankHolidays: [String]
+    /// The front door's clocks (`FrontDoorClocks`); nil keeps every default.
+    public var clocks: FrontDoorClocks?
+
+    /// The clocks the front door works to: the configured ones, or the defaults.
+    public var frontDoorClocks: FrontDoorClocks { clocks ?? .standard }
 
     /// Reads and checks a configuration file, naming the file and the fault.
     public static func load(contentsOf url: URL) throws -> Authority {
@@ -57,6 +62,7 @@ public struct Authority: Codable, Sendable, Equatable {
         for day in bankHolidays where CalendarDate(parsing: day) == nil {
             throw AuthorityError(message: "The authority configuration '\(source)' has a bank holiday '\(day)' that is not a YYYY-MM-DD date.")
         }
+        try clocks?.validate(source: source)
     }
 
     static let weekdays = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]

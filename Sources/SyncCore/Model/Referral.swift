@@ -121,6 +121,8 @@ public struct ReferralSummary: Sendable, Equatable {
     /// The first child's name (or "unborn baby"), for telling rows apart.
     public var label: String?
     public var pendingChanges: Int
+    /// The referral's own reference (`IntakePath.reference`), once the server has given it one.
+    public var reference: String? = nil
 }
 
 /// One line of a referral's local history: every edit, never rewritten.

@@ -44,6 +44,12 @@ public enum ConsoleDevice {
     public static let id = "web-console"
 }
 
+/// The author and device id the server records for what it writes itself,
+/// such as a referral's own reference (`IntakePath.reference`).
+public enum ServerDevice {
+    public static let id = "sync-server"
+}
+
 /// Record-level paths the front door writes; devices may not. They reach the
 /// referrer's devices through the ordinary pull.
 public enum IntakePath {
@@ -53,6 +59,26 @@ public enum IntakePath {
     public static let ratingReason = "@rating_reason"
     public static let ratedAt = "@rated_at"
     public static let ratedBy = "@rated_by"
+
+    /// What the front door shares of a rating with the referrer: the reason,
+    /// only when the duty worker marked it as feedback. `@rating_reason`
+    /// itself is internal (`internalPaths`).
+    public static let ratingFeedback = "@rating_feedback"
+
+    /// The referral's own reference (`F-XXXX-XXXX`), given by the server when
+    /// it is first submitted and never changed: the one the referrer quotes,
+    /// the queue, search, exports and the FHIR bundle use. Receipts stay per push.
+    public static let reference = "@reference"
+
+    /// The front door saw what changed after its decision, and the decision
+    /// stands ("seen: decision stands"): when, who, and the worker's note.
+    public static let seenAt = "@seen_at"
+    public static let seenBy = "@seen_by"
+    public static let seenNote = "@seen_note"
+
+    /// The front door's own words, never sent to the referrer's devices:
+    /// a practitioner's pull leaves them out.
+    public static let internalPaths: Set<String> = [ratingReason, seenNote]
 
     public static let acknowledgedAt = "@acknowledged_at"
     public static let acknowledgedBy = "@acknowledged_by"
@@ -153,12 +179,31 @@ public struct QueueEntry: Codable, Sendable, Equatable {
     public var immediateRisk: Bool
     /// An allegation against an adult who works with children (`kind` lado).
     public var lado: Bool
+    /// The referral's own reference (`IntakePath.reference`); null before the server gave one.
+    @NullEncoded public var reference: String?
+    /// The referrer's answer to "Is the child currently safe?" (`yes`, `no`), if given.
+    @NullEncoded public var childSafeNow: String?
+    /// The referrer's own deadline, as written.
+    @NullEncoded public var deadline: String?
+    /// The front door's RAG rating (`RAGRating`), if rated.
+    @NullEncoded public var rating: String?
+    /// When the decision is due (`FrontDoorClocks`: by rating, else from receipt).
+    public var decideDue: String
+    /// Not decided by `decideDue`.
+    public var decisionOverdue: Bool
 
     public init(
         id: String, kind: String, receipt: String?, submittedAt: String, acknowledged: Bool, acknowledgedAt: String?, ackDue: String,
         overdue: Bool, outcome: String?, changedAt: String? = nil, openConflicts: Int = 0, childName: String? = nil, children: Int = 0,
-        agency: String? = nil, immediateRisk: Bool = false
+        agency: String? = nil, immediateRisk: Bool = false, reference: String? = nil, childSafeNow: String? = nil, deadline: String? = nil,
+        rating: String? = nil, decideDue: String? = nil, decisionOverdue: Bool = false
     ) {
+        self.reference = reference
+        self.childSafeNow = childSafeNow
+        self.deadline = deadline
+        self.rating = rating
+        self.decideDue = decideDue ?? ackDue
+        self.decisionOverdue = decisionOverdue
         self.id = id
         self.kind = kind
         self.receipt = receipt
@@ -193,7 +238,42 @@ public struct QueueEntry: Codable, Sendable, Equatable {
         case id, kind, receipt, submittedAt = "submitted_at", acknowledged, acknowledgedAt = "acknowledged_at"
         case ackDue = "ack_due", overdue, outcome, changed, changedAt = "changed_at", openConflicts = "open_conflicts"
         case childName = "child_name", children, agency, immediateRisk = "immediate_risk", lado
+        case reference, childSafeNow = "child_safe_now", deadline, rating, decideDue = "decide_due", decisionOverdue = "decision_overdue"
     }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        kind = try container.decode(String.self, forKey: .kind)
+        receipt = try container.decodeIfPresent(String.self, forKey: .receipt)
+        submittedAt = try container.decode(String.self, forKey: .submittedAt)
+        acknowledged = try container.decode(Bool.self, forKey: .acknowledged)
+        acknowledgedAt = try container.decodeIfPresent(String.self, forKey: .acknowledgedAt)
+        ackDue = try container.decode(String.self, forKey: .ackDue)
+        overdue = try container.decode(Bool.self, forKey: .overdue)
+        outcome = try container.decodeIfPresent(String.self, forKey: .outcome)
+        changed = try container.decode(Bool.self, forKey: .changed)
+        changedAt = try container.decodeIfPresent(String.self, forKey: .changedAt)
+        openConflicts = try container.decode(Int.self, forKey: .openConflicts)
+        childName = try container.decodeIfPresent(String.self, forKey: .childName)
+        children = try container.decode(Int.self, forKey: .children)
+        agency = try container.decodeIfPresent(String.self, forKey: .agency)
+        immediateRisk = try container.decode(Bool.self, forKey: .immediateRisk)
+        lado = try container.decode(Bool.self, forKey: .lado)
+        // A server from before the front door's clocks sends none of these.
+        reference = try container.decodeIfPresent(String.self, forKey: .reference)
+        childSafeNow = try container.decodeIfPresent(String.self, forKey: .childSafeNow)
+        deadline = try container.decodeIfPresent(String.self, forKey: .deadline)
+        rating = try container.decodeIfPresent(String.self, forKey: .rating)
+        decideDue = try container.decodeIfPresent(String.self, forKey: .decideDue) ?? ackDue
+        decisionOverdue = try container.decodeIfPresent(Bool.self, forKey: .decisionOverdue) ?? false
+    }
+
+    /// The child is not safe now, as the referrer answered.
+    public var notSafeNow: Bool { childSafeNow == "no" }
+
+    /// What the referrer and the front door call it: the reference, else the receipt, else the id's start.
+    public var shownReference: String { reference ?? receipt ?? String(id.prefix(13)) }
 }
 
 /// Which referrals the intake queue lists (`GET /v1/intake/queue?view=`).
@@ -212,8 +292,8 @@ public enum QueueView: String, Codable, Sendable, CaseIterable {
 }
 
 /// A submitted referral as intake reads it: every current value by path, its
-/// open conflicts with their candidates, and what changed after the front
-/// door last acknowledged or decided it.
+/// open conflicts with their candidates, what changed after the front door
+/// last acknowledged, decided or saw it, and its clocks.
 public struct ReferralDocument: Codable, Sendable, Equatable {
     public var id: String
     public var owner: String
@@ -221,20 +301,31 @@ public struct ReferralDocument: Codable, Sendable, Equatable {
     public var fields: [String: String]
     /// Open conflicts on the referral's fields, every candidate included.
     public var conflicts: [ConflictSummary]
-    /// Changes that arrived after the front door last acknowledged or
-    /// decided, oldest first (empty before an acknowledgement).
+    /// Changes that arrived after the front door last acknowledged, decided
+    /// or saw the referral, oldest first (empty before an acknowledgement).
     public var changes: [ReferralChange]
+    /// When it was first submitted, and under which push's receipt.
+    @NullEncoded public var submittedAt: String?
+    @NullEncoded public var receipt: String?
+    /// The front door's clocks at the time of reading (`WorkingCalendar.clocks`).
+    public var clocks: [ReferralClock]
 
-    public init(id: String, owner: String, createdAt: String, fields: [String: String], conflicts: [ConflictSummary] = [], changes: [ReferralChange] = []) {
+    public init(
+        id: String, owner: String, createdAt: String, fields: [String: String], conflicts: [ConflictSummary] = [], changes: [ReferralChange] = [],
+        submittedAt: String? = nil, receipt: String? = nil, clocks: [ReferralClock] = []
+    ) {
         self.id = id
         self.owner = owner
         self.createdAt = createdAt
         self.fields = fields
         self.conflicts = conflicts
         self.changes = changes
+        self.submittedAt = submittedAt
+        self.receipt = receipt
+        self.clocks = clocks
     }
 
-    enum CodingKeys: String, CodingKey { case id, owner, createdAt = "created_at", fields, conflicts, changes }
+    enum CodingKeys: String, CodingKey { case id, owner, createdAt = "created_at", fields, conflicts, changes, submittedAt = "submitted_at", receipt, clocks }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -242,27 +333,145 @@ public struct ReferralDocument: Codable, Sendable, Equatable {
         owner = try container.decode(String.self, forKey: .owner)
         createdAt = try container.decode(String.self, forKey: .createdAt)
         fields = try container.decode([String: String].self, forKey: .fields)
-        // A server from before conflicts and changes were sent sends neither.
+        // A server from before conflicts, changes and clocks were sent sends none of them.
         conflicts = try container.decodeIfPresent([ConflictSummary].self, forKey: .conflicts) ?? []
         changes = try container.decodeIfPresent([ReferralChange].self, forKey: .changes) ?? []
+        submittedAt = try container.decodeIfPresent(String.self, forKey: .submittedAt)
+        receipt = try container.decodeIfPresent(String.self, forKey: .receipt)
+        clocks = try container.decodeIfPresent([ReferralClock].self, forKey: .clocks) ?? []
     }
+
+    /// The referral's own reference, else its first receipt, else the start of its id.
+    public var reference: String { fields[IntakePath.reference] ?? receipt ?? String(id.prefix(13)) }
 }
 
 /// One entry of a referral's change log, as intake sees what changed: which
 /// field, when the server took it, who wrote it, and how (`write`: the field
 /// took the value; `candidate`: it became one side of a conflict or lost;
-/// `conflict`: the field's conflict state changed).
+/// `conflict`: the field's conflict state changed), with the value it
+/// brought and the one the front door last saw.
 public struct ReferralChange: Codable, Sendable, Equatable {
     public var path: String
     public var at: String
     public var by: String
     public var kind: String
+    /// The value this change brought (null: cleared).
+    @NullEncoded public var value: String?
+    /// The field's value when the front door last acknowledged, decided or saw the referral (null: none).
+    @NullEncoded public var previous: String?
 
-    public init(path: String, at: String, by: String, kind: String) {
+    public init(path: String, at: String, by: String, kind: String, value: String? = nil, previous: String? = nil) {
         self.path = path
         self.at = at
         self.by = by
         self.kind = kind
+        self.value = value
+        self.previous = previous
+    }
+
+    enum CodingKeys: String, CodingKey { case path, at, by, kind, value, previous }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        path = try container.decode(String.self, forKey: .path)
+        at = try container.decode(String.self, forKey: .at)
+        by = try container.decode(String.self, forKey: .by)
+        kind = try container.decode(String.self, forKey: .kind)
+        value = try container.decodeIfPresent(String.self, forKey: .value)
+        previous = try container.decodeIfPresent(String.self, forKey: .previous)
+    }
+}
+
+/// The front door saw what changed after its decision, and the decision
+/// stands: the note is for the record (internal, never sent to the referrer).
+public struct SeenRequest: Codable, Sendable, Equatable {
+    public var note: String
+
+    public init(note: String) { self.note = note }
+}
+
+/// What `POST /v1/intake/referrals/{id}/seen` recorded.
+public struct SeenReply: Codable, Sendable, Equatable {
+    public var id: String
+    public var seenAt: String
+    public var seenBy: String
+    public var note: String
+
+    public init(id: String, seenAt: String, seenBy: String, note: String) {
+        self.id = id
+        self.seenAt = seenAt
+        self.seenBy = seenBy
+        self.note = note
+    }
+
+    enum CodingKeys: String, CodingKey { case id, seenAt = "seen_at", seenBy = "seen_by", note }
+}
+
+/// Intake's RAG rating of a referral: the rating, the reason (internal),
+/// and whether the reason is also sent to the referrer as feedback.
+public struct RatingRequest: Codable, Sendable, Equatable {
+    public var rating: String
+    public var reason: String
+    /// True to send the reason to the referrer (`IntakePath.ratingFeedback`); absent or false keeps it internal.
+    public var feedback: Bool?
+
+    public init(rating: String, reason: String, feedback: Bool? = nil) {
+        self.rating = rating
+        self.reason = reason
+        self.feedback = feedback
+    }
+}
+
+/// What `POST /v1/intake/referrals/{id}/rating` recorded.
+public struct RatingReply: Codable, Sendable, Equatable {
+    public var id: String
+    public var rating: String
+    public var reason: String
+    public var ratedAt: String
+    public var ratedBy: String
+    /// Whether the reason was sent to the referrer as feedback.
+    public var feedback: Bool
+
+    public init(id: String, rating: String, reason: String, ratedAt: String, ratedBy: String, feedback: Bool) {
+        self.id = id
+        self.rating = rating
+        self.reason = reason
+        self.ratedAt = ratedAt
+        self.ratedBy = ratedBy
+        self.feedback = feedback
+    }
+
+    enum CodingKeys: String, CodingKey { case id, rating, reason, ratedAt = "rated_at", ratedBy = "rated_by", feedback }
+}
+
+/// One entry of a referral's history (`GET /v1/intake/referrals/{id}/history`),
+/// in the order the server took them: a value written, a conflict candidate,
+/// a conflict opened or settled, an acknowledgement, rating, decision or
+/// "seen" note (each a record-level `@` path), with who, when and from which device.
+public struct ReferralHistoryEntry: Codable, Sendable, Equatable {
+    public var revision: Int64
+    /// `write`, `candidate`, `conflict` (a change log entry), or `resolution` (an admin settled a conflict).
+    public var kind: String
+    public var path: String
+    @NullEncoded public var value: String?
+    public var by: String
+    public var device: String
+    public var at: String
+    /// The conflict the entry belongs to, if any.
+    @NullEncoded public var conflict: String?
+    /// For a resolution: why the admin chose the value.
+    @NullEncoded public var reason: String?
+
+    public init(revision: Int64, kind: String, path: String, value: String?, by: String, device: String, at: String, conflict: String? = nil, reason: String? = nil) {
+        self.revision = revision
+        self.kind = kind
+        self.path = path
+        self.value = value
+        self.by = by
+        self.device = device
+        self.at = at
+        self.conflict = conflict
+        self.reason = reason
     }
 }
 

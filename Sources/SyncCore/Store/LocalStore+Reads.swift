@@ -55,7 +55,8 @@ extension LocalStore {
                         AND (SELECT value FROM field_value i WHERE i.referral_id = r.id
                              AND i.path = substr(f.path, 1, length(f.path) - length('.full_name'))) = 'present'
                         ORDER BY f.path LIMIT 1) AS label_path,
-                    (SELECT count(*) FROM outbox WHERE referral_id = r.id) AS pending
+                    (SELECT count(*) FROM outbox WHERE referral_id = r.id) AS pending,
+                    (SELECT value FROM field_value WHERE referral_id = r.id AND path = '@reference') AS reference
                 FROM referral r ORDER BY r.updated_at DESC, r.id DESC
                 """)
             return try rows.map { row in
@@ -66,7 +67,8 @@ extension LocalStore {
                     kind: (row["kind"] as String?).flatMap(ReferralKind.init(rawValue:)) ?? .socialCare,
                     status: (row["status"] as String?).flatMap(ReferralStatus.init(rawValue:)) ?? .draft,
                     updatedAt: Timestamp.date(row["updated_at"]) ?? .distantPast,
-                    label: label, pendingChanges: row["pending"])
+                    label: label, pendingChanges: row["pending"],
+                    reference: try cipher.open(row, "reference", record: id, path: IntakePath.reference))
             }
         }
     }

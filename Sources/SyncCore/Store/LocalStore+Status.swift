@@ -72,7 +72,7 @@ extension LocalStore {
                 let mine = outbox.filter { $0.record == id }
                 let receivedAt = try String.fetchOne(db, sql: "SELECT received_at FROM referral WHERE id = ?", arguments: [key]).flatMap { Timestamp.date($0) }
                 let frontDoor = Dictionary(uniqueKeysWithValues: try Row.fetchAll(
-                    db, sql: "SELECT path, value FROM field_value WHERE referral_id = ? AND (path IN ('@acknowledged_at', '@acknowledged_by', '@outcome', '@outcome_note', '@decided_at', '@decided_by', '@rating', '@rating_reason', '@rated_at', '@rated_by') OR path LIKE '@decision.%') AND value IS NOT NULL",
+                    db, sql: "SELECT path, value FROM field_value WHERE referral_id = ? AND (path IN ('@acknowledged_at', '@acknowledged_by', '@outcome', '@outcome_note', '@decided_at', '@decided_by', '@rating', '@rating_feedback', '@rated_at', '@rated_by', '@reference', '@seen_at', '@seen_by') OR path LIKE '@decision.%') AND value IS NOT NULL",
                     arguments: [key]
                 ).map { row in (row["path"] as String, try cipher.open(row, "value", record: key, path: row["path"]) ?? "") })
                 return SyncStatus(

@@ -11,10 +11,45 @@ extension SyncClient {
         return try decode(DecisionReply.self, try await call("the decision") { try await transport.post("v1/intake/referrals/\(id)/decision", body: body) }, what: "the decision")
     }
 
-    /// The intake queue in triage order (immediate risk first, then by the
-    /// acknowledgement deadline), only the referrals `view` picks.
-    public func queue(view: QueueView) async throws -> [QueueEntry] {
-        let query = [URLQueryItem(name: "view", value: view.rawValue)]
+    /// The intake queue in triage order (undecided referrals at immediate
+    /// risk first, then by the next clock due), only the referrals `view`
+    /// picks, and of those only what matches `search` (a child's name,
+    /// reference, agency, NHS number or id prefix), `rating` (red, amber,
+    /// green or unrated) and `agency`, when given.
+    public func queue(view: QueueView, search: String? = nil, rating: String? = nil, agency: String? = nil) async throws -> [QueueEntry] {
+        var query = [URLQueryItem(name: "view", value: view.rawValue)]
+        if let search { query.append(URLQueryItem(name: "q", value: search)) }
+        if let rating { query.append(URLQueryItem(name: "rating", value: rating)) }
+        if let agency { query.append(URLQueryItem(name: "agency", value: agency)) }
         return try decode([QueueEntry].self, try await call("the queue") { try await transport.get("v1/intake/queue", query: query) }, what: "the queue")
+    }
+
+    /// Rates a referral red, amber or green with a reason; `feedback` also sends the reason to the referrer.
+    public func rate(_ id: String, rating: RAGRating, reason: String, feedback: Bool) async throws -> RatingReply {
+        let body = try JSONEncoder().encode(RatingRequest(rating: rating.rawValue, reason: reason, feedback: feedback ? true : nil))
+        return try decode(RatingReply.self, try await call("the rating") { try await transport.post("v1/intake/referrals/\(id)/rating", body: body) }, what: "the rating")
+    }
+
+    /// Records that the front door saw the changes since its decision, and the decision stands.
+    public func markSeen(_ id: String, note: String) async throws -> SeenReply {
+        let body = try JSONEncoder().encode(SeenRequest(note: note))
+        return try decode(SeenReply.self, try await call("the note") { try await transport.post("v1/intake/referrals/\(id)/seen", body: body) }, what: "the note")
+    }
+
+    /// A submitted referral's whole history, oldest first.
+    public func referralHistory(_ id: String) async throws -> [ReferralHistoryEntry] {
+        try decode([ReferralHistoryEntry].self, try await call("the history") { try await transport.get("v1/intake/referrals/\(id)/history", query: []) }, what: "the history")
+    }
+
+    /// Fetches the published form versions up to `version` that this device
+    /// lacks (an intake laptop reading a referral written on a version it
+    /// has not synced yet); returns the newest version it then has.
+    @discardableResult
+    public func fetchForms(upTo version: Int) async throws -> Int {
+        guard version > store.form.version else { return store.form.version }
+        var summary = SyncSummary()
+        summary.serverFormVersion = version
+        try await fetchForms(into: &summary)
+        return store.form.version
     }
 }

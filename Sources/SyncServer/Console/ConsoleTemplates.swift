@@ -18,7 +18,7 @@ enum ConsoleTemplates {
     }()
 
     static let templates: [String: String] = [
-        "layout": layout, "sign-in": signIn, "queue": queue, "referral": referral, "conflicts": conflicts,
+        "layout": layout, "sign-in": signIn, "queue": queue, "referral": referral, "history": history, "conflicts": conflicts,
         "devices": devices, "revoke": revoke, "audit": audit, "message": message, "field": field,
     ]
 
@@ -77,60 +77,121 @@ enum ConsoleTemplates {
 
     static let queue = """
         <h1>Queue</h1>
-        <p>Submitted referrals, what is due first at the top: immediate risk, then the acknowledgement deadline (one working day from receipt). Times are {{zone}}.</p>
+        <p>Submitted referrals, the most urgent first: undecided referrals at immediate risk, then whatever is due next (the acknowledgement, then the decision). Times are {{zone}}.</p>
+        <ul class="counts" aria-label="Undecided referrals">
+        {{#counts}}<li{{#alarm}} class="alarm"{{/alarm}}><strong>{{count}}</strong> {{label}}</li>{{/counts}}
+        </ul>
+        {{#overdueCount}}<p class="overdue-banner" role="alert"><strong>OVERDUE:</strong> {{overdueCount}} referral(s) not acknowledged or decided by their deadline.</p>{{/overdueCount}}
+        <form method="get" action="/console/queue" class="inline search" role="search">
+        <input type="hidden" name="view" value="{{view}}">
+        <label for="search">Find</label>
+        <input id="search" name="q" type="search" value="{{search}}" placeholder="child's name, reference, agency, NHS number or id" size="40">
+        <label for="filter-rating">RAG</label>
+        <select id="filter-rating" name="rating"><option value="">any</option>{{#ratings}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/ratings}}</select>
+        <label for="filter-agency">Agency</label>
+        <select id="filter-agency" name="agency"><option value="">any</option>{{#agencies}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/agencies}}</select>
+        <button type="submit">Find</button>
+        {{#filtered}}<a href="/console/queue?view={{view}}">Clear</a>{{/filtered}}
+        </form>
         <nav aria-label="Which referrals">
         <ul class="filters">
-        {{#views}}<li><a href="/console/queue?view={{value}}"{{#current}} aria-current="page"{{/current}}>{{label}}</a></li>{{/views}}
+        {{#views}}<li><a href="{{href}}"{{#current}} aria-current="page"{{/current}}>{{label}}</a></li>{{/views}}
+        <li><a href="{{csv}}" download>Download this view (CSV)</a></li>
         </ul>
         </nav>
-        {{#overdueCount}}<p class="overdue-banner" role="alert"><strong>OVERDUE:</strong> {{overdueCount}} referral(s) not acknowledged by their deadline.</p>{{/overdueCount}}
-        {{#hasEntries}}
-        <table>
+        {{#hasRows}}
+        <table class="queue">
         <caption>{{caption}}</caption>
-        <thead><tr><th scope="col">Receipt</th><th scope="col">Kind</th><th scope="col">Child</th><th scope="col">Submitted</th><th scope="col">Acknowledgement due</th><th scope="col">Flags</th><th scope="col">RAG rating</th><th scope="col">State</th></tr></thead>
+        <thead><tr><th scope="col">Reference</th><th scope="col">Child</th><th scope="col">Urgency</th><th scope="col">Agency</th><th scope="col">Acknowledge by</th><th scope="col">Decide by</th><th scope="col">Flags</th><th scope="col">RAG rating</th><th scope="col">State</th></tr></thead>
         <tbody>
-        {{/hasEntries}}
-        {{#entries}}
-        <tr class="{{#overdue}}overdue{{/overdue}}">
-        <td class="nowrap"><a href="/console/referrals/{{id}}">{{receipt}}</a></td>
-        <td>{{kind}}</td>
+        {{/hasRows}}
+        {{#rows}}
+        <tr class="{{tint}}">
+        <td class="nowrap"><a href="/console/referrals/{{id}}">{{reference}}</a><br><span class="hint">{{kind}}</span></td>
         <td>{{child}}</td>
-        <td>{{submitted}}</td>
-        <td>{{due}}{{#overdue}} <strong class="flag overdue-flag">OVERDUE</strong>{{/overdue}}</td>
-        <td>{{#immediateRisk}}<strong class="flag risk">IMMEDIATE RISK</strong> {{/immediateRisk}}{{#lado}}<strong class="flag lado">LADO</strong> {{/lado}}{{#sameNHS}}<strong class="flag same-nhs">SAME NHS NUMBER as <a href="/console/referrals/{{id}}">{{receipt}}</a></strong> {{/sameNHS}}{{#changed}}<strong class="flag changed">CHANGED since the front door saw it</strong> {{/changed}}{{#conflicts}}<span class="flag">{{conflicts}} open conflict(s)</span>{{/conflicts}}</td>
+        <td>{{#immediateRisk}}<strong class="flag risk">IMMEDIATE RISK</strong> {{/immediateRisk}}{{#notSafeNow}}<strong class="flag risk">NOT SAFE NOW</strong> {{/notSafeNow}}{{#deadline}}<span class="deadline">Referrer's deadline: {{deadline}}</span>{{/deadline}}</td>
+        <td>{{agency}}</td>
+        <td>{{acknowledgeDue}}{{#acknowledgeOverdue}} <strong class="flag overdue-flag">OVERDUE</strong>{{/acknowledgeOverdue}}</td>
+        <td>{{#decideDue}}{{decideDue}}{{/decideDue}}{{^decideDue}}decided{{/decideDue}}{{#decisionOverdue}} <strong class="flag overdue-flag">OVERDUE</strong>{{/decisionOverdue}}</td>
+        <td>{{#lado}}<strong class="flag lado">LADO</strong> {{/lado}}{{#sameNHS}}<strong class="flag same-nhs">SAME NHS NUMBER as <a href="/console/referrals/{{id}}">{{reference}}</a></strong> {{/sameNHS}}{{#changed}}<strong class="flag changed">CHANGED since the front door saw it</strong> {{/changed}}{{#conflicts}}<span class="flag">{{conflicts}} open conflict(s)</span>{{/conflicts}}</td>
         <td>{{#rating}}<span class="rag rag-{{rating}}">{{ratingTitle}}</span>{{/rating}}{{^rating}}not rated{{/rating}}</td>
         <td>{{state}}</td>
         </tr>
-        {{/entries}}
-        {{#hasEntries}}
+        {{/rows}}
+        {{#hasRows}}
         </tbody>
         </table>
-        {{/hasEntries}}
-        {{^entries}}<p>No referrals in this view.</p>{{/entries}}
+        {{/hasRows}}
+        {{^rows}}<p>No referrals in this view.</p>{{/rows}}
         """
 
     static let referral = """
-        <h1>Referral {{receipt}}</h1>
-        <p>{{kindTitle}}, referred by {{owner}}, submitted {{submitted}}. Id <code>{{id}}</code>.</p>
+        <div class="referral">
+        <div class="content">
+        <p class="kicker">{{kindTitle}} · reference <strong>{{reference}}</strong> · submitted {{submitted}} by {{owner}}</p>
+        <h1>{{heading}}</h1>
         {{#notice}}<p class="notice" role="status">{{notice}}</p>{{/notice}}
         {{#error}}<p class="error" role="alert">{{error}}</p>{{/error}}
+        <section class="concern" aria-labelledby="concern-heading">
+        <h2 id="concern-heading">The concern</h2>
+        <p class="summary">{{#summary}}{{summary}}{{/summary}}{{^summary}}<em>No summary given.</em>{{/summary}}</p>
+        <ul class="urgency">
+        {{#immediateRisk}}<li><strong class="flag risk">IMMEDIATE RISK</strong> the referrer says a child is at immediate risk of harm</li>{{/immediateRisk}}
+        <li class="{{#notSafeNow}}alarm{{/notSafeNow}}">Is the child safe now? <strong>{{safeNow}}</strong></li>
+        {{#deadline}}<li class="alarm">The referrer's deadline: <strong>{{deadline}}</strong></li>{{/deadline}}
+        {{#lado}}<li><strong class="flag lado">LADO</strong> an allegation against an adult who works with children</li>{{/lado}}
+        </ul>
+        {{#hasConcern}}<dl class="facts-list">{{/hasConcern}}{{#concern}}<dt>{{label}}</dt><dd class="value">{{value}}</dd>{{/concern}}{{#hasConcern}}</dl>{{/hasConcern}}
+        <h3>{{#hasChildren}}Children{{/hasChildren}}{{^children}}No child named yet{{/children}}</h3>
+        <ul class="children">{{#children}}<li><strong>{{name}}</strong>{{#details}}: {{details}}{{/details}}</li>{{/children}}</ul>
+        </section>
+        <section aria-labelledby="referrer-heading">
+        <h2 id="referrer-heading">The referrer, and how to reach them</h2>
+        {{#hasReferrer}}<dl class="facts-list">{{/hasReferrer}}{{#referrer}}<dt>{{label}}</dt><dd class="value">{{value}}</dd>{{/referrer}}{{#hasReferrer}}</dl>{{/hasReferrer}}
+        {{^referrer}}<p>The referrer gave no details.</p>{{/referrer}}
+        <p>Identity: {{anonymity}}. Consent: {{consent}}.</p>
+        </section>
+        <section aria-labelledby="record-heading">
+        <h2 id="record-heading">The front door's record</h2>
         <ul class="facts">
-        {{#immediateRisk}}<li><strong class="flag risk">IMMEDIATE RISK</strong>: the referrer says a child is at immediate risk of harm.</li>{{/immediateRisk}}
-        {{#lado}}<li><strong class="flag lado">LADO</strong>: an allegation against an adult who works with children.</li>{{/lado}}
-        <li>Acknowledgement: {{#acknowledged}}acknowledged {{acknowledgedAt}} by {{acknowledgedBy}}{{/acknowledged}}{{^acknowledged}}not yet acknowledged; due {{due}}{{#overdue}} <strong class="flag overdue-flag">OVERDUE</strong>{{/overdue}}{{/acknowledged}}</li>
-        <li>RAG rating: {{#rating}}<span class="rag rag-{{rating}}">{{ratingTitle}}</span>, because {{ratingReason}} ({{ratedBy}}, {{ratedAt}}){{/rating}}{{^rating}}not rated{{/rating}}</li>
-        <li>Decision: {{^decisions}}none yet{{/decisions}}{{#hasDecisions}}<ol class="decisions">{{#decisions}}<li>{{#current}}<strong>Current:</strong> {{/current}}{{^current}}Earlier: {{/current}}{{title}} ({{by}}, {{at}}){{#reason}}; changed because: {{reason}}{{/reason}}<p class="note">{{note}}</p></li>{{/decisions}}</ol>{{/hasDecisions}}</li>
-        {{#hasChanges}}<li><strong class="flag changed">CHANGED</strong> since the front door {{changedSince}}: {{#changes}}<a href="#answer-{{anchor}}">{{question}}</a> ({{by}}, {{at}}){{^last}}; {{/last}}{{/changes}}</li>{{/hasChanges}}
-        <li>Consent: {{consent}}</li>
-        <li>Referrer's identity: {{anonymity}}</li>
-        {{#sameNHS}}<li><strong class="flag same-nhs">SAME NHS NUMBER</strong>: the open referral <a href="/console/referrals/{{id}}">{{receipt}}</a> names a child with the same NHS number.</li>{{/sameNHS}}
+        <li>Acknowledgement: {{#acknowledged}}{{acknowledged}}{{/acknowledged}}{{^acknowledged}}not yet acknowledged{{/acknowledged}} <span class="shared">(the referrer sees it)</span></li>
+        <li>RAG rating: {{#rating}}<span class="rag rag-{{rating}}">{{ratingTitle}}</span> ({{ratedBy}}, {{ratedAt}}) <span class="shared">(the rating reaches the referrer)</span>; reason: {{ratingReason}} {{#ratingFeedback}}<span class="shared">(sent to the referrer as feedback)</span>{{/ratingFeedback}}{{^ratingFeedback}}<span class="internal">(internal: not sent to the referrer)</span>{{/ratingFeedback}}{{/rating}}{{^rating}}not rated{{/rating}}</li>
+        <li>Decision: {{^decisions}}none yet{{/decisions}}{{#hasDecisions}}<span class="shared">(the outcome, feedback note and any reason for a change reach the referrer)</span><ol class="decisions">{{/hasDecisions}}{{#decisions}}<li>{{#current}}<strong>Current:</strong> {{/current}}{{^current}}Earlier: {{/current}}{{title}} ({{by}}, {{at}}){{#reason}}; changed because: {{reason}}{{/reason}}<p class="note">{{note}}</p></li>{{/decisions}}{{#hasDecisions}}</ol>{{/hasDecisions}}</li>
+        {{#seen}}<li>Seen, decision stands: {{seen}} <span class="internal">(the note is internal; the referrer sees that their change was seen)</span></li>{{/seen}}
+        {{#sameNHS}}<li><strong class="flag same-nhs">SAME NHS NUMBER</strong>: the open referral <a href="/console/referrals/{{id}}">{{reference}}</a> names a child with the same NHS number.</li>{{/sameNHS}}
         {{#conflictCount}}<li><strong class="flag">{{conflictCount}} open conflict(s)</strong>, marked below; an admin settles them.</li>{{/conflictCount}}
         {{#missingCount}}<li>{{missingCount}} thing(s) the guidance expects are missing, marked below.</li>{{/missingCount}}
+        <li><a href="/console/referrals/{{id}}/history">The whole history</a>: every value, who wrote it, when and from which device. Receipt of the first submission: {{receipt}}. Id <code>{{id}}</code>.</li>
         </ul>
+        {{#hasChanges}}
+        <div class="changed-box" role="status">
+        <p><strong class="flag changed">CHANGED</strong> since the front door {{changedSince}}:</p>
+        <ul>{{#changes}}<li><a href="#answer-{{anchor}}">{{question}}</a>: <del>{{previous}}</del> → <ins>{{value}}</ins> ({{by}}, {{at}})</li>{{/changes}}</ul>
+        </div>
+        {{/hasChanges}}
+        </section>
+        {{#sections}}
+        <section aria-labelledby="section-{{key}}">
+        <h2 id="section-{{key}}">{{title}}</h2>
+        {{#items}}
+        {{#label}}<h3>{{label}}</h3>{{/label}}
+        <dl>
+        {{#answered}}{{> field}}{{/answered}}
+        </dl>
+        {{#hasUnanswered}}<details class="unanswered"><summary>{{unansweredCount}} question(s) not answered</summary><dl>{{/hasUnanswered}}{{#unanswered}}{{> field}}{{/unanswered}}{{#hasUnanswered}}</dl></details>{{/hasUnanswered}}
+        {{/items}}
+        {{^items}}<p>{{emptyText}}</p>{{/items}}
+        </section>
+        {{/sections}}
+        </div>
+        <aside class="panel" aria-labelledby="clocks-heading">
+        <h2 id="clocks-heading">Clocks</h2>
+        <ul class="clocks">
+        {{#clocks}}<li class="{{#alarm}}alarm{{/alarm}}"><strong>{{title}}</strong>: {{#due}}by {{due}}, {{/due}}<strong>{{state}}</strong>{{#text}}: “{{text}}”{{/text}}<br><span class="hint">Rule: {{rule}}. Source: {{source}}.</span></li>{{/clocks}}
+        </ul>
+        <p class="hint">Times are {{zone}}.</p>
         {{#canAct}}
-        <section aria-labelledby="actions">
         <h2 id="actions">Record</h2>
-        <div class="actions">
         {{^acknowledged}}
         <form method="post" action="/console/referrals/{{id}}/acknowledge">
         <input type="hidden" name="csrf" value="{{csrf}}">
@@ -140,13 +201,22 @@ enum ConsoleTemplates {
         <form method="post" action="/console/referrals/{{id}}/rating" class="stacked">
         <input type="hidden" name="csrf" value="{{csrf}}">
         <fieldset>
-        <legend>RAG rating</legend>
+        <legend>RAG rating <span class="hint">(a new rating restarts the decision clock)</span></legend>
         {{#ratings}}<label class="choice"><input type="radio" name="rating" value="{{value}}" required{{#current}} checked{{/current}}> {{title}}</label>{{/ratings}}
         </fieldset>
-        <label for="rating-reason">Reason for the rating</label>
+        <label for="rating-reason">Reason for the rating <span class="hint">(internal)</span></label>
         <textarea id="rating-reason" name="reason" rows="3" required maxlength="2000">{{draftRatingReason}}</textarea>
+        <label class="choice"><input type="checkbox" id="rating-feedback" name="feedback" value="yes"> Also send this reason to the referrer as feedback</label>
         <button type="submit">Record rating</button>
         </form>
+        {{#hasChanges}}
+        <form method="post" action="/console/referrals/{{id}}/seen" class="stacked">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <label for="seen-note">Seen: the decision stands, because <span class="hint">(internal; clears CHANGED)</span></label>
+        <textarea id="seen-note" name="note" rows="2" required maxlength="2000">{{draftSeenNote}}</textarea>
+        <button type="submit">Seen: decision stands</button>
+        </form>
+        {{/hasChanges}}
         <form method="post" action="/console/referrals/{{id}}/decision" class="stacked">
         <input type="hidden" name="csrf" value="{{csrf}}">
         <label for="outcome">Outcome</label>
@@ -154,29 +224,28 @@ enum ConsoleTemplates {
         <option value="">Choose an outcome</option>
         {{#outcomes}}<option value="{{value}}">{{title}}</option>{{/outcomes}}
         </select>
-        <label for="note">Feedback to the referrer</label>
+        <label for="note">Feedback to the referrer <span class="hint">(sent to the referrer)</span></label>
         <textarea id="note" name="note" rows="4" required maxlength="10000">{{draftNote}}</textarea>
         {{#decided}}
-        <label for="change-reason">Why the decision changes <span class="hint">(required: the earlier decision stays on the record)</span></label>
+        <label for="change-reason">Why the decision changes <span class="hint">(required; sent to the referrer with the decision; the earlier decision stays on the record)</span></label>
         <textarea id="change-reason" name="reason" rows="2" required maxlength="2000">{{draftReason}}</textarea>
         {{/decided}}
         <button type="submit">Record decision</button>
         </form>
-        </div>
-        </section>
         {{/canAct}}
-        {{#sections}}
-        <section aria-labelledby="section-{{key}}">
-        <h2 id="section-{{key}}">{{title}}</h2>
-        {{#items}}
-        {{#label}}<h3>{{label}}</h3>{{/label}}
-        <dl>
-        {{#fields}}{{> field}}{{/fields}}
-        </dl>
-        {{/items}}
-        {{^items}}<p>{{emptyText}}</p>{{/items}}
-        </section>
-        {{/sections}}
+        </aside>
+        </div>
+        """
+
+    static let history = """
+        <p class="kicker"><a href="/console/referrals/{{id}}">Back to referral {{reference}}</a></p>
+        <h1>{{heading}}</h1>
+        <p>Every entry of the referral's change log, oldest first: each value written, each conflict candidate and resolution, each acknowledgement, rating, decision and "seen" note, with who, when and from which device. Times are {{zone}}. <a href="{{csv}}" download>Download (CSV)</a></p>
+        <table class="history">
+        <caption>{{count}} entries</caption>
+        <thead><tr><th scope="col">#</th><th scope="col">When</th><th scope="col">What</th><th scope="col">Question</th><th scope="col">Value</th><th scope="col">Who</th><th scope="col">Device</th><th scope="col">Reaches the referrer</th></tr></thead>
+        <tbody>{{#entries}}<tr><td>{{revision}}</td><td class="nowrap">{{at}}</td><td>{{what}}{{#reason}}: {{reason}}{{/reason}}</td><td>{{question}}</td><td class="value">{{value}}</td><td>{{by}}</td><td>{{device}}</td><td>{{shared}}</td></tr>{{/entries}}</tbody>
+        </table>
         """
 
     static let field = """
@@ -184,7 +253,7 @@ enum ConsoleTemplates {
         <dt>{{question}}</dt>
         <dd>{{#value}}<span class="value">{{value}}</span>{{/value}}{{^value}}<em>not answered</em>{{/value}}
         {{#missing}}<p class="missing-note"><strong>Missing:</strong> {{missing}}</p>{{/missing}}
-        {{#changed}}<p class="changed-note"><strong>Changed</strong> since the front door {{changedSince}}: by {{changedBy}}, {{changedAt}}</p>{{/changed}}
+        {{#changed}}<p class="changed-note"><strong>Changed</strong> by {{changedBy}}, {{changedAt}}; before: <del>{{previous}}</del></p>{{/changed}}
         {{#conflict}}<p class="conflict-note"><strong>Open conflict</strong>, waiting for an admin; candidates:</p><ol>{{#candidates}}<li>{{value}} ({{author}}, {{device}}, {{time}})</li>{{/candidates}}</ol>{{/conflict}}
         </dd>
         </div>
@@ -302,6 +371,43 @@ enum ConsoleTemplates {
         caption { text-align: left; font-weight: 700; padding: .25rem 0; }
         th, td { border-bottom: 1px solid var(--line); padding: .4rem .5rem; text-align: left; vertical-align: top; }
         tr.overdue td { background: #fbe9e9; }
+        tr.risk td { background: #f6d7d2; }
+        tr.risk td:first-child, tr.overdue td:first-child { border-left: 6px solid #a0241e; }
+        .counts { list-style: none; display: flex; flex-wrap: wrap; gap: .5rem 1.5rem; padding: 0; margin: .5rem 0; }
+        .counts .alarm { color: #a0241e; font-weight: 700; }
+        .search { margin: .5rem 0; }
+        .deadline { display: block; font-weight: 700; color: #a0241e; }
+        .referral { display: grid; gap: 1.5rem; grid-template-columns: minmax(0, 1fr) 24rem; align-items: start; }
+        @media (max-width: 60rem) { .referral { grid-template-columns: 1fr; } }
+        .kicker { margin: 0; color: var(--muted); }
+        .referral h1 { margin: .2rem 0 .5rem; }
+        .concern { border: 3px solid var(--ink); padding: .25rem 1rem .5rem; }
+        .concern h2 { margin: .3rem 0; }
+        .summary { font-size: 1.2rem; white-space: pre-wrap; margin: .3rem 0; }
+        .urgency { margin: .3rem 0; padding-left: 1.2rem; }
+        .urgency .alarm, .clocks .alarm { color: #a0241e; font-weight: 700; }
+        .facts-list { display: grid; grid-template-columns: max-content 1fr; gap: .1rem 1rem; margin: .3rem 0; }
+        .facts-list dt { font-weight: 400; color: var(--muted); }
+        .facts-list dd { margin: 0; }
+        .panel { border-left: 4px solid var(--line); padding-left: 1rem; }
+        .panel h2 { margin-top: 0; }
+        .clocks { padding-left: 1.2rem; }
+        .changed-box { border: 3px solid #005ea5; padding: .25rem 1rem; }
+        .shared { color: #00703c; font-size: .85rem; }
+        .internal { color: #6f3c00; font-size: .85rem; }
+        del { color: var(--muted); }
+        ins { text-decoration: none; font-weight: 700; }
+        details.unanswered { margin: .3rem 0 1rem; color: var(--muted); }
+        @media print {
+          header, nav, .skip, .panel form, .panel #actions, .search, .filters, .sign-out { display: none !important; }
+          .referral { display: block; }
+          .panel { border: 0; padding: 0; }
+          main { max-width: none; padding: 0; }
+          a { color: inherit; text-decoration: none; }
+          details.unanswered { display: none; }
+          .concern, .changed-box { break-inside: avoid; }
+          body { font-size: 11pt; }
+        }
         .flag { display: inline-block; border: 2px solid currentColor; padding: 0 .3rem; font-size: .85rem; }
         .overdue-flag, .risk { color: #a0241e; }
         .overdue-banner { border: 4px solid #a0241e; padding: .5rem 1rem; color: #a0241e; }

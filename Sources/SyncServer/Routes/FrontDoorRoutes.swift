@@ -23,13 +23,15 @@ struct RoleGuard: RouterMiddleware {
 struct FrontDoorRoutes {
     let storage: any SyncStorage
     let frontDoor: FrontDoor
-    let calendar: WorkingCalendar
 
     func add(to api: RouterGroup<SyncRequestContext>) {
         let intake = api.group("intake").add(middleware: RoleGuard(roles: [.intake]))
         intake.get("queue", use: queue)
         intake.get("referrals/:id", use: referral)
+        intake.get("referrals/:id/history", use: history)
         intake.post("referrals/:id/acknowledge", use: acknowledge)
+        intake.post("referrals/:id/rating", use: rate)
+        intake.post("referrals/:id/seen", use: seen)
         intake.post("referrals/:id/decision", use: decide)
         api.group("devices").add(middleware: RoleGuard(roles: [.admin])).post(":id/revoke", use: revoke)
         api.post("devices/wiped", use: wiped)
@@ -91,54 +93,81 @@ struct FrontDoorRoutes {
         return try SyncRoutes.json(["device": device, "status": "wiped"])
     }
 
-    /// The queue in triage order: immediate risk first, then by the
-    /// acknowledgement deadline, then first submitted first; `?view=` picks
-    /// which referrals (`QueueView`, default all).
+    /// The queue in triage order (`FrontDoor.queue`): undecided referrals
+    /// at immediate risk first, then by the next clock due, then first
+    /// submitted first. Query: `view` (`QueueView`, default all), `q` (a
+    /// search), `rating`, `agency` (`QueueFilter`).
     @Sendable func queue(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let viewName = request.uri.queryParameters.get("view") ?? QueueView.all.rawValue
-        guard let view = QueueView(rawValue: viewName) else {
-            throw APIError(.badRequest, "'view' must be one of \(QueueView.allCases.map(\.rawValue).joined(separator: ", ")); got '\(viewName.prefix(40))'.")
-        }
+        let filter = try QueueFilter(Self.parameters(request), defaultView: .all)
         let now = frontDoor.clock.now()
-        let entries = Self.queue(try await storage.submittedReferrals(), view: view, now: now, calendar: calendar)
+        let (_, entries) = try await frontDoor.readQueue(storage, filter: filter, now: now)
         // Names of children are referral content: who read the queue is on the record.
         try await storage.audit(AuditEvent(
-            at: Timestamp.string(now), actor: context.user!.name, action: "read-queue", record: nil, detail: "view=\(view.rawValue) referrals=\(entries.count)"))
-        context.logger.info("intake queue read", metadata: ["referrals": "\(entries.count)", "view": "\(view.rawValue)"])
+            at: Timestamp.string(now), actor: context.user!.name, action: "read-queue", record: nil, detail: "\(filter.audited) referrals=\(entries.count)"))
+        context.logger.info("intake queue read", metadata: ["referrals": "\(entries.count)", "view": "\(filter.view.rawValue)"])
         return try SyncRoutes.json(entries)
     }
 
-    /// `rows` as the queue lists them in `view`: immediate risk first, then
-    /// by the acknowledgement deadline (`calendar`), then first submitted first.
-    static func queue(_ rows: [SubmittedReferral], view: QueueView, now: Date, calendar: WorkingCalendar) -> [QueueEntry] {
-        rows.enumerated().map { position, row in
-            let submitted = Timestamp.date(row.submittedAt) ?? now
-            let due = calendar.acknowledgementDue(receivedAt: submitted)
-            let entry = QueueEntry(
-                id: row.id, kind: row.kind, receipt: row.receipt, submittedAt: row.submittedAt,
-                acknowledged: row.acknowledgedAt != nil, acknowledgedAt: row.acknowledgedAt,
-                ackDue: Timestamp.string(due), overdue: row.acknowledgedAt == nil && now > due, outcome: row.outcome,
-                changedAt: row.changedAt, openConflicts: row.openConflicts, childName: row.childName, children: row.children,
-                agency: row.agency, immediateRisk: row.immediateRisk)
-            return (entry: entry, due: due, position: position)
-        }
-        .filter { $0.entry.belongs(in: view) }
-        .sorted { ($0.entry.immediateRisk ? 0 : 1, $0.due, $0.position) < ($1.entry.immediateRisk ? 0 : 1, $1.due, $1.position) }
-        .map(\.entry)
+    /// A request's query parameters by name (the first of each), decoded as a form's.
+    static func parameters(_ request: Request) -> [String: String] {
+        var values: [String: String] = [:]
+        for (name, value) in request.uri.queryParameters where values[String(name)] == nil { values[String(name)] = String(value) }
+        return values
     }
 
     @Sendable func referral(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        guard var document = try await storage.document(id), document.fields[RecordPath.status] == ReferralStatus.submitted.rawValue else {
+        guard let document = try await frontDoor.document(id, in: storage, now: frontDoor.clock.now()) else {
             throw APIError(.notFound, "No submitted referral has id '\(id.prefix(40))'.")
         }
-        // What changed after the front door saw it, and what waits for an admin.
-        document.conflicts = frontDoor.forms.labelled(try await storage.conflicts(all: false).filter { $0.record == id })
-        document.changes = try await storage.changesSinceFrontDoor(of: id)
         // Every read of referral content is attributable.
         try await storage.audit(AuditEvent(at: Timestamp.string(frontDoor.clock.now()), actor: context.user!.name, action: "read", record: id, detail: ""))
         context.logger.notice("referral read", metadata: ["record": "\(id)"])
         return try SyncRoutes.json(document)
+    }
+
+    /// `GET /v1/intake/referrals/{id}/history`: every entry of the
+    /// referral's change log, oldest first (`ReferralHistoryEntry`), audited as `read-history`.
+    @Sendable func history(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        guard let entries = try await frontDoor.history(id, in: storage) else {
+            throw APIError(.notFound, "No submitted referral has id '\(id.prefix(40))'.")
+        }
+        try await storage.audit(AuditEvent(
+            at: Timestamp.string(frontDoor.clock.now()), actor: context.user!.name, action: "read-history", record: id, detail: "entries=\(entries.count)"))
+        return try SyncRoutes.json(entries)
+    }
+
+    /// `POST /v1/intake/referrals/{id}/rating`, body `RatingRequest`: 200 with what was recorded.
+    @Sendable func rate(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        let (user, device) = try await storage.actingDevice(request, context)
+        var request = request
+        let body = try await SyncRoutes.decode(RatingRequest.self, from: &request)
+        let result = try await storage.recorded {
+            try await frontDoor.rate(id, rating: body.rating, reason: body.reason, feedback: body.feedback ?? false, by: user, device: device, in: $0)
+        } audit: {
+            // The reason is the worker's words about the referral: the record keeps it, the audit line does not.
+            AuditEvent(at: $0.ratedAt, actor: user.name, action: "rate", record: id, detail: "device=\(device) rating=\($0.rating) feedback=\($0.feedback)")
+        }
+        context.logger.notice("referral rated", metadata: ["record": "\(id)", "rating": "\(result.rating)"])
+        return try SyncRoutes.json(result)
+    }
+
+    /// `POST /v1/intake/referrals/{id}/seen`, body `SeenRequest`: the front
+    /// door saw what changed and its decision stands (`FrontDoor.seen`).
+    @Sendable func seen(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        let (user, device) = try await storage.actingDevice(request, context)
+        var request = request
+        let body = try await SyncRoutes.decode(SeenRequest.self, from: &request)
+        let result = try await storage.recorded {
+            try await frontDoor.seen(id, note: body.note, by: user, device: device, in: $0)
+        } audit: {
+            AuditEvent(at: $0.seenAt, actor: user.name, action: "seen-decision-stands", record: id, detail: "device=\(device)")
+        }
+        context.logger.notice("referral changes seen", metadata: ["record": "\(id)"])
+        return try SyncRoutes.json(result)
     }
 
     @Sendable func acknowledge(_ request: Request, context: SyncRequestContext) async throws -> Response {

@@ -497,7 +497,7 @@ final class PostgresStorage: SQLStore {
     func pull(since: Int64, limit: Int, for user: User) async throws -> PullResponse {
         let visibility: String
         switch user.role {
-        case .practitioner: visibility = "r.owner_id = \(user.id)"
+        case .practitioner: visibility = "r.owner_id = \(user.id) AND l.path NOT IN (\(ServerQueries.internalPaths))"
         case .intake: visibility = "r.status = 'submitted'"
         case .admin: visibility = "TRUE"
         }

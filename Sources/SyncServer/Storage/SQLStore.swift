@@ -303,7 +303,9 @@ extension SQLStore {
                     receipt: try $0.text("receipt"), acknowledgedAt: try $0.text("acknowledged_at"), outcome: try $0.text("outcome"),
                     changedAt: try $0.text("changed_at"), openConflicts: Int(try $0.int("open_conflicts") ?? 0),
                     childName: try $0.text("child_name"), children: Int(try $0.int("children") ?? 0), agency: try $0.text("agency"),
-                    immediateRisk: try $0.text("immediate_risk") == "yes", rating: try $0.text("rating"))
+                    immediateRisk: try $0.text("immediate_risk") == "yes", rating: try $0.text("rating"), ratedAt: try $0.text("rated_at"),
+                    reference: try $0.text("reference"), childSafeNow: try $0.text("child_safe_now"), deadline: try $0.text("deadline"),
+                    calledAt: try $0.text("call_made") == "yes" ? try $0.text("call_at") : nil, firstDecidedAt: try $0.text("first_decided_at"))
             }
         }
     }
@@ -345,8 +347,28 @@ extension SQLStore {
     func changesSinceFrontDoor(of record: String) async throws -> [ReferralChange] {
         try await reading { session in
             try await session.rows(ServerQueries.changesSinceFrontDoor, [.text(record)]).map {
-                ReferralChange(path: try $0.text("path")!, at: try $0.text("at")!, by: try $0.text("author")!, kind: try $0.text("kind")!)
+                ReferralChange(
+                    path: try $0.text("path")!, at: try $0.text("at")!, by: try $0.text("author")!, kind: try $0.text("kind")!,
+                    value: try $0.text("value"), previous: try $0.text("previous"))
             }
+        }
+    }
+
+    func history(of record: String) async throws -> [ReferralHistoryEntry] {
+        try await reading { session in
+            try await session.rows(ServerQueries.history, [.text(record)]).map {
+                let reason = try $0.text("resolution_reason")
+                return ReferralHistoryEntry(
+                    revision: try $0.int("revision")!, kind: reason != nil ? "resolution" : try $0.text("kind")!, path: try $0.text("path")!,
+                    value: try $0.text("value"), by: try $0.text("author")!, device: try $0.text("device_id")!, at: try $0.text("at")!,
+                    conflict: try $0.text("conflict_id"), reason: reason)
+            }
+        }
+    }
+
+    func searchTerms() async throws -> [(record: String, value: String)] {
+        try await reading { session in
+            try await session.rows(ServerQueries.searchTerms, []).map { (try $0.text("record_id")!, try $0.text("value")!) }
         }
     }
 

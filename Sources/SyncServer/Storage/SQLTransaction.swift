@@ -112,6 +112,10 @@ extension SQLTransaction {
         return try await PushStatements.load(needs, in: sql).receipts[reference]
     }
 
+    func referral(withReference reference: String) async throws -> String? {
+        try await sql.rows("SELECT record_id FROM fields WHERE path = '@reference' AND value = $1", [.text(reference)]).first?.text("record_id")
+    }
+
     /// Locks the conflict's referral, then reads the conflict again, so
     /// that "open" stays true until this transaction ends.
     func conflictPlace(_ id: String) async throws -> (record: String, path: String, open: Bool)? {

@@ -320,7 +320,7 @@ final class SQLiteStorage: SQLStore {
             // intake submitted referrals only (never drafts), an admin all.
             let visibility: String
             switch user.role {
-            case .practitioner: visibility = "r.owner_id = \(user.id)"
+            case .practitioner: visibility = "r.owner_id = \(user.id) AND l.path NOT IN (\(ServerQueries.internalPaths))"
             case .intake: visibility = "r.status = 'submitted'"
             case .admin: visibility = "1"
             }

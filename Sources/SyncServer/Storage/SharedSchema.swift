@@ -48,5 +48,12 @@ enum SharedSchema {
             ALTER TABLE devices ADD COLUMN revoke_mode TEXT;
             ALTER TABLE devices ADD COLUMN erased_unsent TEXT
             """),
+        // The front door works from the record (issue 27): each referral's
+        // own reference (`@reference`, given at its first submission) is
+        // unique, and found by it; the queue and search find a referral's
+        // record-level values by path.
+        ("s4-referral-reference", """
+            CREATE UNIQUE INDEX fields_by_reference ON fields(value) WHERE path = '@reference'
+            """),
     ]
 }

@@ -209,8 +209,14 @@ protocol SyncStorage: Sendable {
     /// A referral's current values, with its owner's name.
     func document(_ record: String) async throws -> ReferralDocument?
     /// The change-log entries of a referral's own fields (not the `@` paths)
-    /// after the front door last acknowledged or decided it, oldest first.
+    /// after the front door last acknowledged, decided or saw it, oldest
+    /// first, each with the value the field had then.
     func changesSinceFrontDoor(of record: String) async throws -> [ReferralChange]
+    /// A referral's whole change log, oldest first (`ReferralHistoryEntry`).
+    func history(of record: String) async throws -> [ReferralHistoryEntry]
+    /// Each submitted referral's present children's names, other names and
+    /// NHS numbers, as typed: what search looks in besides the queue's columns.
+    func searchTerms() async throws -> [(record: String, value: String)]
     /// Conflicts, open ones only unless `all`; each question worded by the
     /// built-in form (`FormRegistry.labelled` words it by every version).
     func conflicts(all: Bool) async throws -> [ConflictSummary]
@@ -300,8 +306,18 @@ struct SubmittedReferral: Sendable {
     var children: Int
     var agency: String?
     var immediateRisk: Bool
-    /// The front door's RAG rating (`RAGRating`), if it rated the referral.
+    /// The front door's RAG rating (`RAGRating`), if it rated the referral, and when.
     var rating: String? = nil
+    var ratedAt: String? = nil
+    /// The referral's own reference (`IntakePath.reference`).
+    var reference: String? = nil
+    var childSafeNow: String? = nil
+    /// The referrer's own deadline, as written.
+    var deadline: String? = nil
+    /// When the referrer phoned, if they say they did.
+    var calledAt: String? = nil
+    /// When the first decision was recorded.
+    var firstDecidedAt: String? = nil
 }
 
 /// The reads and writes the sync engine makes inside one transaction.
@@ -325,6 +341,8 @@ protocol SyncTransaction {
     func addCandidate(_ candidate: ConflictCandidate, to conflict: String) async throws
     func storeReceipt(_ receipt: Receipt, device: String, user: Int64) async throws
     func receipt(_ reference: String) async throws -> Receipt?
+    /// The referral whose own reference (`IntakePath.reference`) is `reference`, if any.
+    func referral(withReference reference: String) async throws -> String?
     func recordStatus(_ record: String) async throws -> String?
     /// Where a conflict is, and whether it is still open.
     func conflictPlace(_ id: String) async throws -> (record: String, path: String, open: Bool)?
@@ -343,10 +361,14 @@ enum ServerQueries {
     /// A statement with `$N` placeholders as SQLite reads it (`?N`).
     static func sqlite(_ sql: String) -> String { SQLDialect.sqlite.statement(sql) }
 
-    /// The revision of the front door's last acknowledgement or decision of
-    /// referral `r.id` (NULL before it acknowledged anything).
-    private static let frontDoorSeen = """
-        (SELECT max(revision) FROM fields WHERE record_id = r.id AND path IN ('@acknowledged_at', '@decided_at'))
+    /// The front door's own words (`IntakePath.internalPaths`) as an SQL list:
+    /// a practitioner's pull leaves them out.
+    static let internalPaths = IntakePath.internalPaths.sorted().map { "'\($0)'" }.joined(separator: ", ")
+
+    /// The revision of the front door's last acknowledgement, decision or
+    /// "seen: decision stands" of referral `r.id` (NULL before it acknowledged anything).
+    static let frontDoorSeen = """
+        (SELECT max(revision) FROM fields WHERE record_id = r.id AND path IN ('@acknowledged_at', '@decided_at', '@seen_at'))
         """
 
     /// Submitted referrals, first submitted first: id, kind, when and under
@@ -372,7 +394,14 @@ enum ServerQueries {
                 WHERE i.record_id = r.id AND i.path LIKE 'children.%' AND i.path NOT LIKE 'children.%.%' AND i.value = 'present') AS children,
             (SELECT value FROM fields WHERE record_id = r.id AND path = 'referrer.agency') AS agency,
             (SELECT value FROM fields WHERE record_id = r.id AND path = 'urgency.immediate_risk') AS immediate_risk,
-            (SELECT value FROM fields WHERE record_id = r.id AND path = '@rating') AS rating
+            (SELECT value FROM fields WHERE record_id = r.id AND path = '@rating') AS rating,
+            (SELECT value FROM fields WHERE record_id = r.id AND path = '@rated_at') AS rated_at,
+            (SELECT value FROM fields WHERE record_id = r.id AND path = '@reference') AS reference,
+            (SELECT value FROM fields WHERE record_id = r.id AND path = 'urgency.child_safe_now') AS child_safe_now,
+            (SELECT value FROM fields WHERE record_id = r.id AND path = 'urgency.deadline') AS deadline,
+            (SELECT value FROM fields WHERE record_id = r.id AND path = 'urgency.call_made') AS call_made,
+            (SELECT value FROM fields WHERE record_id = r.id AND path = 'urgency.call_at') AS call_at,
+            (SELECT min(at) FROM change_log WHERE record_id = r.id AND path = '@decided_at' AND kind = 'write') AS first_decided_at
         FROM records r
         JOIN change_log s ON s.revision = (
             SELECT min(revision) FROM change_log
@@ -385,8 +414,32 @@ enum ServerQueries {
     /// `$1`: a referral. Its change-log entries after the front door's last
     /// acknowledgement or decision, on its own fields: path, at, author, kind.
     static let changesSinceFrontDoor = """
-        SELECT l.path, l.at, l.author, l.kind FROM change_log l JOIN records r ON r.id = l.record_id
+        SELECT l.path, l.at, l.author, l.kind, l.value,
+            (SELECT p.value FROM change_log p
+                WHERE p.record_id = l.record_id AND p.path = l.path AND p.kind IN ('write', 'conflict') AND p.revision <= \(frontDoorSeen)
+                ORDER BY p.revision DESC LIMIT 1) AS previous
+        FROM change_log l JOIN records r ON r.id = l.record_id
         WHERE l.record_id = $1 AND substr(l.path, 1, 1) <> '@' AND l.revision > \(frontDoorSeen)
         ORDER BY l.revision
         """
+
+    /// `$1`: a referral. Its whole change log, oldest first, each entry with
+    /// the reason of the admin's resolution it carries out (if it does).
+    static let history = """
+        SELECT l.revision, l.kind, l.path, l.value, l.author, l.device_id, l.at, l.conflict_id, c.reason AS resolution_reason
+        FROM change_log l LEFT JOIN conflicts c ON c.resolution_revision = l.revision AND c.record_id = l.record_id
+        WHERE l.record_id = $1
+        ORDER BY l.revision
+        """
+
+    /// What search looks in for each submitted referral: its present
+    /// children's names, other names and NHS numbers (record id, value).
+    static let searchTerms = ["full_name", "aliases", "nhs_number"].map { key in
+        """
+        SELECT f.record_id, f.value FROM fields f
+        JOIN records r ON r.id = f.record_id AND r.status = 'submitted'
+        JOIN fields i ON i.record_id = f.record_id AND i.path = substr(f.path, 1, length(f.path) - length('.\(key)')) AND i.value = 'present'
+        WHERE f.path LIKE 'children.%.\(key)' AND f.value IS NOT NULL
+        """
+    }.joined(separator: " UNION ALL ")
 }

@@ -117,6 +117,12 @@ struct PushEngine {
             }
         }
 
+        // A referral submitted for the first time gets its own reference, for its life.
+        for record in touched where try await transaction.recordStatus(record) == ReferralStatus.submitted.rawValue {
+            guard try await transaction.field(record: record, path: IntakePath.reference) == nil else { continue }
+            try await giveReference(to: record, at: now, in: transaction)
+        }
+
         if acknowledged > 0 {
             let receipt = Receipt(reference: reference, serverTime: at, records: touched, changes: acknowledged)
             try await transaction.storeReceipt(receipt, device: request.device, user: user.id)
@@ -126,6 +132,46 @@ struct PushEngine {
             result.response.receipt = try await transaction.receipt(duplicateReceipt)
         }
         return result
+    }
+
+    /// Writes a referral's own reference (`IntakePath.reference`, `F-XXXX-XXXX`),
+    /// unique among referrals, as a record-level value by the server: the
+    /// change log carries it to the referrer's devices on their next pull.
+    func giveReference(to record: String, at now: Date, in transaction: any SyncTransaction) async throws {
+        var reference = ReceiptReference.make(from: ids.next(), prefix: "F")
+        for _ in 0..<16 where try await transaction.referral(withReference: reference) != nil {
+            reference = ReceiptReference.make(from: ids.next(), prefix: "F")  // 40 random bits: a collision is rare, not impossible
+        }
+        let at = Timestamp.string(now)
+        let stamp = HLCStamp.next(after: HLCStamp(wall: 0, counter: 0, device: ServerDevice.id), now: now).description
+        let entry = LogEntry(
+            kind: .write, record: record, path: IntakePath.reference, value: reference, author: ServerDevice.id, device: ServerDevice.id,
+            seq: nil, hlc: stamp, at: at, conflict: nil)
+        _ = try await write(entry, conflict: nil, receipt: "", in: transaction)
+    }
+
+    /// Gives every submitted referral that has no reference yet (submitted
+    /// before references existed) its own, in one transaction with an audit
+    /// entry (`give-references`, by `sync-server`). Run by `serve` at start;
+    /// an instance that finds none does nothing. Returns how many it gave.
+    @discardableResult
+    func giveMissingReferences(in storage: any SyncStorage) async throws -> Int {
+        let missing = try await storage.submittedReferrals().filter { $0.reference == nil }.map(\.id)
+        guard !missing.isEmpty else { return 0 }
+        return try await storage.write { transaction in
+            var given = 0
+            let now = clock.now()
+            // Another instance may have given some since the read: each is checked again under the transaction.
+            for record in missing where try await transaction.field(record: record, path: IntakePath.reference) == nil {
+                try await giveReference(to: record, at: now, in: transaction)
+                given += 1
+            }
+            if given > 0 {
+                try await transaction.audit(AuditEvent(
+                    at: Timestamp.string(now), actor: ServerDevice.id, action: "give-references", record: nil, detail: "referrals=\(given)"))
+            }
+            return given
+        }
     }
 
     private func validate(_ change: WireChange, user: User, owner: Int64?, form: ReferralForm, now: Date, in transaction: any SyncTransaction) async throws -> Swift.Result<PathRules, PathRefusal> {
@@ -270,12 +316,13 @@ struct PushEngine {
 enum ReceiptReference {
     static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 
-    static func make(from id: UUID) -> String {
+    /// `prefix`-XXXX-XXXX: `R` for a push's receipt, `F` for a referral's own reference.
+    static func make(from id: UUID, prefix: String = "R") -> String {
         let bytes = withUnsafeBytes(of: id.uuid) { Array($0) }
         // The last 40 bits of a v7 id are random.
         var bits: UInt64 = 0
         for byte in bytes[11..<16] { bits = bits << 8 | UInt64(byte) }
         let characters = (0..<8).map { index in alphabet[Int((bits >> UInt64(35 - 5 * index)) & 31)] }
-        return "R-" + String(characters[0..<4]) + "-" + String(characters[4..<8])
+        return prefix + "-" + String(characters[0..<4]) + "-" + String(characters[4..<8])
     }
 }

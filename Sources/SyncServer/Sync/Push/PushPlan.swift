@@ -46,6 +46,11 @@ struct PushNeeds: Sendable {
             bases.append((key, change.baseRevision))
         }
         references = [reference]
+        // Whether each referral has its own reference yet: a submission gives it one.
+        for record in records {
+            let key = FieldKey(record: record, path: IntakePath.reference)
+            if seen.insert(key).inserted { fields.append(key) }
+        }
     }
 }
 
@@ -236,6 +241,11 @@ final class PlannedTransaction: SyncTransaction {
     }
 
     func conflictPlace(_ id: String) async throws -> (record: String, path: String, open: Bool)? { try await fallback.conflictPlace(id) }
+
+    func referral(withReference reference: String) async throws -> String? {
+        if let held = snapshot.fields.first(where: { $0.key.path == IntakePath.reference && $0.value.value == reference }) { return held.key.record }
+        return try await fallback.referral(withReference: reference)
+    }
 
     func markResolved(_ id: String, value: String?, by: String, at: String, reason: String, revision: Int64) async throws {
         throw PlanError.notPlanned("resolving a conflict")

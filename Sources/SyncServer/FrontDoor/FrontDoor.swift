@@ -1,15 +1,28 @@
 import Foundation
 import SyncCore
 
-/// What intake writes: acknowledgements and decisions. Each is a
-/// record-level write in the change log, by the acting user, so it reaches
-/// the referrer's devices on their next pull. (Admins' conflict resolutions
-/// are in `Conflicts/`.)
+/// What intake writes: acknowledgements, ratings, decisions and "seen:
+/// decision stands". Each is a record-level write in the change log, by the
+/// acting user, so it reaches the referrer's devices on their next pull
+/// (except the front door's own words, `IntakePath.internalPaths`). What
+/// intake reads (the queue, a referral with its clocks, its history) is in
+/// `FrontDoor+Queue.swift` and `FrontDoor+Reading.swift`; admins' conflict
+/// resolutions are in `Conflicts/`.
 struct FrontDoor {
     let forms: FormRegistry
     /// Every version's fields (`FormCatalog.union`): a referral may be on any.
     var form: ReferralForm { forms.current.union }
     let clock: any WallClock
+    /// Working days and office hours, for the clocks.
+    let calendar: WorkingCalendar
+    /// The authority's clocks (`authority.json`'s `clocks`, or the defaults).
+    var rules: FrontDoorClocks { calendar.authority.frontDoorClocks }
+
+    init(forms: FormRegistry, clock: any WallClock, authority: Authority) {
+        self.forms = forms
+        self.clock = clock
+        self.calendar = WorkingCalendar(authority: authority)
+    }
 
     /// The longest reason intake may give for a changed decision, or an admin for a resolution.
     static let maximumReasonLength = 2_000
@@ -101,23 +114,21 @@ struct FrontDoor {
     }
 
     /// A RAG rating as the front door recorded it.
-    struct Rating: Codable, Sendable {
-        let id: String
-        let rating: String
-        let reason: String
-        let ratedAt: String
-        let ratedBy: String
-
-        enum CodingKeys: String, CodingKey { case id, rating, reason, ratedAt = "rated_at", ratedBy = "rated_by" }
-    }
+    typealias Rating = RatingReply
 
     /// Rates a submitted referral red, amber or green with a reason
     /// (1 to `maximumReasonLength` characters), acknowledging it first if
-    /// that was not done. A new rating replaces the current one; the change
-    /// log keeps every earlier rating.
+    /// that was not done. A new rating replaces the current one and restarts
+    /// the decision clock (`FrontDoorClocks.decideByRating`); the change log
+    /// keeps every earlier rating. The reason is internal (never pulled by
+    /// the referrer's devices) unless `feedback` is true: then it is also
+    /// written as `@rating_feedback`, which the referrer sees labelled as the
+    /// front door's feedback; a later rating without it clears that.
     /// - Throws: `Refusal.invalid` for an unknown rating or a missing or
     ///   too long reason, `Refusal.notFound` if no submitted referral has the id.
-    func rate(_ record: String, rating: String, reason: String, by user: User, device: String, in transaction: any SyncTransaction) async throws -> Rating {
+    func rate(
+        _ record: String, rating: String, reason: String, feedback: Bool = false, by user: User, device: String, in transaction: any SyncTransaction
+    ) async throws -> Rating {
         guard RAGRating(rawValue: rating) != nil else {
             throw Refusal.invalid("'\(rating.prefix(40))' is not a RAG rating; the ratings are \(RAGRating.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
@@ -129,10 +140,41 @@ struct FrontDoor {
         try await requireSubmitted(record, in: transaction)
         _ = try await acknowledge(record, by: user, device: device, in: transaction)
         let at = Timestamp.string(clock.now())
+        var writes: [(String, String?)] = [(IntakePath.rating, rating), (IntakePath.ratingReason, reason), (IntakePath.ratedAt, at), (IntakePath.ratedBy, user.name)]
+        if feedback {
+            writes.append((IntakePath.ratingFeedback, reason))
+        } else if try await transaction.field(record: record, path: IntakePath.ratingFeedback)?.value != nil {
+            writes.append((IntakePath.ratingFeedback, nil))
+        }
+        try await write(writes, record: record, user: user, device: device, at: at, in: transaction)
+        return Rating(id: record, rating: rating, reason: reason, ratedAt: at, ratedBy: user.name, feedback: feedback)
+    }
+
+    /// Records that the front door saw what changed after it last
+    /// acknowledged, decided or saw the referral, and that its decision
+    /// stands: `@seen_at`, `@seen_by` (the referrer sees that their change
+    /// was seen) and the note (1 to `maximumReasonLength` characters,
+    /// internal). The CHANGED flag clears until the next change.
+    /// - Throws: `Refusal.invalid` for a missing or too long note,
+    ///   `Refusal.notFound` if no submitted referral has the id,
+    ///   `Refusal.conflict` if the front door has not acknowledged it yet.
+    func seen(_ record: String, note: String, by user: User, device: String, in transaction: any SyncTransaction) async throws -> SeenReply {
+        let note = note.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !note.isEmpty else {
+            throw Refusal.invalid("Marking new information as seen needs a note for the record: why the decision stands (1 to \(Self.maximumReasonLength) characters).")
+        }
+        guard note.count <= Self.maximumReasonLength else {
+            throw Refusal.invalid("The note has \(note.count) characters; the most is \(Self.maximumReasonLength).")
+        }
+        try await requireSubmitted(record, in: transaction)
+        guard try await transaction.field(record: record, path: IntakePath.acknowledgedAt)?.value != nil else {
+            throw Refusal.conflict("Referral \(record) is not acknowledged yet, so there is no new information to mark as seen; acknowledge, rate or decide it.")
+        }
+        let at = Timestamp.string(clock.now())
         try await write(
-            [(IntakePath.rating, rating), (IntakePath.ratingReason, reason), (IntakePath.ratedAt, at), (IntakePath.ratedBy, user.name)],
-            record: record, user: user, device: device, at: at, in: transaction)
-        return Rating(id: record, rating: rating, reason: reason, ratedAt: at, ratedBy: user.name)
+            [(IntakePath.seenAt, at), (IntakePath.seenBy, user.name), (IntakePath.seenNote, note)], record: record, user: user, device: device, at: at,
+            in: transaction)
+        return SeenReply(id: record, seenAt: at, seenBy: user.name, note: note)
     }
 
     /// The decisions recorded on a referral, oldest first.

@@ -1,0 +1,84 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SyncCore
+
+/// The admins' conflicts page: open conflicts with every candidate, and the resolved ones.
+extension ConsoleRoutes {
+    @Sendable func conflicts(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let staff = try await sessions.require(request, roles: [.admin])
+        let notice = request.uri.queryParameters.get("done") == "resolved" ? "Conflict resolved; every device gets the value on its next sync." : nil
+        return try await conflictsPage(staff: staff, notice: notice)
+    }
+
+    private func conflictsPage(staff: Staff, status: HTTPResponse.Status = .ok, notice: String? = nil, error: String? = nil) async throws -> Response {
+        let all = frontDoor.forms.labelled(try await storage.conflicts(all: true))
+        try await storage.audit(AuditEvent(
+            at: Timestamp.string(clock.now()), actor: staff.user.name, action: "read-conflicts", record: nil,
+            detail: "records=\(Set(all.map(\.record)).sorted().joined(separator: ",")) console"))
+        let open: [[String: Any]] = all.filter { $0.status == "open" }.map { conflict in
+            [
+                "id": conflict.id, "record": conflict.record, "path": conflict.path, "question": conflict.question, "csrf": staff.csrf,
+                "choices": choices(at: conflict.path) as Any,
+                "candidates": conflict.candidates.enumerated().map { index, candidate in
+                    [
+                        "conflict": conflict.id, "number": index + 1, "value": display(candidate.value, at: conflict.path),
+                        "author": candidate.author, "device": deviceName(candidate.device), "time": local(candidate.time),
+                    ] as [String: Any]
+                },
+            ]
+        }
+        let resolved: [[String: Any]] = all.compactMap { conflict in
+            guard let decision = conflict.resolution else { return nil }
+            return [
+                "question": conflict.question, "record": conflict.record, "value": display(decision.value, at: conflict.path),
+                "by": decision.by, "at": local(decision.at), "reason": decision.reason,
+            ]
+        }
+        return try page("conflicts", title: "Conflicts", staff: staff, current: "atConflicts", status: status, [
+            "open": open, "resolved": resolved, "hasResolved": !resolved.isEmpty, "notice": notice as Any, "error": error as Any,
+        ])
+    }
+
+    struct ResolveForm: Decodable {
+        var csrf: String?
+        var pick: String?
+        var value: String?
+        var reason: String?
+    }
+
+    @Sendable func resolve(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let (staff, id, form) = try await staffForm(ResolveForm.self, request, context, roles: [.admin]) { $0.csrf }
+        let value = form.value.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 }
+        let pick = value == nil ? form.pick.flatMap { Int($0) } : nil
+        if value == nil, pick == nil {
+            return try await conflictsPage(staff: staff, status: .badRequest, error: "Pick a candidate or write a merged value, and give a reason; nothing was changed.")
+        }
+        let conflict = frontDoor.forms.labelled(try await storage.conflicts(all: true)).first { $0.id == id }
+        var stored = value
+        // A merged value is typed as people read it ("Given", "14/03/2019"): stored as the form keeps it.
+        if let typed = value, let path = conflict?.path, let field = frontDoor.form.field(atStoredPath: path)?.1 {
+            do {
+                stored = try field.type.normalize(typed, now: clock.now(), timeZone: TimeZone(identifier: authority.timeZone) ?? .gmt)
+            } catch {
+                return try await conflictsPage(staff: staff, status: .badRequest, error: "\(error) Nothing was changed.")
+            }
+        }
+        let body = ResolutionRequest(pick: pick, value: stored, reason: form.reason ?? "")
+        do {
+            let result = try await storage.recorded {
+                try await resolution.resolve(id, body, by: staff.user, device: ConsoleDevice.id, in: $0)
+            } audit: {
+                AuditEvent(
+                    at: $0.at, actor: staff.user.name, action: "resolve", record: conflict?.record,
+                    detail: "conflict=\(id) revision=\($0.revision) device=\(ConsoleDevice.id)")
+            }
+            context.logger.notice("conflict resolved", metadata: ["conflict": "\(id)", "revision": "\(result.revision)", "via": "console"])
+            return .redirect(to: "/console/conflicts?done=resolved", type: .normal)
+        } catch let error as APIError {
+            return try await conflictsPage(staff: staff, status: error.status, error: error.message)
+        }
+    }
+
+}

@@ -1,0 +1,197 @@
+import Foundation
+import SyncCore
+
+/// Which referrals a reading of the queue lists: a view (`QueueView`), and
+/// optionally a search, a RAG rating and an agency. The API
+/// (`GET /v1/intake/queue`), the console's queue and its CSV take the same
+/// query parameters: `view`, `q`, `rating` (red, amber, green or unrated)
+/// and `agency` (as the referrer typed it, any case).
+struct QueueFilter: Sendable, Equatable {
+    var view: QueueView
+    /// Text to find: a child's name or other name, a reference or receipt,
+    /// an agency, an NHS number (spacing ignored) or the start of an id.
+    var text: String?
+    var rating: String?
+    var agency: String?
+
+    static let ratings = RAGRating.allCases.map(\.rawValue) + ["unrated"]
+    /// The longest search accepted (characters).
+    static let maximumText = 200
+
+    /// Reads the filter from query parameters (`view` defaults to `defaultView`).
+    /// - Throws: `APIError` 400 naming the bad value.
+    init(_ parameters: [String: String], defaultView: QueueView) throws {
+        func given(_ name: String) -> String? {
+            parameters[name].map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+        }
+        let viewName = given("view") ?? defaultView.rawValue
+        guard let view = QueueView(rawValue: viewName) else {
+            throw APIError(.badRequest, 
+                "'\(TerminalText.visible(String(viewName.prefix(40))))' is not a view of the queue; the views are \(QueueView.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        self.view = view
+        if let rating = given("rating"), !Self.ratings.contains(rating) {
+            throw APIError(.badRequest, 
+                "'\(TerminalText.visible(String(rating.prefix(40))))' is not a RAG rating to filter by; give one of \(Self.ratings.joined(separator: ", ")).")
+        }
+        rating = given("rating")
+        if let text = given("q"), text.count > Self.maximumText {
+            throw APIError(.badRequest, "The search has \(text.count) characters; the most is \(Self.maximumText).")
+        }
+        text = given("q")
+        agency = given("agency")
+    }
+
+    init(view: QueueView, text: String? = nil, rating: String? = nil, agency: String? = nil) {
+        self.view = view
+        self.text = text
+        self.rating = rating
+        self.agency = agency
+    }
+
+    /// The filter as query parameters, for links and the CSV download (empty values left out).
+    var query: String {
+        [("view", view.rawValue), ("q", text), ("rating", rating), ("agency", agency)].compactMap { name, value in
+            value.map { "\(name)=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
+        }.joined(separator: "&")
+    }
+
+    /// What the audit entry says of the filter (the search text is referral content: only its length).
+    var audited: String {
+        "view=\(view.rawValue)" + (text.map { " search=\($0.count)-characters" } ?? "") + (rating.map { " rating=\($0)" } ?? "")
+            + (agency != nil ? " agency=given" : "")
+    }
+
+    /// Case, accents, spacing and punctuation folded away: "Zoë  O'Brien" → "zoe obrien".
+    static func fold(_ text: String) -> String {
+        let plain = text.folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: Locale(identifier: "en_GB"))
+        return plain.lowercased().unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || $0 == " " }
+            .map(String.init).joined().split(separator: " ").joined(separator: " ")
+    }
+
+    /// Whether an entry matches the text (`terms`: its children's names, other names and NHS numbers).
+    func matches(_ entry: QueueEntry, terms: [String]) -> Bool {
+        if let rating {
+            guard rating == "unrated" ? entry.rating == nil : entry.rating == rating else { return false }
+        }
+        if let agency, Self.fold(entry.agency ?? "") != Self.fold(agency) { return false }
+        guard let text else { return true }
+        let folded = Self.fold(text)
+        let digits = text.filter(\.isNumber)
+        let compact = text.lowercased().filter { !$0.isWhitespace }
+        // The start of an id (at least 4 hex digits), or a reference or receipt however it is spaced.
+        if compact.count >= 4, compact.allSatisfy({ $0.isHexDigit || $0 == "-" }), entry.id.hasPrefix(compact) { return true }
+        for reference in [entry.reference, entry.receipt].compactMap({ $0 }) where !folded.isEmpty {
+            if Self.fold(reference).replacingOccurrences(of: " ", with: "").contains(folded.replacingOccurrences(of: " ", with: "")) { return true }
+        }
+        if !folded.isEmpty, [entry.childName, entry.agency].compactMap({ $0 }).contains(where: { Self.fold($0).contains(folded) }) { return true }
+        for term in terms {
+            if !folded.isEmpty, Self.fold(term).contains(folded) { return true }
+            // An NHS number, however it is spaced.
+            if digits.count >= 3, digits.count == text.filter({ !$0.isWhitespace && $0 != "-" }).count, term.filter(\.isNumber).contains(digits) { return true }
+        }
+        return false
+    }
+}
+
+/// The queue's counts, over every referral not yet decided: what the front door has on its plate.
+struct QueueCounts: Sendable, Equatable {
+    var undecided = 0
+    var immediateRisk = 0
+    var notSafeNow = 0
+    var overdue = 0
+    var byRating: [String: Int] = [:]
+    var unrated = 0
+}
+
+extension FrontDoor {
+    /// The clocks of a queued referral at `now`.
+    func clocks(of row: SubmittedReferral, now: Date) -> [ReferralClock] {
+        let facts = ClockFacts(
+            receivedAt: Timestamp.date(row.submittedAt) ?? now, immediateRisk: row.immediateRisk,
+            acknowledgedAt: row.acknowledgedAt.flatMap { Timestamp.date($0) }, decidedAt: row.firstDecidedAt.flatMap { Timestamp.date($0) },
+            rating: row.rating.flatMap(RAGRating.init(rawValue:)), ratedAt: row.ratedAt.flatMap { Timestamp.date($0) },
+            calledAt: row.calledAt.flatMap { Timestamp.date($0) },
+            referrerDeadline: row.deadline.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 })
+        return calendar.clocks(facts, now: now, rules: rules)
+    }
+
+    /// A referral as a line of the queue, its clocks read at `now`.
+    func entry(_ row: SubmittedReferral, now: Date) -> QueueEntry {
+        let clocks = clocks(of: row, now: now)
+        let acknowledge = clocks.first { $0.kind == .acknowledge }!
+        let decide = clocks.first { $0.kind == .decide }!
+        return QueueEntry(
+            id: row.id, kind: row.kind, receipt: row.receipt, submittedAt: row.submittedAt,
+            acknowledged: row.acknowledgedAt != nil, acknowledgedAt: row.acknowledgedAt,
+            ackDue: acknowledge.due!, overdue: acknowledge.state == .overdue, outcome: row.outcome,
+            changedAt: row.changedAt, openConflicts: row.openConflicts, childName: row.childName, children: row.children,
+            agency: row.agency, immediateRisk: row.immediateRisk, reference: row.reference, childSafeNow: row.childSafeNow,
+            deadline: row.deadline, rating: row.rating, decideDue: decide.due, decisionOverdue: decide.state == .overdue)
+    }
+
+    /// `rows` as the queue lists them under `filter`, in triage order:
+    /// undecided referrals at immediate risk first, then by the next clock
+    /// due (acknowledgement, else decision), then first submitted first.
+    /// `terms`: each referral's children's names, other names and NHS numbers (`SyncStorage.searchTerms`).
+    func queue(_ rows: [SubmittedReferral], filter: QueueFilter, terms: [String: [String]] = [:], now: Date) -> [QueueEntry] {
+        let distant = Date.distantFuture
+        return rows.enumerated().compactMap { position, row -> (entry: QueueEntry, due: Date, position: Int)? in
+            let entry = entry(row, now: now)
+            guard entry.belongs(in: filter.view), filter.matches(entry, terms: terms[row.id] ?? []) else { return nil }
+            let due = entry.outcome != nil ? distant : Timestamp.date(entry.acknowledged ? entry.decideDue : entry.ackDue) ?? distant
+            return (entry, due, position)
+        }
+        .sorted { first, second in
+            func urgent(_ entry: QueueEntry) -> Int { entry.immediateRisk && entry.outcome == nil ? 0 : 1 }
+            return (urgent(first.entry), first.due, first.position) < (urgent(second.entry), second.due, second.position)
+        }
+        .map(\.entry)
+    }
+
+    /// The counts above the queue, over every undecided referral.
+    func counts(_ rows: [SubmittedReferral], now: Date) -> QueueCounts {
+        var counts = QueueCounts()
+        for row in rows where row.outcome == nil {
+            let entry = entry(row, now: now)
+            counts.undecided += 1
+            if entry.immediateRisk { counts.immediateRisk += 1 }
+            if entry.notSafeNow { counts.notSafeNow += 1 }
+            if entry.overdue || entry.decisionOverdue { counts.overdue += 1 }
+            if let rating = entry.rating { counts.byRating[rating, default: 0] += 1 } else { counts.unrated += 1 }
+        }
+        return counts
+    }
+
+    /// The queue read from storage under `filter`: the rows, the entries, and the search terms when searching.
+    func readQueue(_ storage: any SyncStorage, filter: QueueFilter, now: Date) async throws -> (rows: [SubmittedReferral], entries: [QueueEntry]) {
+        let rows = try await storage.submittedReferrals()
+        var terms: [String: [String]] = [:]
+        if filter.text != nil {
+            for (record, value) in try await storage.searchTerms() { terms[record, default: []].append(value) }
+        }
+        return (rows, queue(rows, filter: filter, terms: terms, now: now))
+    }
+
+    /// The entries as CSV (RFC 4180, `ReferralExport.quote`: every cell quoted, and one a
+    /// spreadsheet would run as a formula starts with `'`): one header line,
+    /// then one line per entry in queue order.
+    static func csv(_ entries: [QueueEntry]) -> String {
+        let header = [
+            "reference", "id", "kind", "child", "children", "agency", "immediate_risk", "child_safe_now", "referrer_deadline", "rating",
+            "submitted_at", "acknowledge_by", "acknowledged_at", "acknowledge_overdue", "decide_by", "decision_overdue", "outcome", "changed_at",
+            "open_conflicts", "receipt",
+        ]
+        var lines = [header.joined(separator: ",")]
+        for entry in entries {
+            let cells: [String?] = [
+                entry.reference, entry.id, entry.kind, entry.childName, "\(entry.children)", entry.agency, entry.immediateRisk ? "yes" : "no",
+                entry.childSafeNow, entry.deadline, entry.rating, entry.submittedAt, entry.ackDue, entry.acknowledgedAt,
+                entry.overdue ? "yes" : "no", entry.decideDue, entry.decisionOverdue ? "yes" : "no", entry.outcome, entry.changedAt,
+                "\(entry.openConflicts)", entry.receipt,
+            ]
+            lines.append(cells.map { ReferralExport.quote($0 ?? "") }.joined(separator: ","))
+        }
+        return lines.joined(separator: "\r\n") + "\r\n"
+    }
+}
