@@ -40,6 +40,7 @@ enum Format {
     static func device(_ device: String, author: String, this: String? = nil) -> String {
         if let this, device.lowercased() == this.lowercased() { return "this device" }
         if device == ConsoleDevice.id { return "\(author) in the web console" }
+        if device == ServerDevice.id { return "the server" }
         return "\(author)'s device \(device.suffix(4))"
     }
 

@@ -28,11 +28,17 @@ enum SyncNews {
     static func items(before: SyncStatus?, after: SyncStatus, path: (String) -> String = { $0 }) -> [String] {
         var news: [String] = []
         let door = after.frontDoor
+        if before?.frontDoor[IntakePath.reference] == nil, let reference = door[IntakePath.reference] {
+            news.append("its reference is \(reference): quote it to the front door")
+        }
         if before?.frontDoor[IntakePath.acknowledgedAt] == nil, let at = door[IntakePath.acknowledgedAt] {
             news.append("acknowledged by \(door[IntakePath.acknowledgedBy] ?? "the front door") at \(at)")
         }
         if let rating = door[IntakePath.rating], before?.frontDoor[IntakePath.ratedAt] != door[IntakePath.ratedAt] {
             news.append("rated \(RAGRating(rawValue: rating)?.title ?? rating)")
+        }
+        if let at = door[IntakePath.seenAt], before?.frontDoor[IntakePath.seenAt] != at {
+            news.append("the front door saw your changes; its decision stands")
         }
         let known = before?.decisions.count ?? 0
         for (index, decision) in after.decisions.enumerated() where index >= known {

@@ -9,7 +9,8 @@ one line saying what was wrong. Every page visited is also checked for the
 WCAG basics the console promises: one h1, no skipped heading level, a label
 for every visible input, and the security headers' effect (no inline script).
 
-  console_browser.py intake --url URL --user ian --password PW --receipt R-XXXX-XXXX --child "Amy Smith"
+  console_browser.py intake --url URL --user ian --password PW --reference F-XXXX-XXXX --child "Amy Smith" --deadline TEXT
+  console_browser.py seen --url URL --user ian --password PW --reference F-XXXX-XXXX --old TEXT --new TEXT
   console_browser.py admin --url URL --user ada --password PW --totp-uri otpauth://... --candidates A B --pick B --revoke DEVICE
   console_browser.py practitioner --url URL --user jane --password PW
   console_browser.py login-csrf --url URL --user ian --password PW
@@ -143,23 +144,58 @@ def intake(console, args):
     console.sign_in(args.user, args.password)
     expect(d.current_url.endswith("/console/queue"), f"after signing in, the page is {d.current_url}, not the queue")
     console.open("/console/queue?view=all")
-    row = None
-    for candidate in d.find_elements(By.CSS_SELECTOR, "tbody tr"):
-        if args.receipt in candidate.text:
-            row = candidate
-    expect(row is not None, f"the queue does not list the receipt {args.receipt}: {console.text()[:400]}")
+    rows = d.find_elements(By.CSS_SELECTOR, "table.queue tbody tr")
+    expect(rows, f"the queue lists nothing: {console.text()[:400]}")
+    # Triage at a glance (issue 27): the referral at immediate risk, submitted last, is the first row.
+    row = rows[0]
+    expect(args.reference in row.text, f"the first row is not {args.reference} (immediate risk, submitted last): {row.text}")
     expect(args.child in row.text, f"the queue's row does not name the child {args.child}: {row.text}")
     expect("OVERDUE" in row.text, f"the queue's row is not marked OVERDUE: {row.text}")
-    expect("IMMEDIATE RISK" in row.text, f"the queue's row does not flag immediate risk: {row.text}")
-    expect("not acknowledged by their deadline" in console.text(), "the queue has no overdue banner")
+    expect("IMMEDIATE RISK" in row.text and "NOT SAFE NOW" in row.text, f"the queue's row does not flag immediate risk and not safe now: {row.text}")
+    expect("Referrer's deadline: " + args.deadline in row.text, f"the queue's row does not give the referrer's deadline: {row.text}")
+    expect("risk" in (row.get_attribute("class") or ""), "the immediate-risk row is not tinted")
+    counts = d.find_element(By.CSS_SELECTOR, "ul.counts").text
+    expect("IMMEDIATE RISK" in counts and "NOT SAFE NOW" in counts, f"the counts by urgency are missing: {counts}")
+    expect("not acknowledged or decided by their deadline" in console.text(), "the queue has no overdue banner")
     console.shot("queue")
-    console.navigating(row.find_element(By.LINK_TEXT, args.receipt).click)
+
+    # Search: by the child's name typed differently, then by the reference.
+    search = d.find_element(By.ID, "search")
+    search.send_keys(args.child.upper())
+    console.submit(d.find_element(By.CSS_SELECTOR, "form.search"))
+    found = d.find_elements(By.CSS_SELECTOR, "table.queue tbody tr")
+    expect(len(found) == 1 and args.reference in found[0].text, f"searching {args.child.upper()!r} did not find only {args.reference}: {[r.text for r in found]}")
+    console.shot("queue-search")
+    console.open("/console/queue?view=all&q=" + urllib.parse.quote(args.reference.lower()))
+    found = d.find_elements(By.CSS_SELECTOR, "table.queue tbody tr")
+    expect(len(found) == 1 and args.reference in found[0].text, f"searching the reference did not find it: {[r.text for r in found]}")
+
+    console.navigating(found[0].find_element(By.LINK_TEXT, args.reference).click)
     page = console.text()
     expect(args.child in page, "the referral page does not show the child's name")
     expect("not yet acknowledged" in page, "the referral page does not say it is not yet acknowledged")
-    expect("Consent:" in page and "Referrer's identity:" in page, "the referral page does not state consent and anonymity")
+    expect("Consent:" in page and "Identity:" in page, "the referral page does not state consent and anonymity")
+    # The child and the concern first: inside the first screen at 1280x800.
+    d.set_window_size(1280, 800)
+    height = d.execute_script("return window.innerHeight")
+    for selector in ("h1", "p.summary", "ul.urgency"):
+        bottom = d.execute_script("return arguments[0].getBoundingClientRect().bottom", d.find_element(By.CSS_SELECTOR, selector))
+        expect(bottom <= height, f"{selector} ends at {bottom}px, below the first screen ({height}px)")
+    expect("Is the child safe now? NO" in d.find_element(By.CSS_SELECTOR, "ul.urgency").text, "safe now? is not answered NO at the top")
+    clocks = d.find_element(By.CSS_SELECTOR, "ul.clocks").text
+    expect("Acknowledge" in clocks and "OVERDUE" in clocks and "immediate risk" in clocks, f"the clocks do not show the overdue acknowledgement and its rule: {clocks}")
+    d.set_window_size(1280, 900)
     console.shot("referral")
     referral_url = d.current_url
+
+    # The print stylesheet: the referral without navigation or forms.
+    d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    hidden = d.execute_script("""return ['header', 'aside form', 'form.sign-out'].map(s => Array.from(document.querySelectorAll(s))
+        .every(e => getComputedStyle(e).display === 'none'))""")
+    expect(all(hidden), f"printing still shows the navigation or forms: {hidden}")
+    expect(d.find_element(By.CSS_SELECTOR, "p.summary").is_displayed(), "printing hides the concern")
+    console.shot("referral-print")
+    d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
 
     # A POST without the CSRF token is refused and changes nothing.
     acknowledge = d.find_element(By.CSS_SELECTOR, "form[action$='/acknowledge']")
@@ -174,7 +210,7 @@ def intake(console, args):
     # Keyboard only: Tab reaches the Acknowledge button, Enter presses it.
     body = d.find_element(By.TAG_NAME, "body")
     body.send_keys(Keys.TAB)
-    for _ in range(40):
+    for _ in range(80):
         active = d.switch_to.active_element
         if active.tag_name == "button" and active.text == "Acknowledge":
             break
@@ -191,7 +227,9 @@ def intake(console, args):
     rating.find_element(By.CSS_SELECTOR, "input[name=rating][value=red]").click()
     rating.find_element(By.NAME, "reason").send_keys(args.rating_reason)
     console.submit(rating)
-    expect("RAG rating recorded." in console.text() and "Red: serious concern" in console.text(), "the rating was not recorded")
+    text = console.text()
+    expect("RAG rating recorded." in text and "Red: serious concern" in text, "the rating was not recorded")
+    expect("internal: not sent to the referrer" in text, "the rating's reason is not labelled internal")
 
     decision = d.find_element(By.CSS_SELECTOR, "form[action$='/decision']")
     Select(decision.find_element(By.NAME, "outcome")).select_by_value(args.outcome)
@@ -199,9 +237,36 @@ def intake(console, args):
     console.submit(decision)
     expect("Decision recorded" in console.text(), f"the decision was not recorded: {console.text()[:300]}")
     expect(args.note in console.text(), "the decision's note is not on the page")
+    expect("the outcome, feedback note and any reason for a change reach the referrer" in console.text(), "what reaches the referrer is not labelled")
     console.shot("referral-decided")
     console.open("/console/queue?view=all")
     console.shot("queue-decided")
+
+
+def seen(console, args):
+    """After the referrer changed an answer: CHANGED with the old and the new value, then "seen: decision stands", then the history."""
+    d = console.driver
+    console.sign_in(args.user, args.password)
+    console.open("/console/queue?view=active")
+    row = next((r for r in d.find_elements(By.CSS_SELECTOR, "table.queue tbody tr") if args.reference in r.text), None)
+    expect(row is not None and "CHANGED" in row.text, f"the changed referral is not flagged in the default view: {console.text()[:400]}")
+    console.navigating(row.find_element(By.LINK_TEXT, args.reference).click)
+    box = d.find_element(By.CSS_SELECTOR, ".changed-box").text
+    expect(args.old in box and args.new in box, f"the CHANGED box does not show the old and new values: {box}")
+    console.shot("referral-changed")
+    form = d.find_element(By.CSS_SELECTOR, "form[action$='/seen']")
+    form.find_element(By.NAME, "note").send_keys(args.seen_note)
+    console.submit(form)
+    text = console.text()
+    expect("Marked as seen" in text and not d.find_elements(By.CSS_SELECTOR, ".changed-box"), f"seen did not clear CHANGED: {text[:300]}")
+    expect(args.seen_note in text, "the seen note is not on the record")
+    console.navigating(d.find_element(By.LINK_TEXT, "The whole history").click)
+    history = console.text()
+    for expected in ("reference given", "acknowledged", "rated", "decided", "seen: decision stands", args.old, args.new, args.seen_note):
+        expect(expected in history, f"the history lacks {expected!r}")
+    console.shot("history")
+    console.open("/console/queue?view=active")
+    expect(args.reference not in console.text(), "the referral is still in the default view after seen")
 
 
 def admin(console, args):
@@ -304,13 +369,17 @@ def login_csrf(console, args):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("step", choices=["intake", "admin", "practitioner", "login-csrf"])
+    parser.add_argument("step", choices=["intake", "seen", "admin", "practitioner", "login-csrf"])
     parser.add_argument("--url", required=True)
     parser.add_argument("--user", required=True)
     parser.add_argument("--password", required=True)
     parser.add_argument("--screenshots")
-    parser.add_argument("--receipt")
+    parser.add_argument("--reference")
     parser.add_argument("--child")
+    parser.add_argument("--deadline")
+    parser.add_argument("--old")
+    parser.add_argument("--new")
+    parser.add_argument("--seen-note", default="Covered by the strategy discussion already arranged")
     parser.add_argument("--rating-reason", default="Bruising on a baby who is not mobile")
     parser.add_argument("--outcome", default="s47-enquiry")
     parser.add_argument("--note", default="Strategy discussion today; a social worker will contact you.")
@@ -326,7 +395,7 @@ def main():
     driver = browser()
     try:
         console = Console(driver, args.url, args.screenshots)
-        {"intake": intake, "admin": admin, "practitioner": practitioner, "login-csrf": login_csrf}[args.step](console, args)
+        {"intake": intake, "seen": seen, "admin": admin, "practitioner": practitioner, "login-csrf": login_csrf}[args.step](console, args)
     except Failure as failure:
         print(f"FAILED ({args.step}): {failure}", file=sys.stderr)
         if args.screenshots:

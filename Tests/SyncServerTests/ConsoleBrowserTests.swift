@@ -75,39 +75,59 @@ struct ConsoleBrowserTests {
         let (totpStatus, uri) = try server.command(["user", "totp", "ada"])
         #expect(totpStatus == 0 && uri.hasPrefix("otpauth://totp/"), "user totp: \(uri)")
 
-        // Jane drafts on her laptop, offline, then syncs: a receipt.
+        // Jane drafts on her laptop, offline, then syncs: first an ordinary referral, then one at immediate risk.
         let laptop = try FieldHome(user: "jane", seed: 61)
         let phone = try FieldHome(user: "jane", seed: 62)
         for home in [laptop, phone] {
             #expect(try home.run(["login", "--server", server.url.absoluteString, "--token", janeToken]).status == 0)
         }
-        let id = try laptop.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
-        for (path, value) in [
-            ("referrer.name", "Jane Smith"), ("referrer.agency", "Worcester Health Visiting Team"), ("concern.summary", "Bruises on both upper arms"),
-            ("urgency.immediate_risk", "yes"), ("urgency.call_made", "yes"),
-        ] {
-            #expect(try laptop.run(["set", id, path, value]).status == 0)
+        func submitted(_ child: String, _ values: [(String, String)]) throws -> String {
+            let id = try laptop.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+            for (path, value) in values { #expect(try laptop.run(["set", id, path, value]).status == 0, "set \(path)") }
+            #expect(try laptop.run(["add", id, "children"]).status == 0)
+            #expect(try laptop.run(["set", id, "children.1.full_name", child]).status == 0)
+            #expect(try laptop.run(["submit", id]).status == 0)
+            #expect(try laptop.run(["sync"]).status == 0)
+            return id
         }
-        #expect(try laptop.run(["add", id, "children"]).status == 0)
-        #expect(try laptop.run(["set", id, "children.1.full_name", "Amy Smith"]).status == 0)
-        #expect(try laptop.run(["submit", id]).status == 0)
-        let synced = try laptop.run(["sync"]).output
-        let receipt = try #require(synced.firstMatch(of: try Regex("R-[0-9A-Z]{4}-[0-9A-Z]{4}")).map { String(synced[$0.range]) }, "no receipt in: \(synced)")
+        _ = try submitted("Ben Jones", [
+            ("referrer.name", "Jane Smith"), ("referrer.agency", "Worcester Health Visiting Team"), ("concern.summary", "Missed three appointments"),
+        ])
+        try server.setTime("2026-11-23T12:05:00Z")
+        let deadline = "mum collects at 15:15 today"
+        let id = try submitted("Amy Smith", [
+            ("referrer.name", "Jane Smith"), ("referrer.agency", "Worcester Health Visiting Team"), ("referrer.phone", "01905 000000"),
+            ("concern.summary", "Bruises on both upper arms"), ("urgency.immediate_risk", "yes"), ("urgency.call_made", "yes"),
+            ("urgency.child_safe_now", "no"), ("urgency.deadline", deadline),
+        ])
+        let submittedStatus = try JSONSerialization.jsonObject(with: Data(try laptop.run(["status", id, "--json"]).output.utf8)) as? [String: Any] ?? [:]
+        let reference = try #require(submittedStatus["reference"] as? String, "no reference in: \(submittedStatus)")
 
-        // Wednesday: the acknowledgement (due by the end of Tuesday) is overdue.
+        // Wednesday: the acknowledgement (due within 4 working hours of Monday noon) is overdue.
         try server.setTime("2026-11-25T10:00:00Z")
-        try browser("intake", ["--user", "ian", "--password", passwords["ian"]!, "--receipt", receipt, "--child", "Amy Smith"], url: server.url)
+        try browser("intake", [
+            "--user", "ian", "--password", passwords["ian"]!, "--reference", reference, "--child", "Amy Smith", "--deadline", deadline,
+        ], url: server.url)
 
-        // The referrer's next sync brings the acknowledgement, the rating and the outcome.
+        // The referrer's next sync brings the acknowledgement, the rating (not its internal reason) and the outcome.
         let news = try laptop.run(["sync"]).output
         #expect(news.contains("acknowledged by ian"), "sync news: \(news)")
         let status = try JSONSerialization.jsonObject(with: Data(try laptop.run(["status", id, "--json"]).output.utf8)) as? [String: Any] ?? [:]
         #expect((status["acknowledged"] as? [String: Any])?["by"] as? String == "ian")
         #expect((status["rating"] as? [String: Any])?["rating"] as? String == "red")
-        #expect((status["rating"] as? [String: Any])?["reason"] as? String == "Bruising on a baby who is not mobile")
+        #expect((status["rating"] as? [String: Any])?["feedback"] is NSNull, "the rating's reason is internal: \(status)")
         #expect((status["outcome"] as? [String: Any])?["outcome"] as? String == "s47-enquiry")
         let text = try laptop.run(["status", id]).output
-        #expect(text.contains("RAG rating: Red: serious concern"), "field status: \(text)")
+        #expect(text.contains("RAG rating: Red: serious concern") && !text.contains("Bruising on a baby"), "field status: \(text)")
+
+        // New information after the decision: the front door sees old and new, and records that its decision stands.
+        #expect(try laptop.run(["set", id, "concern.summary", "Bruises on both upper arms and a burn on the hand"]).status == 0)
+        #expect(try laptop.run(["sync"]).status == 0)
+        try browser("seen", [
+            "--user", "ian", "--password", passwords["ian"]!, "--reference", reference, "--old", "Bruises on both upper arms",
+            "--new", "Bruises on both upper arms and a burn on the hand",
+        ], url: server.url)
+        #expect(try laptop.run(["sync"]).output.contains("the front door saw your changes; its decision stands"))
 
         // Two of Jane's devices change one answer without seeing each other: a conflict.
         #expect(try phone.run(["sync"]).status == 0)
@@ -148,7 +168,7 @@ struct ConsoleBrowserTests {
 
         // Every console write and read is on the audit trail, and the chain holds.
         let audit = try server.command(["audit", "show", "--limit", "200"]).output
-        for action in ["console-sign-in", "acknowledge", "rate", "decide", "resolve", "revoke", "read"] {
+        for action in ["console-sign-in", "acknowledge", "rate", "decide", "seen-decision-stands", "read-history", "resolve", "revoke", "read"] {
             #expect(audit.contains(action), "no \(action) in the audit trail")
         }
         #expect(try server.command(["audit", "verify"]).status == 0)

@@ -112,6 +112,14 @@ struct ExportTests {
         let fhir = try String(contentsOf: folder.appendingPathComponent("page.fhir"), encoding: .utf8)
         #expect(fhir.contains("https://fhir.nhs.uk/Id/nhs-number") && fhir.contains("\"resourceType\":\"Flag\""))
         #expect(fhir.contains("\"status\":\"completed\"") && fhir.contains("\"status\":\"active\""))
+        // Each referral's bundle is identified by the referral's own reference, never by a receipt several share (issue 27).
+        let outer = try #require(try JSONSerialization.jsonObject(with: Data(fhir.utf8)) as? [String: Any])
+        let bundles = (outer["entry"] as? [[String: Any]] ?? []).compactMap { $0["resource"] as? [String: Any] }
+        let identifiers = bundles.compactMap { ($0["identifier"] as? [String: Any]).flatMap { $0["system"] as? String == "urn:field-sync:reference" ? $0["value"] as? String : nil } }
+        #expect(identifiers.count == bundles.count && Set(identifiers).count == identifiers.count && identifiers.allSatisfy { $0.hasPrefix("F-") }, "\(identifiers)")
+        let exported = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let references = (exported["referrals"] as? [[String: Any]] ?? []).compactMap { $0["reference"] as? String }
+        #expect(Set(references) == Set(identifiers), "the JSON export names the same references")
 
         if ConsoleBrowserTests.pythonAvailable(module: "fhir.resources") {
             let errors = folder.appendingPathComponent("stderr").path

@@ -55,13 +55,17 @@ final class FieldHome: @unchecked Sendable {
 /// A transcript of `field` commands run by several people against one
 /// server, compared whole with a golden file in `Tests/FieldCLITests/Golden/`
 /// (`UPDATE_GOLDEN=1` rewrites it). What the server makes at random
-/// (receipts, its address, tokens) is replaced by placeholders.
+/// (receipts, its address, tokens) is replaced by placeholders; each
+/// referral's own reference (`F-XXXX-XXXX`, random too) by `F-XXXX-000N`,
+/// numbered in the order they first appear, so that two referrals' references
+/// still read as different.
 final class Transcript {
     static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("FieldCLITests/Golden")
 
     private(set) var text = ""
     private var replacements: [(String, String)] = []
+    private var references: [String: String] = [:]
 
     /// Replace `value` by `placeholder` wherever it appears.
     func mask(_ value: String, as placeholder: String) { replacements.append((value, placeholder)) }
@@ -81,6 +85,13 @@ final class Transcript {
     func masked(_ text: String) -> String {
         var text = text
         for (value, placeholder) in replacements { text = text.replacingOccurrences(of: value, with: placeholder) }
+        let pattern = #/F-[0-9A-Z]{4}-[0-9A-Z]{4}/#
+        for match in text.matches(of: pattern) {
+            let reference = String(match.output)
+            guard references[reference] == nil, !reference.hasPrefix("F-XXXX-") else { continue }
+            references[reference] = String(format: "F-XXXX-%04d", references.count + 1)
+        }
+        for (reference, placeholder) in references { text = text.replacingOccurrences(of: reference, with: placeholder) }
         // Receipts are random: R-XXXX-XXXX.
         return text.replacingOccurrences(of: #"R-[0-9A-Z]{4}-[0-9A-Z]{4}"#, with: "R-XXXX-XXXX", options: .regularExpression)
     }

@@ -171,13 +171,15 @@ struct IntakeTranscriptTests {
             let (_, body) = try await transport.get("v1/intake/queue", query: [URLQueryItem(name: "view", value: view)])
             return try JSONDecoder().decode([QueueEntry].self, from: body).map(\.id)
         }
-        #expect(try await ids("all") == [kai, amy, sam])
+        // Decided referrals come after every undecided one.
+        #expect(try await ids("all") == [kai, sam, amy])
         #expect(try await ids("active") == [kai, sam])
         #expect(try await ids("open") == [kai, sam])
         #expect(try await ids("decided") == [amy])
-        #expect(try await ids("overdue") == [sam])
+        // Kai's referral (immediate risk, Tuesday 10:00) was due within 4 working hours; Sam's by the end of Tuesday.
+        #expect(try await ids("overdue") == [kai, sam])
         let (status, reply, _) = try await door.server.exchange("GET", "v1/intake/queue?view=urgent", token: token)
         #expect(status == 400)
-        #expect((reply["error"] as? [String: Any])?["message"] as? String == "'view' must be one of all, active, open, overdue, decided; got 'urgent'.")
+        #expect((reply["error"] as? [String: Any])?["message"] as? String == "'urgent' is not a view of the queue; the views are all, active, open, overdue, decided.")
     }
 }

@@ -229,7 +229,7 @@ public struct QueueEntry: Codable, Sendable, Equatable {
         case .all: true
         case .active: outcome == nil || changed || openConflicts > 0
         case .open: outcome == nil
-        case .overdue: overdue
+        case .overdue: overdue || decisionOverdue
         case .decided: outcome != nil
         }
     }
@@ -285,7 +285,7 @@ public enum QueueView: String, Codable, Sendable, CaseIterable {
     case active
     /// Not decided yet.
     case open
-    /// Not acknowledged by the deadline.
+    /// Not acknowledged, or not decided, by its deadline.
     case overdue
     /// Decided.
     case decided

@@ -164,7 +164,7 @@ struct ConsoleRoutes {
     }
 
     func deviceName(_ device: String) -> String {
-        device == ConsoleDevice.id ? "web console" : "device …\(device.suffix(4))"
+        device == ConsoleDevice.id ? "web console" : device == ServerDevice.id ? "the server" : "device …\(device.suffix(4))"
     }
 }
 

@@ -187,9 +187,9 @@ enum ConsoleTemplates {
         <aside class="panel" aria-labelledby="clocks-heading">
         <h2 id="clocks-heading">Clocks</h2>
         <ul class="clocks">
-        {{#clocks}}<li class="{{#alarm}}alarm{{/alarm}}"><strong>{{title}}</strong>: {{#due}}by {{due}}, {{/due}}<strong>{{state}}</strong>{{#text}}: “{{text}}”{{/text}}<br><span class="hint">Rule: {{rule}}. Source: {{source}}.</span></li>{{/clocks}}
+        {{#clocks}}<li class="{{#alarm}}alarm{{/alarm}}"><strong>{{title}}</strong>: {{#due}}by {{due}}, {{/due}}<strong>{{state}}</strong>{{#text}}: “{{text}}”{{/text}}<br><span class="hint">Rule: {{rule}}.</span></li>{{/clocks}}
         </ul>
-        <p class="hint">Times are {{zone}}.</p>
+        <p class="hint">Times are {{zone}}. The rules' source: {{clockSources}}.</p>
         {{#canAct}}
         <h2 id="actions">Record</h2>
         {{^acknowledged}}

@@ -47,8 +47,10 @@ enum ExportFormat: String, CaseIterable, Sendable {
 /// The three renderings of an export page. Values are the stored ones
 /// (choices by key), with removed group items left out.
 enum ReferralExport {
-    /// The identifier system of receipt references (`R-XXXX-XXXX`).
+    /// The identifier system of receipt references (`R-XXXX-XXXX`): per push, shared by the referrals it carried.
     static let receiptSystem = "urn:field-sync:receipt"
+    /// The identifier system of referrals' own references (`F-XXXX-XXXX`, `IntakePath.reference`): one per referral, for its life.
+    static let referenceSystem = "urn:field-sync:reference"
     /// NHS Digital's identifier system for NHS numbers.
     static let nhsNumberSystem = "https://fhir.nhs.uk/Id/nhs-number"
 
@@ -56,14 +58,14 @@ enum ReferralExport {
 
     static func json(_ page: ExportPage) throws -> Data {
         struct Referral: Encodable {
-            let id: String, receipt: String?, submittedAt: String, referrer: String, revision: Int64, fields: [String: String]
-            enum CodingKeys: String, CodingKey { case id, receipt, submittedAt = "submitted_at", referrer, revision, fields }
+            let id: String, reference: String?, receipt: String?, submittedAt: String, referrer: String, revision: Int64, fields: [String: String]
+            enum CodingKeys: String, CodingKey { case id, reference, receipt, submittedAt = "submitted_at", referrer, revision, fields }
         }
         struct Page: Encodable { let cursor: Int64; let more: Bool; let referrals: [Referral] }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return try encoder.encode(Page(cursor: page.cursor, more: page.more, referrals: page.referrals.map {
-            Referral(id: $0.document.id, receipt: $0.receipt, submittedAt: $0.submittedAt, referrer: $0.document.owner, revision: $0.revision,
+            Referral(id: $0.document.id, reference: $0.document.fields[IntakePath.reference], receipt: $0.receipt, submittedAt: $0.submittedAt, referrer: $0.document.owner, revision: $0.revision,
                      fields: visibleFields($0.document))
         }))
     }
@@ -182,7 +184,10 @@ enum ReferralExport {
         var request: [String: Any] = [
             "resourceType": "ServiceRequest",
             "id": exported.document.id,
-            "identifier": [["system": receiptSystem, "value": exported.receipt ?? exported.document.id]],
+            "identifier": [
+                ["use": "official", "system": referenceSystem, "value": exported.document.reference],
+                ["use": "secondary", "system": receiptSystem, "value": exported.receipt ?? exported.document.id],
+            ],
             "status": values[IntakePath.outcome] == nil ? "active" : "completed",
             "intent": "order",
             "category": [["text": referral.kind.title]],
@@ -236,7 +241,8 @@ enum ReferralExport {
         }
         return [
             "resourceType": "Bundle", "type": "collection", "timestamp": exported.submittedAt,
-            "identifier": ["system": receiptSystem, "value": exported.receipt ?? exported.document.id],
+            // The referral's own reference: one bundle, one referral, one identifier (a receipt may cover several).
+            "identifier": ["system": referenceSystem, "value": exported.document.reference],
             "entry": entries,
         ]
     }

@@ -132,14 +132,17 @@ extension FrontDoor {
 
     /// `rows` as the queue lists them under `filter`, in triage order:
     /// undecided referrals at immediate risk first, then by the next clock
-    /// due (acknowledgement, else decision), then first submitted first.
+    /// due (acknowledgement, else decision; for a decided referral changed
+    /// since, when the change arrived), then first submitted first.
     /// `terms`: each referral's children's names, other names and NHS numbers (`SyncStorage.searchTerms`).
     func queue(_ rows: [SubmittedReferral], filter: QueueFilter, terms: [String: [String]] = [:], now: Date) -> [QueueEntry] {
         let distant = Date.distantFuture
         return rows.enumerated().compactMap { position, row -> (entry: QueueEntry, due: Date, position: Int)? in
             let entry = entry(row, now: now)
             guard entry.belongs(in: filter.view), filter.matches(entry, terms: terms[row.id] ?? []) else { return nil }
-            let due = entry.outcome != nil ? distant : Timestamp.date(entry.acknowledged ? entry.decideDue : entry.ackDue) ?? distant
+            // A decided referral with new information waits from when it arrived; one with none comes last.
+            let waiting = entry.outcome != nil ? entry.changedAt : entry.acknowledged ? entry.decideDue : entry.ackDue
+            let due = waiting.flatMap { Timestamp.date($0) } ?? distant
             return (entry, due, position)
         }
         .sorted { first, second in

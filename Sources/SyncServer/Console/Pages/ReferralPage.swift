@@ -22,7 +22,7 @@ struct ReferralPage {
 
     struct Child {
         let name: String
-        let details: String
+        let details: String?
     }
 
     struct Candidate {
@@ -66,7 +66,6 @@ struct ReferralPage {
         let state: String
         let alarm: Bool
         let rule: String
-        let source: String
         let text: String?
     }
 
@@ -123,6 +122,8 @@ struct ReferralPage {
     let anonymity: String
 
     let clocks: [Clock]
+    /// Where the clocks' rules come from (`FrontDoorClocks.source`), said once.
+    let clockSources: String
     let acknowledged: String?
     let rating: String?
     let ratingTitle: String
@@ -225,7 +226,7 @@ extension ReferralPage {
             let born = display("\(base).date_of_birth").map { "born \($0)" } ?? display("\(base).expected_delivery").map { "unborn, expected \($0)" }
             let details = [born, display("\(base).current_location").map { "now at \($0)" }, display("\(base).nhs_number").map { "NHS number \($0)" }]
                 .compactMap { $0 }.joined(separator: "; ")
-            return Child(name: display("\(base).full_name") ?? "(no name given)", details: details)
+            return Child(name: display("\(base).full_name") ?? "(no name given)", details: details.isEmpty ? nil : details)
         }
         func facts(_ paths: [String]) -> [Fact] {
             paths.compactMap { path in
@@ -277,8 +278,9 @@ extension ReferralPage {
             }
             return Clock(
                 title: clock.title, due: clock.due.map(local), state: state, alarm: clock.state == .overdue || clock.state == .metLate,
-                rule: clock.rule, source: clock.source, text: clock.text)
+                rule: clock.rule, text: clock.text)
         }
+        clockSources = Array(Set(document.clocks.map(\.source))).sorted().joined(separator: "; ")
         acknowledged = fields[IntakePath.acknowledgedAt].map { "acknowledged \(local($0)) by \(fields[IntakePath.acknowledgedBy] ?? "?")" }
         rating = fields[IntakePath.rating]
         ratingTitle = fields[IntakePath.rating].flatMap { RAGRating(rawValue: $0)?.title } ?? ""
@@ -398,7 +400,7 @@ extension ConsoleRoutes {
                     revision: entry.revision, at: local(entry.at), what: Self.historyKind(entry),
                     question: Self.historyQuestion(entry.path, form: form), value: entry.value.map { display($0, at: entry.path) } ?? "(cleared)",
                     by: entry.by, device: deviceName(entry.device), reason: entry.reason,
-                    shared: entry.kind == "candidate" ? "no (a candidate)" : internalOnly ? "no (internal)" : "yes")
+                    shared: !entry.path.hasPrefix("@") ? "(the referrer's own)" : internalOnly ? "no (internal)" : "yes")
             },
             zone: authority.timeZone, csv: "/console/referrals/\(id)/history.csv", count: entries.count)
         return try self.page("history", title: page.heading, staff: staff, page)
@@ -429,6 +431,7 @@ extension ConsoleRoutes {
             IntakePath.ratedAt: "Rated at", IntakePath.ratedBy: "Rated by", IntakePath.outcome: "Outcome", IntakePath.outcomeNote: "Feedback to the referrer",
             IntakePath.decidedAt: "Decided at", IntakePath.decidedBy: "Decided by", IntakePath.seenAt: "Seen at", IntakePath.seenBy: "Seen by",
             IntakePath.seenNote: "Why the decision stands (internal)", IntakePath.reference: "Reference", RecordPath.status: "Status",
+            RecordPath.kind: "Kind of referral", RecordPath.form: "Form version",
         ]
         if let words = known[path] { return words }
         if let number = IntakePath.decisionNumber(path) { return "Decision \(number)" }
