@@ -9,6 +9,10 @@
 // 2. One-field sync round trip: `SyncClient.sync()` after one edit (health
 //    check, push, pull), and the push's request bytes.
 // 3. Cold pull of 100,000 field versions to a new device.
+// 6. The front door's search: 10,000 submitted referrals (`--search-referrals N`),
+//    `GET /v1/intake/queue?q=…` for a child's name, a reference and an NHS
+//    number, next to the same queue read without a search in the same run
+//    (target: under 100 ms, issue 27).
 //
 // `--postgres postgres://user@host:port/db` runs the server on that (empty)
 // PostgreSQL database instead of a SQLite file, and adds:
@@ -38,7 +42,9 @@ let postgres = arguments.contains("--postgres") ? option("--postgres", "") : nil
 let fieldsPerReferral = 60
 let work = FileManager.default.temporaryDirectory.appendingPathComponent("sync-bench-\(UUID().uuidString)")
 try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-defer { try? FileManager.default.removeItem(at: work) }
+// `--keep` leaves the work folder (the server's database) for a look afterwards.
+let keep = arguments.contains("--keep")
+defer { if keep { print("kept: \(work.path)") } else { try? FileManager.default.removeItem(at: work) } }
 
 func seconds(_ body: () async throws -> Void) async rethrows -> Double {
     let start = ContinuousClock.now
@@ -227,6 +233,68 @@ let pullSeconds = try await seconds { pulled = try await freshClient.sync(pageSi
 print("")
 print("3. cold pull to a new device, pages of 5,000, each stored in one transaction")
 print(String(format: "   %d field versions in %.2f s (%.0f/s) (target < 2 s)", pulled, pullSeconds, Double(pulled) / pullSeconds))
+
+// MARK: 6. The front door's search over 10,000 submitted referrals
+
+let searchReferrals = Int(option("--search-referrals", "10000"))!
+let searcher = try run(serverBinary, ["user", "add", "searcher", "--role", "practitioner"] + storage(database))
+let searcherTransport = HTTPTransport(server: url, token: searcher, timeout: 300)
+let searcherDevice = UUIDv7Generator().next().lowercased
+try await register(searcherDevice, transport: searcherTransport)
+let names = ["Amy", "Kai", "Mia", "Sam", "Zoë", "Ben", "Ava", "Leo", "Isla", "Noah"]
+let surnames = ["Smith", "Brown", "O'Brien", "Jones", "Patel", "Khan", "Green", "Taylor", "Wilson", "Evans"]
+var submittedChanges: [WireChange] = []
+var searchSeq: Int64 = 0
+let searchIDs = UUIDv7Generator(clock: SteppingClock(start: Date(timeIntervalSince1970: 1_795_100_000)), seed: 6)
+for index in 0..<searchReferrals {
+    let record = searchIDs.next().lowercased
+    let child = searchIDs.next().lowercased
+    let nhs = String(format: "%010d", 1_000_000_000 + index * 7)
+    let values: [(String, String)] = [
+        ("@kind", "social-care"), ("referrer.name", "Practitioner \(index % 97)"), ("referrer.agency", "Agency \(index % 40)"),
+        ("concern.summary", "A realistic sentence of about sixty characters for referral \(index)"),
+        ("children.\(child)", ItemMarker.present), ("children.\(child).full_name", "\(names[index % 10]) \(surnames[(index / 10) % 10]) \(index)"),
+        ("children.\(child).nhs_number", nhs), ("@status", "submitted"),
+    ]
+    for (path, value) in values {
+        searchSeq += 1
+        submittedChanges.append(WireChange(
+            seq: searchSeq, record: record, path: path, value: value, baseRevision: 0,
+            hlc: HLCStamp(wall: 1_795_100_000_000 + Int64(index), counter: Int32(searchSeq % 9999), device: searcherDevice).description))
+    }
+}
+_ = try await push(submittedChanges, device: searcherDevice, transport: searcherTransport)
+let intakeToken = try run(serverBinary, ["user", "add", "bench-intake", "--role", "intake"] + storage(database))
+let intakeTransport = HTTPTransport(server: url, token: intakeToken, timeout: 300)
+func timedQueue(_ query: [URLQueryItem]) async throws -> (ms: Double, entries: [QueueEntry]) {
+    var entries: [QueueEntry] = []
+    let elapsed = try await seconds {
+        let (status, body) = try await intakeTransport.get("v1/intake/queue", query: query)
+        precondition(status == 200, "queue failed: \(status)")
+        entries = try JSONDecoder().decode([QueueEntry].self, from: body)
+    }
+    return (elapsed * 1000, entries)
+}
+let anyReference = try await timedQueue([URLQueryItem(name: "view", value: "all"), URLQueryItem(name: "q", value: "Zoë O'Brien 4")]).entries.first?.reference ?? "F-0000-0000"
+let searches: [(String, [URLQueryItem])] = [
+    ("a child's name, accents and punctuation folded (\"zoe obrien 4\")", [URLQueryItem(name: "view", value: "all"), URLQueryItem(name: "q", value: "zoe obrien 4")]),
+    ("a reference (\(anyReference))", [URLQueryItem(name: "view", value: "all"), URLQueryItem(name: "q", value: anyReference)]),
+    ("an NHS number, spaced (\"100 000 0700\")", [URLQueryItem(name: "view", value: "all"), URLQueryItem(name: "q", value: "100 000 0700")]),
+    ("the default view, no search (baseline)", [URLQueryItem(name: "view", value: "active")]),
+]
+print("")
+print("6. the front door's search over \(searchReferrals) submitted referrals (GET /v1/intake/queue, 15 runs each, after one warm-up)")
+for (label, query) in searches {
+    _ = try await timedQueue(query)
+    var times: [Double] = []
+    var found = 0
+    for _ in 0..<15 {
+        let (ms, entries) = try await timedQueue(query)
+        times.append(ms)
+        found = entries.count
+    }
+    print(String(format: "   %@: median %.1f ms, p90 %.1f ms, %d found (target < 100 ms)", label, percentile(times, 0.5), percentile(times, 0.9), found))
+}
 
 // MARK: 4 and 5. Instances on one PostgreSQL database
 

@@ -268,7 +268,7 @@ struct ConsoleBoundaryTests {
         #expect(try await ian.signIn("ian", "a long enough password").status == 303)
         let queue = try await ian.send("GET", "/console/queue?view=all").body
         func row(_ id: UUID) -> String {
-            queue.components(separatedBy: "<tr").first { $0.contains("/console/referrals/\(id.lowercased)\">F-") } ?? ""
+            queue.components(separatedBy: "<tr").first { $0.contains("nowrap\"><a href=\"/console/referrals/\(id.lowercased)\"") } ?? ""
         }
         #expect(row(first).contains("SAME NHS NUMBER") && row(first).contains("/console/referrals/\(second.lowercased)"))
         #expect(row(second).contains("SAME NHS NUMBER") && row(second).contains("/console/referrals/\(first.lowercased)"))
@@ -295,12 +295,12 @@ struct ConsoleBoundaryTests {
         try jane.store.set("concern.summary", of: second, to: "Bruises, and now a burn")
         try await jane.sync()
         let changedQueue = try await ian.send("GET", "/console/queue?view=all").body
-        let changedRow = changedQueue.components(separatedBy: "<tr").first { $0.contains("/console/referrals/\(second.lowercased)\">F-") } ?? ""
+        let changedRow = changedQueue.components(separatedBy: "<tr").first { $0.contains("nowrap\"><a href=\"/console/referrals/\(second.lowercased)\"") } ?? ""
         #expect(changedRow.contains("CHANGED since the front door saw it"))
         let changedPage = try await ian.send("GET", "/console/referrals/\(second.lowercased)").body
         #expect(changedPage.contains("since the front door decided it") && changedPage.contains("What is the cause for concern?"))
         let after = try await ian.send("GET", "/console/queue?view=all").body
-        let firstRow = after.components(separatedBy: "<tr").first { $0.contains("/console/referrals/\(first.lowercased)\">F-") } ?? ""
+        let firstRow = after.components(separatedBy: "<tr").first { $0.contains("nowrap\"><a href=\"/console/referrals/\(first.lowercased)\"") } ?? ""
         #expect(!firstRow.contains("/console/referrals/\(second.lowercased)"))
         #expect(firstRow.contains("SAME NHS NUMBER"))  // the third, still open
     }

@@ -86,33 +86,36 @@ struct ConsoleRoutes {
         }
     }
 
-    /// Renders `template` inside the layout, with the security headers.
+    /// Which page of the navigation is the current one.
+    enum Section: Sendable {
+        case queue, conflicts, devices, audit
+    }
+
+    /// Renders `template` with its page model (a struct: swift-mustache
+    /// reads its stored properties) inside the layout, with the security headers.
     func page(
-        _ template: String, title: String, staff: Staff?, current: String? = nil, status: HTTPResponse.Status = .ok,
-        headers: HTTPFields = [:], _ values: Any
+        _ template: String, title: String, staff: Staff?, current: Section? = nil, status: HTTPResponse.Status = .ok,
+        headers: HTTPFields = [:], _ model: Any
     ) throws -> Response {
-        try Self.page(template, title: title, staff: staff, current: current, status: status, headers: headers, values)
+        try Self.page(template, title: title, staff: staff, current: current, status: status, headers: headers, model)
     }
 
     static func page(
-        _ template: String, title: String, staff: Staff?, current: String? = nil, status: HTTPResponse.Status = .ok,
-        headers: HTTPFields = [:], _ values: Any
+        _ template: String, title: String, staff: Staff?, current: Section? = nil, status: HTTPResponse.Status = .ok,
+        headers: HTTPFields = [:], _ model: Any
     ) throws -> Response {
-        // A page model (a struct, rendered through its properties) or, for the smallest pages, a dictionary.
-        let body = ConsoleTemplates.library.render((values as? [String: Any]).map { clean($0) ?? [:] } ?? values, withTemplate: template) ?? ""
-        var layout: [String: Any] = ["title": title, "body": body]
-        if let staff {
-            var nav: [String: Any] = [
-                "name": staff.user.name, "role": staff.user.role.rawValue, "csrf": staff.csrf,
-                "intake": staff.user.role == .intake, "admin": staff.user.role == .admin,
-            ]
-            if let current { nav[current] = true }
-            layout["staff"] = nav
-        }
+        let body = ConsoleTemplates.library.render(model, withTemplate: template) ?? ""
+        let layout = LayoutPage(title: title, body: body, staff: staff.map { LayoutPage.Navigation(staff: $0, current: current) })
         let html = ConsoleTemplates.library.render(layout, withTemplate: "layout") ?? ""
         var fields = headers
         fields[.contentType] = "text/html; charset=utf-8"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// What a page says after a write's redirect (`?done=…`, `?revoked=ID`).
+    struct DoneQuery: Decodable {
+        var done: String?
+        var revoked: String?
     }
 
     /// A GET's query string decoded into `T` (Hummingbird's `URLEncodedFormDecoder`: `+` is a space).
@@ -123,19 +126,6 @@ struct ConsoleRoutes {
         } catch {
             throw ConsoleError(.badRequest, "The address's query could not be read (a parameter is malformed).", staff: staff)
         }
-    }
-
-    /// `value` with every nil optional left out, in dictionaries and arrays
-    /// too: Mustache should see a missing key (a false section), not "nil".
-    static func clean(_ value: Any) -> Any? {
-        let mirror = Mirror(reflecting: value)
-        if mirror.displayStyle == .optional {
-            guard let wrapped = mirror.children.first?.value else { return nil }
-            return clean(wrapped)
-        }
-        if let dictionary = value as? [String: Any] { return dictionary.compactMapValues(clean) }
-        if let array = value as? [[String: Any]] { return array.map { $0.compactMapValues(clean) } }
-        return value
     }
 
     /// A stored timestamp in the authority's local time: `Wed 25 Nov 2026 10:00`.
@@ -166,6 +156,47 @@ struct ConsoleRoutes {
     func deviceName(_ device: String) -> String {
         device == ConsoleDevice.id ? "web console" : device == ServerDevice.id ? "the server" : "device …\(device.suffix(4))"
     }
+}
+
+/// The layout around every page (`ConsoleTemplates.layout`): the title, the
+/// page's own HTML (rendered and escaped by its template), and the navigation
+/// for whoever is signed in.
+struct LayoutPage {
+    struct Navigation {
+        let name: String
+        let role: String
+        let csrf: String
+        let intake: Bool
+        let admin: Bool
+        let atQueue: Bool
+        let atConflicts: Bool
+        let atDevices: Bool
+        let atAudit: Bool
+
+        init(staff: Staff, current: ConsoleRoutes.Section?) {
+            name = staff.user.name
+            role = staff.user.role.rawValue
+            csrf = staff.csrf
+            intake = staff.user.role == .intake
+            admin = staff.user.role == .admin
+            atQueue = current == .queue
+            atConflicts = current == .conflicts
+            atDevices = current == .devices
+            atAudit = current == .audit
+        }
+    }
+
+    let title: String
+    let body: String
+    let staff: Navigation?
+}
+
+/// A page of one sentence (`ConsoleTemplates.message`): a refusal, with the way back.
+struct MessagePage {
+    let heading: String
+    let text: String
+    let link: String
+    let linkText: String
 }
 
 /// A refusal shown as a console page: its status and one sentence; a
@@ -200,11 +231,11 @@ struct ConsoleError: HTTPResponseError, CustomStringConvertible {
         }
         var fields = ConsoleMiddleware.headers
         for field in headers { fields[field.name] = field.value }
-        return try ConsoleRoutes.page("message", title: heading, staff: staff, status: status, headers: fields, [
-            "heading": heading, "text": message,
-            "link": staff.map { ConsoleRoutes.start(for: $0.user.role) } ?? "/console/sign-in",
-            "linkText": staff == nil ? "Sign in" : "Back to the console",
-        ])
+        return try ConsoleRoutes.page(
+            "message", title: heading, staff: staff, status: status, headers: fields,
+            MessagePage(
+                heading: heading, text: message, link: staff.map { ConsoleRoutes.start(for: $0.user.role) } ?? "/console/sign-in",
+                linkText: staff == nil ? "Sign in" : "Back to the console"))
     }
 }
 

@@ -63,34 +63,60 @@ struct QueueFilter: Sendable, Equatable {
     }
 
     /// Case, accents, spacing and punctuation folded away: "Zoë  O'Brien" → "zoe obrien".
+    /// ASCII text (most of it) is folded without Foundation's locale machinery.
     static func fold(_ text: String) -> String {
+        var folded = ""
+        folded.reserveCapacity(text.utf8.count)
+        var space = false
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            for byte in text.utf8 {
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"): folded.unicodeScalars.append(Unicode.Scalar(byte + 32)); space = false
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): folded.unicodeScalars.append(Unicode.Scalar(byte)); space = false
+                case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
+                    if !space, !folded.isEmpty { folded.append(" ") }
+                    space = true
+                default: continue
+                }
+            }
+            return space && folded.hasSuffix(" ") ? String(folded.dropLast()) : folded
+        }
         let plain = text.folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: Locale(identifier: "en_GB"))
         return plain.lowercased().unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || $0 == " " }
             .map(String.init).joined().split(separator: " ").joined(separator: " ")
     }
 
-    /// Whether an entry matches the text (`terms`: its children's names, other names and NHS numbers).
-    func matches(_ entry: QueueEntry, terms: [String]) -> Bool {
+    /// The text to find, prepared once: folded, its digits, and as a compact id prefix.
+    struct Needle {
+        let folded: String
+        let squeezed: String
+        let digits: String
+        /// Digits only (spacing and hyphens aside): an NHS number, or part of one.
+        let isNumber: Bool
+        /// At least 4 hex digits and hyphens: the start of an id.
+        let idPrefix: String?
+        /// Shaped like a receipt, `R-XXXX-XXXX`.
+        let receipt: String?
+
+        init(_ text: String) {
+            folded = QueueFilter.fold(text)
+            squeezed = folded.replacingOccurrences(of: " ", with: "")
+            digits = text.filter(\.isNumber)
+            isNumber = digits.count >= 3 && digits.count == text.filter { !$0.isWhitespace && $0 != "-" }.count
+            let compact = text.lowercased().filter { !$0.isWhitespace }
+            idPrefix = compact.count >= 4 && compact.allSatisfy { $0.isHexDigit || $0 == "-" } ? compact : nil
+            let upper = text.uppercased().trimmingCharacters(in: .whitespaces)
+            receipt = upper.wholeMatch(of: /R-[0-9A-Z]{4}-[0-9A-Z]{4}/) != nil ? upper : nil
+        }
+    }
+
+    /// Whether an entry passes the rating and agency filters.
+    func admits(_ entry: QueueEntry) -> Bool {
         if let rating {
             guard rating == "unrated" ? entry.rating == nil : entry.rating == rating else { return false }
         }
         if let agency, Self.fold(entry.agency ?? "") != Self.fold(agency) { return false }
-        guard let text else { return true }
-        let folded = Self.fold(text)
-        let digits = text.filter(\.isNumber)
-        let compact = text.lowercased().filter { !$0.isWhitespace }
-        // The start of an id (at least 4 hex digits), or a reference or receipt however it is spaced.
-        if compact.count >= 4, compact.allSatisfy({ $0.isHexDigit || $0 == "-" }), entry.id.hasPrefix(compact) { return true }
-        for reference in [entry.reference, entry.receipt].compactMap({ $0 }) where !folded.isEmpty {
-            if Self.fold(reference).replacingOccurrences(of: " ", with: "").contains(folded.replacingOccurrences(of: " ", with: "")) { return true }
-        }
-        if !folded.isEmpty, [entry.childName, entry.agency].compactMap({ $0 }).contains(where: { Self.fold($0).contains(folded) }) { return true }
-        for term in terms {
-            if !folded.isEmpty, Self.fold(term).contains(folded) { return true }
-            // An NHS number, however it is spaced.
-            if digits.count >= 3, digits.count == text.filter({ !$0.isWhitespace && $0 != "-" }).count, term.filter(\.isNumber).contains(digits) { return true }
-        }
-        return false
+        return true
     }
 }
 
@@ -130,16 +156,16 @@ extension FrontDoor {
             deadline: row.deadline, rating: row.rating, decideDue: decide.due, decisionOverdue: decide.state == .overdue)
     }
 
-    /// `rows` as the queue lists them under `filter`, in triage order:
+    /// `rows` as the queue lists them under `filter` (its view, rating and
+    /// agency; a search has already chosen the rows), in triage order:
     /// undecided referrals at immediate risk first, then by the next clock
     /// due (acknowledgement, else decision; for a decided referral changed
     /// since, when the change arrived), then first submitted first.
-    /// `terms`: each referral's children's names, other names and NHS numbers (`SyncStorage.searchTerms`).
-    func queue(_ rows: [SubmittedReferral], filter: QueueFilter, terms: [String: [String]] = [:], now: Date) -> [QueueEntry] {
+    func queue(_ rows: [SubmittedReferral], filter: QueueFilter, now: Date) -> [QueueEntry] {
         let distant = Date.distantFuture
         return rows.enumerated().compactMap { position, row -> (entry: QueueEntry, due: Date, position: Int)? in
             let entry = entry(row, now: now)
-            guard entry.belongs(in: filter.view), filter.matches(entry, terms: terms[row.id] ?? []) else { return nil }
+            guard entry.belongs(in: filter.view), filter.admits(entry) else { return nil }
             // A decided referral with new information waits from when it arrived; one with none comes last.
             let waiting = entry.outcome != nil ? entry.changedAt : entry.acknowledged ? entry.decideDue : entry.ackDue
             let due = waiting.flatMap { Timestamp.date($0) } ?? distant
@@ -166,14 +192,23 @@ extension FrontDoor {
         return counts
     }
 
-    /// The queue read from storage under `filter`: the rows, the entries, and the search terms when searching.
+    /// The queue read from storage under `filter`: the rows read, and the
+    /// entries. A search first finds its referrals in the `SearchIndex`, by
+    /// a receipt or by an id prefix, and reads only those referrals' rows,
+    /// so its cost does not grow with the clocks and columns of every
+    /// referral in the store.
     func readQueue(_ storage: any SyncStorage, filter: QueueFilter, now: Date) async throws -> (rows: [SubmittedReferral], entries: [QueueEntry]) {
-        let rows = try await storage.submittedReferrals()
-        var terms: [String: [String]] = [:]
-        if filter.text != nil {
-            for (record, value) in try await storage.searchTerms() { terms[record, default: []].append(value) }
+        guard let text = filter.text else {
+            let rows = try await storage.submittedReferrals()
+            return (rows, queue(rows, filter: filter, now: now))
         }
-        return (rows, queue(rows, filter: filter, terms: terms, now: now))
+        let needle = QueueFilter.Needle(text)
+        var found = try await search.matching(text, in: storage)
+        if needle.receipt != nil || needle.idPrefix != nil {
+            found.formUnion(try await storage.submittedReferrals(receipt: needle.receipt, idPrefix: needle.idPrefix))
+        }
+        let rows = try await storage.submittedReferrals(among: found.sorted())
+        return (rows, queue(rows, filter: filter, now: now))
     }
 
     /// The entries as CSV (RFC 4180, `ReferralExport.quote`: every cell quoted, and one a

@@ -17,6 +17,8 @@ struct FrontDoor {
     let calendar: WorkingCalendar
     /// The authority's clocks (`authority.json`'s `clocks`, or the defaults).
     var rules: FrontDoorClocks { calendar.authority.frontDoorClocks }
+    /// What search looks in, in memory, shared by the API and the console.
+    let search = SearchIndex()
 
     init(forms: FormRegistry, clock: any WallClock, authority: Authority) {
         self.forms = forms

@@ -296,17 +296,45 @@ extension SQLStore {
     // MARK: Reads for the front door and operators
 
     func submittedReferrals() async throws -> [SubmittedReferral] {
-        try await reading { session in
-            try await session.rows(ServerQueries.submittedReferrals, []).map {
-                SubmittedReferral(
-                    id: try $0.text("id")!, kind: try $0.text("kind") ?? "social-care", submittedAt: try $0.text("submitted_at")!,
-                    receipt: try $0.text("receipt"), acknowledgedAt: try $0.text("acknowledged_at"), outcome: try $0.text("outcome"),
-                    changedAt: try $0.text("changed_at"), openConflicts: Int(try $0.int("open_conflicts") ?? 0),
-                    childName: try $0.text("child_name"), children: Int(try $0.int("children") ?? 0), agency: try $0.text("agency"),
-                    immediateRisk: try $0.text("immediate_risk") == "yes", rating: try $0.text("rating"), ratedAt: try $0.text("rated_at"),
-                    reference: try $0.text("reference"), childSafeNow: try $0.text("child_safe_now"), deadline: try $0.text("deadline"),
-                    calledAt: try $0.text("call_made") == "yes" ? try $0.text("call_at") : nil, firstDecidedAt: try $0.text("first_decided_at"))
+        try await reading { session in try await session.rows(ServerQueries.allSubmittedReferrals, []).map(Self.submittedReferral) }
+    }
+
+    func submittedReferrals(among ids: [String]) async throws -> [SubmittedReferral] {
+        guard !ids.isEmpty else { return [] }
+        var rows: [SubmittedReferral] = []
+        // In slices, within every backend's limit on bound values.
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let slice = Array(ids[start..<min(start + 500, ids.count)])
+            rows += try await reading { session in
+                try await session.rows(ServerQueries.submittedReferrals(among: slice.count), slice.map { .text($0) }).map(Self.submittedReferral)
             }
+        }
+        return rows.sorted { $0.submittedAt < $1.submittedAt }
+    }
+
+    private static func submittedReferral(_ row: any SQLRow) throws -> SubmittedReferral {
+        SubmittedReferral(
+            id: try row.text("id")!, kind: try row.text("kind") ?? "social-care", submittedAt: try row.text("submitted_at")!,
+            receipt: try row.text("receipt"), acknowledgedAt: try row.text("acknowledged_at"), outcome: try row.text("outcome"),
+            changedAt: try row.text("changed_at"), openConflicts: Int(try row.int("open_conflicts") ?? 0),
+            childName: try row.text("child_name"), children: Int(try row.int("children") ?? 0), agency: try row.text("agency"),
+            immediateRisk: try row.text("immediate_risk") == "yes", rating: try row.text("rating"), ratedAt: try row.text("rated_at"),
+            reference: try row.text("reference"), childSafeNow: try row.text("child_safe_now"), deadline: try row.text("deadline"),
+            calledAt: try row.text("call_made") == "yes" ? try row.text("call_at") : nil, firstDecidedAt: try row.text("first_decided_at"))
+    }
+
+    func submittedReferrals(receipt reference: String?, idPrefix prefix: String?) async throws -> [String] {
+        try await reading { session in
+            var ids: [String] = []
+            if let reference, let row = try await session.rows("SELECT records FROM receipts WHERE reference = $1", [.text(reference)]).first {
+                ids += (try? JSONDecoder().decode([String].self, from: Data((try row.text("records") ?? "[]").utf8))) ?? []
+            }
+            if let prefix {
+                ids += try await session.rows(
+                    "SELECT id FROM records WHERE status = 'submitted' AND substr(id, 1, $1) = $2 LIMIT 1000", [.int(Int64(prefix.count)), .text(prefix)]
+                ).map { try $0.text("id")! }
+            }
+            return ids
         }
     }
 
@@ -366,10 +394,35 @@ extension SQLStore {
         }
     }
 
-    func searchTerms() async throws -> [(record: String, value: String)] {
-        try await reading { session in
-            try await session.rows(ServerQueries.searchTerms, []).map { (try $0.text("record_id")!, try $0.text("value")!) }
+    func searchTerms() async throws -> (terms: [SearchTerm], through: Int64) {
+        // The change log's end (below the horizon) first: what commits during the read is read again from the log.
+        let horizon = try await visibilityHorizon() ?? Int64.max
+        let through = try await reading { session in
+            try await session.rows("SELECT coalesce(max(revision), 0) AS through FROM change_log WHERE revision < $1", [.int(horizon)])[0].int("through") ?? 0
         }
+        let terms = try await reading { session in
+            try await session.rows(ServerQueries.searchTerms, []).flatMap { row -> [SearchTerm] in
+                let record = try row.text("record_id")!
+                return [SearchTerm(record: record, path: try row.text("path")!, value: try row.text("value")),
+                        SearchTerm(record: record, path: RecordPath.status, value: try row.text("status"))]
+            }
+        }
+        return (terms, through)
+    }
+
+    func searchChanges(after revision: Int64) async throws -> (changes: [SearchTerm], through: Int64) {
+        let horizon = try await visibilityHorizon() ?? Int64.max
+        let rows = try await reading { session in try await session.rows(ServerQueries.searchChanges, [.int(revision), .int(horizon)]) }
+        var changes: [SearchTerm] = []
+        var through = revision
+        for row in rows {
+            guard let record = try row.text("record_id") else {
+                through = max(through, try row.int("revision") ?? revision)
+                continue
+            }
+            changes.append(SearchTerm(record: record, path: try row.text("path")!, value: try row.text("value")))
+        }
+        return (changes, through)
     }
 
     func document(_ record: String) async throws -> ReferralDocument? {

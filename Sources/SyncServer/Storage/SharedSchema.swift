@@ -53,7 +53,8 @@ enum SharedSchema {
         // unique, and found by it; the queue and search find a referral's
         // record-level values by path.
         ("s4-referral-reference", """
-            CREATE UNIQUE INDEX fields_by_reference ON fields(value) WHERE path = '@reference'
+            CREATE UNIQUE INDEX fields_by_reference ON fields(value) WHERE path = '@reference';
+            CREATE INDEX fields_for_search ON fields(record_id, path, value) WHERE \(ServerQueries.searchable)
             """),
     ]
 }

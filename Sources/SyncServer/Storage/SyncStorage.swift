@@ -214,9 +214,20 @@ protocol SyncStorage: Sendable {
     func changesSinceFrontDoor(of record: String) async throws -> [ReferralChange]
     /// A referral's whole change log, oldest first (`ReferralHistoryEntry`).
     func history(of record: String) async throws -> [ReferralHistoryEntry]
-    /// Each submitted referral's present children's names, other names and
-    /// NHS numbers, as typed: what search looks in besides the queue's columns.
-    func searchTerms() async throws -> [(record: String, value: String)]
+    /// Submitted referrals among `ids` only (`submittedReferrals`' rows), oldest submission first.
+    func submittedReferrals(among ids: [String]) async throws -> [SubmittedReferral]
+    /// Every searchable value of every referral (`ServerQueries.searchable`:
+    /// children's names, other names, NHS numbers and item markers, the
+    /// agency, the reference), as typed, with the referral's status, and the
+    /// revision the read is complete up to (`SearchIndex` reads the change
+    /// log after it).
+    func searchTerms() async throws -> (terms: [SearchTerm], through: Int64)
+    /// The change log's searchable entries and status changes after
+    /// `revision`, oldest first, and the revision they are complete up to
+    /// (on PostgreSQL, below the horizon of writes still in flight).
+    func searchChanges(after revision: Int64) async throws -> (changes: [SearchTerm], through: Int64)
+    /// The submitted referrals a push with the receipt `reference` carried, or whose id starts with `prefix`.
+    func submittedReferrals(receipt reference: String?, idPrefix prefix: String?) async throws -> [String]
     /// Conflicts, open ones only unless `all`; each question worded by the
     /// built-in form (`FormRegistry.labelled` words it by every version).
     func conflicts(all: Bool) async throws -> [ConflictSummary]
@@ -289,6 +300,14 @@ struct ConsoleCredential: Sendable {
     var totpSecret: String?
     /// Whether the operator disabled the user.
     var disabled = false
+}
+
+/// One searchable value (`ServerQueries.searchable`), or a referral's
+/// status (`path` `@status`); `value` nil when it was cleared.
+struct SearchTerm: Sendable, Equatable {
+    var record: String
+    var path: String
+    var value: String?
 }
 
 /// A submitted referral as the queue needs it.
@@ -408,8 +427,15 @@ enum ServerQueries {
             WHERE record_id = r.id AND path = '@status' AND value = 'submitted' AND kind = 'write')
         LEFT JOIN applied a ON a.device_id = s.device_id AND a.seq = s.seq
         WHERE r.status = 'submitted'
-        ORDER BY s.revision
         """
+
+    /// `submittedReferrals`, first submitted first.
+    static let allSubmittedReferrals = submittedReferrals + " ORDER BY s.revision"
+
+    /// `submittedReferrals` of the referrals `$1`, `$2`… only, first submitted first.
+    static func submittedReferrals(among count: Int) -> String {
+        submittedReferrals + " AND r.id IN (" + (1...max(count, 1)).map { "$\($0)" }.joined(separator: ", ") + ") ORDER BY s.revision"
+    }
 
     /// `$1`: a referral. Its change-log entries after the front door's last
     /// acknowledgement or decision, on its own fields: path, at, author, kind.
@@ -432,14 +458,31 @@ enum ServerQueries {
         ORDER BY l.revision
         """
 
-    /// What search looks in for each submitted referral: its present
-    /// children's names, other names and NHS numbers (record id, value).
-    static let searchTerms = ["full_name", "aliases", "nhs_number"].map { key in
+    /// The fields search looks in (`fields_for_search`, a partial index, and
+    /// `searchTerms`, which repeats this text so that both backends see the
+    /// query's condition is the index's): children's names, other names and
+    /// NHS numbers, the children's item markers, the referrer's agency and
+    /// the referral's own reference.
+    static let searchable = """
+        (path LIKE 'children.%.full_name' OR path LIKE 'children.%.aliases' OR path LIKE 'children.%.nhs_number' \
+        OR (path LIKE 'children.%' AND path NOT LIKE 'children.%.%') OR path = 'referrer.agency' OR path = '@reference')
         """
-        SELECT f.record_id, f.value FROM fields f
-        JOIN records r ON r.id = f.record_id AND r.status = 'submitted'
-        JOIN fields i ON i.record_id = f.record_id AND i.path = substr(f.path, 1, length(f.path) - length('.\(key)')) AND i.value = 'present'
-        WHERE f.path LIKE 'children.%.\(key)' AND f.value IS NOT NULL
+
+    /// Every searchable value (`searchable`) of every referral, with its status: record id, path, value, status.
+    static let searchTerms = """
+        SELECT f.record_id, f.path, f.value, r.status FROM fields f JOIN records r ON r.id = f.record_id
+        WHERE \(searchable.replacingOccurrences(of: "path", with: "f.path")) AND f.value IS NOT NULL
         """
-    }.joined(separator: " UNION ALL ")
+
+    /// `$1`: a revision; `$2`: the horizon (no revision at or above it is
+    /// read). The searchable entries and status changes after `$1`, then one
+    /// row of the highest revision below `$2` (record NULL): one statement,
+    /// one snapshot, so nothing committed between the two is missed.
+    static let searchChanges = """
+        SELECT revision, record_id, path, value FROM change_log
+        WHERE revision > $1 AND revision < $2 AND kind IN ('write', 'conflict') AND (\(searchable) OR path = '@status')
+        UNION ALL
+        SELECT coalesce(max(revision), 0), NULL, NULL, NULL FROM change_log WHERE revision < $2
+        ORDER BY 1
+        """
 }

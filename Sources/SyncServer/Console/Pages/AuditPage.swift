@@ -4,7 +4,26 @@ import Hummingbird
 import NIOCore
 import SyncCore
 
-/// The admins' view of the audit trail, with its chain check.
+/// The admins' view of the audit trail, with its chain check (`ConsoleTemplates.audit`).
+struct AuditPage {
+    struct Entry {
+        let id: Int64
+        let at: String
+        let actor: String
+        let action: String
+        let record: String
+        let detail: String
+    }
+
+    let verification: String
+    let verifiedClass: String
+    let user: String
+    let referral: String
+    let action: String
+    let caption: String
+    let entries: [Entry]
+}
+
 extension ConsoleRoutes {
     @Sendable func audit(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let staff = try await sessions.require(request, roles: [.admin])
@@ -29,15 +48,18 @@ extension ConsoleRoutes {
         case .intact(let count): verified = "intact: \(count) entries, each chained to the one before."
         case .broken(let id, let description): verified = "BROKEN at entry \(id): \(description). Tell the operator (docs/operations.md)."
         }
-        return try page("audit", title: "Audit trail", staff: staff, current: "atAudit", [
-            "verification": verified, "verifiedClass": { if case .intact = verification { "verified" } else { "broken" } }(),
-            "user": filter.actor ?? "", "referral": filter.record ?? "", "action": filter.action ?? "",
-            "caption": "\(entries.count) entr\(entries.count == 1 ? "y" : "ies"), newest first\(entries.count == filter.limit ? " (the newest \(filter.limit))" : "")",
-            "entries": entries.reversed().map {
-                ["id": $0.id, "at": local($0.event.at), "actor": $0.event.actor, "action": $0.event.action, "record": $0.event.record ?? "", "detail": $0.event.detail]
-                    as [String: Any]
-            },
-        ])
+        let caption = "\(entries.count) entr\(entries.count == 1 ? "y" : "ies"), newest first" + (entries.count == filter.limit ? " (the newest \(filter.limit))" : "")
+        let verifiedClass: String = if case .intact = verification { "verified" } else { "broken" }
+        return try page(
+            "audit", title: "Audit trail", staff: staff, current: .audit,
+            AuditPage(
+                verification: verified, verifiedClass: verifiedClass, user: filter.actor ?? "", referral: filter.record ?? "", action: filter.action ?? "",
+                caption: caption,
+                entries: entries.reversed().map {
+                    AuditPage.Entry(
+                        id: $0.id, at: local($0.event.at), actor: $0.event.actor, action: $0.event.action, record: $0.event.record ?? "",
+                        detail: $0.event.detail)
+                }))
     }
 
 }

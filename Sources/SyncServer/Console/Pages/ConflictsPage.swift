@@ -4,11 +4,48 @@ import Hummingbird
 import NIOCore
 import SyncCore
 
-/// The admins' conflicts page: open conflicts with every candidate, and the resolved ones.
+/// The admins' conflicts page (`ConsoleTemplates.conflicts`): open conflicts with every candidate, and the resolved ones.
+struct ConflictsPage {
+    struct Candidate {
+        let conflict: String
+        let number: Int
+        let value: String
+        let author: String
+        let device: String
+        let time: String
+    }
+
+    struct Open {
+        let id: String
+        let record: String
+        let path: String
+        let question: String
+        let csrf: String
+        /// The answers a choice question takes, as people type them; nil for free text.
+        let choices: String?
+        let candidates: [Candidate]
+    }
+
+    struct Resolved {
+        let question: String
+        let record: String
+        let value: String
+        let by: String
+        let at: String
+        let reason: String
+    }
+
+    let open: [Open]
+    let resolved: [Resolved]
+    let hasResolved: Bool
+    let notice: String?
+    let error: String?
+}
+
 extension ConsoleRoutes {
     @Sendable func conflicts(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let staff = try await sessions.require(request, roles: [.admin])
-        let notice = request.uri.queryParameters.get("done") == "resolved" ? "Conflict resolved; every device gets the value on its next sync." : nil
+        let notice = try Self.query(DoneQuery.self, request, staff: staff).done == "resolved" ? "Conflict resolved; every device gets the value on its next sync." : nil
         return try await conflictsPage(staff: staff, notice: notice)
     }
 
@@ -17,28 +54,25 @@ extension ConsoleRoutes {
         try await storage.audit(AuditEvent(
             at: Timestamp.string(clock.now()), actor: staff.user.name, action: "read-conflicts", record: nil,
             detail: "records=\(Set(all.map(\.record)).sorted().joined(separator: ",")) console"))
-        let open: [[String: Any]] = all.filter { $0.status == "open" }.map { conflict in
-            [
-                "id": conflict.id, "record": conflict.record, "path": conflict.path, "question": conflict.question, "csrf": staff.csrf,
-                "choices": choices(at: conflict.path) as Any,
-                "candidates": conflict.candidates.enumerated().map { index, candidate in
-                    [
-                        "conflict": conflict.id, "number": index + 1, "value": display(candidate.value, at: conflict.path),
-                        "author": candidate.author, "device": deviceName(candidate.device), "time": local(candidate.time),
-                    ] as [String: Any]
-                },
-            ]
+        let open = all.filter { $0.status == "open" }.map { conflict in
+            ConflictsPage.Open(
+                id: conflict.id, record: conflict.record, path: conflict.path, question: conflict.question, csrf: staff.csrf,
+                choices: choices(at: conflict.path),
+                candidates: conflict.candidates.enumerated().map { index, candidate in
+                    ConflictsPage.Candidate(
+                        conflict: conflict.id, number: index + 1, value: display(candidate.value, at: conflict.path),
+                        author: candidate.author, device: deviceName(candidate.device), time: local(candidate.time))
+                })
         }
-        let resolved: [[String: Any]] = all.compactMap { conflict in
+        let resolved = all.compactMap { conflict -> ConflictsPage.Resolved? in
             guard let decision = conflict.resolution else { return nil }
-            return [
-                "question": conflict.question, "record": conflict.record, "value": display(decision.value, at: conflict.path),
-                "by": decision.by, "at": local(decision.at), "reason": decision.reason,
-            ]
+            return ConflictsPage.Resolved(
+                question: conflict.question, record: conflict.record, value: display(decision.value, at: conflict.path),
+                by: decision.by, at: local(decision.at), reason: decision.reason)
         }
-        return try page("conflicts", title: "Conflicts", staff: staff, current: "atConflicts", status: status, [
-            "open": open, "resolved": resolved, "hasResolved": !resolved.isEmpty, "notice": notice as Any, "error": error as Any,
-        ])
+        return try page(
+            "conflicts", title: "Conflicts", staff: staff, current: .conflicts, status: status,
+            ConflictsPage(open: open, resolved: resolved, hasResolved: !resolved.isEmpty, notice: notice, error: error))
     }
 
     struct ResolveForm: Decodable {

@@ -4,34 +4,67 @@ import Hummingbird
 import NIOCore
 import SyncCore
 
-/// The admins' users and devices, and revoking a device.
+/// The admins' users and devices (`ConsoleTemplates.devices`), and revoking a device.
+struct DevicesPage {
+    struct UserRow {
+        let name: String
+        let role: String
+        let created: String
+        let state: String
+    }
+
+    struct DeviceRow {
+        let id: String
+        let user: String
+        let registered: String
+        let lastSync: String
+        let revoked: Bool
+        let state: String
+        /// What unsent work the device reported erasing, when it erased any.
+        let erased: String?
+    }
+
+    let users: [UserRow]
+    let devices: [DeviceRow]
+    let notice: String?
+    let erasedCount: Int?
+}
+
+/// The confirmation before revoking a device (`ConsoleTemplates.revoke`).
+struct RevokePage {
+    let id: String
+    let user: String
+    let registered: String
+    let lastSync: String
+    let csrf: String
+}
+
 extension ConsoleRoutes {
     @Sendable func devices(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let staff = try await sessions.require(request, roles: [.admin])
-        let revoked = request.uri.queryParameters.get("revoked").flatMap { id in id.allSatisfy { $0.isHexDigit || $0 == "-" } ? id : nil }
+        let revoked = try Self.query(DoneQuery.self, request, staff: staff).revoked.flatMap { id in id.allSatisfy { $0.isHexDigit || $0 == "-" } ? id : nil }
         return try await devicesPage(staff: staff, notice: revoked.map { "Device \($0) is revoked." })
     }
 
     private func devicesPage(staff: Staff, notice: String? = nil) async throws -> Response {
         let users = try await storage.users().map {
-            ["name": $0.name, "role": $0.role, "created": local($0.createdAt), "state": $0.disabledAt.map { "Disabled \(local($0))" } ?? "Active"]
+            DevicesPage.UserRow(name: $0.name, role: $0.role, created: local($0.createdAt), state: $0.disabledAt.map { "Disabled \(local($0))" } ?? "Active")
         }
         let summaries = try await storage.devices(user: nil)
-        let devices: [[String: Any]] = summaries.map { device in
-            [
-                "id": device.id, "user": device.user, "registered": local(device.registeredAt), "lastSync": device.lastSyncAt.map(local) ?? "never",
-                "revoked": device.revokedAt != nil,
-                "state": device.revokedAt.map { at in
+        let devices = summaries.map { device in
+            DevicesPage.DeviceRow(
+                id: device.id, user: device.user, registered: local(device.registeredAt), lastSync: device.lastSyncAt.map(local) ?? "never",
+                revoked: device.revokedAt != nil,
+                state: device.revokedAt.map { at in
                     "Revoked \(local(at)) by \(device.revokedBy ?? "?")" + (device.revokeMode == .sendSubmitted ? " (submitted work first)" : "")
                         + (device.wipedAt.map { "; wiped \(local($0))" } ?? "")
                 } ?? "Active",
-                "erased": device.erasedUnsent?.alert as Any,
-            ]
+                erased: device.erasedUnsent?.alert)
         }
         let erased = summaries.filter { $0.erasedUnsent?.alert != nil }.count
-        return try page("devices", title: "Devices", staff: staff, current: "atDevices", [
-            "users": users, "devices": devices, "notice": notice as Any, "erasedCount": erased > 0 ? erased as Any : Optional<Int>.none as Any,
-        ])
+        return try page(
+            "devices", title: "Devices", staff: staff, current: .devices,
+            DevicesPage(users: users, devices: devices, notice: notice, erasedCount: erased > 0 ? erased : nil))
     }
 
     @Sendable func confirmRevoke(_ request: Request, context: SyncRequestContext) async throws -> Response {
@@ -43,10 +76,9 @@ extension ConsoleRoutes {
         if let at = device.revokedAt {
             throw ConsoleError(.conflict, "Device \(id) was already revoked at \(local(at)) by \(device.revokedBy ?? "?").", staff: staff)
         }
-        return try page("revoke", title: "Revoke a device", staff: staff, current: "atDevices", [
-            "id": device.id, "user": device.user, "registered": local(device.registeredAt), "lastSync": device.lastSyncAt.map(local) ?? "never",
-            "csrf": staff.csrf,
-        ])
+        return try page(
+            "revoke", title: "Revoke a device", staff: staff, current: .devices,
+            RevokePage(id: device.id, user: device.user, registered: local(device.registeredAt), lastSync: device.lastSyncAt.map(local) ?? "never", csrf: staff.csrf))
     }
 
     struct RevokeForm: Decodable {

@@ -132,7 +132,7 @@ extension ConsoleRoutes {
             agencies: Set(rows.compactMap(\.agency)).sorted().map { .init(value: $0, label: $0, selected: filter.agency == $0) },
             csv: "/console/queue.csv?\(filter.query)",
             filtered: filter.text != nil || filter.rating != nil || filter.agency != nil, hasRows: !entries.isEmpty)
-        return try self.page("queue", title: "Queue", staff: staff, current: "atQueue", page)
+        return try self.page("queue", title: "Queue", staff: staff, current: .queue, page)
     }
 
     /// One entry as its row shows it.

@@ -353,7 +353,7 @@ extension ConsoleRoutes {
     @Sendable func referral(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let staff = try await sessions.require(request, roles: [.intake, .admin])
         let id = try context.parameters.require("id")
-        let notice = request.uri.queryParameters.get("done").flatMap { Self.referralNotices[$0] }
+        let notice = try Self.query(DoneQuery.self, request, staff: staff).done.flatMap { Self.referralNotices[$0] }
         return try await referralPage(id, staff: staff, context: context, notice: notice)
     }
 

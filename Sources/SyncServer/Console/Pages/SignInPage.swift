@@ -4,6 +4,14 @@ import Hummingbird
 import NIOCore
 import SyncCore
 
+/// The sign-in page (`ConsoleTemplates.signIn`).
+struct SignInPage {
+    let csrf: String
+    let username: String
+    let error: String?
+    let notice: String?
+}
+
 /// Signing in and out of the console (docs/console.md, "Signing in").
 extension ConsoleRoutes {
     @Sendable func home(_ request: Request, context: SyncRequestContext) async throws -> Response {
@@ -12,7 +20,7 @@ extension ConsoleRoutes {
     }
 
     @Sendable func signInPage(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let notice = request.uri.queryParameters.get("done") == "signed-out" ? "You have signed out." : nil
+        let notice = (try? URLEncodedFormDecoder().decode(DoneQuery.self, from: request.uri.query ?? ""))?.done == "signed-out" ? "You have signed out." : nil
         return try signInForm(status: .ok, username: "", error: nil, notice: notice, existing: request.cookies[sessions.signInCookieName]?.value)
     }
 
@@ -23,9 +31,9 @@ extension ConsoleRoutes {
         status: HTTPResponse.Status, username: String, error: String?, notice: String? = nil, existing: String? = nil, headers: HTTPFields = [:]
     ) throws -> Response {
         let csrf = existing.flatMap(ConsoleSessions.wellFormedSignInToken) ?? Tokens.make(prefix: "")
-        var response = try page("sign-in", title: "Sign in", staff: nil, status: status, headers: headers, [
-            "csrf": csrf, "username": username, "error": error as Any, "notice": notice as Any,
-        ])
+        var response = try page(
+            "sign-in", title: "Sign in", staff: nil, status: status, headers: headers,
+            SignInPage(csrf: csrf, username: username, error: error, notice: notice))
         response.setCookie(sessions.signInCookie(csrf, maxAge: 3600))
         return response
     }
