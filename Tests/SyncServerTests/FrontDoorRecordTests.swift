@@ -107,6 +107,7 @@ struct FrontDoorRecordTests {
         let again = try await door.queue()
         let given = try #require(again.first { $0.id == ids[1] }?.reference)
         #expect(given != references[ids[1]] && !Set(references.values).contains(given))
+        #expect(try door.server.chainAudit(), "the audit trail is chained (PostgreSQL chains just after commit)")
         let audit = try await door.server.database.strings("SELECT detail FROM audit WHERE action = 'give-references'")
         #expect(audit == ["referrals=1"])
     }
@@ -174,6 +175,7 @@ struct FrontDoorRecordTests {
         #expect(status == 400)
         #expect(((reply as? [String: Any])?["error"] as? [String: Any])?["message"] as? String == "'purple' is not a RAG rating to filter by; give one of red, amber, green, unrated.")
         // The search text is referral content: the audit entry gives its length only.
+        #expect(try door.server.chainAudit(), "the audit trail is chained (PostgreSQL chains just after commit)")
         let details = try await door.server.database.strings("SELECT detail FROM audit WHERE action = 'read-queue'").compactMap { $0 }
         #expect(details.contains { $0.contains("search=") } && !details.contains { $0.contains("obrien") || $0.contains("Kye") })
     }
@@ -227,6 +229,7 @@ struct FrontDoorRecordTests {
         #expect(seen == 200)
         #expect(try await door.queue().first { $0.id == id }?.changed == false)
         #expect(try await door.queue("view=active").isEmpty, "decided, seen, nothing new: off the default view")
+        #expect(try door.server.chainAudit(), "the audit trail is chained (PostgreSQL chains just after commit)")
         let actions = try await door.server.database.strings("SELECT action FROM audit WHERE record_id = ? ORDER BY id", [id]).compactMap { $0 }
         #expect(actions.contains("seen-decision-stands"))
         let news = try door.jane.run(["sync"]).output
@@ -244,6 +247,7 @@ struct FrontDoorRecordTests {
         }
         #expect(entries.filter { $0.path == "concern.summary" }.map(\.value) == ["Bruises on both arms", "Amy now says her stepfather hit her"])
         #expect(entries.first { $0.path == "@seen_note" }?.device == door.intakeDevice)
+        #expect(try door.server.chainAudit(), "the audit trail is chained (PostgreSQL chains just after commit)")
         #expect(try await door.server.database.strings("SELECT action FROM audit WHERE action = 'read-history'").count == 1)
         let (draftStatus, _) = try await door.api("GET", "v1/intake/referrals/01a2072c-0000-7000-8000-00000000dead/history")
         #expect(draftStatus == 404)
@@ -263,6 +267,7 @@ struct FrontDoorRecordTests {
         let lines = csv.body.split(separator: "\r\n")
         #expect(lines.count == 2 && lines[0].hasPrefix("reference,id,kind,child"))
         #expect(lines[1].contains("\"'=HYPERLINK"), "a formula is neutralised: \(lines[1])")
+        #expect(try door.server.chainAudit(), "the audit trail is chained (PostgreSQL chains just after commit)")
         #expect(try await door.server.database.strings("SELECT detail FROM audit WHERE action = 'download-queue'").count == 1)
 
         let found = try await console.send("GET", "/console/queue?view=all&q=riverside")
@@ -276,6 +281,7 @@ struct FrontDoorRecordTests {
         #expect(history.status == 200 && history.body.contains("History of referral F-"))
         let historyCSV = try await console.send("GET", "/console/referrals/\(id)/history.csv")
         #expect(historyCSV.status == 200 && historyCSV.body.contains("@reference"))
+        #expect(try door.server.chainAudit(), "the audit trail is chained (PostgreSQL chains just after commit)")
         let actions = try await door.server.database.strings("SELECT action FROM audit WHERE record_id = ? ORDER BY id", [id]).compactMap { $0 }
         #expect(actions.contains("read-history") && actions.contains("download-history"))
     }

@@ -331,7 +331,8 @@ extension SQLStore {
             }
             if let prefix {
                 ids += try await session.rows(
-                    "SELECT id FROM records WHERE status = 'submitted' AND substr(id, 1, $1) = $2 LIMIT 1000", [.int(Int64(prefix.count)), .text(prefix)]
+                    // The prefix is hex digits and hyphens only (`QueueFilter.Needle`): no LIKE wildcard in it.
+                    "SELECT id FROM records WHERE status = 'submitted' AND id LIKE $1 LIMIT 1000", [.text(prefix + "%")]
                 ).map { try $0.text("id")! }
             }
             return ids
