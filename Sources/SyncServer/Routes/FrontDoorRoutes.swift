@@ -144,12 +144,7 @@ struct FrontDoorRoutes {
         let (user, device) = try await storage.actingDevice(request, context)
         var request = request
         let body = try await SyncRoutes.decode(RatingRequest.self, from: &request)
-        let result = try await storage.recorded {
-            try await frontDoor.rate(id, rating: body.rating, reason: body.reason, feedback: body.feedback ?? false, by: user, device: device, in: $0)
-        } audit: {
-            // The reason is the worker's words about the referral: the record keeps it, the audit line does not.
-            AuditEvent(at: $0.ratedAt, actor: user.name, action: "rate", record: id, detail: "device=\(device) rating=\($0.rating) feedback=\($0.feedback)")
-        }
+        let result = try await frontDoor.recordRating(id, body, by: user, device: device, in: storage)
         context.logger.notice("referral rated", metadata: ["record": "\(id)", "rating": "\(result.rating)"])
         return try SyncRoutes.json(result)
     }
@@ -161,11 +156,7 @@ struct FrontDoorRoutes {
         let (user, device) = try await storage.actingDevice(request, context)
         var request = request
         let body = try await SyncRoutes.decode(SeenRequest.self, from: &request)
-        let result = try await storage.recorded {
-            try await frontDoor.seen(id, note: body.note, by: user, device: device, in: $0)
-        } audit: {
-            AuditEvent(at: $0.seenAt, actor: user.name, action: "seen-decision-stands", record: id, detail: "device=\(device)")
-        }
+        let result = try await frontDoor.recordSeen(id, note: body.note, by: user, device: device, in: storage)
         context.logger.notice("referral changes seen", metadata: ["record": "\(id)"])
         return try SyncRoutes.json(result)
     }
@@ -173,9 +164,7 @@ struct FrontDoorRoutes {
     @Sendable func acknowledge(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
         let (user, device) = try await storage.actingDevice(request, context)
-        let result = try await storage.recorded { try await frontDoor.acknowledge(id, by: user, device: device, in: $0) } audit: {
-            AuditEvent(at: $0.acknowledgedAt, actor: user.name, action: "acknowledge", record: id, detail: "device=\(device)")
-        }
+        let result = try await frontDoor.recordAcknowledgement(id, by: user, device: device, in: storage)
         context.logger.notice("referral acknowledged", metadata: ["record": "\(id)"])
         return try SyncRoutes.json(result)
     }
@@ -185,12 +174,7 @@ struct FrontDoorRoutes {
         let (user, device) = try await storage.actingDevice(request, context)
         var request = request
         let body = try await SyncRoutes.decode(DecisionRequest.self, from: &request)
-        let result = try await storage.recorded { try await frontDoor.decide(id, body, by: user, device: device, in: $0) } audit: {
-            // The reason is the worker's words about the referral: the record keeps it, the audit line does not.
-            AuditEvent(
-                at: $0.decidedAt, actor: user.name, action: $0.number == 1 ? "decide" : "change-decision", record: id,
-                detail: "device=\(device) outcome=\($0.outcome) decision=\($0.number)")
-        }
+        let result = try await frontDoor.recordDecision(id, body, by: user, device: device, in: storage)
         context.logger.notice("referral decided", metadata: ["record": "\(id)", "outcome": "\(body.outcome)", "decision": "\(result.number)"])
         return try SyncRoutes.json(result)
     }

@@ -454,11 +454,7 @@ extension ConsoleRoutes {
     @Sendable func acknowledge(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let (staff, id, _) = try await staffForm(TokenForm.self, request, context, roles: [.intake]) { $0.csrf }
         return try await write(id, staff: staff, context: context, done: "acknowledged") {
-            try await storage.recorded {
-                try await frontDoor.acknowledge(id, by: staff.user, device: ConsoleDevice.id, in: $0)
-            } audit: {
-                AuditEvent(at: $0.acknowledgedAt, actor: staff.user.name, action: "acknowledge", record: id, detail: "device=\(ConsoleDevice.id)")
-            }
+            try await frontDoor.recordAcknowledgement(id, by: staff.user, device: ConsoleDevice.id, in: storage)
         }
     }
 
@@ -478,14 +474,8 @@ extension ConsoleRoutes {
         }
         let feedback = form.feedback == "yes"
         return try await write(id, staff: staff, context: context, done: "rated", draft: ["ratingReason": form.reason ?? ""]) {
-            try await storage.recorded {
-                try await frontDoor.rate(id, rating: rating, reason: form.reason ?? "", feedback: feedback, by: staff.user, device: ConsoleDevice.id, in: $0)
-            } audit: {
-                // The reason is the worker's words about the referral: the record keeps it, the audit line does not.
-                AuditEvent(
-                    at: $0.ratedAt, actor: staff.user.name, action: "rate", record: id,
-                    detail: "device=\(ConsoleDevice.id) rating=\($0.rating) feedback=\($0.feedback)")
-            }
+            try await frontDoor.recordRating(
+                id, RatingRequest(rating: rating, reason: form.reason ?? "", feedback: feedback), by: staff.user, device: ConsoleDevice.id, in: storage)
         }
     }
 
@@ -497,11 +487,7 @@ extension ConsoleRoutes {
     @Sendable func seen(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let (staff, id, form) = try await staffForm(SeenForm.self, request, context, roles: [.intake]) { $0.csrf }
         return try await write(id, staff: staff, context: context, done: "seen", draft: ["seenNote": form.note ?? ""]) {
-            try await storage.recorded {
-                try await frontDoor.seen(id, note: form.note ?? "", by: staff.user, device: ConsoleDevice.id, in: $0)
-            } audit: {
-                AuditEvent(at: $0.seenAt, actor: staff.user.name, action: "seen-decision-stands", record: id, detail: "device=\(ConsoleDevice.id)")
-            }
+            try await frontDoor.recordSeen(id, note: form.note ?? "", by: staff.user, device: ConsoleDevice.id, in: storage)
         }
     }
 
@@ -529,13 +515,7 @@ extension ConsoleRoutes {
         }
         let body = DecisionRequest(outcome: outcome, note: form.note ?? "", change: reason != nil ? true : nil, reason: reason)
         return try await write(id, staff: staff, context: context, done: "decided", draft: draft) {
-            try await storage.recorded {
-                try await frontDoor.decide(id, body, by: staff.user, device: ConsoleDevice.id, in: $0)
-            } audit: {
-                AuditEvent(
-                    at: $0.decidedAt, actor: staff.user.name, action: $0.number == 1 ? "decide" : "change-decision", record: id,
-                    detail: "device=\(ConsoleDevice.id) outcome=\($0.outcome) decision=\($0.number)")
-            }
+            try await frontDoor.recordDecision(id, body, by: staff.user, device: ConsoleDevice.id, in: storage)
         }
     }
 
