@@ -40,7 +40,8 @@ struct Intake: AsyncParsableCommand {
 func queuedID(_ given: String, client: SyncClient) async throws -> String {
     let lowered = given.lowercased()
     let queue = try await client.queue()
-    if let named = queue.first(where: { $0.reference?.lowercased() == lowered }) { return named.id }
+    // A reference however it is typed or misheard (`f mj5s w39t`, `F-MJ5S-W39O`).
+    if let reference = ReferralReference.canonical(given), let named = queue.first(where: { $0.reference == reference }) { return named.id }
     let receipts = queue.filter { $0.receipt?.lowercased() == lowered }
     if receipts.count == 1 { return receipts[0].id }
     if receipts.count > 1 {
@@ -150,6 +151,12 @@ struct IntakeSearch: FieldCommand {
     @Argument(help: "What to find.") var text: String
     @OptionGroup var output: JSONOption
 
+    func validate() throws {
+        if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw ValidationError("Give something to find: a child's name, a reference, an agency, an NHS number or the start of an id.")
+        }
+    }
+
     func run(in context: Context) async throws {
         let entries = try await context.onlineClient().queue(view: .all, search: text)
         if output.json {
@@ -203,7 +210,7 @@ struct IntakeShow: FieldCommand {
         let authority = try context.authority()
         func time(_ stamp: String) -> String { Timestamp.date(stamp).map { Format.localTime($0, authority) } ?? stamp }
         // Under each field: what changed after the front door saw it, and every candidate of an open conflict.
-        let since = document.fields[IntakePath.seenAt] != nil && (document.fields[IntakePath.seenAt] ?? "") > (document.fields[IntakePath.decidedAt] ?? "")
+        let since = document.fields[IntakePath.seenAt] != nil && (document.fields[IntakePath.seenAt] ?? "") >= (document.fields[IntakePath.decidedAt] ?? "")
             ? "the front door last marked changes seen" : document.fields[IntakePath.decidedAt] != nil ? "the decision" : "the acknowledgement"
         var notes: [String: [String]] = [:]
         var changedPaths: [String] = []
@@ -222,7 +229,7 @@ struct IntakeShow: FieldCommand {
                 notes[conflict.path, default: []].append("  \(index + 1). \(Format.value(candidate.value, at: conflict.path, form: form))  (\(Format.device(candidate.device, author: candidate.author)), \(candidate.time))")
             }
         }
-        var lines = try Show.render(referral, all: false, context: context, notes: notes)
+        var lines = try Show.render(referral, all: false, context: context, notes: notes, forReferrer: false)
         lines[0] = "Referral \(document.reference): \(referral.kind.title) (id \(document.id))"
         lines[1] = "Referred by \(document.owner); submitted \(document.submittedAt ?? document.createdAt)" + (document.receipt.map { " under receipt \($0)" } ?? "")
         var header: [String] = []
@@ -301,7 +308,7 @@ struct IntakeHistory: FieldCommand {
             case "resolution": "resolved: \(TerminalText.oneLine(entry.reason ?? ""))"
             case "candidate": "candidate"
             case "conflict": "conflict"
-            default: IntakePath.internalPaths.contains(entry.path) ? "write (internal)" : "write"
+            default: entry.reachesReferrer ? "write" : "write (internal)"
             }
             let value = entry.path.hasPrefix("@") ? TerminalText.oneLine(entry.value ?? "(cleared)") : Format.value(entry.value, at: entry.path, form: form)
             return [String(entry.revision), entry.at, what, entry.path, String(value.prefix(60)), entry.by, Format.device(entry.device, author: entry.by)]

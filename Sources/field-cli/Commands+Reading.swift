@@ -44,7 +44,8 @@ struct Show: FieldCommand {
     /// The referral section by section. `notes` adds lines under a field, by
     /// its stored path (intake's changes and conflicts); a field with notes is
     /// listed even when unanswered.
-    static func render(_ referral: Referral, all: Bool, context: Context, notes: [String: [String]] = [:]) throws -> [String] {
+    /// - Parameter forReferrer: false for intake (`field intake show`): the referrer's own reminders (phone first, the LADO's deadline) are left out.
+    static func render(_ referral: Referral, all: Bool, context: Context, notes: [String: [String]] = [:], forReferrer: Bool = true) throws -> [String] {
         let store = try context.store()
         let form = store.form(for: referral)
         let values = referral.visibleValues
@@ -53,11 +54,11 @@ struct Show: FieldCommand {
             "Status \(referral.status.rawValue), created \(Timestamp.string(referral.createdAt)) by \(referral.createdBy), "
                 + "updated \(Timestamp.string(referral.updatedAt)), \(referral.pendingPaths.count) change(s) waiting to sync",
         ]
-        if referral.kind == .lado, referral.status == .draft {
+        if forReferrer, referral.kind == .lado, referral.status == .draft {
             let due = WorkingCalendar(authority: try context.authority()).ladoDue(knownAt: referral.createdAt)
             lines.append("An allegation against an adult who works with children must reach the LADO within one working day: by \(Format.localTime(due, try context.authority())).")
         }
-        if values["urgency.immediate_risk"] == "yes" {
+        if forReferrer, values["urgency.immediate_risk"] == "yes" {
             lines.append(try context.callDeadline(in: referral) ?? "Immediate risk: phone first (see `field contacts`) and record the call.")
         }
         if store.forms.versions.count > 1 {

@@ -287,7 +287,7 @@ struct Status: FieldCommand {
                 Format.decisionLines(status.decisions, indent: "    ").forEach(context.console.line)
             }
             if let seen = document.seen {
-                context.console.line("  the front door saw your later changes at \(seen.at) (\(seen.by)); its decision stands")
+                context.console.line("  the front door saw the changes it had by \(seen.at) (\(seen.by)); its decision stood then")
             }
             if let escalate = document.escalate { context.console.line("  Escalate: \(escalate).") }
             for conflict in status.conflicts {

@@ -38,7 +38,7 @@ enum SyncNews {
             news.append("rated \(RAGRating(rawValue: rating)?.title ?? rating)")
         }
         if let at = door[IntakePath.seenAt], before?.frontDoor[IntakePath.seenAt] != at {
-            news.append("the front door saw your changes; its decision stands")
+            news.append("the front door saw the changes it had by \(at); its decision stood then")
         }
         let known = before?.decisions.count ?? 0
         for (index, decision) in after.decisions.enumerated() where index >= known {

@@ -127,7 +127,7 @@ struct ConsoleBrowserTests {
             "--user", "ian", "--password", passwords["ian"]!, "--reference", reference, "--old", "Bruises on both upper arms",
             "--new", "Bruises on both upper arms and a burn on the hand",
         ], url: server.url)
-        #expect(try laptop.run(["sync"]).output.contains("the front door saw your changes; its decision stands"))
+        #expect(try laptop.run(["sync"]).output.contains("the front door saw the changes it had by"))
 
         // Two of Jane's devices change one answer without seeing each other: a conflict.
         #expect(try phone.run(["sync"]).status == 0)

@@ -167,6 +167,14 @@ struct FrontDoorRecordTests {
         #expect(try await found("kye") == [kai])
         #expect(try await found(String(kai.prefix(8))) == [kai])
         #expect(try await found("nobody of that name").isEmpty)
+        // Words in any order; a reference misheard on the phone (O for 0, I or L for 1), typed any way.
+        #expect(try await found("obrien zoe") == [zoe])
+        let misheard = reference.replacingOccurrences(of: "0", with: "O").replacingOccurrences(of: "1", with: "l").lowercased()
+        #expect(try await found(misheard) == [kai], "\(misheard)")
+        #expect(try await found(reference.replacingOccurrences(of: "-", with: "")) == [kai])
+        // A search with nothing to look for (punctuation only) is refused, not answered with every referral; an empty one is no search.
+        let (nothing, nothingReply) = try await door.api("GET", "v1/intake/queue?q=%27%2D%27")
+        #expect(nothing == 400 && "\(nothingReply ?? "")".contains("no letters or digits"))
         _ = try await door.api("POST", "v1/intake/referrals/\(kai)/rating", RatingRequest(rating: "amber", reason: "Some concern"))
         #expect(try await door.queue("view=all&rating=amber").map(\.id) == [kai])
         #expect(try await door.queue("view=all&rating=unrated").map(\.id) == [zoe])
@@ -214,6 +222,8 @@ struct FrontDoorRecordTests {
         let (seenEarly, _) = try await door.api("POST", "v1/intake/referrals/\(id)/seen", SeenRequest(note: "Nothing yet"))
         #expect(seenEarly == 409, "nothing acknowledged, nothing to see")
         _ = try await door.api("POST", "v1/intake/referrals/\(id)/decision", DecisionRequest(outcome: "advice-given", note: "Advice given"))
+        let (seenUnchanged, _) = try await door.api("POST", "v1/intake/referrals/\(id)/seen", SeenRequest(note: "Nothing new"))
+        #expect(seenUnchanged == 409, "nothing changed since the decision: nothing to mark seen")
         try door.server.setTime("2026-11-23T10:00:00Z")
         #expect(try door.jane.run(["set", id, "concern.summary", "Amy now says her stepfather hit her"]).status == 0)
         _ = try door.jane.run(["sync"])
@@ -233,7 +243,7 @@ struct FrontDoorRecordTests {
         let actions = try await door.server.database.strings("SELECT action FROM audit WHERE record_id = ? ORDER BY id", [id]).compactMap { $0 }
         #expect(actions.contains("seen-decision-stands"))
         let news = try door.jane.run(["sync"]).output
-        #expect(news.contains("the front door saw your changes; its decision stands"), "\(news)")
+        #expect(news.contains("the front door saw the changes it had by 2026-11-23T11:00:00Z; its decision stood then"), "\(news)")
         #expect(!(try door.jane.run(["history", id]).output.contains("Covered by the advice")), "the note is internal")
 
         // The history: every value, acknowledgement, decision and seen note, in order, with who and which device.
@@ -247,6 +257,7 @@ struct FrontDoorRecordTests {
         }
         #expect(entries.filter { $0.path == "concern.summary" }.map(\.value) == ["Bruises on both arms", "Amy now says her stepfather hit her"])
         #expect(entries.first { $0.path == "@seen_note" }?.device == door.intakeDevice)
+        #expect(entries.filter { !$0.reachesReferrer }.map(\.path).sorted() == ["@seen_note"], "only the internal note is marked internal here")
         #expect(try door.server.chainAudit(), "the audit trail is chained (PostgreSQL chains just after commit)")
         #expect(try await door.server.database.strings("SELECT action FROM audit WHERE action = 'read-history'").count == 1)
         let (draftStatus, _) = try await door.api("GET", "v1/intake/referrals/01a2072c-0000-7000-8000-00000000dead/history")
@@ -320,5 +331,14 @@ struct FrontDoorRecordTests {
         #expect(read.output.contains("concern.child_words: He hit me with a belt"), "\(read.output)")
         let section = read.output.components(separatedBy: "\nConcern\n").dropFirst().first ?? ""
         #expect(!section.hasPrefix("  (nothing answered yet)"), "the concern section says nothing was answered: \(read.output)")
+        #expect(!read.output.contains("Immediate risk: phone first"), "the referrer's reminders are not intake's")
+
+        // The reference however it is typed: lower case, spaced, without its hyphens.
+        let reference = try #require(try await door.queue().first { $0.id == id }?.reference)
+        let typed = reference.lowercased().replacingOccurrences(of: "-", with: " ")
+        let byReference = try ian.run(["intake", "show", typed])
+        #expect(byReference.status == 0 && byReference.output.contains("Referral \(reference)"), "\(byReference.output)")
+        let empty = try ian.run(["intake", "search", "  "])
+        #expect(empty.status != 0 && empty.output.contains("Give something to find"), "\(empty.output)")
     }
 }

@@ -44,6 +44,31 @@ public enum ConsoleDevice {
     public static let id = "web-console"
 }
 
+/// A referral's own reference (`IntakePath.reference`) as people read it out
+/// and type it: `F-XXXX-XXXX` in Crockford's base 32, which has no I, L, O
+/// or U, so a misheard O is 0 and an I or L is 1.
+public enum ReferralReference {
+    /// `text` in Crockford's digits: upper case, O as 0, I and L as 1, nothing but letters and digits kept.
+    public static func crockford(_ text: String) -> String {
+        String(text.uppercased().compactMap { character -> Character? in
+            switch character {
+            case "O": "0"
+            case "I", "L": "1"
+            default: character.isASCII && (character.isLetter || character.isNumber) ? character : nil
+            }
+        })
+    }
+
+    /// The canonical `F-XXXX-XXXX` for a reference typed any way (`f mj5s w39t`,
+    /// `FMJ5SW39T`, `F-MJ5S-W39O`), or nil when `text` is not one.
+    public static func canonical(_ text: String) -> String? {
+        var digits = crockford(text)
+        if digits.count == 9, digits.hasPrefix("F") { digits.removeFirst() }
+        guard digits.count == 8 else { return nil }
+        return "F-" + digits.prefix(4) + "-" + digits.suffix(4)
+    }
+}
+
 /// The author and device id the server records for what it writes itself,
 /// such as a referral's own reference (`IntakePath.reference`).
 public enum ServerDevice {
@@ -449,6 +474,20 @@ public struct RatingReply: Codable, Sendable, Equatable {
 /// a conflict opened or settled, an acknowledgement, rating, decision or
 /// "seen" note (each a record-level `@` path), with who, when and from which device.
 public struct ReferralHistoryEntry: Codable, Sendable, Equatable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        revision = try container.decode(Int64.self, forKey: .revision)
+        kind = try container.decode(String.self, forKey: .kind)
+        path = try container.decode(String.self, forKey: .path)
+        value = try container.decodeIfPresent(String.self, forKey: .value)
+        by = try container.decode(String.self, forKey: .by)
+        device = try container.decode(String.self, forKey: .device)
+        at = try container.decode(String.self, forKey: .at)
+        conflict = try container.decodeIfPresent(String.self, forKey: .conflict)
+        reason = try container.decodeIfPresent(String.self, forKey: .reason)
+        reachesReferrer = try container.decodeIfPresent(Bool.self, forKey: .reachesReferrer) ?? (kind != "candidate" && !IntakePath.internalPaths.contains(path))
+    }
+
     public var revision: Int64
     /// `write`, `candidate`, `conflict` (a change log entry), or `resolution` (an admin settled a conflict).
     public var kind: String
@@ -461,8 +500,14 @@ public struct ReferralHistoryEntry: Codable, Sendable, Equatable {
     @NullEncoded public var conflict: String?
     /// For a resolution: why the admin chose the value.
     @NullEncoded public var reason: String?
+    /// Whether the referrer's devices receive the entry: false for a
+    /// conflict candidate and for the front door's own words (`IntakePath.internalPaths`).
+    public var reachesReferrer: Bool
+
+    enum CodingKeys: String, CodingKey { case revision, kind, path, value, by, device, at, conflict, reason, reachesReferrer = "reaches_referrer" }
 
     public init(revision: Int64, kind: String, path: String, value: String?, by: String, device: String, at: String, conflict: String? = nil, reason: String? = nil) {
+        self.reachesReferrer = kind != "candidate" && !IntakePath.internalPaths.contains(path)
         self.revision = revision
         self.kind = kind
         self.path = path

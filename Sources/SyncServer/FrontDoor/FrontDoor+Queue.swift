@@ -39,6 +39,9 @@ struct QueueFilter: Sendable, Equatable {
             throw APIError(.badRequest, "The search has \(text.count) characters; the most is \(Self.maximumText).")
         }
         text = given("q")
+        if let text, Needle(text).folded.isEmpty, !Needle(text).isNumber {
+            throw APIError(.badRequest, "The search '\(TerminalText.visible(String(text.prefix(40))))' has no letters or digits to look for.")
+        }
         agency = given("agency")
     }
 
@@ -98,9 +101,20 @@ struct QueueFilter: Sendable, Equatable {
         /// Shaped like a receipt, `R-XXXX-XXXX`.
         let receipt: String?
 
+        /// The folded words, each of which a value must contain (in any order).
+        let words: [String]
+
         init(_ text: String) {
             folded = QueueFilter.fold(text)
-            squeezed = folded.replacingOccurrences(of: " ", with: "")
+            words = folded.split(separator: " ").map(String.init)
+            // A reference typed or misheard (`f mj5s w390`), in Crockford's digits and folded as stored
+            // references are: a whole one, or a part with a digit in it (so that a name never matches one by chance).
+            let digitsOf = ReferralReference.crockford(text)
+            if let whole = ReferralReference.canonical(text) {
+                squeezed = ReferralReference.crockford(whole).lowercased()
+            } else {
+                squeezed = digitsOf.count >= 4 && digitsOf.contains(where: \.isNumber) ? digitsOf.lowercased() : ""
+            }
             digits = text.filter(\.isNumber)
             isNumber = digits.count >= 3 && digits.count == text.filter { !$0.isWhitespace && $0 != "-" }.count
             let compact = text.lowercased().filter { !$0.isWhitespace }

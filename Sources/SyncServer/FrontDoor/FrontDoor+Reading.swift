@@ -31,9 +31,12 @@ extension FrontDoor {
     /// A referral's history as CSV (RFC 4180, every cell quoted and
     /// neutralised as the exports' are): one line per entry, oldest first.
     static func historyCSV(_ entries: [ReferralHistoryEntry]) -> String {
-        var lines = [["revision", "at", "kind", "path", "value", "by", "device", "conflict", "reason"].joined(separator: ",")]
+        var lines = [["revision", "at", "kind", "path", "value", "by", "device", "conflict", "reason", "reaches_referrer"].joined(separator: ",")]
         for entry in entries {
-            let cells = ["\(entry.revision)", entry.at, entry.kind, entry.path, entry.value ?? "", entry.by, entry.device, entry.conflict ?? "", entry.reason ?? ""]
+            let cells = [
+                "\(entry.revision)", entry.at, entry.kind, entry.path, entry.value ?? "", entry.by, entry.device, entry.conflict ?? "", entry.reason ?? "",
+                entry.reachesReferrer ? "yes" : "no",
+            ]
             lines.append(cells.map(ReferralExport.quote).joined(separator: ","))
         }
         return lines.joined(separator: "\r\n") + "\r\n"

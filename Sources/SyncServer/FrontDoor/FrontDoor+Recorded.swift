@@ -23,8 +23,14 @@ extension FrontDoor {
         }
     }
 
+    /// "Seen: decision stands", refused (409) when nothing changed since the front door last looked.
     func recordSeen(_ record: String, note: String, by user: User, device: String, in storage: any SyncStorage) async throws -> SeenReply {
-        try await storage.recorded { try await seen(record, note: note, by: user, device: device, in: $0) } audit: {
+        if try await storage.recordStatuses([record])[record] == ReferralStatus.submitted.rawValue,
+            try await storage.changesSinceFrontDoor(of: record).isEmpty
+        {
+            throw APIError(.conflict, "Nothing has changed in referral \(record) since the front door last acknowledged, decided or saw it; there is nothing to mark as seen.")
+        }
+        return try await storage.recorded { try await seen(record, note: note, by: user, device: device, in: $0) } audit: {
             AuditEvent(at: $0.seenAt, actor: user.name, action: "seen-decision-stands", record: record, detail: "device=\(device)")
         }
     }

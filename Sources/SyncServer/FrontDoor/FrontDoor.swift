@@ -159,7 +159,7 @@ struct FrontDoor {
     /// internal). The CHANGED flag clears until the next change.
     /// - Throws: `Refusal.invalid` for a missing or too long note,
     ///   `Refusal.notFound` if no submitted referral has the id,
-    ///   `Refusal.conflict` if the front door has not acknowledged it yet.
+    ///   `Refusal.conflict` if it has no decision yet.
     func seen(_ record: String, note: String, by user: User, device: String, in transaction: any SyncTransaction) async throws -> SeenReply {
         let note = note.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !note.isEmpty else {
@@ -169,8 +169,8 @@ struct FrontDoor {
             throw Refusal.invalid("The note has \(note.count) characters; the most is \(Self.maximumReasonLength).")
         }
         try await requireSubmitted(record, in: transaction)
-        guard try await transaction.field(record: record, path: IntakePath.acknowledgedAt)?.value != nil else {
-            throw Refusal.conflict("Referral \(record) is not acknowledged yet, so there is no new information to mark as seen; acknowledge, rate or decide it.")
+        guard try await transaction.field(record: record, path: IntakePath.decidedAt)?.value != nil else {
+            throw Refusal.conflict("Referral \(record) has no decision yet, so no decision can stand; record one (that clears CHANGED too).")
         }
         let at = Timestamp.string(clock.now())
         try await write(

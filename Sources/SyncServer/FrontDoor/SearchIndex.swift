@@ -63,20 +63,21 @@ actor SearchIndex {
         try await refresh(storage)
         let needle = QueueFilter.Needle(text)
         guard !needle.folded.isEmpty || needle.isNumber else { return [] }
-        let folded = Array(needle.folded.utf8)
+        let words = needle.words.map { Array($0.utf8) }
         let squeezed = Array(needle.squeezed.utf8)
         let digits = needle.isNumber ? Array(needle.digits.utf8) : nil
         var found = Set<String>()
         for (record, referral) in referrals where referral.submitted {
             for entry in referral.values.values {
-                let wanted: [UInt8]?
+                let matched: Bool
                 switch entry.kind {
                 case .marker: continue
-                case .reference: wanted = squeezed
-                case .nhsNumber: wanted = digits
-                case .name: wanted = folded
+                case .reference: matched = !squeezed.isEmpty && Self.contains(entry.key, squeezed)
+                case .nhsNumber: matched = digits.map { !$0.isEmpty && Self.contains(entry.key, $0) } ?? false
+                // Every word, in any order: "obrien zoe" finds Zoë O'Brien.
+                case .name: matched = !words.isEmpty && words.allSatisfy { Self.contains(entry.key, $0) }
                 }
-                guard let wanted, !wanted.isEmpty, Self.contains(entry.key, wanted) else { continue }
+                guard matched else { continue }
                 // A removed child's values do not match.
                 if let item = entry.item, referral.values[item]?.value != ItemMarker.present { continue }
                 found.insert(record)

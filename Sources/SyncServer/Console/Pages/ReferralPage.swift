@@ -178,7 +178,7 @@ extension ReferralPage {
         // The value the front door last saw is the earliest change's `previous`.
         let previous = Dictionary(
             document.changes.filter { $0.kind == "write" || $0.kind == "candidate" }.map { ($0.path, $0.previous) }, uniquingKeysWith: { first, _ in first })
-        let since = fields[IntakePath.seenAt] != nil && (fields[IntakePath.seenAt] ?? "") > (fields[IntakePath.decidedAt] ?? "")
+        let since = fields[IntakePath.seenAt] != nil && (fields[IntakePath.seenAt] ?? "") >= (fields[IntakePath.decidedAt] ?? "")
             ? "marked the last changes seen" : fields[IntakePath.decidedAt] != nil ? "decided it" : "acknowledged it"
         func anchor(_ path: String) -> String { path.replacingOccurrences(of: ".", with: "-") }
         func shownValue(_ value: String?, at path: String) -> String {
