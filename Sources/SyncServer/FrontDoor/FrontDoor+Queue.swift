@@ -39,7 +39,7 @@ struct QueueFilter: Sendable, Equatable {
             throw APIError(.badRequest, "The search has \(text.count) characters; the most is \(Self.maximumText).")
         }
         text = given("q")
-        if let text, Needle(text).folded.isEmpty, !Needle(text).isNumber {
+        if let text, case let needle = Needle(text), needle.folded.isEmpty, !needle.isNumber {
             throw APIError(.badRequest, "The search '\(TerminalText.visible(String(text.prefix(40))))' has no letters or digits to look for.")
         }
         agency = given("agency")
@@ -134,6 +134,19 @@ struct QueueFilter: Sendable, Equatable {
     }
 }
 
+/// The queue's query parameters as the API and the console take them
+/// (`URLEncodedFormDecoder`), for `QueueFilter`.
+struct QueueQuery: Decodable {
+    var view: String?
+    var q: String?
+    var rating: String?
+    var agency: String?
+
+    var parameters: [String: String] {
+        ["view": view, "q": q, "rating": rating, "agency": agency].compactMapValues { $0 }
+    }
+}
+
 /// The queue's counts, over every referral not yet decided: what the front door has on its plate.
 struct QueueCounts: Sendable, Equatable {
     var undecided = 0
@@ -170,15 +183,15 @@ extension FrontDoor {
             deadline: row.deadline, rating: row.rating, decideDue: decide.due, decisionOverdue: decide.state == .overdue)
     }
 
-    /// `rows` as the queue lists them under `filter` (its view, rating and
-    /// agency; a search has already chosen the rows), in triage order:
+    /// `entries` (one per referral, first submitted first, their clocks read
+    /// once) as the queue lists them under `filter` (its view, rating and
+    /// agency; a search has already chosen the referrals), in triage order:
     /// undecided referrals at immediate risk first, then by the next clock
     /// due (acknowledgement, else decision; for a decided referral changed
     /// since, when the change arrived), then first submitted first.
-    func queue(_ rows: [SubmittedReferral], filter: QueueFilter, now: Date) -> [QueueEntry] {
+    static func queue(_ entries: [QueueEntry], filter: QueueFilter) -> [QueueEntry] {
         let distant = Date.distantFuture
-        return rows.enumerated().compactMap { position, row -> (entry: QueueEntry, due: Date, position: Int)? in
-            let entry = entry(row, now: now)
+        return entries.enumerated().compactMap { position, entry -> (entry: QueueEntry, due: Date, position: Int)? in
             guard entry.belongs(in: filter.view), filter.admits(entry) else { return nil }
             // A decided referral with new information waits from when it arrived; one with none comes last.
             let waiting = entry.outcome != nil ? entry.changedAt : entry.acknowledged ? entry.decideDue : entry.ackDue
@@ -192,11 +205,10 @@ extension FrontDoor {
         .map(\.entry)
     }
 
-    /// The counts above the queue, over every undecided referral.
-    func counts(_ rows: [SubmittedReferral], now: Date) -> QueueCounts {
+    /// The counts above the queue, over the undecided referrals among `entries`.
+    static func counts(_ entries: [QueueEntry]) -> QueueCounts {
         var counts = QueueCounts()
-        for row in rows where row.outcome == nil {
-            let entry = entry(row, now: now)
+        for entry in entries where entry.outcome == nil {
             counts.undecided += 1
             if entry.immediateRisk { counts.immediateRisk += 1 }
             if entry.notSafeNow { counts.notSafeNow += 1 }
@@ -211,18 +223,21 @@ extension FrontDoor {
     /// a receipt or by an id prefix, and reads only those referrals' rows,
     /// so its cost does not grow with the clocks and columns of every
     /// referral in the store.
-    func readQueue(_ storage: any SyncStorage, filter: QueueFilter, now: Date) async throws -> (rows: [SubmittedReferral], entries: [QueueEntry]) {
-        guard let text = filter.text else {
-            let rows = try await storage.submittedReferrals()
-            return (rows, queue(rows, filter: filter, now: now))
+    /// - Returns: the rows read, an entry for each (their clocks at `now`, computed once), and the entries the queue lists, in its order.
+    func readQueue(
+        _ storage: any SyncStorage, filter: QueueFilter, now: Date
+    ) async throws -> (rows: [SubmittedReferral], all: [QueueEntry], listed: [QueueEntry]) {
+        func read(_ rows: [SubmittedReferral]) -> (rows: [SubmittedReferral], all: [QueueEntry], listed: [QueueEntry]) {
+            let all = rows.map { entry($0, now: now) }
+            return (rows, all, Self.queue(all, filter: filter))
         }
+        guard let text = filter.text else { return read(try await storage.submittedReferrals()) }
         let needle = QueueFilter.Needle(text)
         var found = try await search.matching(text, in: storage)
         if needle.receipt != nil || needle.idPrefix != nil {
             found.formUnion(try await storage.submittedReferrals(receipt: needle.receipt, idPrefix: needle.idPrefix))
         }
-        let rows = try await storage.submittedReferrals(among: found.sorted())
-        return (rows, queue(rows, filter: filter, now: now))
+        return read(try await storage.submittedReferrals(among: found.sorted()))
     }
 
     /// The entries as CSV (RFC 4180, `ReferralExport.quote`: every cell quoted, and one a

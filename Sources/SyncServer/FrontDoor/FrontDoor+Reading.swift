@@ -14,7 +14,7 @@ extension FrontDoor {
         }
         document.conflicts = forms.labelled(try await storage.conflicts(all: false).filter { $0.record == id })
         document.changes = try await storage.changesSinceFrontDoor(of: id)
-        let row = try await storage.submittedReferrals().first { $0.id == id }
+        let row = try await storage.submittedReferrals(among: [id]).first
         document.submittedAt = row?.submittedAt ?? document.createdAt
         document.receipt = row?.receipt
         document.clocks = row.map { clocks(of: $0, now: now) }

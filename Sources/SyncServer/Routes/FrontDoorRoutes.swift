@@ -98,21 +98,18 @@ struct FrontDoorRoutes {
     /// submitted first. Query: `view` (`QueueView`, default all), `q` (a
     /// search), `rating`, `agency` (`QueueFilter`).
     @Sendable func queue(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let filter = try QueueFilter(Self.parameters(request), defaultView: .all)
+        let query: QueueQuery
+        do { query = try URLEncodedFormDecoder().decode(QueueQuery.self, from: request.uri.query ?? "") } catch {
+            throw APIError(.badRequest, "The address's query could not be read (a parameter is malformed).")
+        }
+        let filter = try QueueFilter(query.parameters, defaultView: .all)
         let now = frontDoor.clock.now()
-        let (_, entries) = try await frontDoor.readQueue(storage, filter: filter, now: now)
+        let entries = try await frontDoor.readQueue(storage, filter: filter, now: now).listed
         // Names of children are referral content: who read the queue is on the record.
         try await storage.audit(AuditEvent(
             at: Timestamp.string(now), actor: context.user!.name, action: "read-queue", record: nil, detail: "\(filter.audited) referrals=\(entries.count)"))
         context.logger.info("intake queue read", metadata: ["referrals": "\(entries.count)", "view": "\(filter.view.rawValue)"])
         return try SyncRoutes.json(entries)
-    }
-
-    /// A request's query parameters by name (the first of each), decoded as a form's.
-    static func parameters(_ request: Request) -> [String: String] {
-        var values: [String: String] = [:]
-        for (name, value) in request.uri.queryParameters where values[String(name)] == nil { values[String(name)] = String(value) }
-        return values
     }
 
     @Sendable func referral(_ request: Request, context: SyncRequestContext) async throws -> Response {

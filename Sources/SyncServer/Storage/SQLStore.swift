@@ -299,6 +299,15 @@ extension SQLStore {
         try await reading { session in try await session.rows(ServerQueries.allSubmittedReferrals, []).map(Self.submittedReferral) }
     }
 
+    func submittedReferralsWithoutReference() async throws -> [String] {
+        try await reading { session in
+            try await session.rows("""
+                SELECT r.id FROM records r WHERE r.status = 'submitted'
+                AND NOT EXISTS (SELECT 1 FROM fields f WHERE f.record_id = r.id AND f.path = '@reference')
+                """, []).map { try $0.text("id")! }
+        }
+    }
+
     func submittedReferrals(among ids: [String]) async throws -> [SubmittedReferral] {
         guard !ids.isEmpty else { return [] }
         var rows: [SubmittedReferral] = []

@@ -214,6 +214,9 @@ protocol SyncStorage: Sendable {
     func changesSinceFrontDoor(of record: String) async throws -> [ReferralChange]
     /// A referral's whole change log, oldest first (`ReferralHistoryEntry`).
     func history(of record: String) async throws -> [ReferralHistoryEntry]
+    /// The ids of submitted referrals that have no reference of their own
+    /// (`IntakePath.reference`): submitted before references existed.
+    func submittedReferralsWithoutReference() async throws -> [String]
     /// Submitted referrals among `ids` only (`submittedReferrals`' rows), oldest submission first.
     func submittedReferrals(among ids: [String]) async throws -> [SubmittedReferral]
     /// Every searchable value of every referral (`ServerQueries.searchable`:

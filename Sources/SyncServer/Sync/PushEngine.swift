@@ -156,7 +156,7 @@ struct PushEngine {
     /// an instance that finds none does nothing. Returns how many it gave.
     @discardableResult
     func giveMissingReferences(in storage: any SyncStorage) async throws -> Int {
-        let missing = try await storage.submittedReferrals().filter { $0.reference == nil }.map(\.id)
+        let missing = try await storage.submittedReferralsWithoutReference()
         guard !missing.isEmpty else { return 0 }
         return try await storage.write { transaction in
             var given = 0

@@ -73,18 +73,6 @@ struct QueuePage {
     let hasRows: Bool
 }
 
-/// The queue's query parameters (`QueueFilter`).
-struct QueueQuery: Decodable {
-    var view: String?
-    var q: String?
-    var rating: String?
-    var agency: String?
-
-    var parameters: [String: String] {
-        ["view": view, "q": q, "rating": rating, "agency": agency].compactMapValues { $0 }
-    }
-}
-
 extension ConsoleRoutes {
     static let viewLabels: [(QueueView, String)] = [
         (.active, "Needs the front door"), (.open, "Not decided"), (.overdue, "Overdue"), (.decided, "Decided"), (.all, "All"),
@@ -103,12 +91,12 @@ extension ConsoleRoutes {
         let staff = try await sessions.require(request, roles: [.intake])
         let filter = try queueFilter(request, staff: staff)
         let now = clock.now()
-        let (rows, entries) = try await frontDoor.readQueue(storage, filter: filter, now: now)
+        let (rows, all, entries) = try await frontDoor.readQueue(storage, filter: filter, now: now)
         try await storage.audit(AuditEvent(
             at: Timestamp.string(now), actor: staff.user.name, action: "read-queue", record: nil,
             detail: "\(filter.audited) referrals=\(entries.count) console"))
         let sameNumber = try await sharedNHSNumbers(rows)
-        let counts = frontDoor.counts(rows, now: now)
+        let counts = FrontDoor.counts(all)
         let page = QueuePage(
             zone: authority.timeZone, rows: entries.map { row($0, sameNHS: sameNumber[$0.id] ?? []) },
             caption: "\(Self.viewLabels.first { $0.0 == filter.view }?.1 ?? filter.view.rawValue)"
@@ -157,7 +145,7 @@ extension ConsoleRoutes {
         let staff = try await sessions.require(request, roles: [.intake])
         let filter = try queueFilter(request, staff: staff)
         let now = clock.now()
-        let (_, entries) = try await frontDoor.readQueue(storage, filter: filter, now: now)
+        let entries = try await frontDoor.readQueue(storage, filter: filter, now: now).listed
         try await storage.audit(AuditEvent(
             at: Timestamp.string(now), actor: staff.user.name, action: "download-queue", record: nil,
             detail: "\(filter.audited) referrals=\(entries.count) console"))
