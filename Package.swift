@@ -84,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "sync-bench",
             dependencies: [
-                "SyncCore", .product(name: "GRDB", package: "GRDB.swift"),
+                "SyncCore", "SyntheticReferrals", .product(name: "GRDB", package: "GRDB.swift"),
                 // The raw PostgreSQL baseline, next to the server's push into the same cluster.
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
@@ -105,6 +105,11 @@ let package = Package(
             name: "CTestSupport",
             path: "Tests/CTestSupport"
         ),
+        // Made-up referrals with planted repeats, for matching's tests and benchmark (docs/intake.md).
+        .target(
+            name: "SyntheticReferrals",
+            path: "Tests/SyntheticReferrals"
+        ),
         .target(
             name: "TestSupport",
             dependencies: ["CTestSupport"],
@@ -112,12 +117,12 @@ let package = Package(
         ),
         .testTarget(
             name: "SyncCoreTests",
-            dependencies: ["SyncCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["SyncCore", "SyntheticReferrals", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "SyncServerTests",
             dependencies: [
-                "SyncCore", "SyncServer", "field-cli", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                "SyncCore", "SyncServer", "field-cli", "TestSupport", "SyntheticReferrals", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

@@ -1,0 +1,256 @@
+import Foundation
+
+/// Why two indexed people (in two referrals) may be the same child, with
+/// the reasons intake reads (docs/intake.md, "What a match means").
+///
+/// - The same valid NHS number is the same child (`sameNHSNumber`): the
+///   number is issued once per person.
+/// - Otherwise a scored `possible` match needs a name at least as close as
+///   `PersonMatcher.nameThreshold` and a date of birth that agrees (the
+///   same, day and month swapped, or one digit apart), or is missing on one
+///   side with the same address; its score (0 to 100) is what the reasons add
+///   up to. A possible match is never acted on by itself: intake confirms
+///   or rejects it.
+/// - Two different valid NHS numbers, two clearly different dates of birth,
+///   or different first names (siblings, twins) are never a match.
+public struct PersonMatch: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable {
+        case sameNHSNumber = "same-nhs-number"
+        case possible
+    }
+
+    public var kind: Kind
+    /// 0 to 100: 100 for the same NHS number.
+    public var score: Int
+    /// Each reason in words, strongest first: "same NHS number", "date of birth with day and month swapped"…
+    public var reasons: [String]
+}
+
+/// Why two referrals are about one household (a sibling, a parent's
+/// partner, the same home), with the reasons intake reads.
+public struct HouseholdLink: Sendable, Equatable, Codable {
+    public var reasons: [String]
+}
+
+/// Compares indexed people. Pure: no I/O, the same on the server and in the benchmark.
+public enum PersonMatcher {
+    /// The least name similarity (0 to 1) a possible match needs.
+    public static let nameThreshold = 0.75
+    /// The least score (0 to 100) a possible match needs.
+    public static let scoreThreshold = 70
+
+    /// Whether `a` and `b` (people in two referrals) may be the same person, and why; nil when not.
+    public static func compare(_ a: IndexedPerson, _ b: IndexedPerson) -> PersonMatch? {
+        if let na = a.nhsNumber, let nb = b.nhsNumber {
+            return na == nb ? PersonMatch(kind: .sameNHSNumber, score: 100, reasons: ["same NHS number"]) : nil
+        }
+        guard let name = nameLikeness(a, b), name.score >= nameThreshold else { return nil }
+        var score = name.score * 50
+        var reasons = [name.reason]
+        let sameHome = a.address != nil && a.address == b.address
+        switch (a.dateOfBirth, b.dateOfBirth) {
+        case let (da?, db?):
+            switch DateOfBirth.likeness(da, db) {
+            case .same: score += 40; reasons.append("same date of birth")
+            case .swapped: score += 30; reasons.append("date of birth with day and month swapped (\(da) and \(db))")
+            case .oneDigit: score += 25; reasons.append("date of birth one digit apart (\(da) and \(db))")
+            case .different: return nil
+            }
+        default:
+            score += 20
+            reasons.append("date of birth missing on one referral")
+        }
+        if sameHome {
+            score += 15
+            reasons.append("same address")
+        } else if a.postcode != nil, a.postcode == b.postcode {
+            score += 5
+            reasons.append("same postcode")
+        }
+        let rounded = min(99, Int(score.rounded()))
+        guard rounded >= scoreThreshold else { return nil }
+        return PersonMatch(kind: .possible, score: rounded, reasons: reasons)
+    }
+
+    /// Whether two referrals' people share a household, and why: the same
+    /// address, or someone named in both (a household member in one who is a
+    /// child or member in the other, by name and date of birth). Nil when not.
+    /// Same-child matches between the two referrals' children are `compare`'s, not this.
+    public static func household(_ mine: [IndexedPerson], _ theirs: [IndexedPerson]) -> HouseholdLink? {
+        var reasons: [String] = []
+        if let address = mine.first?.address, address == theirs.first?.address {
+            reasons.append("same address")
+        }
+        for a in mine {
+            for b in theirs where a.role == .member || b.role == .member {
+                guard let match = compare(a, b) else { continue }
+                let here = a.role == .child ? "a child here" : "a household member here"
+                let there = b.role == .child ? "the child there" : "a household member there"
+                reasons.append("\(a.name ?? "someone") (\(here)) is \(there) (\(match.reasons.joined(separator: ", ")))")
+            }
+        }
+        return reasons.isEmpty ? nil : HouseholdLink(reasons: reasons)
+    }
+
+    // MARK: Names
+
+    /// How alike two people's names are (0 to 1), with the reason in words;
+    /// nil when either has no name. Each name and each known-as name is tried.
+    static func nameLikeness(_ a: IndexedPerson, _ b: IndexedPerson) -> (score: Double, reason: String)? {
+        guard !a.folded.isEmpty, !b.folded.isEmpty else { return nil }
+        var best = likeness(words(a.folded), words(b.folded))
+        for (alias, other, mine) in alternatives(a).map({ ($0, b, true) }) + alternatives(b).map({ ($0, a, false) }) {
+            let tried = mine ? likeness(alias.words, words(other.folded)) : likeness(words(other.folded), alias.words)
+            let score = min(tried.score, 0.9)
+            if score > best.score { best = (score, "known-as name \(alias.name) (\(tried.reason))") }
+        }
+        return best
+    }
+
+    /// A person's other names as whole names: "Zee" for Zoe Smith tries "zee smith".
+    private static func alternatives(_ person: IndexedPerson) -> [(name: String, words: [Substring])] {
+        let mine = words(person.folded)
+        return person.knownAs.map { alias in
+            let aliasWords = words(alias)
+            return (alias, aliasWords.count >= 2 || mine.count < 2 ? aliasWords : aliasWords + mine.dropFirst())
+        }
+    }
+
+    private static func words(_ folded: String) -> [Substring] { folded.split(separator: " ") }
+
+    /// Word by word: every word of the shorter name must be in the longer,
+    /// exactly or within a typing slip; the first words (given names) must agree.
+    static func likeness(_ a: [Substring], _ b: [Substring]) -> (score: Double, reason: String) {
+        if a == b { return (1, "same name") }
+        if a.sorted() == b.sorted() { return (0.95, "same name, words in another order") }
+        let (short, long) = a.count <= b.count ? (a, b) : (b, a)
+        guard !short.isEmpty else { return (0, "no name") }
+        var used = Set<Int>()
+        var total = 0.0
+        var slips: [String] = []
+        var firstMatched = false
+        for (position, word) in short.enumerated() {
+            var bestIndex: Int?
+            var bestScore = 0.0
+            for (index, other) in long.enumerated() where !used.contains(index) {
+                let score: Double = word == other ? 1 : isSlip(word, other) ? 0.85 : isShortened(word, other) ? 0.8 : 0
+                if score > bestScore { (bestIndex, bestScore) = (index, score) }
+                if score == 1 { break }
+            }
+            guard let index = bestIndex else { return (0, "different names") }
+            used.insert(index)
+            total += bestScore
+            if position == 0, index == 0 || long.count != short.count { firstMatched = true }
+            if bestScore < 1 { slips.append("\(word)/\(long[index])") }
+        }
+        // A one-word name ("Zoe") against a full one is too weak to match.
+        guard short.count >= 2 || long.count == 1, firstMatched || short.count == long.count else { return (0, "different names") }
+        var score = total / Double(short.count)
+        var reason = slips.isEmpty ? "same name words" : "name within a typing slip (\(slips.joined(separator: ", ")))"
+        if long.count > short.count {
+            score *= 0.85
+            reason += "; one name has more words (a middle or double-barrelled name)"
+        }
+        return (score, reason)
+    }
+
+    /// One edit apart (a letter added, dropped, changed, or two swapped) when
+    /// the longer word has 4 letters or more; two when it has 8 or more.
+    static func isSlip(_ a: Substring, _ b: Substring) -> Bool {
+        let limit = max(a.count, b.count) >= 8 ? 2 : max(a.count, b.count) >= 4 ? 1 : 0
+        guard limit > 0, abs(a.count - b.count) <= limit else { return false }
+        return editDistance(Array(a.utf8), Array(b.utf8), limit: limit) <= limit
+    }
+
+    /// One name the start of the other, of 3 letters or more: "alex" and "alexander".
+    static func isShortened(_ a: Substring, _ b: Substring) -> Bool {
+        let (short, long) = a.count <= b.count ? (a, b) : (b, a)
+        return short.count >= 3 && long.count > short.count && long.hasPrefix(short)
+    }
+
+    /// Optimal string alignment distance (Damerau-Levenshtein without
+    /// repeated edits of one substring), stopping once it exceeds `limit`.
+    static func editDistance(_ a: [UInt8], _ b: [UInt8], limit: Int) -> Int {
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var previous2 = [Int](repeating: 0, count: b.count + 1)
+        var previous = Array(0...b.count)
+        var current = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            current[0] = i
+            var rowMinimum = current[0]
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                var value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { value = min(value, previous2[j - 2] + 1) }
+                current[j] = value
+                rowMinimum = min(rowMinimum, value)
+            }
+            if rowMinimum > limit { return rowMinimum }
+            (previous2, previous, current) = (previous, current, previous2)
+        }
+        return previous[b.count]
+    }
+}
+
+/// What the index looks a person up by, to find the people `PersonMatcher`
+/// then compares (blocking): their NHS number, every date of birth a match
+/// may have (`DateOfBirth.variants`), their name's words in order (and with
+/// each known-as name), and their home. The server's query
+/// (`SyncStorage.peopleLike`) and `PeopleIndex` look up the same keys, so
+/// both find the same candidates.
+public struct PersonLookups: Sendable, Equatable {
+    public var nhsNumbers: [String] = []
+    public var datesOfBirth: [String] = []
+    public var nameKeys: [String] = []
+    public var addresses: [String] = []
+
+    public init(_ person: IndexedPerson) {
+        if let nhs = person.nhsNumber { nhsNumbers = [nhs] }
+        if let born = person.dateOfBirth { datesOfBirth = DateOfBirth.variants(born) }
+        var keys: Set<String> = person.folded.isEmpty ? [] : [person.nameKey]
+        let words = person.folded.split(separator: " ")
+        for alias in person.knownAs {
+            let aliasWords = alias.split(separator: " ")
+            keys.insert((aliasWords.count >= 2 || words.count < 2 ? aliasWords : aliasWords + words.dropFirst()).sorted().joined(separator: " "))
+        }
+        nameKeys = keys.sorted()
+        if let address = person.address { addresses = [address] }
+    }
+}
+
+/// People held in memory and looked up as the server's index is: for the
+/// queue's flags over every listed referral at once, and for the benchmark.
+public struct PeopleIndex: Sendable {
+    public private(set) var people: [IndexedPerson] = []
+    private var byKey: [String: [Int]] = [:]
+    public private(set) var byRecord: [String: [Int]] = [:]
+
+    public init(_ people: [IndexedPerson]) {
+        for person in people { add(person) }
+    }
+
+    public mutating func add(_ person: IndexedPerson) {
+        let index = people.count
+        people.append(person)
+        if let nhs = person.nhsNumber { byKey["n:" + nhs, default: []].append(index) }
+        if let born = person.dateOfBirth { byKey["d:" + born, default: []].append(index) }
+        if !person.folded.isEmpty { byKey["k:" + person.nameKey, default: []].append(index) }
+        if let address = person.address { byKey["a:" + address, default: []].append(index) }
+        byRecord[person.record, default: []].append(index)
+    }
+
+    /// The people in other referrals that `person`'s lookups find.
+    public func candidates(for person: IndexedPerson) -> [IndexedPerson] {
+        let lookups = PersonLookups(person)
+        var found = Set<Int>()
+        for nhs in lookups.nhsNumbers { found.formUnion(byKey["n:" + nhs] ?? []) }
+        for born in lookups.datesOfBirth { found.formUnion(byKey["d:" + born] ?? []) }
+        for key in lookups.nameKeys { found.formUnion(byKey["k:" + key] ?? []) }
+        for address in lookups.addresses { found.formUnion(byKey["a:" + address] ?? []) }
+        return found.sorted().map { people[$0] }.filter { $0.record != person.record }
+    }
+
+    /// The people of a referral.
+    public func people(of record: String) -> [IndexedPerson] { (byRecord[record] ?? []).map { people[$0] } }
+}
