@@ -203,6 +203,8 @@ struct Serve: AsyncParsableCommand {
         let store = try await storage.open(creatingIfMissing: true, chaining: .sequencer, serving: true)
         // Referrals submitted before each had its own reference get one now (docs/intake.md, "References").
         try await PushEngine(clock: configuration.clock, ids: configuration.ids).giveMissingReferences(in: store)
+        // Referrals submitted before the person index existed are indexed now (docs/intake.md, "Known to the front door").
+        try await store.indexUnindexedReferrals()
         let app = try buildApplication(configuration, storage: store, metrics: ServerMetrics(registry: registry), logger: logger)
         try await app.runService()
         // The last requests' audit entries are chained before the process

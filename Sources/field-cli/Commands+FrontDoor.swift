@@ -33,7 +33,10 @@ extension RAGRating: ExpressibleByArgument {}
 struct Intake: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The front door's work (intake role, online): the queue, search, reading, history, acknowledging, rating and deciding.",
-        subcommands: [Queue.self, IntakeSearch.self, IntakeShow.self, IntakeHistory.self, Acknowledge.self, Rate.self, Seen.self, Decide.self])
+        subcommands: [
+            Queue.self, IntakeSearch.self, IntakeShow.self, IntakeHistory.self, IntakeRelated.self, IntakeMatch.self, Acknowledge.self, Rate.self, Seen.self,
+            Decide.self,
+        ])
 }
 
 /// Finds a queued referral by its reference (`F-XXXX-XXXX`), a receipt, its id or a unique prefix of its id.
@@ -314,6 +317,90 @@ struct IntakeHistory: FieldCommand {
             return [String(entry.revision), entry.at, what, entry.path, String(value.prefix(60)), entry.by, Format.device(entry.device, author: entry.by)]
         }
         Format.table(rows).forEach(context.console.line)
+    }
+}
+
+struct IntakeRelated: FieldCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "related",
+        abstract: "Show what the front door knows of a referral's children and household from other referrals: each child's chronology, possible matches with their reasons, the household's referrals.",
+        discussion: """
+            The same child: the same NHS number, or a match intake confirmed. A POSSIBLE match is only a suggestion, with the reasons it was \
+            made: confirm or reject it with `field intake match`. Nothing is merged; each referral stays as it was sent. Every reading is audited.
+            """)
+    @Argument(help: "The referral's reference (F-XXXX-XXXX), id or a unique prefix of its id.", completion: .custom(Completion.referralIDs)) var id: String
+    @OptionGroup var output: JSONOption
+
+    func run(in context: Context) async throws {
+        let client = try context.onlineClient()
+        let full = try await queuedID(id, client: client)
+        let related = try await client.relatedReferrals(full)
+        if output.json {
+            try context.console.json(related)
+            return
+        }
+        func glance(_ referral: ReferralGlance) -> [String] {
+            [String(referral.submittedAt.prefix(10)), referral.reference ?? String(referral.id.prefix(13)), TerminalText.oneLine(referral.agency ?? "-"),
+             referral.rating ?? "unrated", referral.outcome ?? "undecided", String(TerminalText.oneLine(referral.summary ?? "").prefix(50))]
+        }
+        let console = context.console
+        console.line("Referral \(related.reference ?? full): \(related.recent.flag ?? "no other referral about its children in \(related.recent.months) months")"
+            + (related.recent.possible > 0 ? "; \(related.recent.possible) possible match(es) to check" : "") + ".")
+        if let accumulation = related.accumulation { console.line("CONCERNS ADDING UP: \(accumulation).") }
+        for child in related.children {
+            console.line("")
+            console.line("Child \(TerminalText.oneLine(child.name ?? "(no name)"))\(child.dateOfBirth.map { ", born \($0)" } ?? "") [\(child.person)]")
+            console.line("  Chronology (this child's referrals, oldest first):")
+            Format.table(child.chronology.map { ["  " + ($0.id == full ? "*" : " ")] + glance($0) }).forEach(console.line)
+            for match in child.matches {
+                let who = "\(TerminalText.oneLine(match.name ?? "(no name)"))\(match.dateOfBirth.map { ", born \($0)" } ?? "") in \(match.referral.reference ?? match.referral.id)"
+                switch match.kind {
+                case .sameNHSNumber: console.line("  SAME CHILD (same NHS number): \(who)")
+                case .confirmed: console.line("  SAME CHILD (confirmed by \(match.decidedBy ?? "?") at \(match.decidedAt ?? "?"): \(TerminalText.oneLine(match.decisionReason ?? ""))): \(who)")
+                case .possible:
+                    console.line("  POSSIBLE MATCH (\(match.score ?? 0)/100): \(who): \(match.reasons.map(TerminalText.oneLine).joined(separator: "; "))")
+                    console.line("    field intake match confirm \(child.person) \(match.person) --reason TEXT   (or reject)")
+                case .rejected:
+                    console.line("  NOT THE SAME CHILD (rejected by \(match.decidedBy ?? "?") at \(match.decidedAt ?? "?"): \(TerminalText.oneLine(match.decisionReason ?? ""))): \(who)")
+                }
+            }
+        }
+        if !related.household.isEmpty {
+            console.line("")
+            console.line("The household's other referrals:")
+            for relation in related.household {
+                Format.table([["  "] + glance(relation.referral)]).forEach(console.line)
+                console.line("    because: \(relation.reasons.map(TerminalText.oneLine).joined(separator: "; "))")
+            }
+        }
+        console.line("")
+        console.line("Known to the front door: \(related.known.count) other referral(s) about these children or this household.")
+    }
+}
+
+struct IntakeMatch: FieldCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "match",
+        abstract: "Confirm or reject a possible match between two children in two referrals (with a reason), or undo a decision.",
+        discussion: """
+            confirm: the same child; their chronologies join. reject: not the same child; never suggested again. undo: the pair's decision is \
+            removed. Each is audited on both referrals. `field intake related` prints the children's keys (<referral id>/children.<item id>).
+            """)
+    enum Decision: String, ExpressibleByArgument, CaseIterable { case confirm, reject, undo }
+    @Argument(help: "confirm, reject or undo.") var decision: Decision
+    @Argument(help: "One child's key, as `field intake related` prints it.") var person: String
+    @Argument(help: "The other child's key.") var other: String
+    @Option(help: "Why, for the record.") var reason: String
+
+    func run(in context: Context) async throws {
+        let client = try context.onlineClient()
+        let reply = try await client.decideMatch(MatchDecisionRequest(person: person, other: other, decision: decision.rawValue, reason: reason))
+        let what = switch reply.decision {
+        case "confirmed": "confirmed as the same child"
+        case "rejected": "rejected: not the same child, and not suggested again"
+        default: "undone (it was \(reply.previous ?? "undecided"))"
+        }
+        context.console.line("Match \(what), by \(reply.decidedBy) at \(reply.decidedAt).")
     }
 }
 

@@ -30,6 +30,12 @@ public struct Authority: Codable, Sendable, Equatable {
     /// The front door's clocks (`FrontDoorClocks`); nil keeps every default.
     public var clocks: FrontDoorClocks?
 
+    /// When lower-level concerns add up (`AccumulationRule`); nil keeps the default.
+    public var accumulation: AccumulationRule?
+
+    /// The accumulation rule the front door works to: the configured one, or the default.
+    public var accumulationRule: AccumulationRule { accumulation ?? .standard }
+
     /// The clocks the front door works to: the configured ones, or the defaults.
     public var frontDoorClocks: FrontDoorClocks { clocks ?? .standard }
 
@@ -63,6 +69,7 @@ public struct Authority: Codable, Sendable, Equatable {
             throw AuthorityError(message: "The authority configuration '\(source)' has a bank holiday '\(day)' that is not a YYYY-MM-DD date.")
         }
         try clocks?.validate(source: source)
+        try accumulation?.validate(source: source)
     }
 
     static let weekdays = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]

@@ -54,6 +54,15 @@ public struct IndexedPerson: Sendable, Hashable, Codable {
         self.address = address
     }
 
+    /// A person as the index stored them, every value already normalised (no folding again).
+    public init(
+        record: String, item: String, role: Role, name: String?, folded: String, knownAs: [String], dateOfBirth: String?, nhsNumber: String?,
+        postcode: String?, address: String?
+    ) {
+        (self.record, self.item, self.role, self.name, self.folded, self.knownAs) = (record, item, role, name, folded, knownAs)
+        (self.dateOfBirth, self.nhsNumber, self.postcode, self.address) = (dateOfBirth, nhsNumber, postcode, address)
+    }
+
     /// Who the person is across the index: `<record>/<item>`.
     public var key: String { "\(record)/\(item)" }
 

@@ -41,6 +41,19 @@ extension SyncClient {
         try decode([ReferralHistoryEntry].self, try await call("the history") { try await transport.get("v1/intake/referrals/\(id)/history", query: []) }, what: "the history")
     }
 
+    /// What the front door knows of a referral's children and household from other referrals (`RelatedReferrals`).
+    public func relatedReferrals(_ id: String) async throws -> RelatedReferrals {
+        try decode(RelatedReferrals.self, try await call("the related referrals") { try await transport.get("v1/intake/referrals/\(id)/related", query: []) },
+                   what: "the related referrals")
+    }
+
+    /// Confirms, rejects or undoes a possible match between two children (`MatchDecisionRequest`).
+    public func decideMatch(_ request: MatchDecisionRequest) async throws -> MatchDecisionReply {
+        let body = try JSONEncoder().encode(request)
+        return try decode(MatchDecisionReply.self, try await call("the match decision") { try await transport.post("v1/intake/matches", body: body) },
+                          what: "the match decision")
+    }
+
     /// Fetches the published form versions up to `version` that this device
     /// lacks (an intake laptop reading a referral written on a version it
     /// has not synced yet); returns the newest version it then has.

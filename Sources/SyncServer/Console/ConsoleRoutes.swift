@@ -34,6 +34,8 @@ struct ConsoleRoutes {
         console.get("referrals/:id", use: referral)
         console.get("referrals/:id/history", use: history)
         console.get("referrals/:id/history.csv", use: historyCSV)
+        console.get("referrals/:id/children/:item", use: chronology)
+        console.post("referrals/:id/matches", use: decideMatch)
         console.post("referrals/:id/acknowledge", use: acknowledge)
         console.post("referrals/:id/rating", use: rate)
         console.post("referrals/:id/seen", use: seen)

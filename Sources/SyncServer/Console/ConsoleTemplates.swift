@@ -19,7 +19,7 @@ enum ConsoleTemplates {
 
     static let templates: [String: String] = [
         "layout": layout, "sign-in": signIn, "queue": queue, "referral": referral, "history": history, "conflicts": conflicts,
-        "devices": devices, "revoke": revoke, "audit": audit, "message": message, "field": field,
+        "devices": devices, "revoke": revoke, "audit": audit, "message": message, "field": field, "known": known, "chronology": chronology,
     ]
 
     static let layout = """
@@ -113,7 +113,7 @@ enum ConsoleTemplates {
         <td>{{agency}}</td>
         <td>{{acknowledgeDue}}{{#acknowledgeOverdue}} <strong class="flag overdue-flag">OVERDUE</strong>{{/acknowledgeOverdue}}</td>
         <td>{{#decideDue}}{{decideDue}}{{/decideDue}}{{^decideDue}}decided{{/decideDue}}{{#decisionOverdue}} <strong class="flag overdue-flag">OVERDUE</strong>{{/decisionOverdue}}</td>
-        <td>{{#lado}}<strong class="flag lado">LADO</strong> {{/lado}}{{#sameNHS}}<strong class="flag same-nhs">SAME NHS NUMBER as <a href="/console/referrals/{{id}}">{{reference}}</a></strong> {{/sameNHS}}{{#changed}}<strong class="flag changed">CHANGED since the front door saw it</strong> {{/changed}}{{#conflicts}}<span class="flag">{{conflicts}} open conflict(s)</span>{{/conflicts}}</td>
+        <td>{{#lado}}<strong class="flag lado">LADO</strong> {{/lado}}{{#sameNHS}}<strong class="flag same-nhs">SAME NHS NUMBER as <a href="/console/referrals/{{id}}">{{reference}}</a></strong> {{/sameNHS}}{{#referredBefore}}<strong class="flag referred-before">REFERRED BEFORE: {{referredBefore}}</strong> {{/referredBefore}}{{#possibleMatches}}<span class="flag possible">{{possibleMatches}}</span> {{/possibleMatches}}{{#accumulation}}<strong class="flag accumulation">{{accumulation}}</strong> {{/accumulation}}{{#changed}}<strong class="flag changed">CHANGED since the front door saw it</strong> {{/changed}}{{#conflicts}}<span class="flag">{{conflicts}} open conflict(s)</span>{{/conflicts}}</td>
         <td>{{#rating}}<span class="rag rag-{{rating}}">{{ratingTitle}}</span>{{/rating}}{{^rating}}not rated{{/rating}}</td>
         <td>{{state}}</td>
         </tr>
@@ -170,6 +170,7 @@ enum ConsoleTemplates {
         </div>
         {{/hasChanges}}
         </section>
+        {{#known}}{{> known}}{{/known}}
         {{#sections}}
         <section aria-labelledby="section-{{key}}">
         <h2 id="section-{{key}}">{{title}}</h2>
@@ -245,6 +246,55 @@ enum ConsoleTemplates {
         <caption>{{count}} entries</caption>
         <thead><tr><th scope="col">#</th><th scope="col">When</th><th scope="col">What</th><th scope="col">Question</th><th scope="col">Value</th><th scope="col">Who</th><th scope="col">Device</th><th scope="col">Reaches the referrer</th></tr></thead>
         <tbody>{{#entries}}<tr><td>{{revision}}</td><td class="nowrap">{{at}}</td><td>{{what}}{{#reason}}: {{reason}}{{/reason}}</td><td>{{question}}</td><td class="value">{{value}}</td><td>{{by}}</td><td>{{device}}</td><td>{{shared}}</td></tr>{{/entries}}</tbody>
+        </table>
+        """
+
+    /// "Known to the front door" on the referral page (`KnownSection`).
+    static let known = """
+        <section aria-labelledby="known-heading" class="known">
+        <h2 id="known-heading">Known to the front door</h2>
+        <p><strong class="flag referred-before">{{recent}}</strong></p>
+        {{#accumulation}}<p><strong class="flag accumulation">{{accumulation}}</strong></p>{{/accumulation}}
+        <p class="hint">The same child: the same NHS number, or a match intake confirmed. A possible match is only a suggestion, with its reasons. Nothing is merged: each referral stays as it was sent.</p>
+        {{#hasKnown}}
+        <table class="known-referrals">
+        <caption>Other referrals about these children or this household, oldest first</caption>
+        <thead><tr><th scope="col">Submitted</th><th scope="col">Reference</th><th scope="col">Agency</th><th scope="col">RAG</th><th scope="col">Outcome</th><th scope="col">Concern</th><th scope="col">Why it is here</th></tr></thead>
+        <tbody>{{#known}}<tr><td class="nowrap">{{submitted}}</td><td><a href="/console/referrals/{{id}}">{{reference}}</a></td><td>{{agency}}</td><td>{{rating}}</td><td>{{outcome}}</td><td class="value">{{summary}}</td><td>{{why}}</td></tr>{{/known}}</tbody>
+        </table>
+        {{/hasKnown}}
+        {{^hasKnown}}<p>No other referral about these children or this household.</p>{{/hasKnown}}
+        {{#children}}
+        <h3>{{name}}</h3>
+        <p><a href="/console/referrals/{{id}}/children/{{item}}">Chronology: {{chronologyCount}} referral(s) about this child</a></p>
+        {{#hasPossible}}<ul class="possible-matches">{{/hasPossible}}
+        {{#possible}}<li><strong class="flag possible">POSSIBLE MATCH ({{score}}/100)</strong>: {{who}} in <a href="/console/referrals/{{referral.id}}">{{referral.reference}}</a> ({{referral.agency}}, {{referral.submitted}}). Why: {{reasons}}.
+        {{#canMatch}}<form method="post" action="/console/referrals/{{id}}/matches" class="match-form">
+        <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="person" value="{{person}}"><input type="hidden" name="other" value="{{other}}">
+        <label>Reason <input name="reason" required maxlength="2000" size="40"></label>
+        <button type="submit" name="decision" value="confirm">Same child: confirm</button> <button type="submit" name="decision" value="reject">Not the same child: reject</button>
+        </form>{{/canMatch}}</li>{{/possible}}
+        {{#hasPossible}}</ul>{{/hasPossible}}
+        {{#same}}<p>Same child in <a href="/console/referrals/{{referral.id}}">{{referral.reference}}</a>: {{who}}{{#reasons}} ({{reasons}}){{/reasons}}{{#decided}}; confirmed by {{decided}}{{/decided}}.
+        {{#decided}}{{#canMatch}}<form method="post" action="/console/referrals/{{id}}/matches" class="match-form"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="person" value="{{person}}"><input type="hidden" name="other" value="{{other}}"><label>Reason <input name="reason" required maxlength="2000" size="30"></label> <button type="submit" name="decision" value="undo">Undo</button></form>{{/canMatch}}{{/decided}}</p>{{/same}}
+        {{#hasRejected}}<details><summary>Rejected matches (not suggested again)</summary><ul>{{/hasRejected}}
+        {{#rejected}}<li>Not the same child: {{who}} in <a href="/console/referrals/{{referral.id}}">{{referral.reference}}</a>; rejected by {{decided}}.
+        {{#canMatch}}<form method="post" action="/console/referrals/{{id}}/matches" class="match-form"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="person" value="{{person}}"><input type="hidden" name="other" value="{{other}}"><label>Reason <input name="reason" required maxlength="2000" size="30"></label> <button type="submit" name="decision" value="undo">Undo</button></form>{{/canMatch}}</li>{{/rejected}}
+        {{#hasRejected}}</ul></details>{{/hasRejected}}
+        {{/children}}
+        </section>
+        """
+
+    /// One child's chronology (`ChronologyPage`).
+    static let chronology = """
+        <p class="kicker"><a href="/console/referrals/{{id}}#known-heading">Back to referral {{reference}}</a></p>
+        <h1>{{heading}}</h1>
+        <p><strong class="flag referred-before">{{recent}}</strong></p>
+        {{#accumulation}}<p><strong class="flag accumulation">{{accumulation}}</strong></p>{{/accumulation}}
+        <p>Every referral about this child, oldest first: this one, those with the same NHS number, and those intake confirmed as the same child. Possible matches not yet confirmed are on the referral's page. Times are {{zone}}.</p>
+        <table class="chronology">
+        <thead><tr><th scope="col">Submitted</th><th scope="col">Reference</th><th scope="col">Agency</th><th scope="col">RAG</th><th scope="col">Outcome</th><th scope="col">Concern</th></tr></thead>
+        <tbody>{{#entries}}<tr{{#current}} class="current"{{/current}}><td class="nowrap">{{submitted}}</td><td><a href="/console/referrals/{{id}}">{{reference}}</a>{{#current}} (this referral){{/current}}</td><td>{{agency}}</td><td>{{rating}}</td><td>{{outcome}}</td><td class="value">{{summary}}</td></tr>{{/entries}}</tbody>
         </table>
         """
 
@@ -413,6 +463,10 @@ enum ConsoleTemplates {
         .overdue-banner { border: 4px solid #a0241e; padding: .5rem 1rem; color: #a0241e; }
         .lado { color: #4c2c92; }
         .same-nhs { color: #6f3c00; }
+        .referred-before, .accumulation { color: #6f3c00; }
+        .possible { color: #6f3c00; }
+        .match-form { margin: 0.3em 0 0.8em; }
+        tr.current { font-weight: bold; }
         .changed { color: #005ea5; }
         .changed-note { margin: .2rem 0; color: #005ea5; }
         .decisions { margin: .2rem 0; }

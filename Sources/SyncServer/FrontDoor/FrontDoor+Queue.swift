@@ -227,17 +227,27 @@ extension FrontDoor {
     func readQueue(
         _ storage: any SyncStorage, filter: QueueFilter, now: Date
     ) async throws -> (rows: [SubmittedReferral], all: [QueueEntry], listed: [QueueEntry]) {
-        func read(_ rows: [SubmittedReferral]) -> (rows: [SubmittedReferral], all: [QueueEntry], listed: [QueueEntry]) {
+        func read(_ rows: [SubmittedReferral]) async throws -> (rows: [SubmittedReferral], all: [QueueEntry], listed: [QueueEntry]) {
             let all = rows.map { entry($0, now: now) }
-            return (rows, all, Self.queue(all, filter: filter))
+            var listed = Self.queue(all, filter: filter)
+            // Each listed child's other referrals (docs/intake.md, "Known to the front door").
+            let listedIDs = Set(listed.map(\.id))
+            let recent = try await recentReferrals(for: rows.filter { listedIDs.contains($0.id) }, in: storage, now: now)
+            for index in listed.indices {
+                guard let (counts, accumulation) = recent[listed[index].id] else { continue }
+                listed[index].referredBefore = counts.flag
+                listed[index].possibleMatches = counts.possible
+                listed[index].accumulation = accumulation
+            }
+            return (rows, all, listed)
         }
-        guard let text = filter.text else { return read(try await storage.submittedReferrals()) }
+        guard let text = filter.text else { return try await read(try await storage.submittedReferrals()) }
         let needle = QueueFilter.Needle(text)
         var found = try await search.matching(text, in: storage)
         if needle.receipt != nil || needle.idPrefix != nil {
             found.formUnion(try await storage.submittedReferrals(receipt: needle.receipt, idPrefix: needle.idPrefix))
         }
-        return read(try await storage.submittedReferrals(among: found.sorted()))
+        return try await read(try await storage.submittedReferrals(among: found.sorted()))
     }
 
     /// The entries as CSV (RFC 4180, `ReferralExport.quote`: every cell quoted, and one a
@@ -247,7 +257,7 @@ extension FrontDoor {
         let header = [
             "reference", "id", "kind", "child", "children", "agency", "immediate_risk", "child_safe_now", "referrer_deadline", "rating",
             "submitted_at", "acknowledge_by", "acknowledged_at", "acknowledge_overdue", "decide_by", "decision_overdue", "outcome", "changed_at",
-            "open_conflicts", "receipt",
+            "open_conflicts", "receipt", "referred_before", "possible_matches", "accumulation",
         ]
         var lines = [header.joined(separator: ",")]
         for entry in entries {
@@ -255,7 +265,7 @@ extension FrontDoor {
                 entry.reference, entry.id, entry.kind, entry.childName, "\(entry.children)", entry.agency, entry.immediateRisk ? "yes" : "no",
                 entry.childSafeNow, entry.deadline, entry.rating, entry.submittedAt, entry.ackDue, entry.acknowledgedAt,
                 entry.overdue ? "yes" : "no", entry.decideDue, entry.decisionOverdue ? "yes" : "no", entry.outcome, entry.changedAt,
-                "\(entry.openConflicts)", entry.receipt,
+                "\(entry.openConflicts)", entry.receipt, entry.referredBefore, "\(entry.possibleMatches)", entry.accumulation,
             ]
             lines.append(cells.map { ReferralExport.quote($0 ?? "") }.joined(separator: ","))
         }

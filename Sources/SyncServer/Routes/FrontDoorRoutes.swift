@@ -33,6 +33,10 @@ struct FrontDoorRoutes {
         intake.post("referrals/:id/rating", use: rate)
         intake.post("referrals/:id/seen", use: seen)
         intake.post("referrals/:id/decision", use: decide)
+        // A child's other referrals: intake and admins (docs/intake.md, "Known to the front door").
+        let matching = api.group("intake").add(middleware: RoleGuard(roles: [.intake, .admin]))
+        matching.get("referrals/:id/related", use: related)
+        matching.post("matches", use: decideMatch)
         api.group("devices").add(middleware: RoleGuard(roles: [.admin])).post(":id/revoke", use: revoke)
         api.post("devices/wiped", use: wiped)
     }
@@ -133,6 +137,33 @@ struct FrontDoorRoutes {
         try await storage.audit(AuditEvent(
             at: Timestamp.string(frontDoor.clock.now()), actor: context.user!.name, action: "read-history", record: id, detail: "entries=\(entries.count)"))
         return try SyncRoutes.json(entries)
+    }
+
+    /// `GET /v1/intake/referrals/{id}/related`: what the front door knows of
+    /// the referral's children and household from other referrals
+    /// (`RelatedReferrals`), audited as `read-related` (with how many
+    /// referrals it showed, never who).
+    @Sendable func related(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        let now = frontDoor.clock.now()
+        guard let related = try await frontDoor.related(id, in: storage, now: now) else {
+            throw APIError(.notFound, "No submitted referral has id '\(id.prefix(40))'.")
+        }
+        try await storage.audit(AuditEvent(
+            at: Timestamp.string(now), actor: context.user!.name, action: "read-related", record: id,
+            detail: "referrals=\(Set(related.known.map(\.id) + related.children.flatMap { $0.matches.map(\.referral.id) }).count)"))
+        return try SyncRoutes.json(related)
+    }
+
+    /// `POST /v1/intake/matches`, body `MatchDecisionRequest`: intake
+    /// confirms, rejects or undoes a possible match (`FrontDoor.recordMatchDecision`).
+    @Sendable func decideMatch(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let (user, device) = try await storage.actingDevice(request, context)
+        var request = request
+        let body = try await SyncRoutes.decode(MatchDecisionRequest.self, from: &request)
+        let result = try await frontDoor.recordMatchDecision(body, by: user, device: device, in: storage)
+        context.logger.notice("match decided", metadata: ["decision": "\(result.decision)"])
+        return try SyncRoutes.json(result)
     }
 
     /// `POST /v1/intake/referrals/{id}/rating`, body `RatingRequest`: 200 with what was recorded.

@@ -146,6 +146,8 @@ enum PushStatements {
             writes.append(session.write(ServerQueries.recordSync, [.text(device), .int(user), .text(at)]))
         }
         try await session.perform(writes)
+        // The person index follows the referrals it reads, in this transaction.
+        try await PersonIndexing.reindex(PersonIndexing.touched(by: plan), in: session)
     }
 
     /// `WITH name(columns) AS (VALUES …)` holding `rows`, and its binds

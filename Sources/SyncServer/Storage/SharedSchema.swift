@@ -56,5 +56,39 @@ enum SharedSchema {
             CREATE UNIQUE INDEX fields_by_reference ON fields(value) WHERE path = '@reference';
             CREATE INDEX fields_for_search ON fields(record_id, path, value) WHERE \(ServerQueries.searchable)
             """),
+        // A child's earlier referrals, joined (issue 28, docs/intake.md): the
+        // person index over every submitted referral's children and
+        // household members (`PersonIndexing`, kept in the transaction that
+        // changes them), and intake's decisions about pairs of them.
+        ("s5-person-index", """
+            CREATE TABLE people (
+                record_id TEXT NOT NULL,
+                item TEXT NOT NULL,
+                role TEXT NOT NULL,
+                name TEXT,
+                folded TEXT NOT NULL,
+                name_key TEXT NOT NULL,
+                known_as TEXT,
+                date_of_birth TEXT,
+                nhs_number TEXT,
+                postcode TEXT,
+                address TEXT,
+                PRIMARY KEY (record_id, item)
+            );
+            CREATE INDEX people_by_nhs_number ON people(nhs_number) WHERE nhs_number IS NOT NULL;
+            CREATE INDEX people_by_date_of_birth ON people(date_of_birth) WHERE date_of_birth IS NOT NULL;
+            CREATE INDEX people_by_name_key ON people(name_key);
+            CREATE INDEX people_by_address ON people(address) WHERE address IS NOT NULL;
+            CREATE TABLE person_links (
+                person_a TEXT NOT NULL,
+                person_b TEXT NOT NULL,
+                decision TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                decided_by TEXT NOT NULL,
+                decided_at TEXT NOT NULL,
+                PRIMARY KEY (person_a, person_b)
+            );
+            CREATE INDEX person_links_by_b ON person_links(person_b)
+            """),
     ]
 }

@@ -231,6 +231,24 @@ protocol SyncStorage: Sendable {
     func searchChanges(after revision: Int64) async throws -> (changes: [SearchTerm], through: Int64)
     /// The submitted referrals a push with the receipt `reference` carried, or whose id starts with `prefix`.
     func submittedReferrals(receipt reference: String?, idPrefix prefix: String?) async throws -> [String]
+    /// The person index (`PersonIndexing`): the indexed people of `records`.
+    func people(of records: [String]) async throws -> [IndexedPerson]
+    /// The people in referrals other than `record` that any of `lookups` finds (one statement).
+    func people(like lookups: [PersonLookups], excluding record: String) async throws -> [IndexedPerson]
+    /// Every indexed person.
+    func allPeople() async throws -> [IndexedPerson]
+    /// Intake's decisions about pairs of people that include any of `keys` (all when nil).
+    func personLinks(touching keys: [String]?) async throws -> [PersonLink]
+    /// Stores a decision about `pair` (nil undoes it) in one transaction with
+    /// its audit entries, once `check` accepts the pair's decision now;
+    /// returns what the pair had before.
+    func setPersonLink(
+        pair: (a: String, b: String), check: (PersonLink?) throws -> Void, to link: PersonLink?, audit: [AuditEvent]
+    ) async throws -> PersonLink?
+    /// Indexes submitted referrals the person index does not hold; returns how many.
+    @discardableResult func indexUnindexedReferrals() async throws -> Int
+    /// The current value of `path` in each of `records` that has one.
+    func values(of path: String, in records: [String]) async throws -> [String: String]
     /// Conflicts, open ones only unless `all`; each question worded by the
     /// built-in form (`FormRegistry.labelled` words it by every version).
     func conflicts(all: Bool) async throws -> [ConflictSummary]

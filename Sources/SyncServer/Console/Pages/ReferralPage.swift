@@ -137,6 +137,8 @@ struct ReferralPage {
     let changedSince: String
     let seen: String?
     let sameNHS: [Link]
+    /// The children's and household's other referrals (`KnownSection`).
+    let known: KnownSection
     let conflictCount: Int?
     let missingCount: Int?
     let sections: [Section]
@@ -161,7 +163,7 @@ struct ReferralPage {
 extension ReferralPage {
     /// The page of `document` as `staff` sees it; `local` writes a stored timestamp in the authority's time.
     init(
-        document: ReferralDocument, form: ReferralForm, staff: Staff, zone: String, sameNHS: [(id: String, reference: String)],
+        document: ReferralDocument, form: ReferralForm, staff: Staff, zone: String, related: RelatedReferrals,
         notice: String?, error: String?, draft: [String: String], local: (String) -> String
     ) {
         let created = Timestamp.date(document.createdAt) ?? Date(timeIntervalSince1970: 0)
@@ -305,7 +307,15 @@ extension ReferralPage {
         seen = fields[IntakePath.seenAt].map { at in
             "\(local(at)) by \(fields[IntakePath.seenBy] ?? "?"): \(fields[IntakePath.seenNote] ?? "")"
         }
-        self.sameNHS = sameNHS.map { Link(id: $0.id, reference: $0.reference) }
+        // Open referrals naming a child with the same NHS number.
+        var sameNHS: [Link] = []
+        for match in related.children.flatMap(\.matches) where match.kind == .sameNHSNumber && match.referral.outcome == nil {
+            if !sameNHS.contains(where: { $0.id == match.referral.id }) {
+                sameNHS.append(Link(id: match.referral.id, reference: match.referral.reference ?? String(match.referral.id.prefix(13))))
+            }
+        }
+        self.sameNHS = sameNHS
+        known = KnownSection(related, staff: staff, local: local)
         conflictCount = document.conflicts.isEmpty ? nil : document.conflicts.count
         self.missingCount = missingCount == 0 ? nil : missingCount
         self.sections = sections
@@ -363,6 +373,9 @@ extension ConsoleRoutes {
         "acknowledged": "Acknowledged.", "rated": "RAG rating recorded.",
         "decided": "Decision recorded; the referrer sees it on their next sync.",
         "seen": "Marked as seen: the decision stands, and the CHANGED flag is cleared until the next change.",
+        "match-confirmed": "Match confirmed: the two children's chronologies are joined. Neither referral was changed.",
+        "match-rejected": "Match rejected: the two children will not be suggested as a match again.",
+        "match-undone": "The match decision was undone.",
     ]
 
     /// The referral's page, read and audited; `notice` or `error` on top after a write.
@@ -373,12 +386,16 @@ extension ConsoleRoutes {
         guard UUID(uuidString: id) != nil, let document = try await frontDoor.document(id, in: storage, now: clock.now()) else {
             throw ConsoleError(.notFound, "No submitted referral has id '\(id.prefix(40))'.", staff: staff)
         }
-        let sameNumber = try await sharedNHSNumbers(try await storage.submittedReferrals())[document.id] ?? []
-        // Every read of referral content is attributable.
+        let related = try await frontDoor.related(id, in: storage, now: clock.now())
+            ?? RelatedReferrals(id: id, reference: nil, children: [], household: [], known: [], recent: RecentReferrals(referrals: 1, agencies: 0, months: 12, possible: 0), accumulation: nil)
+        // Every read of referral content is attributable, the related referrals shown with it too.
         try await storage.audit(AuditEvent(at: Timestamp.string(clock.now()), actor: staff.user.name, action: "read", record: document.id, detail: "console"))
+        try await storage.audit(AuditEvent(
+            at: Timestamp.string(clock.now()), actor: staff.user.name, action: "read-related", record: document.id,
+            detail: "referrals=\(Set(related.known.map(\.id) + related.children.flatMap { $0.matches.map(\.referral.id) }).count) console"))
         context.logger.notice("referral read", metadata: ["record": "\(document.id)", "via": "console"])
         let page = ReferralPage(
-            document: document, form: frontDoor.form, staff: staff, zone: authority.timeZone, sameNHS: sameNumber, notice: notice, error: error,
+            document: document, form: frontDoor.form, staff: staff, zone: authority.timeZone, related: related, notice: notice, error: error,
             draft: draft, local: local)
         return try self.page("referral", title: "Referral \(page.reference)", staff: staff, status: status, page)
     }

@@ -1,0 +1,222 @@
+import Foundation
+import SyncCore
+
+/// A child's earlier referrals, joined (issue 28, docs/intake.md "Known to
+/// the front door"): for one referral, who its children are or may be in
+/// other referrals (`PersonMatcher` over the person index), its household's
+/// other referrals, every referral known about them, and the counts and
+/// accumulation flag the queue shows. Reads only; intake's decisions about
+/// possible matches are `decideMatch`.
+///
+/// The same child: the same valid NHS number, or a pair intake confirmed,
+/// followed from one referral to the next (a chain of confirmations joins
+/// them all). A possible match is only a suggestion until intake confirms
+/// it; a rejected pair is never suggested again. Nothing is merged: each
+/// referral stays exactly as it was sent.
+extension FrontDoor {
+    /// Where the people come from: the index in storage (one referral) or in memory (the whole queue).
+    struct PeopleSource {
+        /// The people a person's look-ups find in other referrals.
+        var candidates: (IndexedPerson) async throws -> [IndexedPerson]
+        /// The people of a referral.
+        var people: (String) async throws -> [IndexedPerson]
+        /// Intake's decisions about pairs including `key`.
+        var links: (String) async throws -> [PersonLink]
+    }
+
+    /// One child's relations: the same child elsewhere (closure), possible and rejected matches.
+    struct ChildMatches {
+        var child: IndexedPerson
+        /// The same child in other referrals, with how each is known to be.
+        var same: [(person: IndexedPerson, kind: PersonRelation.Kind, match: PersonMatch?, link: PersonLink?)] = []
+        var possible: [(person: IndexedPerson, match: PersonMatch)] = []
+        var rejected: [(person: IndexedPerson, match: PersonMatch?, link: PersonLink)] = []
+    }
+
+    /// The most people one chain of "same child" is followed to.
+    static let maximumChain = 200
+
+    /// Who `child` is, or may be, in other referrals.
+    static func matches(of child: IndexedPerson, in source: PeopleSource) async throws -> ChildMatches {
+        var result = ChildMatches(child: child)
+        var seen: Set<String> = [child.key]
+        var queue = [child]
+        var decided: [String: PersonLink] = [:]
+        var suggestions: [String: (IndexedPerson, PersonMatch)] = [:]
+        while let person = queue.first, seen.count < maximumChain {
+            queue.removeFirst()
+            let links = try await source.links(person.key)
+            for link in links { decided[PersonLink.pair(link.a, link.b).a + " " + PersonLink.pair(link.a, link.b).b] = link }
+            var next: [(IndexedPerson, PersonRelation.Kind, PersonMatch?, PersonLink?)] = []
+            for candidate in try await source.candidates(person) where candidate.role == .child && !seen.contains(candidate.key) {
+                guard let match = PersonMatcher.compare(person, candidate) else { continue }
+                let pair = PersonLink.pair(person.key, candidate.key)
+                let link = links.first { $0.a == pair.a && $0.b == pair.b }
+                if match.kind == .sameNHSNumber, link?.decision != .rejected {
+                    next.append((candidate, .sameNHSNumber, match, link))
+                } else if link?.decision == .confirmed {
+                    next.append((candidate, .confirmed, match, link))
+                } else if person.key == child.key {
+                    if let link { result.rejected.append((candidate, match, link)) } else { suggestions[candidate.key] = (candidate, match) }
+                }
+            }
+            // Confirmed pairs matching no longer finds (intake's word stands).
+            for link in links where link.decision == .confirmed {
+                let other = link.other(than: person.key)
+                guard !seen.contains(other), !next.contains(where: { $0.0.key == other }),
+                    let record = other.split(separator: "/").first,
+                    let found = try await source.people(String(record)).first(where: { $0.key == other })
+                else { continue }
+                next.append((found, .confirmed, nil, link))
+            }
+            if person.key == child.key {
+                for link in links where link.decision == .rejected && !result.rejected.contains(where: { $0.person.key == link.other(than: child.key) }) {
+                    let other = link.other(than: child.key)
+                    if let record = other.split(separator: "/").first,
+                        let found = try await source.people(String(record)).first(where: { $0.key == other })
+                    {
+                        result.rejected.append((found, nil, link))
+                    }
+                }
+            }
+            for (found, kind, match, link) in next where seen.insert(found.key).inserted {
+                result.same.append((found, kind, match, link))
+                queue.append(found)
+            }
+        }
+        // A suggestion already joined by another route is not suggested again.
+        result.possible = suggestions.values.filter { !seen.contains($0.0.key) }.map { ($0.0, $0.1) }.sorted { ($0.match.score, $1.person.key) > ($1.match.score, $0.person.key) }
+        return result
+    }
+
+    /// Everything the front door knows of referral `id`'s children and
+    /// household from other referrals, at `now`; nil for a draft or an unknown id.
+    func related(_ id: String, in storage: any SyncStorage, now: Date) async throws -> RelatedReferrals? {
+        guard let row = try await storage.submittedReferrals(among: [id]).first else { return nil }
+        let mine = try await storage.people(of: [id])
+        var cache: [String: [IndexedPerson]] = [id: mine]
+        let source = PeopleSource(
+            candidates: { try await storage.people(like: [PersonLookups($0)], excluding: $0.record) },
+            people: { record in
+                if let known = cache[record] { return known }
+                let found = try await storage.people(of: [record])
+                cache[record] = found
+                return found
+            },
+            links: { try await storage.personLinks(touching: [$0]) })
+        var children: [ChildMatches] = []
+        for child in mine where child.role == .child { children.append(try await Self.matches(of: child, in: source)) }
+
+        // The household: every referral a look-up of anyone here finds, compared as a whole.
+        let found = try await storage.people(like: mine.map(PersonLookups.init), excluding: id)
+        let sameChild = Set(children.flatMap { $0.same.map(\.person.record) })
+        var householdLinks: [(record: String, link: HouseholdLink)] = []
+        let byRecord = Dictionary(grouping: found, by: \.record)
+        let theirs = try await storage.people(of: byRecord.keys.filter { !sameChild.contains($0) }.sorted())
+        for (record, people) in Dictionary(grouping: theirs, by: \.record).sorted(by: { $0.key < $1.key }) {
+            if let link = PersonMatcher.household(mine, people) { householdLinks.append((record, link)) }
+        }
+
+        var records = Set(children.flatMap { $0.same.map(\.person.record) + $0.possible.map(\.person.record) + $0.rejected.map(\.person.record) })
+        records.formUnion(householdLinks.map(\.record))
+        records.insert(id)
+        let glances = try await glances(of: records.sorted(), in: storage)
+        func glance(_ record: String) -> ReferralGlance {
+            glances[record] ?? ReferralGlance(id: record, reference: nil, submittedAt: "", agency: nil, rating: nil, outcome: nil, summary: nil)
+        }
+
+        let relations = children.map { matches -> ChildRelations in
+            var relations = matches.same.map { same in
+                PersonRelation(
+                    person: same.person.key, name: same.person.name, dateOfBirth: same.person.dateOfBirth, kind: same.kind, score: same.match?.score,
+                    reasons: same.match?.reasons ?? [], referral: glance(same.person.record), decidedBy: same.link?.decidedBy,
+                    decidedAt: same.link?.decidedAt, decisionReason: same.link?.reason)
+            }
+            relations += matches.possible.map {
+                PersonRelation(
+                    person: $0.person.key, name: $0.person.name, dateOfBirth: $0.person.dateOfBirth, kind: .possible, score: $0.match.score,
+                    reasons: $0.match.reasons, referral: glance($0.person.record))
+            }
+            relations += matches.rejected.map {
+                PersonRelation(
+                    person: $0.person.key, name: $0.person.name, dateOfBirth: $0.person.dateOfBirth, kind: .rejected, score: $0.match?.score,
+                    reasons: $0.match?.reasons ?? [], referral: glance($0.person.record), decidedBy: $0.link.decidedBy, decidedAt: $0.link.decidedAt,
+                    decisionReason: $0.link.reason)
+            }
+            let chronology = Set([id] + matches.same.map(\.person.record)).map(glance).sorted { ($0.submittedAt, $0.id) < ($1.submittedAt, $1.id) }
+            return ChildRelations(
+                person: matches.child.key, name: matches.child.name, dateOfBirth: matches.child.dateOfBirth, matches: relations, chronology: chronology)
+        }
+        let household = householdLinks.map { HouseholdRelation(referral: glance($0.record), reasons: $0.link.reasons) }
+        let known = Set(children.flatMap { $0.same.map(\.person.record) } + householdLinks.map(\.record)).subtracting([id]).map(glance)
+            .sorted { ($0.submittedAt, $0.id) < ($1.submittedAt, $1.id) }
+        let (recent, accumulation) = recentReferrals(
+            same: [glance(id)] + Set(children.flatMap { $0.same.map(\.person.record) }).subtracting([id]).map(glance),
+            possible: Set(children.flatMap { $0.possible.map(\.person.record) }).map(glance), now: now)
+        return RelatedReferrals(
+            id: id, reference: row.reference, children: relations, household: household, known: known, recent: recent, accumulation: accumulation)
+    }
+
+    /// The counts and accumulation flag over a child's referrals (`same`,
+    /// this one included) and possible matches within the rule's window.
+    func recentReferrals(same: [ReferralGlance], possible: [ReferralGlance], now: Date) -> (RecentReferrals, String?) {
+        let rule = calendar.authority.accumulationRule
+        let start = Calendar(identifier: .gregorian).date(byAdding: .month, value: -rule.months, to: now) ?? now
+        func inWindow(_ glance: ReferralGlance) -> Bool { (Timestamp.date(glance.submittedAt) ?? .distantPast) >= start }
+        let window = same.filter(inWindow)
+        let agencies = Set(window.map { QueueFilter.fold($0.agency ?? "") }.filter { !$0.isEmpty })
+        let recent = RecentReferrals(referrals: window.count, agencies: agencies.count, months: rule.months, possible: possible.filter(inWindow).count)
+        return (recent, window.count >= rule.referrals ? rule.flag(ratings: window.map(\.rating)) : nil)
+    }
+
+    /// Each referral at a glance: its row and its concern's summary.
+    func glances(of records: [String], in storage: any SyncStorage) async throws -> [String: ReferralGlance] {
+        let rows = try await storage.submittedReferrals(among: records)
+        let summaries = try await storage.values(of: "concern.summary", in: records)
+        return Dictionary(rows.map {
+            ($0.id, ReferralGlance(
+                id: $0.id, reference: $0.reference, submittedAt: $0.submittedAt, agency: $0.agency, rating: $0.rating, outcome: $0.outcome,
+                summary: summaries[$0.id]))
+        }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// For each of `rows` (the queue's referrals), its children's referrals in
+    /// the rule's window and the accumulation flag, from the whole index held
+    /// in memory for this one reading (`PeopleIndex`): one read of the index
+    /// and of intake's decisions, whatever the number of rows.
+    func recentReferrals(for rows: [SubmittedReferral], in storage: any SyncStorage, now: Date) async throws -> [String: (RecentReferrals, String?)] {
+        guard !rows.isEmpty else { return [:] }
+        let index = PeopleIndex(try await storage.allPeople())
+        var linksByPerson: [String: [PersonLink]] = [:]
+        for link in try await storage.personLinks(touching: nil) {
+            linksByPerson[link.a, default: []].append(link)
+            linksByPerson[link.b, default: []].append(link)
+        }
+        let source = PeopleSource(
+            candidates: { index.candidates(for: $0) }, people: { index.people(of: $0) }, links: { linksByPerson[$0] ?? [] })
+        var matched: [String: (same: Set<String>, possible: Set<String>)] = [:]
+        var needed = Set<String>()
+        for row in rows {
+            var same: Set<String> = [row.id]
+            var possible = Set<String>()
+            for child in index.people(of: row.id) where child.role == .child {
+                let matches = try await Self.matches(of: child, in: source)
+                same.formUnion(matches.same.map(\.person.record))
+                possible.formUnion(matches.possible.map(\.person.record))
+            }
+            matched[row.id] = (same, possible.subtracting(same))
+            needed.formUnion(same)
+            needed.formUnion(possible)
+        }
+        var glances = Dictionary(rows.map {
+            ($0.id, ReferralGlance(id: $0.id, reference: $0.reference, submittedAt: $0.submittedAt, agency: $0.agency, rating: $0.rating, outcome: $0.outcome, summary: nil))
+        }, uniquingKeysWith: { first, _ in first })
+        for row in try await storage.submittedReferrals(among: needed.subtracting(glances.keys).sorted()) {
+            glances[row.id] = ReferralGlance(
+                id: row.id, reference: row.reference, submittedAt: row.submittedAt, agency: row.agency, rating: row.rating, outcome: row.outcome, summary: nil)
+        }
+        return matched.mapValues { sets in
+            recentReferrals(same: sets.same.compactMap { glances[$0] }, possible: sets.possible.compactMap { glances[$0] }, now: now)
+        }
+    }
+}
