@@ -27,10 +27,10 @@ enum PersonIndexing {
         {
             fields[try row.text("record_id")!, default: [:]][try row.text("path")!] = try row.text("value")!
         }
-        var writes = [session.write("DELETE FROM people WHERE record_id IN (\(list))", binds)]
+        // Two statements: PostgreSQL runs a combined statement's parts on one snapshot, where the insert would meet the rows being deleted.
+        try await session.run("DELETE FROM people WHERE record_id IN (\(list))", binds)
         let people = fields.sorted { $0.key < $1.key }.flatMap { IndexedPerson.people(record: $0.key, fields: $0.value) }
-        writes += session.inserts("INSERT INTO people (\(columns))", rows: people.map(row))
-        try await session.perform(writes)
+        try await session.perform(session.inserts("INSERT INTO people (\(columns))", rows: people.map(row)))
     }
 
     static func row(_ person: IndexedPerson) -> [SQLBind] {
