@@ -13,6 +13,14 @@
 //    `GET /v1/intake/queue?q=…` for a child's name, a reference and an NHS
 //    number, next to the same queue read without a search in the same run
 //    (target: under 100 ms, issue 27).
+// 7. Matching a child across referrals (issue 28): the synthetic corpus
+//    (`--match-referrals N`, 10,000 referrals of about 6,000 made-up children
+//    with planted repeats) pushed through the server, then every referral's
+//    related referrals read (`GET /v1/intake/referrals/{id}/related`):
+//    precision and recall of the planted same-child pairs (targets: recall
+//    >= 0.95 at precision >= 0.9); then the index topped up to
+//    `--match-people N` (100,000) people and the related referrals of 200
+//    referrals timed (target: under 50 ms).
 //
 // `--postgres postgres://user@host:port/db` runs the server on that (empty)
 // PostgreSQL database instead of a SQLite file, and adds:
@@ -27,6 +35,7 @@ import GRDB
 import Logging
 import PostgresNIO
 import SyncCore
+import SyntheticReferrals
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -295,6 +304,87 @@ for (label, query) in searches {
     }
     print(String(format: "   %@: median %.1f ms, p90 %.1f ms, %d found (target < 100 ms)", label, percentile(times, 0.5), percentile(times, 0.9), found))
 }
+
+// MARK: 7. Matching a child across referrals
+
+/// Pushes a corpus's referrals as one practitioner's device, numbering its changes after `after`; returns how many changes, and the last seq.
+func pushCorpus(_ corpus: ReferralCorpus, device: String, transport: HTTPTransport, after: Int64) async throws -> (changes: Int, last: Int64) {
+    var changes: [WireChange] = []
+    var seq = after
+    for (index, referral) in corpus.referrals.enumerated() {
+        // Items before their values, the status last, as a device sends them.
+        let paths = referral.fields.keys.sorted { ($0 == "@status" ? 2 : $0.split(separator: ".").count == 2 ? 0 : 1, $0) < ($1 == "@status" ? 2 : $1.split(separator: ".").count == 2 ? 0 : 1, $1) }
+        for path in paths {
+            seq += 1
+            changes.append(WireChange(
+                seq: seq, record: referral.id, path: path, value: referral.fields[path], baseRevision: 0,
+                hlc: HLCStamp(wall: 1_795_200_000_000 + Int64(index), counter: Int32(seq % 9999), device: device).description))
+        }
+    }
+    return (try await push(changes, device: device, transport: transport), seq)
+}
+
+let matchReferrals = Int(option("--match-referrals", "10000"))!
+let matchPeople = Int(option("--match-people", "100000"))!
+let matcher = try run(serverBinary, ["user", "add", "matcher", "--role", "practitioner"] + storage(database))
+let matcherTransport = HTTPTransport(server: url, token: matcher, timeout: 600)
+let matcherDevice = UUIDv7Generator().next().lowercased
+try await register(matcherDevice, transport: matcherTransport)
+let corpus = ReferralCorpus(referrals: matchReferrals, seed: 28)
+let (corpusChanges, corpusSeq) = try await pushCorpus(corpus, device: matcherDevice, transport: matcherTransport, after: 0)
+
+/// One referral's related referrals, and the time it took (ms).
+func timedRelated(_ id: String) async throws -> (ms: Double, related: RelatedReferrals) {
+    var related: RelatedReferrals?
+    let elapsed = try await seconds {
+        let (status, body) = try await intakeTransport.get("v1/intake/referrals/\(id)/related", query: [])
+        precondition(status == 200, "related failed: \(status) \(String(decoding: body, as: UTF8.self))")
+        related = try JSONDecoder().decode(RelatedReferrals.self, from: body)
+    }
+    return (elapsed * 1000, related!)
+}
+
+var predicted = Set<[String]>()
+var corpusTimes: [Double] = []
+let corpusStart = Date()
+for referral in corpus.referrals {
+    let (ms, related) = try await timedRelated(referral.id)
+    corpusTimes.append(ms)
+    for child in related.children {
+        for match in child.matches where match.kind == .sameNHSNumber || match.kind == .possible {
+            predicted.insert([child.person, match.person].sorted())
+        }
+    }
+}
+let truth = corpus.sameChildPairs
+let right = predicted.intersection(truth).count
+print("")
+print("7. matching a child across referrals (GET /v1/intake/referrals/{id}/related)")
+print(String(format: "   corpus: %d referrals of %d made-up children (%d changes pushed); %d planted same-child pairs, %d suggested, %d right",
+             corpus.referrals.count, corpus.childCount, corpusChanges, truth.count, predicted.count, right))
+print(String(format: "   precision %.3f (target >= 0.9), recall %.3f (target >= 0.95); every referral read in %.1f s, median %.1f ms",
+             predicted.isEmpty ? 1 : Double(right) / Double(predicted.count), truth.isEmpty ? 1 : Double(right) / Double(truth.count),
+             Date().timeIntervalSince(corpusStart), percentile(corpusTimes, 0.5)))
+
+// Top the index up to `matchPeople` people with more made-up referrals (about 1.5 people each).
+let indexed = corpus.referrals.reduce(0) { $0 + IndexedPerson.people(record: $1.id, fields: $1.fields).count } + searchReferrals
+let more = max(0, Int(Double(matchPeople - indexed) / 1.5))
+if more > 0 {
+    let topUp = ReferralCorpus(referrals: more, seed: 2_800, first: 1_000_000)
+    _ = try await pushCorpus(topUp, device: matcherDevice, transport: matcherTransport, after: corpusSeq)
+}
+var random = SplitMix(seed: 7)
+var sampleTimes: [Double] = []
+for _ in 0..<200 {
+    let id = corpus.referrals[random.below(corpus.referrals.count)].id
+    sampleTimes.append(try await timedRelated(id).ms)
+}
+let people = indexed + (more > 0 ? ReferralCorpus(referrals: more, seed: 2_800, first: 1_000_000).referrals.reduce(0) { $0 + IndexedPerson.people(record: $1.id, fields: $1.fields).count } : 0)
+print(String(format: "   related referrals with about %d indexed people (200 referrals): median %.1f ms, p90 %.1f ms, p99 %.1f ms (target < 50 ms)",
+             people, percentile(sampleTimes, 0.5), percentile(sampleTimes, 0.9), percentile(sampleTimes, 0.99)))
+let queueWithIndex = try await timedQueue([URLQueryItem(name: "view", value: "active")])
+print(String(format: "   the default queue view with that index: %.0f ms for %d referrals listed (their flags read from the whole index)",
+             queueWithIndex.ms, queueWithIndex.entries.count))
 
 // MARK: 4 and 5. Instances on one PostgreSQL database
 

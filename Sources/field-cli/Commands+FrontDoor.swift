@@ -65,7 +65,9 @@ struct Queue: FieldCommand {
             By default the referrals that still need the front door: not yet decided, or decided and changed \
             since (CHANGED) or with an open conflict (CONFLICT). URGENCY: IMMEDIATE-RISK (the referrer answered that a \
             child is at immediate risk), NOT-SAFE-NOW (that the child is not safe now), DEADLINE (the referrer gave one: \
-            `intake show` prints it). FLAGS: LADO (an allegation against an adult who works with children), CHANGED, CONFLICT. \
+            `intake show` prints it). FLAGS: LADO (an allegation against an adult who works with children), CHANGED, CONFLICT, \
+            REFERRED-BEFORE(n) (n referrals about the child in the accumulation window, this one included), POSSIBLE-MATCH(n) (matches \
+            for intake to confirm or reject: `field intake related`), ADDING-UP (the authority's accumulation rule is met). \
             The clocks (ACKNOWLEDGE BY, DECIDE BY) are the authority's (docs/operations.md, "The front door's clocks").
             """)
     @Flag(help: "Only referrals not decided yet.") var open = false
@@ -134,6 +136,10 @@ struct Queue: FieldCommand {
             if entry.lado { flags.append("LADO") }
             if entry.changed { flags.append("CHANGED") }
             if entry.openConflicts > 0 { flags.append("CONFLICT") }
+            // A child known from other referrals (`field intake related` tells how).
+            if let before = entry.referredBefore, let count = before.split(separator: " ").first { flags.append("REFERRED-BEFORE(\(count))") }
+            if entry.possibleMatches > 0 { flags.append("POSSIBLE-MATCH(\(entry.possibleMatches))") }
+            if entry.accumulation != nil { flags.append("ADDING-UP") }
             let child = (entry.childName.map { String(TerminalText.oneLine($0).prefix(30)) } ?? (entry.children > 0 ? "(no name)" : "-"))
                 + (entry.children > 1 ? " +\(entry.children - 1)" : "")
             let acknowledge = entry.acknowledged ? "done" : time(entry.ackDue) + (entry.overdue ? " OVERDUE" : "")

@@ -269,6 +269,37 @@ def seen(console, args):
     expect(args.reference not in console.text(), "the referral is still in the default view after seen")
 
 
+def known(console, args):
+    """A child referred by two agencies: the queue counts a possible match; the referral page shows it with its
+    reasons; intake confirms it; the chronology joins both referrals and the queue flags the child referred before."""
+    d = console.driver
+    console.sign_in(args.user, args.password)
+    console.open("/console/queue?view=all")
+    row = next((r for r in d.find_elements(By.CSS_SELECTOR, "table.queue tbody tr") if args.reference in r.text), None)
+    expect(row is not None and "1 possible match to check" in row.text, f"the queue row does not count the possible match: {row.text if row else console.text()[:400]}")
+    console.navigating(row.find_element(By.LINK_TEXT, args.reference).click)
+    section = d.find_element(By.CSS_SELECTOR, "section.known")
+    expect("POSSIBLE MATCH" in section.text and args.other in section.text and "same name" in section.text,
+           f"the possible match and its reasons are not shown: {section.text[:600]}")
+    if console.screenshots:
+        d.execute_script("arguments[0].scrollIntoView()", section)
+        section.screenshot(os.path.join(console.screenshots, "referral-known.png"))
+    form = section.find_element(By.CSS_SELECTOR, "form.match-form")
+    form.find_element(By.NAME, "reason").send_keys(args.match_reason)
+    console.navigating(form.find_element(By.CSS_SELECTOR, "button[value=confirm]").click)
+    expect("Match confirmed" in console.text(), f"no confirmation: {console.text()[:300]}")
+    section = d.find_element(By.CSS_SELECTOR, "section.known")
+    expect("2 referrals in 12 months from 2 agencies" in section.text, f"the counts did not join: {section.text[:400]}")
+    expect(args.match_reason in section.text and "Undo" in section.text, "the confirmed match does not say who, why, or offer undo")
+    console.navigating(section.find_element(By.PARTIAL_LINK_TEXT, "Chronology").click)
+    text = console.text()
+    expect(args.reference in text and args.other in text and "(this referral)" in text, f"the chronology lacks a referral: {text[:500]}")
+    console.shot("chronology")
+    console.open("/console/queue?view=all")
+    row = next((r for r in d.find_elements(By.CSS_SELECTOR, "table.queue tbody tr") if args.reference in r.text), None)
+    expect(row is not None and "REFERRED BEFORE: 2 referrals in 12 months from 2 agencies" in row.text, f"the queue does not flag the child: {row.text if row else ''}")
+
+
 def admin(console, args):
     d = console.driver
     console.sign_in(args.user, args.password)
@@ -369,7 +400,7 @@ def login_csrf(console, args):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("step", choices=["intake", "seen", "admin", "practitioner", "login-csrf"])
+    parser.add_argument("step", choices=["intake", "seen", "known", "admin", "practitioner", "login-csrf"])
     parser.add_argument("--url", required=True)
     parser.add_argument("--user", required=True)
     parser.add_argument("--password", required=True)
@@ -389,13 +420,15 @@ def main():
     parser.add_argument("--pick")
     parser.add_argument("--reason", default="The laptop's account is the health visitor's own observation")
     parser.add_argument("--revoke")
+    parser.add_argument("--other", help="the reference of the referral a possible match is in")
+    parser.add_argument("--match-reason", default="Same child: the school confirmed her name and address")
     args = parser.parse_args()
     if args.screenshots:
         os.makedirs(args.screenshots, exist_ok=True)
     driver = browser()
     try:
         console = Console(driver, args.url, args.screenshots)
-        {"intake": intake, "seen": seen, "admin": admin, "practitioner": practitioner, "login-csrf": login_csrf}[args.step](console, args)
+        {"intake": intake, "seen": seen, "known": known, "admin": admin, "practitioner": practitioner, "login-csrf": login_csrf}[args.step](console, args)
     except Failure as failure:
         print(f"FAILED ({args.step}): {failure}", file=sys.stderr)
         if args.screenshots:

@@ -162,6 +162,9 @@ struct ChildAcrossReferralsTests {
         #expect(printed.status == 0 && printed.output.contains("3 referrals in 12 months from 3 agencies") && printed.output.contains("CONCERNS ADDING UP"))
         #expect(printed.output.contains("SAME CHILD (same NHS number)") && printed.output.contains("confirmed by ian"), "\(printed.output)")
 
+        let listed = try door.intake.run(["intake", "queue", "--all"]).output
+        #expect(listed.contains("REFERRED-BEFORE(3)") && listed.contains("ADDING-UP"), "\(listed)")
+
         // Undo: the school's referral leaves the chronology again, and is suggested again.
         let (undone, body) = try await door.decide(zoe.person, school.person, "undo", reason: "Confirmed in error")
         #expect(undone == 200 && body.contains("\"previous\":\"confirmed\""), "\(body)")
@@ -201,6 +204,15 @@ struct ChildAcrossReferralsTests {
         let fromTwin = try await door.related(twin)
         #expect(!fromTwin.children[0].matches.contains { $0.referral.id == zoe }, "twins: same surname, home and birthday, another name")
         #expect(fromTwin.household.contains { $0.referral.id == zoe })
+
+        // The index is derived: emptied (as in a store from before it existed), the next start rebuilds it.
+        let indexed = try await door.server.database.int("SELECT count(*) FROM people")
+        #expect(indexed == 5, "4 children and a household member")
+        door.server.stop()
+        try await door.server.database.execute("DELETE FROM people")
+        try door.server.start()
+        #expect(try await door.server.database.int("SELECT count(*) FROM people") == indexed)
+        #expect(try await door.related(oliver).household.contains { $0.referral.id == zoe })
     }
 
     @Test("a rejected match stays rejected after a correction re-indexes the referral and after another referral arrives; a correction that changes the date of birth drops a suggestion")
@@ -233,6 +245,41 @@ struct ChildAcrossReferralsTests {
         #expect(try door.school.run(["set", first, "children.1.date_of_birth", "2012-10-30"]).status == 0)
         #expect(try door.school.run(["sync"]).status == 0)
         #expect(try await !door.related(first).children[0].matches.contains { $0.referral.id == third })
+    }
+
+    @Test("the FHIR export gives one Patient to a child with the same NHS number in two referrals, and links a confirmed match both ways")
+    func fhirPatients() async throws {
+        let door = try await FrontDoor()
+        let first = try door.refer(door.school, agency: "Oakfield Primary", [Child(name: "Ella Ward", born: "2015-09-01", nhs: "943 476 5919")])
+        let second = try door.refer(door.health, agency: "Health visiting", [Child(name: "Ella Ward", born: "2015-09-01", nhs: "9434765919")])
+        let third = try door.refer(door.police, agency: "Police", [Child(name: "Ella Warde", born: "2015-09-01")])
+        let related = try await door.related(third)
+        let match = try #require(related.children[0].matches.first { $0.referral.id == first })
+        #expect(try await door.decide(related.children[0].person, match.person, "confirm").0 == 200)
+
+        let (status, data) = try await door.request("GET", "v1/export?format=fhir&since=0&limit=100")
+        #expect(status == 200)
+        let outer = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        var patients: [String: [[String: Any]]] = [:]  // by referral
+        for entry in outer["entry"] as? [[String: Any]] ?? [] {
+            let bundle = entry["resource"] as? [String: Any] ?? [:]
+            let resources = (bundle["entry"] as? [[String: Any]] ?? []).compactMap { $0["resource"] as? [String: Any] }
+            let request = try #require(resources.first { $0["resourceType"] as? String == "ServiceRequest" })
+            patients[request["id"] as! String] = resources.filter { $0["resourceType"] as? String == "Patient" }
+        }
+        let firstPatient = try #require(patients[first]?.first), secondPatient = try #require(patients[second]?.first)
+        let thirdPatient = try #require(patients[third]?.first)
+        #expect(firstPatient["id"] as? String == secondPatient["id"] as? String, "the same NHS number: one Patient")
+        #expect(thirdPatient["id"] as? String != firstPatient["id"] as? String)
+        func links(_ patient: [String: Any]) -> [String] {
+            (patient["link"] as? [[String: Any]] ?? []).compactMap { ($0["other"] as? [String: Any])?["reference"] as? String }
+        }
+        #expect(links(thirdPatient) == ["urn:uuid:\(firstPatient["id"] as! String)"])
+        #expect(links(firstPatient) == ["urn:uuid:\(thirdPatient["id"] as! String)"] && links(secondPatient) == links(firstPatient),
+                "a shared Patient says the same in every bundle")
+        #expect((thirdPatient["link"] as? [[String: Any]])?.first?["type"] as? String == "seealso")
+        // The id is a UUID (RFC 9562 layout), as a fullUrl urn:uuid must be.
+        #expect(UUID(uuidString: firstPatient["id"] as! String) != nil)
     }
 
     @Test("matching is for intake and admins: a practitioner gets 403, bad decisions get one sentence, and a practitioner's pull carries nothing of other referrals")

@@ -129,6 +129,21 @@ struct ConsoleBrowserTests {
         ], url: server.url)
         #expect(try laptop.run(["sync"]).output.contains("the front door saw the changes it had by"))
 
+        // A school refers the same child (no NHS number on either): intake sees a possible match, confirms it, and the chronology joins them.
+        let schoolToken = try server.addUser("sam")
+        let school = try FieldHome(user: "sam", seed: 64)
+        #expect(try school.run(["login", "--server", server.url.absoluteString, "--token", schoolToken]).status == 0)
+        let bySchool = try school.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try school.run(["add", bySchool, "children"]).status == 0)
+        for (path, value) in [("children.1.full_name", "Amy Smith"), ("referrer.name", "Sam Teacher"), ("referrer.agency", "Oakfield Primary"),
+                              ("concern.summary", "Flinched when a teacher raised her voice")] {
+            #expect(try school.run(["set", bySchool, path, value]).status == 0)
+        }
+        #expect(try school.run(["submit", bySchool]).status == 0 && school.run(["sync"]).status == 0)
+        let schoolStatus = try JSONSerialization.jsonObject(with: Data(try school.run(["status", bySchool, "--json"]).output.utf8)) as? [String: Any] ?? [:]
+        let schoolReference = try #require(schoolStatus["reference"] as? String)
+        try browser("known", ["--user", "ian", "--password", passwords["ian"]!, "--reference", schoolReference, "--other", reference], url: server.url)
+
         // Two of Jane's devices change one answer without seeing each other: a conflict.
         #expect(try phone.run(["sync"]).status == 0)
         #expect(try laptop.run(["set", id, "concern.summary", "Laptop: bruises on both upper arms, seen at the visit"]).status == 0)
@@ -168,7 +183,10 @@ struct ConsoleBrowserTests {
 
         // Every console write and read is on the audit trail, and the chain holds.
         let audit = try server.command(["audit", "show", "--limit", "200"]).output
-        for action in ["console-sign-in", "acknowledge", "rate", "decide", "seen-decision-stands", "read-history", "resolve", "revoke", "read"] {
+        for action in [
+            "console-sign-in", "acknowledge", "rate", "decide", "seen-decision-stands", "read-history", "resolve", "revoke", "read", "read-related",
+            "confirm-match", "read-chronology",
+        ] {
             #expect(audit.contains(action), "no \(action) in the audit trail")
         }
         #expect(try server.command(["audit", "verify"]).status == 0)

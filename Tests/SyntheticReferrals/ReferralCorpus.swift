@@ -58,8 +58,10 @@ public struct ReferralCorpus {
         var children: [Int]
     }
 
-    /// `referrals` referrals about roughly `referrals * 0.6` children, from `seed`.
-    public init(referrals count: Int, seed: UInt64) {
+    /// `referrals` referrals about roughly `referrals * 0.6` children, from
+    /// `seed`; referrals are numbered from `first` (their ids depend on it), so
+    /// two corpora with different `first` can share one server.
+    public init(referrals count: Int, seed: UInt64, first: Int = 0) {
         var random = SplitMix(seed: seed)
         let syllables = ["ka", "lo", "mi", "ra", "te", "su", "no", "vi", "da", "re", "pa", "ri", "sa", "to", "be", "na", "li", "mo", "ze", "fe",
                          "ga", "ho", "ju", "ke", "ly", "ma", "ne", "ol", "pi", "qu", "ro", "si", "tu", "va", "wy", "xa", "yo", "zu"]
@@ -113,15 +115,16 @@ public struct ReferralCorpus {
         mentions = Array(mentions.prefix(count))
         let householdOf = Dictionary(uniqueKeysWithValues: households.enumerated().flatMap { index, household in household.children.map { ($0, index) } })
         let agencies = ["Oakfield Primary", "Health visiting", "Police", "Youth service", "GP practice", "A&E", "Housing", "A neighbour"]
-        for (number, child) in mentions.enumerated() {
+        for (offset, child) in mentions.enumerated() {
+            let number = first + offset
             let record = String(format: "0190%04x-0000-7000-8000-%012x", number >> 16, number)
-            var fields: [String: String] = ["@status": "submitted", "referrer.agency": agencies[random.below(agencies.count)]]
+            var fields: [String: String] = ["@kind": "social-care", "@status": "submitted", "referrer.agency": agencies[random.below(agencies.count)]]
             var truth: [String: Int] = [:]
             let household = households[householdOf[child]!]
             var about = [child]
             if household.children.count > 1, random.chance(0.2) { about.append(household.children.first { $0 != child }!) }
             for (index, who) in about.enumerated() {
-                let item = "children.c\(number)x\(index)"
+                let item = "children." + Self.itemID(number, index)
                 fields[item] = "present"
                 truth[item] = who
                 let person = children[who]
@@ -136,13 +139,19 @@ public struct ReferralCorpus {
             if random.chance(0.9) { fields["household.address"] = household.addresses[moved ? 1 : 0] }
             if random.chance(0.4) {
                 for (index, adult) in household.adults.enumerated() {
-                    fields["household_members.m\(number)x\(index)"] = "present"
-                    fields["household_members.m\(number)x\(index).name"] = adult.name
-                    fields["household_members.m\(number)x\(index).date_of_birth"] = adult.born
+                    let member = "household_members." + Self.itemID(number, 8 + index)
+                    fields[member] = "present"
+                    fields["\(member).name"] = adult.name
+                    fields["\(member).date_of_birth"] = adult.born
                 }
             }
             referrals.append(Referral(id: record, fields: fields, children: truth, agency: fields["referrer.agency"]!))
         }
+    }
+
+    /// An item's id as a device gives it (a lowercase UUID), unique per referral number and position.
+    static func itemID(_ number: Int, _ position: Int) -> String {
+        String(format: "019a%04x-0000-7000-8000-%012x", number >> 16, (number & 0xFFFF) * 16 + position)
     }
 
     /// The child's name as one practitioner typed it.

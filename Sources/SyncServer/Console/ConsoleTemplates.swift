@@ -253,7 +253,7 @@ enum ConsoleTemplates {
     static let known = """
         <section aria-labelledby="known-heading" class="known">
         <h2 id="known-heading">Known to the front door</h2>
-        <p><strong class="flag referred-before">{{recent}}</strong></p>
+        {{#recentFlag}}<p><strong class="flag referred-before">REFERRED BEFORE: {{recentFlag}}</strong></p>{{/recentFlag}}{{^recentFlag}}<p>{{recent}}</p>{{/recentFlag}}
         {{#accumulation}}<p><strong class="flag accumulation">{{accumulation}}</strong></p>{{/accumulation}}
         <p class="hint">The same child: the same NHS number, or a match intake confirmed. A possible match is only a suggestion, with its reasons. Nothing is merged: each referral stays as it was sent.</p>
         {{#hasKnown}}
@@ -272,14 +272,14 @@ enum ConsoleTemplates {
         {{#canMatch}}<form method="post" action="/console/referrals/{{id}}/matches" class="match-form">
         <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="person" value="{{person}}"><input type="hidden" name="other" value="{{other}}">
         <label>Reason <input name="reason" required maxlength="2000" size="40"></label>
-        <button type="submit" name="decision" value="confirm">Same child: confirm</button> <button type="submit" name="decision" value="reject">Not the same child: reject</button>
+        <button type="submit" name="decision" value="confirm">Same child: confirm</button> <button type="submit" name="decision" value="reject" class="secondary">Not the same child: reject</button>
         </form>{{/canMatch}}</li>{{/possible}}
         {{#hasPossible}}</ul>{{/hasPossible}}
         {{#same}}<p>Same child in <a href="/console/referrals/{{referral.id}}">{{referral.reference}}</a>: {{who}}{{#reasons}} ({{reasons}}){{/reasons}}{{#decided}}; confirmed by {{decided}}{{/decided}}.
-        {{#decided}}{{#canMatch}}<form method="post" action="/console/referrals/{{id}}/matches" class="match-form"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="person" value="{{person}}"><input type="hidden" name="other" value="{{other}}"><label>Reason <input name="reason" required maxlength="2000" size="30"></label> <button type="submit" name="decision" value="undo">Undo</button></form>{{/canMatch}}{{/decided}}</p>{{/same}}
+        {{#decided}}{{#canMatch}}<form method="post" action="/console/referrals/{{id}}/matches" class="match-form"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="person" value="{{person}}"><input type="hidden" name="other" value="{{other}}"><label>Reason <input name="reason" required maxlength="2000" size="30"></label> <button type="submit" name="decision" value="undo" class="secondary">Undo</button></form>{{/canMatch}}{{/decided}}</p>{{/same}}
         {{#hasRejected}}<details><summary>Rejected matches (not suggested again)</summary><ul>{{/hasRejected}}
         {{#rejected}}<li>Not the same child: {{who}} in <a href="/console/referrals/{{referral.id}}">{{referral.reference}}</a>; rejected by {{decided}}.
-        {{#canMatch}}<form method="post" action="/console/referrals/{{id}}/matches" class="match-form"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="person" value="{{person}}"><input type="hidden" name="other" value="{{other}}"><label>Reason <input name="reason" required maxlength="2000" size="30"></label> <button type="submit" name="decision" value="undo">Undo</button></form>{{/canMatch}}</li>{{/rejected}}
+        {{#canMatch}}<form method="post" action="/console/referrals/{{id}}/matches" class="match-form"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="person" value="{{person}}"><input type="hidden" name="other" value="{{other}}"><label>Reason <input name="reason" required maxlength="2000" size="30"></label> <button type="submit" name="decision" value="undo" class="secondary">Undo</button></form>{{/canMatch}}</li>{{/rejected}}
         {{#hasRejected}}</ul></details>{{/hasRejected}}
         {{/children}}
         </section>
@@ -482,6 +482,7 @@ enum ConsoleTemplates {
         input[type=text], input[type=password], select, textarea { border: 2px solid var(--ink); padding: .3rem; }
         button { border: 2px solid var(--ink); background: #00703c; color: #fff; padding: .4rem 1rem; cursor: pointer; }
         button.danger { background: #a0241e; }
+        button.secondary { background: #f3f2f1; color: var(--ink); }
         .hint { color: var(--muted); font-weight: 400; }
         .nowrap { white-space: nowrap; }
         .error { border-left: 6px solid #a0241e; padding-left: .5rem; color: #a0241e; }

@@ -35,11 +35,11 @@ enum ExportFormat: String, CaseIterable, Sendable {
     }
 
     /// `page` in this format; `next` is the address of the next page, for FHIR's `link`.
-    func render(_ page: ExportPage, form: ReferralForm, next: String) throws -> Data {
+    func render(_ page: ExportPage, form: ReferralForm, next: String, patients: ExportPatients = ExportPatients()) throws -> Data {
         switch self {
         case .json: try ReferralExport.json(page)
         case .csv: Data(ReferralExport.csv(page, form: form).utf8)
-        case .fhir: try ReferralExport.fhir(page, form: form, next: next)
+        case .fhir: try ReferralExport.fhir(page, form: form, next: next, patients: patients)
         }
     }
 }
@@ -162,10 +162,10 @@ enum ReferralExport {
     /// The page as a FHIR R4 `Bundle` of type `collection` whose entries
     /// are one `Bundle` (also `collection`) per referral, with a `next` link
     /// when more waits.
-    static func fhir(_ page: ExportPage, form: ReferralForm, next: String) throws -> Data {
+    static func fhir(_ page: ExportPage, form: ReferralForm, next: String, patients: ExportPatients = ExportPatients()) throws -> Data {
         var outer: [String: Any] = [
             "resourceType": "Bundle", "type": "collection", "total": page.referrals.count,
-            "entry": page.referrals.map { ["fullUrl": "urn:uuid:\($0.document.id)", "resource": bundle($0, form: form)] },
+            "entry": page.referrals.map { ["fullUrl": "urn:uuid:\($0.document.id)", "resource": bundle($0, form: form, patients: patients)] },
         ]
         outer["link"] = [["relation": "next", "url": next]]
         return try JSONSerialization.data(withJSONObject: outer, options: [.sortedKeys, .withoutEscapingSlashes])
@@ -174,12 +174,14 @@ enum ReferralExport {
     /// One referral: its `ServiceRequest` first, then a `Patient` per child,
     /// a `RelatedPerson` per person with parental responsibility and
     /// household member, and a `Flag` when a child is at immediate risk.
-    static func bundle(_ exported: ExportedReferral, form: ReferralForm) -> [String: Any] {
+    static func bundle(_ exported: ExportedReferral, form: ReferralForm, patients: ExportPatients = ExportPatients()) -> [String: Any] {
         let referral = referral(exported.document)
         let values = referral.visibleValues
         var entries: [[String: Any]] = []
         let children = referral.items(of: "children")
-        let subject: [String: Any] = children.first.map { ["reference": "urn:uuid:\($0.lowercased)"] } ?? ["display": "No child named"]
+        let record = exported.document.id
+        let subject: [String: Any] = children.first.map { ["reference": "urn:uuid:\(patients.patientID(record: record, item: $0.lowercased))"] }
+            ?? ["display": "No child named"]
 
         var request: [String: Any] = [
             "resourceType": "ServiceRequest",
@@ -214,13 +216,17 @@ enum ReferralExport {
 
         for item in children {
             let prefix = "children.\(item.lowercased)."
-            var patient: [String: Any] = ["resourceType": "Patient", "id": item.lowercased]
+            // One Patient per child: shared by the referrals that give the same NHS number (`ExportPatients`).
+            let id = patients.patientID(record: record, item: item.lowercased)
+            var patient: [String: Any] = ["resourceType": "Patient", "id": id]
+            let links = patients.links(record: record, item: item.lowercased)
+            if !links.isEmpty { patient["link"] = links.map { ["other": ["reference": "urn:uuid:\($0)"], "type": "seealso"] } }
             if let name = values[prefix + "full_name"] { patient["name"] = [["text": name]] }
             if let born = values[prefix + "date_of_birth"], CalendarDate(parsing: born) != nil { patient["birthDate"] = born }
             if let number = values[prefix + "nhs_number"], let digits = NHSNumber.digits(number) {
                 patient["identifier"] = [["system": nhsNumberSystem, "value": digits]]
             }
-            entries.append(["fullUrl": "urn:uuid:\(item.lowercased)", "resource": patient])
+            entries.append(["fullUrl": "urn:uuid:\(id)", "resource": patient])
         }
         for group in ["parental_responsibility", "household_members"] where form.section(group) != nil {
             for item in referral.items(of: group) {

@@ -40,7 +40,9 @@ struct ExportRoutes {
         let query = request.uri.queryParameters
         let (since, format, limit) = try Self.parameters(since: query.get("since"), format: query.get("format"), limit: query.get("limit"))
         let page = try await storage.exportPage(since: since, limit: limit)
-        let body = try format.render(page, form: try await forms.reload().union, next: "/v1/export?format=\(format.rawValue)&since=\(page.cursor)&limit=\(limit)")
+        let patients = format == .fhir ? try await ExportPatients.read(for: page, in: storage) : ExportPatients()
+        let body = try format.render(
+            page, form: try await forms.reload().union, next: "/v1/export?format=\(format.rawValue)&since=\(page.cursor)&limit=\(limit)", patients: patients)
         try await storage.audit(Self.auditEvent(page, format: format, since: since, actor: context.user!.name, at: Timestamp.string(clock.now())))
         context.logger.notice("export served", metadata: ["format": "\(format.rawValue)", "referrals": "\(page.referrals.count)"])
         var response = Response(status: .ok, headers: [.contentType: format.contentType], body: .init(byteBuffer: ByteBuffer(bytes: body)))

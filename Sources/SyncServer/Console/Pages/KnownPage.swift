@@ -42,7 +42,10 @@ struct KnownSection {
         let hasRejected: Bool
     }
 
+    /// "3 referrals in 12 months from 3 agencies", or a sentence that there are none.
     let recent: String
+    /// The count when the child was referred before (a flag), else nil.
+    let recentFlag: String?
     let accumulation: String?
     let known: [Glance]
     let hasKnown: Bool
@@ -67,6 +70,7 @@ struct KnownSection {
         }
         for relation in related.household { why[relation.referral.id, default: []].append("household: " + relation.reasons.joined(separator: "; ")) }
         recent = related.recent.flag ?? "No other referral about these children in the last \(related.recent.months) months."
+        recentFlag = related.recent.flag
         accumulation = related.accumulation
         known = related.known.map { glance($0, why: (why[$0.id] ?? []).joined(separator: "; ")) }
         hasKnown = !known.isEmpty
