@@ -331,7 +331,7 @@ let matcherTransport = HTTPTransport(server: url, token: matcher, timeout: 600)
 let matcherDevice = UUIDv7Generator().next().lowercased
 try await register(matcherDevice, transport: matcherTransport)
 let corpus = ReferralCorpus(referrals: matchReferrals, seed: 28)
-let (corpusChanges, corpusSeq) = try await pushCorpus(corpus, device: matcherDevice, transport: matcherTransport, after: 0)
+let (corpusBytes, corpusSeq) = try await pushCorpus(corpus, device: matcherDevice, transport: matcherTransport, after: 0)
 
 /// One referral's related referrals, and the time it took (ms).
 func timedRelated(_ id: String) async throws -> (ms: Double, related: RelatedReferrals) {
@@ -360,8 +360,8 @@ let truth = corpus.sameChildPairs
 let right = predicted.intersection(truth).count
 print("")
 print("7. matching a child across referrals (GET /v1/intake/referrals/{id}/related)")
-print(String(format: "   corpus: %d referrals of %d made-up children (%d changes pushed); %d planted same-child pairs, %d suggested, %d right",
-             corpus.referrals.count, corpus.childCount, corpusChanges, truth.count, predicted.count, right))
+print(String(format: "   corpus: %d referrals of %d made-up children (%d changes, %.1f MB pushed); %d planted same-child pairs, %d suggested, %d right",
+             corpus.referrals.count, corpus.childCount, Int(corpusSeq), Double(corpusBytes) / 1_000_000, truth.count, predicted.count, right))
 print(String(format: "   precision %.3f (target >= 0.9), recall %.3f (target >= 0.95); every referral read in %.1f s, median %.1f ms",
              predicted.isEmpty ? 1 : Double(right) / Double(predicted.count), truth.isEmpty ? 1 : Double(right) / Double(truth.count),
              Date().timeIntervalSince(corpusStart), percentile(corpusTimes, 0.5)))

@@ -193,64 +193,108 @@ public enum PersonMatcher {
     }
 }
 
-/// What the index looks a person up by, to find the people `PersonMatcher`
-/// then compares (blocking): their NHS number, every date of birth a match
-/// may have (`DateOfBirth.variants`), their name's words in order (and with
-/// each known-as name), and their home. The server's query
-/// (`SyncStorage.peopleLike`) and `PeopleIndex` look up the same keys, so
-/// both find the same candidates.
-public struct PersonLookups: Sendable, Equatable {
-    public var nhsNumbers: [String] = []
-    public var datesOfBirth: [String] = []
-    public var nameKeys: [String] = []
-    public var addresses: [String] = []
+/// What the index stores a person under and looks them up by (blocking):
+/// the keys `IndexedPerson.keys` stores and `PersonLookups.keys` looks up
+/// are built by the same rules, so the server's query
+/// (`SyncStorage.people(like:)`, table `person_keys`) and `PeopleIndex` in
+/// memory find the same candidates, which `PersonMatcher` then compares.
+///
+/// - `n:<NHS number>`: the same number;
+/// - `k:<name words, sorted>`: the same name in any order (a known-as name
+///   with the other words too), for children without a date of birth;
+/// - `a:<address key>`: the same home (household links, and a name without a date);
+/// - `d:<date>|<word>`: a date of birth and one word of the name (each word,
+///   and each known-as name): stored under the person's own date, looked up
+///   under every date a match may have (`DateOfBirth.variants`). A match
+///   needs every word of the shorter name to agree, so at least one word is
+///   typed the same on both sides unless every word has a slip.
+public enum PersonKeys {
+    /// The words a person is filed under: their name's, and each known-as name's.
+    static func words(_ person: IndexedPerson) -> Set<Substring> {
+        var words = Set(person.folded.split(separator: " "))
+        for alias in person.knownAs { words.formUnion(alias.split(separator: " ")) }
+        return words
+    }
 
-    public init(_ person: IndexedPerson) {
-        if let nhs = person.nhsNumber { nhsNumbers = [nhs] }
-        if let born = person.dateOfBirth { datesOfBirth = DateOfBirth.variants(born) }
+    /// The name keys: the name's words sorted, and each known-as name with the other words.
+    static func nameKeys(_ person: IndexedPerson) -> Set<String> {
         var keys: Set<String> = person.folded.isEmpty ? [] : [person.nameKey]
         let words = person.folded.split(separator: " ")
         for alias in person.knownAs {
             let aliasWords = alias.split(separator: " ")
             keys.insert((aliasWords.count >= 2 || words.count < 2 ? aliasWords : aliasWords + words.dropFirst()).sorted().joined(separator: " "))
         }
-        nameKeys = keys.sorted()
-        if let address = person.address { addresses = [address] }
+        return keys
     }
 }
 
-/// People held in memory and looked up as the server's index is: for the
-/// queue's flags over every listed referral at once, and for the benchmark.
-public struct PeopleIndex: Sendable {
-    public private(set) var people: [IndexedPerson] = []
-    private var byKey: [String: [Int]] = [:]
-    public private(set) var byRecord: [String: [Int]] = [:]
+extension IndexedPerson {
+    /// The keys the index stores this person under (`PersonKeys`).
+    public var keys: [String] {
+        var keys: Set<String> = []
+        if let nhsNumber { keys.insert("n:" + nhsNumber) }
+        if !folded.isEmpty { keys.insert("k:" + nameKey) }
+        if let address { keys.insert("a:" + address) }
+        if let dateOfBirth { for word in PersonKeys.words(self) { keys.insert("d:\(dateOfBirth)|\(word)") } }
+        return keys.sorted()
+    }
+}
 
-    public init(_ people: [IndexedPerson]) {
+/// The keys to look a person up by (`PersonKeys`): every person stored
+/// under one of them is a candidate for `PersonMatcher`.
+public struct PersonLookups: Sendable, Equatable {
+    public var keys: [String]
+
+    public init(_ person: IndexedPerson) {
+        var keys: Set<String> = []
+        if let nhs = person.nhsNumber { keys.insert("n:" + nhs) }
+        for name in PersonKeys.nameKeys(person) { keys.insert("k:" + name) }
+        if let address = person.address { keys.insert("a:" + address) }
+        if let born = person.dateOfBirth {
+            let words = PersonKeys.words(person)
+            for date in DateOfBirth.variants(born) { for word in words { keys.insert("d:\(date)|\(word)") } }
+        }
+        self.keys = keys.sorted()
+    }
+}
+
+/// People held in memory and looked up as the server's index is
+/// (`PersonKeys`): for the queue's flags over every listed referral at
+/// once, and for the benchmark. A referral's people can be replaced (its
+/// earlier entries are left as tombstones, skipped by every look-up).
+public struct PeopleIndex: Sendable {
+    private var people: [IndexedPerson?] = []
+    private var byKey: [String: [Int]] = [:]
+    private var byRecord: [String: [Int]] = [:]
+
+    public init(_ people: [IndexedPerson] = []) {
         for person in people { add(person) }
     }
+
+    /// How many people the index holds.
+    public var count: Int { byRecord.values.reduce(0) { $0 + $1.count } }
 
     public mutating func add(_ person: IndexedPerson) {
         let index = people.count
         people.append(person)
-        if let nhs = person.nhsNumber { byKey["n:" + nhs, default: []].append(index) }
-        if let born = person.dateOfBirth { byKey["d:" + born, default: []].append(index) }
-        if !person.folded.isEmpty { byKey["k:" + person.nameKey, default: []].append(index) }
-        if let address = person.address { byKey["a:" + address, default: []].append(index) }
+        for key in person.keys { byKey[key, default: []].append(index) }
         byRecord[person.record, default: []].append(index)
     }
 
-    /// The people in other referrals that `person`'s lookups find.
+    /// Replaces a referral's people (none: the referral is no longer indexed).
+    public mutating func replace(record: String, with replacement: [IndexedPerson]) {
+        for index in byRecord[record] ?? [] { people[index] = nil }
+        byRecord[record] = nil
+        for person in replacement { add(person) }
+    }
+
+    /// The people in other referrals that `person`'s look-ups find.
     public func candidates(for person: IndexedPerson) -> [IndexedPerson] {
-        let lookups = PersonLookups(person)
         var found = Set<Int>()
-        for nhs in lookups.nhsNumbers { found.formUnion(byKey["n:" + nhs] ?? []) }
-        for born in lookups.datesOfBirth { found.formUnion(byKey["d:" + born] ?? []) }
-        for key in lookups.nameKeys { found.formUnion(byKey["k:" + key] ?? []) }
-        for address in lookups.addresses { found.formUnion(byKey["a:" + address] ?? []) }
-        return found.sorted().map { people[$0] }.filter { $0.record != person.record }
+        for key in PersonLookups(person).keys { found.formUnion(byKey[key] ?? []) }
+        return found.sorted().compactMap { people[$0] }.filter { $0.record != person.record }
     }
 
     /// The people of a referral.
-    public func people(of record: String) -> [IndexedPerson] { (byRecord[record] ?? []).map { people[$0] } }
+    public func people(of record: String) -> [IndexedPerson] { (byRecord[record] ?? []).compactMap { people[$0] } }
 }

@@ -181,12 +181,12 @@ extension FrontDoor {
     }
 
     /// For each of `rows` (the queue's referrals), its children's referrals in
-    /// the rule's window and the accumulation flag, from the whole index held
-    /// in memory for this one reading (`PeopleIndex`): one read of the index
-    /// and of intake's decisions, whatever the number of rows.
+    /// the rule's window and the accumulation flag, from the index held in
+    /// memory (`PeopleCache`, brought up to date first) and one read of
+    /// intake's decisions, whatever the number of rows.
     func recentReferrals(for rows: [SubmittedReferral], in storage: any SyncStorage, now: Date) async throws -> [String: (RecentReferrals, String?)] {
         guard !rows.isEmpty else { return [:] }
-        let index = PeopleIndex(try await storage.allPeople())
+        let index = try await people.current(storage)
         var linksByPerson: [String: [PersonLink]] = [:]
         for link in try await storage.personLinks(touching: nil) {
             linksByPerson[link.a, default: []].append(link)

@@ -19,6 +19,8 @@ struct FrontDoor {
     var rules: FrontDoorClocks { calendar.authority.frontDoorClocks }
     /// What search looks in, in memory, shared by the API and the console.
     let search = SearchIndex()
+    /// The person index in memory, for the queue's flags.
+    let people = PeopleCache()
 
     init(forms: FormRegistry, clock: any WallClock, authority: Authority) {
         self.forms = forms

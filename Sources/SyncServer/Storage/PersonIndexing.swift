@@ -28,9 +28,16 @@ enum PersonIndexing {
             fields[try row.text("record_id")!, default: [:]][try row.text("path")!] = try row.text("value")!
         }
         // Two statements: PostgreSQL runs a combined statement's parts on one snapshot, where the insert would meet the rows being deleted.
-        try await session.run("DELETE FROM people WHERE record_id IN (\(list))", binds)
+        try await session.perform([
+            session.write("DELETE FROM people WHERE record_id IN (\(list))", binds),
+            session.write("DELETE FROM person_keys WHERE record_id IN (\(list))", binds),
+        ])
         let people = fields.sorted { $0.key < $1.key }.flatMap { IndexedPerson.people(record: $0.key, fields: $0.value) }
-        try await session.perform(session.inserts("INSERT INTO people (\(columns))", rows: people.map(row)))
+        try await session.perform(
+            session.inserts("INSERT INTO people (\(columns))", rows: people.map(row))
+                + session.inserts("INSERT INTO person_keys (key, record_id, item)", rows: people.flatMap { person in
+                    person.keys.map { [.text($0), .text(person.record), .text(person.item)] }
+                }))
     }
 
     static func row(_ person: IndexedPerson) -> [SQLBind] {
@@ -93,31 +100,61 @@ extension SQLStore {
         }
     }
 
-    /// The people in referrals other than `record` that any of `lookups`
-    /// finds (`PersonLookups`: NHS number, dates of birth, name keys,
-    /// address), through the index's own indexes: one statement.
+    /// The people in referrals other than `record` stored under any of
+    /// `lookups`' keys (`PersonKeys`), through `person_keys_by_key`: one statement.
     func people(like lookups: [PersonLookups], excluding record: String) async throws -> [IndexedPerson] {
-        var binds: [SQLBind] = [.text(record)]
-        var clauses: [String] = []
-        func clause(_ column: String, _ values: [String]) {
-            let values = Array(Set(values)).sorted()
-            guard !values.isEmpty else { return }
-            clauses.append("\(column) IN (\(values.indices.map { "$\(binds.count + $0 + 1)" }.joined(separator: ", ")))")
-            binds += values.map { .text($0) }
+        let keys = Array(Set(lookups.flatMap(\.keys))).sorted()
+        guard !keys.isEmpty else { return [] }
+        var found: [String: IndexedPerson] = [:]
+        // In slices, within every backend's limit on bound values.
+        for start in stride(from: 0, to: keys.count, by: 2_000) {
+            let slice = Array(keys[start..<min(keys.count, start + 2_000)])
+            let list = slice.indices.map { "$\($0 + 2)" }.joined(separator: ", ")
+            let rows = try await reading { session in
+                try await session.rows("""
+                    SELECT \(PersonIndexing.columns.split(separator: ",").map { "p." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
+                    FROM person_keys k JOIN people p ON p.record_id = k.record_id AND p.item = k.item
+                    WHERE k.key IN (\(list)) AND k.record_id <> $1
+                    """, [.text(record)] + slice.map { .text($0) })
+            }
+            for row in rows {
+                let person = try PersonIndexing.person(row)
+                found[person.key] = person
+            }
         }
-        clause("nhs_number", lookups.flatMap(\.nhsNumbers))
-        clause("date_of_birth", lookups.flatMap(\.datesOfBirth))
-        clause("name_key", lookups.flatMap(\.nameKeys))
-        clause("address", lookups.flatMap(\.addresses))
-        guard !clauses.isEmpty else { return [] }
-        return try await reading { session in
-            try await session.rows(
-                "SELECT \(PersonIndexing.columns) FROM people WHERE record_id <> $1 AND (\(clauses.joined(separator: " OR "))) ORDER BY record_id, item", binds
-            ).map(PersonIndexing.person)
-        }
+        return found.values.sorted { $0.key < $1.key }
     }
 
-    /// Every indexed person (the queue's flags look them up in memory, `PeopleIndex`).
+    /// The referrals whose people may have changed after `revision` (a
+    /// write to a child, a household member, the household's address or the
+    /// status), and the revision that is complete up to (on PostgreSQL,
+    /// below the horizon of writes still in flight). With `Int64.max`, no
+    /// referral: only where the log is complete up to.
+    func peopleChanges(after revision: Int64) async throws -> (records: [String], through: Int64) {
+        let horizon = try await visibilityHorizon() ?? Int64.max
+        let rows = try await reading { session in
+            try await session.rows("""
+                SELECT revision, record_id FROM change_log
+                WHERE revision > $1 AND revision < $2 AND kind IN ('write', 'conflict')
+                    AND (path LIKE 'children.%' OR path LIKE 'household_members.%' OR path = 'household.address' OR path = '@status')
+                UNION ALL
+                SELECT coalesce(max(revision), 0), NULL FROM change_log WHERE revision < $2
+                ORDER BY 1
+                """, [.int(revision), .int(horizon)])
+        }
+        var records = Set<String>()
+        var through = revision == Int64.max ? 0 : revision
+        for row in rows {
+            guard let record = try row.text("record_id") else {
+                through = max(through, try row.int("revision") ?? through)
+                continue
+            }
+            records.insert(record)
+        }
+        return (records.sorted(), through)
+    }
+
+    /// Every indexed person (the queue's flags look them up in memory, `PeopleCache`).
     func allPeople() async throws -> [IndexedPerson] {
         try await reading { session in
             try await session.rows("SELECT \(PersonIndexing.columns) FROM people ORDER BY record_id, item", []).map(PersonIndexing.person)

@@ -59,7 +59,8 @@ enum SharedSchema {
         // A child's earlier referrals, joined (issue 28, docs/intake.md): the
         // person index over every submitted referral's children and
         // household members (`PersonIndexing`, kept in the transaction that
-        // changes them), and intake's decisions about pairs of them.
+        // changes them) with the keys it is looked up by (`PersonKeys`), and
+        // intake's decisions about pairs of them.
         ("s5-person-index", """
             CREATE TABLE people (
                 record_id TEXT NOT NULL,
@@ -75,10 +76,13 @@ enum SharedSchema {
                 address TEXT,
                 PRIMARY KEY (record_id, item)
             );
-            CREATE INDEX people_by_nhs_number ON people(nhs_number) WHERE nhs_number IS NOT NULL;
-            CREATE INDEX people_by_date_of_birth ON people(date_of_birth) WHERE date_of_birth IS NOT NULL;
-            CREATE INDEX people_by_name_key ON people(name_key);
-            CREATE INDEX people_by_address ON people(address) WHERE address IS NOT NULL;
+            CREATE TABLE person_keys (
+                key TEXT NOT NULL,
+                record_id TEXT NOT NULL,
+                item TEXT NOT NULL,
+                PRIMARY KEY (record_id, item, key)
+            );
+            CREATE INDEX person_keys_by_key ON person_keys(key);
             CREATE TABLE person_links (
                 person_a TEXT NOT NULL,
                 person_b TEXT NOT NULL,

@@ -237,6 +237,8 @@ protocol SyncStorage: Sendable {
     func people(like lookups: [PersonLookups], excluding record: String) async throws -> [IndexedPerson]
     /// Every indexed person.
     func allPeople() async throws -> [IndexedPerson]
+    /// The referrals whose people may have changed after `revision`, and the revision that is complete up to.
+    func peopleChanges(after revision: Int64) async throws -> (records: [String], through: Int64)
     /// Intake's decisions about pairs of people that include any of `keys` (all when nil).
     func personLinks(touching keys: [String]?) async throws -> [PersonLink]
     /// Stores a decision about `pair` (nil undoes it) in one transaction with
