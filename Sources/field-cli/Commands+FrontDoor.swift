@@ -66,7 +66,7 @@ struct Queue: FieldCommand {
             since (CHANGED) or with an open conflict (CONFLICT). URGENCY: IMMEDIATE-RISK (the referrer answered that a \
             child is at immediate risk), NOT-SAFE-NOW (that the child is not safe now), DEADLINE (the referrer gave one: \
             `intake show` prints it). FLAGS: LADO (an allegation against an adult who works with children), CHANGED, CONFLICT, \
-            REFERRED-BEFORE(n) (n referrals about the child in the accumulation window, this one included), POSSIBLE-MATCH(n) (matches \
+            KNOWN(n) (n referrals about the child in the accumulation window, this one included), POSSIBLE-MATCH(n) (matches \
             for intake to confirm or reject: `field intake related`), ADDING-UP (the authority's accumulation rule is met). \
             The clocks (ACKNOWLEDGE BY, DECIDE BY) are the authority's (docs/operations.md, "The front door's clocks").
             """)
@@ -137,7 +137,7 @@ struct Queue: FieldCommand {
             if entry.changed { flags.append("CHANGED") }
             if entry.openConflicts > 0 { flags.append("CONFLICT") }
             // A child known from other referrals (`field intake related` tells how).
-            if let before = entry.referredBefore, let count = before.split(separator: " ").first { flags.append("REFERRED-BEFORE(\(count))") }
+            if let before = entry.knownReferrals, let count = before.split(separator: " ").first { flags.append("KNOWN(\(count))") }
             if entry.possibleMatches > 0 { flags.append("POSSIBLE-MATCH(\(entry.possibleMatches))") }
             if entry.accumulation != nil { flags.append("ADDING-UP") }
             let child = (entry.childName.map { String(TerminalText.oneLine($0).prefix(30)) } ?? (entry.children > 0 ? "(no name)" : "-"))
@@ -334,12 +334,13 @@ struct IntakeRelated: FieldCommand {
             The same child: the same NHS number, or a match intake confirmed. A POSSIBLE match is only a suggestion, with the reasons it was \
             made: confirm or reject it with `field intake match`. Nothing is merged; each referral stays as it was sent. Every reading is audited.
             """)
-    @Argument(help: "The referral's reference (F-XXXX-XXXX), id or a unique prefix of its id.", completion: .custom(Completion.referralIDs)) var id: String
+    @Argument(help: "The referral's reference (F-XXXX-XXXX), id or a unique prefix of its id (an admin gives the whole id).", completion: .custom(Completion.referralIDs)) var id: String
     @OptionGroup var output: JSONOption
 
     func run(in context: Context) async throws {
         let client = try context.onlineClient()
-        let full = try await queuedID(id, client: client)
+        // A whole id needs no look-up in the queue (which only intake may read: admins give the id).
+        let full = UUID.isCanonical(id.lowercased()) ? id.lowercased() : try await queuedID(id, client: client)
         let related = try await client.relatedReferrals(full)
         if output.json {
             try context.console.json(related)
@@ -352,7 +353,7 @@ struct IntakeRelated: FieldCommand {
         let console = context.console
         console.line("Referral \(related.reference ?? full): \(related.recent.flag ?? "no other referral about its children in \(related.recent.months) months")"
             + (related.recent.possible > 0 ? "; \(related.recent.possible) possible match(es) to check" : "") + ".")
-        if let accumulation = related.accumulation { console.line("CONCERNS ADDING UP: \(accumulation).") }
+        if let accumulation = related.accumulation { console.line("\(accumulation).") }
         for child in related.children {
             console.line("")
             console.line("Child \(TerminalText.oneLine(child.name ?? "(no name)"))\(child.dateOfBirth.map { ", born \($0)" } ?? "") [\(child.person)]")
@@ -380,7 +381,8 @@ struct IntakeRelated: FieldCommand {
             }
         }
         console.line("")
-        console.line("Known to the front door: \(related.known.count) other referral(s) about these children or this household.")
+        console.line("Known to the front door: \(related.known.count) other referral(s) about these children or this household"
+            + (related.recent.possible > 0 ? " (possible matches, above, count once confirmed)." : "."))
     }
 }
 

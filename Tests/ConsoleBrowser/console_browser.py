@@ -297,7 +297,7 @@ def known(console, args):
     console.shot("chronology")
     console.open("/console/queue?view=all")
     row = next((r for r in d.find_elements(By.CSS_SELECTOR, "table.queue tbody tr") if args.reference in r.text), None)
-    expect(row is not None and "REFERRED BEFORE: 2 referrals in 12 months from 2 agencies" in row.text, f"the queue does not flag the child: {row.text if row else ''}")
+    expect(row is not None and "KNOWN TO THE FRONT DOOR: 2 referrals in 12 months from 2 agencies" in row.text, f"the queue does not flag the child: {row.text if row else ''}")
 
 
 def admin(console, args):

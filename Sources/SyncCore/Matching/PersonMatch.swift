@@ -56,6 +56,9 @@ public enum PersonMatcher {
             case .oneDigit: score += 25; reasons.append("date of birth one digit apart (\(da) and \(db))")
             case .different: return nil
             }
+        case (nil, nil):
+            score += 10
+            reasons.append("no date of birth on either referral")
         default:
             score += 20
             reasons.append("date of birth missing on one referral")
@@ -82,7 +85,8 @@ public enum PersonMatcher {
             reasons.append("same address")
         }
         for a in mine {
-            for b in theirs where a.role == .member || b.role == .member {
+            // By name and date of birth: a name alone names too many people.
+            for b in theirs where (a.role == .member || b.role == .member) && a.dateOfBirth != nil && b.dateOfBirth != nil {
                 guard let match = compare(a, b) else { continue }
                 let here = a.role == .child ? "a child here" : "a household member here"
                 let there = b.role == .child ? "the child there" : "a household member there"
@@ -97,14 +101,22 @@ public enum PersonMatcher {
     /// How alike two people's names are (0 to 1), with the reason in words;
     /// nil when either has no name. Each name and each known-as name is tried.
     static func nameLikeness(_ a: IndexedPerson, _ b: IndexedPerson) -> (score: Double, reason: String)? {
-        guard !a.folded.isEmpty, !b.folded.isEmpty else { return nil }
+        guard !a.folded.isEmpty, !b.folded.isEmpty, !isPlaceholder(a.folded), !isPlaceholder(b.folded) else { return nil }
         var best = likeness(words(a.folded), words(b.folded))
         for (alias, other, mine) in alternatives(a).map({ ($0, b, true) }) + alternatives(b).map({ ($0, a, false) }) {
             let tried = mine ? likeness(alias.words, words(other.folded)) : likeness(words(other.folded), alias.words)
             let score = min(tried.score, 0.9)
-            if score > best.score { best = (score, "known-as name \(alias.name) (\(tried.reason))") }
+            if score > best.score { best = (score, "known-as name \(alias.name)" + (tried.reason == "same name" ? "" : ", \(tried.reason)")) }
         }
         return best
+    }
+
+    /// Words that stand for a name not given yet ("Baby Smith", "Unborn"): never matched on.
+    static let placeholders: Set<Substring> = ["baby", "unborn", "infant", "newborn", "child", "unknown", "unnamed"]
+
+    /// Whether a folded name's given name (its first word) is a placeholder.
+    static func isPlaceholder(_ folded: String) -> Bool {
+        folded.split(separator: " ").first.map { placeholders.contains($0) } ?? true
     }
 
     /// A person's other names as whole names: "Zee" for Zoe Smith tries "zee smith".
@@ -155,10 +167,15 @@ public enum PersonMatcher {
     }
 
     /// One edit apart (a letter added, dropped, changed, or two swapped) when
-    /// the longer word has 4 letters or more; two when it has 8 or more.
+    /// the longer word has 4 letters or more; two when it has 8 or more; for
+    /// three letters only two swapped. The first letters always agree.
     static func isSlip(_ a: Substring, _ b: Substring) -> Bool {
+        // The first letter must agree: Jayden and Kayden, Mason and Jason are other names (twins are often so named).
+        guard a.first == b.first else { return false }
         let limit = max(a.count, b.count) >= 8 ? 2 : max(a.count, b.count) >= 4 ? 1 : 0
-        guard limit > 0, abs(a.count - b.count) <= limit else { return false }
+        // Three letters: only two swapped (zoe and zeo); Tom and Tim are two names.
+        if limit == 0 { return a.count == 3 && b.count == 3 && a.sorted() == b.sorted() && a != b }
+        guard abs(a.count - b.count) <= limit else { return false }
         return editDistance(Array(a.utf8), Array(b.utf8), limit: limit) <= limit
     }
 

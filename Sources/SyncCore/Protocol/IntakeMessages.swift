@@ -219,7 +219,7 @@ public struct QueueEntry: Codable, Sendable, Equatable {
     /// For a child referred before: "3 referrals in 12 months from 3
     /// agencies" (this one included; the same child by NHS number or a
     /// confirmed match, `RecentReferrals.flag`).
-    @NullEncoded public var referredBefore: String?
+    @NullEncoded public var knownReferrals: String?
     /// Possible matches in the window for intake to confirm or reject.
     public var possibleMatches: Int = 0
     /// The authority's accumulation rule's flag, when lower-level concerns add up (`AccumulationRule`).
@@ -272,7 +272,7 @@ public struct QueueEntry: Codable, Sendable, Equatable {
         case ackDue = "ack_due", overdue, outcome, changed, changedAt = "changed_at", openConflicts = "open_conflicts"
         case childName = "child_name", children, agency, immediateRisk = "immediate_risk", lado
         case reference, childSafeNow = "child_safe_now", deadline, rating, decideDue = "decide_due", decisionOverdue = "decision_overdue"
-        case referredBefore = "referred_before", possibleMatches = "possible_matches", accumulation
+        case knownReferrals = "known_referrals", possibleMatches = "possible_matches", accumulation
     }
 
     public init(from decoder: any Decoder) throws {
@@ -302,7 +302,7 @@ public struct QueueEntry: Codable, Sendable, Equatable {
         decideDue = try container.decodeIfPresent(String.self, forKey: .decideDue) ?? ackDue
         decisionOverdue = try container.decodeIfPresent(Bool.self, forKey: .decisionOverdue) ?? false
         // A server from before the person index sends none of these.
-        referredBefore = try container.decodeIfPresent(String.self, forKey: .referredBefore)
+        knownReferrals = try container.decodeIfPresent(String.self, forKey: .knownReferrals)
         possibleMatches = try container.decodeIfPresent(Int.self, forKey: .possibleMatches) ?? 0
         accumulation = try container.decodeIfPresent(String.self, forKey: .accumulation)
     }

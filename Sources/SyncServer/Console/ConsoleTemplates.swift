@@ -113,7 +113,7 @@ enum ConsoleTemplates {
         <td>{{agency}}</td>
         <td>{{acknowledgeDue}}{{#acknowledgeOverdue}} <strong class="flag overdue-flag">OVERDUE</strong>{{/acknowledgeOverdue}}</td>
         <td>{{#decideDue}}{{decideDue}}{{/decideDue}}{{^decideDue}}decided{{/decideDue}}{{#decisionOverdue}} <strong class="flag overdue-flag">OVERDUE</strong>{{/decisionOverdue}}</td>
-        <td>{{#lado}}<strong class="flag lado">LADO</strong> {{/lado}}{{#sameNHS}}<strong class="flag same-nhs">SAME NHS NUMBER as <a href="/console/referrals/{{id}}">{{reference}}</a></strong> {{/sameNHS}}{{#referredBefore}}<strong class="flag referred-before">REFERRED BEFORE: {{referredBefore}}</strong> {{/referredBefore}}{{#possibleMatches}}<span class="flag possible">{{possibleMatches}}</span> {{/possibleMatches}}{{#accumulation}}<strong class="flag accumulation">{{accumulation}}</strong> {{/accumulation}}{{#changed}}<strong class="flag changed">CHANGED since the front door saw it</strong> {{/changed}}{{#conflicts}}<span class="flag">{{conflicts}} open conflict(s)</span>{{/conflicts}}</td>
+        <td>{{#lado}}<strong class="flag lado">LADO</strong> {{/lado}}{{#sameNHS}}<strong class="flag same-nhs">SAME NHS NUMBER as <a href="/console/referrals/{{id}}">{{reference}}</a></strong> {{/sameNHS}}{{#knownReferrals}}<strong class="flag known-referrals">KNOWN TO THE FRONT DOOR: {{knownReferrals}}</strong> {{/knownReferrals}}{{#possibleMatches}}<span class="flag possible">{{possibleMatches}}</span> {{/possibleMatches}}{{#accumulation}}<strong class="flag accumulation">{{accumulation}}</strong> {{/accumulation}}{{#changed}}<strong class="flag changed">CHANGED since the front door saw it</strong> {{/changed}}{{#conflicts}}<span class="flag">{{conflicts}} open conflict(s)</span>{{/conflicts}}</td>
         <td>{{#rating}}<span class="rag rag-{{rating}}">{{ratingTitle}}</span>{{/rating}}{{^rating}}not rated{{/rating}}</td>
         <td>{{state}}</td>
         </tr>
@@ -253,7 +253,7 @@ enum ConsoleTemplates {
     static let known = """
         <section aria-labelledby="known-heading" class="known">
         <h2 id="known-heading">Known to the front door</h2>
-        {{#recentFlag}}<p><strong class="flag referred-before">REFERRED BEFORE: {{recentFlag}}</strong></p>{{/recentFlag}}{{^recentFlag}}<p>{{recent}}</p>{{/recentFlag}}
+        {{#recentFlag}}<p><strong class="flag known-referrals">KNOWN TO THE FRONT DOOR: {{recentFlag}}</strong></p>{{/recentFlag}}{{^recentFlag}}<p>{{recent}}</p>{{/recentFlag}}
         {{#accumulation}}<p><strong class="flag accumulation">{{accumulation}}</strong></p>{{/accumulation}}
         <p class="hint">The same child: the same NHS number, or a match intake confirmed. A possible match is only a suggestion, with its reasons. Nothing is merged: each referral stays as it was sent.</p>
         {{#hasKnown}}
@@ -289,7 +289,7 @@ enum ConsoleTemplates {
     static let chronology = """
         <p class="kicker"><a href="/console/referrals/{{id}}#known-heading">Back to referral {{reference}}</a></p>
         <h1>{{heading}}</h1>
-        <p><strong class="flag referred-before">{{recent}}</strong></p>
+        <p><strong class="flag known-referrals">{{recent}}</strong></p>
         {{#accumulation}}<p><strong class="flag accumulation">{{accumulation}}</strong></p>{{/accumulation}}
         <p>Every referral about this child, oldest first: this one, those with the same NHS number, and those intake confirmed as the same child. Possible matches not yet confirmed are on the referral's page. Times are {{zone}}.</p>
         <table class="chronology">
@@ -463,7 +463,7 @@ enum ConsoleTemplates {
         .overdue-banner { border: 4px solid #a0241e; padding: .5rem 1rem; color: #a0241e; }
         .lado { color: #4c2c92; }
         .same-nhs { color: #6f3c00; }
-        .referred-before, .accumulation { color: #6f3c00; }
+        .known-referrals, .accumulation { color: #6f3c00; }
         .possible { color: #6f3c00; }
         .match-form { margin: 0.3em 0 0.8em; }
         tr.current { font-weight: bold; }

@@ -235,7 +235,7 @@ extension FrontDoor {
             let recent = try await recentReferrals(for: rows.filter { listedIDs.contains($0.id) }, in: storage, now: now)
             for index in listed.indices {
                 guard let (counts, accumulation) = recent[listed[index].id] else { continue }
-                listed[index].referredBefore = counts.flag
+                listed[index].knownReferrals = counts.flag
                 listed[index].possibleMatches = counts.possible
                 listed[index].accumulation = accumulation
             }
@@ -257,7 +257,7 @@ extension FrontDoor {
         let header = [
             "reference", "id", "kind", "child", "children", "agency", "immediate_risk", "child_safe_now", "referrer_deadline", "rating",
             "submitted_at", "acknowledge_by", "acknowledged_at", "acknowledge_overdue", "decide_by", "decision_overdue", "outcome", "changed_at",
-            "open_conflicts", "receipt", "referred_before", "possible_matches", "accumulation",
+            "open_conflicts", "receipt", "known_referrals", "possible_matches", "accumulation",
         ]
         var lines = [header.joined(separator: ",")]
         for entry in entries {
@@ -265,7 +265,7 @@ extension FrontDoor {
                 entry.reference, entry.id, entry.kind, entry.childName, "\(entry.children)", entry.agency, entry.immediateRisk ? "yes" : "no",
                 entry.childSafeNow, entry.deadline, entry.rating, entry.submittedAt, entry.ackDue, entry.acknowledgedAt,
                 entry.overdue ? "yes" : "no", entry.decideDue, entry.decisionOverdue ? "yes" : "no", entry.outcome, entry.changedAt,
-                "\(entry.openConflicts)", entry.receipt, entry.referredBefore, "\(entry.possibleMatches)", entry.accumulation,
+                "\(entry.openConflicts)", entry.receipt, entry.knownReferrals, "\(entry.possibleMatches)", entry.accumulation,
             ]
             lines.append(cells.map { ReferralExport.quote($0 ?? "") }.joined(separator: ","))
         }

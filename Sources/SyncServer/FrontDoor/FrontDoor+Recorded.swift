@@ -72,17 +72,23 @@ extension FrontDoor {
         var people: [IndexedPerson] = []
         for key in [request.person, request.other] {
             let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
-            guard parts.count == 2, UUID.isCanonical(parts[0]), parts[1].hasPrefix("children.") else {
-                throw APIError(.badRequest, "'\(TerminalText.visible(String(key.prefix(80))))' is not a child's key (<referral id>/children.<item id>).")
+            let shown = TerminalText.visible(key.count > 120 ? String(key.prefix(120)) + "…" : key)
+            guard parts.count == 2, UUID.isCanonical(parts[0]), parts[1].hasPrefix("children."),
+                UUID.isCanonical(String(parts[1].dropFirst("children.".count)))
+            else {
+                throw APIError(.badRequest,
+                    "'\(shown)' is not a child's key: give <referral id>/children.<item id> as `field intake related` prints it (not a position such as children.1).")
             }
-            guard let person = try await storage.people(of: [parts[0]]).first(where: { $0.key == key }) else {
-                throw APIError(.notFound, "No submitted referral names the child '\(TerminalText.visible(String(key.prefix(80))))'.")
+            if let person = try await storage.people(of: [parts[0]]).first(where: { $0.key == key }) {
+                people.append(person)
+            } else if decision != nil {
+                throw APIError(.notFound, "No submitted referral names the child '\(shown)'.")
             }
-            people.append(person)
         }
-        guard people[0].record != people[1].record else {
+        if decision != nil, people[0].record == people[1].record {
             throw APIError(.badRequest, "Both children are in referral \(people[0].record); two children of one referral are not a match.")
         }
+        if let decision { try await checkJoin(people[0], people[1], decision, in: storage) }
         let pair = PersonLink.pair(request.person, request.other)
         let at = Timestamp.string(clock.now())
         let link = decision.map { PersonLink(a: pair.a, b: pair.b, decision: $0, reason: reason, decidedBy: user.name, decidedAt: at) }
@@ -95,13 +101,60 @@ extension FrontDoor {
                 throw APIError(.conflict,
                     "These two children were already \(current.decision.rawValue) by \(current.decidedBy) at \(current.decidedAt); undo that first (field intake match undo), then decide again.")
             }
-        }, to: link, audit: [people[0], people[1]].map { person in
+        }, to: link, audit: [request.person, request.other].map { key in
             AuditEvent(
-                at: at, actor: user.name, action: action, record: person.record,
-                detail: "person=\(person.key) other=\(person.key == request.person ? request.other : request.person) device=\(device)")
+                at: at, actor: user.name, action: action, record: String(key.split(separator: "/")[0]),
+                detail: "person=\(key) other=\(key == request.person ? request.other : request.person) device=\(device)")
         })
+        _ = people
         return MatchDecisionReply(
             person: request.person, other: request.other, decision: link?.decision.rawValue ?? "undone", decidedBy: user.name, decidedAt: at,
             previous: previous?.decision.rawValue)
+    }
+
+    /// Refuses a decision that would contradict what the front door already
+    /// holds (a 409 naming why; never a child's values, which stay out of
+    /// logs): confirming two children already joined, or whose groups have
+    /// different valid NHS numbers, or one of whom was rejected against
+    /// someone in the other's group; rejecting two children who share an NHS
+    /// number (the same child by rule) or who are joined through confirmed matches.
+    private func checkJoin(_ a: IndexedPerson, _ b: IndexedPerson, _ decision: PersonLink.Decision, in storage: any SyncStorage) async throws {
+        let source = Self.source(storage)
+        let mine = try await Self.matches(of: a, in: source)
+        let pair = PersonLink.pair(a.key, b.key)
+        // A decision about this very pair: the store's own check answers (already confirmed or rejected; undo first).
+        guard try await !storage.personLinks(touching: [a.key]).contains(where: { $0.a == pair.a && $0.b == pair.b }) else { return }
+        let joined = mine.same.first { $0.person.key == b.key }
+        switch decision {
+        case .confirmed:
+            if let joined {
+                throw APIError(.conflict, "These two children are already the same child (\(joined.kind == .sameNHSNumber ? "the same NHS number" : "through confirmed matches")); there is nothing to confirm.")
+            }
+            let theirs = try await Self.matches(of: b, in: source)
+            if !mine.nhsNumbers.isEmpty, !theirs.nhsNumbers.isEmpty, mine.nhsNumbers.isDisjoint(with: theirs.nhsNumbers) {
+                throw APIError(.conflict,
+                    "These children's referrals give different valid NHS numbers (directly or through the matches already confirmed), and two different NHS numbers are never the same child; if one is mistyped, the referrer corrects it.")
+            }
+            for person in theirs.group {
+                if let rejected = mine.excluded[person.key] {
+                    throw APIError(.conflict,
+                        "\(person.key) was rejected as not the same child as someone in this child's group (by \(rejected.decidedBy) at \(rejected.decidedAt)); undo that rejection first.")
+                }
+            }
+            for person in mine.group {
+                if let rejected = theirs.excluded[person.key] {
+                    throw APIError(.conflict,
+                        "\(person.key) was rejected as not the same child as someone in the other child's group (by \(rejected.decidedBy) at \(rejected.decidedAt)); undo that rejection first.")
+                }
+            }
+        case .rejected:
+            if let number = a.nhsNumber, number == b.nhsNumber {
+                throw APIError(.conflict,
+                    "These two children have the same NHS number, so they are the same child by rule; if one number is mistyped, the referrer corrects it and the link goes.")
+            }
+            if joined != nil {
+                throw APIError(.conflict, "These two children are joined through other confirmed matches; undo the confirmation that joins them first.")
+            }
+        }
     }
 }

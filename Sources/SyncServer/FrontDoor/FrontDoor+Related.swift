@@ -31,71 +31,91 @@ extension FrontDoor {
         var same: [(person: IndexedPerson, kind: PersonRelation.Kind, match: PersonMatch?, link: PersonLink?)] = []
         var possible: [(person: IndexedPerson, match: PersonMatch)] = []
         var rejected: [(person: IndexedPerson, match: PersonMatch?, link: PersonLink)] = []
+        /// Every valid NHS number the group (the child and the same child elsewhere) gives.
+        var nhsNumbers: Set<String> = []
+        /// People intake said are not this child (rejected against any of the group), by key, with the decision.
+        var excluded: [String: PersonLink] = [:]
+
+        /// Everyone the group holds: the child and the same child elsewhere.
+        var group: [IndexedPerson] { [child] + same.map(\.person) }
     }
 
     /// The most people one chain of "same child" is followed to.
     static let maximumChain = 200
 
-    /// Who `child` is, or may be, in other referrals.
+    /// Who `child` is, or may be, in other referrals: the group joined by the
+    /// same NHS number and by confirmed pairs, followed from one referral to
+    /// the next, never joining a person with another valid NHS number than
+    /// the group's or one intake rejected against any of it; the possible
+    /// matches of the child (not already in the group, not rejected against
+    /// any of it, no other NHS number); and the pairs rejected against the child.
     static func matches(of child: IndexedPerson, in source: PeopleSource) async throws -> ChildMatches {
         var result = ChildMatches(child: child)
+        result.nhsNumbers = child.nhsNumber.map { [$0] } ?? []
         var seen: Set<String> = [child.key]
         var queue = [child]
-        var decided: [String: PersonLink] = [:]
         var suggestions: [String: (IndexedPerson, PersonMatch)] = [:]
-        while let person = queue.first, seen.count < maximumChain {
-            queue.removeFirst()
+        func conflicts(_ person: IndexedPerson) -> Bool {
+            guard let number = person.nhsNumber, !result.nhsNumbers.isEmpty else { return false }
+            return !result.nhsNumbers.contains(number)
+        }
+        func found(_ key: String) async throws -> IndexedPerson? {
+            guard let record = key.split(separator: "/").first else { return nil }
+            return try await source.people(String(record)).first { $0.key == key }
+        }
+        while !queue.isEmpty, seen.count < maximumChain {
+            let person = queue.removeFirst()
             let links = try await source.links(person.key)
-            for link in links { decided[PersonLink.pair(link.a, link.b).a + " " + PersonLink.pair(link.a, link.b).b] = link }
+            for link in links where link.decision == .rejected { result.excluded[link.other(than: person.key)] = link }
             var next: [(IndexedPerson, PersonRelation.Kind, PersonMatch?, PersonLink?)] = []
             for candidate in try await source.candidates(person) where candidate.role == .child && !seen.contains(candidate.key) {
                 guard let match = PersonMatcher.compare(person, candidate) else { continue }
                 let pair = PersonLink.pair(person.key, candidate.key)
                 let link = links.first { $0.a == pair.a && $0.b == pair.b }
-                if match.kind == .sameNHSNumber, link?.decision != .rejected {
-                    next.append((candidate, .sameNHSNumber, match, link))
-                } else if link?.decision == .confirmed {
-                    next.append((candidate, .confirmed, match, link))
+                if link?.decision == .rejected {
+                    if person.key == child.key { result.rejected.append((candidate, match, link!)) }
+                } else if match.kind == .sameNHSNumber || link?.decision == .confirmed {
+                    next.append((candidate, match.kind == .sameNHSNumber ? .sameNHSNumber : .confirmed, match, link))
                 } else if person.key == child.key {
-                    if let link { result.rejected.append((candidate, match, link)) } else { suggestions[candidate.key] = (candidate, match) }
+                    suggestions[candidate.key] = (candidate, match)
                 }
             }
-            // Confirmed pairs matching no longer finds (intake's word stands).
-            for link in links where link.decision == .confirmed {
+            // Confirmed pairs matching no longer finds (intake's word stands), and the child's rejected ones.
+            for link in links {
                 let other = link.other(than: person.key)
-                guard !seen.contains(other), !next.contains(where: { $0.0.key == other }),
-                    let record = other.split(separator: "/").first,
-                    let found = try await source.people(String(record)).first(where: { $0.key == other })
-                else { continue }
-                next.append((found, .confirmed, nil, link))
-            }
-            if person.key == child.key {
-                for link in links where link.decision == .rejected && !result.rejected.contains(where: { $0.person.key == link.other(than: child.key) }) {
-                    let other = link.other(than: child.key)
-                    if let record = other.split(separator: "/").first,
-                        let found = try await source.people(String(record)).first(where: { $0.key == other })
-                    {
-                        result.rejected.append((found, nil, link))
-                    }
+                guard !seen.contains(other), !next.contains(where: { $0.0.key == other }) else { continue }
+                if link.decision == .confirmed, let person = try await found(other) {
+                    next.append((person, .confirmed, nil, link))
+                } else if link.decision == .rejected, person.key == child.key, !result.rejected.contains(where: { $0.person.key == other }),
+                    let person = try await found(other)
+                {
+                    result.rejected.append((person, nil, link))
                 }
             }
-            for (found, kind, match, link) in next where seen.insert(found.key).inserted {
+            for (found, kind, match, link) in next where !seen.contains(found.key) {
+                // Never joined: another valid NHS number than the group's, or someone rejected against the group.
+                guard !conflicts(found), result.excluded[found.key] == nil else { continue }
+                seen.insert(found.key)
+                if let number = found.nhsNumber { result.nhsNumbers.insert(number) }
+                var match = match
+                if person.key != child.key {
+                    // Reached through someone else in the group: say so.
+                    match?.reasons.append("through \(person.key)")
+                }
                 result.same.append((found, kind, match, link))
                 queue.append(found)
             }
         }
-        // A suggestion already joined by another route is not suggested again.
-        result.possible = suggestions.values.filter { !seen.contains($0.0.key) }.map { ($0.0, $0.1) }.sorted { ($0.match.score, $1.person.key) > ($1.match.score, $0.person.key) }
+        // Not suggested: already in the group, rejected against any of it, or with another NHS number.
+        result.possible = suggestions.values.filter { !seen.contains($0.0.key) && result.excluded[$0.0.key] == nil && !conflicts($0.0) }
+            .map { ($0.0, $0.1) }.sorted { ($0.match.score, $1.person.key) > ($1.match.score, $0.person.key) }
         return result
     }
 
-    /// Everything the front door knows of referral `id`'s children and
-    /// household from other referrals, at `now`; nil for a draft or an unknown id.
-    func related(_ id: String, in storage: any SyncStorage, now: Date) async throws -> RelatedReferrals? {
-        guard let row = try await storage.submittedReferrals(among: [id]).first else { return nil }
-        let mine = try await storage.people(of: [id])
-        var cache: [String: [IndexedPerson]] = [id: mine]
-        let source = PeopleSource(
+    /// The stored index as a `PeopleSource`, each referral's people read once.
+    static func source(_ storage: any SyncStorage, known: [String: [IndexedPerson]] = [:]) -> PeopleSource {
+        var cache = known
+        return PeopleSource(
             candidates: { try await storage.people(like: [PersonLookups($0)], excluding: $0.record) },
             people: { record in
                 if let known = cache[record] { return known }
@@ -104,6 +124,14 @@ extension FrontDoor {
                 return found
             },
             links: { try await storage.personLinks(touching: [$0]) })
+    }
+
+    /// Everything the front door knows of referral `id`'s children and
+    /// household from other referrals, at `now`; nil for a draft or an unknown id.
+    func related(_ id: String, in storage: any SyncStorage, now: Date) async throws -> RelatedReferrals? {
+        guard let row = try await storage.submittedReferrals(among: [id]).first else { return nil }
+        let mine = try await storage.people(of: [id])
+        let source = Self.source(storage, known: [id: mine])
         var children: [ChildMatches] = []
         for child in mine where child.role == .child { children.append(try await Self.matches(of: child, in: source)) }
 

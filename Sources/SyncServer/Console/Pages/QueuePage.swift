@@ -27,7 +27,7 @@ struct QueuePage {
         let conflicts: String?
         let sameNHS: [Link]
         /// "3 referrals in 12 months from 3 agencies": the child referred before.
-        let referredBefore: String?
+        let knownReferrals: String?
         /// "2 possible matches to check".
         let possibleMatches: String?
         let accumulation: String?
@@ -140,7 +140,7 @@ extension ConsoleRoutes {
             deadline: entry.deadline.map { TerminalText.oneLine($0) }, lado: entry.lado, changed: entry.changed,
             conflicts: entry.openConflicts > 0 ? "\(entry.openConflicts)" : nil,
             sameNHS: sameNHS.map { .init(id: $0.id, reference: $0.reference) },
-            referredBefore: entry.referredBefore, possibleMatches: entry.possibleMatches > 0 ? "\(entry.possibleMatches) possible match\(entry.possibleMatches == 1 ? "" : "es") to check" : nil,
+            knownReferrals: entry.knownReferrals, possibleMatches: entry.possibleMatches > 0 ? "\(entry.possibleMatches) possible match\(entry.possibleMatches == 1 ? "" : "es") to check" : nil,
             accumulation: entry.accumulation, rating: entry.rating, ratingTitle: entry.rating.flatMap { RAGRating(rawValue: $0)?.title } ?? "",
             state: entry.outcome.map { "Decided: \(ReferralOutcome(rawValue: $0)?.title ?? $0)" } ?? (entry.acknowledged ? "Acknowledged" : "New"),
             tint: entry.outcome == nil && (entry.immediateRisk || entry.notSafeNow) ? "risk" : overdue ? "overdue" : "")
