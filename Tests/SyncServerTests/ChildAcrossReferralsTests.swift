@@ -242,9 +242,13 @@ struct ChildAcrossReferralsTests {
 
         // The school corrects Kai's date of birth: the third referral is no longer suggested for it.
         #expect(try await door.related(first).children[0].matches.contains { $0.referral.id == third })
+        #expect(try await door.queue().first { $0.id == first }?.possibleMatches == 1)
         #expect(try door.school.run(["set", first, "children.1.date_of_birth", "2012-10-30"]).status == 0)
         #expect(try door.school.run(["sync"]).status == 0)
         #expect(try await !door.related(first).children[0].matches.contains { $0.referral.id == third })
+        // The queue's in-memory index forgot the matches the correction touched, on both sides.
+        let queue = try await door.queue()
+        #expect(queue.first { $0.id == first }?.possibleMatches == 0 && queue.first { $0.id == third }?.possibleMatches == 1, "\(queue.map { ($0.id, $0.possibleMatches) })")
     }
 
     @Test("the FHIR export gives one Patient to a child with the same NHS number in two referrals, and links a confirmed match both ways")

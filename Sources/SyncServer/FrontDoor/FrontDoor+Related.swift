@@ -16,8 +16,8 @@ import SyncCore
 extension FrontDoor {
     /// Where the people come from: the index in storage (one referral) or in memory (the whole queue).
     struct PeopleSource {
-        /// The people a person's look-ups find in other referrals.
-        var candidates: (IndexedPerson) async throws -> [IndexedPerson]
+        /// The people in other referrals a person's look-ups find that match them (`PersonMatcher.compare`), with the match.
+        var neighbours: (IndexedPerson) async throws -> [(person: IndexedPerson, match: PersonMatch)]
         /// The people of a referral.
         var people: (String) async throws -> [IndexedPerson]
         /// Intake's decisions about pairs including `key`.
@@ -68,8 +68,7 @@ extension FrontDoor {
             let links = try await source.links(person.key)
             for link in links where link.decision == .rejected { result.excluded[link.other(than: person.key)] = link }
             var next: [(IndexedPerson, PersonRelation.Kind, PersonMatch?, PersonLink?)] = []
-            for candidate in try await source.candidates(person) where candidate.role == .child && !seen.contains(candidate.key) {
-                guard let match = PersonMatcher.compare(person, candidate) else { continue }
+            for (candidate, match) in try await source.neighbours(person) where candidate.role == .child && !seen.contains(candidate.key) {
                 let pair = PersonLink.pair(person.key, candidate.key)
                 let link = links.first { $0.a == pair.a && $0.b == pair.b }
                 if link?.decision == .rejected {
@@ -116,7 +115,11 @@ extension FrontDoor {
     static func source(_ storage: any SyncStorage, known: [String: [IndexedPerson]] = [:]) -> PeopleSource {
         var cache = known
         return PeopleSource(
-            candidates: { try await storage.people(like: [PersonLookups($0)], excluding: $0.record) },
+            neighbours: { person in
+                try await storage.people(like: [PersonLookups(person)], excluding: person.record).compactMap { candidate in
+                    PersonMatcher.compare(person, candidate).map { (candidate, $0) }
+                }
+            },
             people: { record in
                 if let known = cache[record] { return known }
                 let found = try await storage.people(of: [record])
@@ -214,14 +217,23 @@ extension FrontDoor {
     /// intake's decisions, whatever the number of rows.
     func recentReferrals(for rows: [SubmittedReferral], in storage: any SyncStorage, now: Date) async throws -> [String: (RecentReferrals, String?)] {
         guard !rows.isEmpty else { return [:] }
-        let index = try await people.current(storage)
+        let snapshot = try await people.current(storage)
+        let index = snapshot.index
+        // Each person's matches, as the cache knows them or computed now (and handed back to it).
+        var computed: [String: [(person: IndexedPerson, match: PersonMatch)]] = [:]
         var linksByPerson: [String: [PersonLink]] = [:]
         for link in try await storage.personLinks(touching: nil) {
             linksByPerson[link.a, default: []].append(link)
             linksByPerson[link.b, default: []].append(link)
         }
         let source = PeopleSource(
-            candidates: { index.candidates(for: $0) }, people: { index.people(of: $0) }, links: { linksByPerson[$0] ?? [] })
+            neighbours: { person in
+                if let known = snapshot.neighbours[person.key] ?? computed[person.key] { return known }
+                let found = index.candidates(for: person).compactMap { candidate in PersonMatcher.compare(person, candidate).map { (candidate, $0) } }
+                computed[person.key] = found
+                return found
+            },
+            people: { index.people(of: $0) }, links: { linksByPerson[$0] ?? [] })
         var matched: [String: (same: Set<String>, possible: Set<String>)] = [:]
         var needed = Set<String>()
         for row in rows {
@@ -243,6 +255,7 @@ extension FrontDoor {
             glances[row.id] = ReferralGlance(
                 id: row.id, reference: row.reference, submittedAt: row.submittedAt, agency: row.agency, rating: row.rating, outcome: row.outcome, summary: nil)
         }
+        if !computed.isEmpty { await people.remember(computed, generation: snapshot.generation) }
         return matched.mapValues { sets in
             recentReferrals(same: sets.same.compactMap { glances[$0] }, possible: sets.possible.compactMap { glances[$0] }, now: now)
         }
