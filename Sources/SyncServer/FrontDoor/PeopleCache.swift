@@ -33,6 +33,8 @@ actor PeopleCache {
     /// symmetric, `PersonKeys`), and of those people themselves.
     private var neighbours: [String: [(person: IndexedPerson, match: PersonMatch)]] = [:]
     private var generation = 0
+    /// Up to this many referrals changed since the last use, only the matches they touch are forgotten; beyond, all.
+    static let targetedForgetting = 500
     /// The revision the cache is complete up to; nil before the first load.
     private var through: Int64?
 
@@ -49,14 +51,19 @@ actor PeopleCache {
         let (records, complete) = try await storage.peopleChanges(after: known)
         if !records.isEmpty {
             let people = Dictionary(grouping: try await storage.people(of: records), by: \.record)
+            // Many changes at once (an import, a restore): forgetting every match costs less than finding whose to forget.
+            let forgetAll = neighbours.isEmpty || records.count > Self.targetedForgetting
+            if forgetAll { neighbours = [:] }
             for record in records {
                 let replacement = people[record] ?? []
-                for person in index.people(of: record) + replacement {
-                    neighbours[person.key] = nil
-                    for candidate in index.candidates(for: person) { neighbours[candidate.key] = nil }
+                if !forgetAll {
+                    for person in index.people(of: record) + replacement {
+                        neighbours[person.key] = nil
+                        for candidate in index.candidates(for: person) { neighbours[candidate.key] = nil }
+                    }
                 }
                 index.replace(record: record, with: replacement)
-                for person in replacement { for candidate in index.candidates(for: person) { neighbours[candidate.key] = nil } }
+                if !forgetAll { for person in replacement { for candidate in index.candidates(for: person) { neighbours[candidate.key] = nil } } }
             }
             generation += 1
         }
