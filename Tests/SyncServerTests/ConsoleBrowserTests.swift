@@ -135,7 +135,7 @@ struct ConsoleBrowserTests {
         #expect(try school.run(["login", "--server", server.url.absoluteString, "--token", schoolToken]).status == 0)
         let bySchool = try school.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try school.run(["add", bySchool, "children"]).status == 0)
-        for (path, value) in [("children.1.full_name", "Amy Smith"), ("referrer.name", "Sam Teacher"), ("referrer.agency", "Oakfield Primary"),
+        for (path, value) in [("children.1.full_name", "Amy Smith"), ("children.1.date_of_birth", "2019-05-04"), ("referrer.name", "Sam Teacher"), ("referrer.agency", "Oakfield Primary"),
                               ("concern.summary", "Flinched when a teacher raised her voice")] {
             #expect(try school.run(["set", bySchool, path, value]).status == 0)
         }
