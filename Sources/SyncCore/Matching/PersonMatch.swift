@@ -12,7 +12,10 @@ import Foundation
 ///   up to. A possible match is never acted on by itself: intake confirms
 ///   or rejects it.
 /// - Two different valid NHS numbers, two clearly different dates of birth,
-///   or different first names (siblings, twins) are never a match.
+///   different given names (siblings, twins: a typing slip keeps the first
+///   letter, so Kayden and Jayden are two children), or a placeholder name
+///   ("Baby Smith", `placeholders`) are never a match. A date of birth
+///   missing on both sides counts for less than one missing on one side.
 public struct PersonMatch: Sendable, Equatable, Codable {
     public enum Kind: String, Sendable, Codable {
         case sameNHSNumber = "same-nhs-number"
@@ -217,8 +220,9 @@ public enum PersonMatcher {
 /// memory find the same candidates, which `PersonMatcher` then compares.
 ///
 /// - `n:<NHS number>`: the same number;
-/// - `k:<name words, sorted>`: the same name in any order (a known-as name
-///   with the other words too), for children without a date of birth;
+/// - `k:<name words, sorted>`: the same name in any order (and each known-as
+///   name with the other words, stored and looked up alike), for children
+///   without a date of birth;
 /// - `a:<address key>`: the same home (household links, and a name without a date);
 /// - `d:<date>|<word>`: a date of birth and one word of the name (each word,
 ///   and each known-as name): stored under the person's own date, looked up
@@ -250,7 +254,8 @@ extension IndexedPerson {
     public var keys: [String] {
         var keys: Set<String> = []
         if let nhsNumber { keys.insert("n:" + nhsNumber) }
-        if !folded.isEmpty { keys.insert("k:" + nameKey) }
+        // Under every name key (known-as names too), so that look-ups find in both directions.
+        for name in PersonKeys.nameKeys(self) { keys.insert("k:" + name) }
         if let address { keys.insert("a:" + address) }
         if let dateOfBirth { for word in PersonKeys.words(self) { keys.insert("d:\(dateOfBirth)|\(word)") } }
         return keys.sorted()
@@ -281,7 +286,10 @@ public struct PersonLookups: Sendable, Equatable {
 /// earlier entries are left as tombstones, skipped by every look-up).
 public struct PeopleIndex: Sendable {
     private var people: [IndexedPerson?] = []
-    private var byKey: [String: [Int]] = [:]
+    /// By a key's hash (`hashedKeys`): the same keys as `PersonKeys`, without
+    /// building a string for each of the ~200 a look-up tries. Two keys that
+    /// share a hash only add a candidate, which `PersonMatcher` then refuses.
+    private var byKey: [Int: [Int]] = [:]
     private var byRecord: [String: [Int]] = [:]
 
     public init(_ people: [IndexedPerson] = []) {
@@ -294,7 +302,9 @@ public struct PeopleIndex: Sendable {
     public mutating func add(_ person: IndexedPerson) {
         let index = people.count
         people.append(person)
-        for key in person.keys { byKey[key, default: []].append(index) }
+        for key in Self.hashedKeys(person, dates: person.dateOfBirth.flatMap(Self.day).map { [$0] } ?? [], names: Array(PersonKeys.nameKeys(person))) {
+            byKey[key, default: []].append(index)
+        }
         byRecord[person.record, default: []].append(index)
     }
 
@@ -308,10 +318,38 @@ public struct PeopleIndex: Sendable {
     /// The people in other referrals that `person`'s look-ups find.
     public func candidates(for person: IndexedPerson) -> [IndexedPerson] {
         var found = Set<Int>()
-        for key in PersonLookups(person).keys { found.formUnion(byKey[key] ?? []) }
+        let dates = person.dateOfBirth.map { DateOfBirth.variants($0).compactMap(Self.day) } ?? []
+        for key in Self.hashedKeys(person, dates: dates, names: Array(PersonKeys.nameKeys(person))) { found.formUnion(byKey[key] ?? []) }
         return found.sorted().compactMap { people[$0] }.filter { $0.record != person.record }
     }
 
     /// The people of a referral.
     public func people(of record: String) -> [IndexedPerson] { (byRecord[record] ?? []).compactMap { people[$0] } }
+
+    /// `YYYY-MM-DD` as the number YYYYMMDD.
+    static func day(_ date: String) -> Int? {
+        let parts = date.split(separator: "-")
+        guard parts.count == 3, let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]) else { return nil }
+        return y * 10_000 + m * 100 + d
+    }
+
+    /// `PersonKeys`' keys as hashes: the NHS number, each name key, the
+    /// address, and each of `dates` with each word of the name.
+    static func hashedKeys(_ person: IndexedPerson, dates: [Int], names: [String]) -> [Int] {
+        func hash(_ kind: UInt8, _ parts: (inout Hasher) -> Void) -> Int {
+            var hasher = Hasher()
+            hasher.combine(kind)
+            parts(&hasher)
+            return hasher.finalize()
+        }
+        var keys: [Int] = []
+        if let nhs = person.nhsNumber { keys.append(hash(1) { $0.combine(nhs) }) }
+        for name in names where !name.isEmpty { keys.append(hash(2) { $0.combine(name) }) }
+        if let address = person.address { keys.append(hash(3) { $0.combine(address) }) }
+        if !dates.isEmpty {
+            let words = PersonKeys.words(person)
+            for date in dates { for word in words { keys.append(hash(4) { $0.combine(date); $0.combine(word) }) } }
+        }
+        return keys
+    }
 }

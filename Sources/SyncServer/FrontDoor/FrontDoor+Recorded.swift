@@ -106,7 +106,6 @@ extension FrontDoor {
                 at: at, actor: user.name, action: action, record: String(key.split(separator: "/")[0]),
                 detail: "person=\(key) other=\(key == request.person ? request.other : request.person) device=\(device)")
         })
-        _ = people
         return MatchDecisionReply(
             person: request.person, other: request.other, decision: link?.decision.rawValue ?? "undone", decidedBy: user.name, decidedAt: at,
             previous: previous?.decision.rawValue)
@@ -119,11 +118,11 @@ extension FrontDoor {
     /// someone in the other's group; rejecting two children who share an NHS
     /// number (the same child by rule) or who are joined through confirmed matches.
     private func checkJoin(_ a: IndexedPerson, _ b: IndexedPerson, _ decision: PersonLink.Decision, in storage: any SyncStorage) async throws {
-        let source = Self.source(storage)
-        let mine = try await Self.matches(of: a, in: source)
         let pair = PersonLink.pair(a.key, b.key)
         // A decision about this very pair: the store's own check answers (already confirmed or rejected; undo first).
         guard try await !storage.personLinks(touching: [a.key]).contains(where: { $0.a == pair.a && $0.b == pair.b }) else { return }
+        let source = Self.source(storage)
+        let mine = try await Self.matches(of: a, in: source)
         let joined = mine.same.first { $0.person.key == b.key }
         switch decision {
         case .confirmed:
