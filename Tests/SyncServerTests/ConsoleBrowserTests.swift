@@ -98,7 +98,7 @@ struct ConsoleBrowserTests {
         let id = try submitted("Amy Smith", [
             ("referrer.name", "Jane Smith"), ("referrer.agency", "Worcester Health Visiting Team"), ("referrer.phone", "01905 000000"),
             ("concern.summary", "Bruises on both upper arms"), ("urgency.immediate_risk", "yes"), ("urgency.call_made", "yes"),
-            ("urgency.child_safe_now", "no"), ("urgency.deadline", deadline),
+            ("urgency.child_safe_now", "no"), ("urgency.deadline", deadline), ("household.address", "7 Orchard Way, Worcester WR1 2AB"),
         ])
         let submittedStatus = try JSONSerialization.jsonObject(with: Data(try laptop.run(["status", id, "--json"]).output.utf8)) as? [String: Any] ?? [:]
         let reference = try #require(submittedStatus["reference"] as? String, "no reference in: \(submittedStatus)")
@@ -135,7 +135,7 @@ struct ConsoleBrowserTests {
         #expect(try school.run(["login", "--server", server.url.absoluteString, "--token", schoolToken]).status == 0)
         let bySchool = try school.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try school.run(["add", bySchool, "children"]).status == 0)
-        for (path, value) in [("children.1.full_name", "Amy Smith"), ("children.1.date_of_birth", "2019-05-04"), ("referrer.name", "Sam Teacher"), ("referrer.agency", "Oakfield Primary"),
+        for (path, value) in [("children.1.full_name", "Amy Smith"), ("children.1.date_of_birth", "2019-05-04"), ("household.address", "7 Orchard Way, Worcester WR1 2AB"), ("referrer.name", "Sam Teacher"), ("referrer.agency", "Oakfield Primary"),
                               ("concern.summary", "Flinched when a teacher raised her voice")] {
             #expect(try school.run(["set", bySchool, path, value]).status == 0)
         }

@@ -73,8 +73,13 @@ public enum PersonMatcher {
             score += 5
             reasons.append("same postcode")
         }
-        let rounded = min(99, Int(score.rounded()))
+        var rounded = min(99, Int(score.rounded()))
         guard rounded >= scoreThreshold else { return nil }
+        // Given names a letter apart (Mary and Mark, Harvey and Harley) may be a slip, or twins: said, and never scored high.
+        if let given = givenNameSlip(a, b) {
+            rounded = min(rounded, givenSlipCeiling)
+            reasons.append("the given names differ by a letter (\(given)): check they are not twins or siblings")
+        }
         return PersonMatch(kind: .possible, score: rounded, reasons: reasons)
     }
 
@@ -97,6 +102,22 @@ public enum PersonMatcher {
             }
         }
         return reasons.isEmpty ? nil : HouseholdLink(reasons: reasons)
+    }
+
+    /// The highest score of a match whose given names differ by a slip.
+    public static let givenSlipCeiling = 75
+
+    /// "mary/mark" when the two people's given names (first words, either
+    /// order of the name) differ by a typing slip rather than agree.
+    static func givenNameSlip(_ a: IndexedPerson, _ b: IndexedPerson) -> String? {
+        let wa = words(a.folded), wb = words(b.folded)
+        guard let ga = wa.first, let gb = wb.first, ga != gb else { return nil }
+        // Names in another order: the given name may be the last word.
+        if wb.contains(ga) || wa.contains(gb) { return nil }
+        if a.knownAs.contains(where: { $0.split(separator: " ").first == gb }) || b.knownAs.contains(where: { $0.split(separator: " ").first == ga }) {
+            return nil
+        }
+        return isSlip(ga, gb) ? "\(ga)/\(gb)" : nil
     }
 
     // MARK: Names

@@ -105,10 +105,44 @@ extension FrontDoor {
                 queue.append(found)
             }
         }
-        // Not suggested: already in the group, rejected against any of it, or with another NHS number.
-        result.possible = suggestions.values.filter { !seen.contains($0.0.key) && result.excluded[$0.0.key] == nil && !conflicts($0.0) }
-            .map { ($0.0, $0.1) }.sorted { ($0.match.score, $1.person.key) > ($1.match.score, $0.person.key) }
+        // Not suggested: already in the group, rejected against any of it, or with another NHS number,
+        // nor when the suggestion's own group has another NHS number or a rejection against this one.
+        var possible: [(person: IndexedPerson, match: PersonMatch)] = []
+        for (person, match) in suggestions.values where !seen.contains(person.key) && result.excluded[person.key] == nil && !conflicts(person) {
+            let theirs = try await group(of: person, in: source)
+            if !theirs.nhsNumbers.isEmpty, !result.nhsNumbers.isEmpty, theirs.nhsNumbers.isDisjoint(with: result.nhsNumbers) { continue }
+            if !theirs.members.isDisjoint(with: result.excluded.keys) || !theirs.excluded.isDisjoint(with: seen) { continue }
+            possible.append((person, match))
+        }
+        result.possible = possible.sorted { ($0.match.score, $1.person.key) > ($1.match.score, $0.person.key) }
         return result
+    }
+
+    /// A person's group as far as certain links go (the same NHS number and
+    /// confirmed pairs, no suggestions): its members' keys, their NHS numbers,
+    /// and the people rejected against any of them.
+    static func group(of person: IndexedPerson, in source: PeopleSource) async throws -> (members: Set<String>, nhsNumbers: Set<String>, excluded: Set<String>) {
+        var members: Set<String> = [person.key]
+        var numbers = Set(person.nhsNumber.map { [$0] } ?? [])
+        var excluded = Set<String>()
+        var queue = [person]
+        while !queue.isEmpty, members.count < maximumChain {
+            let next = queue.removeFirst()
+            let links = try await source.links(next.key)
+            for link in links where link.decision == .rejected { excluded.insert(link.other(than: next.key)) }
+            var joined = try await source.neighbours(next).filter { $0.match.kind == .sameNHSNumber && $0.person.role == .child }.map(\.person)
+            for link in links where link.decision == .confirmed {
+                let other = link.other(than: next.key)
+                if let record = other.split(separator: "/").first, let found = try await source.people(String(record)).first(where: { $0.key == other }) {
+                    joined.append(found)
+                }
+            }
+            for found in joined where !excluded.contains(found.key) && members.insert(found.key).inserted {
+                if let number = found.nhsNumber { numbers.insert(number) }
+                queue.append(found)
+            }
+        }
+        return (members, numbers, excluded)
     }
 
     /// The stored index as a `PeopleSource`, each referral's people read once.

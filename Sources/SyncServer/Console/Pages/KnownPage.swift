@@ -53,14 +53,17 @@ struct KnownSection {
     let canMatch: Bool
     let csrf: String
 
+    /// A referral as a row: in words, its times local; `current` when it is the page's own.
+    static func glance(_ referral: ReferralGlance, why: String = "", current: String, local: (String) -> String) -> Glance {
+        Glance(
+            id: referral.id, reference: referral.reference ?? String(referral.id.prefix(13)), submitted: referral.submittedAt.isEmpty ? "" : local(referral.submittedAt),
+            agency: referral.agency ?? "(not given)", rating: referral.rating.flatMap { RAGRating(rawValue: $0)?.title } ?? "not rated",
+            outcome: referral.outcome.flatMap { ReferralOutcome(rawValue: $0)?.title } ?? "not decided",
+            summary: TerminalText.oneLine(referral.summary ?? ""), why: why, current: referral.id == current)
+    }
+
     init(_ related: RelatedReferrals, staff: Staff, local: (String) -> String) {
-        func glance(_ referral: ReferralGlance, why: String = "") -> Glance {
-            Glance(
-                id: referral.id, reference: referral.reference ?? String(referral.id.prefix(13)), submitted: referral.submittedAt.isEmpty ? "" : local(referral.submittedAt),
-                agency: referral.agency ?? "(not given)", rating: referral.rating.flatMap { RAGRating(rawValue: $0)?.title } ?? "not rated",
-                outcome: referral.outcome.flatMap { ReferralOutcome(rawValue: $0)?.title } ?? "not decided",
-                summary: TerminalText.oneLine(referral.summary ?? ""), why: why, current: referral.id == related.id)
-        }
+        func glance(_ referral: ReferralGlance, why: String = "") -> Glance { Self.glance(referral, why: why, current: related.id, local: local) }
         var why: [String: [String]] = [:]
         for child in related.children {
             for match in child.matches where match.kind == .sameNHSNumber || match.kind == .confirmed {
@@ -126,12 +129,7 @@ extension ConsoleRoutes {
         let page = ChronologyPage(
             id: id, reference: related.reference ?? String(id.prefix(13)),
             heading: "Chronology of \(child.name ?? "a child")\(child.dateOfBirth.map { ", born \($0)" } ?? "")",
-            entries: child.chronology.map { referral in section.known.first { $0.id == referral.id } ?? KnownSection.Glance(
-                id: referral.id, reference: referral.reference ?? String(referral.id.prefix(13)), submitted: local(referral.submittedAt),
-                agency: referral.agency ?? "(not given)", rating: referral.rating.flatMap { RAGRating(rawValue: $0)?.title } ?? "not rated",
-                outcome: referral.outcome.flatMap { ReferralOutcome(rawValue: $0)?.title } ?? "not decided",
-                summary: TerminalText.oneLine(referral.summary ?? ""), why: referral.id == id ? "this referral" : "", current: referral.id == id)
-            },
+            entries: child.chronology.map { KnownSection.glance($0, current: id, local: local) },
             zone: authority.timeZone, recent: section.recent, accumulation: section.accumulation)
         return try self.page("chronology", title: page.heading, staff: staff, page)
     }
