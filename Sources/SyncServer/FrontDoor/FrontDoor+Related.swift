@@ -217,16 +217,20 @@ extension FrontDoor {
             .sorted { ($0.submittedAt, $0.id) < ($1.submittedAt, $1.id) }
         let (recent, accumulation) = recentReferrals(
             same: [glance(id)] + Set(children.flatMap { $0.same.map(\.person.record) }).subtracting([id]).map(glance),
-            possible: Set(children.flatMap { $0.possible.map(\.person.record) }).map(glance), now: now)
+            possible: Set(children.flatMap { $0.possible.map(\.person.record) }).map(glance), since: windowStart(now))
         return RelatedReferrals(
             id: id, reference: row.reference, children: relations, household: household, known: known, recent: recent, accumulation: accumulation)
     }
 
+    /// When the accumulation rule's window (`AccumulationRule.months` before `now`) starts.
+    func windowStart(_ now: Date) -> Date {
+        Calendar(identifier: .gregorian).date(byAdding: .month, value: -calendar.authority.accumulationRule.months, to: now) ?? now
+    }
+
     /// The counts and accumulation flag over a child's referrals (`same`,
-    /// this one included) and possible matches within the rule's window.
-    func recentReferrals(same: [ReferralGlance], possible: [ReferralGlance], now: Date) -> (RecentReferrals, String?) {
+    /// this one included) and possible matches submitted since `start` (`windowStart`).
+    func recentReferrals(same: [ReferralGlance], possible: [ReferralGlance], since start: Date) -> (RecentReferrals, String?) {
         let rule = calendar.authority.accumulationRule
-        let start = Calendar(identifier: .gregorian).date(byAdding: .month, value: -rule.months, to: now) ?? now
         func inWindow(_ glance: ReferralGlance) -> Bool { (Timestamp.date(glance.submittedAt) ?? .distantPast) >= start }
         let window = same.filter(inWindow)
         let agencies = Set(window.map { QueueFilter.fold($0.agency ?? "") }.filter { !$0.isEmpty })
@@ -238,11 +242,13 @@ extension FrontDoor {
     func glances(of records: [String], in storage: any SyncStorage) async throws -> [String: ReferralGlance] {
         let rows = try await storage.submittedReferrals(among: records)
         let summaries = try await storage.values(of: "concern.summary", in: records)
-        return Dictionary(rows.map {
-            ($0.id, ReferralGlance(
-                id: $0.id, reference: $0.reference, submittedAt: $0.submittedAt, agency: $0.agency, rating: $0.rating, outcome: $0.outcome,
-                summary: summaries[$0.id]))
-        }, uniquingKeysWith: { first, _ in first })
+        return Dictionary(rows.map { ($0.id, Self.glance($0, summary: summaries[$0.id])) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// A queue row at a glance, with the concern's summary when it was read.
+    static func glance(_ row: SubmittedReferral, summary: String? = nil) -> ReferralGlance {
+        ReferralGlance(
+            id: row.id, reference: row.reference, submittedAt: row.submittedAt, agency: row.agency, rating: row.rating, outcome: row.outcome, summary: summary)
     }
 
     /// For each of `rows` (the queue's referrals), its children's referrals in
@@ -282,16 +288,12 @@ extension FrontDoor {
             needed.formUnion(same)
             needed.formUnion(possible)
         }
-        var glances = Dictionary(rows.map {
-            ($0.id, ReferralGlance(id: $0.id, reference: $0.reference, submittedAt: $0.submittedAt, agency: $0.agency, rating: $0.rating, outcome: $0.outcome, summary: nil))
-        }, uniquingKeysWith: { first, _ in first })
-        for row in try await storage.submittedReferrals(among: needed.subtracting(glances.keys).sorted()) {
-            glances[row.id] = ReferralGlance(
-                id: row.id, reference: row.reference, submittedAt: row.submittedAt, agency: row.agency, rating: row.rating, outcome: row.outcome, summary: nil)
-        }
+        var glances = Dictionary(rows.map { ($0.id, Self.glance($0)) }, uniquingKeysWith: { first, _ in first })
+        for row in try await storage.submittedReferrals(among: needed.subtracting(glances.keys).sorted()) { glances[row.id] = Self.glance(row) }
         if !computed.isEmpty { await people.remember(computed, generation: snapshot.generation) }
+        let start = windowStart(now)
         return matched.mapValues { sets in
-            recentReferrals(same: sets.same.compactMap { glances[$0] }, possible: sets.possible.compactMap { glances[$0] }, now: now)
+            recentReferrals(same: sets.same.compactMap { glances[$0] }, possible: sets.possible.compactMap { glances[$0] }, since: start)
         }
     }
 }
