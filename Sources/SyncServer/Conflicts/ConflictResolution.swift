@@ -11,10 +11,33 @@ struct ConflictResolution {
     var form: ReferralForm { forms.current.union }
     let clock: any WallClock
 
+    /// Settles a conflict and writes its audit entry, in one transaction:
+    /// what both the API (`POST /v1/conflicts/{id}/resolve`, `field
+    /// resolve`) and the console's conflicts page call, so both leave the
+    /// same entry (`auditEvent`).
+    /// - Throws: `APIError` 400 for a bad pick, value or reason, 404 for an
+    ///   unknown conflict, 409 for one already resolved (`SyncStorage.recorded`).
+    func record(_ id: String, _ request: ResolutionRequest, by user: User, device: String, in storage: any SyncStorage) async throws -> ConflictSummary.Resolution {
+        try await storage.recorded { try await resolve(id, request, by: user, device: device, in: $0) } audit: {
+            Self.auditEvent(conflict: id, record: $0.record, $0.resolution, by: user, device: device)
+        }.resolution
+    }
+
+    /// A resolution's audit entry (`resolve`): who, the conflict's referral
+    /// as `record_id` (so the referral's own trail lists it), the conflict,
+    /// the new revision and the device (`web-console` from the console);
+    /// never the value chosen or the reason, which are referral content.
+    static func auditEvent(conflict id: String, record: String, _ resolution: ConflictSummary.Resolution, by user: User, device: String) -> AuditEvent {
+        AuditEvent(at: resolution.at, actor: user.name, action: "resolve", record: record, detail: "conflict=\(id) revision=\(resolution.revision) device=\(device)")
+    }
+
     /// Settles a conflict: the decision is a new revision of the field that
     /// supersedes every candidate; the conflict keeps its candidates, the
-    /// value chosen, who, when and why.
-    func resolve(_ id: String, _ request: ResolutionRequest, by user: User, device: String, in transaction: any SyncTransaction) async throws -> ConflictSummary.Resolution {
+    /// value chosen, who, when and why. Returns the conflict's referral with
+    /// the resolution. Call `record`, which writes the audit entry with it.
+    func resolve(
+        _ id: String, _ request: ResolutionRequest, by user: User, device: String, in transaction: any SyncTransaction
+    ) async throws -> (record: String, resolution: ConflictSummary.Resolution) {
         let reason = request.reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw FrontDoor.Refusal.invalid("A resolution needs a reason, for the record.") }
         guard reason.count <= FrontDoor.maximumReasonLength else {
@@ -44,6 +67,6 @@ struct ConflictResolution {
         try await transaction.setField(record: place.record, path: place.path, ServerField(
             value: value, revision: revision, hlc: stamp, device: device, author: user.name, at: at, conflict: nil))
         try await transaction.markResolved(id, value: value, by: user.name, at: at, reason: reason, revision: revision)
-        return .init(value: value, by: user.name, at: at, reason: reason, revision: revision)
+        return (place.record, .init(value: value, by: user.name, at: at, reason: reason, revision: revision))
     }
 }

@@ -32,9 +32,7 @@ struct ConflictRoutes {
         let (user, device) = try await storage.actingDevice(request, context)
         var request = request
         let body = try await SyncRoutes.decode(ResolutionRequest.self, from: &request)
-        let result = try await storage.recorded { try await resolution.resolve(id, body, by: user, device: device, in: $0) } audit: {
-            AuditEvent(at: $0.at, actor: user.name, action: "resolve", record: nil, detail: "conflict=\(id) revision=\($0.revision) device=\(device)")
-        }
+        let result = try await resolution.record(id, body, by: user, device: device, in: storage)
         context.logger.notice("conflict resolved", metadata: ["conflict": "\(id)", "revision": "\(result.revision)"])
         return try SyncRoutes.json(result)
     }

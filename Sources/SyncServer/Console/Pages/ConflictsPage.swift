@@ -101,13 +101,7 @@ extension ConsoleRoutes {
         }
         let body = ResolutionRequest(pick: pick, value: stored, reason: form.reason ?? "")
         do {
-            let result = try await storage.recorded {
-                try await resolution.resolve(id, body, by: staff.user, device: ConsoleDevice.id, in: $0)
-            } audit: {
-                AuditEvent(
-                    at: $0.at, actor: staff.user.name, action: "resolve", record: conflict?.record,
-                    detail: "conflict=\(id) revision=\($0.revision) device=\(ConsoleDevice.id)")
-            }
+            let result = try await resolution.record(id, body, by: staff.user, device: ConsoleDevice.id, in: storage)
             context.logger.notice("conflict resolved", metadata: ["conflict": "\(id)", "revision": "\(result.revision)", "via": "console"])
             return .redirect(to: "/console/conflicts?done=resolved", type: .normal)
         } catch let error as APIError {
