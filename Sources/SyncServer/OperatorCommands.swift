@@ -91,8 +91,8 @@ struct ShowAudit: AsyncParsableCommand {
         commandName: "show",
         abstract: "Show audit entries, oldest first: the latest --limit of those every given filter selects.",
         discussion: "Entries hold ids, counts and receipt references, never referral content. `audit verify` checks that none was altered.")
-    @Option(help: "Only entries by this actor (a user name, or the name given to --by).") var actor: String?
-    @Option(help: "Only entries of this action: login, push, pull, revoke, wiped, new-epoch, …") var action: String?
+    @Option(help: "Only entries by this actor: a user's name, or for an operator command the operating-system user who ran it.") var actor: String?
+    @Option(help: "Only entries of this action: login, push, pull, resolve, revoke, wiped, denied, add-user, new-epoch, …") var action: String?
     @Option(help: "Only entries about this referral: its id or the start of one.") var record: String?
     @Option(help: "Only entries at or after this time, UTC: 2026-11-23 or 2026-11-23T10:00:00Z.") var since: String?
     @Option(help: "At most this many entries, the latest.") var limit = 100
@@ -186,7 +186,7 @@ struct SetPassword: AsyncParsableCommand {
         let store = try await storage.open()
         let hash = try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: ConsoleSessions.bcryptCost) }
         guard try await store.setPassword(of: name, hash: hash) else { throw OperatorError("There is no user named '\(name)'.") }
-        try await store.audit(AuditEvent(at: Timestamp.string(Date()), actor: "operator", action: "set-password", record: nil, detail: "user=\(name)"))
+        try await store.audit(AuditEvent(at: Timestamp.string(Date()), actor: OperatorActor.current, action: "set-password", record: nil, detail: "user=\(name)"))
         let role = try await store.consoleCredential(name: name)?.user.role
         print("The console password of \(name) is set; their earlier console sessions have ended.")
         if role == .practitioner {
@@ -227,7 +227,7 @@ struct SetTOTP: AsyncParsableCommand {
             throw OperatorError("There is no user named '\(name)'.")
         }
         try await store.audit(AuditEvent(
-            at: Timestamp.string(Date()), actor: "operator", action: remove ? "remove-totp" : "set-totp", record: nil, detail: "user=\(name)"))
+            at: Timestamp.string(Date()), actor: OperatorActor.current, action: remove ? "remove-totp" : "set-totp", record: nil, detail: "user=\(name)"))
         if remove {
             print("\(name) no longer has a second factor; their console sessions have ended.")
         } else {
@@ -257,7 +257,7 @@ struct Export: AsyncParsableCommand {
         let store = try await storage.open()
         let page = try await store.exportPage(since: since, limit: limit)
         let body = try format.render(page, form: try await FormRegistry(storage: store).reload().union, next: "/v1/export?format=\(format.rawValue)&since=\(page.cursor)&limit=\(limit)")
-        try await store.audit(ExportRoutes.auditEvent(page, format: format, since: since, actor: "operator", at: Timestamp.string(Date())))
+        try await store.audit(ExportRoutes.auditEvent(page, format: format, since: since, actor: OperatorActor.current, at: Timestamp.string(Date())))
         FileHandle.standardOutput.write(body)
         FileHandle.standardError.write(Data("Exported \(page.referrals.count) referral(s); next cursor \(page.cursor)\(page.more ? " (more waiting)" : "").\n".utf8))
     }

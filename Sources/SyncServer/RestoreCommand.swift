@@ -40,7 +40,7 @@ struct Restore: AsyncParsableCommand {
         if !force, let postgres = store as? PostgresStorage, case let count = try await postgres.servingSessions(), count > 0 {
             throw Self.inUse(by: "\(count) connection(s) of a running sync-server serve")
         }
-        let epoch = try await store.startNewEpoch(at: now)
+        let epoch = try await store.startNewEpoch(by: OperatorActor.current, at: now)
         let end = try await store.identity().end
         print("The server's log ends at revision \(end); its new epoch is \(epoch). Each device pulls it from the start on its next sync and sends back what it holds that the server lacks.")
         if let kept { print("The database it replaced is kept as \(kept).") }

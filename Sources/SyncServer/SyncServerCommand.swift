@@ -241,7 +241,8 @@ struct AddUser: AsyncParsableCommand {
         }
         let token = Tokens.make()
         do {
-            _ = try await storage.open(creatingIfMissing: true).addUser(name: trimmed, role: role, tokenHash: Tokens.hash(token), at: Timestamp.string(Date()))
+            _ = try await storage.open(creatingIfMissing: true).addUser(
+                name: trimmed, role: role, tokenHash: Tokens.hash(token), by: OperatorActor.current, at: Timestamp.string(Date()))
         } catch let error as StorageError {
             throw OperatorError(error.description)
         }
@@ -286,7 +287,7 @@ struct RevokeDevice: AsyncParsableCommand {
             """)
     @Argument(help: "The device's id, or a start of it that no other device's id has (shown by `field login` and `sync-server device list`).")
     var id: String
-    @Option(help: "Who revokes it, for the audit trail.") var by = "operator"
+    @OptionGroup var reason: ReasonOption
     @Flag(help: "For a laptop still in its owner's hands (a leaver): the server takes the changes of its submitted referrals at its next contact, then it erases; drafts are erased.")
     var sendSubmittedFirst = false
     @OptionGroup var storage: StorageOptions
@@ -295,7 +296,7 @@ struct RevokeDevice: AsyncParsableCommand {
         let store = try await storage.open()
         let device = try await DevicePrefix.resolve(id, in: store)
         let mode: RevokeMode = sendSubmittedFirst ? .sendSubmitted : .erase
-        switch try await store.revoke(device: device, by: by, at: Timestamp.string(Date()), mode: mode) {
+        switch try await store.revoke(device: device, by: OperatorActor.current, reason: reason.reason, at: Timestamp.string(Date()), mode: mode) {
         case .noSuchDevice:
             throw OperatorError("There is no device with id '\(device)'.")
         case .alreadyRevoked(let at, let by):

@@ -14,12 +14,13 @@ struct RotateToken: AsyncParsableCommand {
             (`field login --server URL --token NEW`); nothing it has not sent is lost.
             """)
     @Argument(help: "The user's name.") var name: String
-    @Option(help: "Who rotates it, for the audit trail.") var by = "operator"
+    @OptionGroup var reason: ReasonOption
     @OptionGroup var storage: StorageOptions
 
     func run() async throws {
         let token = Tokens.make()
-        guard try await storage.open().replaceToken(of: name, tokenHash: Tokens.hash(token), by: by, at: Timestamp.string(Date())) else {
+        guard try await storage.open().replaceToken(
+            of: name, tokenHash: Tokens.hash(token), by: OperatorActor.current, reason: reason.reason, at: Timestamp.string(Date())) else {
             throw OperatorError("There is no user named '\(name)'.")
         }
         print(token)
@@ -40,11 +41,11 @@ struct DisableUser: AsyncParsableCommand {
             it as well (`sync-server device revoke`).
             """)
     @Argument(help: "The user's name.") var name: String
-    @Option(help: "Who disables the user, for the audit trail.") var by = "operator"
+    @OptionGroup var reason: ReasonOption
     @OptionGroup var storage: StorageOptions
 
     func run() async throws {
-        switch try await storage.open().setDisabled(true, user: name, by: by, at: Timestamp.string(Date())) {
+        switch try await storage.open().setDisabled(true, user: name, by: OperatorActor.current, reason: reason.reason, at: Timestamp.string(Date())) {
         case .noSuchUser: throw OperatorError("There is no user named '\(name)'.")
         case .unchanged: print("\(name) was already disabled; nothing changed.")
         case .changed: print("\(name) is disabled: their console sessions have ended and their devices are refused.")
@@ -59,11 +60,11 @@ struct EnableUser: AsyncParsableCommand {
         abstract: "Let a disabled user sign in again, with the token and password they had.",
         discussion: "Their devices' next sync sends what waited on them.")
     @Argument(help: "The user's name.") var name: String
-    @Option(help: "Who enables the user, for the audit trail.") var by = "operator"
+    @OptionGroup var reason: ReasonOption
     @OptionGroup var storage: StorageOptions
 
     func run() async throws {
-        switch try await storage.open().setDisabled(false, user: name, by: by, at: Timestamp.string(Date())) {
+        switch try await storage.open().setDisabled(false, user: name, by: OperatorActor.current, reason: reason.reason, at: Timestamp.string(Date())) {
         case .noSuchUser: throw OperatorError("There is no user named '\(name)'.")
         case .unchanged: print("\(name) was not disabled; nothing changed.")
         case .changed: print("\(name) is enabled again.")
@@ -82,11 +83,11 @@ struct SetRole: AsyncParsableCommand {
             """)
     @Argument(help: "The user's name.") var name: String
     @Argument(help: "practitioner, intake or admin.") var role: Role
-    @Option(help: "Who changes the role, for the audit trail.") var by = "operator"
+    @OptionGroup var reason: ReasonOption
     @OptionGroup var storage: StorageOptions
 
     func run() async throws {
-        switch try await storage.open().setRole(of: name, to: role, by: by, at: Timestamp.string(Date())) {
+        switch try await storage.open().setRole(of: name, to: role, by: OperatorActor.current, reason: reason.reason, at: Timestamp.string(Date())) {
         case .noSuchUser: throw OperatorError("There is no user named '\(name)'.")
         case .unchanged: print("\(name) already is \(role.rawValue); nothing changed.")
         case .changed(let previous): print("\(name) is now \(role.rawValue) (was \(previous ?? "?")); their console sessions have ended.")

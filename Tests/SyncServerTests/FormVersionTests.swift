@@ -76,7 +76,10 @@ struct FormVersionTests {
         let retype = try server.commandWithErrors(["form", "publish", retyped])
         #expect(retype.status != 0 && retype.error.contains("'children.*.school' is text in earlier versions"), "\(retype.error)")
         let list = try server.command(["form", "list"])
-        #expect(list.output.split(separator: "\n").count == 3 && list.output.contains("amy"), "\(list.output)")
+        #expect(list.output.split(separator: "\n").count == 3 && list.output.contains(" \(ServerProcess.operatingSystemUser) "), "\(list.output)")
+        // Who published is the operating-system user; what --by said is the entry's reason.
+        let publish = try server.command(["audit", "show", "--action", "form-publish"]).output
+        #expect(publish.contains(" \(ServerProcess.operatingSystemUser) ") && publish.hasSuffix("reason=amy"), "\(publish)")
 
         // The device fetches version 2 on its next sync; the old draft stays on 1.
         #expect(try field("sync").contains("The server published form version 2"))

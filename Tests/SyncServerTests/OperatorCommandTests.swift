@@ -65,7 +65,10 @@ struct OperatorCommandTests {
         await #expect(throws: SyncError.revoked(WipeReport())) { try await laptop.sync() }
         let after = try server.commandWithErrors(["device", "list", "--user", "jane"]).output
         let laptopLine = after.split(separator: "\n").first { $0.hasPrefix(laptop.store.deviceID) } ?? ""
-        #expect(laptopLine.contains(" wiped ") && laptopLine.contains("(revoked ") && laptopLine.hasSuffix("by team manager)"), "\(laptopLine)")
+        #expect(laptopLine.contains(" wiped ") && laptopLine.contains("(revoked ") && laptopLine.hasSuffix("by \(ServerProcess.operatingSystemUser))"), "\(laptopLine)")
+        // The operating-system user is the actor; what --by said is the reason, never instead of it.
+        let entry = try server.command(["audit", "show", "--action", "revoke"]).output
+        #expect(entry.contains(" \(ServerProcess.operatingSystemUser) ") && entry.hasSuffix("reason=team manager") && !entry.contains(" operator "), "\(entry)")
     }
 
     @Test("an ambiguous, unknown or malformed device id gets one sentence and exit 1")
@@ -86,7 +89,7 @@ struct OperatorCommandTests {
         // A repeat revoke says it was already done, and changes nothing.
         let again = try server.commandWithErrors(["device", "revoke", "01a20000-0000-4000-8000-000000000001", "--by", "someone else"])
         #expect(again.status == 0 && again.output.hasPrefix("Device 01a20000-0000-4000-8000-000000000001 was already revoked at ")
-                && again.output.hasSuffix(" by operator; nothing changed."), "\(again.output)")
+                && again.output.hasSuffix(" by \(ServerProcess.operatingSystemUser); nothing changed."), "\(again.output)")
         let last = try server.commandWithErrors(["device", "revoke", "01a20000-0000-4000-8000-0000000000"])
         #expect(last.status == 1, "still two ids start so, revoked or not")
     }
@@ -108,14 +111,14 @@ struct OperatorCommandTests {
         }
         let everything = try show([])
         #expect(everything[0].hasPrefix("#") && everything[0].contains("ACTION") && everything[0].contains("DETAIL"))
-        #expect(everything.count >= 4)  // header, login, push, revoke
+        #expect(everything.count >= 5)  // header, add-user, login, push, revoke
         #expect(!everything.joined().contains("stepfather"))
         let pushes = try show(["--actor", "jane", "--action", "push"])
         #expect(pushes.count == 2 && pushes[1].contains("records=\(record.lowercased)"))
         let aboutRecord = try show(["--record", String(record.lowercased.prefix(8))])
         #expect(aboutRecord.count == 2 && aboutRecord[1].contains(" push "))
         let revokes = try show(["--action", "revoke"])
-        #expect(revokes.count == 2 && revokes[1].contains("operator") && revokes[1].contains("device=\(laptop.store.deviceID)"))
+        #expect(revokes.count == 2 && revokes[1].contains(" \(ServerProcess.operatingSystemUser) ") && revokes[1].contains("device=\(laptop.store.deviceID)"))
         let latest = try show(["--limit", "1"])
         #expect(latest.count == 2 && latest[1].contains(" revoke "))
         // The server stamps pushes with its (pinned) clock; the operator's revoke has the machine's.

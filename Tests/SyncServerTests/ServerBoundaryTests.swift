@@ -233,7 +233,7 @@ struct AuditTrailTests {
 
         #expect(try server.chainAudit())
         let actions = try await server.database.strings("SELECT action FROM audit ORDER BY id").compactMap { $0 }
-        #expect(actions.starts(with: ["login", "login", "push"]))
+        #expect(actions.starts(with: ["add-user", "login", "add-user", "login", "push"]), "\(actions)")
         #expect(actions.contains("read") && actions.contains("acknowledge"))
         #expect(try await server.database.int("SELECT count(*) FROM audit WHERE detail LIKE '%Words%'") == 0)
         let (intact, message) = try verify(server)

@@ -243,6 +243,13 @@ final class ServerProcess: @unchecked Sendable {
         return (termination.status, output.trimmingCharacters(in: .whitespacesAndNewlines), error.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
+    /// The operating-system user these tests run as: the actor of every
+    /// operator command's audit entry (`getpwuid(geteuid())`, else `$USER`).
+    static var operatingSystemUser: String {
+        if let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name { return String(cString: name) }
+        return ProcessInfo.processInfo.environment["USER"] ?? "unknown"
+    }
+
     /// Adds a user through the real command and returns the token it printed.
     func addUser(_ name: String, role: Role = .practitioner) throws -> String {
         let (status, token) = try command(["user", "add", name, "--role", role.rawValue])

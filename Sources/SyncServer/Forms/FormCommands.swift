@@ -23,7 +23,7 @@ struct PublishForm: AsyncParsableCommand {
             (`field upgrade`), and its values stay in the history and the export. Publishing is an audit entry.
             """)
     @Argument(help: "The form file (JSON).") var file: String
-    @Option(help: "Who publishes, for the audit trail.") var by = "operator"
+    @OptionGroup var reason: ReasonOption
     @Flag(help: "Check the file against the published versions and say what it would change, without publishing.") var dryRun = false
     @OptionGroup var storage: StorageOptions
 
@@ -49,7 +49,7 @@ struct PublishForm: AsyncParsableCommand {
         do {
             try await store.publishForm(PublishedForm(
                 version: form.version, document: String(decoding: document.encoded(), as: UTF8.self), digest: document.digest,
-                publishedAt: Timestamp.string(Date()), publishedBy: by))
+                publishedAt: Timestamp.string(Date()), publishedBy: OperatorActor.current), reason: reason.reason)
         } catch let error as StorageError {
             throw OperatorError(error.description)
         }

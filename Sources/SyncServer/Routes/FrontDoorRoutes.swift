@@ -52,7 +52,7 @@ struct FrontDoorRoutes {
         guard let mode = RevokeMode(rawValue: body.mode ?? RevokeMode.erase.rawValue) else {
             throw APIError(.badRequest, "'mode' must be erase or send-submitted; got '\(body.mode!.prefix(40))'.")
         }
-        switch try await storage.revoke(device: id, by: context.user!.name, at: Timestamp.string(frontDoor.clock.now()), mode: mode) {
+        switch try await storage.revoke(device: id, by: context.user!.name, reason: nil, at: Timestamp.string(frontDoor.clock.now()), mode: mode) {
         case .noSuchDevice:
             throw APIError(.notFound, "No device has id '\(id.prefix(40))'.")
         case .alreadyRevoked(let at, let by):

@@ -6,18 +6,18 @@ import SyncCore
 /// transaction with its audit entry and with the end of what the old access
 /// gave (console sessions, devices' tokens).
 extension SQLStore {
-    func replaceToken(of name: String, tokenHash: String, by: String, at: String) async throws -> Bool {
+    func replaceToken(of name: String, tokenHash: String, by: String, reason: String?, at: String) async throws -> Bool {
         try await writing { transaction in
             guard let id = try await transaction.sql.rows(
                 "UPDATE users SET token_hash = $1 WHERE name = $2 RETURNING id", [.text(tokenHash), .text(name)]).first?.int("id")
             else { return false }
             try await Self.endSignIns(of: id, devices: true, in: transaction)
-            try await transaction.audit(AuditEvent(at: at, actor: by, action: "rotate-token", record: nil, detail: "user=\(name)"))
+            try await transaction.audit(AuditEvent(at: at, actor: by, action: "rotate-token", record: nil, detail: OperatorActor.detail("user=\(name)", reason: reason)))
             return true
         }
     }
 
-    func setDisabled(_ disabled: Bool, user name: String, by: String, at: String) async throws -> AccessChange {
+    func setDisabled(_ disabled: Bool, user name: String, by: String, reason: String?, at: String) async throws -> AccessChange {
         try await writing { transaction in
             guard let row = try await transaction.sql.rows("SELECT id, disabled_at FROM users WHERE name = $1", [.text(name)]).first,
                 let id = try row.int("id")
@@ -31,12 +31,13 @@ extension SQLStore {
                 try await transaction.sql.run("UPDATE users SET disabled_at = NULL, disabled_by = NULL WHERE id = $1", [.int(id)])
             }
             try await transaction.audit(AuditEvent(
-                at: at, actor: by, action: disabled ? "disable-user" : "enable-user", record: nil, detail: "user=\(name)"))
+                at: at, actor: by, action: disabled ? "disable-user" : "enable-user", record: nil,
+                detail: OperatorActor.detail("user=\(name)", reason: reason)))
             return .changed(previous: since)
         }
     }
 
-    func setRole(of name: String, to role: Role, by: String, at: String) async throws -> AccessChange {
+    func setRole(of name: String, to role: Role, by: String, reason: String?, at: String) async throws -> AccessChange {
         try await writing { transaction in
             guard let row = try await transaction.sql.rows("SELECT id, role FROM users WHERE name = $1", [.text(name)]).first,
                 let id = try row.int("id"), let previous = try row.text("role")
@@ -45,7 +46,7 @@ extension SQLStore {
             try await transaction.sql.run("UPDATE users SET role = $1 WHERE id = $2", [.text(role.rawValue), .int(id)])
             try await Self.endSignIns(of: id, devices: false, in: transaction)
             try await transaction.audit(AuditEvent(
-                at: at, actor: by, action: "set-role", record: nil, detail: "user=\(name) from=\(previous) to=\(role.rawValue)"))
+                at: at, actor: by, action: "set-role", record: nil, detail: OperatorActor.detail("user=\(name) from=\(previous) to=\(role.rawValue)", reason: reason)))
             return .changed(previous: previous)
         }
     }

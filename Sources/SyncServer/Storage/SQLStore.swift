@@ -43,7 +43,7 @@ extension SQLStore {
         }
     }
 
-    func publishForm(_ form: PublishedForm) async throws {
+    func publishForm(_ form: PublishedForm, reason: String?) async throws {
         try await writing { transaction in
             // Publishes are taken in turn (the audit trail's turn), so two
             // operators publishing at once get a clear refusal, not a key error.
@@ -55,7 +55,7 @@ extension SQLStore {
                 [.int(Int64(form.version)), .text(form.document), .text(form.digest), .text(form.publishedAt), .text(form.publishedBy)])
             try await transaction.audit(AuditEvent(
                 at: form.publishedAt, actor: form.publishedBy, action: "form-publish", record: nil,
-                detail: "version=\(form.version) sha256=\(form.digest)"))
+                detail: OperatorActor.detail("version=\(form.version) sha256=\(form.digest)", reason: reason)))
         }
     }
 
@@ -65,7 +65,7 @@ extension SQLStore {
     /// it again, in seconds (`device list` shows it to the minute).
     static var lastSyncResolution: TimeInterval { 60 }
 
-    func addUser(name: String, role: Role, tokenHash: String, at: String) async throws -> User {
+    func addUser(name: String, role: Role, tokenHash: String, by: String, at: String) async throws -> User {
         try await writing { transaction in
             // Users are added in turn, so two operators adding one name get a
             // clear refusal, not a key error.
@@ -76,6 +76,7 @@ extension SQLStore {
             let id = try await transaction.sql.rows(
                 "INSERT INTO users (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
                 [.text(name), .text(role.rawValue), .text(tokenHash), .text(at)])[0].int("id")!
+            try await transaction.audit(AuditEvent(at: at, actor: by, action: "add-user", record: nil, detail: "user=\(name) role=\(role.rawValue)"))
             return User(id: id, name: name, role: role)
         }
     }
@@ -141,7 +142,7 @@ extension SQLStore {
         try await connected { try await $0.rows("SELECT max(seq) AS last FROM applied WHERE device_id = $1", [.text(device)]).first?.int("last") }
     }
 
-    func revoke(device: String, by: String, at: String, mode: RevokeMode) async throws -> RevokeOutcome {
+    func revoke(device: String, by: String, reason: String?, at: String, mode: RevokeMode) async throws -> RevokeOutcome {
         try await writing { transaction in
             guard let row = try await transaction.sql.rows("SELECT revoked_at, revoked_by FROM devices WHERE id = $1", [.text(device)]).first
             else { return .noSuchDevice }
@@ -149,7 +150,8 @@ extension SQLStore {
             try await transaction.sql.run(
                 "UPDATE devices SET revoked_at = $1, revoked_by = $2, revoke_mode = $3 WHERE id = $4",
                 [.text(at), .text(by), .text(mode.rawValue), .text(device)])
-            try await transaction.audit(AuditEvent(at: at, actor: by, action: "revoke", record: nil, detail: "device=\(device) mode=\(mode.rawValue)"))
+            try await transaction.audit(AuditEvent(
+                at: at, actor: by, action: "revoke", record: nil, detail: OperatorActor.detail("device=\(device) mode=\(mode.rawValue)", reason: reason)))
             return .revoked
         }
     }
@@ -229,11 +231,11 @@ extension SQLStore {
         ServerIdentity(epoch: try row.text("epoch")!, end: try row.int("last") ?? 0, formVersion: Int(try row.int("form_version") ?? 1), formDigest: try row.text("form_digest"))
     }
 
-    func startNewEpoch(at: String) async throws -> String {
+    func startNewEpoch(by: String, at: String) async throws -> String {
         try await writing { transaction in
             let epoch = UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
             try await transaction.sql.run("UPDATE server_identity SET epoch = $1, since = $2 WHERE id = 1", [.text(epoch), .text(at)])
-            try await transaction.audit(AuditEvent(at: at, actor: "operator", action: "new-epoch", record: nil, detail: "epoch=\(epoch)"))
+            try await transaction.audit(AuditEvent(at: at, actor: by, action: "new-epoch", record: nil, detail: "epoch=\(epoch)"))
             return epoch
         }
     }

@@ -236,7 +236,7 @@ struct StoreMigration {
         let epoch = try await session.query("SELECT epoch FROM server_identity WHERE id = 1").first?.text("epoch")
         let summary = counts.filter { Self.named.contains($0.table) }.map { "\($0.table)=\($0.count)" }.joined(separator: " ")
         try await PostgresTransaction(session: session).appendChained(AuditEvent(
-            at: at, actor: "operator", action: "migrate-store", record: nil,
+            at: at, actor: OperatorActor.current, action: "migrate-store", record: nil,
             detail: "store migrated from SQLite: \(summary) end=\(end) checksum=\(checksum.prefix(16))"))
         guard case .intact(let entries) = try await Self.verifyAudit(session) else {
             throw OperatorError("The audit trail of \(targetName) did not verify after its migrate-store entry, so nothing was written.")

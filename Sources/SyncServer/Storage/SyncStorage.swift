@@ -149,7 +149,10 @@ struct StoredOutcome: Sendable, Equatable {
 /// access, PostgreSQL's go through postgres-nio's async queries. Errors
 /// are the backend's (`DatabaseError`, `PSQLError`) or `StorageError`.
 protocol SyncStorage: Sendable {
-    func addUser(name: String, role: Role, tokenHash: String, at: String) async throws -> User
+    /// Adds a user, in one transaction with its `add-user` audit entry by
+    /// `by` (the operating-system user running `sync-server user add`).
+    /// Throws `StorageError.duplicateUser` when the name is taken.
+    func addUser(name: String, role: Role, tokenHash: String, by: String, at: String) async throws -> User
     /// The user a token hash (SHA-256 hex) belongs to, as a user's own token
     /// or as a device's, and whether `device` (the request's `Field-Device`)
     /// is revoked: what authentication needs, in one statement. Nil when no
@@ -170,8 +173,8 @@ protocol SyncStorage: Sendable {
     /// The log's epoch and end, read together.
     func identity() async throws -> ServerIdentity
     /// Gives the log a new epoch (after a restore): every device reconciles
-    /// on its next sync. Returns the new epoch.
-    func startNewEpoch(at: String) async throws -> String
+    /// on its next sync. Audited as `new-epoch` by `by`. Returns the new epoch.
+    func startNewEpoch(by: String, at: String) async throws -> String
     /// Runs `body` in one write transaction, committed durably before it returns.
     func write<T>(_ body: (any SyncTransaction) async throws -> T) async throws -> T
     /// One push batch in one transaction, committed durably before it
@@ -193,10 +196,11 @@ protocol SyncStorage: Sendable {
     func recordPull(audit: AuditEvent?, syncOf device: String?, user: Int64, at: String) async throws
     /// The published form versions (2 and on), oldest first.
     func publishedForms() async throws -> [PublishedForm]
-    /// Stores `form` as the next version, with its audit entry, in one
-    /// transaction. Throws `StorageError.formVersionTaken` when the newest
+    /// Stores `form` as the next version, with its audit entry
+    /// (`form-publish` by `form.publishedBy`, with `reason` when given), in
+    /// one transaction. Throws `StorageError.formVersionTaken` when the newest
     /// version is no longer `form.version - 1` (another publish came first).
-    func publishForm(_ form: PublishedForm) async throws
+    func publishForm(_ form: PublishedForm, reason: String?) async throws
     /// Submitted referrals, oldest submission first.
     func submittedReferrals() async throws -> [SubmittedReferral]
     /// The NHS numbers the children of submitted referrals carry (removed
@@ -256,9 +260,12 @@ protocol SyncStorage: Sendable {
     func conflicts(all: Bool) async throws -> [ConflictSummary]
     /// Appends to the hash-chained audit trail in a transaction of its own.
     func audit(_ event: AuditEvent) async throws
-    /// Revokes a device, in one transaction with its `revoke` audit entry;
-    /// a device revoked before is left as it was.
-    func revoke(device: String, by: String, at: String, mode: RevokeMode) async throws -> RevokeOutcome
+    /// Revokes a device, in one transaction with its `revoke` audit entry,
+    /// the one entry the API, the console and `sync-server device revoke`
+    /// all leave: `by` is its actor (the staff member, or the operating-system
+    /// user for the command) and `reason` what the operator gave (`--reason`).
+    /// A device revoked before is left as it was, and nothing is audited.
+    func revoke(device: String, by: String, reason: String?, at: String, mode: RevokeMode) async throws -> RevokeOutcome
     func isRevoked(device: String) async throws -> Bool
     /// The device's revocation: nil when it is not revoked (or unknown),
     /// `wiped` once it has erased, else its `RevokeMode`'s raw value.
@@ -271,17 +278,18 @@ protocol SyncStorage: Sendable {
     /// Replaces a user's token hash, in one transaction with what the old
     /// token gave: the user's console sessions end and their devices' own
     /// tokens stop working (each device logs in again with the new token;
-    /// what it has not sent stays on it). Audited as `rotate-token` by `by`.
-    /// False if there is no such user.
-    func replaceToken(of name: String, tokenHash: String, by: String, at: String) async throws -> Bool
+    /// what it has not sent stays on it). Audited as `rotate-token` by `by`
+    /// (the operating-system user), with `reason` when given. False if there is no such user.
+    func replaceToken(of name: String, tokenHash: String, by: String, reason: String?, at: String) async throws -> Bool
     /// Disables (`disabled: true`) or enables the user named `name`. A
     /// disabled user's console sessions end in the same transaction, and
     /// every request with their token or their devices' is refused (403)
-    /// until they are enabled. Audited as `disable-user`/`enable-user`.
-    func setDisabled(_ disabled: Bool, user name: String, by: String, at: String) async throws -> AccessChange
+    /// until they are enabled. Audited as `disable-user`/`enable-user` by
+    /// `by`, with `reason` when given; `by` is also the user's `disabled_by`.
+    func setDisabled(_ disabled: Bool, user name: String, by: String, reason: String?, at: String) async throws -> AccessChange
     /// Gives the user named `name` another role; their console sessions end
-    /// (the pages they may see change). Audited as `set-role`.
-    func setRole(of name: String, to role: Role, by: String, at: String) async throws -> AccessChange
+    /// (the pages they may see change). Audited as `set-role` by `by`, with `reason` when given.
+    func setRole(of name: String, to role: Role, by: String, reason: String?, at: String) async throws -> AccessChange
     /// Walks the whole audit chain, once every entry committed so far is on it.
     func verifyAudit() async throws -> AuditTrail.Verification
     /// Every user, by name (never their token hashes).

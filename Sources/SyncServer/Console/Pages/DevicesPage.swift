@@ -95,7 +95,7 @@ extension ConsoleRoutes {
         guard let mode = RevokeMode(rawValue: form.mode ?? RevokeMode.erase.rawValue) else {
             throw ConsoleError(.badRequest, "'\(form.mode!.prefix(40))' is not a way to revoke (erase or send-submitted); nothing was changed.", staff: staff)
         }
-        switch try await storage.revoke(device: id, by: staff.user.name, at: Timestamp.string(clock.now()), mode: mode) {
+        switch try await storage.revoke(device: id, by: staff.user.name, reason: nil, at: Timestamp.string(clock.now()), mode: mode) {
         case .noSuchDevice:
             throw ConsoleError(.notFound, "No device has id '\(id.prefix(40))'.", staff: staff)
         case .alreadyRevoked(let at, let by):
