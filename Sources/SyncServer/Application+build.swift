@@ -27,13 +27,18 @@ struct ServerConfiguration {
     var console = ConsoleConfiguration()
     /// Timeouts and the per-address cap on connections.
     var connections = ConnectionLimits()
+    /// The limiter of refusals written to the audit trail (`DeniedAttempts`);
+    /// `serve` makes one on its clock, to write what it holds when it stops.
+    /// Nil: `buildApplication` makes its own.
+    var deniedAttempts: DeniedAttempts?
 }
 
 /// Builds the application `serve` runs, with its routes and middleware.
 func buildApplication(
     _ configuration: ServerConfiguration, storage: any SyncStorage, metrics: ServerMetrics, logger: Logger
 ) throws -> some ApplicationProtocol {
-    let router = buildRouter(configuration, storage: storage, metrics: metrics)
+    let deniedAudit = DeniedAudit(storage: storage, attempts: configuration.deniedAttempts ?? DeniedAttempts(clock: configuration.clock))
+    let router = buildRouter(configuration, storage: storage, metrics: metrics, deniedAudit: deniedAudit)
     let scheme = configuration.tls == nil ? "http" : "https"
     let http1 = configuration.connections.http1Configuration(AddressConnections())
     return Application(
@@ -44,13 +49,25 @@ func buildApplication(
             // Tests and scripts start the server on port 0 and read the real one here.
             let port = channel.localAddress?.port ?? configuration.port
             FileHandle.standardOutput.write(Data("listening on \(scheme)://\(configuration.host):\(port)\n".utf8))
+            // A flood's "… and K more denied" is written soon after its window closes, even if no one calls again.
+            Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(DeniedAudit.sweepInterval))
+                    await deniedAudit.sweep(logger: logger)
+                }
+            }
         },
         logger: logger)
 }
 
 /// Every route and its middleware. `router.routes` is the list
 /// `docs/openapi.yaml` is checked against (OpenAPITests).
-func buildRouter(_ configuration: ServerConfiguration, storage: any SyncStorage, metrics: ServerMetrics) -> Router<SyncRequestContext> {
+/// - Parameter deniedAudit: where refusals on referral, export and staff
+///   routes are audited; nil for one of its own on the configuration's clock.
+func buildRouter(
+    _ configuration: ServerConfiguration, storage: any SyncStorage, metrics: ServerMetrics, deniedAudit: DeniedAudit? = nil
+) -> Router<SyncRequestContext> {
+    let deniedAudit = deniedAudit ?? DeniedAudit(storage: storage, attempts: configuration.deniedAttempts ?? DeniedAttempts(clock: configuration.clock))
     let router = Router(context: SyncRequestContext.self)
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: RequestLogMiddleware())
@@ -67,7 +84,9 @@ func buildRouter(_ configuration: ServerConfiguration, storage: any SyncStorage,
     let limiter = AuthFailureLimiter(limit: configuration.authFailureLimit, window: configuration.authFailureWindow, clock: configuration.clock)
     let addressLimiter = AuthFailureLimiter(
         limit: configuration.authFailureAddressLimit, window: configuration.authFailureWindow, clock: configuration.clock)
-    let api = router.group("v1").add(middleware: AuthenticationMiddleware(storage: storage, limiter: limiter, addressLimiter: addressLimiter))
+    // Refusals are audited outside authentication, so its 401s and 403s are too.
+    let api = router.group("v1").add(middleware: DeniedAuditMiddleware(audit: deniedAudit))
+        .add(middleware: AuthenticationMiddleware(storage: storage, limiter: limiter, addressLimiter: addressLimiter))
     SyncRoutes(storage: storage, engine: engine, forms: forms, metrics: metrics).add(to: api)
     FormRoutes(storage: storage, forms: forms).add(to: api)
     let frontDoor = FrontDoor(forms: forms, clock: configuration.clock, authority: configuration.authority)
@@ -84,7 +103,7 @@ func buildRouter(_ configuration: ServerConfiguration, storage: any SyncStorage,
             addressLimiter: addressLimiter),
         frontDoor: frontDoor,
         resolution: ConflictResolution(forms: forms, clock: configuration.clock),
-        calendar: WorkingCalendar(authority: configuration.authority), authority: configuration.authority
+        calendar: WorkingCalendar(authority: configuration.authority), authority: configuration.authority, deniedAudit: deniedAudit
     ).add(to: router)
     // Added last, so it wraps only the not-found responder: a request no route took.
     router.add(middleware: UnroutedMiddleware(routes: router.routes.map { ($0.method, $0.path.description) }))

@@ -200,6 +200,7 @@ struct Serve: AsyncParsableCommand {
             // With a seed too, ids (conflicts, receipts) repeat from run to run.
             configuration.ids = UUIDv7Generator(clock: clock, seed: ProcessInfo.processInfo.environment["SYNC_SERVER_TEST_SEED"].flatMap(UInt64.init))
         }
+        configuration.deniedAttempts = DeniedAttempts(clock: configuration.clock)
         let store = try await storage.open(creatingIfMissing: true, chaining: .sequencer, serving: true)
         // Referrals submitted before each had its own reference get one now (docs/intake.md, "References").
         try await PushEngine(clock: configuration.clock, ids: configuration.ids).giveMissingReferences(in: store)
@@ -207,6 +208,8 @@ struct Serve: AsyncParsableCommand {
         try await store.indexUnindexedReferrals()
         let app = try buildApplication(configuration, storage: store, metrics: ServerMetrics(registry: registry), logger: logger)
         try await app.runService()
+        // Refusals counted but not yet written (a flood's "… and K more denied") are written before the process ends.
+        await DeniedAudit(storage: store, attempts: configuration.deniedAttempts!).sweep(all: true, logger: logger)
         // The last requests' audit entries are chained before the process
         // ends (PostgreSQL chains them just after their commits); with
         // PostgreSQL unreachable, they wait for the next start.

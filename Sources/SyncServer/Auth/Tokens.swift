@@ -40,6 +40,9 @@ struct SyncRequestContext: RequestContext {
     var signedInDevice: String?
     /// The peer's address, the rate limiter's key when there is no `Field-Device`.
     let remoteAddress: String?
+    /// Who the request proved to be, shared by every copy of this context:
+    /// what the audit entry of a refusal names (`DeniedAuditMiddleware`).
+    let caller = Caller()
 
     init(source: Source) {
         coreContext = .init(source: source)
@@ -102,6 +105,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
             }
             throw failure
         }
+        // A valid token names its user, in the audit entry of any refusal that follows.
+        context.caller.name = signIn.user.name
         // A device's token works for that device only.
         if let device = signIn.tokenDevice, named != device {
             throw failed("This token belongs to another device; send it with that device's Field-Device header.")

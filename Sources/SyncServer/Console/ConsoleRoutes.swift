@@ -19,11 +19,14 @@ struct ConsoleRoutes {
     let resolution: ConflictResolution
     let calendar: WorkingCalendar
     let authority: Authority
+    /// Where a refused page (no session, another role, a referral not there, a missing CSRF token) is audited.
+    let deniedAudit: DeniedAudit
 
     var clock: any WallClock { frontDoor.clock }
 
     func add(to router: Router<SyncRequestContext>) {
-        let console = router.group("console").add(middleware: ConsoleMiddleware())
+        // Inside the error pages' middleware, so the refusals are seen as they are thrown.
+        let console = router.group("console").add(middleware: ConsoleMiddleware()).add(middleware: DeniedAuditMiddleware(audit: deniedAudit))
         console.get(use: home)
         console.get("style.css", use: style)
         console.get("sign-in", use: signInPage)
@@ -63,7 +66,7 @@ struct ConsoleRoutes {
     func staffForm<F: Decodable>(
         _ type: F.Type, _ request: Request, _ context: SyncRequestContext, roles: Set<Role>, csrf: (F) -> String?
     ) async throws -> (Staff, String, F) {
-        let staff = try await sessions.require(request, roles: roles)
+        let staff = try await sessions.require(request, context, roles: roles)
         let form = try await Self.form(type, request)
         try ConsoleSessions.checkCSRF(csrf(form), expected: staff.csrf, staff: staff)
         return (staff, try context.parameters.require("id"), form)

@@ -72,15 +72,17 @@ struct ConsoleSessions: Sendable {
     }
 
     /// The signed-in staff member of `request`, if their session is live
-    /// and their role is one of `roles`.
+    /// and their role is one of `roles`. Whoever a live session proves is
+    /// named on `context.caller`, for the audit entry of a refusal (`DeniedAudit`).
     /// - Throws: `ConsoleError.signIn` (a redirect to the sign-in page) with
     ///   no live session; `ConsoleError` 403 for another role.
-    func require(_ request: Request, roles: Set<Role>) async throws -> Staff {
+    func require(_ request: Request, _ context: SyncRequestContext, roles: Set<Role>) async throws -> Staff {
         guard let token = request.cookies[Self.cookie]?.value, !token.isEmpty else { throw ConsoleError.signIn }
         let now = clock.now()
         guard let user = try await storage.touchConsoleSession(
             tokenHash: Tokens.hash(token), at: Timestamp.string(now), notBefore: Timestamp.string(now.addingTimeInterval(-configuration.idleTimeout)))
         else { throw ConsoleError.signIn }
+        context.caller.name = user.name
         guard roles.contains(user.role) else {
             let needed = roles.map(\.rawValue).sorted().joined(separator: " or ")
             throw ConsoleError(.forbidden, "This page is for the \(needed) role; \(user.name) is \(user.role.rawValue).", staff: Staff(user: user, token: token))

@@ -26,7 +26,7 @@ struct AuditPage {
 
 extension ConsoleRoutes {
     @Sendable func audit(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let staff = try await sessions.require(request, roles: [.admin])
+        let staff = try await sessions.require(request, context, roles: [.admin])
         struct Query: Decodable {
             var user: String?
             var action: String?

@@ -44,7 +44,7 @@ struct ConflictsPage {
 
 extension ConsoleRoutes {
     @Sendable func conflicts(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let staff = try await sessions.require(request, roles: [.admin])
+        let staff = try await sessions.require(request, context, roles: [.admin])
         let notice = try Self.query(DoneQuery.self, request, staff: staff).done == "resolved" ? "Conflict resolved; every device gets the value on its next sync." : nil
         return try await conflictsPage(staff: staff, notice: notice)
     }

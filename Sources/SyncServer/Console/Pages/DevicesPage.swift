@@ -41,7 +41,7 @@ struct RevokePage {
 
 extension ConsoleRoutes {
     @Sendable func devices(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let staff = try await sessions.require(request, roles: [.admin])
+        let staff = try await sessions.require(request, context, roles: [.admin])
         let revoked = try Self.query(DoneQuery.self, request, staff: staff).revoked.flatMap { id in id.allSatisfy { $0.isHexDigit || $0 == "-" } ? id : nil }
         return try await devicesPage(staff: staff, notice: revoked.map { "Device \($0) is revoked." })
     }
@@ -68,7 +68,7 @@ extension ConsoleRoutes {
     }
 
     @Sendable func confirmRevoke(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let staff = try await sessions.require(request, roles: [.admin])
+        let staff = try await sessions.require(request, context, roles: [.admin])
         let id = try context.parameters.require("id")
         guard let device = try await storage.devices(user: nil).first(where: { $0.id == id }) else {
             throw ConsoleError(.notFound, "No device has id '\(id.prefix(40))'.", staff: staff)

@@ -113,7 +113,7 @@ struct ChronologyPage {
 extension ConsoleRoutes {
     /// `GET /console/referrals/{id}/children/{item}`: one child's chronology, audited as `read-chronology`.
     @Sendable func chronology(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let staff = try await sessions.require(request, roles: [.intake, .admin])
+        let staff = try await sessions.require(request, context, roles: [.intake, .admin])
         let id = try context.parameters.require("id")
         let item = try context.parameters.require("item")
         let now = clock.now()

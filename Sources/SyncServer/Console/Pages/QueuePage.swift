@@ -93,7 +93,7 @@ extension ConsoleRoutes {
     }
 
     @Sendable func queue(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let staff = try await sessions.require(request, roles: [.intake])
+        let staff = try await sessions.require(request, context, roles: [.intake])
         let filter = try queueFilter(request, staff: staff)
         let now = clock.now()
         let (rows, all, entries) = try await frontDoor.readQueue(storage, filter: filter, now: now)
@@ -148,7 +148,7 @@ extension ConsoleRoutes {
 
     /// `GET /console/queue.csv?…`: the view on screen as CSV, audited as `download-queue`.
     @Sendable func queueCSV(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let staff = try await sessions.require(request, roles: [.intake])
+        let staff = try await sessions.require(request, context, roles: [.intake])
         let filter = try queueFilter(request, staff: staff)
         let now = clock.now()
         let entries = try await frontDoor.readQueue(storage, filter: filter, now: now).listed

@@ -361,7 +361,7 @@ struct HistoryPage {
 
 extension ConsoleRoutes {
     @Sendable func referral(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let staff = try await sessions.require(request, roles: [.intake, .admin])
+        let staff = try await sessions.require(request, context, roles: [.intake, .admin])
         let id = try context.parameters.require("id")
         let notice = try Self.query(DoneQuery.self, request, staff: staff).done.flatMap { Self.referralNotices[$0] }
         return try await referralPage(id, staff: staff, context: context, notice: notice)
@@ -401,7 +401,7 @@ extension ConsoleRoutes {
     }
 
     @Sendable func history(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let staff = try await sessions.require(request, roles: [.intake, .admin])
+        let staff = try await sessions.require(request, context, roles: [.intake, .admin])
         let id = try context.parameters.require("id")
         guard UUID(uuidString: id) != nil, let entries = try await frontDoor.history(id, in: storage), let document = try await storage.document(id) else {
             throw ConsoleError(.notFound, "No submitted referral has id '\(id.prefix(40))'.", staff: staff)
@@ -456,7 +456,7 @@ extension ConsoleRoutes {
     }
 
     @Sendable func historyCSV(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let staff = try await sessions.require(request, roles: [.intake, .admin])
+        let staff = try await sessions.require(request, context, roles: [.intake, .admin])
         let id = try context.parameters.require("id")
         guard UUID(uuidString: id) != nil, let entries = try await frontDoor.history(id, in: storage) else {
             throw ConsoleError(.notFound, "No submitted referral has id '\(id.prefix(40))'.", staff: staff)

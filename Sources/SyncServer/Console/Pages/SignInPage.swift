@@ -15,7 +15,7 @@ struct SignInPage {
 /// Signing in and out of the console (docs/console.md, "Signing in").
 extension ConsoleRoutes {
     @Sendable func home(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let staff = try await sessions.require(request, roles: [.intake, .admin])
+        let staff = try await sessions.require(request, context, roles: [.intake, .admin])
         return .redirect(to: Self.start(for: staff.user.role), type: .normal)
     }
 
@@ -70,6 +70,13 @@ extension ConsoleRoutes {
         } catch let refusal as ConsoleSessions.Refusal {
             context.logger.notice("console sign-in refused", metadata: ["reason": "\(refusal)"])
             switch refusal {
+            case .disabled, .practitioner, .needsSecondFactor:
+                // The password was right: the refusal's audit entry names the user (`DeniedAudit`).
+                context.caller.name = name
+            case .credentials, .code, .limited:
+                break
+            }
+            switch refusal {
             case .credentials:
                 return try signInForm(status: .unauthorized, username: name, error: Self.wrongCredentials)
             case .disabled:
@@ -106,7 +113,7 @@ extension ConsoleRoutes {
             return .redirect(to: "/console/sign-in", type: .normal)
         }
         try ConsoleSessions.checkCSRF(form.csrf, expected: ConsoleSessions.csrf(for: token))
-        let staff = try? await sessions.require(request, roles: [.intake, .admin, .practitioner])
+        let staff = try? await sessions.require(request, context, roles: [.intake, .admin, .practitioner])
         try await storage.closeConsoleSession(tokenHash: Tokens.hash(token))
         if let staff {
             try await storage.audit(AuditEvent(at: Timestamp.string(clock.now()), actor: staff.user.name, action: "console-sign-out", record: nil, detail: ""))
