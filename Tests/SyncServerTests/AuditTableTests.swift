@@ -366,6 +366,12 @@ struct AuditTableTests {
         cases.append(Case(name: "sign-in by a practitioner (the password right)", status: 403, expected: [Self.refusal("jane", "/console/sign-in", 403, method: "POST")]) {
             try await ConsoleBoundaryTests.Client(world.server.url).signIn("jane", world.password).status
         })
+        cases.append(Case(name: "the console's home address with no session: the way in, not a refusal", status: 303, expected: []) {
+            try await world.console(nobody, "GET", "/console")
+        })
+        cases.append(Case(name: "the sign-in page: no entry", status: 200, expected: []) {
+            try await world.console(nobody, "GET", "/console/sign-in")
+        })
         cases += refused("the queue", "GET", "/console/queue", "/console/queue", allowed: ["ian"])
         cases.append(Case(name: "the queue, ian", status: 200, expected: [.init(action: "read-queue", actor: "ian", record: nil)]) {
             try await world.console(ian, "GET", "/console/queue")

@@ -41,7 +41,7 @@ struct ReasonOption: ParsableArguments {
     @Option(
         name: [.customLong("reason"), .customLong("by")],
         help: ArgumentHelp(
-            "Why, or at whose request, for the audit trail (kept as reason=… in the entry's detail; --by is the older name). The entry's actor is always the operating-system user running the command.",
+            "Why, or at whose request, for the audit trail (kept as reason=… in the entry's detail; --by is the older name); never a child's or family's details. The entry's actor is always the operating-system user running the command.",
             valueName: "text"))
     var reason: String?
 }
