@@ -27,6 +27,9 @@ struct ServerConfiguration {
     var console = ConsoleConfiguration()
     /// Timeouts and the per-address cap on connections.
     var connections = ConnectionLimits()
+    /// Signs every push's receipt (`serve` loads or creates its key); nil
+    /// leaves receipts unsigned (in-process tests of other things).
+    var receiptSigner: ReceiptSigner?
 }
 
 /// Builds the application `serve` runs, with its routes and middleware.
@@ -68,7 +71,9 @@ func buildRouter(_ configuration: ServerConfiguration, storage: any SyncStorage,
     let addressLimiter = AuthFailureLimiter(
         limit: configuration.authFailureAddressLimit, window: configuration.authFailureWindow, clock: configuration.clock)
     let api = router.group("v1").add(middleware: AuthenticationMiddleware(storage: storage, limiter: limiter, addressLimiter: addressLimiter))
-    SyncRoutes(storage: storage, engine: engine, forms: forms, metrics: metrics).add(to: api)
+    // The receipt keys are public: anyone checking a receipt may fetch them.
+    router.get("v1/keys", use: ReceiptKeyRoutes(storage: storage).keys)
+    SyncRoutes(storage: storage, engine: engine, forms: forms, metrics: metrics, signer: configuration.receiptSigner).add(to: api)
     FormRoutes(storage: storage, forms: forms).add(to: api)
     let frontDoor = FrontDoor(forms: forms, clock: configuration.clock, authority: configuration.authority)
     FrontDoorRoutes(storage: storage, frontDoor: frontDoor).add(to: api)

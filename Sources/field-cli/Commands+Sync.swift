@@ -52,7 +52,10 @@ struct Login: FieldCommand {
         try store.saveLogin(
             ServerLogin(server: server, token: reply.deviceToken ?? token, user: reply.user, role: reply.role, ca: authority),
             lastSeq: reply.lastSeq)
-        context.console.line("Logged in to \(server) as \(reply.user) (\(reply.role.rawValue)); this device is \(reply.device).")
+        // The server's receipt keys, pinned: receipts are then checked here, offline (docs/security.md).
+        let pinned = try await client.pinReceiptKeys()
+        context.console.line("Logged in to \(server) as \(reply.user) (\(reply.role.rawValue)); this device is \(reply.device)."
+            + (pinned > 0 ? " Pinned \(pinned) receipt key(s) of the server: `field receipt verify` checks receipts with them, offline." : ""))
     }
 
     /// The CA file's text, if it holds at least one PEM certificate.
@@ -120,6 +123,10 @@ struct Sync: FieldCommand {
         }
         if summary.renumbered > 0 {
             console.line("\(summary.renumbered) change(s) had numbers the server had already used (was this device restored from a backup?) and were sent again under new numbers.")
+        }
+        for problem in summary.receiptProblems ?? [] { console.line("Warning: \(problem) Keep this device's copy; tell your administrator.") }
+        if let warning = summary.auditWarning {
+            console.line("Warning: \(warning) Tell your administrator: your receipts still prove what you sent (`field receipt export`).")
         }
         if summary.rejected > 0 { console.line("Refused changes stay on this device: `field status` shows why.") }
         if summary.conflicts > 0 { console.line("Conflicting edits are kept side by side for an admin to resolve: `field status` lists them.") }
