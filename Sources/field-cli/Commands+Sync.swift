@@ -270,6 +270,10 @@ struct Status: FieldCommand {
         let login = try store.login()
         if id == nil {
             context.console.line(login.map { "Registered with \($0.server) as \($0.user)." } ?? "Not logged in to a server: `field login` first.")
+            // What the audit head checks found stays in view until the administrator has answered it.
+            for finding in try store.auditFindings() {
+                context.console.line("Warning (\(finding.at)): \(finding.message)")
+            }
         }
         for (status, document) in zip(statuses, documents) {
             let referral = try store.referral(status.id)

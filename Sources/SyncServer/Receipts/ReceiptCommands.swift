@@ -122,8 +122,8 @@ struct RotateReceiptKey: AsyncParsableCommand {
         commandName: "rotate",
         abstract: "Make a new receipt signing key; the old one is retired, and stays to check what it signed.",
         discussion: """
-            The key file is replaced whole (a new file renamed over it, 0600); a running server signs with the new key \
-            within a second. The old private key is gone; its public half stays in the store and at GET /v1/keys. \
+            The key file is replaced whole (a new file renamed over it, 0600); a running server signs its next receipt with the new key. \
+            The old private key is gone; its public half stays in the store and at GET /v1/keys. \
             Instances sharing a PostgreSQL database need the new file copied to each.
             """)
     @Option(help: "Why, for the audit trail.") var by: String?

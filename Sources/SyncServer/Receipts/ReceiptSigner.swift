@@ -12,8 +12,8 @@ import SyncCore
 /// the server ever signed can still be checked (`/v1/keys`).
 ///
 /// `sync-server key rotate` replaces the file (atomically) and retires the
-/// old key in the store; a running server notices the new file within a
-/// second and signs with it from then on. Instances sharing a PostgreSQL
+/// old key in the store; a running server signs its next receipt with the
+/// new one. Instances sharing a PostgreSQL
 /// database share the file (copied to each, like the TLS key); an instance
 /// with its own key records it at start, and `/v1/keys` serves every key.
 final class ReceiptSigner: Sendable {
@@ -23,7 +23,6 @@ final class ReceiptSigner: Sendable {
     private struct State {
         var key: ReceiptSigningKey
         var fileIdentity: FileIdentity?
-        var checkedAt: ContinuousClock.Instant
     }
 
     /// The file's inode and modification time: a rotation changes both.
@@ -51,15 +50,14 @@ final class ReceiptSigner: Sendable {
             logger.notice("receipt signing key created", metadata: ["file": "\(path)", "kid": "\(key.id)"])
         }
         try await storage.addReceiptKey(key.publicKey, retiringOthers: false, at: at, audit: nil)
-        state = Mutex(State(key: key, fileIdentity: ReceiptKeyFile.identity(path), checkedAt: .now))
+        state = Mutex(State(key: key, fileIdentity: ReceiptKeyFile.identity(path)))
     }
 
-    /// The key to sign with now: the file's, read again when it changed (checked at most once a second).
+    /// The key to sign with now: the file's, read again when it changed
+    /// (one `stat` per receipt, a few microseconds, so that a rotation
+    /// takes effect with the next push).
     var current: ReceiptSigningKey {
         state.withLock { state in
-            let now = ContinuousClock.now
-            guard now - state.checkedAt >= .seconds(1) else { return state.key }
-            state.checkedAt = now
             let identity = ReceiptKeyFile.identity(path)
             if identity != state.fileIdentity, let key = try? ReceiptKeyFile.read(path) {
                 state.key = key
