@@ -53,9 +53,8 @@ struct Login: FieldCommand {
             ServerLogin(server: server, token: reply.deviceToken ?? token, user: reply.user, role: reply.role, ca: authority),
             lastSeq: reply.lastSeq)
         // The server's receipt keys, pinned: receipts are then checked here, offline (docs/security.md).
-        let pinned = try await client.pinReceiptKeys()
-        context.console.line("Logged in to \(server) as \(reply.user) (\(reply.role.rawValue)); this device is \(reply.device)."
-            + (pinned > 0 ? " Pinned \(pinned) receipt key(s) of the server: `field receipt verify` checks receipts with them, offline." : ""))
+        try await client.pinReceiptKeys()
+        context.console.line("Logged in to \(server) as \(reply.user) (\(reply.role.rawValue)); this device is \(reply.device).")
     }
 
     /// The CA file's text, if it holds at least one PEM certificate.

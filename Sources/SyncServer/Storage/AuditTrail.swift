@@ -130,7 +130,19 @@ final class AuditSequencer: Sendable {
         /// Chaining runs started so far, and the last one that succeeded.
         var started = 0
         var succeeded = 0
-        var chainWaiters: [Int: (ticket: Ticket, continuation: CheckedContinuation<Bool, Never>)] = [:]
+        var chainWaiters: [Int: ChainWaiter] = [:]
+    }
+
+    /// A push waiting for its entry to be chained, and the timer that gives up on it.
+    private struct ChainWaiter {
+        var ticket: Ticket
+        var continuation: CheckedContinuation<Bool, Never>
+        var timeout: Task<Void, Never>?
+
+        func resume(_ chained: Bool) {
+            timeout?.cancel()
+            continuation.resume(returning: chained)
+        }
     }
 
     /// The chaining run that will take what was committed before a `wake`:
@@ -173,13 +185,17 @@ final class AuditSequencer: Sendable {
             let waiter = state.withLock { state -> Int? in
                 if state.succeeded >= ticket.run { return nil }
                 state.nextWaiter += 1
-                state.chainWaiters[state.nextWaiter] = (ticket, continuation)
+                state.chainWaiters[state.nextWaiter] = ChainWaiter(ticket: ticket, continuation: continuation)
                 return state.nextWaiter
             }
             guard let waiter else { return continuation.resume(returning: true) }
-            Task {
-                try? await Task.sleep(for: limit)
-                state.withLock { $0.chainWaiters.removeValue(forKey: waiter) }?.continuation.resume(returning: false)
+            let timeout = Task { [self] in
+                // Cancelled when the run resumes the waiter first.
+                guard (try? await Task.sleep(for: limit)) != nil else { return }
+                state.withLock { $0.chainWaiters.removeValue(forKey: waiter) }?.resume(false)
+            }
+            state.withLock { state in
+                if state.chainWaiters[waiter] != nil { state.chainWaiters[waiter]?.timeout = timeout } else { timeout.cancel() }
             }
         }
     }
@@ -223,9 +239,9 @@ final class AuditSequencer: Sendable {
                     state.succeeded = max(state.succeeded, run)
                     let done = state.chainWaiters.filter { $0.value.ticket.run <= run }
                     for key in done.keys { state.chainWaiters.removeValue(forKey: key) }
-                    return done.values.map(\.continuation)
+                    return Array(done.values)
                 }
-                done.forEach { $0.resume(returning: true) }
+                done.forEach { $0.resume(true) }
             } catch {
                 failures += 1
                 // The error names no entry: the statement carries none.
@@ -235,7 +251,7 @@ final class AuditSequencer: Sendable {
                     state.withLock { $0.again = true }
                 }
             }
-            let waiters = state.withLock { state -> (settled: [CheckedContinuation<Void, Never>], unchained: [CheckedContinuation<Bool, Never>])? in
+            let waiters = state.withLock { state -> (settled: [CheckedContinuation<Void, Never>], unchained: [ChainWaiter])? in
                 if state.again { return nil }
                 state.running = false
                 defer {
@@ -243,11 +259,11 @@ final class AuditSequencer: Sendable {
                     state.chainWaiters = [:]
                 }
                 // Runs have given up: whoever waits for a chaining learns it now.
-                return (Array(state.settledWaiters.values), state.chainWaiters.values.map(\.continuation))
+                return (Array(state.settledWaiters.values), Array(state.chainWaiters.values))
             }
             if let waiters {
                 waiters.settled.forEach { $0.resume() }
-                waiters.unchained.forEach { $0.resume(returning: false) }
+                waiters.unchained.forEach { $0.resume(false) }
                 return
             }
         }

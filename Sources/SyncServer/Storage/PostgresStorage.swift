@@ -504,7 +504,10 @@ final class PostgresStorage: SQLStore {
     private func chainedHead(after ticket: AuditSequencer.Ticket?) async throws -> AuditHead? {
         switch chaining {
         case .sequencer:
-            guard let ticket, await sequencer?.chained(ticket, within: .seconds(5)) == true else { return nil }
+            guard let ticket, await sequencer?.chained(ticket, within: .seconds(5)) == true else {
+                logger.warning("a push's audit entry was not chained within 5 seconds: its receipt is signed without the chain's head")
+                return nil
+            }
         case .beforeReturning:
             break
         case .deferred:
