@@ -184,6 +184,9 @@ struct ExportTests {
         }
 
         // The operator's command gives the same, and every export is on the audit trail.
+        let operatorFHIR = try server.command(["export", "--format", "fhir", "--limit", "10"])
+        #expect(operatorFHIR.status == 0 && operatorFHIR.output == fhir.trimmingCharacters(in: .whitespacesAndNewlines),
+                "the operator's FHIR is the API's, shared Patients included")
         let (status, csv) = try server.command(["export", "--format", "csv", "--limit", "10"])
         #expect(status == 0 && csv.hasPrefix("\"id\",\"receipt\",\"submitted_at\",\"referrer\",\"revision\""))
         // No value's cell starts with a formula (the header holds our own column names); each such value is
