@@ -89,6 +89,8 @@ func startServer(database: String) throws -> (Process, URL) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: serverBinary)
     process.arguments = ["serve", "--port", "0"] + storage(database)
+    // Its receipt key (made at the first start) beside the database, whichever backend; any build takes this.
+    process.currentDirectoryURL = URL(fileURLWithPath: database).deletingLastPathComponent()
     var environment = ProcessInfo.processInfo.environment
     environment["LOG_LEVEL"] = "error"
     process.environment = environment

@@ -31,6 +31,9 @@ struct ServerConfiguration {
     /// `serve` makes one on its clock, to write what it holds when it stops.
     /// Nil: `buildApplication` makes its own.
     var deniedAttempts: DeniedAttempts?
+    /// Signs every push's receipt (`serve` loads or creates its key); nil
+    /// leaves receipts unsigned (in-process tests of other things).
+    var receiptSigner: ReceiptSigner?
 }
 
 /// Builds the application `serve` runs, with its routes and middleware.
@@ -87,7 +90,9 @@ func buildRouter(
     // Refusals are audited outside authentication, so its 401s and 403s are too.
     let api = router.group("v1").add(middleware: DeniedAuditMiddleware(audit: deniedAudit))
         .add(middleware: AuthenticationMiddleware(storage: storage, limiter: limiter, addressLimiter: addressLimiter))
-    SyncRoutes(storage: storage, engine: engine, forms: forms, metrics: metrics).add(to: api)
+    // The receipt keys are public: anyone checking a receipt may fetch them.
+    router.get("v1/keys", use: ReceiptKeyRoutes(storage: storage).keys)
+    SyncRoutes(storage: storage, engine: engine, forms: forms, metrics: metrics, signer: configuration.receiptSigner).add(to: api)
     FormRoutes(storage: storage, forms: forms).add(to: api)
     let frontDoor = FrontDoor(forms: forms, clock: configuration.clock, authority: configuration.authority)
     FrontDoorRoutes(storage: storage, frontDoor: frontDoor).add(to: api)

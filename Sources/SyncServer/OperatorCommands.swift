@@ -256,7 +256,11 @@ struct Export: AsyncParsableCommand {
         }
         let store = try await storage.open()
         let page = try await store.exportPage(since: since, limit: limit)
-        let body = try format.render(page, form: try await FormRegistry(storage: store).reload().union, next: "/v1/export?format=\(format.rawValue)&since=\(page.cursor)&limit=\(limit)")
+        // The same Patient for the same child across referrals, as GET /v1/export gives it.
+        let patients = format == .fhir ? try await ExportPatients.read(for: page, in: store) : ExportPatients()
+        let body = try format.render(
+            page, form: try await FormRegistry(storage: store).reload().union, next: "/v1/export?format=\(format.rawValue)&since=\(page.cursor)&limit=\(limit)",
+            patients: patients)
         try await store.audit(ExportRoutes.auditEvent(page, format: format, since: since, actor: OperatorActor.current, at: Timestamp.string(Date())))
         FileHandle.standardOutput.write(body)
         FileHandle.standardError.write(Data("Exported \(page.referrals.count) referral(s); next cursor \(page.cursor)\(page.more ? " (more waiting)" : "").\n".utf8))

@@ -11,6 +11,9 @@ final class ServerMetrics: Sendable {
     let rejected: Prometheus.Counter
     let duplicates: Prometheus.Counter
     let pulled: Prometheus.Counter
+    /// Audit heads devices presented that the chain no longer holds: the
+    /// chain was shortened or rewritten (docs/security.md).
+    let auditHeadsNotHeld: Prometheus.Counter
 
     init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -19,6 +22,7 @@ final class ServerMetrics: Sendable {
         rejected = registry.makeCounter(name: "sync_changes_rejected_total")
         duplicates = registry.makeCounter(name: "sync_changes_duplicate_total")
         pulled = registry.makeCounter(name: "sync_changes_pulled_total")
+        auditHeadsNotHeld = registry.makeCounter(name: "audit_heads_not_held_total")
     }
 
     func record(_ result: PushEngine.Result) {

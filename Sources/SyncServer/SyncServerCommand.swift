@@ -11,7 +11,7 @@ struct SyncServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync-server",
         abstract: "The central server devices sync referrals with.",
-        subcommands: [Serve.self, UserCommand.self, DeviceCommand.self, AuditCommand.self, Backup.self, Restore.self, MigrateStore.self, Export.self, FormCommand.self])
+        subcommands: [Serve.self, UserCommand.self, DeviceCommand.self, AuditCommand.self, ReceiptCommand.self, KeyCommand.self, Backup.self, Restore.self, MigrateStore.self, Export.self, FormCommand.self])
 
     /// Whatever the server writes (the database and its companions, backups)
     /// holds referral content or leads to it: nothing it creates is readable
@@ -139,6 +139,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The most connections one remote address may hold at once (the next is closed when accepted); 0 for no cap, as a load test from one machine needs.")
     var maxConnectionsPerAddress = 128
     @OptionGroup var storage: StorageOptions
+    @OptionGroup var receiptKey: ReceiptKeyOptions
 
     func validate() throws {
         guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be from 1 to 3600 seconds; got \(idleTimeout).") }
@@ -206,6 +207,7 @@ struct Serve: AsyncParsableCommand {
         try await PushEngine(clock: configuration.clock, ids: configuration.ids).giveMissingReferences(in: store)
         // Referrals submitted before the person index existed are indexed now (docs/intake.md, "Known to the front door").
         try await store.indexUnindexedReferrals()
+        configuration.receiptSigner = try await ReceiptSigner(path: receiptKey.path(storage), storage: store, clock: configuration.clock, logger: logger)
         let app = try buildApplication(configuration, storage: store, metrics: ServerMetrics(registry: registry), logger: logger)
         try await app.runService()
         // Refusals counted but not yet written (a flood's "… and K more denied") are written before the process ends.
@@ -261,17 +263,44 @@ struct VerifyAudit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Check the audit trail's hash chain and name the first entry that does not match.",
-        discussion: "Exits 0 when the chain is intact, 1 when it is broken. On PostgreSQL, entries the servers have committed but not yet chained (a server chains its own just after their commits, and its next start chains what a killed one left) are chained first.")
+        discussion: "Exits 0 when the chain is intact, 1 when it is broken. On PostgreSQL, entries the servers have committed but not yet chained (a server chains its own just after their commits, and its next start chains what a killed one left) are chained first. With --receipts, the chain is also checked against receipts devices were given, held outside the server: a chain whose newest entries were deleted, or rewritten whole, still links up, but no longer holds the entries those receipts name.")
+    @Option(help: ArgumentHelp("A folder of receipts exported with `field receipt export` (*.json): each must be genuine, its changes held, and its audit entry still on the chain.", valueName: "dir"))
+    var receipts: String?
     @OptionGroup var storage: StorageOptions
 
     func run() async throws {
-        switch try await storage.open().verifyAudit() {
+        let store = try await storage.open()
+        var failed = false
+        switch try await store.verifyAudit() {
         case .intact(let entries):
             print("The audit trail of \(entries) entries is intact.")
         case .broken(_, let description):
             print("The audit trail is broken at \(description): it or an entry before it was altered, removed or reordered.")
-            throw ExitCode(1)
+            failed = true
         }
+        if let receipts {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: receipts) else {
+                throw OperatorError("Cannot read the folder of receipts '\(receipts)'.")
+            }
+            let files = names.filter { $0.hasSuffix(".json") }.sorted()
+            let check = ReceiptCheck(keys: try await store.receiptKeys(), storage: store)
+            var held = 0
+            for name in files {
+                let path = (receipts as NSString).appendingPathComponent(name)
+                do {
+                    _ = try await check.check(try ReceiptCheck.read(path))
+                    held += 1
+                } catch let error as ReceiptError {
+                    print("\(name): \(error.description)")
+                    failed = true
+                } catch let error as OperatorError {
+                    print("\(name): \(error.description)")
+                    failed = true
+                }
+            }
+            print("\(held) of \(files.count) receipt\(files.count == 1 ? "" : "s") in '\(receipts)' hold against this server's store.")
+        }
+        if failed { throw ExitCode(1) }
     }
 }
 

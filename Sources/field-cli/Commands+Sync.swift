@@ -52,6 +52,8 @@ struct Login: FieldCommand {
         try store.saveLogin(
             ServerLogin(server: server, token: reply.deviceToken ?? token, user: reply.user, role: reply.role, ca: authority),
             lastSeq: reply.lastSeq)
+        // The server's receipt keys, pinned: receipts are then checked here, offline (docs/security.md).
+        try await client.pinReceiptKeys()
         context.console.line("Logged in to \(server) as \(reply.user) (\(reply.role.rawValue)); this device is \(reply.device).")
     }
 
@@ -120,6 +122,10 @@ struct Sync: FieldCommand {
         }
         if summary.renumbered > 0 {
             console.line("\(summary.renumbered) change(s) had numbers the server had already used (was this device restored from a backup?) and were sent again under new numbers.")
+        }
+        for problem in summary.receiptProblems ?? [] { console.line("Warning: \(problem) Keep this device's copy; tell your administrator.") }
+        if let warning = summary.auditWarning {
+            console.line("Warning: \(warning) Tell your administrator: your receipts still prove what you sent (`field receipt export`).")
         }
         if summary.rejected > 0 { console.line("Refused changes stay on this device: `field status` shows why.") }
         if summary.conflicts > 0 { console.line("Conflicting edits are kept side by side for an admin to resolve: `field status` lists them.") }
@@ -263,6 +269,10 @@ struct Status: FieldCommand {
         let login = try store.login()
         if id == nil {
             context.console.line(login.map { "Registered with \($0.server) as \($0.user)." } ?? "Not logged in to a server: `field login` first.")
+            // What the audit head checks found stays in view until the administrator has answered it.
+            for finding in try store.auditFindings() {
+                context.console.line("Warning (\(finding.at)): \(finding.message)")
+            }
         }
         for (status, document) in zip(statuses, documents) {
             let referral = try store.referral(status.id)

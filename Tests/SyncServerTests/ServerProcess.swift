@@ -40,6 +40,8 @@ final class ServerProcess: @unchecked Sendable {
     /// Variables added to the server's environment (test hooks).
     let extraEnvironment: [String: String]
     var log: URL { folder.appendingPathComponent("server.log") }
+    /// The server's receipt signing key (made at its first start), in its folder whichever the backend.
+    var receiptKey: String { folder.appendingPathComponent("receipt-key").path }
     /// The name of a migration every start from now on applies after the
     /// real ones if it has not yet (`SYNC_TEST_MIGRATION_PROBE`), as an
     /// upgrade would; `startAndKillDuringMigration` sets it.
@@ -128,7 +130,7 @@ final class ServerProcess: @unchecked Sendable {
         if stopInMigration { environment["SYNC_TEST_STOP_IN_MIGRATION"] = "1" }
         return try ChildProcess(
             Self.executable.path,
-            ["serve", "--port", url?.port.map(String.init) ?? "0"] + database.arguments + options
+            ["serve", "--port", url?.port.map(String.init) ?? "0", "--receipt-key", receiptKey] + database.arguments + options
                 + (tls.map { ["--tls-cert", $0.certificate, "--tls-key", $0.key] } ?? []),
             environment: environment, output: output, error: .file(log.path))
     }

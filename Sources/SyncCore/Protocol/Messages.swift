@@ -224,16 +224,22 @@ public struct Receipt: Codable, Sendable, Equatable {
     public var records: [String]
     /// How many changes it acknowledged (applied or held as conflict candidates).
     public var changes: Int
+    /// The receipt as the server signed it (docs/protocol.md, "Signed
+    /// receipts"): what the device keeps and anyone can check offline. Nil
+    /// from a server before signed receipts, and for a push acknowledged
+    /// before them.
+    public var signed: SignedReceipt?
 
-    public init(reference: String, serverTime: String, records: [String], changes: Int) {
+    public init(reference: String, serverTime: String, records: [String], changes: Int, signed: SignedReceipt? = nil) {
         self.reference = reference
         self.serverTime = serverTime
         self.records = records
         self.changes = changes
+        self.signed = signed
     }
 
     enum CodingKeys: String, CodingKey {
-        case reference, serverTime = "server_time", records, changes
+        case reference, serverTime = "server_time", records, changes, signed
     }
 }
 
@@ -366,6 +372,10 @@ public struct PullResponse: Codable, Sendable, Equatable {
     /// differs (the server was restored and published again) fetches the
     /// server's versions afresh.
     public var formDigest: String?
+    /// The answer to the audit head the device presented with the pull
+    /// (`audit_position`, `audit_hash`): whether the server's audit chain
+    /// still holds it (docs/security.md). Absent when none was presented.
+    public var auditCheck: AuditHeadCheck?
 
     public init(
         changes: [PulledChange], cursor: Int64, more: Bool, epoch: String? = nil, end: Int64? = nil, serverTime: String? = nil,
@@ -384,6 +394,7 @@ public struct PullResponse: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case protocolVersion = "protocol", changes, cursor, more, epoch, end, serverTime = "server_time", formVersion = "form_version", formDigest = "form_digest"
+        case auditCheck = "audit_check"
     }
 }
 

@@ -28,6 +28,8 @@ public struct PushTally: Sendable, Equatable {
     public var rejected = 0
     /// Refused for the device's state, not the content: sent again under new numbers.
     public var toResend = 0
+    /// What was wrong with the reply's signed receipt, in one sentence (nil when it checked out).
+    public var receiptProblem: String?
 }
 
 /// Changes in (push replies), merges in (pulls): the device side of SYNC.md.
@@ -130,12 +132,8 @@ extension LocalStore {
                 }
             }
             if let receipt = response.receipt {
-                try db.run("INSERT OR IGNORE INTO receipt (reference, server_time, changes) VALUES (?, ?, ?)",
-                    [receipt.reference, receipt.serverTime, receipt.changes])
-                for record in receipt.records {
-                    try db.run("INSERT OR IGNORE INTO receipt_referral (reference, referral_id) VALUES (?, ?)",
-                        [receipt.reference, record])
-                }
+                try keep(receipt, response: response, sent: bySeq, db: db)
+                tally.receiptProblem = try String.fetchOne(db, sql: "SELECT problem FROM receipt WHERE reference = ?", arguments: [receipt.reference])
             }
         }
         return tally

@@ -159,7 +159,7 @@ public struct LocalStore: Sendable {
     public func wipe() throws {
         try writer.writeWithoutTransaction { db in
             try db.inTransaction {
-                for table in ["receipt_referral", "receipt", "conflict", "outbox", "history", "field_value", "referral", "reconcile_snapshot"] {
+                for table in ["audit_finding", "receipt_referral", "receipt", "conflict", "outbox", "history", "field_value", "referral", "reconcile_snapshot"] {
                     try db.execute(sql: "DELETE FROM \(table)")
                 }
                 try db.execute(

@@ -171,6 +171,31 @@ enum StoreSchema {
                 );
                 """)
         }
+        migrator.registerMigration("v10-signed-receipts") { db in
+            // Signed receipts (docs/security.md): each receipt as the server
+            // signed it, what it names of the audit chain, and whether it
+            // checked out here; the server's receipt keys, pinned at login;
+            // and what the audit head check found.
+            try db.execute(sql: """
+                ALTER TABLE receipt ADD COLUMN signed TEXT;
+                ALTER TABLE receipt ADD COLUMN audit_position INTEGER;
+                ALTER TABLE receipt ADD COLUMN audit_hash TEXT;
+                ALTER TABLE receipt ADD COLUMN problem TEXT;
+                CREATE TABLE receipt_key (
+                    kid TEXT PRIMARY KEY,
+                    x TEXT NOT NULL,
+                    created TEXT,
+                    retired TEXT,
+                    pinned_at TEXT NOT NULL
+                );
+                CREATE TABLE audit_finding (
+                    id INTEGER PRIMARY KEY,
+                    at TEXT NOT NULL,
+                    receipt TEXT,
+                    message TEXT NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 

@@ -97,6 +97,12 @@ public struct SyncSummary: Sendable, Equatable, Codable {
     /// Whether this device's form versions were not the server's (it was
     /// restored from a backup and published again) and were replaced by them.
     public var formsReplaced: Bool?
+    /// Receipts that did not check out on this device (not signed by a
+    /// pinned key, altered, or not naming what was sent), one sentence each.
+    public var receiptProblems: [String]?
+    /// Set when the server's audit chain no longer holds the newest head this
+    /// device was given (docs/security.md): one sentence.
+    public var auditWarning: String?
     /// The newest form version the server's last pull page named, and its digest.
     var serverFormVersion: Int?
     var serverFormDigest: String?
@@ -106,6 +112,7 @@ public struct SyncSummary: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case pushed, applied, conflicts, rejected, pulled, receipt, renumbered, serverRestored = "server_restored"
         case restoredValues = "restored_values", clock, formVersion = "form_version", formsReplaced = "forms_replaced"
+        case receiptProblems = "receipt_problems", auditWarning = "audit_warning"
     }
 }
 
@@ -133,6 +140,16 @@ public struct SyncClient: Sendable {
         let body = try JSONEncoder().encode(RegisterRequest(device: store.deviceID))
         let reply = try await call("register") { try await transport.post("v1/register", body: body) }
         return try decode(RegisterResponse.self, reply, what: "register")
+    }
+
+    /// Fetches the server's receipt keys (`GET /v1/keys`) and pins those
+    /// this device lacks: at login, and when a receipt names a key not yet
+    /// pinned (after a rotation). Returns how many were new; 0 from a server
+    /// before signed receipts.
+    @discardableResult
+    public func pinReceiptKeys() async throws -> Int {
+        let reply = try await call("the receipt keys") { try await transport.get("v1/keys", query: []) }
+        return try store.pinReceiptKeys(try decode(ReceiptKeySet.self, reply, what: "the receipt keys").keys)
     }
 
     /// Pushes everything pending, then pulls every page, healing on the way
@@ -225,7 +242,12 @@ public struct SyncClient: Sendable {
                 continue
             }
             let response = try decode(PushResponse.self, reply, what: "push")
+            if let kid = try? response.receipt?.signed?.header().kid, try !store.pinnedReceiptKeys().contains(where: { $0.kid == kid }) {
+                // Signed by a key this device has not pinned (rotated since its login): the server's keys, fetched once.
+                _ = try? await pinReceiptKeys()
+            }
             let tally = try store.applyPush(response, sent: batch)
+            if let problem = tally.receiptProblem { summary.receiptProblems = (summary.receiptProblems ?? []) + [problem] }
             summary.clock = try store.noteServerTime(response.serverTime) ?? summary.clock
             summary.pushed += batch.count
             summary.applied += tally.applied
@@ -301,12 +323,23 @@ public struct SyncClient: Sendable {
     /// reconciliation, when the server's log is not the one this device
     /// synced with: another epoch, or an end before the device's cursor.
     func pullAll(pageSize: Int, into summary: inout SyncSummary, progress: @Sendable (SyncProgress) -> Void) async throws -> Bool {
+        // The first page presents the newest audit head this device was given.
+        var presented = try store.newestAuditHead()
         while true {
             let cursor = try store.pullCursor()
-            let reply = try await call("pull") {
-                try await transport.get("v1/pull", query: [URLQueryItem(name: "since", value: String(cursor)), URLQueryItem(name: "limit", value: String(pageSize))])
+            var query = [URLQueryItem(name: "since", value: String(cursor)), URLQueryItem(name: "limit", value: String(pageSize))]
+            if let presented {
+                query += [URLQueryItem(name: "audit_position", value: String(presented.head.position)), URLQueryItem(name: "audit_hash", value: presented.head.hash)]
             }
+            let reply = try await call("pull") { try await transport.get("v1/pull", query: query) }
             let page = try decode(PullResponse.self, reply, what: "pull")
+            if let presented, let check = page.auditCheck, let failure = check.failure {
+                let message = ReceiptError.chainMissing(
+                    receipt: presented.receipt, serverTime: presented.serverTime, position: presented.head.position, detail: failure).description
+                try store.recordAuditFinding(receipt: presented.receipt, message: message)
+                summary.auditWarning = message
+            }
+            presented = nil
             let known = try store.serverEpoch()
             let otherEpoch = page.epoch != nil && known != nil && page.epoch != known
             if otherEpoch || (page.end.map { cursor > $0 } ?? false) {

@@ -19,11 +19,7 @@ struct ExportPatients: Sendable {
     static func patientID(item: String, nhsNumber: String?) -> String {
         guard let digits = nhsNumber else { return item.lowercased() }
         // A name-based UUID (RFC 9562 section 5.8 layout, version 8) from the SHA-256 of the number.
-        var bytes = Array(SHA256.hash(data: Data("field-sync:nhs-number:\(digits)".utf8)).prefix(16))
-        bytes[6] = (bytes[6] & 0x0F) | 0x80
-        bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let hex = bytes.map { String(format: "%02x", $0) }.joined()
-        return [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)].joined(separator: "-")
+        return ReferralExport.nameBasedUUID(SHA256.hash(data: Data("field-sync:nhs-number:\(digits)".utf8)), version: 8)
     }
 
     /// The `Patient.id` of child `item` of `record` (its own item id when the index does not hold it).

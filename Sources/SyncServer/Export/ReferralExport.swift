@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import SyncCore
 
@@ -161,48 +162,68 @@ enum ReferralExport {
 
     /// The page as a FHIR R4 `Bundle` of type `collection` whose entries
     /// are one `Bundle` (also `collection`) per referral, with a `next` link
-    /// when more waits.
+    /// when more waits. A collection has no `total` (R4's bdl-1).
     static func fhir(_ page: ExportPage, form: ReferralForm, next: String, patients: ExportPatients = ExportPatients()) throws -> Data {
-        var outer: [String: Any] = [
-            "resourceType": "Bundle", "type": "collection", "total": page.referrals.count,
-            "entry": page.referrals.map { ["fullUrl": "urn:uuid:\($0.document.id)", "resource": bundle($0, form: form, patients: patients)] },
+        let outer: [String: Any] = [
+            "resourceType": "Bundle", "type": "collection",
+            "entry": page.referrals.map { exported -> [String: Any] in
+                let resource = bundle(exported, form: form, patients: patients)
+                return ["fullUrl": "urn:uuid:\(resource["id"] as! String)", "resource": resource]
+            },
+            "link": [["relation": "next", "url": next]],
         ]
-        outer["link"] = [["relation": "next", "url": next]]
         return try JSONSerialization.data(withJSONObject: outer, options: [.sortedKeys, .withoutEscapingSlashes])
     }
 
-    /// One referral: its `ServiceRequest` first, then a `Patient` per child,
-    /// a `RelatedPerson` per person with parental responsibility and
-    /// household member, and a `Flag` when a child is at immediate risk.
+    /// The answers `ServiceRequest.note` carries, in order, each as an
+    /// `Annotation` whose text is the label, `": "`, then the value (a
+    /// choice by its label): docs/export.md, "Labelled notes". No label
+    /// contains `": "`, so the text splits back into label and value.
+    static let labelledNotes: [(path: String, label: String)] = [
+        ("concern.allegations", "Allegations"),
+        ("concern.perpetrator", "Alleged perpetrator"),
+        ("concern.perpetrator_whereabouts", "Alleged perpetrator's whereabouts"),
+        ("concern.significant_events", "Significant events"),
+        ("consent.status", "Consent"),
+        ("consent.given_by", "Consent given or refused by"),
+        ("consent.reason", "Reason for going ahead without consent"),
+    ]
+
+    /// One referral: its `ServiceRequest` first, then a `Patient` per child
+    /// (with the child's address), a `RelatedPerson` per person with
+    /// parental responsibility and household member, and a `Flag` when a
+    /// child is at immediate risk. The Bundle is identified by the
+    /// referral's own reference, never by a receipt several referrals share.
     static func bundle(_ exported: ExportedReferral, form: ReferralForm, patients: ExportPatients = ExportPatients()) -> [String: Any] {
         let referral = referral(exported.document)
-        let values = referral.visibleValues
+        let values = referral.visibleValues.compactMapValues(fhirString)
         var entries: [[String: Any]] = []
         let children = referral.items(of: "children")
         let record = exported.document.id
+        let reference = exported.document.fields[IntakePath.reference]
         let subject: [String: Any] = children.first.map { ["reference": "urn:uuid:\(patients.patientID(record: record, item: $0.lowercased))"] }
             ?? ["display": "No child named"]
 
         var request: [String: Any] = [
             "resourceType": "ServiceRequest",
-            "id": exported.document.id,
-            "identifier": [
-                ["use": "official", "system": referenceSystem, "value": exported.document.reference],
-                ["use": "secondary", "system": receiptSystem, "value": exported.receipt ?? exported.document.id],
-            ],
+            "id": record,
             "status": values[IntakePath.outcome] == nil ? "active" : "completed",
             "intent": "order",
             "category": [["text": referral.kind.title]],
             "code": ["text": "Referral to children's social care"],
             "subject": subject,
             "authoredOn": exported.submittedAt,
-            "requester": ["display": [values["referrer.name"], values["referrer.role"], values["referrer.agency"]].compactMap { $0 }.joined(separator: ", ")],
         ]
+        var identifiers: [[String: Any]] = []
+        if let reference { identifiers.append(["use": "official", "system": referenceSystem, "value": reference]) }
+        if let receipt = exported.receipt { identifiers.append(["use": "secondary", "system": receiptSystem, "value": receipt]) }
+        if !identifiers.isEmpty { request["identifier"] = identifiers }
+        let requester = [values["referrer.name"], values["referrer.role"], values["referrer.agency"]].compactMap { $0 }.joined(separator: ", ")
+        if !requester.isEmpty { request["requester"] = ["display": requester] }
         if values["urgency.immediate_risk"] == "yes" { request["priority"] = "urgent" }
         if let summary = values["concern.summary"] { request["reasonCode"] = [["text": summary]] }
-        var notes: [[String: Any]] = []
-        for path in ["concern.allegations", "concern.significant_events"] {
-            if let text = values[path] { notes.append(["text": text]) }
+        var notes: [[String: Any]] = labelledNotes.compactMap { path, label in
+            values[path].map { value in ["text": "\(label): \(form.field(atStoredPath: path)?.1.type.display(value) ?? value)"] }
         }
         if let outcome = values[IntakePath.outcome] {
             let title = ReferralOutcome(rawValue: outcome)?.title ?? outcome
@@ -212,7 +233,7 @@ enum ReferralExport {
             notes.append(note)
         }
         if !notes.isEmpty { request["note"] = notes }
-        entries.append(["fullUrl": "urn:uuid:\(exported.document.id)", "resource": request])
+        entries.append(["fullUrl": "urn:uuid:\(record)", "resource": request])
 
         for item in children {
             let prefix = "children.\(item.lowercased)."
@@ -226,6 +247,8 @@ enum ReferralExport {
             if let number = values[prefix + "nhs_number"], let digits = NHSNumber.digits(number) {
                 patient["identifier"] = [["system": nhsNumberSystem, "value": digits]]
             }
+            // "What is the child's full current address?": free text, so the Address's text, not split into lines.
+            if let address = values["household.address"] { patient["address"] = [["use": "home", "text": address]] }
             entries.append(["fullUrl": "urn:uuid:\(id)", "resource": patient])
         }
         for group in ["parental_responsibility", "household_members"] where form.section(group) != nil {
@@ -239,17 +262,63 @@ enum ReferralExport {
             }
         }
         if values["urgency.immediate_risk"] == "yes" {
-            entries.append(["fullUrl": "urn:uuid:\(exported.document.id)-flag", "resource": [
-                "resourceType": "Flag", "status": "active",
+            let flag = derivedUUID(referral: record, role: "flag")
+            entries.append(["fullUrl": "urn:uuid:\(flag)", "resource": [
+                "resourceType": "Flag", "id": flag, "status": "active",
                 "code": ["text": "Immediate risk of harm to a child, as the referrer assessed it"],
                 "subject": subject,
             ] as [String: Any]])
         }
-        return [
-            "resourceType": "Bundle", "type": "collection", "timestamp": exported.submittedAt,
-            // The referral's own reference: one bundle, one referral, one identifier (a receipt may cover several).
-            "identifier": ["system": referenceSystem, "value": exported.document.reference],
+        var bundle: [String: Any] = [
+            "resourceType": "Bundle", "id": derivedUUID(referral: record, role: "bundle"), "type": "collection", "timestamp": exported.submittedAt,
             "entry": entries,
         ]
+        // The referral's own reference: one bundle, one referral, one identifier (a receipt may cover several).
+        if let reference { bundle["identifier"] = ["system": referenceSystem, "value": reference] }
+        return bundle
+    }
+
+    /// The UUID of a resource the referral has no id of its own for (its
+    /// Bundle, its Flag): RFC 9562's name-based version 5, with the
+    /// referral's id as the namespace and `role` (`bundle`, `flag`) as the
+    /// name, so every export of the referral gives the same one and a reader
+    /// can compute it (Python: `uuid.uuid5(uuid.UUID(referral), role)`).
+    /// docs/export.md, "Full URLs and derived UUIDs".
+    static func derivedUUID(referral: String, role: String) -> String {
+        // An id that is not a UUID (none is) is named under the nil namespace, whole.
+        let (namespace, name) = UUID(uuidString: referral).map { ($0, role) } ?? (UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)), "\(referral)/\(role)")
+        let bytes = withUnsafeBytes(of: namespace.uuid) { Array($0) } + Array(name.utf8)
+        return nameBasedUUID(Insecure.SHA1.hash(data: bytes), version: 5)
+    }
+
+    /// A UUID string (lowercase) from the first 16 bytes of `digest`, with
+    /// the version nibble set to `version` and RFC 9562's variant bits.
+    static func nameBasedUUID(_ digest: some Sequence<UInt8>, version: UInt8) -> String {
+        var bytes = Array(digest.prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | (version << 4)
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = bytes.map { String(format: "%02x", $0) }.joined()
+        return [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)].joined(separator: "-")
+    }
+
+    /// `value` as an R4 `string`, or nil when it holds only whitespace (as
+    /// if not given). R4's string pattern (`^[ \r\n\t\S]+$`) allows no
+    /// whitespace but space, tab, CR and LF, so any other whitespace
+    /// character (a no-break space, a line separator, a vertical tab; by
+    /// Unicode's White_Space, the information separators Python's `\s`
+    /// also counts, and the byte order mark ECMAScript's does) becomes a space.
+    static func fhirString(_ value: String) -> String? {
+        guard !value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return nil }
+        guard value.unicodeScalars.contains(where: isOtherWhitespace) else { return value }
+        return String(String.UnicodeScalarView(value.unicodeScalars.map { isOtherWhitespace($0) ? " " : $0 }))
+    }
+
+    /// Whitespace R4's `string` refuses: any but space, tab, CR and LF.
+    static func isOtherWhitespace(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x20, 0x09, 0x0A, 0x0D: false
+        case 0x1C...0x1F, 0xFEFF: true
+        default: scalar.properties.isWhitespace
+        }
     }
 }

@@ -9,6 +9,8 @@ struct SyncRoutes {
     let engine: PushEngine
     let forms: FormRegistry
     let metrics: ServerMetrics
+    /// Signs each push's receipt; nil leaves them unsigned.
+    let signer: ReceiptSigner?
 
     func add(to group: RouterGroup<SyncRequestContext>) {
         group.post("register", use: register)
@@ -68,7 +70,9 @@ struct SyncRoutes {
         // read phase, decision (no I/O), write phase (docs/protocol.md, "The server's write path").
         let reference = engine.newReference()
         var decided: PushEngine.Result?
-        let revisions = try await storage.push(PushNeeds(body, reference: reference)) { snapshot, fallback in
+        var seal: ReceiptSeal?
+        if let signer { seal = { @Sendable document in try signer.sign(document) } }
+        let committed = try await storage.push(PushNeeds(body, reference: reference), seal: seal) { snapshot, fallback in
             let transaction = PlannedTransaction(snapshot: snapshot, fallback: fallback)
             let result = try await engine.apply(body, user: user, reference: reference, form: form, in: transaction)
             try await transaction.audit(AuditEvent(
@@ -78,10 +82,18 @@ struct SyncRoutes {
             // In the push's own transaction: no second commit per push.
             try await transaction.recordSync(device: body.device, user: user.id, at: Timestamp.string(engine.clock.now()))
             decided = result
-            return transaction.plan
+            var plan = transaction.plan
+            if let receipt = plan.receipt?.receipt {
+                // Signed once storage knows the audit chain's head after the commit.
+                plan.receiptDocument = ReceiptDocument(
+                    receipt: receipt.reference, epoch: preflight.identity.epoch, device: body.device, user: user.name,
+                    serverTime: receipt.serverTime, referrals: result.receiptReferrals, audit: nil)
+            }
+            return plan
         }
         var result = decided!
-        result.response = revisions.resolve(result.response)
+        result.response = committed.revisions.resolve(result.response)
+        if let signed = committed.receipt { result.response.receipt?.signed = signed }
         var response = result.response
         if response.outcomes.contains(where: { $0.retry == true }) {
             // Change numbers the device already used: it renumbers past this one.
@@ -94,6 +106,20 @@ struct SyncRoutes {
             "receipt": "\(result.response.receipt?.reference ?? "-")",
         ])
         return try Self.json(response)
+    }
+
+    /// The audit head a pull presents (`audit_position` and `audit_hash`,
+    /// both or neither), nil when none.
+    /// - Throws: `APIError` 400 naming the bad value.
+    static func presentedAuditHead(position: String?, hash: String?) throws -> AuditHead? {
+        guard position != nil || hash != nil else { return nil }
+        guard let position, let number = Int64(position), number >= 1 else {
+            throw APIError(.badRequest, "'audit_position' must be an audit entry's position (a whole number from 1); got '\((position ?? "").prefix(40))'.")
+        }
+        guard let hash, hash.count == 64, hash.allSatisfy({ $0.isHexDigit }), hash == hash.lowercased() else {
+            throw APIError(.badRequest, "'audit_hash' must be an audit entry's hash (64 lowercase hex digits); got '\((hash ?? "").prefix(80))'.")
+        }
+        return AuditHead(position: number, hash: String(hash))
     }
 
     /// A push from a device that synced with another log (the server was
@@ -120,8 +146,21 @@ struct SyncRoutes {
         guard let limit = Int(limitText), (1...SyncProtocol.maximumPage).contains(limit) else {
             throw APIError(.badRequest, "'limit' must be a whole number from 1 to \(SyncProtocol.maximumPage); got '\(limitText.prefix(40))'.")
         }
+        let presented = try Self.presentedAuditHead(
+            position: request.uri.queryParameters.get("audit_position"), hash: request.uri.queryParameters.get("audit_hash"))
         var page = try await storage.pull(since: cursor, limit: limit, for: user)
         page.serverTime = Timestamp.string(engine.clock.now())
+        if let presented {
+            let check = try await storage.checkAuditHead(presented)
+            page.auditCheck = check
+            if let failure = check.failure {
+                metrics.auditHeadsNotHeld.increment()
+                context.logger.error("the audit chain does not hold the head a device presented: \(failure)", metadata: [
+                    "position": "\(presented.position)", "length": "\(check.length)",
+                    "device": "\(context.signedInDevice ?? request.headers[AuthenticationMiddleware.deviceHeader] ?? "-")",
+                ])
+            }
+        }
         if let version = page.formVersion {
             // Another instance, or `sync-server form publish`, published one this instance has not read.
             _ = try await forms.catalog(holding: version)

@@ -29,15 +29,19 @@ enum AuditTrail {
 
     /// Appends an entry after the chain's head; runs inside the caller's
     /// write transaction, which holds the chain's turn
-    /// (`SQLTransaction.takeAuditTurn`).
-    static func append(_ event: AuditEvent, in session: any SQLSession) async throws {
+    /// (`SQLTransaction.takeAuditTurn`). Returns the chain's new head: this
+    /// entry's position and hash.
+    @discardableResult
+    static func append(_ event: AuditEvent, in session: any SQLSession) async throws -> AuditHead {
         let last = try await session.rows("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", []).first
         let id = (try last?.int("id") ?? 0) + 1
         let previous = try last?.text("hash") ?? genesis
+        let hash = hash(previous: previous, id: id, event)
         try await session.run(
             "INSERT INTO audit (id, at, actor, action, record_id, detail, previous_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             [.int(id), .text(event.at), .text(event.actor), .text(event.action), .text(event.record), .text(event.detail), .text(previous),
-             .text(hash(previous: previous, id: id, event))])
+             .text(hash)])
+        return AuditHead(position: id, hash: hash)
     }
 
     enum Verification: Equatable {
@@ -123,6 +127,28 @@ final class AuditSequencer: Sendable {
         var again = false
         var settledWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
         var nextWaiter = 0
+        /// Chaining runs started so far, and the last one that succeeded.
+        var started = 0
+        var succeeded = 0
+        var chainWaiters: [Int: ChainWaiter] = [:]
+    }
+
+    /// A push waiting for its entry to be chained, and the timer that gives up on it.
+    private struct ChainWaiter {
+        var ticket: Ticket
+        var continuation: CheckedContinuation<Bool, Never>
+        var timeout: Task<Void, Never>?
+
+        func resume(_ chained: Bool) {
+            timeout?.cancel()
+            continuation.resume(returning: chained)
+        }
+    }
+
+    /// The chaining run that will take what was committed before a `wake`:
+    /// the next run to start after it.
+    struct Ticket: Sendable, Equatable {
+        fileprivate let run: Int
     }
 
     /// - Parameter chain: chains everything committed and waiting (`PostgresStorage.chainPendingAudit`).
@@ -131,17 +157,47 @@ final class AuditSequencer: Sendable {
         self.logger = logger
     }
 
-    /// Asks for a run once the caller's transaction has committed; returns at once.
-    func wake() {
-        let start = state.withLock { state in
+    /// Asks for a run once the caller's transaction has committed; returns
+    /// at once, with the ticket of the run that will chain its entry.
+    @discardableResult
+    func wake() -> Ticket {
+        let (start, ticket) = state.withLock { state in
+            // Whether a run is going on (it may have started before the
+            // caller's commit) or not, the next one to start is after it.
+            let ticket = Ticket(run: state.started + 1)
             if state.running {
                 state.again = true
-                return false
+                return (false, ticket)
             }
             state.running = true
-            return true
+            return (true, ticket)
         }
         if start { Task { await run() } }
+        return ticket
+    }
+
+    /// Waits until the run of `ticket` (or a later one) has chained
+    /// everything waiting: true; false when the runs gave up (PostgreSQL
+    /// unreachable) or `limit` passed first. A push waits here to name the
+    /// chain's head in its receipt.
+    func chained(_ ticket: Ticket, within limit: Duration) async -> Bool {
+        await withCheckedContinuation { continuation in
+            let waiter = state.withLock { state -> Int? in
+                if state.succeeded >= ticket.run { return nil }
+                state.nextWaiter += 1
+                state.chainWaiters[state.nextWaiter] = ChainWaiter(ticket: ticket, continuation: continuation)
+                return state.nextWaiter
+            }
+            guard let waiter else { return continuation.resume(returning: true) }
+            let timeout = Task { [self] in
+                // Cancelled when the run resumes the waiter first.
+                guard (try? await Task.sleep(for: limit)) != nil else { return }
+                state.withLock { $0.chainWaiters.removeValue(forKey: waiter) }?.resume(false)
+            }
+            state.withLock { state in
+                if state.chainWaiters[waiter] != nil { state.chainWaiters[waiter]?.timeout = timeout } else { timeout.cancel() }
+            }
+        }
     }
 
     /// Returns once no run is going on or asked for: every entry committed
@@ -171,10 +227,21 @@ final class AuditSequencer: Sendable {
     private func run() async {
         var failures = 0
         while true {
-            state.withLock { $0.again = false }
+            let run = state.withLock { state in
+                state.again = false
+                state.started += 1
+                return state.started
+            }
             do {
                 try await chain()
                 failures = 0
+                let done = state.withLock { state in
+                    state.succeeded = max(state.succeeded, run)
+                    let done = state.chainWaiters.filter { $0.value.ticket.run <= run }
+                    for key in done.keys { state.chainWaiters.removeValue(forKey: key) }
+                    return Array(done.values)
+                }
+                done.forEach { $0.resume(true) }
             } catch {
                 failures += 1
                 // The error names no entry: the statement carries none.
@@ -184,14 +251,19 @@ final class AuditSequencer: Sendable {
                     state.withLock { $0.again = true }
                 }
             }
-            let waiters = state.withLock { state -> Dictionary<Int, CheckedContinuation<Void, Never>>.Values? in
+            let waiters = state.withLock { state -> (settled: [CheckedContinuation<Void, Never>], unchained: [ChainWaiter])? in
                 if state.again { return nil }
                 state.running = false
-                defer { state.settledWaiters = [:] }
-                return state.settledWaiters.values
+                defer {
+                    state.settledWaiters = [:]
+                    state.chainWaiters = [:]
+                }
+                // Runs have given up: whoever waits for a chaining learns it now.
+                return (Array(state.settledWaiters.values), Array(state.chainWaiters.values))
             }
             if let waiters {
-                waiters.forEach { $0.resume() }
+                waiters.settled.forEach { $0.resume() }
+                waiters.unchained.forEach { $0.resume(false) }
                 return
             }
         }

@@ -108,11 +108,13 @@ final class PostgresStorage: SQLStore {
     /// After a transaction has committed: its audit entry is chained as
     /// `chaining` says. A failure here leaves the entry waiting, committed,
     /// and is not the write's: the write is not reported failed for it.
-    private func chained(_ transaction: PostgresTransaction.State) async {
-        guard transaction.audited else { return }
+    /// Returns the sequencer's ticket for the run that chains it, if one does.
+    @discardableResult
+    private func chained(_ transaction: PostgresTransaction.State) async -> AuditSequencer.Ticket? {
+        guard transaction.audited else { return nil }
         switch chaining {
         case .sequencer:
-            sequencer?.wake()
+            return sequencer?.wake()
         case .beforeReturning:
             do { try await chainPendingAudit() } catch {
                 logger.warning("an audit entry waits to be chained: \(String(reflecting: error))")
@@ -120,6 +122,7 @@ final class PostgresStorage: SQLStore {
         case .deferred:
             break
         }
+        return nil
     }
 
     /// Each batch in a `READ COMMITTED` transaction of its own, whatever the
@@ -468,8 +471,9 @@ final class PostgresStorage: SQLStore {
         return result
     }
 
-    func push(_ needs: PushNeeds, decide: (PushSnapshot, any SyncTransaction) async throws -> WritePlan) async throws -> PlannedRevisions {
+    func push(_ needs: PushNeeds, seal: ReceiptSeal?, decide: (PushSnapshot, any SyncTransaction) async throws -> WritePlan) async throws -> PushCommit {
         let state = PostgresTransaction.State()
+        var document: ReceiptDocument?
         let revisions = try await connections.transaction { session in
             let transaction = PostgresTransaction(session: session, state: state)
             try await transaction.lock(records: needs.records)
@@ -479,10 +483,39 @@ final class PostgresStorage: SQLStore {
             try await PushStatements.write(revisions.resolve(plan), revisions: revisions.allocated, in: session)
             await TestHooks.holdPushBeforeCommit()
             if let audit = plan.audit { try await transaction.audit(audit) }
+            document = plan.receiptDocument
             return revisions
         }
-        await chained(state)
-        return revisions
+        let ticket = await chained(state)
+        guard let document else { return PushCommit(revisions: revisions, receipt: nil) }
+        // The receipt names the chain's head once the push's own entry is on
+        // it: the sequencer's run after this commit (batched with others').
+        let head = try await chainedHead(after: ticket)
+        let receipt = try await connections.withConnection { session in
+            try await ReceiptStatements.seal(document, head: head, with: seal, in: session)
+        }
+        return PushCommit(revisions: revisions, receipt: receipt)
+    }
+
+    /// The audit chain's head once the entries committed before `ticket`
+    /// are on it; nil when they are not chained within a few seconds
+    /// (PostgreSQL unreachable, or chaining deferred): the receipt then
+    /// names no head, and says so (docs/security.md).
+    private func chainedHead(after ticket: AuditSequencer.Ticket?) async throws -> AuditHead? {
+        switch chaining {
+        case .sequencer:
+            guard let ticket, await sequencer?.chained(ticket, within: .seconds(5)) == true else {
+                logger.warning("a push's audit entry was not chained within 5 seconds: its receipt is signed without the chain's head")
+                return nil
+            }
+        case .beforeReturning:
+            break
+        case .deferred:
+            return nil
+        }
+        return try await connections.withConnection { session in
+            try await ReceiptStatements.head(in: session)
+        }
     }
 
     // MARK: Reads

@@ -80,9 +80,10 @@ enum PushStatements {
         let references = Array(Set(needs.references + snapshot.outcomes.values.compactMap(\.receipt))).sorted()
         if !references.isEmpty {
             let keys = values("k", ["reference"], ["TEXT"], references.map { [.text($0)] })
-            for row in try await session.rows("\(keys.sql) SELECT r.reference, r.at, r.records, r.changes FROM receipts r JOIN k ON r.reference = k.reference", keys.binds) {
+            for row in try await session.rows("\(keys.sql) SELECT r.reference, r.at, r.records, r.changes, r.document FROM receipts r JOIN k ON r.reference = k.reference", keys.binds) {
                 let records = (try? JSONDecoder().decode([String].self, from: Data((try row.text("records") ?? "[]").utf8))) ?? []
-                let receipt = Receipt(reference: try row.text("reference")!, serverTime: try row.text("at")!, records: records, changes: Int(try row.int("changes") ?? 0))
+                let receipt = Receipt(reference: try row.text("reference")!, serverTime: try row.text("at")!, records: records, changes: Int(try row.int("changes") ?? 0),
+                    signed: ReceiptStatements.decode(try row.text("document")))
                 snapshot.receipts[receipt.reference] = receipt
             }
             snapshot.absentReferences = Set(references).subtracting(snapshot.receipts.keys)

@@ -140,6 +140,13 @@ extension SQLTransaction {
         try await AuditTrail.append(event, in: sql)
     }
 
+    /// Appends to the audit chain in its turn and returns the chain's new
+    /// head (this entry): SQLite's push, whose receipt names it.
+    func auditReturningHead(_ event: AuditEvent) async throws -> AuditHead {
+        try await takeAuditTurn()
+        return try await AuditTrail.append(event, in: sql)
+    }
+
     func recordSync(device: String, user: Int64, at: String) async throws {
         try await sql.run(ServerQueries.recordSync, [.text(device), .int(user), .text(at)])
     }

@@ -299,7 +299,7 @@ final class SQLiteStorage: SQLStore {
 
     /// SQLite's single writer is the lock: the batch's revisions follow the
     /// log's last one and commit in order.
-    func push(_ needs: PushNeeds, decide: (PushSnapshot, any SyncTransaction) async throws -> WritePlan) async throws -> PlannedRevisions {
+    func push(_ needs: PushNeeds, seal: ReceiptSeal?, decide: (PushSnapshot, any SyncTransaction) async throws -> WritePlan) async throws -> PushCommit {
         try await writing { transaction in
             let snapshot = try await PushStatements.load(needs, in: transaction.sql)
             let plan = try await decide(snapshot, transaction)
@@ -308,8 +308,14 @@ final class SQLiteStorage: SQLStore {
             try await PushStatements.write(revisions.resolve(plan), revisions: revisions.allocated, in: transaction.sql)
             // Tests only (SYNC_TEST_HOLD_PUSH_FIFO): the convergence property kills the server here.
             await TestHooks.holdPushBeforeCommit()
-            if let audit = plan.audit { try await transaction.audit(audit) }
-            return revisions
+            // The push's entry is the chain's head at its commit: its receipt names it.
+            var head: AuditHead?
+            if let audit = plan.audit { head = try await transaction.auditReturningHead(audit) }
+            var receipt: SignedReceipt?
+            if let document = plan.receiptDocument {
+                receipt = try await ReceiptStatements.seal(document, head: head, with: seal, in: transaction.sql)
+            }
+            return PushCommit(revisions: revisions, receipt: receipt)
         }
     }
 

@@ -94,5 +94,19 @@ enum SharedSchema {
             );
             CREATE INDEX person_links_by_b ON person_links(person_b)
             """),
+        // Signed receipts (issue 29, docs/protocol.md "Signed receipts"):
+        // each push's receipt as the server signed it (a JWS), so that a
+        // retry gets the same bytes, and the public half of every receipt
+        // key the server has had, rotated ones kept, for `/v1/keys` and for
+        // checking what they signed. The private key is a file, never here.
+        ("s6-signed-receipts", """
+            ALTER TABLE receipts ADD COLUMN document TEXT;
+            CREATE TABLE receipt_keys (
+                kid TEXT PRIMARY KEY,
+                x TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                retired_at TEXT
+            )
+            """),
     ]
 }

@@ -35,8 +35,10 @@ struct StoreMigration {
     /// Each store's own bookkeeping, never copied.
     static let bookkeeping: Set<String> = ["writer", "schema_migrations", "grdb_migrations"]
     /// Tables a new PostgreSQL store already fills (its migrations insert the
-    /// row): their rows are replaced by the source's.
-    static let seeded: Set<String> = ["server_identity"]
+    /// row; a server started on it records its receipt key): their rows are
+    /// replaced by the source's. A server's own receipt key is recorded
+    /// again at its next start.
+    static let seeded: Set<String> = ["server_identity", "receipt_keys"]
     /// Named first when a target is refused.
     static let named = ["users", "records", "change_log", "audit"]
 

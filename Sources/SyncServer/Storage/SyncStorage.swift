@@ -183,9 +183,29 @@ protocol SyncStorage: Sendable {
     /// writes without I/O (the transaction it gets is for reads the
     /// snapshot did not foresee), revisions are allocated for the plan's log
     /// entries, the write phase stores the plan in bulk, and its audit entry
-    /// is stored last. Returns the allocated revisions, to resolve the
-    /// plan's placeholders in the reply.
-    func push(_ needs: PushNeeds, decide: (PushSnapshot, any SyncTransaction) async throws -> WritePlan) async throws -> PlannedRevisions
+    /// is stored last. When the plan holds a new receipt
+    /// (`WritePlan.receiptDocument`), it is given the audit chain's head
+    /// after the commit, signed with `seal` and stored (SQLite: in the
+    /// transaction; PostgreSQL: once the sequencer has chained the push's
+    /// entry). Returns the allocated revisions, to resolve the plan's
+    /// placeholders in the reply, and the signed receipt.
+    func push(_ needs: PushNeeds, seal: ReceiptSeal?, decide: (PushSnapshot, any SyncTransaction) async throws -> WritePlan) async throws -> PushCommit
+
+    // MARK: Signed receipts (docs/protocol.md, "Signed receipts")
+
+    /// The public half of every receipt key the server has had, oldest first.
+    func receiptKeys() async throws -> [ReceiptPublicKey]
+    /// Records `key` (once; a key already recorded is left as it is) and,
+    /// when `retiringOthers`, marks every other key retired at `at`; with
+    /// `audit`, in one transaction with that entry.
+    func addReceiptKey(_ key: ReceiptPublicKey, retiringOthers: Bool, at: String, audit: AuditEvent?) async throws
+    /// Whether the audit chain holds `head`: its entry at `head.position` has `head.hash`.
+    func checkAuditHead(_ head: AuditHead) async throws -> AuditHeadCheck
+    /// The SHA-256 (`ChangeDigest`) of every change the log holds from
+    /// `device` for `record` with one of `seqs`, by change number.
+    func loggedChangeDigests(device: String, record: String, seqs: [Int64]) async throws -> [Int64: Set<String>]
+    /// A push's signed receipt as it was sent, if it was signed.
+    func signedReceipt(_ reference: String) async throws -> SignedReceipt?
     /// A page of the change log after `since`, as `user` may see it, with the
     /// log's epoch and end from the same snapshot.
     func pull(since: Int64, limit: Int, for user: User) async throws -> PullResponse

@@ -31,6 +31,9 @@ struct PushEngine {
         var conflicts = 0
         var rejected = 0
         var duplicates = 0
+        /// For a new receipt: each referral written, its reference and the
+        /// SHA-256 of each change accepted for it (`ReceiptDocument`).
+        var receiptReferrals: [ReceiptDocument.ReferralChanges] = []
     }
 
     /// A new receipt reference, from the id generator.
@@ -53,6 +56,7 @@ struct PushEngine {
         var result = Result(response: PushResponse(outcomes: [], receipt: nil, serverTime: at))
         result.response.outcomes.reserveCapacity(request.changes.count)
         var touched: [String] = []
+        var accepted: [String: [ReceiptDocument.ChangeHash]] = [:]
         var owners: [String: Int64] = [:]
         var acknowledged = 0
         var duplicateReceipt: String?
@@ -101,6 +105,7 @@ struct PushEngine {
                     try await transaction.createRecord(change.record, owner: user.id, at: at)
                     owners[change.record] = user.id
                 }
+                accepted[change.record, default: []].append(.init(seq: change.seq, sha256: ChangeDigest.sha256(device: request.device, change)))
                 var bounded = change
                 let sentHLC = Self.bound(&bounded, now: now)
                 var (outcome, field) = try await merge(bounded, sentHLC: sentHLC, rules: rules, device: request.device, user: user, at: at, receipt: reference, in: transaction)
@@ -118,10 +123,15 @@ struct PushEngine {
         }
 
         // A referral submitted for the first time gets its own reference, for its life.
+        var references: [String: String] = [:]
         for record in touched where try await transaction.recordStatus(record) == ReferralStatus.submitted.rawValue {
-            guard try await transaction.field(record: record, path: IntakePath.reference) == nil else { continue }
-            try await giveReference(to: record, at: now, in: transaction)
+            if let held = try await transaction.field(record: record, path: IntakePath.reference)?.value {
+                references[record] = held
+                continue
+            }
+            references[record] = try await giveReference(to: record, at: now, in: transaction)
         }
+        result.receiptReferrals = touched.map { .init(id: $0, reference: references[$0], changes: accepted[$0] ?? []) }
 
         if acknowledged > 0 {
             let receipt = Receipt(reference: reference, serverTime: at, records: touched, changes: acknowledged)
@@ -137,7 +147,9 @@ struct PushEngine {
     /// Writes a referral's own reference (`IntakePath.reference`, `F-XXXX-XXXX`),
     /// unique among referrals, as a record-level value by the server: the
     /// change log carries it to the referrer's devices on their next pull.
-    func giveReference(to record: String, at now: Date, in transaction: any SyncTransaction) async throws {
+    /// - Returns: the reference given.
+    @discardableResult
+    func giveReference(to record: String, at now: Date, in transaction: any SyncTransaction) async throws -> String {
         var reference = ReceiptReference.make(from: ids.next(), prefix: "F")
         for _ in 0..<16 where try await transaction.referral(withReference: reference) != nil {
             reference = ReceiptReference.make(from: ids.next(), prefix: "F")  // 40 random bits: a collision is rare, not impossible
@@ -148,6 +160,7 @@ struct PushEngine {
             kind: .write, record: record, path: IntakePath.reference, value: reference, author: ServerDevice.id, device: ServerDevice.id,
             seq: nil, hlc: stamp, at: at, conflict: nil)
         _ = try await write(entry, conflict: nil, receipt: "", in: transaction)
+        return reference
     }
 
     /// Gives every submitted referral that has no reference yet (submitted

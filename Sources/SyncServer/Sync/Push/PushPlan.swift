@@ -98,6 +98,10 @@ struct WritePlan: Sendable {
     var conflicts: [(id: String, record: String, path: String, at: String)] = []
     var candidates: [(conflict: String, position: Int, candidate: ConflictCandidate)] = []
     var receipt: (receipt: Receipt, device: String, user: Int64)?
+    /// The new receipt's signed document, without the audit head (known
+    /// only after the audit entry is chained): storage completes, signs and
+    /// stores it (`SyncStorage.push`).
+    var receiptDocument: ReceiptDocument?
     var sync: (device: String, user: Int64, at: String)?
     /// The audit entry, stored last (SQLite chains it in the writer's turn;
     /// PostgreSQL leaves it waiting for the instance's `AuditSequencer`).
@@ -106,8 +110,19 @@ struct WritePlan: Sendable {
     var isEmpty: Bool { log.isEmpty && createdRecords.isEmpty && outcomes.isEmpty && receipt == nil }
 }
 
+/// Signs a receipt document once storage has set its audit head: the
+/// server's `ReceiptSigner`.
+typealias ReceiptSeal = @Sendable (ReceiptDocument) throws -> SignedReceipt
+
+/// What a committed push gives back: the revisions allocated for its plan,
+/// and its signed receipt when it made one.
+struct PushCommit: Sendable {
+    var revisions: PlannedRevisions
+    var receipt: SignedReceipt?
+}
+
 /// Maps a plan's placeholder revisions to the allocated ones.
-struct PlannedRevisions {
+struct PlannedRevisions: Sendable {
     let allocated: [Int64]
 
     /// A stored revision: placeholders (negative) become allocated revisions.

@@ -1,0 +1,195 @@
+import ArgumentParser
+import Foundation
+import SyncCore
+
+/// `field receipt show|verify|export|keys`: the signed receipts this device
+/// was given, checked offline against the server keys pinned at login
+/// (docs/field-cli.md, "Receipts"; docs/security.md, "What a receipt proves").
+struct ReceiptCommands: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "receipt",
+        abstract: "Show, check and export the signed receipts the server gave this device; no network needed.",
+        subcommands: [ReceiptShow.self, ReceiptVerify.self, ReceiptExport.self, ReceiptKeys.self])
+}
+
+/// Finds the receipts `given` names: a receipt code (`R-XXXX-XXXX`), or a
+/// referral (its reference `F-XXXX-XXXX`, id or unique id prefix), whose
+/// receipts are every push that carried its changes.
+func receipts(named given: String, in store: LocalStore) throws -> [StoredReceipt] {
+    let trimmed = given.trimmingCharacters(in: .whitespaces)
+    if trimmed.uppercased().hasPrefix("R-") {
+        let found = try store.receipts(reference: trimmed)
+        guard !found.isEmpty else {
+            throw CLIError("This device holds no receipt '\(TerminalText.visible(trimmed))'; `field receipt show` with a referral lists its receipts.")
+        }
+        return found
+    }
+    let id: UUID
+    if trimmed.uppercased().hasPrefix("F-") {
+        guard let summary = try store.summaries().first(where: { $0.reference?.uppercased() == trimmed.uppercased() }) else {
+            throw CLIError("No referral on this device has the reference '\(TerminalText.visible(trimmed))'.")
+        }
+        id = summary.id
+    } else {
+        id = try store.referralID(matching: trimmed)
+    }
+    let found = try store.receipts(referral: id.lowercased)
+    guard !found.isEmpty else {
+        throw CLIError("Referral \(id.lowercased.prefix(13)) has no receipt yet: its changes reach the server, and a receipt comes back, at `field sync`.")
+    }
+    return found
+}
+
+/// Whether `given` names a receipt (`R-…`) rather than a referral.
+func given(_ given: String, isReceipt: Bool) -> Bool {
+    given.trimmingCharacters(in: .whitespaces).uppercased().hasPrefix("R-") == isReceipt
+}
+
+/// Checks one kept receipt with the pinned keys; the document, or one sentence saying what fails.
+func check(_ receipt: StoredReceipt, in store: LocalStore) throws -> Result<(ReceiptDocument, ReceiptPublicKey), ReceiptError> {
+    guard let signed = receipt.signed else {
+        return .failure(.malformed("receipt \(receipt.reference) came from a server before signed receipts, so there is no signature to check"))
+    }
+    if let problem = receipt.problem { return .failure(.malformed(problem.hasSuffix(".") ? String(problem.dropLast()) : problem)) }
+    do {
+        let (document, key) = try signed.verify(with: try store.pinnedReceiptKeys())
+        if let mismatch = LocalStore.mismatch(document, receipt: Receipt(reference: receipt.reference, serverTime: receipt.serverTime, records: [], changes: 0), device: store.deviceID, acknowledged: []) {
+            return .failure(.malformed(String(mismatch.dropLast())))
+        }
+        return .success((document, key))
+    } catch let error as ReceiptError {
+        return .failure(error)
+    }
+}
+
+struct ReceiptShow: FieldCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Print a receipt, or every receipt of a referral: when, by whom, which changes (by SHA-256), the audit entry it names, and whether it checks out.")
+    @Argument(help: "A receipt (R-XXXX-XXXX), or a referral: its reference (F-XXXX-XXXX), id or a unique prefix; all receipts when omitted.")
+    var reference: String?
+    @OptionGroup var output: JSONOption
+
+    struct Shown: Encodable {
+        var reference: String
+        var serverTime: String
+        var checksOut: Bool
+        var problem: String?
+        var document: ReceiptDocument?
+        var key: String?
+
+        enum CodingKeys: String, CodingKey {
+            case reference, serverTime = "server_time", checksOut = "checks_out", problem, document, key
+        }
+    }
+
+    func run(in context: Context) async throws {
+        let store = try context.store()
+        let found = try reference.map { try receipts(named: $0, in: store) } ?? store.receipts()
+        var shown: [Shown] = []
+        for receipt in found {
+            switch try check(receipt, in: store) {
+            case .success(let (document, key)):
+                shown.append(Shown(reference: receipt.reference, serverTime: receipt.serverTime, checksOut: true, document: document, key: key.kid))
+            case .failure(let error):
+                shown.append(Shown(
+                    reference: receipt.reference, serverTime: receipt.serverTime, checksOut: false, problem: error.description,
+                    document: try? receipt.signed?.unverifiedDocument()))
+            }
+        }
+        if output.json { return try context.console.json(shown) }
+        if shown.isEmpty { context.console.line("No receipts yet: the server gives one at each `field sync` that sends changes.") }
+        let summaries = Dictionary(try store.summaries().map { ($0.id.lowercased, $0) }, uniquingKeysWith: { first, _ in first })
+        for item in shown {
+            context.console.line("Receipt \(item.reference), \(item.serverTime)")
+            if let key = item.key {
+                context.console.line("  Signed by the server's key \(key): checks out on this device.")
+            } else {
+                context.console.line("  DOES NOT CHECK OUT: \(item.problem ?? "")")
+            }
+            guard let document = item.document else { continue }
+            context.console.line("  \(document.user) on device \(document.device); \(document.changeCount) change(s):")
+            for referral in document.referrals {
+                let reference = referral.reference ?? summaries[referral.id]?.reference
+                let seqs = referral.changes.map(\.seq)
+                let range = seqs.isEmpty ? "" : " (change \(seqs.min()!)\(seqs.count > 1 ? "–\(seqs.max()!)" : ""))"
+                context.console.line("    \(reference ?? "draft") \(referral.id): \(referral.changes.count) change(s)\(range)")
+            }
+            if let head = document.audit {
+                context.console.line("  Audit trail entry \(head.position) (\(head.hash.prefix(12))…): this device presents it at each sync, and the server must still hold it.")
+            }
+        }
+    }
+}
+
+struct ReceiptVerify: FieldCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check a receipt's signature with the server keys pinned at login, offline; exits 1 with one sentence when it does not check out.")
+    @Argument(help: "A receipt (R-XXXX-XXXX), or a referral (reference, id or prefix): each of its receipts.") var reference: String
+
+    func run(in context: Context) async throws {
+        let store = try context.store()
+        var failed = false
+        for receipt in try receipts(named: reference, in: store) {
+            switch try check(receipt, in: store) {
+            case .success(let (document, key)):
+                context.console.line("Receipt \(receipt.reference) of \(document.serverTime) checks out: signed by the server's key \(key.kid), pinned on this device, for \(document.changeCount) change(s) to \(document.referrals.count) referral(s).")
+            case .failure(let error):
+                context.console.line("Receipt \(receipt.reference): \(error.description)")
+                failed = true
+            }
+        }
+        if failed { throw ExitCode(1) }
+    }
+}
+
+struct ReceiptExport: FieldCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write a receipt as signed (JSON), for someone who checks it with the server's public keys (`field receipt keys`, or `sync-server receipt verify`).",
+        discussion: "For a referral, its submission's receipt (the push that carried the submission), else its newest.")
+    @Argument(help: "A receipt (R-XXXX-XXXX), or a referral (reference, id or prefix).") var reference: String
+    @Option(help: "The file to write (a new one); standard output by default.") var to: String?
+
+    func run(in context: Context) async throws {
+        let store = try context.store()
+        let found = try receipts(named: reference, in: store)
+        var chosen = found[0]
+        if !given(reference, isReceipt: true), found.count > 1,
+           let referral = found.flatMap(\.referrals).first(where: { id in found.allSatisfy { $0.referrals.contains(id) } }),
+           let submitted = try store.submissionReceipt(of: referral), let match = found.first(where: { $0.reference == submitted }) {
+            chosen = match
+        }
+        guard let signed = chosen.signed else {
+            throw CLIError("Receipt \(chosen.reference) came from a server before signed receipts: there is nothing signed to export.")
+        }
+        let data = try signed.encoded() + Data("\n".utf8)
+        guard let to else {
+            FileHandle.standardOutput.write(data)
+            return
+        }
+        guard FileManager.default.createFile(atPath: to, contents: nil), let handle = FileHandle(forWritingAtPath: to) else {
+            throw CLIError("Cannot write '\(to)'.")
+        }
+        handle.write(data)
+        try handle.close()
+        context.console.line("Wrote receipt \(chosen.reference) to \(to).")
+    }
+}
+
+struct ReceiptKeys: FieldCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Print the server's receipt keys this device pinned, as a JWK set (what `sync-server receipt verify --key` reads).")
+
+    func run(in context: Context) async throws {
+        let keys = try context.store().pinnedReceiptKeys()
+        guard !keys.isEmpty else {
+            throw CLIError("No receipt keys are pinned on this device: `field login` pins the server's.")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        FileHandle.standardOutput.write(try encoder.encode(ReceiptKeySet(keys: keys)) + Data("\n".utf8))
+    }
+}

@@ -1,0 +1,62 @@
+import Crypto
+import Foundation
+import SyncCore
+import Testing
+
+/// The receipt format's fixed points (docs/protocol.md, "Signed receipts"):
+/// the change digest's test vectors and the example receipt the document
+/// shows, checked with its public key.
+@Suite("Receipts: the change digest and the documented example")
+struct ReceiptTests {
+    static let device = "01a25036-c1e1-7f7d-85cf-a1f587ddb129"
+    static let referral = "01a25036-d4ee-78f0-b137-8bb76cdb6c66"
+    static let stamp = "0001795417493958-0000-01a25036-c1e1-7f7d-85cf-a1f587ddb129"
+
+    @Test("a change's SHA-256 is the documented one, for a value and for a cleared field")
+    func digestVectors() {
+        #expect(ChangeDigest.sha256(device: Self.device, seq: 7, record: Self.referral, path: "concern.summary", hlc: Self.stamp, value: "Bruises on both arms – “seen”")
+            == "8f0321c28474ce06be0a52314edfca1a0c7e84739f3f28478d87cc6ead2b2747")
+        #expect(ChangeDigest.sha256(device: Self.device, seq: 7, record: Self.referral, path: "concern.summary", hlc: Self.stamp, value: nil)
+            == "e0d3571e3f60a05df45ce9ed2e04d95647e582cc0f92e4b7160aa312fac1162f")
+        // Length prefixes: moving a character from one field to the next changes the digest.
+        #expect(ChangeDigest.sha256(device: "ab", seq: 1, record: "c", path: "p", hlc: "h", value: "v")
+            != ChangeDigest.sha256(device: "a", seq: 1, record: "bc", path: "p", hlc: "h", value: "v"))
+        #expect(ChangeDigest.sha256(device: "a", seq: 1, record: "c", path: "p", hlc: "h", value: "")
+            != ChangeDigest.sha256(device: "a", seq: 1, record: "c", path: "p", hlc: "h", value: nil))
+    }
+
+    static let example = SignedReceipt(
+        protected: "eyJhbGciOiJFZERTQSIsImtpZCI6IkotbTAwX19SVFNqSXVoQS05WU1SNVNCTnI4RlZoQU9mcGozSXpKT3AwU1EiLCJ0eXAiOiJmaWVsZC1zeW5jLXJlY2VpcHQranNvbiJ9",
+        payload: "eyJhdWRpdCI6eyJoYXNoIjoiOWQ2MDc3YzMxNDJiZTQ4YWUwYmVmZjEyYzQ4YmFkY2E1MzA3N2M3NGY1ZDJjNDdkZGFkNzcyZDVkYjc0MmE1NyIsInBvc2l0aW9uIjoyfSwiZGV2aWNlIjoiMDFhMjUwMzYtYzFlMS03ZjdkLTg1Y2YtYTFmNTg3ZGRiMTI5IiwiZXBvY2giOiIzYjczYTQ3MGYzZDliMDkzNzJmYzNhYmVjMjQyY2Q4ZSIsInJlY2VpcHQiOiJSLVBWQjgtVE1OQyIsInJlZmVycmFscyI6W3siY2hhbmdlcyI6W3sic2VxIjoxLCJzaGEyNTYiOiJiMDgxYjA1NjJlNmFjZDAzYzZlYzI0NTg5ZTVmN2FmNjhkYzQwZTU1Y2ZhYmU1MGJkYjMwZGNjOTU3MDY4ODBkIn0seyJzZXEiOjIsInNoYTI1NiI6ImExYTQ5ZDdjZTVlZWNlMjVlNzljNWNjOTJmMWIwNDY4OGRhYWZlZmM0MDUwYWI2Mzg2MTcxOTc0NmRiNjUzMDYifSx7InNlcSI6Mywic2hhMjU2IjoiOWRkMmY5ZjYwODJhYmYzMTJjOGRjOTY2YjBiMmM3OThiNDQ1N2UzMDkwYmE4YjQyNzAyMDg4YTg2NmVjOTQyOCJ9XSwiaWQiOiIwMWEyNTAzNi1kNGVlLTc4ZjAtYjEzNy04YmI3NmNkYjZjNjYifV0sInNlcnZlcl90aW1lIjoiMjAyNi0xMi0wN1QxMToxNTowOFoiLCJ0eXBlIjoiZmllbGQtc3luYy9yZWNlaXB0IiwidXNlciI6ImphbmUiLCJ2ZXJzaW9uIjoxfQ",
+        signature: "eJhBieSkL-At6wHzYgVvc220a2NDI_Q7k1zKZ6gIz4HmIsYvF89YJ1fS3gKn7-70SALM5xdY4SiltQgPH6njDA")
+    static let key = ReceiptPublicKey(x: "2PvC4-OYgIsvO3gPcoSYhq3gLtn0phzAT3-f0Ft-PEk", kid: "J-m00__RTSjIuhA-9YMR5SBNr8FVhAOfpj3IzJOp0SQ")
+
+    @Test("the documented example checks out with its key, and its key id is the key's RFC 7638 thumbprint")
+    func documentedExample() throws {
+        #expect(ReceiptPublicKey.thumbprint(x: Self.key.x) == Self.key.kid)
+        let (document, key) = try Self.example.verify(with: [Self.key])
+        #expect(key == Self.key)
+        #expect(document.receipt == "R-PVB8-TMNC" && document.changeCount == 3 && document.audit?.position == 2)
+        // The payload is the document's canonical encoding: the same bytes again.
+        #expect(Base64URL.encode(try document.encoded()) == Self.example.payload)
+        #expect(throws: ReceiptError.unknownKey(Self.key.kid)) { try Self.example.verify(with: []) }
+    }
+
+    @Test("a receipt signed now checks out with its key, and with no other")
+    func roundTrip() throws {
+        let signer = ReceiptSigningKey(Curve25519.Signing.PrivateKey())
+        let document = ReceiptDocument(
+            receipt: "R-0000-0001", epoch: "e", device: Self.device, user: "Zoë Ó'Brien", serverTime: "2026-12-07T10:00:00Z",
+            referrals: [.init(id: Self.referral, reference: "F-0000-0001", changes: [.init(seq: 1, sha256: String(repeating: "a", count: 64))])],
+            audit: AuditHead(position: 9, hash: String(repeating: "b", count: 64)))
+        let signed = try SignedReceipt.sign(document, with: signer)
+        #expect(try signed.verify(with: [signer.publicKey]).document == document)
+        let other = ReceiptSigningKey(Curve25519.Signing.PrivateKey())
+        #expect(throws: ReceiptError.unknownKey(signer.id)) { try signed.verify(with: [other.publicKey]) }
+        // The right id with another key's bytes: the signature does not match.
+        var impostor = other.publicKey
+        impostor.kid = signer.id
+        #expect(throws: ReceiptError.badSignature(signer.id)) { try signed.verify(with: [impostor]) }
+        #expect(throws: ReceiptError.self) { try ReceiptPublicKey.keys(from: Data(#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"2PvC4-OYgIsvO3gPcoSYhq3gLtn0phzAT3-f0Ft-PEk","kid":"wrong"}]}"#.utf8)) }
+    }
+}
