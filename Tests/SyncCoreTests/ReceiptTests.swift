@@ -49,6 +49,14 @@ struct ReceiptTests {
             receipt: "R-0000-0001", epoch: "e", device: Self.device, user: "Zoë Ó'Brien", serverTime: "2026-12-07T10:00:00Z",
             referrals: [.init(id: Self.referral, reference: "F-0000-0001", changes: [.init(seq: 1, sha256: String(repeating: "a", count: 64))])],
             audit: AuditHead(position: 9, hash: String(repeating: "b", count: 64)))
+        // The hand-written canonical encoding is Foundation's sorted-key JSON, byte for byte, whatever a string holds.
+        var tricky = document
+        tricky.user = "Zoë \"Ó'Brien\" \\ / \n\t\u{01}\u{1F} 🧸"
+        tricky.referrals.append(.init(id: "x", reference: nil, changes: []))
+        tricky.audit = nil
+        #expect(try tricky.encoded() == JSONEncoder.sorted.encode(tricky))
+        #expect(try document.encoded() == JSONEncoder.sorted.encode(document))
+        #expect(Base64URL.decode(Base64URL.encode(Data([0xFB, 0xFF]))) == Data([0xFB, 0xFF]) && Base64URL.encode(Data([0xFB, 0xFF, 0xBF])) == "-_-_")
         let signed = try SignedReceipt.sign(document, with: signer)
         #expect(try signed.verify(with: [signer.publicKey]).document == document)
         let other = ReceiptSigningKey(Curve25519.Signing.PrivateKey())

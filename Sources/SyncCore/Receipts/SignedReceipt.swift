@@ -204,9 +204,30 @@ public struct ReceiptSigningKey: @unchecked Sendable {
 
 /// Base64url without padding (RFC 4648 §5), as JOSE uses it.
 public enum Base64URL {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// One pass over the bytes (a receipt's payload is tens of kilobytes for a large push).
     public static func encode<D: DataProtocol>(_ bytes: D) -> String {
-        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let input = Array(bytes)
+        var output = [UInt8]()
+        output.reserveCapacity((input.count * 4 + 2) / 3)
+        var index = 0
+        while index + 2 < input.count {
+            let word = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+            output.append(alphabet[Int(word >> 18 & 63)])
+            output.append(alphabet[Int(word >> 12 & 63)])
+            output.append(alphabet[Int(word >> 6 & 63)])
+            output.append(alphabet[Int(word & 63)])
+            index += 3
+        }
+        let rest = input.count - index
+        if rest > 0 {
+            let word = UInt32(input[index]) << 16 | (rest == 2 ? UInt32(input[index + 1]) << 8 : 0)
+            output.append(alphabet[Int(word >> 18 & 63)])
+            output.append(alphabet[Int(word >> 12 & 63)])
+            if rest == 2 { output.append(alphabet[Int(word >> 6 & 63)]) }
+        }
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// nil when `text` holds a character outside the alphabet.

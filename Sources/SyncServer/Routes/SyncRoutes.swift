@@ -148,11 +148,9 @@ struct SyncRoutes {
         }
         let presented = try Self.presentedAuditHead(
             position: request.uri.queryParameters.get("audit_position"), hash: request.uri.queryParameters.get("audit_hash"))
-        var page = try await storage.pull(since: cursor, limit: limit, for: user)
+        var page = try await storage.pull(since: cursor, limit: limit, for: user, presenting: presented)
         page.serverTime = Timestamp.string(engine.clock.now())
-        if let presented {
-            let check = try await storage.checkAuditHead(presented)
-            page.auditCheck = check
+        if let presented, let check = page.auditCheck {
             if let failure = check.failure {
                 metrics.auditHeadsNotHeld.increment()
                 context.logger.error("the audit chain does not hold the head a device presented: \(failure)", metadata: [

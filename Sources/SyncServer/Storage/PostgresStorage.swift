@@ -527,7 +527,7 @@ final class PostgresStorage: SQLStore {
     /// one snapshot, so no transaction is needed). A page that names a
     /// conflict is read again in a `REPEATABLE READ` transaction with each
     /// conflict's state, so that every state comes from the page's snapshot.
-    func pull(since: Int64, limit: Int, for user: User) async throws -> PullResponse {
+    func pull(since: Int64, limit: Int, for user: User, presenting head: AuditHead?) async throws -> PullResponse {
         let visibility: String
         switch user.role {
         case .practitioner: visibility = "r.owner_id = \(user.id) AND l.path NOT IN (\(ServerQueries.internalPaths))"
@@ -541,28 +541,39 @@ final class PostgresStorage: SQLStore {
             ORDER BY l.revision LIMIT $2
             """
         return try await connections.withConnection { session in
-            // Revisions no longer commit in order: read only below the horizon
-            // (the lowest revision a writer still holds), taken before the
-            // read's snapshot so that everything below it has committed and is
-            // in the snapshot. A write that commits late is read by a later pull.
-            let horizon = try await session.query("SELECT pull_horizon() AS horizon")[0].int("horizon") ?? 1
-            let binds: [SQLBind] = [.int(since), .int(Int64(limit) + 1), .int(horizon)]
-            // The identity's one row, with the page's rows beside it (none: one row of NULLs).
-            let rows = try await session.query(
-                "SELECT i.*, p.* FROM (SELECT \(Self.identityColumns)) i LEFT JOIN LATERAL (\(page)) p ON TRUE ORDER BY p.revision", binds)
-            let changes = rows.filter { (try? $0.int("revision")) != nil }
-            if try changes.prefix(limit).allSatisfy({ try $0.text("conflict_id") == nil }) {
-                return try Self.pullResponse(changes, identity: Self.identity(rows[0]), since: since, limit: limit, horizon: horizon, conflicts: [:])
+            var response = try await Self.pullPage(page, since: since, limit: limit, in: session, connections: connections)
+            if let head {
+                // On the same connection: the chain's entries are never rewritten by a writer, so no shared snapshot is needed.
+                let row = try await session.query(ReceiptStatements.headCheck, .int(head.position)).first
+                response.auditCheck = ReceiptStatements.check(head, length: try row?.int("length") ?? 0, hash: try row?.text("hash"))
             }
-            return try await connections.transaction(on: session, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { session in
-                let changes = try await session.query(page, binds)
-                let identity = try await Self.identity(session)
-                var conflicts: [String: ConflictState] = [:]
-                for row in changes.prefix(limit) {
-                    if let id = try row.text("conflict_id"), conflicts[id] == nil { conflicts[id] = try await ConflictQueries.state(id, in: session) }
-                }
-                return try Self.pullResponse(changes, identity: identity, since: since, limit: limit, horizon: horizon, conflicts: conflicts)
+            return response
+        }
+    }
+
+    /// The page itself, on `session` (see `pull`).
+    private static func pullPage(_ page: String, since: Int64, limit: Int, in session: PostgresSession, connections: PostgresConnections) async throws -> PullResponse {
+        // Revisions no longer commit in order: read only below the horizon
+        // (the lowest revision a writer still holds), taken before the
+        // read's snapshot so that everything below it has committed and is
+        // in the snapshot. A write that commits late is read by a later pull.
+        let horizon = try await session.query("SELECT pull_horizon() AS horizon")[0].int("horizon") ?? 1
+        let binds: [SQLBind] = [.int(since), .int(Int64(limit) + 1), .int(horizon)]
+        // The identity's one row, with the page's rows beside it (none: one row of NULLs).
+        let rows = try await session.query(
+            "SELECT i.*, p.* FROM (SELECT \(Self.identityColumns)) i LEFT JOIN LATERAL (\(page)) p ON TRUE ORDER BY p.revision", binds)
+        let changes = rows.filter { (try? $0.int("revision")) != nil }
+        if try changes.prefix(limit).allSatisfy({ try $0.text("conflict_id") == nil }) {
+            return try Self.pullResponse(changes, identity: Self.identity(rows[0]), since: since, limit: limit, horizon: horizon, conflicts: [:])
+        }
+        return try await connections.transaction(on: session, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { session in
+            let changes = try await session.query(page, binds)
+            let identity = try await Self.identity(session)
+            var conflicts: [String: ConflictState] = [:]
+            for row in changes.prefix(limit) {
+                if let id = try row.text("conflict_id"), conflicts[id] == nil { conflicts[id] = try await ConflictQueries.state(id, in: session) }
             }
+            return try Self.pullResponse(changes, identity: identity, since: since, limit: limit, horizon: horizon, conflicts: conflicts)
         }
     }
 

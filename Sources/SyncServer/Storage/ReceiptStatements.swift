@@ -27,6 +27,14 @@ enum ReceiptStatements {
         return signed
     }
 
+    /// The chain's length and the hash of the entry at `$1`, in one statement.
+    static let headCheck = "SELECT (SELECT coalesce(max(id), 0) FROM audit) AS length, (SELECT hash FROM audit WHERE id = $1) AS hash"
+
+    /// Whether a chain of `length` entries whose entry at `head.position` has `hash` holds `head`.
+    static func check(_ head: AuditHead, length: Int64, hash: String?) -> AuditHeadCheck {
+        AuditHeadCheck(position: head.position, holds: hash == head.hash, length: length)
+    }
+
     /// A stored signed receipt, read back.
     static func decode(_ text: String?) -> SignedReceipt? {
         text.flatMap { try? JSONDecoder().decode(SignedReceipt.self, from: Data($0.utf8)) }
@@ -59,10 +67,10 @@ extension SQLStore {
     }
 
     func checkAuditHead(_ head: AuditHead) async throws -> AuditHeadCheck {
-        try await reading { session in
-            let length = try await session.rows("SELECT coalesce(max(id), 0) AS length FROM audit", [])[0].int("length") ?? 0
-            let hash = try await session.rows("SELECT hash FROM audit WHERE id = $1", [.int(head.position)]).first?.text("hash")
-            return AuditHeadCheck(position: head.position, holds: hash == head.hash, length: length)
+        try await chainPendingAudit()
+        return try await connected { session in
+            let row = try await session.rows(ReceiptStatements.headCheck, [.int(head.position)]).first
+            return ReceiptStatements.check(head, length: try row?.int("length") ?? 0, hash: try row?.text("hash"))
         }
     }
 

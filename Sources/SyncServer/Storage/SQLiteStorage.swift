@@ -320,7 +320,7 @@ final class SQLiteStorage: SQLStore {
     }
 
     /// One access, so one snapshot: the page, its conflicts and the log's end agree.
-    func pull(since: Int64, limit: Int, for user: User) async throws -> PullResponse {
+    func pull(since: Int64, limit: Int, for user: User, presenting head: AuditHead?) async throws -> PullResponse {
         try await pool.read { db in
             // What each role may see: a practitioner their own referrals,
             // intake submitted referrals only (never drafts), an admin all.
@@ -361,7 +361,12 @@ final class SQLiteStorage: SQLStore {
             // next pull does not scan invisible entries again.
             let identity = try Self.identity(try Row.fetchOne(db, sql: Self.identityQuery)!)
             let cursor = more || !changes.isEmpty ? (changes.last?.revision ?? since) : max(since, identity.end)
-            return PullResponse(changes: changes, cursor: cursor, more: more, epoch: identity.epoch, end: identity.end, formVersion: identity.formVersion, formDigest: identity.formDigest)
+            var response = PullResponse(changes: changes, cursor: cursor, more: more, epoch: identity.epoch, end: identity.end, formVersion: identity.formVersion, formDigest: identity.formDigest)
+            if let head {
+                let row = try Row.fetchOne(db.cachedStatement(sql: SQLDialect.sqlite.statement(ReceiptStatements.headCheck)), arguments: [head.position])
+                response.auditCheck = ReceiptStatements.check(head, length: row?["length"] ?? 0, hash: row?["hash"])
+            }
+            return response
         }
     }
 }

@@ -207,8 +207,9 @@ protocol SyncStorage: Sendable {
     /// A push's signed receipt as it was sent, if it was signed.
     func signedReceipt(_ reference: String) async throws -> SignedReceipt?
     /// A page of the change log after `since`, as `user` may see it, with the
-    /// log's epoch and end from the same snapshot.
-    func pull(since: Int64, limit: Int, for user: User) async throws -> PullResponse
+    /// log's epoch and end from the same snapshot, and, when the device
+    /// presented an audit head, whether the chain holds it (`audit_check`).
+    func pull(since: Int64, limit: Int, for user: User, presenting head: AuditHead?) async throws -> PullResponse
     /// What a pull leaves behind, in one write transaction (none when both
     /// are nil, or when only the sync is to be recorded and the device's last
     /// sync is already within the last minute): its audit entry, and the
