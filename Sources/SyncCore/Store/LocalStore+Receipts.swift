@@ -66,19 +66,12 @@ extension LocalStore {
     /// `applyPush`'s transaction): its signature by a pinned key, that it is
     /// this device's and this reference's, and that it names every change
     /// acknowledged under it with the SHA-256 of the change as sent.
-    func keep(_ receipt: Receipt, response: PushResponse, sent: [Int64: PendingChange], db: Database) throws {
-        var problem: String?
-        var head: AuditHead?
-        if let signed = receipt.signed {
-            let acknowledged = response.outcomes.filter { $0.receipt == receipt.reference && ($0.outcome == .applied || $0.outcome == .conflict) }
-            do {
-                let document = try signed.verify(with: try Self.pinnedKeys(db)).document
-                problem = Self.mismatch(document, receipt: receipt, device: deviceID, acknowledged: acknowledged.compactMap { sent[$0.seq] })
-                head = problem == nil ? document.audit : nil
-            } catch let error as ReceiptError {
-                problem = error.description
-            }
-        }
+    /// Returns what was wrong with it (nil when it checked out), and whether
+    /// the cause is a key not pinned here (the caller fetches the server's
+    /// keys and calls `reassess`).
+    @discardableResult
+    func keep(_ receipt: Receipt, response: PushResponse, sent: [Int64: PendingChange], db: Database) throws -> (problem: String?, unknownKey: Bool) {
+        let (problem, head, unknownKey) = try assess(receipt, response: response, sent: sent, db: db)
         try db.run("""
             INSERT INTO receipt (reference, server_time, changes, signed, audit_position, audit_hash, problem) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (reference) DO UPDATE SET signed = coalesce(receipt.signed, excluded.signed),
@@ -89,6 +82,33 @@ extension LocalStore {
              head?.position, head?.hash, problem])
         for record in receipt.records {
             try db.run("INSERT OR IGNORE INTO receipt_referral (reference, referral_id) VALUES (?, ?)", [receipt.reference, record])
+        }
+        return (problem, unknownKey)
+    }
+
+    /// The receipt checked: what is wrong (nil if nothing), the audit head it gives, whether its key is unknown here.
+    private func assess(_ receipt: Receipt, response: PushResponse, sent: [Int64: PendingChange], db: Database) throws -> (String?, AuditHead?, Bool) {
+        guard let signed = receipt.signed else { return (nil, nil, false) }
+        let acknowledged = response.outcomes.filter { $0.receipt == receipt.reference && ($0.outcome == .applied || $0.outcome == .conflict) }
+        do {
+            let document = try signed.verify(with: try Self.pinnedKeys(db)).document
+            let problem = Self.mismatch(document, receipt: receipt, device: deviceID, acknowledged: acknowledged.compactMap { sent[$0.seq] })
+            return (problem, problem == nil ? document.audit : nil, false)
+        } catch let error as ReceiptError {
+            if case .unknownKey = error { return (error.description, nil, true) }
+            return (error.description, nil, false)
+        }
+    }
+
+    /// Checks a kept receipt again (once the server's keys were fetched after
+    /// it named one not pinned here) and records what it finds; returns the problem, if any.
+    public func reassess(_ receipt: Receipt, response: PushResponse, sent: [PendingChange]) throws -> String? {
+        let bySeq = Dictionary(sent.map { ($0.seq, $0) }, uniquingKeysWith: { first, _ in first })
+        return try writer.write { db in
+            let (problem, head, _) = try assess(receipt, response: response, sent: bySeq, db: db)
+            try db.run("UPDATE receipt SET problem = ?, audit_position = ?, audit_hash = ? WHERE reference = ? AND signed IS NOT NULL",
+                [problem, head?.position, head?.hash, receipt.reference])
+            return problem
         }
     }
 

@@ -30,6 +30,8 @@ public struct PushTally: Sendable, Equatable {
     public var toResend = 0
     /// What was wrong with the reply's signed receipt, in one sentence (nil when it checked out).
     public var receiptProblem: String?
+    /// Whether that is only that its key is not pinned here (rotated since login).
+    public var receiptKeyUnknown = false
 }
 
 /// Changes in (push replies), merges in (pulls): the device side of SYNC.md.
@@ -132,8 +134,7 @@ extension LocalStore {
                 }
             }
             if let receipt = response.receipt {
-                try keep(receipt, response: response, sent: bySeq, db: db)
-                tally.receiptProblem = try String.fetchOne(db, sql: "SELECT problem FROM receipt WHERE reference = ?", arguments: [receipt.reference])
+                (tally.receiptProblem, tally.receiptKeyUnknown) = try keep(receipt, response: response, sent: bySeq, db: db)
             }
         }
         return tally

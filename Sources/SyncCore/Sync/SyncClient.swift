@@ -242,11 +242,11 @@ public struct SyncClient: Sendable {
                 continue
             }
             let response = try decode(PushResponse.self, reply, what: "push")
-            if let kid = try? response.receipt?.signed?.header().kid, try !store.pinnedReceiptKeys().contains(where: { $0.kid == kid }) {
-                // Signed by a key this device has not pinned (rotated since its login): the server's keys, fetched once.
-                _ = try? await pinReceiptKeys()
+            var tally = try store.applyPush(response, sent: batch)
+            if tally.receiptKeyUnknown, let receipt = response.receipt, (try? await pinReceiptKeys()) != nil {
+                // Signed by a key this device had not pinned (rotated since its login): checked again with the server's keys.
+                tally.receiptProblem = try store.reassess(receipt, response: response, sent: batch)
             }
-            let tally = try store.applyPush(response, sent: batch)
             if let problem = tally.receiptProblem { summary.receiptProblems = (summary.receiptProblems ?? []) + [problem] }
             summary.clock = try store.noteServerTime(response.serverTime) ?? summary.clock
             summary.pushed += batch.count
