@@ -28,7 +28,8 @@ final class ReceiptSigner: Sendable {
     /// The file's inode and modification time: a rotation changes both.
     struct FileIdentity: Equatable {
         var inode: UInt64
-        var modified: Date?
+        var seconds: Int64
+        var nanoseconds: Int64
     }
 
     /// Loads the key at `path`, or creates it (`0600`) when there is none,
@@ -144,9 +145,12 @@ enum ReceiptKeyFile {
         return true
     }
 
+    /// One `stat` (Foundation's `attributesOfItem` also looks up the owner's
+    /// and group's names, which costs more than signing the receipt).
     static func identity(_ path: String) -> ReceiptSigner.FileIdentity? {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
         return ReceiptSigner.FileIdentity(
-            inode: (attributes[.systemFileNumber] as? NSNumber)?.uint64Value ?? 0, modified: attributes[.modificationDate] as? Date)
+            inode: UInt64(info.st_ino), seconds: Int64(info.st_mtim.tv_sec), nanoseconds: Int64(info.st_mtim.tv_nsec))
     }
 }
