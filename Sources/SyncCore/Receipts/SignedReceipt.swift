@@ -105,8 +105,16 @@ public enum ReceiptError: Error, Equatable, CustomStringConvertible {
         case .changeMissing(let receipt, let seq, let record):
             "Receipt \(receipt) names change \(seq) of referral \(record), which the server no longer holds as acknowledged."
         case .chainMissing(let receipt, let serverTime, let position, let detail):
-            "The server's audit trail no longer contains receipt \(receipt) of \(serverTime.prefix(10)) at entry \(position): \(detail)."
+            "The server's audit trail no longer contains receipt \(receipt) of \(Self.day(serverTime)) at entry \(position): \(detail)."
         }
+    }
+
+    /// `2026-12-03T…` as `3 Dec 2026`; anything else as it is.
+    static func day(_ time: String) -> String {
+        let parts = time.prefix(10).split(separator: "-")
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        guard parts.count == 3, let month = Int(parts[1]), (1...12).contains(month), let day = Int(parts[2]) else { return String(time.prefix(10)) }
+        return "\(day) \(months[month - 1]) \(parts[0])"
     }
 }
 
