@@ -283,6 +283,9 @@ struct VerifyAudit: AsyncParsableCommand {
                 throw OperatorError("Cannot read the folder of receipts '\(receipts)'.")
             }
             let files = names.filter { $0.hasSuffix(".json") }.sorted()
+            guard !files.isEmpty else {
+                throw OperatorError("There are no receipts (*.json, as `field receipt export` writes them) in '\(receipts)': nothing was checked against them.")
+            }
             let check = ReceiptCheck(keys: try await store.receiptKeys(), storage: store)
             var held = 0
             for name in files {

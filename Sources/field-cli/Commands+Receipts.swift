@@ -90,7 +90,8 @@ struct ReceiptShow: FieldCommand {
         for receipt in found {
             switch try check(receipt, in: store) {
             case .success(let (document, key)):
-                shown.append(Shown(reference: receipt.reference, serverTime: receipt.serverTime, checksOut: true, document: document, key: key.kid))
+                // The time as signed, not the store's copy of it.
+                shown.append(Shown(reference: receipt.reference, serverTime: document.serverTime, checksOut: true, document: document, key: key.kid))
             case .failure(let error):
                 shown.append(Shown(
                     reference: receipt.reference, serverTime: receipt.serverTime, checksOut: false, problem: error.description,
@@ -147,7 +148,7 @@ struct ReceiptVerify: FieldCommand {
 struct ReceiptExport: FieldCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write a receipt as signed (JSON), for someone who checks it with the server's public keys (`field receipt keys`, or `sync-server receipt verify`).",
+        abstract: "Write a receipt as signed (JSON) to a new file (0600), for someone who checks it with the server's public keys, taken from the server (GET /v1/keys), not from this laptop.",
         discussion: "For a referral, its submission's receipt (the push that carried the submission), else its newest.")
     @Argument(help: "A receipt (R-XXXX-XXXX), or a referral (reference, id or prefix).") var reference: String
     @Option(help: "The file to write (a new one); standard output by default.") var to: String?
@@ -169,9 +170,13 @@ struct ReceiptExport: FieldCommand {
             FileHandle.standardOutput.write(data)
             return
         }
-        guard FileManager.default.createFile(atPath: to, contents: nil), let handle = FileHandle(forWritingAtPath: to) else {
-            throw CLIError("Cannot write '\(to)'.")
+        // A new file only, owner-only (a receipt names referrals): never over another file, a link, or the store.
+        let descriptor = open(to, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard descriptor >= 0 else {
+            let reason = errno == EEXIST ? "it already exists; give a new file" : String(cString: strerror(errno))
+            throw CLIError("Cannot write the receipt to '\(to)': \(reason).")
         }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         handle.write(data)
         try handle.close()
         context.console.line("Wrote receipt \(chosen.reference) to \(to).")
@@ -181,7 +186,7 @@ struct ReceiptExport: FieldCommand {
 struct ReceiptKeys: FieldCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
-        abstract: "Print the server's receipt keys this device pinned, as a JWK set (what `sync-server receipt verify --key` reads).")
+        abstract: "Print the server's receipt keys this device pinned, as a JWK set: for comparing with the server's own (GET /v1/keys); whoever checks your receipt should take the keys from the server, not from you.")
 
     func run(in context: Context) async throws {
         let keys = try context.store().pinnedReceiptKeys()

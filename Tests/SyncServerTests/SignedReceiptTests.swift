@@ -99,6 +99,10 @@ struct SignedReceiptTests {
             .components(separatedBy: "\"reference\" : \"").dropFirst().first?.prefix(11)).description
         let keys = try setting.keysFile()
         let exported = try setting.export(reference, as: "submission.json")
+        // An existing file is never overwritten (it could be the laptop's own store).
+        let again = try setting.laptop.run(["receipt", "export", reference, "--to", exported])
+        #expect(again.status != 0 && again.output.contains("it already exists"), "\(again.output)")
+        #expect((try FileManager.default.attributesOfItem(atPath: exported)[.posixPermissions] as? Int) == 0o600)
         // What `sync-server receipt verify` with the store checks, before the store is touched.
         let held = try setting.server.command(["receipt", "verify", exported])
         #expect(held.status == 0 && held.output.contains("the server holds every change it names"), "\(held.output)")
@@ -197,7 +201,9 @@ struct SignedReceiptTests {
         #expect(checked.output.contains("newest.json: The server's audit trail no longer contains receipt \(newest)"), "\(checked.output)")
         #expect(checked.output.contains("the newest were removed") && checked.output.contains("0 of 1 receipt"), "\(checked.output)")
 
-        // The device presents its head at the next sync, and is told.
+        // The device presents its head at the next sync, and is told, even when that sync also pushes (its
+        // new receipt names the shortened chain as it now is: the head from before the push is the one checked).
+        #expect(try setting.laptop.run(["set", setting.referral, "concern.summary", "Bruising seen again"]).status == 0)
         let synced = try setting.laptop.run(["sync"])
         #expect(synced.status == 0, "\(synced.output)")
         #expect(synced.output.contains("Warning: The server's audit trail no longer contains receipt \(newest) of "), "\(synced.output)")

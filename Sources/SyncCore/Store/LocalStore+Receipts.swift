@@ -173,8 +173,13 @@ extension LocalStore {
     /// present at the next sync, with that receipt's reference and time.
     public func newestAuditHead() throws -> (head: AuditHead, receipt: String, serverTime: String)? {
         try writer.read { db in
-            try db.row("SELECT reference, server_time, audit_position, audit_hash FROM receipt WHERE audit_position IS NOT NULL AND problem IS NULL ORDER BY rowid DESC LIMIT 1")
-                .map { (AuditHead(position: $0["audit_position"], hash: $0["audit_hash"]), $0["reference"], $0["server_time"]) }
+            // The head as the signed document gives it (the columns are a copy, which an edit of the store could change).
+            try Row.fetchAll(db, sql: "SELECT reference, signed FROM receipt WHERE audit_position IS NOT NULL AND problem IS NULL ORDER BY rowid DESC LIMIT 5")
+                .lazy.compactMap { row -> (AuditHead, String, String)? in
+                    guard let text: String = row["signed"], let signed = try? JSONDecoder().decode(SignedReceipt.self, from: Data(text.utf8)),
+                          let document = try? signed.verify(with: try Self.pinnedKeys(db)).document, let head = document.audit else { return nil }
+                    return (head, document.receipt, document.serverTime)
+                }.first
         }
     }
 

@@ -164,6 +164,10 @@ public struct SyncClient: Sendable {
         // Offline is normal: find out before anything is marked as sent.
         _ = try await call("the health check") { try await transport.get("healthz", query: []) }
         var summary = SyncSummary()
+        // The head this device held before this sync's push: a push gives a
+        // new receipt naming the chain as it is now, which a shortened chain
+        // would pass; the head from before must be checked.
+        var presenting = try store.newestAuditHead()
         // Only practitioners write referral content; other roles only pull.
         let pushes = (try store.login()?.role ?? .practitioner) == .practitioner
         if pushes { summary.renumbered += try store.requeueLegacyRefusals() }
@@ -172,7 +176,7 @@ public struct SyncClient: Sendable {
         for _ in 0..<3 {
             if try store.isReconciling() {
                 summary.serverRestored = true
-                if try await pullAll(pageSize: pageSize, into: &summary, progress: progress) { continue }
+                if try await pullAll(pageSize: pageSize, presenting: &presenting, into: &summary, progress: progress) { continue }
                 summary.restoredValues += try store.finishReconcile(resend: pushes)
             }
             if pushes {
@@ -183,7 +187,7 @@ public struct SyncClient: Sendable {
                     continue
                 }
             }
-            if try await pullAll(pageSize: pageSize, into: &summary, progress: progress) { continue }
+            if try await pullAll(pageSize: pageSize, presenting: &presenting, into: &summary, progress: progress) { continue }
             try await fetchForms(into: &summary)
             return summary
         }
@@ -322,9 +326,12 @@ public struct SyncClient: Sendable {
     /// Pulls every page after the cursor. Returns true, having started a
     /// reconciliation, when the server's log is not the one this device
     /// synced with: another epoch, or an end before the device's cursor.
-    func pullAll(pageSize: Int, into summary: inout SyncSummary, progress: @Sendable (SyncProgress) -> Void) async throws -> Bool {
-        // The first page presents the newest audit head this device was given.
-        var presented = try store.newestAuditHead()
+    /// `presenting`: the audit head to present with the first page (the
+    /// newest this device held when the sync began), then nil.
+    func pullAll(
+        pageSize: Int, presenting presented: inout (head: AuditHead, receipt: String, serverTime: String)?, into summary: inout SyncSummary,
+        progress: @Sendable (SyncProgress) -> Void
+    ) async throws -> Bool {
         while true {
             let cursor = try store.pullCursor()
             var query = [URLQueryItem(name: "since", value: String(cursor)), URLQueryItem(name: "limit", value: String(pageSize))]
