@@ -35,7 +35,7 @@ func receipts(named given: String, in store: LocalStore) throws -> [StoredReceip
     }
     let found = try store.receipts(referral: id.lowercased)
     guard !found.isEmpty else {
-        throw CLIError("Referral \(id.lowercased.prefix(13)) has no receipt yet: its changes reach the server, and a receipt comes back, at `field sync`.")
+        throw CLIError("This device holds no receipt for referral \(id.lowercased.prefix(13)): a receipt is kept by the device that sent the changes, at its `field sync` (`field status` says whether the server has received it).")
     }
     return found
 }

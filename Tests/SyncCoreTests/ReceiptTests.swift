@@ -57,6 +57,8 @@ struct ReceiptTests {
         #expect(try tricky.encoded() == JSONEncoder.sorted.encode(tricky))
         #expect(try document.encoded() == JSONEncoder.sorted.encode(document))
         #expect(Base64URL.decode(Base64URL.encode(Data([0xFB, 0xFF]))) == Data([0xFB, 0xFF]) && Base64URL.encode(Data([0xFB, 0xFF, 0xBF])) == "-_-_")
+        // Only the one canonical encoding decodes: no two signature texts stand for the same bytes.
+        #expect(Base64URL.decode("AA") == Data([0]) && Base64URL.decode("AB") == nil && Base64URL.decode("AA==") == nil)
         let signed = try SignedReceipt.sign(document, with: signer)
         #expect(try signed.verify(with: [signer.publicKey]).document == document)
         let other = ReceiptSigningKey(Curve25519.Signing.PrivateKey())

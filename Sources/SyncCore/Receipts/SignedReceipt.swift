@@ -238,8 +238,15 @@ public enum Base64URL {
         return String(decoding: output, as: UTF8.self)
     }
 
-    /// nil when `text` holds a character outside the alphabet.
+    /// nil when `text` holds a character outside the alphabet, or is not the
+    /// one canonical encoding of its bytes (unused low bits set), so that no
+    /// two texts decode to the same signature.
     public static func decode(_ text: String) -> Data? {
+        guard let data = decodeLoosely(text), encode(data) == text else { return nil }
+        return data
+    }
+
+    private static func decodeLoosely(_ text: String) -> Data? {
         guard text.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) }) else { return nil }
         var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)

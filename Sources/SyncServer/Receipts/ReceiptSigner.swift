@@ -51,6 +51,12 @@ final class ReceiptSigner: Sendable {
             logger.notice("receipt signing key created", metadata: ["file": "\(path)", "kid": "\(key.id)"])
         }
         try await storage.addReceiptKey(key.publicKey, retiringOthers: false, at: at, audit: nil)
+        if let retired = try await storage.receiptKeys().first(where: { $0.kid == key.id })?.retired {
+            // `key rotate` was given another file than this instance's, or this file was copied back.
+            logger.warning("this instance's receipt key was retired; rotate it with this instance's --receipt-key", metadata: [
+                "file": "\(path)", "kid": "\(key.id)", "retired": "\(retired)",
+            ])
+        }
         state = Mutex(State(key: key, fileIdentity: ReceiptKeyFile.identity(path)))
     }
 
