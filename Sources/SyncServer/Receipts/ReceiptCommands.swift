@@ -95,8 +95,9 @@ struct VerifyReceipt: AsyncParsableCommand {
         let check: ReceiptCheck
         if let key {
             guard let data = FileManager.default.contents(atPath: key) else { throw OperatorError("Cannot read the key file '\(key)'.") }
-            do { check = ReceiptCheck(keys: try ReceiptPublicKey.keys(from: data), storage: nil) } catch let error as ReceiptError {
-                throw OperatorError(error.description)
+            do { check = ReceiptCheck(keys: try ReceiptPublicKey.keys(from: data), storage: nil) } catch ReceiptError.malformed(let why) {
+                // About the key file, not the receipt.
+                throw OperatorError("The key file '\(key)' cannot check receipts: \(why).")
             }
         } else {
             let store = try await storage.open()
