@@ -165,6 +165,10 @@ struct ReceiptExport: FieldCommand {
         guard let signed = chosen.signed else {
             throw CLIError("Receipt \(chosen.reference) came from a server before signed receipts: there is nothing signed to export.")
         }
+        if case .failure(let error) = try check(chosen, in: store) {
+            // Exported as it is (it may be evidence of tampering), but never passed off as sound.
+            context.console.error("Warning: receipt \(chosen.reference) does not check out on this device: \(error.description)")
+        }
         let data = try signed.encoded() + Data("\n".utf8)
         guard let to else {
             FileHandle.standardOutput.write(data)
