@@ -47,14 +47,13 @@ func given(_ given: String, isReceipt: Bool) -> Bool {
 
 /// Checks one kept receipt with the pinned keys; the document, or one sentence saying what fails.
 func check(_ receipt: StoredReceipt, in store: LocalStore) throws -> Result<(ReceiptDocument, ReceiptPublicKey), ReceiptError> {
-    guard let signed = receipt.signed else {
-        return .failure(.malformed("receipt \(receipt.reference) came from a server before signed receipts, so there is no signature to check"))
-    }
-    if let problem = receipt.problem { return .failure(.malformed(problem.hasSuffix(".") ? String(problem.dropLast()) : problem)) }
+    guard let signed = receipt.signed else { return .failure(.unsigned(receipt: receipt.reference)) }
+    // What was found when it arrived (checked against what was sent) stands.
+    if let problem = receipt.problem { return .failure(.mismatch(problem)) }
     do {
         let (document, key) = try signed.verify(with: try store.pinnedReceiptKeys())
         if let mismatch = LocalStore.mismatch(document, receipt: Receipt(reference: receipt.reference, serverTime: receipt.serverTime, records: [], changes: 0), device: store.deviceID, acknowledged: []) {
-            return .failure(.malformed(String(mismatch.dropLast())))
+            return .failure(.mismatch(mismatch))
         }
         return .success((document, key))
     } catch let error as ReceiptError {

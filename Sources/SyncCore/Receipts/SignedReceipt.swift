@@ -91,6 +91,11 @@ public enum ReceiptError: Error, Equatable, CustomStringConvertible {
     case badSignature(String)
     /// The server no longer holds a change the receipt names (checked where the store is).
     case changeMissing(receipt: String, seq: Int64, record: String)
+    /// A receipt kept without a signature (from a server before signed receipts).
+    case unsigned(receipt: String)
+    /// A genuine signature over a receipt that is not the one this device
+    /// was given for what it sent: the sentence says how.
+    case mismatch(String)
     /// The server's audit chain does not hold the receipt's position.
     case chainMissing(receipt: String, serverTime: String, position: Int64, detail: String)
 
@@ -102,6 +107,10 @@ public enum ReceiptError: Error, Equatable, CustomStringConvertible {
             "The receipt is signed by key \(id.prefix(60)), which is not one of the server's keys given to check it."
         case .badSignature(let id):
             "The receipt's signature does not match its content under key \(id.prefix(60)): it was altered after signing."
+        case .unsigned(let receipt):
+            "Receipt \(receipt) came from a server before signed receipts: there is no signature to check."
+        case .mismatch(let sentence):
+            sentence
         case .changeMissing(let receipt, let seq, let record):
             "Receipt \(receipt) names change \(seq) of referral \(record), which the server no longer holds as acknowledged."
         case .chainMissing(let receipt, let serverTime, let position, let detail):

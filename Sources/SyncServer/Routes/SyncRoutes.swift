@@ -150,14 +150,12 @@ struct SyncRoutes {
             position: request.uri.queryParameters.get("audit_position"), hash: request.uri.queryParameters.get("audit_hash"))
         var page = try await storage.pull(since: cursor, limit: limit, for: user, presenting: presented)
         page.serverTime = Timestamp.string(engine.clock.now())
-        if let presented, let check = page.auditCheck {
-            if let failure = check.failure {
-                metrics.auditHeadsNotHeld.increment()
-                context.logger.error("the audit chain does not hold the head a device presented: \(failure)", metadata: [
-                    "position": "\(presented.position)", "length": "\(check.length)",
-                    "device": "\(context.signedInDevice ?? request.headers[AuthenticationMiddleware.deviceHeader] ?? "-")",
-                ])
-            }
+        if let check = page.auditCheck, let failure = check.failure {
+            metrics.auditHeadsNotHeld.increment()
+            context.logger.error("the audit chain does not hold the head a device presented: \(failure)", metadata: [
+                "position": "\(check.position)", "length": "\(check.length)",
+                "device": "\(context.signedInDevice ?? request.headers[AuthenticationMiddleware.deviceHeader] ?? "-")",
+            ])
         }
         if let version = page.formVersion {
             // Another instance, or `sync-server form publish`, published one this instance has not read.

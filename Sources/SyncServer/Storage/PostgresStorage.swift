@@ -490,31 +490,30 @@ final class PostgresStorage: SQLStore {
         guard let document else { return PushCommit(revisions: revisions, receipt: nil) }
         // The receipt names the chain's head once the push's own entry is on
         // it: the sequencer's run after this commit (batched with others').
-        let head = try await chainedHead(after: ticket)
+        let chained = await isChained(after: ticket)
+        // The head read and the signed receipt stored on one connection.
         let receipt = try await connections.withConnection { session in
-            try await ReceiptStatements.seal(document, head: head, with: seal, in: session)
+            try await ReceiptStatements.seal(document, head: chained ? try await ReceiptStatements.head(in: session) : nil, with: seal, in: session)
         }
         return PushCommit(revisions: revisions, receipt: receipt)
     }
 
-    /// The audit chain's head once the entries committed before `ticket`
-    /// are on it; nil when they are not chained within a few seconds
-    /// (PostgreSQL unreachable, or chaining deferred): the receipt then
-    /// names no head, and says so (docs/security.md).
-    private func chainedHead(after ticket: AuditSequencer.Ticket?) async throws -> AuditHead? {
+    /// Whether the entries committed before `ticket` are on the chain; false
+    /// when they are not chained within a few seconds (PostgreSQL
+    /// unreachable, or chaining deferred): the receipt then names no head
+    /// (docs/security.md).
+    private func isChained(after ticket: AuditSequencer.Ticket?) async -> Bool {
         switch chaining {
         case .sequencer:
             guard let ticket, await sequencer?.chained(ticket, within: .seconds(5)) == true else {
                 logger.warning("a push's audit entry was not chained within 5 seconds: its receipt is signed without the chain's head")
-                return nil
+                return false
             }
+            return true
         case .beforeReturning:
-            break
+            return true
         case .deferred:
-            return nil
-        }
-        return try await connections.withConnection { session in
-            try await ReceiptStatements.head(in: session)
+            return false
         }
     }
 
