@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// A receipt as the server signs it: a JWS in its flattened JSON
@@ -32,16 +31,6 @@ public struct SignedReceipt: Codable, Sendable, Equatable {
 
     public static let mediaType = "field-sync-receipt+json"
 
-    /// Signs `document` with `key` (the server's current signing key).
-    /// - Throws: an encoding or signing error (neither happens with a valid key).
-    public static func sign(_ document: ReceiptDocument, with key: ReceiptSigningKey) throws -> SignedReceipt {
-        let header = try JSONEncoder.sorted.encode(Header(alg: "EdDSA", kid: key.id, typ: mediaType))
-        let protected = Base64URL.encode(header)
-        let payload = Base64URL.encode(try document.encoded())
-        let signature = try key.privateKey.signature(for: Data("\(protected).\(payload)".utf8))
-        return SignedReceipt(protected: protected, payload: payload, signature: Base64URL.encode(signature))
-    }
-
     /// The protected header, read without checking the signature (for its key id).
     /// - Throws: `ReceiptError.malformed`.
     public func header() throws -> Header {
@@ -49,35 +38,6 @@ public struct SignedReceipt: Codable, Sendable, Equatable {
             throw ReceiptError.malformed("its protected header is not base64url JSON")
         }
         return header
-    }
-
-    /// The document, read without checking the signature (to show a receipt
-    /// that failed; never to trust one).
-    /// - Throws: `ReceiptError.malformed`.
-    public func unverifiedDocument() throws -> ReceiptDocument {
-        guard let bytes = Base64URL.decode(payload) else { throw ReceiptError.malformed("its payload is not base64url") }
-        do {
-            return try JSONDecoder().decode(ReceiptDocument.self, from: bytes)
-        } catch {
-            throw ReceiptError.malformed("its payload is not a receipt document")
-        }
-    }
-
-    /// Checks the signature against `keys` and returns the document.
-    /// - Throws: `ReceiptError`: `.malformed` (not a JWS, or not EdDSA),
-    ///   `.unknownKey` (its key id is none of `keys`), `.badSignature` (any
-    ///   byte of the header, payload or signature changed).
-    public func verify(with keys: [ReceiptPublicKey]) throws -> (document: ReceiptDocument, key: ReceiptPublicKey) {
-        let header = try header()
-        guard header.alg == "EdDSA" else { throw ReceiptError.malformed("it is signed with \(header.alg.prefix(20)), not EdDSA") }
-        guard let key = keys.first(where: { $0.id == header.kid }) else { throw ReceiptError.unknownKey(header.kid) }
-        let publicKey = try key.publicKey
-        guard let signature = Base64URL.decode(self.signature),
-              publicKey.isValidSignature(signature, for: Data("\(protected).\(payload)".utf8))
-        else { throw ReceiptError.badSignature(key.id) }
-        let document = try unverifiedDocument()
-        guard document.type == ReceiptDocument.typeName else { throw ReceiptError.malformed("its payload is a \(document.type.prefix(40)), not a receipt") }
-        return (document, key)
     }
 
     /// This receipt as one line of JSON (what `field receipt export` writes).
@@ -124,98 +84,6 @@ public enum ReceiptError: Error, Equatable, CustomStringConvertible {
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         guard parts.count == 3, let month = Int(parts[1]), (1...12).contains(month), let day = Int(parts[2]) else { return String(time.prefix(10)) }
         return "\(day) \(months[month - 1]) \(parts[0])"
-    }
-}
-
-/// One of the server's receipt keys, public half, as a JWK (RFC 8037:
-/// `{"kty":"OKP","crv":"Ed25519","x":…,"kid":…}`). Its id is the key's
-/// JWK thumbprint (RFC 7638): the base64url SHA-256 of
-/// `{"crv":"Ed25519","kty":"OKP","x":"…"}`, so the id names the key itself.
-public struct ReceiptPublicKey: Codable, Sendable, Equatable {
-    public var kty = "OKP"
-    public var crv = "Ed25519"
-    /// The 32-byte public key, base64url.
-    public var x: String
-    public var kid: String
-    /// When the server made it, and when it stopped signing with it (a
-    /// rotation); retired keys still verify what they signed.
-    public var created: String?
-    public var retired: String?
-
-    public var id: String { kid }
-
-    /// - Throws: `ReceiptError.malformed` when `x` is not a 32-byte Ed25519 key.
-    public var publicKey: Curve25519.Signing.PublicKey {
-        get throws {
-            guard let raw = Base64URL.decode(x), let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw) else {
-                throw ReceiptError.malformed("key \(kid.prefix(60)) is not an Ed25519 public key")
-            }
-            return key
-        }
-    }
-
-    /// A key as stored: `x` base64url, `kid` its thumbprint.
-    public init(x: String, kid: String, created: String? = nil, retired: String? = nil) {
-        self.x = x
-        self.kid = kid
-        self.created = created
-        self.retired = retired
-    }
-
-    public init(_ key: Curve25519.Signing.PublicKey, created: String? = nil, retired: String? = nil) {
-        self.x = Base64URL.encode(key.rawRepresentation)
-        self.kid = Self.thumbprint(x: x)
-        self.created = created
-        self.retired = retired
-    }
-
-    /// RFC 7638's thumbprint of an Ed25519 JWK with public value `x`.
-    public static func thumbprint(x: String) -> String {
-        Base64URL.encode(Data(SHA256.hash(data: Data("{\"crv\":\"Ed25519\",\"kty\":\"OKP\",\"x\":\"\(x)\"}".utf8))))
-    }
-
-    /// Keys read from a file: a JWK set (`{"keys":[…]}`, as `/v1/keys` and
-    /// `field receipt keys` give it) or one JWK. Each key's id is checked
-    /// against its thumbprint.
-    /// - Throws: `ReceiptError.malformed` naming what is wrong.
-    public static func keys(from data: Data) throws -> [ReceiptPublicKey] {
-        struct Set: Decodable { var keys: [ReceiptPublicKey] }
-        let keys: [ReceiptPublicKey]
-        if let set = try? JSONDecoder().decode(Set.self, from: data) {
-            keys = set.keys
-        } else if let one = try? JSONDecoder().decode(ReceiptPublicKey.self, from: data) {
-            keys = [one]
-        } else {
-            throw ReceiptError.malformed("the key file is neither a JWK set nor a JWK")
-        }
-        for key in keys {
-            guard key.kty == "OKP", key.crv == "Ed25519" else { throw ReceiptError.malformed("key \(key.kid.prefix(60)) is not an Ed25519 key") }
-            _ = try key.publicKey
-            guard key.kid == thumbprint(x: key.x) else {
-                throw ReceiptError.malformed("key \(key.kid.prefix(60))'s id is not its thumbprint")
-            }
-        }
-        return keys
-    }
-}
-
-/// The JWK set `/v1/keys` serves: every receipt key the server has had.
-public struct ReceiptKeySet: Codable, Sendable, Equatable {
-    public var keys: [ReceiptPublicKey]
-    public init(keys: [ReceiptPublicKey]) { self.keys = keys }
-}
-
-/// The server's signing key: an Ed25519 private key and its public JWK's id.
-/// Unchecked: swift-crypto's key is an immutable value not yet marked
-/// `Sendable`; nothing here changes it after `init`.
-public struct ReceiptSigningKey: @unchecked Sendable {
-    public let privateKey: Curve25519.Signing.PrivateKey
-    public var id: String { publicKey.kid }
-    public let publicKey: ReceiptPublicKey
-
-    public init(_ privateKey: Curve25519.Signing.PrivateKey, created: String? = nil) {
-        self.privateKey = privateKey
-        self.publicKey = ReceiptPublicKey(privateKey.publicKey, created: created)
     }
 }
 
