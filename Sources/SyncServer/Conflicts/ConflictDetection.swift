@@ -12,31 +12,31 @@ extension PushEngine {
     /// state becomes a change of its own, which devices pull.
     func openOrJoinConflict(
         _ change: WireChange, field: ServerField, entry: LogEntry, device: String, user: User, at: String, receipt: String,
-        in transaction: any SyncTransaction
-    ) async throws -> (StoredOutcome, ServerField) {
+        in plan: inout PlanBuilder
+    ) -> (StoredOutcome, ServerField) {
         var entry = entry
         let candidate = ConflictCandidate(value: change.value, author: user.name, device: device, time: at, hlc: change.hlc)
         let conflictID: String
         if let open = field.conflict {
             conflictID = open
-            try await transaction.addCandidate(candidate, to: open)
+            plan.addCandidate(candidate, to: open)
         } else {
             conflictID = ids.next().lowercased
             let standing = ConflictCandidate(value: field.value, author: field.author, device: field.device, time: field.at, hlc: field.hlc)
-            try await transaction.openConflict(conflictID, record: change.record, path: change.path, candidates: [standing, candidate], at: at)
+            plan.openConflict(conflictID, record: change.record, path: change.path, candidates: [standing, candidate], at: at)
         }
         entry.kind = .candidate
         entry.conflict = conflictID
-        _ = try await transaction.append(entry)
+        _ = plan.append(entry)
         // The conflict state is itself a change devices pull; the field
         // keeps its value provisionally.
-        let stateRevision = try await transaction.append(LogEntry(
+        let stateRevision = plan.append(LogEntry(
             kind: .conflict, record: change.record, path: change.path, value: field.value, author: user.name,
             device: device, seq: nil, hlc: change.hlc, at: at, conflict: conflictID))
         var updated = field
         updated.revision = stateRevision
         updated.conflict = conflictID
-        try await transaction.setField(record: change.record, path: change.path, updated)
+        plan.setField(change.record, change.path, updated)
         return (StoredOutcome(outcome: .conflict, revision: nil, conflict: conflictID, receipt: receipt), updated)
     }
 }

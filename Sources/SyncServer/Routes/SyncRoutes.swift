@@ -72,24 +72,10 @@ struct SyncRoutes {
         var decided: PushEngine.Result?
         var seal: ReceiptSeal?
         if let signer { seal = { @Sendable document in try signer.sign(document) } }
-        let committed = try await storage.push(PushNeeds(body, reference: reference), seal: seal) { snapshot, fallback in
-            let transaction = PlannedTransaction(snapshot: snapshot, fallback: fallback)
-            let result = try await engine.apply(body, user: user, reference: reference, form: form, in: transaction)
-            try await transaction.audit(AuditEvent(
-                at: result.response.receipt?.serverTime ?? Timestamp.string(engine.clock.now()), actor: user.name, action: "push",
-                record: nil,
-                detail: "device=\(body.device) applied=\(result.applied) conflicts=\(result.conflicts) rejected=\(result.rejected) duplicates=\(result.duplicates) receipt=\(result.response.receipt?.reference ?? "-") records=\(result.response.receipt?.records.joined(separator: ",") ?? "")"))
-            // In the push's own transaction: no second commit per push.
-            try await transaction.recordSync(device: body.device, user: user.id, at: Timestamp.string(engine.clock.now()))
-            decided = result
-            var plan = transaction.plan
-            if let receipt = plan.receipt?.receipt {
-                // Signed once storage knows the audit chain's head after the commit.
-                plan.receiptDocument = ReceiptDocument(
-                    receipt: receipt.reference, epoch: preflight.identity.epoch, device: body.device, user: user.name,
-                    serverTime: receipt.serverTime, referrals: result.receiptReferrals, audit: nil)
-            }
-            return plan
+        let committed = try await storage.push(PushNeeds(body), seal: seal) { snapshot in
+            let decision = try engine.decide(body, user: user, reference: reference, form: form, epoch: preflight.identity.epoch, snapshot: snapshot)
+            decided = decision.result
+            return decision.plan
         }
         var result = decided!
         result.response = committed.revisions.resolve(result.response)

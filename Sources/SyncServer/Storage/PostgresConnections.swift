@@ -364,7 +364,7 @@ extension StorageError: HTTPResponseError {
         case .unstorableText: .badRequest
         case .duplicateUser, .formVersionTaken: .conflict
         case .notPrivate, .backupRefused: .internalServerError
-        case .noConnection, .connectionClosed: .serviceUnavailable
+        case .noConnection, .connectionClosed, .referencesTaken: .serviceUnavailable
         }
     }
 

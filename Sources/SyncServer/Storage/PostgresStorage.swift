@@ -471,14 +471,13 @@ final class PostgresStorage: SQLStore {
         return result
     }
 
-    func push(_ needs: PushNeeds, seal: ReceiptSeal?, decide: (PushSnapshot, any SyncTransaction) async throws -> WritePlan) async throws -> PushCommit {
+    func push(_ needs: PushNeeds, seal: ReceiptSeal?, decide: (PushSnapshot) throws -> WritePlan) async throws -> PushCommit {
         let state = PostgresTransaction.State()
         var document: ReceiptDocument?
         let revisions = try await connections.transaction { session in
             let transaction = PostgresTransaction(session: session, state: state)
             try await transaction.lock(records: needs.records)
-            let snapshot = try await PushStatements.load(needs, in: session)
-            let plan = try await decide(snapshot, transaction)
+            let plan = try await PushStatements.decide(needs, in: session, decide)
             let revisions = PlannedRevisions(allocated: try await transaction.allocateRevisions(plan.log.count))
             try await PushStatements.write(revisions.resolve(plan), revisions: revisions.allocated, in: session)
             await TestHooks.holdPushBeforeCommit()

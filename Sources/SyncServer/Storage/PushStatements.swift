@@ -77,7 +77,7 @@ enum PushStatements {
                 snapshot.candidatePositions[try row.text("conflict_id")!] = Int(try row.int("position") ?? 0)
             }
         }
-        let references = Array(Set(needs.references + snapshot.outcomes.values.compactMap(\.receipt))).sorted()
+        let references = Array(Set(snapshot.outcomes.values.compactMap(\.receipt))).sorted()
         if !references.isEmpty {
             let keys = values("k", ["reference"], ["TEXT"], references.map { [.text($0)] })
             for row in try await session.rows("\(keys.sql) SELECT r.reference, r.at, r.records, r.changes, r.document FROM receipts r JOIN k ON r.reference = k.reference", keys.binds) {
@@ -86,9 +86,38 @@ enum PushStatements {
                     signed: ReceiptStatements.decode(try row.text("document")))
                 snapshot.receipts[receipt.reference] = receipt
             }
-            snapshot.absentReferences = Set(references).subtracting(snapshot.receipts.keys)
         }
         return snapshot
+    }
+
+    /// The read phase and the decision: loads `needs`, runs `decide` (no
+    /// I/O) over the snapshot, and checks the new references the plan gives
+    /// (its receipt's and referrals' own): should one be taken (40 random
+    /// bits each, so rarely), it decides again with that one marked taken.
+    /// - Throws: what `load` or `decide` throws; `StorageError.referencesTaken`
+    ///   if eight decisions in a row picked taken references.
+    static func decide(_ needs: PushNeeds, in session: any SQLSession, _ decide: (PushSnapshot) throws -> WritePlan) async throws -> WritePlan {
+        var snapshot = try await load(needs, in: session)
+        for _ in 0..<8 {
+            let plan = try decide(snapshot)
+            let taken = try await takenReferences(plan, in: session)
+            guard !taken.isEmpty else { return plan }
+            snapshot.takenReferences.formUnion(taken)
+        }
+        throw StorageError.referencesTaken
+    }
+
+    /// Which of the plan's new references are already stored: its receipt's
+    /// (`receipts.reference`) and the referrals' own (`fields_by_reference`).
+    static func takenReferences(_ plan: WritePlan, in session: any SQLSession) async throws -> Set<String> {
+        let references = (plan.receipt.map { [$0.receipt.reference] } ?? []) + plan.referralReferences
+        guard !references.isEmpty else { return [] }
+        let keys = values("k", ["reference"], ["TEXT"], references.map { [.text($0)] })
+        let rows = try await session.rows("""
+            \(keys.sql) SELECT k.reference FROM k WHERE EXISTS (SELECT 1 FROM receipts r WHERE r.reference = k.reference)
+                OR EXISTS (SELECT 1 FROM fields f WHERE f.path = '\(IntakePath.reference)' AND f.value = k.reference)
+            """, keys.binds)
+        return Set(try rows.compactMap { try $0.text("reference") })
     }
 
     /// The write phase: `plan` (its placeholders already resolved) with

@@ -1,9 +1,11 @@
 import Foundation
 import SyncCore
 
-/// The engine's reads and writes inside a transaction, written once for
-/// both backends over `SQLSession` (rows read by column name). A backend
-/// gives the session, how a referral is locked (SQLite's single writer
+/// The reads and writes a transaction offers its callers (the front door's
+/// writes, conflict resolution, operator commands), written once for both
+/// backends over `SQLSession` (rows read by column name). A push does not
+/// use them: it reads once and writes its plan in bulk (`PushStatements`).
+/// A backend gives the session, how a referral is locked (SQLite's single writer
 /// needs nothing; PostgreSQL takes an advisory lock), how a log entry gets
 /// its revision, and how the audit chain is appended to.
 protocol SQLTransaction: SyncTransaction {
@@ -16,34 +18,6 @@ protocol SQLTransaction: SyncTransaction {
 }
 
 extension SQLTransaction {
-    func storedOutcomes(device: String, seqs: ClosedRange<Int64>) async throws -> [Int64: StoredOutcome] {
-        var needs = PushNeeds(device: device)
-        needs.seqs = seqs
-        return try await PushStatements.load(needs, in: sql).outcomes
-    }
-
-    func storeOutcome(_ outcome: StoredOutcome, device: String, seq: Int64) async throws {
-        try await sql.run(
-            "INSERT INTO applied (device_id, seq, outcome, revision, conflict_id, receipt, fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            [.text(device), .int(seq), .text(outcome.outcome.rawValue), .int(outcome.revision), .text(outcome.conflict),
-             .text(outcome.receipt), .text(outcome.fingerprint)])
-    }
-
-    func recordOwner(_ record: String) async throws -> Int64? {
-        try await lock(record)
-        return try await sql.rows("SELECT owner_id FROM records WHERE id = $1", [.text(record)]).first?.int("owner_id")
-    }
-
-    func createRecord(_ record: String, owner: Int64, at: String) async throws {
-        try await lock(record)
-        try await sql.run("INSERT INTO records (id, owner_id, created_at) VALUES ($1, $2, $3)", [.text(record), .int(owner), .text(at)])
-    }
-
-    func setRecordStatus(_ record: String, status: String) async throws {
-        try await lock(record)
-        try await sql.run("UPDATE records SET status = $1 WHERE id = $2", [.text(status), .text(record)])
-    }
-
     func recordStatus(_ record: String) async throws -> String? {
         try await lock(record)
         return try await sql.rows("SELECT status FROM records WHERE id = $1", [.text(record)]).first?.text("status")
@@ -68,48 +42,8 @@ extension SQLTransaction {
         try await PushStatements.write(plan, revisions: [], in: sql)
     }
 
-    func value(record: String, path: String, atRevision revision: Int64) async throws -> String? {
-        guard revision > 0 else { return nil }
-        return try await sql.rows(
-            "SELECT value FROM change_log WHERE record_id = $1 AND path = $2 AND revision <= $3 AND kind IN ('write', 'conflict') ORDER BY revision DESC LIMIT 1",
-            [.text(record), .text(path), .int(revision)]
-        ).first?.text("value")
-    }
-
-    func otherDeviceWrote(record: String, path: String, after revision: Int64, device: String) async throws -> Bool {
-        try await !sql.rows(
-            "SELECT 1 AS found FROM change_log WHERE record_id = $1 AND path = $2 AND revision > $3 AND device_id <> $4 AND kind IN ('write', 'conflict') LIMIT 1",
-            [.text(record), .text(path), .int(revision), .text(device)]
-        ).isEmpty
-    }
-
     func conflict(_ id: String) async throws -> ConflictState? {
         try await ConflictQueries.state(id, in: sql)
-    }
-
-    func openConflict(_ id: String, record: String, path: String, candidates: [ConflictCandidate], at: String) async throws {
-        try await lock(record)
-        try await sql.run("INSERT INTO conflicts (id, record_id, path, status, opened_at) VALUES ($1, $2, $3, 'open', $4)", [.text(id), .text(record), .text(path), .text(at)])
-        for candidate in candidates { try await addCandidate(candidate, to: id) }
-    }
-
-    func addCandidate(_ candidate: ConflictCandidate, to conflict: String) async throws {
-        try await sql.run("""
-            INSERT INTO conflict_candidates (conflict_id, position, value, author, device_id, at, hlc)
-            VALUES ($1, (SELECT coalesce(max(position), 0) + 1 FROM conflict_candidates WHERE conflict_id = $2), $3, $4, $5, $6, $7)
-            """, [.text(conflict), .text(conflict), .text(candidate.value), .text(candidate.author), .text(candidate.device), .text(candidate.time), .text(candidate.hlc)])
-    }
-
-    func storeReceipt(_ receipt: Receipt, device: String, user: Int64) async throws {
-        var plan = WritePlan()
-        plan.receipt = (receipt, device, user)
-        try await PushStatements.write(plan, revisions: [], in: sql)
-    }
-
-    func receipt(_ reference: String) async throws -> Receipt? {
-        var needs = PushNeeds(device: "")
-        needs.references = [reference]
-        return try await PushStatements.load(needs, in: sql).receipts[reference]
     }
 
     func referral(withReference reference: String) async throws -> String? {

@@ -20,6 +20,8 @@ final class SQLiteStorage: SQLStore {
     let pool: DatabasePool
     private let turn = WriterTurn()
     private let writer = WriterThread()
+    /// The writes sharing the open transaction (group commit, `writing`).
+    private let group = CommitGroup()
 
     init(path: String) throws {
         try Self.prepareFolderAndFile(path)
@@ -267,14 +269,25 @@ final class SQLiteStorage: SQLStore {
     /// SQLite's one writer commits revisions in order: nothing is in flight below a visible one.
     func visibilityHorizon() async throws -> Int64? { nil }
 
-    /// One write transaction: the writer's turn, `BEGIN IMMEDIATE` (which
-    /// also waits, up to the busy timeout, for a writer in another process,
-    /// such as an operator's `sync-server user add`), `body`'s statements,
-    /// and `COMMIT` with `synchronous = FULL`. If anything in `body` throws
-    /// (an async read of a cancelled task included), the transaction is
-    /// rolled back before the turn passes on; a cancellation alone does not
-    /// stop the synchronous statements, so the transaction then commits and
-    /// the device's retry is answered from what it stored.
+    /// One write, in its own savepoint of a transaction it may share with the
+    /// writes queued behind it (group commit): the writer's turn, `BEGIN
+    /// IMMEDIATE` unless the group's transaction is open (which also waits,
+    /// up to the busy timeout, for a writer in another process, such as an
+    /// operator's `sync-server user add`), `SAVEPOINT`, `body`'s statements,
+    /// `RELEASE`. Then, while other writes wait for the turn (and the group
+    /// holds fewer than `CommitGroup.largest`), this one hands the turn on
+    /// and waits; the last of the group `COMMIT`s with `synchronous = FULL`
+    /// (one fsync for all of them) and every write of the group returns
+    /// after that commit, never before, so nothing is answered that a crash
+    /// could still take back.
+    ///
+    /// If anything in `body` throws (an async read of a cancelled task
+    /// included), its savepoint is rolled back and only that write fails;
+    /// should SQLite have rolled back the whole transaction (a full disk, an
+    /// I/O error), every write of the group fails with it and none was
+    /// answered. A cancellation alone does not stop the synchronous
+    /// statements, so the write then commits and the device's retry is
+    /// answered from what it stored.
     func writing<T>(_ body: (any SQLTransaction) async throws -> T) async throws -> T {
         // The transaction runs on the writer's own thread, and its statements
         // are plain calls on the writer connection there (`SQLiteSession`):
@@ -284,25 +297,60 @@ final class SQLiteStorage: SQLStore {
         // and given there too, so the next writer resumes on that thread.
         try await withTaskExecutorPreference(writer) {
             await turn.take()
-            defer { turn.give() }
-            try writer.execute(pool, "BEGIN IMMEDIATE", rollingBackFirst: true)
+            var handedOn = false
+            defer { if !handedOn { turn.give() } }
+            if !group.open {
+                try writer.execute(pool, "BEGIN IMMEDIATE", rollingBackFirst: true)
+                group.open = true
+            }
+            let result: T
             do {
-                let result = try await body(SQLiteTransaction(pool: pool, writer: writer))
-                try writer.execute(pool, "COMMIT")
-                return result
+                try writer.execute(pool, "SAVEPOINT write")
+                result = try await body(SQLiteTransaction(pool: pool, writer: writer))
+                try writer.execute(pool, "RELEASE write")
             } catch {
-                try? writer.execute(pool, "ROLLBACK", onlyInsideTransaction: true)
+                if (try? writer.isInsideTransaction(pool)) == true {
+                    try? writer.execute(pool, "ROLLBACK TO write")
+                    try? writer.execute(pool, "RELEASE write")
+                    if !turn.hasWaiters { try? commitGroup() }
+                } else {
+                    // SQLite rolled the whole transaction back: the group's writes go with it.
+                    group.finish(.failure(error))
+                }
                 throw error
             }
+            if turn.hasWaiters, group.pending.count + 1 < CommitGroup.largest {
+                handedOn = true
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    group.pending.append(continuation)
+                    turn.give()
+                }
+                return result
+            }
+            try commitGroup()
+            return result
+        }
+    }
+
+    /// Commits the group's transaction and answers the writes waiting on it
+    /// (with the commit's error if it failed, after rolling back). Called by
+    /// the turn's holder.
+    private func commitGroup() throws {
+        do {
+            try writer.execute(pool, "COMMIT")
+            group.finish(.success(()))
+        } catch {
+            try? writer.execute(pool, "ROLLBACK", onlyInsideTransaction: true)
+            group.finish(.failure(error))
+            throw error
         }
     }
 
     /// SQLite's single writer is the lock: the batch's revisions follow the
     /// log's last one and commit in order.
-    func push(_ needs: PushNeeds, seal: ReceiptSeal?, decide: (PushSnapshot, any SyncTransaction) async throws -> WritePlan) async throws -> PushCommit {
+    func push(_ needs: PushNeeds, seal: ReceiptSeal?, decide: (PushSnapshot) throws -> WritePlan) async throws -> PushCommit {
         try await writing { transaction in
-            let snapshot = try await PushStatements.load(needs, in: transaction.sql)
-            let plan = try await decide(snapshot, transaction)
+            let plan = try await PushStatements.decide(needs, in: transaction.sql, decide)
             let last = try await transaction.sql.rows("SELECT coalesce(max(revision), 0) AS last FROM change_log", [])[0].int("last") ?? 0
             let revisions = PlannedRevisions(allocated: (0..<Int64(plan.log.count)).map { last + 1 + $0 })
             try await PushStatements.write(revisions.resolve(plan), revisions: revisions.allocated, in: transaction.sql)
@@ -319,23 +367,36 @@ final class SQLiteStorage: SQLStore {
         }
     }
 
+    /// How many log entries behind its end a pull reads the log's tail
+    /// rather than the user's referrals first.
+    static let tailScanLimit: Int64 = 2_000
+
     /// One access, so one snapshot: the page, its conflicts and the log's end agree.
     func pull(since: Int64, limit: Int, for user: User, presenting head: AuditHead?) async throws -> PullResponse {
         try await pool.read { db in
             // What each role may see: a practitioner their own referrals,
             // intake submitted referrals only (never drafts), an admin all.
-            let visibility: String
+            let identity = try Self.identity(try Row.fetchOne(db, sql: Self.identityQuery)!)
+            let visible: (records: String, entries: String)
             switch user.role {
-            case .practitioner: visibility = "r.owner_id = \(user.id) AND l.path NOT IN (\(ServerQueries.internalPaths))"
-            case .intake: visibility = "r.status = 'submitted'"
-            case .admin: visibility = "1"
+            case .practitioner: visible = ("r.owner_id = ?", "l.path NOT IN (\(ServerQueries.internalPaths))")
+            case .intake: visible = ("r.status = 'submitted'", "1")
+            case .admin: visible = ("1", "1")
             }
-            let rows = try Row.fetchAll(db, sql: """
+            // A long way behind the end of the log (a new device's first
+            // pull), the user's referrals are read first and their entries
+            // sorted, rather than every entry since the cursor scanned for
+            // the few that are theirs; close to the end, the log's tail is
+            // the shorter read (`CROSS JOIN` fixes SQLite's join order).
+            let join = user.role != .admin && identity.end - since > Self.tailScanLimit
+                ? "records r CROSS JOIN change_log l ON l.record_id = r.id"
+                : "change_log l JOIN records r ON r.id = l.record_id"
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT l.revision, l.record_id, l.path, l.value, l.author, l.device_id, l.hlc, l.at, l.conflict_id
-                FROM change_log l JOIN records r ON r.id = l.record_id
-                WHERE l.revision > ? AND l.kind IN ('write', 'conflict') AND \(visibility)
+                FROM \(join)
+                WHERE l.revision > ? AND l.kind IN ('write', 'conflict') AND \(visible.records) AND \(visible.entries)
                 ORDER BY l.revision LIMIT ?
-                """, arguments: [since, limit + 1])
+                """), arguments: StatementArguments([since] + (user.role == .practitioner ? [user.id] : []) + [Int64(limit + 1)]))
             let page = rows.prefix(limit)
             var conflicts: [String: ConflictState] = [:]
             func fetch(_ sql: String, _ id: String) throws -> [Row] {
@@ -359,7 +420,6 @@ final class SQLiteStorage: SQLStore {
             let more = rows.count > limit
             // With nothing visible left, jump to the end of the log so the
             // next pull does not scan invisible entries again.
-            let identity = try Self.identity(try Row.fetchOne(db, sql: Self.identityQuery)!)
             let cursor = more || !changes.isEmpty ? (changes.last?.revision ?? since) : max(since, identity.end)
             var response = PullResponse(changes: changes, cursor: cursor, more: more, epoch: identity.epoch, end: identity.end, formVersion: identity.formVersion, formDigest: identity.formDigest)
             if let head {
@@ -415,6 +475,11 @@ final class WriterThread: TaskExecutor, @unchecked Sendable {
         return try pool.writeWithoutTransaction(body)
     }
 
+    /// Whether the writer connection is inside a transaction.
+    func isInsideTransaction(_ pool: DatabasePool) throws -> Bool {
+        try write(pool) { $0.isInsideTransaction }
+    }
+
     /// Runs a transaction-control statement on the writer connection.
     /// `rollingBackFirst`: a transaction a failed rollback left open is rolled
     /// back first; `onlyInsideTransaction`: nothing is run outside one.
@@ -449,6 +514,14 @@ final class WriterTurn: @unchecked Sendable {
         }
     }
 
+    /// Whether writers are waiting for the turn (read by its holder, to
+    /// leave the group's transaction open for them).
+    var hasWaiters: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return !waiting.isEmpty
+    }
+
     func give() {
         lock.lock()
         guard !waiting.isEmpty else {
@@ -459,5 +532,28 @@ final class WriterTurn: @unchecked Sendable {
         let next = waiting.removeFirst()
         lock.unlock()
         next.resume()
+    }
+}
+
+/// The writes that share one SQLite transaction and one commit (group
+/// commit: `SQLiteStorage.writing`). Only the writer turn's holder touches
+/// it, so it needs no lock of its own.
+final class CommitGroup: @unchecked Sendable {
+    /// The most writes one commit answers: a bound on how long the first of
+    /// them waits for the group (each write is a millisecond or two of work).
+    static let largest = 64
+    /// Whether the group's transaction is open on the writer connection.
+    var open = false
+    /// Writes whose savepoints were released into the open transaction,
+    /// each waiting for its commit.
+    var pending: [CheckedContinuation<Void, any Error>] = []
+
+    /// Ends the group: its transaction is no longer open, and every write
+    /// waiting on it returns `result` (the commit, or why there was none).
+    func finish(_ result: Result<Void, any Error>) {
+        let waiting = pending
+        pending = []
+        open = false
+        for continuation in waiting { continuation.resume(with: result) }
     }
 }

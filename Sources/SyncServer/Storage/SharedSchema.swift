@@ -108,5 +108,10 @@ enum SharedSchema {
                 retired_at TEXT
             )
             """),
+        // A device's first pull reads its user's referrals, not the whole
+        // log: a practitioner's by owner (issue 30; `SQLiteStorage.pull`).
+        ("s7-records-by-owner", """
+            CREATE INDEX records_by_owner ON records(owner_id, id)
+            """),
     ]
 }

@@ -19,6 +19,9 @@ enum StorageError: Error, CustomStringConvertible {
     case connectionClosed
     /// A form version another publish stored first.
     case formVersionTaken(Int)
+    /// Eight push decisions in a row picked a reference already taken
+    /// (each has 40 random bits): nothing was written; the device sends again.
+    case referencesTaken
 
     var description: String {
         switch self {
@@ -28,6 +31,7 @@ enum StorageError: Error, CustomStringConvertible {
         case .backupRefused(let file, let why): "No backup was written to '\(file)': \(why)."
         case .noConnection(let seconds): "No connection to the database came within \(seconds) s."
         case .connectionClosed: "The database closed the connection in the middle of the request."
+        case .referencesTaken: "Every new reference tried for this push was already taken; nothing of it was stored, so send it again."
         case .formVersionTaken(let version): "Form version \(version) was published by someone else meanwhile; check `sync-server form list` and publish again."
         }
     }

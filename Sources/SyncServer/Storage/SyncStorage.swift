@@ -180,8 +180,8 @@ protocol SyncStorage: Sendable {
     /// One push batch in one transaction, committed durably before it
     /// returns: the batch's referrals are locked (PostgreSQL), the read
     /// phase loads `needs` (`PushStatements.load`), `decide` plans the
-    /// writes without I/O (the transaction it gets is for reads the
-    /// snapshot did not foresee), revisions are allocated for the plan's log
+    /// writes without I/O (`PushEngine.decide`; run again in the rare case
+    /// a reference it picked is taken), revisions are allocated for the plan's log
     /// entries, the write phase stores the plan in bulk, and its audit entry
     /// is stored last. When the plan holds a new receipt
     /// (`WritePlan.receiptDocument`), it is given the audit chain's head
@@ -189,7 +189,7 @@ protocol SyncStorage: Sendable {
     /// transaction; PostgreSQL: once the sequencer has chained the push's
     /// entry). Returns the allocated revisions, to resolve the plan's
     /// placeholders in the reply, and the signed receipt.
-    func push(_ needs: PushNeeds, seal: ReceiptSeal?, decide: (PushSnapshot, any SyncTransaction) async throws -> WritePlan) async throws -> PushCommit
+    func push(_ needs: PushNeeds, seal: ReceiptSeal?, decide: (PushSnapshot) throws -> WritePlan) async throws -> PushCommit
 
     // MARK: Signed receipts (docs/protocol.md, "Signed receipts")
 
@@ -391,30 +391,20 @@ struct SubmittedReferral: Sendable {
     var firstDecidedAt: String? = nil
 }
 
-/// The reads and writes the sync engine makes inside one transaction.
+/// The reads and writes callers make inside one transaction besides a push
+/// (which reads once and writes a plan: `SyncStorage.push`): the front
+/// door's writes, conflict resolution, references given at start, and
+/// operator commands' audit entries.
 protocol SyncTransaction {
-    /// The outcomes already stored for this device's seqs in a range, by seq.
-    func storedOutcomes(device: String, seqs: ClosedRange<Int64>) async throws -> [Int64: StoredOutcome]
-    func storeOutcome(_ outcome: StoredOutcome, device: String, seq: Int64) async throws
-    func recordOwner(_ record: String) async throws -> Int64?
-    func createRecord(_ record: String, owner: Int64, at: String) async throws
-    func setRecordStatus(_ record: String, status: String) async throws
+    /// The referral's status (`draft`, `submitted`), nil if it does not exist.
+    func recordStatus(_ record: String) async throws -> String?
     func field(record: String, path: String) async throws -> ServerField?
     func setField(record: String, path: String, _ field: ServerField) async throws
-    /// The value the field had at `revision` (nil if it had none).
-    func value(record: String, path: String, atRevision revision: Int64) async throws -> String?
-    /// Whether a device other than `device` changed the field after `revision`.
-    func otherDeviceWrote(record: String, path: String, after revision: Int64, device: String) async throws -> Bool
     /// Appends to the change log and returns the entry's revision.
     func append(_ entry: LogEntry) async throws -> Int64
     func conflict(_ id: String) async throws -> ConflictState?
-    func openConflict(_ id: String, record: String, path: String, candidates: [ConflictCandidate], at: String) async throws
-    func addCandidate(_ candidate: ConflictCandidate, to conflict: String) async throws
-    func storeReceipt(_ receipt: Receipt, device: String, user: Int64) async throws
-    func receipt(_ reference: String) async throws -> Receipt?
     /// The referral whose own reference (`IntakePath.reference`) is `reference`, if any.
     func referral(withReference reference: String) async throws -> String?
-    func recordStatus(_ record: String) async throws -> String?
     /// Where a conflict is, and whether it is still open.
     func conflictPlace(_ id: String) async throws -> (record: String, path: String, open: Bool)?
     func markResolved(_ id: String, value: String?, by: String, at: String, reason: String, revision: Int64) async throws
@@ -422,7 +412,7 @@ protocol SyncTransaction {
     /// the change it records (chained in the transaction on SQLite, just
     /// after its commit on PostgreSQL: `AuditSequencer`).
     func audit(_ event: AuditEvent) async throws
-    /// Records when a device of `user` last synced, with the push it belongs to (no commit of its own).
+    /// Records when a device of `user` last synced (no commit of its own).
     func recordSync(device: String, user: Int64, at: String) async throws
 }
 

@@ -1,12 +1,14 @@
 import Foundation
 import SyncCore
 
-/// Decides a push batch, change by change, inside one transaction.
+/// Decides a push batch, change by change, over the batch's snapshot.
 ///
 /// On the server the engine runs between a batch's read and write phases
-/// (`SyncStorage.push`): its transaction is a `PlannedTransaction` that
-/// answers from the batch's snapshot and collects a `WritePlan`, so it does
-/// no I/O and the number of round trips does not grow with the batch.
+/// (`SyncStorage.push`): storage reads once (`PushStatements.load`, a
+/// `PushSnapshot`), the engine decides with no I/O and returns a
+/// `WritePlan`, and storage writes it, so the number of round trips does not
+/// grow with the batch and the decision is a plain function of its inputs
+/// (`PushDecisionTests` runs it in process for every outcome).
 ///
 /// For each change, in the batch's order (SYNC.md, "Push"):
 /// 1. `(device, seq)` already applied: the stored outcome again, as `duplicate`;
@@ -36,20 +38,36 @@ struct PushEngine {
         var receiptReferrals: [ReceiptDocument.ReferralChanges] = []
     }
 
+    /// A decided batch: the reply and its counts, and what to write. The
+    /// reply's revisions are the plan's placeholders until storage
+    /// allocates them (`PlannedRevisions.resolve`).
+    struct Decision {
+        var result: Result
+        var plan: WritePlan
+    }
+
     /// A new receipt reference, from the id generator.
     func newReference() -> String { ReceiptReference.make(from: ids.next()) }
 
-    /// Decides a push batch in `transaction` (for the server, a
-    /// `PlannedTransaction` over the batch's snapshot); `reference` is the
-    /// receipt reference to use unless it is taken (from `newReference`, and
-    /// named in the batch's `PushNeeds` so the read phase checks it); `form`
-    /// checks each change's path and value: on the server, every published
-    /// version's fields (`FormCatalog.union`), since a draft may be on any.
-    func apply(_ request: PushRequest, user: User, reference: String, form: ReferralForm, in transaction: any SyncTransaction) async throws -> Result {
+    /// Decides a push batch over `snapshot` (read for `PushNeeds(request)`),
+    /// with no I/O. `reference` is the receipt reference to use unless the
+    /// snapshot says it is taken (from `newReference`); `form` checks each
+    /// change's path and value: on the server, every published version's
+    /// fields (`FormCatalog.union`), since a draft may be on any. `epoch` is
+    /// the server's, for the signed receipt's document.
+    ///
+    /// The plan holds the batch's whole write: the log entries, fields,
+    /// stored outcomes, conflicts, the receipt and its document (signed by
+    /// storage once the audit head is known), the `push` audit entry and the
+    /// device's last sync.
+    /// - Throws: `PlanError` when the snapshot lacks a read the decision
+    ///   needs (a fault of `PushNeeds`, not of the request).
+    func decide(_ request: PushRequest, user: User, reference: String, form: ReferralForm, epoch: String, snapshot: PushSnapshot) throws -> Decision {
         let now = clock.now()
         let at = Timestamp.string(now)
+        var plan = PlanBuilder(snapshot: snapshot)
         var reference = reference
-        for _ in 0..<8 where try await transaction.receipt(reference) != nil {
+        for _ in 0..<8 where snapshot.takenReferences.contains(reference) {
             reference = ReceiptReference.make(from: ids.next())  // 40 random bits: a collision is rare, not impossible
         }
         var seen = Set<Int64>()
@@ -60,11 +78,6 @@ struct PushEngine {
         var owners: [String: Int64] = [:]
         var acknowledged = 0
         var duplicateReceipt: String?
-        let seqs = request.changes.map(\.seq)
-        var stored: [Int64: StoredOutcome] = [:]
-        if let first = seqs.min(), let last = seqs.max() {
-            stored = try await transaction.storedOutcomes(device: request.device, seqs: first...last)
-        }
 
         for change in request.changes {
             guard seen.insert(change.seq).inserted else {
@@ -73,7 +86,7 @@ struct PushEngine {
                 continue
             }
             let fingerprint = Self.fingerprint(change)
-            if let stored = stored[change.seq], stored.fingerprint != nil, stored.fingerprint != fingerprint {
+            if let stored = plan.storedOutcome(change.seq), stored.fingerprint != nil, stored.fingerprint != fingerprint {
                 // The device's change numbers went back (restored from a backup?):
                 // answering "duplicate" would lose this change.
                 result.rejected += 1
@@ -83,34 +96,34 @@ struct PushEngine {
                     retry: true))
                 continue
             }
-            if let stored = stored[change.seq] {
+            if let stored = plan.storedOutcome(change.seq) {
                 result.duplicates += 1
                 duplicateReceipt = duplicateReceipt ?? stored.receipt
-                let current = try await transaction.field(record: change.record, path: change.path)
+                let current = plan.field(change.record, change.path)
                 result.response.outcomes.append(ChangeOutcome(
                     seq: change.seq, outcome: .duplicate, original: stored.outcome, revision: stored.revision,
                     conflict: stored.conflict, current: current.map(Self.state), receipt: stored.receipt))
                 continue
             }
-            if owners[change.record] == nil, UUID.isCanonical(change.record), let owner = try await transaction.recordOwner(change.record) {
+            if owners[change.record] == nil, UUID.isCanonical(change.record), let owner = plan.recordOwner(change.record) {
                 owners[change.record] = owner
             }
-            switch try await validate(change, user: user, owner: owners[change.record], form: form, now: now, in: transaction) {
+            switch validate(change, user: user, owner: owners[change.record], form: form, in: plan) {
             case .failure(let refusal):
                 result.rejected += 1
                 result.response.outcomes.append(ChangeOutcome(seq: change.seq, outcome: .rejected, reason: refusal.reason))
                 continue
             case .success(let rules):
                 if owners[change.record] == nil {
-                    try await transaction.createRecord(change.record, owner: user.id, at: at)
+                    plan.createRecord(change.record, owner: user.id, at: at)
                     owners[change.record] = user.id
                 }
                 accepted[change.record, default: []].append(.init(seq: change.seq, sha256: ChangeDigest.sha256(device: request.device, change)))
                 var bounded = change
                 let sentHLC = Self.bound(&bounded, now: now)
-                var (outcome, field) = try await merge(bounded, sentHLC: sentHLC, rules: rules, device: request.device, user: user, at: at, receipt: reference, in: transaction)
+                var (outcome, field) = try merge(bounded, sentHLC: sentHLC, rules: rules, device: request.device, user: user, at: at, receipt: reference, in: &plan)
                 outcome.fingerprint = fingerprint
-                try await transaction.storeOutcome(outcome, device: request.device, seq: change.seq)
+                plan.storeOutcome(outcome, seq: change.seq)
                 if outcome.outcome == .conflict { result.conflicts += 1 } else { result.applied += 1 }
                 acknowledged += 1
                 if !touched.contains(change.record) { touched.append(change.record) }
@@ -124,43 +137,69 @@ struct PushEngine {
 
         // A referral submitted for the first time gets its own reference, for its life.
         var references: [String: String] = [:]
-        for record in touched where try await transaction.recordStatus(record) == ReferralStatus.submitted.rawValue {
-            if let held = try await transaction.field(record: record, path: IntakePath.reference)?.value {
+        for record in touched where plan.recordStatus(record) == ReferralStatus.submitted.rawValue {
+            if let held = plan.field(record, IntakePath.reference)?.value {
                 references[record] = held
                 continue
             }
-            references[record] = try await giveReference(to: record, at: now, in: transaction)
+            references[record] = giveReference(to: record, at: now, in: &plan)
         }
         result.receiptReferrals = touched.map { .init(id: $0, reference: references[$0], changes: accepted[$0] ?? []) }
 
         if acknowledged > 0 {
             let receipt = Receipt(reference: reference, serverTime: at, records: touched, changes: acknowledged)
-            try await transaction.storeReceipt(receipt, device: request.device, user: user.id)
+            plan.storeReceipt(receipt, device: request.device, user: user.id)
             result.response.receipt = receipt
         } else if let duplicateReceipt {
             // A retry of a batch whose reply was lost: the same receipt again.
-            result.response.receipt = try await transaction.receipt(duplicateReceipt)
+            result.response.receipt = plan.receipt(duplicateReceipt)
         }
-        return result
+
+        var written = plan.plan
+        written.audit = AuditEvent(
+            at: result.response.receipt?.serverTime ?? Timestamp.string(clock.now()), actor: user.name, action: "push",
+            record: nil,
+            detail: "device=\(request.device) applied=\(result.applied) conflicts=\(result.conflicts) rejected=\(result.rejected) duplicates=\(result.duplicates) receipt=\(result.response.receipt?.reference ?? "-") records=\(result.response.receipt?.records.joined(separator: ",") ?? "")")
+        // In the push's own transaction: no second commit per push.
+        written.sync = (request.device, user.id, Timestamp.string(clock.now()))
+        if let receipt = written.receipt?.receipt {
+            // Signed once storage knows the audit chain's head after the commit.
+            written.receiptDocument = ReceiptDocument(
+                receipt: receipt.reference, epoch: epoch, device: request.device, user: user.name,
+                serverTime: receipt.serverTime, referrals: result.receiptReferrals, audit: nil)
+        }
+        return Decision(result: result, plan: written)
     }
 
-    /// Writes a referral's own reference (`IntakePath.reference`, `F-XXXX-XXXX`),
-    /// unique among referrals, as a record-level value by the server: the
-    /// change log carries it to the referrer's devices on their next pull.
+    /// A referral's own reference (`IntakePath.reference`, `F-XXXX-XXXX`),
+    /// unique among referrals as far as the snapshot knows (storage checks
+    /// the plan's before writing and decides again if one is taken), written
+    /// as a record-level value by the server: the change log carries it to
+    /// the referrer's devices on their next pull.
     /// - Returns: the reference given.
-    @discardableResult
-    func giveReference(to record: String, at now: Date, in transaction: any SyncTransaction) async throws -> String {
+    private func giveReference(to record: String, at now: Date, in plan: inout PlanBuilder) -> String {
         var reference = ReceiptReference.make(from: ids.next(), prefix: "F")
-        for _ in 0..<16 where try await transaction.referral(withReference: reference) != nil {
+        for _ in 0..<16 where plan.referenceTaken(reference) {
             reference = ReceiptReference.make(from: ids.next(), prefix: "F")  // 40 random bits: a collision is rare, not impossible
         }
-        let at = Timestamp.string(now)
-        let stamp = HLCStamp.next(after: HLCStamp(wall: 0, counter: 0, device: ServerDevice.id), now: now).description
-        let entry = LogEntry(
-            kind: .write, record: record, path: IntakePath.reference, value: reference, author: ServerDevice.id, device: ServerDevice.id,
-            seq: nil, hlc: stamp, at: at, conflict: nil)
-        _ = try await write(entry, conflict: nil, receipt: "", in: transaction)
+        plan.giveReference(reference)
+        let entry = Self.referenceEntry(reference, for: record, at: now)
+        let revision = plan.append(entry)
+        plan.setField(record, IntakePath.reference, Self.field(entry, revision: revision, conflict: nil))
         return reference
+    }
+
+    /// The log entry that gives `record` its own reference, by the server.
+    static func referenceEntry(_ reference: String, for record: String, at now: Date) -> LogEntry {
+        let stamp = HLCStamp.next(after: HLCStamp(wall: 0, counter: 0, device: ServerDevice.id), now: now).description
+        return LogEntry(
+            kind: .write, record: record, path: IntakePath.reference, value: reference, author: ServerDevice.id, device: ServerDevice.id,
+            seq: nil, hlc: stamp, at: Timestamp.string(now), conflict: nil)
+    }
+
+    /// A field's state after `entry` was written at `revision`.
+    static func field(_ entry: LogEntry, revision: Int64, conflict: String?) -> ServerField {
+        ServerField(value: entry.value, revision: revision, hlc: entry.hlc, device: entry.device, author: entry.author, at: entry.at, conflict: conflict)
     }
 
     /// Gives every submitted referral that has no reference yet (submitted
@@ -176,7 +215,13 @@ struct PushEngine {
             let now = clock.now()
             // Another instance may have given some since the read: each is checked again under the transaction.
             for record in missing where try await transaction.field(record: record, path: IntakePath.reference) == nil {
-                try await giveReference(to: record, at: now, in: transaction)
+                var reference = ReceiptReference.make(from: ids.next(), prefix: "F")
+                for _ in 0..<16 where try await transaction.referral(withReference: reference) != nil {
+                    reference = ReceiptReference.make(from: ids.next(), prefix: "F")
+                }
+                let entry = Self.referenceEntry(reference, for: record, at: now)
+                let revision = try await transaction.append(entry)
+                try await transaction.setField(record: record, path: IntakePath.reference, Self.field(entry, revision: revision, conflict: nil))
                 given += 1
             }
             if given > 0 {
@@ -187,7 +232,7 @@ struct PushEngine {
         }
     }
 
-    private func validate(_ change: WireChange, user: User, owner: Int64?, form: ReferralForm, now: Date, in transaction: any SyncTransaction) async throws -> Swift.Result<PathRules, PathRefusal> {
+    private func validate(_ change: WireChange, user: User, owner: Int64?, form: ReferralForm, in plan: PlanBuilder) -> Swift.Result<PathRules, PathRefusal> {
         guard user.role == .practitioner else {
             return .failure(PathRefusal("Only practitioners write referral content; \(user.name) is \(user.role.rawValue)."))
         }
@@ -212,10 +257,10 @@ struct PushEngine {
         if let owner, owner != user.id {
             return .failure(PathRefusal("You may not change referral \(change.record)."))
         }
-        if change.path == RecordPath.status, let refusal = try await statusRefusal(change, in: transaction) {
+        if change.path == RecordPath.status, let refusal = statusRefusal(change, in: plan) {
             return .failure(refusal)
         }
-        if change.path == RecordPath.form, let current = try await transaction.field(record: change.record, path: change.path)?.value,
+        if change.path == RecordPath.form, let current = plan.field(change.record, change.path)?.value,
            let held = Int(current), held > Int(change.value ?? "") ?? 0 {
             // A form version only goes up: an older upgrade from a device that
             // had not fetched the newer version must not take the referral back.
@@ -240,8 +285,8 @@ struct PushEngine {
 
     /// Status moves forward only: a submitted referral stays submitted, and
     /// nothing goes back to draft, whatever a device that has not caught up says.
-    private func statusRefusal(_ change: WireChange, in transaction: any SyncTransaction) async throws -> PathRefusal? {
-        guard let current = try await transaction.field(record: change.record, path: change.path)?.value, current != change.value else { return nil }
+    private func statusRefusal(_ change: WireChange, in plan: PlanBuilder) -> PathRefusal? {
+        guard let current = plan.field(change.record, change.path)?.value, current != change.value else { return nil }
         if current == ReferralStatus.submitted.rawValue {
             return PathRefusal("Referral \(change.record) has already been submitted; it cannot become \(change.value ?? "empty") again.")
         }
@@ -256,16 +301,16 @@ struct PushEngine {
         "\(change.record.count):\(change.record)\(change.path.count):\(change.path)" + (change.value.map { "\($0.utf8.count):\($0)" } ?? "-")
     }
 
-    /// Decides and writes one change; returns its outcome and the field's state after it.
+    /// Decides and plans one change; returns its outcome and the field's state after it.
     private func merge(
         _ change: WireChange, sentHLC: String?, rules: PathRules, device: String, user: User, at: String, receipt: String,
-        in transaction: any SyncTransaction
-    ) async throws -> (StoredOutcome, ServerField) {
-        let field = try await transaction.field(record: change.record, path: change.path)
+        in plan: inout PlanBuilder
+    ) throws -> (StoredOutcome, ServerField) {
+        let field = plan.field(change.record, change.path)
         let currentRevision = field?.revision ?? 0
         var concurrent = false
         if change.baseRevision != currentRevision {
-            concurrent = try await transaction.otherDeviceWrote(record: change.record, path: change.path, after: change.baseRevision, device: device)
+            concurrent = try plan.otherDeviceWrote(change.record, change.path, after: change.baseRevision)
         }
         var entry = LogEntry(
             kind: .write, record: change.record, path: change.path, value: change.value, author: user.name,
@@ -275,46 +320,45 @@ struct PushEngine {
         // candidate, so the admin's decision never hides it.
         let joinsOpenConflict = field?.conflict != nil && field?.value != change.value
         guard concurrent || joinsOpenConflict, let field else {
-            return try await write(entry, conflict: field?.conflict, receipt: receipt, in: transaction)
+            return write(entry, conflict: field?.conflict, receipt: receipt, in: &plan)
         }
         if joinsOpenConflict && !concurrent {
-            return try await openOrJoinConflict(change, field: field, entry: entry, device: device, user: user, at: at, receipt: receipt, in: transaction)
+            return openOrJoinConflict(change, field: field, entry: entry, device: device, user: user, at: at, receipt: receipt, in: &plan)
         }
         let decision = MergeRule.decide(
             policy: rules.policy,
-            base: try await transaction.value(record: change.record, path: change.path, atRevision: change.baseRevision),
+            base: try plan.value(change.record, change.path, atRevision: change.baseRevision),
             current: .init(value: field.value, hlc: HLCStamp(field.hlc) ?? HLCStamp(wall: 0, counter: 0, device: "")),
             incoming: .init(value: change.value, hlc: HLCStamp(change.hlc)!),
             optionOrder: rules.optionOrder)
         switch decision {
         case .write(let value) where value == change.value:
-            return try await write(entry, conflict: field.conflict, receipt: receipt, in: transaction)
+            return write(entry, conflict: field.conflict, receipt: receipt, in: &plan)
         case .write(let merged):
             // The incoming value stays in the history; the merge becomes current.
             entry.kind = .candidate
-            _ = try await transaction.append(entry)
+            _ = plan.append(entry)
             entry.kind = .write
             entry.value = merged
             entry.seq = nil
             entry.sentHLC = nil
-            return try await write(entry, conflict: field.conflict, receipt: receipt, in: transaction)
+            return write(entry, conflict: field.conflict, receipt: receipt, in: &plan)
         case .keepCurrent:
             entry.kind = .candidate
-            let revision = try await transaction.append(entry)
+            let revision = plan.append(entry)
             return (StoredOutcome(outcome: .applied, revision: revision, conflict: nil, receipt: receipt), field)
         case .conflict:
-            return try await openOrJoinConflict(change, field: field, entry: entry, device: device, user: user, at: at, receipt: receipt, in: transaction)
+            return openOrJoinConflict(change, field: field, entry: entry, device: device, user: user, at: at, receipt: receipt, in: &plan)
         }
     }
 
-    func write(_ entry: LogEntry, conflict: String?, receipt: String, in transaction: any SyncTransaction) async throws -> (StoredOutcome, ServerField) {
-        let revision = try await transaction.append(entry)
-        let field = ServerField(
-            value: entry.value, revision: revision, hlc: entry.hlc, device: entry.device, author: entry.author,
-            at: entry.at, conflict: conflict)
-        try await transaction.setField(record: entry.record, path: entry.path, field)
+    /// Plans `entry` as the field's new value (and the referral's status, for `@status`).
+    private func write(_ entry: LogEntry, conflict: String?, receipt: String, in plan: inout PlanBuilder) -> (StoredOutcome, ServerField) {
+        let revision = plan.append(entry)
+        let field = Self.field(entry, revision: revision, conflict: conflict)
+        plan.setField(entry.record, entry.path, field)
         if entry.path == RecordPath.status, let status = entry.value {
-            try await transaction.setRecordStatus(entry.record, status: status)
+            plan.setRecordStatus(entry.record, status: status)
         }
         return (StoredOutcome(outcome: .applied, revision: revision, conflict: nil, receipt: receipt), field)
     }

@@ -20,19 +20,8 @@ struct PushNeeds: Sendable {
     var fields: [FieldKey]
     /// Each change's field and base revision (for the "who wrote since" checks).
     var bases: [(key: FieldKey, base: Int64)]
-    /// Receipt references whose existence the engine will ask about.
-    var references: [String]
 
-    /// Needs nothing yet, for one device: the caller fills in what to load.
-    init(device: String) {
-        self.device = device
-        records = []
-        fields = []
-        bases = []
-        references = []
-    }
-
-    init(_ request: PushRequest, reference: String) {
+    init(_ request: PushRequest) {
         device = request.device
         let numbers = request.changes.map(\.seq)
         seqs = numbers.min().map { $0...numbers.max()! }
@@ -45,7 +34,6 @@ struct PushNeeds: Sendable {
             if seen.insert(key).inserted { fields.append(key) }
             bases.append((key, change.baseRevision))
         }
-        references = [reference]
         // Whether each referral has its own reference yet: a submission gives it one.
         for record in records {
             let key = FieldKey(record: record, path: IntakePath.reference)
@@ -65,11 +53,13 @@ struct PushSnapshot: Sendable {
     var fields: [FieldKey: ServerField] = [:]
     /// For each open conflict on a touched field: its highest candidate position.
     var candidatePositions: [String: Int] = [:]
-    /// Receipts the engine may ask about (the new reference, and those of
-    /// stored outcomes), by reference; a reference asked about and absent is
-    /// in `absentReferences`.
+    /// The receipts of the batch's stored outcomes (a retry gets its receipt again), by reference.
     var receipts: [String: Receipt] = [:]
-    var absentReferences: Set<String> = []
+    /// References (a receipt's `R-…` or a referral's own `F-…`) a decision
+    /// picked that turned out to be taken: storage checks the plan's new
+    /// references after deciding and, in the rare case one is taken (40
+    /// random bits each), decides again with it here (`PushStatements.decide`).
+    var takenReferences: Set<String> = []
     /// For a field and a base revision older than the field's: the value it
     /// had at that revision, and whether a device other than the pushing one
     /// wrote it since.
@@ -98,6 +88,8 @@ struct WritePlan: Sendable {
     var conflicts: [(id: String, record: String, path: String, at: String)] = []
     var candidates: [(conflict: String, position: Int, candidate: ConflictCandidate)] = []
     var receipt: (receipt: Receipt, device: String, user: Int64)?
+    /// Referrals' own references (`F-…`) given in this plan.
+    var referralReferences: [String] = []
     /// The new receipt's signed document, without the audit head (known
     /// only after the audit entry is chained): storage completes, signs and
     /// stores it (`SyncStorage.push`).
@@ -152,128 +144,4 @@ struct PlannedRevisions: Sendable {
         for index in plan.outcomes.indices { plan.outcomes[index].outcome.revision = resolve(plan.outcomes[index].outcome.revision) }
         return plan
     }
-}
-
-/// The engine's transaction while a push is decided: reads come from the
-/// snapshot (updated by the batch's own earlier writes), writes go to the
-/// plan. Nothing here touches storage, except `fallback` for a read the
-/// snapshot did not foresee (a second receipt reference after a collision
-/// of 40 random bits): correct, and rare enough not to cost a round trip.
-final class PlannedTransaction: SyncTransaction {
-    private(set) var snapshot: PushSnapshot
-    private(set) var plan = WritePlan()
-    /// The fields' revisions as stored, before this batch.
-    private let storedRevisions: [FieldKey: Int64]
-    /// Where each written field is in `plan.fields`.
-    private var planned: [FieldKey: Int] = [:]
-    private let fallback: any SyncTransaction
-
-    init(snapshot: PushSnapshot, fallback: any SyncTransaction) {
-        self.snapshot = snapshot
-        self.storedRevisions = snapshot.fields.mapValues(\.revision)
-        self.fallback = fallback
-    }
-
-    func storedOutcomes(device: String, seqs: ClosedRange<Int64>) async throws -> [Int64: StoredOutcome] {
-        snapshot.outcomes.filter { seqs.contains($0.key) }
-    }
-
-    func storeOutcome(_ outcome: StoredOutcome, device: String, seq: Int64) async throws {
-        plan.outcomes.append((seq, outcome))
-        snapshot.outcomes[seq] = outcome
-    }
-
-    func recordOwner(_ record: String) async throws -> Int64? { snapshot.records[record]?.owner }
-
-    func createRecord(_ record: String, owner: Int64, at: String) async throws {
-        plan.createdRecords.append((record, owner, at))
-        snapshot.records[record] = (owner, ReferralStatus.draft.rawValue)
-    }
-
-    func setRecordStatus(_ record: String, status: String) async throws {
-        plan.statuses[record] = status
-        snapshot.records[record]?.status = status
-    }
-
-    func recordStatus(_ record: String) async throws -> String? { snapshot.records[record]?.status }
-
-    func field(record: String, path: String) async throws -> ServerField? {
-        snapshot.fields[FieldKey(record: record, path: path)]
-    }
-
-    func setField(record: String, path: String, _ field: ServerField) async throws {
-        let key = FieldKey(record: record, path: path)
-        if let index = planned[key] {
-            plan.fields[index].field = field
-        } else {
-            planned[key] = plan.fields.count
-            plan.fields.append((key, field))
-        }
-        snapshot.fields[key] = field
-    }
-
-    func value(record: String, path: String, atRevision revision: Int64) async throws -> String? {
-        guard revision > 0 else { return nil }
-        let key = FieldKey(record: record, path: path)
-        if let stale = snapshot.staleBases[.init(key: key, base: revision)] { return stale.value }
-        return try await fallback.value(record: record, path: path, atRevision: revision)
-    }
-
-    func otherDeviceWrote(record: String, path: String, after revision: Int64, device: String) async throws -> Bool {
-        let key = FieldKey(record: record, path: path)
-        // Since the stored revision, only this batch wrote: this device.
-        guard revision < storedRevisions[key] ?? 0 else { return false }
-        if let stale = snapshot.staleBases[.init(key: key, base: revision)] { return stale.otherDeviceWrote }
-        return try await fallback.otherDeviceWrote(record: record, path: path, after: revision, device: device)
-    }
-
-    func append(_ entry: LogEntry) async throws -> Int64 {
-        plan.log.append(entry)
-        return -Int64(plan.log.count)
-    }
-
-    func conflict(_ id: String) async throws -> ConflictState? { try await fallback.conflict(id) }
-
-    func openConflict(_ id: String, record: String, path: String, candidates: [ConflictCandidate], at: String) async throws {
-        plan.conflicts.append((id, record, path, at))
-        for candidate in candidates { try await addCandidate(candidate, to: id) }
-    }
-
-    func addCandidate(_ candidate: ConflictCandidate, to conflict: String) async throws {
-        let position = (snapshot.candidatePositions[conflict] ?? 0) + 1
-        snapshot.candidatePositions[conflict] = position
-        plan.candidates.append((conflict, position, candidate))
-    }
-
-    func storeReceipt(_ receipt: Receipt, device: String, user: Int64) async throws {
-        plan.receipt = (receipt, device, user)
-    }
-
-    func receipt(_ reference: String) async throws -> Receipt? {
-        if let receipt = snapshot.receipts[reference] { return receipt }
-        if snapshot.absentReferences.contains(reference) { return nil }
-        return try await fallback.receipt(reference)
-    }
-
-    func conflictPlace(_ id: String) async throws -> (record: String, path: String, open: Bool)? { try await fallback.conflictPlace(id) }
-
-    func referral(withReference reference: String) async throws -> String? {
-        if let held = snapshot.fields.first(where: { $0.key.path == IntakePath.reference && $0.value.value == reference }) { return held.key.record }
-        return try await fallback.referral(withReference: reference)
-    }
-
-    func markResolved(_ id: String, value: String?, by: String, at: String, reason: String, revision: Int64) async throws {
-        throw PlanError.notPlanned("resolving a conflict")
-    }
-
-    func audit(_ event: AuditEvent) async throws { plan.audit = event }
-
-    func recordSync(device: String, user: Int64, at: String) async throws { plan.sync = (device, user, at) }
-}
-
-/// A write a push plan cannot hold (the front door's writes are not planned).
-struct PlanError: Error, CustomStringConvertible {
-    let what: String
-    static func notPlanned(_ what: String) -> PlanError { PlanError(what: what) }
-    var description: String { "A push plan cannot include \(what)." }
 }
