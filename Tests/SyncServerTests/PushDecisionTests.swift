@@ -69,6 +69,7 @@ import Testing
         #expect(plan.audit?.detail.contains("applied=2") == true)
         #expect(plan.sync?.device == Self.device)
         #expect(plan.referralReferences.isEmpty)
+        #expect(plan.submitted.isEmpty, "a draft is not in the person index")
     }
 
     @Test func aRetriedChangeIsADuplicateAndWritesNothing() throws {
@@ -201,6 +202,7 @@ import Testing
         #expect(first.plan.fields.contains { $0.key.path == IntakePath.reference && $0.field.value == given })
         #expect(first.plan.statuses[Self.record] == ReferralStatus.submitted.rawValue)
         #expect(first.plan.receiptDocument?.referrals.first?.reference == given)
+        #expect(first.plan.submitted == [Self.record], "a submission is indexed")
 
         // The same decision, told that reference and the receipt's are taken, picks others.
         var snapshot = PushSnapshot()

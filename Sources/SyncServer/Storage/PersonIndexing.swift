@@ -55,10 +55,11 @@ enum PersonIndexing {
             address: try row.text("address"))
     }
 
-    /// The referrals a plan's writes re-index: those whose people's values
-    /// it wrote, and those it submitted.
+    /// The referrals a plan's writes re-index: those it submitted, and
+    /// submitted ones whose people's values it wrote (a draft is not in the
+    /// index: the front door does not see it).
     static func touched(by plan: WritePlan) -> [String] {
-        var records = Set(plan.fields.lazy.filter { IndexedPerson.isIndexed(path: $0.key.path) }.map(\.key.record))
+        var records = Set(plan.fields.lazy.filter { IndexedPerson.isIndexed(path: $0.key.path) && plan.submitted.contains($0.key.record) }.map(\.key.record))
         for (record, status) in plan.statuses where status == ReferralStatus.submitted.rawValue { records.insert(record) }
         return records.sorted()
     }

@@ -39,6 +39,9 @@ extension SQLTransaction {
         try await lock(record)
         var plan = WritePlan()
         plan.fields = [(FieldKey(record: record, path: path), field)]
+        // Re-indexed if it is submitted (the index's read checks; a resolved
+        // conflict on a child's name must reach the person index).
+        plan.submitted = [record]
         try await PushStatements.write(plan, revisions: [], in: sql)
     }
 

@@ -156,6 +156,7 @@ struct PushEngine {
         }
 
         var written = plan.plan
+        written.submitted = Set(touched.filter { plan.recordStatus($0) == ReferralStatus.submitted.rawValue })
         written.audit = AuditEvent(
             at: result.response.receipt?.serverTime ?? Timestamp.string(clock.now()), actor: user.name, action: "push",
             record: nil,

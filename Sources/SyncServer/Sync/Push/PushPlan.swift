@@ -88,6 +88,9 @@ struct WritePlan: Sendable {
     var conflicts: [(id: String, record: String, path: String, at: String)] = []
     var candidates: [(conflict: String, position: Int, candidate: ConflictCandidate)] = []
     var receipt: (receipt: Receipt, device: String, user: Int64)?
+    /// The referrals the plan writes to that are submitted once it is
+    /// stored (the person index follows only those: `PersonIndexing.touched`).
+    var submitted: Set<String> = []
     /// Referrals' own references (`F-…`) given in this plan.
     var referralReferences: [String] = []
     /// The new receipt's signed document, without the audit head (known
