@@ -95,6 +95,8 @@ protocol SQLSession: Sendable {
     /// Runs `sql` already written in this dialect's placeholders (`?` for
     /// SQLite), for statements built here rather than written by hand.
     func run(native sql: String, _ binds: [SQLBind]) async throws
+    /// Runs `writes` in order, for their effect (see the extension's).
+    func perform(_ writes: [SQLWrite]) async throws
 }
 
 /// One statement of a write phase, in the dialect's own placeholders
@@ -105,17 +107,25 @@ struct SQLWrite: Sendable {
 }
 
 extension SQLSession {
-    /// Runs one multi-row `INSERT` per chunk of `rows`: `head` is everything
+    /// Runs the `INSERT`s of `rows` (`inserts`): `head` is everything
     /// before `VALUES`, `tail` what follows the rows (`ON CONFLICT …`). Each
     /// row is one tuple of binds, all of the same width.
     func insert(_ head: String, rows: [[SQLBind]], tail: String = "") async throws {
-        for write in inserts(head, rows: rows, tail: tail) { try await run(native: write.sql, write.binds) }
+        try await perform(inserts(head, rows: rows, tail: tail))
     }
 
-    /// The multi-row `INSERT`s that `insert` runs, one per chunk of at most
-    /// `SQLDialect.maximumBinds` values, for `perform`.
+    /// The `INSERT`s of `rows`, for `perform`. PostgreSQL: one multi-row
+    /// statement per chunk of at most `SQLDialect.maximumBinds` values (a
+    /// round trip each). SQLite: one statement a row, all of the same text,
+    /// so that it is prepared once per connection and kept (GRDB's statement
+    /// cache) rather than a statement of a new shape parsed for each push;
+    /// SQLite has no round trip to save.
     func inserts(_ head: String, rows: [[SQLBind]], tail: String = "") -> [SQLWrite] {
         guard let width = rows.first?.count, width > 0 else { return [] }
+        if dialect == .sqlite {
+            let sql = "\(head) VALUES (" + Array(repeating: "?", count: width).joined(separator: ", ") + ") \(tail)"
+            return rows.map { SQLWrite(sql: sql, binds: $0) }
+        }
         let perStatement = max(1, SQLDialect.maximumBinds / width)
         var writes: [SQLWrite] = []
         var start = 0
@@ -124,38 +134,25 @@ extension SQLSession {
             var binds: [SQLBind] = []
             binds.reserveCapacity(chunk.count * width)
             for row in chunk { binds.append(contentsOf: row) }
-            let tuples: String
-            switch dialect {
-            case .sqlite:
-                let tuple = "(" + Array(repeating: "?", count: width).joined(separator: ", ") + ")"
-                tuples = Array(repeating: tuple, count: chunk.count).joined(separator: ", ")
-            case .postgres:
-                tuples = (0..<chunk.count).map { row in
-                    "(" + (1...width).map { "$\(row * width + $0)" }.joined(separator: ", ") + ")"
-                }.joined(separator: ", ")
-            }
+            let tuples = (0..<chunk.count).map { row in
+                "(" + (1...width).map { "$\(row * width + $0)" }.joined(separator: ", ") + ")"
+            }.joined(separator: ", ")
             writes.append(SQLWrite(sql: "\(head) VALUES \(tuples) \(tail)", binds: binds))
             start += perStatement
         }
         return writes
     }
 
-    /// `sql` (written with `$N` placeholders, by hand) as a write for `perform`.
     func write(_ sql: String, _ binds: [SQLBind]) -> SQLWrite {
         SQLWrite(sql: dialect.statement(sql), binds: binds)
     }
 
-    /// Runs `writes` in order, for their effect: on SQLite one statement
-    /// each (a call on the writer's thread, no round trip); on PostgreSQL as
-    /// few statements as the binds allow (`SQLDialect.combined`), each a
-    /// round trip fewer for every write it folds in.
+    /// Runs `writes` in order, for their effect: on PostgreSQL as few
+    /// statements as the binds allow (`SQLDialect.combined`), each a round
+    /// trip fewer for every write it folds in. (SQLite's session runs them
+    /// in one access on the writer's thread: `SQLiteSession.perform`.)
     func perform(_ writes: [SQLWrite]) async throws {
-        switch dialect {
-        case .sqlite:
-            for write in writes { try await run(native: write.sql, write.binds) }
-        case .postgres:
-            for write in SQLDialect.combined(writes) { try await run(native: write.sql, write.binds) }
-        }
+        for write in dialect == .postgres ? SQLDialect.combined(writes) : writes { try await run(native: write.sql, write.binds) }
     }
 }
 
@@ -270,6 +267,20 @@ struct SQLiteSession: SQLSession {
         try writer.write(pool) { db in
             let statement = binds.count <= Self.fewestBindsBuilt ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
             try statement.execute(arguments: arguments)
+        }
+    }
+
+    /// `writes` in order, in one access to the writer connection on the
+    /// writer's thread; each statement prepared once and kept when it is
+    /// short (every one of a write phase's, one row each: `inserts`).
+    func perform(_ writes: [SQLWrite]) async throws {
+        guard let writer else { preconditionFailure("a statement for its effect runs in a write transaction") }
+        let prepared = try writes.map { ($0.sql, $0.binds.count <= Self.fewestBindsBuilt, try Self.arguments($0.binds)) }
+        try writer.write(pool) { db in
+            for (sql, kept, arguments) in prepared {
+                let statement = kept ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
+                try statement.execute(arguments: arguments)
+            }
         }
     }
 
