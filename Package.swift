@@ -100,6 +100,18 @@ let package = Package(
             ],
             path: "Benchmarks/sync-load"
         ),
+        // What the benchmarks share: the made-up referrals they push, starting a server.
+        .target(
+            name: "BenchmarkSupport",
+            dependencies: ["SyncCore"],
+            path: "Benchmarks/BenchmarkSupport"
+        ),
+        // The server's CPU and instructions per request (issue 30, item 4; scripts/instruction-guard).
+        .executableTarget(
+            name: "request-cost",
+            dependencies: ["SyncCore", "BenchmarkSupport"],
+            path: "Benchmarks/request-cost"
+        ),
         // How the tests start and wait for the processes they run (Tests/TestSupport/ChildProcess.swift).
         .target(
             name: "CTestSupport",
