@@ -84,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "sync-bench",
             dependencies: [
-                "SyncCore", "SyntheticReferrals", .product(name: "GRDB", package: "GRDB.swift"),
+                "SyncCore", "SyntheticReferrals", "BenchmarkSupport", .product(name: "GRDB", package: "GRDB.swift"),
                 // The raw PostgreSQL baseline, next to the server's push into the same cluster.
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
@@ -94,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "sync-load",
             dependencies: [
-                "SyncCore", .product(name: "GRDB", package: "GRDB.swift"),
+                "SyncCore", "BenchmarkSupport", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

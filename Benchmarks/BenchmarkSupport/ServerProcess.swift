@@ -64,13 +64,16 @@ public final class ServerProcess {
         return token
     }
 
-    /// Runs `executable` with `arguments` to its end: its exit status and standard output, trimmed.
-    public static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, text: String) {
+    /// Runs `executable` with `arguments` to its end: its exit status and
+    /// standard output, trimmed. Its standard error is this process's, or
+    /// dropped when `quiet`.
+    public static func run(_ executable: String, _ arguments: [String], quiet: Bool = false) throws -> (status: Int32, text: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
+        if quiet { process.standardError = FileHandle.nullDevice }
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

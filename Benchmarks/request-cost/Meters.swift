@@ -62,7 +62,8 @@ final class InstructionMeter: Meter {
     }
 
     private func callgrindControl(_ arguments: [String]) throws {
-        let result = try ServerProcess.run(control, arguments + [String(pid)])
+        // Quiet: it says "sending command … to pid N" on standard error each time.
+        let result = try ServerProcess.run(control, arguments + [String(pid)], quiet: true)
         guard result.status == 0 else { throw BenchmarkError("\(control) \(arguments.joined(separator: " ")) \(pid) failed: \(result.text.prefix(300))") }
     }
 
