@@ -14,7 +14,8 @@ protocol Meter {
 
 /// The server's own CPU time, user and system, all its threads (`utime` +
 /// `stime` of `/proc/PID/stat`, in clock ticks of 10 ms: a kind's requests
-/// must add up to a second or more for a figure good to 2 %).
+/// must add up to about a second for a figure good to 2 %; 300 registers
+/// at 0.7 ms are 21 ticks, good to about 5 %).
 final class CPUTimeMeter: Meter {
     let pid: Int32
     private var startTicks = 0

@@ -91,6 +91,8 @@ print("measuring: \(instructions ? "instructions per request (callgrind Ir, user
 print("server: \(server)" + (baseline.map { "; baseline: \($0)" } ?? ""))
 print("SQLite store in a temporary folder; \(counts.warmUp) warm-up devices; then \(counts.health) health checks, \(counts.devices) registers, \(counts.devices) pushes of \(Workload.fieldsPerReferral) fields, \(counts.pulls) pulls of \(Workload.pageSize) changes, one at a time over a kept-alive connection each")
 
+for kind in RequestKind.allCases { print("  \(kind.rawValue): \(kind.what)") }
+
 var mine: [[RequestKind: Double]] = []
 var theirs: [[RequestKind: Double]] = []
 do {
