@@ -84,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "sync-bench",
             dependencies: [
-                "SyncCore", "SyntheticReferrals", .product(name: "GRDB", package: "GRDB.swift"),
+                "SyncCore", "SyntheticReferrals", "BenchmarkSupport", .product(name: "GRDB", package: "GRDB.swift"),
                 // The raw PostgreSQL baseline, next to the server's push into the same cluster.
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
@@ -94,11 +94,23 @@ let package = Package(
         .executableTarget(
             name: "sync-load",
             dependencies: [
-                "SyncCore", .product(name: "GRDB", package: "GRDB.swift"),
+                "SyncCore", "BenchmarkSupport", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "Benchmarks/sync-load"
+        ),
+        // What the benchmarks share: the made-up referrals they push, starting a server.
+        .target(
+            name: "BenchmarkSupport",
+            dependencies: ["SyncCore"],
+            path: "Benchmarks/BenchmarkSupport"
+        ),
+        // The server's CPU and instructions per request (issue 30, item 4; scripts/instruction-guard).
+        .executableTarget(
+            name: "request-cost",
+            dependencies: ["SyncCore", "BenchmarkSupport"],
+            path: "Benchmarks/request-cost"
         ),
         // How the tests start and wait for the processes they run (Tests/TestSupport/ChildProcess.swift).
         .target(

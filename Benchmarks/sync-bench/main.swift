@@ -30,6 +30,7 @@
 //    server instance, then through two on the same database;
 // 5. a one-change push of another referral through instance two while
 //    instance one commits 1,000-change batches, next to those batches' time.
+import BenchmarkSupport
 import Foundation
 import GRDB
 import Logging
@@ -103,24 +104,11 @@ func startServer(database: String) throws -> (Process, URL) {
     return (process, URL(string: String(line.split(separator: " ").last!))!)
 }
 
-// 60 distinct paths of a social-care referral: plain text fields, then the fields of two children.
-let form = ReferralForm.standard
-let plainPaths = form.patterns.filter { !$0.section.isGroup && $0.field.type == .text && $0.section.kinds.isEmpty }.map(\.pattern)
-let childFields = form.section("children")!.fields.filter { $0.type == .text }.map(\.key)
-
+// 60 distinct paths of a social-care referral: plain text fields, then the fields of two children (BenchmarkReferral).
 func referralChanges(record: String, children: [String], seq: inout Int64, hlc: Int64) -> [WireChange] {
-    var changes: [WireChange] = []
-    for child in children {
-        seq += 1
-        changes.append(WireChange(seq: seq, record: record, path: "children.\(child)", value: ItemMarker.present, baseRevision: 0, hlc: HLCStamp(wall: hlc, counter: Int32(seq % 9999), device: "bench").description))
+    BenchmarkReferral.changes(record: record, children: children, fields: fieldsPerReferral, seq: &seq, wall: hlc, device: "bench") {
+        "A realistic sentence of about sixty characters for \($0.suffix(12))"
     }
-    var paths = plainPaths.map { $0 }
-    for child in children { paths += childFields.map { "children.\(child).\($0)" } }
-    for path in paths.prefix(fieldsPerReferral - children.count) {
-        seq += 1
-        changes.append(WireChange(seq: seq, record: record, path: path, value: "A realistic sentence of about sixty characters for \(path.suffix(12))", baseRevision: 0, hlc: HLCStamp(wall: hlc, counter: Int32(seq % 9999), device: "bench").description))
-    }
-    return changes
 }
 
 func makeChanges(referrals: Int, seed: UInt64) -> [WireChange] {

@@ -33,6 +33,7 @@
 //   quickly a server under that load answers a sync. A request is timed from
 //   the moment the device sends it, so a slow server cannot hide its delay
 //   by holding back the next arrivals (no "coordinated omission").
+import BenchmarkSupport
 import Foundation
 import GRDB
 import Histogram
@@ -149,11 +150,6 @@ func call(_ route: Route, _ server: URL, _ path: String, token: String, device: 
 
 // MARK: A device
 
-// About 60 distinct paths of a social-care referral: its plain text fields, then the text fields of two children.
-let form = ReferralForm.standard
-let plainPaths = form.patterns.filter { !$0.section.isGroup && $0.field.type == .text && $0.section.kinds.isEmpty }.map(\.pattern)
-let childFields = form.section("children")!.fields.filter { $0.type == .text }.map(\.key)
-
 func runDevice(_ index: Int) async {
     defer { tally.deviceDone() }
     let server = servers[index % servers.count]
@@ -190,11 +186,9 @@ func runDevice(_ index: Int) async {
             }
             tally.acknowledge(device: device, seqs: kept)
         }
-        // The draft: the two children, then text fields up to 60 changes.
+        // The draft: the two children, then text fields up to 60 changes (BenchmarkReferral: the plain fields, then the children's).
         var draft = [change("@kind", "social-care")] + children.map { change("children.\($0)", ItemMarker.present) }
-        var paths = plainPaths
-        for child in children { paths += childFields.map { "children.\(child).\($0)" } }
-        for path in paths.prefix(60 - draft.count) { draft.append(change(path, "Device \(index) wrote about sixty characters for \(path.suffix(14))")) }
+        for path in BenchmarkReferral.textPaths(children: children, count: 60 - draft.count) { draft.append(change(path, "Device \(index) wrote about sixty characters for \(path.suffix(14))")) }
         try await push(draft)
         try await push([change("@status", "submitted")])
         var cursor: Int64 = 0
