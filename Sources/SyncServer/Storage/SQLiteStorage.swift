@@ -367,9 +367,24 @@ final class SQLiteStorage: SQLStore {
         }
     }
 
-    /// How many log entries behind its end a pull reads the log's tail
-    /// rather than the user's referrals first.
-    static let tailScanLimit: Int64 = 2_000
+    /// Whether a practitioner's pull reads their referrals' entries first
+    /// (all of them, then sorted) rather than the log's tail from `since`
+    /// (in order, until a page of theirs): the former when its estimate is
+    /// under half the latter's. Their entries are estimated as their share
+    /// of the referrals times the log's length; the tail scan reads at most
+    /// `end - since` entries and, their entries spread evenly, about a page
+    /// over their share. Two index look-ups, and only when the pull is more
+    /// than two pages behind the end.
+    static func readsOwnerFirst(_ db: Database, owner: Int64, since: Int64, end: Int64, limit: Int) throws -> Bool {
+        let behind = end - since
+        guard behind > 2 * Int64(limit) else { return false }
+        let referrals = max(1, try Int64.fetchOne(db, sql: "SELECT max(rowid) FROM records") ?? 1)
+        let theirs = try Int64.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM records WHERE owner_id = ?"), arguments: [owner]) ?? 0
+        guard theirs > 0 else { return true }
+        let theirEntries = theirs * end / referrals
+        let tail = min(behind, Int64(limit) * referrals / theirs)
+        return 2 * theirEntries < tail
+    }
 
     /// One access, so one snapshot: the page, its conflicts and the log's end agree.
     func pull(since: Int64, limit: Int, for user: User, presenting head: AuditHead?) async throws -> PullResponse {
@@ -383,14 +398,17 @@ final class SQLiteStorage: SQLStore {
             case .intake: visible = ("r.status = 'submitted'", "1")
             case .admin: visible = ("1", "1")
             }
-            // A long way behind the end of the log (a new device's first
-            // pull), the user's referrals are read first and their entries
-            // sorted, rather than every entry since the cursor scanned for
-            // the few that are theirs; close to the end, the log's tail is
-            // the shorter read (`CROSS JOIN` fixes SQLite's join order).
-            let join = user.role != .admin && identity.end - since > Self.tailScanLimit
+            // A practitioner's entries may be few and far between in the
+            // log: a long way behind its end (a new device's first pull),
+            // reading their referrals' entries and sorting them can be far
+            // less than scanning the log's tail for them (`ownerFirst`).
+            let ownerFirst = try user.role == .practitioner && Self.readsOwnerFirst(db, owner: user.id, since: since, end: identity.end, limit: limit)
+            // `CROSS JOIN` fixes SQLite's join order either way (with
+            // `records_by_owner` it would otherwise read the referrals first
+            // even where the tail is the shorter read).
+            let join = ownerFirst
                 ? "records r CROSS JOIN change_log l ON l.record_id = r.id"
-                : "change_log l JOIN records r ON r.id = l.record_id"
+                : "change_log l CROSS JOIN records r ON r.id = l.record_id"
             let rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT l.revision, l.record_id, l.path, l.value, l.author, l.device_id, l.hlc, l.at, l.conflict_id
                 FROM \(join)
