@@ -137,6 +137,12 @@ struct JSONReader {
         index += 1
         let start = index
         while index < bytes.count {
+            // Eight bytes at a time while none ends the string, escapes or is a control character.
+            if bytes.count - index >= 8,
+               !ByteScan.needsEscape(UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self), slash: false) {
+                index += 8
+                continue
+            }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let raw = UnsafeBufferPointer(rebasing: bytes[start..<index])

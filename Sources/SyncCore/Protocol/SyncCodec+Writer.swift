@@ -1,14 +1,18 @@
 import Foundation
 
 /// JSON text appended to a byte array, escaped as Foundation's
-/// `JSONEncoder` escapes it (`SyncCodec`). Objects are written member by
-/// member, in sorted order, by the message writers below.
+/// `JSONEncoder` escapes it (`SyncCodec`; `ReceiptDocument.encoded`, which
+/// leaves `/` unescaped as `.withoutEscapingSlashes` does). Objects are
+/// written member by member, in sorted order, by the message writers below.
 struct JSONWriter {
     private(set) var bytes: [UInt8]
+    /// Whether `/` is written `\/` (Foundation's default).
+    let escapesSlashes: Bool
 
-    init(capacity: Int) {
+    init(capacity: Int, escapingSlashes: Bool = true) {
         bytes = []
         bytes.reserveCapacity(capacity)
+        escapesSlashes = escapingSlashes
     }
 
     /// Text written as it is (punctuation, a literal).
@@ -27,15 +31,23 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
         var value = value
         value.withUTF8 { utf8 in
-            var start = 0
-            for index in 0..<utf8.count {
-                let byte = utf8[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "/") else { continue }
-                if start < index { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index])) }
+            guard let base = utf8.baseAddress else { return }
+            let count = utf8.count
+            var start = 0, index = 0
+            while index < count {
+                // Eight bytes at a time while none needs escaping.
+                if index + 8 <= count, !ByteScan.needsEscape(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self), slash: escapesSlashes) {
+                    index += 8
+                    continue
+                }
+                let byte = base[index]
+                index += 1
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || (byte == UInt8(ascii: "/") && escapesSlashes) else { continue }
+                if start < index - 1 { bytes.append(contentsOf: UnsafeBufferPointer(start: base + start, count: index - 1 - start)) }
                 escape(byte)
-                start = index + 1
+                start = index
             }
-            if start < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...])) }
+            if start < count { bytes.append(contentsOf: UnsafeBufferPointer(start: base + start, count: count - start)) }
         }
         bytes.append(UInt8(ascii: "\""))
     }

@@ -78,3 +78,23 @@ struct WireKey: CodingKey {
         self.intValue = intValue
     }
 }
+
+/// Eight bytes of a string tested at once (SWAR) for what JSON escapes.
+enum ByteScan {
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+    private static let highs: UInt64 = 0x8080_8080_8080_8080
+
+    /// Whether any of the eight bytes in `word` is a control character
+    /// (below 0x20), `"` or `\`, or `/` when `slash`.
+    @inline(__always)
+    static func needsEscape(_ word: UInt64, slash: Bool) -> Bool {
+        let control = (word &- ones &* 0x20) & ~word & highs
+        let quote = hasZeroByte(word ^ (ones &* 0x22)), backslash = hasZeroByte(word ^ (ones &* 0x5C))
+        return control != 0 || quote || backslash || (slash && hasZeroByte(word ^ (ones &* 0x2F)))
+    }
+
+    @inline(__always)
+    private static func hasZeroByte(_ word: UInt64) -> Bool {
+        (word &- ones) & ~word & highs != 0
+    }
+}
