@@ -103,14 +103,18 @@ func row(_ name: String, bytes: Int, foundation: Double, codec: Double) {
     print(cells.joined(separator: " "))
 }
 
-for count in [1_000, 100] {
-    let message = page(count)
-    let bytes = SyncCodec.encode(message)
-    let readBack = try JSONDecoder().decode(PullResponse.self, from: Data(bytes))
-    precondition(readBack == message, "the codec's page does not read back")
+/// A row for writing `message` with Foundation and with `encode`, after checking Foundation reads the codec's bytes back the same.
+func encodeRow<Message: Codable & Equatable>(_ name: String, _ message: Message, _ encode: (Message) -> [UInt8]) throws {
+    let bytes = encode(message)
+    let readBack = try JSONDecoder().decode(Message.self, from: Data(bytes))
+    precondition(readBack == message, "the codec's \(name) does not read back")
     let foundation = try microseconds { _ = try JSONEncoder().encode(message) }
-    let codec = microseconds { _ = SyncCodec.encode(message) }
-    row("encode pull page, \(count) changes", bytes: bytes.count, foundation: foundation, codec: codec)
+    let codec = microseconds { _ = encode(message) }
+    row(name, bytes: bytes.count, foundation: foundation, codec: codec)
+}
+
+for count in [1_000, 100] {
+    try encodeRow("encode pull page, \(count) changes", page(count)) { SyncCodec.encode($0) }
 }
 
 let pushBody = try JSONEncoder().encode(push)
@@ -120,9 +124,4 @@ let decodeFoundation = try microseconds { _ = try JSONDecoder().decode(PushReque
 let decodeCodec = try microseconds { _ = try SyncCodec.decode(PushRequest.self, from: pushBody) }
 row("decode push request, 27 changes", bytes: pushBody.count, foundation: decodeFoundation, codec: decodeCodec)
 
-let replyBytes = SyncCodec.encode(reply)
-let replyRead = try JSONDecoder().decode(PushResponse.self, from: Data(replyBytes))
-precondition(replyRead == reply, "the codec's reply does not read back")
-let replyFoundation = try microseconds { _ = try JSONEncoder().encode(reply) }
-let replyCodec = microseconds { _ = SyncCodec.encode(reply) }
-row("encode push reply, 27 outcomes", bytes: replyBytes.count, foundation: replyFoundation, codec: replyCodec)
+try encodeRow("encode push reply, 27 outcomes", reply) { SyncCodec.encode($0) }

@@ -13,24 +13,25 @@ import Testing
     static let seeds = 0..<200
 
     @Test func pullPagesAreFoundationsBytes() throws {
-        for seed in Self.seeds {
-            var random = MessageGenerator(seed: UInt64(seed))
-            let page = random.pullResponse()
-            let bytes = SyncCodec.encode(page)
-            let expected = try JSONEncoder.sortedKeys.encode(page)
-            #expect(bytes == Array(expected), "seed \(seed): \(String(decoding: bytes.prefix(400), as: UTF8.self))")
-            #expect(try JSONDecoder().decode(PullResponse.self, from: Data(bytes)) == page, "seed \(seed)")
-        }
+        try Self.writtenAsFoundation { $0.pullResponse() } encode: { SyncCodec.encode($0) }
     }
 
     @Test func pushRepliesAreFoundationsBytes() throws {
-        for seed in Self.seeds {
+        try Self.writtenAsFoundation { $0.pushResponse() } encode: { SyncCodec.encode($0) }
+    }
+
+    /// For each seed, `encode` of the message `make` gives is `JSONEncoder`'s
+    /// sorted-key bytes, and `JSONDecoder` reads it back the same.
+    static func writtenAsFoundation<Message: Codable & Equatable>(
+        _ make: (inout MessageGenerator) -> Message, encode: (Message) -> [UInt8]
+    ) throws {
+        for seed in seeds {
             var random = MessageGenerator(seed: UInt64(seed))
-            let reply = random.pushResponse()
-            let bytes = SyncCodec.encode(reply)
-            let expected = try JSONEncoder.sortedKeys.encode(reply)
+            let message = make(&random)
+            let bytes = encode(message)
+            let expected = try JSONEncoder.sortedKeys.encode(message)
             #expect(bytes == Array(expected), "seed \(seed): \(String(decoding: bytes.prefix(400), as: UTF8.self))")
-            #expect(try JSONDecoder().decode(PushResponse.self, from: Data(bytes)) == reply, "seed \(seed)")
+            #expect(try JSONDecoder().decode(Message.self, from: Data(bytes)) == message, "seed \(seed)")
         }
     }
 
