@@ -51,14 +51,16 @@ extension JSONReader {
         guard peek == UInt8(ascii: "{") else { return .failure(try mismatch(PushRequest.self, "a dictionary", at: [], depth: 0)) }
         var version = Member<Int64>.missing, device = Member<String>.missing, changes = Member<[WireChange]>.missing
         var epoch = Member<String>.missing, cursor = Member<Int64>.missing
-        try object(depth: 0, names: Self.pushRequestNames) { reader, name in
+        try openObject(depth: 0)
+        var first = true
+        while let name = try nextMember(Self.pushRequestNames, first: &first) {
             switch name {
-            case 0 where version.isMissing: version = try reader.integer(at: [], "protocol", depth: 1)
-            case 1 where device.isMissing: device = try reader.string(at: [], "device", depth: 1)
-            case 2 where changes.isMissing: changes = try reader.changes(depth: 1)
-            case 3 where epoch.isMissing: epoch = try reader.string(at: [], "epoch", depth: 1)
-            case 4 where cursor.isMissing: cursor = try reader.integer(at: [], "cursor", depth: 1)
-            default: try reader.skipValue(depth: 1)
+            case 0 where version.isMissing: version = try integer(at: [], "protocol", depth: 1)
+            case 1 where device.isMissing: device = try string(at: [], "device", depth: 1)
+            case 2 where changes.isMissing: changes = try self.changes(depth: 1)
+            case 3 where epoch.isMissing: epoch = try string(at: [], "epoch", depth: 1)
+            case 4 where cursor.isMissing: cursor = try integer(at: [], "cursor", depth: 1)
+            default: try skipValue(depth: 1)
             }
         }
         return Result {
@@ -104,15 +106,17 @@ extension JSONReader {
         }
         var seq = Member<Int64>.missing, record = Member<String>.missing, fieldPath = Member<String>.missing
         var value = Member<String>.missing, baseRevision = Member<Int64>.missing, hlc = Member<String>.missing
-        try object(depth: depth, names: Self.wireChangeNames) { reader, name in
+        try openObject(depth: depth)
+        var first = true
+        while let name = try nextMember(Self.wireChangeNames, first: &first) {
             switch name {
-            case 0 where seq.isMissing: seq = try reader.integer(at: path(), "seq", depth: depth + 1)
-            case 1 where record.isMissing: record = try reader.string(at: path(), "record", depth: depth + 1)
-            case 2 where fieldPath.isMissing: fieldPath = try reader.string(at: path(), "path", depth: depth + 1)
-            case 3 where value.isMissing: value = try reader.string(at: path(), "value", depth: depth + 1)
-            case 4 where baseRevision.isMissing: baseRevision = try reader.integer(at: path(), "base_rev", depth: depth + 1)
-            case 5 where hlc.isMissing: hlc = try reader.string(at: path(), "hlc", depth: depth + 1)
-            default: try reader.skipValue(depth: depth + 1)
+            case 0 where seq.isMissing: seq = try integer(at: path(), "seq", depth: depth + 1)
+            case 1 where record.isMissing: record = try string(at: path(), "record", depth: depth + 1)
+            case 2 where fieldPath.isMissing: fieldPath = try string(at: path(), "path", depth: depth + 1)
+            case 3 where value.isMissing: value = try string(at: path(), "value", depth: depth + 1)
+            case 4 where baseRevision.isMissing: baseRevision = try integer(at: path(), "base_rev", depth: depth + 1)
+            case 5 where hlc.isMissing: hlc = try string(at: path(), "hlc", depth: depth + 1)
+            default: try skipValue(depth: depth + 1)
             }
         }
         return Result {

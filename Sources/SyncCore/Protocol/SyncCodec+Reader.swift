@@ -136,20 +136,27 @@ struct JSONReader {
     mutating func string() throws -> String {
         index += 1
         let start = index
+        // The high bits of every byte seen: none set, the text is ASCII and needs no UTF-8 check.
+        var high: UInt64 = 0
         while index < bytes.count {
             // Eight bytes at a time while none ends the string, escapes or is a control character.
-            if bytes.count - index >= 8,
-               !ByteScan.needsEscape(UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self), slash: false) {
-                index += 8
-                continue
+            if bytes.count - index >= 8 {
+                let word = UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self)
+                if !ByteScan.needsEscape(word, slash: false) {
+                    high |= word
+                    index += 8
+                    continue
+                }
             }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let raw = UnsafeBufferPointer(rebasing: bytes[start..<index])
                 index += 1
+                if high & 0x8080_8080_8080_8080 == 0 { return String(decoding: raw, as: UTF8.self) }
                 guard let text = String(validating: raw, as: UTF8.self) else { throw notJSON("a string that is not UTF-8") }
                 return text
             }
+            high |= UInt64(byte)
             if byte == UInt8(ascii: "\\") { return try escapedString(from: start) }
             guard byte >= 0x20 else { throw notJSON("a control character not escaped in a string") }
             index += 1
@@ -275,18 +282,36 @@ struct JSONReader {
     /// An object whose `{` is next; `member` reads each member's value,
     /// given its name (when one of `names`: its position, else nil).
     mutating func object(depth: Int, names: [StaticString] = [], _ member: (inout JSONReader, Int?) throws -> Void) throws {
+        try openObject(depth: depth)
+        var first = true
+        while let name = try nextMember(names, first: &first) {
+            try member(&self, name >= 0 ? name : nil)
+        }
+    }
+
+    /// Consumes an object's `{`, which is next, at nesting `depth`.
+    mutating func openObject(depth: Int) throws {
         guard depth < Self.maximumDepth else { throw notJSON("more than \(Self.maximumDepth) levels of nesting") }
         index += 1
-        if take(UInt8(ascii: "}")) { return }
-        repeat {
-            skipWhitespace()
-            guard peek == UInt8(ascii: "\"") else { throw notJSON(index < bytes.count ? "expected a member name" : "the text ends inside an object") }
-            let name = try memberName(names)
-            try expect(UInt8(ascii: ":"), "':' after a member name")
-            skipWhitespace()
-            try member(&self, name)
-        } while take(UInt8(ascii: ","))
-        try expect(UInt8(ascii: "}"), "',' or '}' in an object")
+    }
+
+    /// The next member of an open object, up to its value: the name's
+    /// position in `names`, -1 for another name; nil once the object is
+    /// closed. `first` is true before the object's first member.
+    mutating func nextMember(_ names: [StaticString], first: inout Bool) throws -> Int? {
+        if first {
+            first = false
+            if take(UInt8(ascii: "}")) { return nil }
+        } else if !take(UInt8(ascii: ",")) {
+            try expect(UInt8(ascii: "}"), "',' or '}' in an object")
+            return nil
+        }
+        skipWhitespace()
+        guard peek == UInt8(ascii: "\"") else { throw notJSON(index < bytes.count ? "expected a member name" : "the text ends inside an object") }
+        let name = try memberName(names) ?? -1
+        try expect(UInt8(ascii: ":"), "':' after a member name")
+        skipWhitespace()
+        return name
     }
 
     /// An array whose `[` is next; `element` reads each element, given its position.
