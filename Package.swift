@@ -90,6 +90,12 @@ let package = Package(
             ],
             path: "Benchmarks/sync-bench"
         ),
+        // The sync-message codec next to Foundation's JSONEncoder/JSONDecoder (docs/performance.md).
+        .executableTarget(
+            name: "codec-bench",
+            dependencies: ["SyncCore"],
+            path: "Benchmarks/codec-bench"
+        ),
         // Many devices against running servers: latency per route, errors, every acknowledged change once (docs/reliability.md).
         .executableTarget(
             name: "sync-load",

@@ -9,6 +9,9 @@ import Foundation
 // through the checks that follow decoding (the protocol version, ids, clock
 // stamps, the form's path and value rules, the merge rule the server runs on a
 // concurrent write) and must survive an encode/decode round trip unchanged.
+// The sync-message codec (SyncCodec) reads each input as a push request next
+// to Foundation and must agree with it, and writes each pull page and push
+// reply that decodes as Foundation writes it with sorted keys.
 // A crash, a sanitizer report or a failed round trip is a finding.
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -27,6 +30,7 @@ enum DecoderFuzz {
             _ = UUID(uuidString: register.device)?.lowercased == register.device
         }
         if let push = roundTrip(PushRequest.self, data) { check(push) }
+        codecAgrees(data)
         if let decision = roundTrip(DecisionRequest.self, data) { _ = ReferralOutcome(rawValue: decision.outcome) }
         if let resolution = roundTrip(ResolutionRequest.self, data), let value = resolution.value {
             _ = form.rules(forStoredPath: "concern.summary", value: value)
@@ -35,8 +39,10 @@ enum DecoderFuzz {
         _ = roundTrip(RegisterResponse.self, data)
         if let reply = roundTrip(PushResponse.self, data) {
             for outcome in reply.outcomes { _ = outcome.current.map { $0.value } }
+            written(reply, SyncCodec.encode(reply))
         }
         if let page = roundTrip(PullResponse.self, data) {
+            written(page, SyncCodec.encode(page))
             for change in page.changes {
                 _ = HLCStamp(change.hlc)
                 _ = UUID.isCanonical(change.record)
@@ -87,6 +93,50 @@ enum DecoderFuzz {
                     optionOrder: rules.optionOrder)
             }
             previous[change.path] = (change, stamp)
+        }
+    }
+
+    /// The sync-message codec reads a push as Foundation does (SyncCodec):
+    /// what it takes, Foundation takes with the same value; what Foundation
+    /// refuses, it refuses, with the same error where the text is JSON of
+    /// the wrong shape; where Foundation is lenient (SyncCodec's list), it
+    /// refuses the text as not JSON, never a push request of the right shape.
+    static func codecAgrees(_ data: Data) {
+        let foundation = Result { try JSONDecoder().decode(PushRequest.self, from: data) }
+        let codec = Result { try SyncCodec.decode(PushRequest.self, from: data) }
+        switch (foundation, codec) {
+        case (.success(let expected), .success(let read)):
+            guard read == expected else { fatalError("the codec reads a push request otherwise than Foundation") }
+        case (.failure, .success):
+            fatalError("the codec takes a push request Foundation refuses")
+        case (.success, .failure(let error)):
+            guard case DecodingError.dataCorrupted = error else { fatalError("the codec refuses a push request Foundation takes: \(error)") }
+        case (.failure(let expected), .failure(let error)):
+            if case DecodingError.dataCorrupted = expected { return }
+            if case DecodingError.dataCorrupted = error { return }
+            guard shape(expected) == shape(error) else { fatalError("the codec refuses otherwise: \(shape(error)), Foundation \(shape(expected))") }
+        }
+    }
+
+    /// What the routes word a refusal from: its kind, key and coding path.
+    static func shape(_ error: any Error) -> String {
+        switch error as? DecodingError {
+        case .keyNotFound(let key, let context)?: "missing \(key.stringValue) at \(context.codingPath.map(\.stringValue))"
+        case .typeMismatch(_, let context)?: "wrong type at \(context.codingPath.map(\.stringValue))"
+        case .valueNotFound(_, let context)?: "null at \(context.codingPath.map(\.stringValue))"
+        default: "\(error)"
+        }
+    }
+
+    /// The codec's bytes for a message are `JSONEncoder`'s with sorted keys, and read back the same.
+    static func written<Message: Codable & Equatable>(_ message: Message, _ bytes: [UInt8]) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let expected = try? encoder.encode(message), Array(expected) == bytes else {
+            fatalError("the codec writes \(Message.self) otherwise than Foundation")
+        }
+        guard (try? JSONDecoder().decode(Message.self, from: Data(bytes))) == message else {
+            fatalError("\(Message.self) as the codec writes it reads back otherwise")
         }
     }
 
