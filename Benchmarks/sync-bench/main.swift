@@ -302,14 +302,15 @@ if wants(8), FileManager.default.isExecutableFile(atPath: fieldBinary) {
         let elapsed = ContinuousClock.now - start
         return (process.terminationStatus, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
-    precondition(try field(["login", "--server", url.absoluteString, "--token", fieldToken]).status == 0, "field login failed")
+    let login = try field(["login", "--server", url.absoluteString, "--token", fieldToken])
+    precondition(login.status == 0, "field login failed")
     let fieldSync = try field(["sync"])
     precondition(fieldSync.status == 0, "field sync failed")
     let emptySyncs = try (0..<5).map { _ in try field(["sync"]).seconds }
     let left = try LocalStore(path: home.appendingPathComponent("field.sqlite").path, author: "bench", passphrase: "bench passphrase").pendingChanges().count
     // Raw SQLite: the same rows (history insert + value upsert each), 500 a transaction as the device pushes them.
     let rawField = try DatabaseQueue(path: work.appendingPathComponent("raw-field.sqlite").path, configuration: rawConfiguration)
-    try await rawField.write { db in
+    try rawField.write { db in
         try db.execute(sql: """
             CREATE TABLE fields (record_id TEXT NOT NULL, path TEXT NOT NULL, value TEXT, revision INTEGER NOT NULL, PRIMARY KEY (record_id, path)) WITHOUT ROWID;
             CREATE TABLE history (revision INTEGER PRIMARY KEY AUTOINCREMENT, record_id TEXT NOT NULL, path TEXT NOT NULL, value TEXT);
@@ -317,7 +318,7 @@ if wants(8), FileManager.default.isExecutableFile(atPath: fieldBinary) {
     }
     let rawFieldSeconds = try await seconds {
         for start in stride(from: 0, to: waiting.count, by: 500) {
-            try await rawField.write { db in
+            try rawField.write { db in
                 let history = try db.cachedStatement(sql: "INSERT INTO history (record_id, path, value) VALUES (?, ?, ?)")
                 let upsert = try db.cachedStatement(sql: "INSERT INTO fields (record_id, path, value, revision) VALUES (?, ?, ?, ?) ON CONFLICT (record_id, path) DO UPDATE SET value = excluded.value, revision = excluded.revision")
                 for change in waiting[start..<min(start + 500, waiting.count)] {
