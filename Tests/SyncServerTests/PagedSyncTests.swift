@@ -108,9 +108,9 @@ struct PagedSyncTests {
             return pages == 4  // the fourth page's reply is lost, asked for while the third was stored
         }
         await #expect(throws: SyncError.self) { try await reader.client.sync(pageSize: 9) }
-        // Three pages stored, their cursor with them.
+        // Three pages stored, their cursor with them (the second referral may not have arrived yet).
         let cursor = try reader.store.pullCursor()
-        let storedFirst = try records.map { try reader.store.referral($0).values.count }.reduce(0, +)
+        let storedFirst = records.map { (try? reader.store.referral($0).values.count) ?? 0 }.reduce(0, +)
         #expect(storedFirst == 27)
         lossy.setRule { _ in false }
         let summary = try await reader.client.sync(pageSize: 9)

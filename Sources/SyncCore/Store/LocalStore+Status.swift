@@ -50,7 +50,7 @@ extension LocalStore {
                 waiting[row[0]] = row[1]
             }
             let refused = Dictionary(grouping: rejected, by: \.record)
-            try ids.map { id in
+            return try ids.map { id in
                 let key = id.lowercased
                 let status = try String.fetchOne(
                     db, sql: "SELECT value FROM field_value WHERE referral_id = ? AND path = '@status'", arguments: [key])
