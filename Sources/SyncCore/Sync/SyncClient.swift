@@ -395,6 +395,10 @@ public struct SyncClient: Sendable {
             let page: PullResponse
             do {
                 let fetched = try await ahead.value
+                // Taken before a refusal is acted on: a revoked device's
+                // report must not count acknowledged changes as unsent, and
+                // nothing may be written after its erasure.
+                if !(200..<300).contains(fetched.reply.status) { try await takeHeld() }
                 _ = try await check(fetched.reply)
                 guard let decoded = fetched.page else { throw SyncError.unreadableReply("pull") }
                 page = decoded
