@@ -56,12 +56,16 @@ public struct KeyDerivation: Sendable, Equatable {
 // is not marked Sendable by this swift-crypto.
 struct ContentCipher: @unchecked Sendable {
     private let sealingKey: SymmetricKey
-    private let nonceKey: SymmetricKey
+    /// HMAC-SHA256 under the nonce key with the key already absorbed: each
+    /// seal copies it (a value copy of two hash states) instead of padding
+    /// and hashing the key again, which a pulled page does thousands of times.
+    private let nonceMAC: HMAC<SHA256>
     private static let version: UInt8 = 1
 
     init(dataKey: SymmetricKey) {
         sealingKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: dataKey, info: Data("field content seal v1".utf8), outputByteCount: 32)
-        nonceKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: dataKey, info: Data("field content nonce v1".utf8), outputByteCount: 32)
+        let nonceKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: dataKey, info: Data("field content nonce v1".utf8), outputByteCount: 32)
+        nonceMAC = HMAC<SHA256>(key: nonceKey)
     }
 
     /// The form's repeating groups, whose item markers stay in clear.
@@ -69,11 +73,16 @@ struct ContentCipher: @unchecked Sendable {
 
     /// Record-level values the store's own queries read: never content.
     static func isStructural(_ path: String) -> Bool {
-        if path == RecordPath.kind || path == RecordPath.status || path == RecordPath.form { return true }
+        let bytes = path.utf8
+        guard let first = bytes.first else { return false }
+        if first == UInt8(ascii: "@") { return path == RecordPath.kind || path == RecordPath.status || path == RecordPath.form }
         // A group item's marker: `<group>.<uuid>`, whose value is `present`.
-        let parts = path.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 2 && groupKeys.contains(String(parts[0]))
-            && parts[1].count == 36 && UUID(uuidString: String(parts[1])) != nil
+        // Most paths fail on the first test: what follows the first dot is
+        // not 36 bytes, or holds a dot of its own.
+        guard let dot = bytes.firstIndex(of: UInt8(ascii: ".")) else { return false }
+        let item = bytes[bytes.index(after: dot)...]
+        guard item.count == 36, !item.contains(UInt8(ascii: ".")) else { return false }
+        return groupKeys.contains(String(path[..<dot])) && UUID(uuidString: String(path[path.index(after: dot)...])) != nil
     }
 
     /// Values are padded to a multiple of this before sealing, so that a
@@ -91,12 +100,13 @@ struct ContentCipher: @unchecked Sendable {
         plaintext.append(0x80)
         plaintext.append(contentsOf: repeatElement(0, count: (Self.padding - plaintext.count % Self.padding) % Self.padding))
         let context = Self.context(record: record, path: path)
-        var material = context
-        material.append(0)
-        material.append(plaintext)
-        let tag = HMAC<SHA256>.authenticationCode(for: material, using: nonceKey)
+        var mac = nonceMAC
+        mac.update(data: context)
+        mac.update(data: [UInt8(0)])
+        mac.update(data: plaintext)
+        let tag = mac.finalize()
         do {
-            let nonce = try AES.GCM.Nonce(data: Data(tag).prefix(12))
+            let nonce = try tag.withUnsafeBytes { try AES.GCM.Nonce(data: UnsafeRawBufferPointer(rebasing: $0.prefix(12))) }
             let box = try AES.GCM.seal(plaintext, using: sealingKey, nonce: nonce, authenticating: context)
             var sealed = Data([Self.version])
             sealed.append(box.combined!)

@@ -9,7 +9,10 @@ extension LocalStore {
     }
 
     func pendingChanges(where condition: String, limit: Int) throws -> [PendingChange] {
-        try writer.read { db in
+        try writer.read { db in try pendingChanges(db, where: condition, limit: limit) }
+    }
+
+    func pendingChanges(_ db: Database, where condition: String, limit: Int) throws -> [PendingChange] {
             try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE \(condition) ORDER BY seq LIMIT ?", arguments: [limit]).map { row in
                 let record: String = row["referral_id"]
                 let path: String = row["path"]
@@ -21,6 +24,57 @@ extension LocalStore {
                     sentAt: (row["sent_at"] as String?).flatMap { Timestamp.date($0) },
                     rejectedReason: try cipher.open(row, "rejected_reason", record: record, path: Self.rejectionPath(row["seq"])))
             }
+    }
+
+    /// How many changes the next pushes would send (refused ones left out).
+    public func pushableCount() throws -> Int {
+        try writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE rejected_reason IS NULL") ?? 0 }
+    }
+
+    /// One step of a push, in one transaction: takes the reply to the batch
+    /// sent last (`after`, if any) and notes the server's time, then picks the
+    /// next batch and marks it sent, so a sync of many batches commits once
+    /// a batch rather than twice.
+    ///
+    /// The next batch is not picked when the reply asks for changes to be sent
+    /// again under new numbers (`PushTally.toResend`): those are renumbered
+    /// first, with the changes not yet sent.
+    /// - Parameters:
+    ///   - limit: the most changes to consider.
+    ///   - unsendable: why a change can never be sent, or nil; such a change
+    ///     is refused on the device (`refuseUnsent`) in the same transaction.
+    ///   - choose: the batch to send out of the candidates (a non-empty prefix).
+    public func pushStep(
+        after reply: (response: PushResponse, sent: [PendingChange])?, limit: Int,
+        unsendable: (PendingChange) -> String?, choose: ([PendingChange]) -> [PendingChange]
+    ) throws -> PushStep {
+        let at = Timestamp.string(clock.now())
+        return try writer.write { db in
+            var step = PushStep()
+            if let reply {
+                let tally = try applyPush(reply.response, sent: reply.sent, db: db)
+                step.tally = tally
+                step.clock = try noteServerTime(reply.response.serverTime, db: db)
+                if tally.toResend > 0 { return step }
+            }
+            while true {
+                let candidates = try pendingChanges(db, where: "rejected_reason IS NULL", limit: limit)
+                let refused = candidates.compactMap { change in unsendable(change).map { (change.seq, $0) } }
+                if !refused.isEmpty {
+                    for (seq, reason) in refused { try refuseUnsent(seq, reason: reason, db: db) }
+                    step.refused += refused.count
+                    continue
+                }
+                guard !candidates.isEmpty else { return step }
+                step.batch = choose(candidates)
+                step.rest = candidates.count > step.batch.count || candidates.count >= limit
+                for change in step.batch {
+                    try db.run("UPDATE outbox SET sent_at = ? WHERE seq = ? AND sent_at IS NULL", [at, change.seq])
+                }
+                step.epoch = try String.fetchOne(db, sql: "SELECT server_epoch FROM device")
+                step.cursor = try Int64.fetchOne(db, sql: "SELECT pull_cursor FROM device") ?? 0
+                return step
+            }
         }
     }
 
@@ -30,12 +84,14 @@ extension LocalStore {
     /// `field retry` asks for it. For a change no server can take (too large),
     /// so that the changes behind it still go.
     public func refuseUnsent(_ seq: Int64, reason: String) throws {
-        try writer.write { db in
-            guard let record = try String.fetchOne(db, sql: "SELECT referral_id FROM outbox WHERE seq = ?", arguments: [seq]) else { return }
-            try db.execute(
-                sql: "UPDATE outbox SET rejected_reason = ?, rejected_retry = 0 WHERE seq = ?",
-                arguments: [cipher.seal(reason, record: record, path: Self.rejectionPath(seq)), seq])
-        }
+        try writer.write { db in try refuseUnsent(seq, reason: reason, db: db) }
+    }
+
+    func refuseUnsent(_ seq: Int64, reason: String, db: Database) throws {
+        guard let record = try String.fetchOne(db, sql: "SELECT referral_id FROM outbox WHERE seq = ?", arguments: [seq]) else { return }
+        try db.execute(
+            sql: "UPDATE outbox SET rejected_reason = ?, rejected_retry = 0 WHERE seq = ?",
+            arguments: [cipher.seal(reason, record: record, path: Self.rejectionPath(seq)), seq])
     }
 
     /// The referrals with work the server has not accepted (any change in
@@ -77,4 +133,21 @@ extension LocalStore {
             }
         }
     }
+}
+
+/// What one push step (`LocalStore.pushStep`) did and what it picked.
+public struct PushStep: Sendable {
+    /// What the reply taken did (nil when none was given).
+    public var tally: PushTally?
+    /// Set when the device's clock is newly found off from the server's.
+    public var clock: ClockNotice?
+    /// Changes refused on the device as unsendable in this step.
+    public var refused = 0
+    /// The next batch, marked sent; empty when nothing is left to push.
+    public var batch: [PendingChange] = []
+    /// Whether more changes were waiting than the batch holds.
+    public var rest = false
+    /// The server epoch and pull cursor the batch's push carries.
+    public var epoch: String?
+    public var cursor: Int64 = 0
 }

@@ -49,24 +49,27 @@ extension LocalStore {
     /// - Parameter serverTime: ISO 8601 (`2026-11-23T10:00:00Z`); ignored if unreadable.
     @discardableResult
     public func noteServerTime(_ serverTime: String?) throws -> ClockNotice? {
+        guard let serverTime, Timestamp.date(serverTime) != nil else { return nil }
+        return try writer.write { db in try noteServerTime(serverTime, db: db) }
+    }
+
+    func noteServerTime(_ serverTime: String?, db: Database) throws -> ClockNotice? {
         guard let serverTime, let server = Timestamp.date(serverTime) else { return nil }
         let local = clock.now()
         var offset = Int64(((local.timeIntervalSince1970 - server.timeIntervalSince1970) * 1000).rounded())
         if abs(offset) < Self.clockTolerance { offset = 0 }
-        return try writer.write { db in
-            let row = try db.row("SELECT clock_noted_ms, hlc_wall FROM device")!
-            let noted: Int64 = row["clock_noted_ms"]
-            let correctedNow = Int64((local.timeIntervalSince1970 * 1000).rounded(.down)) - offset
-            // Stamps made while the clock ran ahead stop pulling later ones ahead.
-            if (row["hlc_wall"] as Int64) > correctedNow + Self.clockTolerance {
-                try db.run("UPDATE device SET hlc_wall = ?, hlc_counter = 0", [correctedNow])
-            }
-            // Conditional, so an unchanged offset dirties no page on every reply.
-            try db.run("UPDATE device SET clock_offset_ms = ? WHERE clock_offset_ms != ?", [offset, offset])
-            guard abs(offset - noted) >= Self.clockTolerance else { return nil }
-            try db.run("UPDATE device SET clock_noted_ms = ?", [offset])
-            return ClockNotice(offsetMilliseconds: offset)
+        let row = try db.row("SELECT clock_noted_ms, hlc_wall FROM device")!
+        let noted: Int64 = row["clock_noted_ms"]
+        let correctedNow = Int64((local.timeIntervalSince1970 * 1000).rounded(.down)) - offset
+        // Stamps made while the clock ran ahead stop pulling later ones ahead.
+        if (row["hlc_wall"] as Int64) > correctedNow + Self.clockTolerance {
+            try db.run("UPDATE device SET hlc_wall = ?, hlc_counter = 0", [correctedNow])
         }
+        // Conditional, so an unchanged offset dirties no page on every reply.
+        try db.run("UPDATE device SET clock_offset_ms = ? WHERE clock_offset_ms != ?", [offset, offset])
+        guard abs(offset - noted) >= Self.clockTolerance else { return nil }
+        try db.run("UPDATE device SET clock_noted_ms = ?", [offset])
+        return ClockNotice(offsetMilliseconds: offset)
     }
 
     // MARK: - Refusals sent again

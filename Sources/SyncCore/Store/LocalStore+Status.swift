@@ -40,9 +40,17 @@ extension LocalStore {
     /// The sync state of one referral, or of every referral when `id` is nil.
     public func syncStatus(of id: UUID? = nil) throws -> [SyncStatus] {
         let ids = try id.map { [$0] } ?? summaries().map(\.id)
-        let outbox = try pendingChanges()
+        // Counts of what waits, and the refused changes opened: the values
+        // waiting are not shown, so not opened (a sync runs this before and
+        // after, on thousands of them).
+        let rejected = try pendingChanges(where: "rejected_reason IS NOT NULL", limit: Int.max)
         return try writer.read { db in
-            try ids.map { id in
+            var waiting: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT referral_id, count(*) FROM outbox WHERE rejected_reason IS NULL GROUP BY referral_id") {
+                waiting[row[0]] = row[1]
+            }
+            let refused = Dictionary(grouping: rejected, by: \.record)
+            return try ids.map { id in
                 let key = id.lowercased
                 let status = try String.fetchOne(
                     db, sql: "SELECT value FROM field_value WHERE referral_id = ? AND path = '@status'", arguments: [key])
@@ -69,7 +77,6 @@ extension LocalStore {
                     else { return nil }
                     return SyncStatus.ResolvedConflict(id: row["id"], path: row["path"], resolution: resolution)
                 }
-                let mine = outbox.filter { $0.record == id }
                 let receivedAt = try String.fetchOne(db, sql: "SELECT received_at FROM referral WHERE id = ?", arguments: [key]).flatMap { Timestamp.date($0) }
                 let frontDoor = Dictionary(uniqueKeysWithValues: try Row.fetchAll(
                     db, sql: "SELECT path, value FROM field_value WHERE referral_id = ? AND (path IN ('@acknowledged_at', '@acknowledged_by', '@outcome', '@outcome_note', '@decided_at', '@decided_by', '@rating', '@rating_feedback', '@rated_at', '@rated_by', '@reference', '@seen_at', '@seen_by') OR path LIKE '@decision.%') AND value IS NOT NULL",
@@ -77,8 +84,8 @@ extension LocalStore {
                 ).map { row in (row["path"] as String, try cipher.open(row, "value", record: key, path: row["path"]) ?? "") })
                 return SyncStatus(
                     id: id, status: status.flatMap(ReferralStatus.init(rawValue:)) ?? .draft,
-                    pending: mine.filter { $0.rejectedReason == nil }.count,
-                    rejected: mine.filter { $0.rejectedReason != nil },
+                    pending: waiting[key] ?? 0,
+                    rejected: refused[id] ?? [],
                     lastReceipt: receipt, conflicts: conflicts, resolved: resolved, receivedAt: receivedAt, frontDoor: frontDoor)
             }
         }

@@ -45,9 +45,13 @@ public struct LocalStore: Sendable {
         timeZone: TimeZone = .current
     ) throws {
         var configuration = Configuration()
-        configuration.journalMode = .wal
+        // WAL, set here rather than with GRDB's `journalMode = .wal`: that
+        // sets `synchronous = NORMAL` after `prepareDatabase` runs (so commits
+        // were not flushed), and makes a throwaway table whenever the WAL file
+        // is missing (every one-shot command: one more write and flush).
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
+            _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
             try db.execute(sql: "PRAGMA synchronous = FULL")
             // What SQLite frees is overwritten, not left for a file reader.
             try db.execute(sql: "PRAGMA secure_delete = ON")

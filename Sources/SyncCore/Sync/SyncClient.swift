@@ -179,23 +179,37 @@ public struct SyncClient: Sendable {
                 if try await pullAll(pageSize: pageSize, presenting: &presenting, into: &summary, progress: progress) { continue }
                 summary.restoredValues += try store.finishReconcile(resend: pushes)
             }
+            var last: HeldReply?
             if pushes {
                 do {
-                    try await pushAll(batchSize: batchSize, into: &summary, progress: progress)
+                    last = try await pushAll(batchSize: batchSize, into: &summary, progress: progress)
                 } catch SyncError.serverRestored {
                     try store.beginReconcile(epoch: nil)
                     continue
                 }
             }
-            if try await pullAll(pageSize: pageSize, presenting: &presenting, into: &summary, progress: progress) { continue }
+            if try await pullAll(pageSize: pageSize, presenting: &presenting, after: last, into: &summary, progress: progress) { continue }
             try await fetchForms(into: &summary)
             return summary
         }
         throw SyncError.serverRestored(message: "after \(summary.restoredValues) value(s) sent back")
     }
 
+    /// A push reply not yet taken: the sync's last, stored with the first
+    /// pulled page in one transaction.
+    struct HeldReply {
+        var response: PushResponse
+        var sent: [PendingChange]
+    }
+
     /// Pushes the outbox in batches; changes refused as reusing a change
     /// number are renumbered past the server's last and sent again.
+    ///
+    /// Each batch costs one local transaction (`LocalStore.pushStep`): the
+    /// reply to the batch before is taken, and the next batch is picked and
+    /// marked sent, together. The last reply is returned, not taken, for the
+    /// pull to take with its first page (`pullAll(after:)`); a reply that asks
+    /// for changes to be sent again is taken here.
     ///
     /// Batches are sized by their encoded bytes (`boundedByBytes`), so a
     /// body never passes the server's limit whatever the values hold. A
@@ -204,22 +218,22 @@ public struct SyncClient: Sendable {
     /// server with a smaller limit still refuses with 413 on its own) is
     /// refused on the device, with the reason `field status` shows, and the
     /// changes queued behind it go on: one bad change never blocks the rest.
-    func pushAll(batchSize: Int, into summary: inout SyncSummary, progress: @Sendable (SyncProgress) -> Void) async throws {
-        let total = try store.changesToPush(limit: Int.max).count
+    func pushAll(batchSize: Int, into summary: inout SyncSummary, progress: @Sendable (SyncProgress) -> Void) async throws -> HeldReply? {
+        let total = try store.pushableCount()
         var renumberings = 0
         // Halved on a 413, so a server with a smaller body limit is met too.
         var limit = batchSize
-        while true {
-            let candidates = try store.changesToPush(limit: limit)
-            if candidates.isEmpty { break }
-            let unsendable = candidates.compactMap { change in Self.unsendable(change).map { (change.seq, $0) } }
-            if !unsendable.isEmpty {
-                for (seq, reason) in unsendable { try store.refuseUnsent(seq, reason: reason) }
-                summary.rejected += unsendable.count
-                continue
-            }
-            let batch = Self.boundedByBytes(candidates)
-            let body = try JSONEncoder().encode(try pushRequest(batch))
+        func step(after reply: HeldReply?) throws -> PushStep {
+            let step = try store.pushStep(
+                after: reply.map { ($0.response, $0.sent) }, limit: limit, unsendable: Self.unsendable, choose: Self.boundedByBytes)
+            summary.rejected += step.refused
+            summary.clock = step.clock ?? summary.clock
+            return step
+        }
+        var next = try step(after: nil)
+        while !next.batch.isEmpty {
+            let batch = next.batch
+            let body = try JSONEncoder().encode(pushRequest(batch, epoch: next.epoch, cursor: next.cursor))
             // A body the server cannot take: fewer at a time, down to one, which is then refused here.
             func tooLarge() throws {
                 if batch.count == 1 {
@@ -232,58 +246,81 @@ public struct SyncClient: Sendable {
             if body.count > SyncProtocol.maximumBody {
                 // The estimate was short (it never should be).
                 try tooLarge()
+                next = try step(after: nil)
                 continue
             }
-            // Marked first: a crash after sending leaves them frozen, so a
-            // retry carries exactly what the server may already have.
-            try store.markSent(batch.map(\.seq))
+            // Marked sent already (`pushStep`): a crash after sending leaves
+            // them frozen, so a retry carries exactly what the server may already have.
             let reply: (status: Int, body: Data)
             do {
                 reply = try await call("push") { try await transport.post("v1/push", body: body) }
             } catch SyncError.refused(status: 413, _) {
                 // Nothing of the body was applied (a server with a smaller limit).
                 try tooLarge()
+                next = try step(after: nil)
                 continue
             }
             let response = try decode(PushResponse.self, reply, what: "push")
-            var tally = try store.applyPush(response, sent: batch)
-            if tally.receiptKeyUnknown, let receipt = response.receipt, (try? await pinReceiptKeys()) != nil {
-                // Signed by a key this device had not pinned (rotated since its login): checked again with the server's keys.
-                tally.receiptProblem = try store.reassess(receipt, response: response, sent: batch)
-            }
-            if let problem = tally.receiptProblem { summary.receiptProblems = (summary.receiptProblems ?? []) + [problem] }
-            summary.clock = try store.noteServerTime(response.serverTime) ?? summary.clock
-            summary.pushed += batch.count
-            summary.applied += tally.applied
-            summary.conflicts += tally.conflicts
-            summary.rejected += tally.rejected - tally.toResend
-            if let receipt = response.receipt {
-                summary.receipt = receipt.reference
-                summary.receiptTime = receipt.serverTime
-            }
-            progress(.pushed(done: summary.pushed, total: max(total, summary.pushed)))
-            guard tally.applied + tally.conflicts + tally.rejected > 0 else {
+            let sentSeqs = Set(batch.map(\.seq))
+            guard response.outcomes.contains(where: { sentSeqs.contains($0.seq) }) else {
                 // A reply that answers none of the changes would loop forever.
                 throw SyncError.unreadableReply("push (it answered none of the changes sent)")
             }
+            let held = HeldReply(response: response, sent: batch)
+            if !next.rest, !response.outcomes.contains(where: { $0.retry == true }) {
+                // Nothing was waiting behind this batch: the pull takes the reply.
+                summary.pushed += batch.count
+                progress(.pushed(done: summary.pushed, total: max(total, summary.pushed)))
+                return held
+            }
+            next = try step(after: held)
+            let tally = try await account(next.tally!, held, into: &summary)
+            progress(.pushed(done: summary.pushed, total: max(total, summary.pushed)))
             if tally.toResend > 0 {
                 // A device restored from a backup reuses numbers the server
                 // has: number past them and send again, up to a few times.
                 renumberings += 1
                 if renumberings > 3 { break }
                 summary.renumbered += try store.renumberForResend(past: response.lastSeq)
+                next = try step(after: nil)
             }
         }
+        return nil
+    }
+
+    /// Adds a taken push reply to the summary; a receipt signed by a key not
+    /// pinned here is checked again with the server's keys.
+    @discardableResult
+    func account(_ taken: PushTally, _ reply: HeldReply, counted: Bool = false, into summary: inout SyncSummary) async throws -> PushTally {
+        var tally = taken
+        if tally.receiptKeyUnknown, let receipt = reply.response.receipt, (try? await pinReceiptKeys()) != nil {
+            // Signed by a key this device had not pinned (rotated since its login): checked again with the server's keys.
+            tally.receiptProblem = try store.reassess(receipt, response: reply.response, sent: reply.sent)
+        }
+        if let problem = tally.receiptProblem { summary.receiptProblems = (summary.receiptProblems ?? []) + [problem] }
+        if !counted { summary.pushed += reply.sent.count }
+        summary.applied += tally.applied
+        summary.conflicts += tally.conflicts
+        summary.rejected += tally.rejected - tally.toResend
+        if let receipt = reply.response.receipt {
+            summary.receipt = receipt.reference
+            summary.receiptTime = receipt.serverTime
+        }
+        return tally
     }
 
     /// The push of `batch`, with this device's epoch and pull cursor.
     func pushRequest(_ batch: [PendingChange]) throws -> PushRequest {
+        try pushRequest(batch, epoch: store.serverEpoch(), cursor: store.pullCursor())
+    }
+
+    func pushRequest(_ batch: [PendingChange], epoch: String?, cursor: Int64) -> PushRequest {
         PushRequest(
             device: store.deviceID,
             changes: batch.map {
                 WireChange(seq: $0.seq, record: $0.record.lowercased, path: $0.path, value: $0.value, baseRevision: $0.baseRevision, hlc: $0.hlc.description)
             },
-            epoch: try store.serverEpoch(), cursor: try store.pullCursor())
+            epoch: epoch, cursor: cursor)
     }
 
     /// Why `change` can never be sent, or nil: its value takes more than
@@ -327,19 +364,48 @@ public struct SyncClient: Sendable {
     /// reconciliation, when the server's log is not the one this device
     /// synced with: another epoch, or an end before the device's cursor.
     /// `presenting`: the audit head to present with the first page (the
-    /// newest this device held when the sync began), then nil.
+    /// newest this device held when the sync began), then nil. `after`: the
+    /// push's last reply, taken with the first page in one transaction (on
+    /// its own if no page can be stored).
+    ///
+    /// Pages stream: while a page is stored, the next is already asked for
+    /// and read (its request carries the stored page's cursor). Only the
+    /// transfer and the decoding run ahead; what a reply's status means (a
+    /// revoked device, a restored server) is acted on in order, after the
+    /// page before it is stored, and the cursor moves only with a stored
+    /// page, so a sync stopped at any point resumes from the last page stored.
     func pullAll(
-        pageSize: Int, presenting presented: inout (head: AuditHead, receipt: String, serverTime: String)?, into summary: inout SyncSummary,
-        progress: @Sendable (SyncProgress) -> Void
+        pageSize: Int, presenting presented: inout (head: AuditHead, receipt: String, serverTime: String)?, after push: HeldReply? = nil,
+        into summary: inout SyncSummary, progress: @Sendable (SyncProgress) -> Void
     ) async throws -> Bool {
+        var held = push
+        // The push's reply is taken whatever happens to the pull.
+        func takeHeld() async throws {
+            guard let reply = held else { return }
+            held = nil
+            try await account(try store.applyPush(reply.response, sent: reply.sent), reply, counted: true, into: &summary)
+        }
+        var cursor = try store.pullCursor()
+        var query = Self.pullQuery(since: cursor, limit: pageSize)
+        if let presented {
+            query += [URLQueryItem(name: "audit_position", value: String(presented.head.position)), URLQueryItem(name: "audit_hash", value: presented.head.hash)]
+        }
+        var ahead = fetchPage(query)
         while true {
-            let cursor = try store.pullCursor()
-            var query = [URLQueryItem(name: "since", value: String(cursor)), URLQueryItem(name: "limit", value: String(pageSize))]
-            if let presented {
-                query += [URLQueryItem(name: "audit_position", value: String(presented.head.position)), URLQueryItem(name: "audit_hash", value: presented.head.hash)]
+            let page: PullResponse
+            do {
+                let fetched = try await ahead.value
+                // Taken before a refusal is acted on: a revoked device's
+                // report must not count acknowledged changes as unsent, and
+                // nothing may be written after its erasure.
+                if !(200..<300).contains(fetched.reply.status) { try await takeHeld() }
+                _ = try await check(fetched.reply)
+                guard let decoded = fetched.page else { throw SyncError.unreadableReply("pull") }
+                page = decoded
+            } catch {
+                try await takeHeld()
+                throw error
             }
-            let reply = try await call("pull") { try await transport.get("v1/pull", query: query) }
-            let page = try decode(PullResponse.self, reply, what: "pull")
             if let presented, let check = page.auditCheck, let failure = check.failure {
                 let message = ReceiptError.chainMissing(
                     receipt: presented.receipt, serverTime: presented.serverTime, position: presented.head.position, detail: failure).description
@@ -350,17 +416,51 @@ public struct SyncClient: Sendable {
             let known = try store.serverEpoch()
             let otherEpoch = page.epoch != nil && known != nil && page.epoch != known
             if otherEpoch || (page.end.map { cursor > $0 } ?? false) {
+                try await takeHeld()
                 try store.beginReconcile(epoch: page.epoch)
                 summary.serverRestored = true
                 return true
             }
             if let epoch = page.epoch, known == nil { try store.adoptServerEpoch(epoch) }
-            summary.pulled += try store.applyPull(page)
-            summary.clock = try store.noteServerTime(page.serverTime) ?? summary.clock
+            // The next page travels and is decoded while this one is stored.
+            if page.more { ahead = fetchPage(Self.pullQuery(since: page.cursor, limit: pageSize)) }
+            let stored: (pulled: Int, tally: PushTally?, clock: ClockNotice?)
+            do {
+                stored = try store.applyPull(page, after: held.map { ($0.response, $0.sent) })
+            } catch {
+                ahead.cancel()
+                try await takeHeld()
+                throw error
+            }
+            if let tally = stored.tally, let reply = held {
+                held = nil
+                try await account(tally, reply, counted: true, into: &summary)
+            }
+            cursor = page.cursor
+            summary.pulled += stored.pulled
+            summary.clock = stored.clock ?? summary.clock
             summary.serverFormVersion = page.formVersion ?? summary.serverFormVersion
             summary.serverFormDigest = page.formDigest
             if !page.changes.isEmpty { progress(.pulled(done: summary.pulled)) }
             if !page.more { return false }
+        }
+    }
+
+    static func pullQuery(since cursor: Int64, limit: Int) -> [URLQueryItem] {
+        [URLQueryItem(name: "since", value: String(cursor)), URLQueryItem(name: "limit", value: String(limit))]
+    }
+
+    /// A pull page on its way: the reply, and the page decoded when the reply is a 200.
+    typealias FetchedPage = (reply: (status: Int, body: Data), page: PullResponse?)
+
+    /// Asks for a page and decodes it, in a task of its own, so that it runs
+    /// while the page before is stored. Transport failures come back as
+    /// `SyncError`s; the status is left for `check`.
+    func fetchPage(_ query: [URLQueryItem]) -> Task<FetchedPage, any Error> {
+        Task {
+            let reply = try await send { try await transport.get("v1/pull", query: query) }
+            let page = reply.status == 200 ? try? JSONDecoder().decode(PullResponse.self, from: reply.body) : nil
+            return (reply, page)
         }
     }
 
@@ -412,10 +512,14 @@ public struct SyncClient: Sendable {
         summary.formVersion = list.latest
     }
 
-    func call(_ what: String, _ send: () async throws -> (status: Int, body: Data)) async throws -> (status: Int, body: Data) {
-        let reply: (status: Int, body: Data)
+    func call(_ what: String, _ request: () async throws -> (status: Int, body: Data)) async throws -> (status: Int, body: Data) {
+        try await check(try await send(request))
+    }
+
+    /// Makes a request; a failure to get a reply becomes the `SyncError` that says so.
+    func send(_ request: () async throws -> (status: Int, body: Data)) async throws -> (status: Int, body: Data) {
         do {
-            reply = try await send()
+            return try await request()
         } catch TransportError.untrustedCertificate(let reason) {
             throw SyncError.untrusted(server: server, reason: reason)
         } catch TransportError.interrupted(let reason) {
@@ -423,6 +527,11 @@ public struct SyncClient: Sendable {
         } catch {
             throw SyncError.unreachable(server: server, reason: Self.describe(error))
         }
+    }
+
+    /// Acts on a reply's status: a revoked device is erased (`erase`), a
+    /// restored server or any other refusal becomes its `SyncError`.
+    func check(_ reply: (status: Int, body: Data)) async throws -> (status: Int, body: Data) {
         if reply.status == 410 {
             let code = (try? JSONDecoder().decode(ErrorBody.self, from: reply.body))?.error.code
             throw SyncError.revoked(try await erase(sendingSubmittedFirst: code == ErrorCode.deviceRevokedSendSubmitted))
