@@ -169,6 +169,8 @@ let pushRate = Double(changes.count) / pushSeconds
 var rawConfiguration = Configuration()
 rawConfiguration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
 let raw = try DatabasePool(path: work.appendingPathComponent("raw.sqlite").path, configuration: rawConfiguration)
+// GRDB's WAL set-up puts the pool's writer back to NORMAL after `prepareDatabase`: FULL again, as the server's.
+try raw.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
 try await raw.write { db in
     try db.execute(sql: """
         CREATE TABLE fields (record_id TEXT NOT NULL, path TEXT NOT NULL, value TEXT, revision INTEGER NOT NULL, PRIMARY KEY (record_id, path)) WITHOUT ROWID;
@@ -252,8 +254,9 @@ if wants(8), FileManager.default.isExecutableFile(atPath: fieldBinary) {
     // The store is made here with the testing key cost, so the figure leaves
     // out the passphrase's deliberate stretching (one scrypt derivation).
     let homeStore = try LocalStore(path: home.appendingPathComponent("field.sqlite").path, author: "bench", passphrase: "bench passphrase", keyDerivation: .testing)
-    let fieldPaths = form.patterns.filter { !$0.section.isGroup && $0.field.type == .text && $0.section.applies(to: .socialCare) }.map(\.pattern)
-    let childTexts = form.section("children")!.fields.filter { $0.type == .text }.map(\.key)
+    let fieldPaths = ReferralForm.standard.patterns
+        .filter { !$0.section.isGroup && $0.field.type == .text && $0.section.applies(to: .socialCare) }.map(\.pattern)
+    let childTexts = BenchmarkReferral.childFields
     for n in 0..<80 {
         let record = try homeStore.createReferral(kind: .socialCare)
         var written = try homeStore.pushableCount() - n * fieldsPerReferral

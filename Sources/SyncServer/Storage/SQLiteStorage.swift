@@ -31,7 +31,6 @@ final class SQLiteStorage: SQLStore {
         // Write transactions span several async accesses (`writing`).
         configuration.allowsUnsafeTransactions = true
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
             // Reads map the file instead of copying each page with pread: in
             // WAL mode a connection's page cache is dropped whenever another
             // commits, so under load most pages were read again that way (6 %
@@ -40,6 +39,12 @@ final class SQLiteStorage: SQLStore {
             try db.execute(sql: "PRAGMA mmap_size = \(Self.mappedBytes)")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
+        // GRDB sets up WAL mode after `prepareDatabase`, and with it
+        // `synchronous = NORMAL` on the writer: a commit then reaches the
+        // WAL file but not the disk, and an acknowledged push could be lost
+        // to a power cut. The writer, the only connection that commits, is
+        // set back to FULL here (`SQLiteDurabilityTests`).
+        try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(pool)
         try Self.narrowModes(path)  // the WAL and shared-memory files exist now
     }
