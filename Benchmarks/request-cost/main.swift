@@ -22,14 +22,9 @@ import BenchmarkSupport
 import Foundation
 
 let arguments = CommandLine.arguments
-func option(_ name: String) -> String? {
-    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
-    return arguments[index + 1]
-}
-func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("request-cost: \(message)\n".utf8))
-    exit(64)
-}
+let options = BenchmarkOptions(tool: "request-cost", arguments: arguments)
+func option(_ name: String) -> String? { options.value(name) }
+func fail(_ message: String) -> Never { options.fail(message) }
 func number(_ name: String, _ fallback: Int) -> Int {
     guard let text = option(name) else { return fallback }
     guard let value = Int(text), value >= 1 else { fail("\(name) needs a whole number of 1 or more, not '\(text)'.") }

@@ -45,14 +45,9 @@ import FoundationNetworking
 #endif
 
 let arguments = CommandLine.arguments
-func option(_ name: String) -> String? {
-    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
-    return arguments[index + 1]
-}
-func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("sync-load: \(message)\n".utf8))
-    exit(64)
-}
+let options = BenchmarkOptions(tool: "sync-load", arguments: arguments)
+func option(_ name: String) -> String? { options.value(name) }
+func fail(_ message: String) -> Never { options.fail(message) }
 guard let urlList = option("--url") else { fail("--url http://127.0.0.1:PORT[,…] is required: the running server instances.") }
 let servers = urlList.split(separator: ",").map { URL(string: String($0))! }
 guard let tokenFile = option("--tokens"), let tokenText = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
