@@ -3,8 +3,9 @@ import GRDB
 import SyncCore
 
 /// The embedded default: one SQLite file in WAL mode. Every push is one
-/// transaction committed with `synchronous = FULL` before the reply, so an
-/// acknowledged change survives a crash straight after.
+/// savepoint, committed with `synchronous = FULL` (alone, or with the writes
+/// queued behind it: group commit, `writing`) before the reply, so an
+/// acknowledged change survives a crash or a power cut straight after.
 ///
 /// SQLite has one writer at a time, so revisions are assigned in commit order
 /// and a pull never sees a later revision before an earlier one.
