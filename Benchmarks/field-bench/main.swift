@@ -180,6 +180,7 @@ func value(for type: FieldType, _ n: Int) -> String {
     case .yesNo: "no"
     case .choice(let options): options[n % options.count].key
     case .multiChoice(let options): options.prefix(2).map(\.key).joined(separator: ",")
+    case .attachment: AttachmentReference(of: Data(sentence(n).utf8)).stored
     }
 }
 

@@ -98,6 +98,7 @@ func buildRouter(
     FrontDoorRoutes(storage: storage, frontDoor: frontDoor).add(to: api)
     ConflictRoutes(storage: storage, resolution: ConflictResolution(forms: forms, clock: configuration.clock)).add(to: api)
     ExportRoutes(storage: storage, forms: forms, clock: configuration.clock).add(to: api)
+    AttachmentRoutes(storage: storage, forms: forms, clock: configuration.clock).add(to: api)
     var console = configuration.console
     console.secure = configuration.tls != nil
     ConsoleRoutes(

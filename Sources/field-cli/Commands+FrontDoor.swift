@@ -35,7 +35,7 @@ struct Intake: AsyncParsableCommand {
         abstract: "The front door's work (intake role, online): the queue, search, reading, history, acknowledging, rating and deciding.",
         subcommands: [
             Queue.self, IntakeSearch.self, IntakeShow.self, IntakeHistory.self, IntakeRelated.self, IntakeMatch.self, Acknowledge.self, Rate.self, Seen.self,
-            Decide.self,
+            Decide.self, IntakeAttachment.self,
         ])
 }
 

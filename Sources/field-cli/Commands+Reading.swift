@@ -69,7 +69,9 @@ struct Show: FieldCommand {
             lines.append("")
             lines.append(section.title)
             func answer(_ field: FormField, path: String, display: String, indent: String) {
-                if let value = values[path] {
+                if let value = values[path], field.type.attachmentLimits != nil, let reference = AttachmentReference(stored: value) {
+                    lines.append("\(indent)\(display): \(AttachmentLine.describe(reference, store: store))")
+                } else if let value = values[path] {
                     lines.append("\(indent)\(display): \(TerminalText.oneLine(field.type.display(value)))")
                 } else if all || notes[path] != nil {
                     lines.append("\(indent)\(display): (not answered) \(field.question)")

@@ -88,6 +88,8 @@ struct Sync: FieldCommand {
                 console.error("Pushed \(done) of \(total) changes…")
             case .pulled(let done) where done > 1_000:
                 console.error("Pulled \(done) changes…")
+            case .uploading(let sha256, let done, let total):
+                console.error("Uploading attachment \(sha256.prefix(12))…: \(done.byteCount) of \(total.byteCount) (\(total > 0 ? done * 100 / total : 100) %)")
             default:
                 break
             }
@@ -100,6 +102,9 @@ struct Sync: FieldCommand {
                 (try? store.referral(id)).map { Format.path(path, in: $0) } ?? path
             }))
             return
+        }
+        if let sent = summary.attachmentsSent {
+            console.line("Sent \(sent) attachment(s), \((summary.attachmentBytesSent ?? 0).byteCount) uploaded; each was checked whole by the server.")
         }
         console.line("Pushed \(summary.pushed) change(s): \(summary.applied) applied, \(summary.conflicts) conflict(s), \(summary.rejected) rejected. Received \(summary.pulled) update(s) from the server.")
         if let receipt = summary.receipt {

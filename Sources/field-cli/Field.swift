@@ -18,6 +18,7 @@ struct Field: AsyncParsableCommand {
             """,
         subcommands: [
             New.self, Set.self, Unset.self, Add.self, Remove.self, Fill.self,
+            Attach.self, Attachments.self, Detach.self,
             Show.self, List.self, Check.self, Fields.self, History.self,
             Submit.self, Discard.self, Upgrade.self, Profile.self, Login.self, Sync.self, Status.self, ReceiptCommands.self, Retry.self, Contacts.self, Passphrase.self,
             Intake.self, Conflicts.self, Resolve.self, Use.self, Shell.self,

@@ -135,6 +135,21 @@ struct Fill: FieldCommand {
                 try store.unset(path, of: id)
                 return
             default:
+                if field.type.attachmentLimits != nil, let item = path.split(separator: ".").dropFirst().first.flatMap({ UUID(uuidString: String($0)) }) {
+                    // An attachment's answer is the file's path: it is checked and stored now.
+                    do {
+                        let attached = try store.attach(file: trimmed, to: id, item: item)
+                        console.line("  = \(attached.mediaType.name), \(attached.size.byteCount), sha256 \(attached.reference.short)…")
+                        return
+                    } catch let error as AttachmentError {
+                        console.error("Error: \(error)")
+                        guard console.isInteractive else {
+                            refusals.count += 1
+                            return
+                        }
+                        continue
+                    }
+                }
                 do {
                     let writes = try store.set(path, of: id, to: trimmed)
                     let referral = try store.referral(id)
@@ -174,6 +189,7 @@ struct Fill: FieldCommand {
         case .yesNo: "yes/no"
         case .choice(let options): options.enumerated().map { "\($0.offset + 1) \($0.element.key)" }.joined(separator: ", ")
         case .multiChoice(let options): "any of " + options.map(\.key).joined(separator: ", ")
+        case .attachment(let limits): "the path of a \(AttachmentMediaType.accepted) file of at most \(limits.fileBytes.byteCount)"
         }
     }
 }

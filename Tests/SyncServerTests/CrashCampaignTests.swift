@@ -151,6 +151,10 @@ final class CampaignTransport: SyncTransport, @unchecked Sendable {
         return reply
     }
 
+    func post(_ path: String, bytes: Data, contentType: String, headers: [String]) async throws -> (status: Int, body: Data) {
+        try await inner.post(path, bytes: bytes, contentType: contentType, headers: headers)
+    }
+
     func post(_ path: String, body: Data) async throws -> (status: Int, body: Data) {
         let reply = try await inner.post(path, body: body)
         note(path, reply)

@@ -130,6 +130,10 @@ struct ReviewRegressionTests {
             var hook: (() throws -> Void)?
             init(_ inner: any SyncTransport) { self.inner = inner }
             func get(_ path: String, query: [URLQueryItem]) async throws -> (status: Int, body: Data) { try await inner.get(path, query: query) }
+            func post(_ path: String, bytes: Data, contentType: String, headers: [String]) async throws -> (status: Int, body: Data) {
+                try await inner.post(path, bytes: bytes, contentType: contentType, headers: headers)
+            }
+
             func post(_ path: String, body: Data) async throws -> (status: Int, body: Data) {
                 let reply = try await inner.post(path, body: body)
                 if path == "v1/push", let hook { self.hook = nil; try hook() }

@@ -395,6 +395,10 @@ final class LossyTransport: SyncTransport, @unchecked Sendable {
         return reply
     }
 
+    func post(_ path: String, bytes: Data, contentType: String, headers: [String]) async throws -> (status: Int, body: Data) {
+        try await inner.post(path, bytes: bytes, contentType: contentType, headers: headers)
+    }
+
     func post(_ path: String, body: Data) async throws -> (status: Int, body: Data) {
         // Recorded once the server has answered: a push that got no answer at
         // all (the server killed before its commit) applied nothing.

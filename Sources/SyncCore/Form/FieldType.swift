@@ -38,6 +38,9 @@ public enum FieldType: Sendable, Equatable {
     case choice([FieldOption])
     /// Stored as option keys joined by commas, in the form's order.
     case multiChoice([FieldOption])
+    /// A file carried with the referral, stored as `sha256:<hex>`
+    /// (`AttachmentReference`); added with `field attach`, never typed.
+    case attachment(AttachmentLimits)
 
     public var name: String {
         switch self {
@@ -47,7 +50,14 @@ public enum FieldType: Sendable, Equatable {
         case .yesNo: "yes/no"
         case .choice: "choice"
         case .multiChoice: "multi-choice"
+        case .attachment: "attachment"
         }
+    }
+
+    /// The limits of an attachment field; nil for any other type.
+    public var attachmentLimits: AttachmentLimits? {
+        if case .attachment(let limits) = self { return limits }
+        return nil
     }
 
     public var options: [FieldOption] {
@@ -144,6 +154,11 @@ public enum FieldType: Sendable, Equatable {
                 chosen.insert(try Self.option(matching: word, in: options).key)
             }
             return options.map(\.key).filter(chosen.contains).joined(separator: ",")
+        case .attachment:
+            guard let reference = AttachmentReference(stored: trimmed.lowercased()) else {
+                throw .invalidValue(value: String(trimmed.prefix(40)), expected: "a file added with `field attach ID FILE`")
+            }
+            return reference.stored
         }
     }
 

@@ -11,8 +11,9 @@ import Foundation
 ///                   "fields": [ { "key": "full_name", "type": "text", "question": "…",
 ///                                 "recommended": true } ] } ] }
 /// ```
-/// Types are `text`, `date`, `date-time`, `yes-no`, `choice` and
-/// `multi-choice` (the last two with `options`); policies are `manual` (the
+/// Types are `text`, `date`, `date-time`, `yes-no`, `choice`,
+/// `multi-choice` (the last two with `options`) and `attachment` (with
+/// `max_file_bytes` and `max_referral_bytes`); policies are `manual` (the
 /// default), `lww`, `append` (text only) and `set` (multi-choice only).
 public struct FormDocument: Codable, Sendable, Equatable {
     /// Always `referral`: the one form this system carries.
@@ -43,6 +44,15 @@ public struct FormDocument: Codable, Sendable, Equatable {
         public var policy: MergePolicy?
         public var recommended: Bool?
         public var kinds: [ReferralKind]?
+        /// For an attachment field: the largest file, in bytes (default `AttachmentLimits.standard`).
+        public var maxFileBytes: Int64? = nil
+        /// For an attachment field: the most one referral's attachments take together, in bytes.
+        public var maxReferralBytes: Int64? = nil
+
+        enum CodingKeys: String, CodingKey {
+            case key, type, question, help, options, policy, recommended, kinds
+            case maxFileBytes = "max_file_bytes", maxReferralBytes = "max_referral_bytes"
+        }
     }
 
     public struct Option: Codable, Sendable, Equatable {
@@ -117,6 +127,7 @@ public struct FormDocument: Codable, Sendable, Equatable {
                         }),
                         ("policy", field.policy.map { string($0.rawValue) }), ("recommended", field.recommended.map { $0 ? "true" : "false" }),
                         ("kinds", kinds(field.kinds, "          ")),
+                        ("max_file_bytes", field.maxFileBytes.map(String.init)), ("max_referral_bytes", field.maxReferralBytes.map(String.init)),
                     ], "        ")
                 }, "      ")),
             ], "    ")
@@ -130,7 +141,7 @@ public struct FormDocument: Codable, Sendable, Equatable {
     static let members: [(what: String, names: [String])] = [
         ("the form", ["$schema", "form", "version", "title", "sections"]),
         ("a section", ["key", "title", "summary", "item", "kinds", "fields"]),
-        ("a field", ["key", "type", "question", "help", "options", "policy", "recommended", "kinds"]),
+        ("a field", ["key", "type", "question", "help", "options", "policy", "recommended", "kinds", "max_file_bytes", "max_referral_bytes"]),
         ("an option", ["key", "label"]),
     ]
 
@@ -287,7 +298,21 @@ extension FormDocument {
 
     private static func fieldType(_ field: Field, path: String) throws(FormDocumentError) -> FieldType {
         let options = (field.options ?? []).map { FieldOption($0.key, $0.label) }
+        if field.type != "attachment", field.maxFileBytes != nil || field.maxReferralBytes != nil {
+            throw .invalid("The field '\(path)' is \(field.type); only an attachment field has max_file_bytes or max_referral_bytes.")
+        }
         switch field.type {
+        case "attachment":
+            guard field.options == nil else { throw .invalid("The field '\(path)' is an attachment and cannot have options.") }
+            let standard = AttachmentLimits.standard
+            let limits = AttachmentLimits(fileBytes: field.maxFileBytes ?? standard.fileBytes, referralBytes: field.maxReferralBytes ?? standard.referralBytes)
+            guard (1...AttachmentLimits.largestFile).contains(limits.fileBytes) else {
+                throw .invalid("max_file_bytes of '\(path)' is \(limits.fileBytes); it must be from 1 to \(AttachmentLimits.largestFile) (1 GiB).")
+            }
+            guard limits.referralBytes >= limits.fileBytes, limits.referralBytes <= 16 * AttachmentLimits.largestFile else {
+                throw .invalid("max_referral_bytes of '\(path)' is \(limits.referralBytes); it must be at least max_file_bytes (\(limits.fileBytes)) and at most \(16 * AttachmentLimits.largestFile).")
+            }
+            return .attachment(limits)
         case "text", "date", "date-time", "yes-no":
             guard field.options == nil else { throw .invalid("The field '\(path)' is \(field.type) and cannot have options.") }
             return ["text": .text, "date": .date, "date-time": .dateTime, "yes-no": .yesNo][field.type]!
@@ -309,7 +334,7 @@ extension FormDocument {
             }
             return field.type == "choice" ? .choice(options) : .multiChoice(options)
         default:
-            throw .invalid("'\(field.type)' is not a field type (text, date, date-time, yes-no, choice, multi-choice) for '\(path)'.")
+            throw .invalid("'\(field.type)' is not a field type (text, date, date-time, yes-no, choice, multi-choice, attachment) for '\(path)'.")
         }
     }
 }
@@ -330,7 +355,9 @@ extension ReferralForm {
                             options: field.type.options.isEmpty ? nil : field.type.options.map { FormDocument.Option(key: $0.key, label: $0.label) },
                             policy: field.policy == .manual ? nil : field.policy,
                             recommended: field.recommended ? true : nil,
-                            kinds: field.kinds.isEmpty ? nil : field.kinds.sorted { $0.rawValue < $1.rawValue })
+                            kinds: field.kinds.isEmpty ? nil : field.kinds.sorted { $0.rawValue < $1.rawValue },
+                            maxFileBytes: field.type.attachmentLimits.flatMap { $0.fileBytes == AttachmentLimits.standard.fileBytes ? nil : $0.fileBytes },
+                            maxReferralBytes: field.type.attachmentLimits.flatMap { $0.referralBytes == AttachmentLimits.standard.referralBytes ? nil : $0.referralBytes })
                     })
             })
     }
@@ -346,6 +373,7 @@ extension FieldType {
         case .yesNo: "yes-no"
         case .choice: "choice"
         case .multiChoice: "multi-choice"
+        case .attachment: "attachment"
         }
     }
 }

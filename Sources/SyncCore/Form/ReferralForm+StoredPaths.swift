@@ -5,6 +5,9 @@ public struct PathRules: Sendable, Equatable {
     public let policy: MergePolicy
     /// For `set` fields, the option keys in the form's order.
     public let optionOrder: [String]
+    /// Whether the field names an attachment (`FieldType.attachment`): the
+    /// server takes a value only for a file it has received whole.
+    public var isAttachment = false
 }
 
 extension ReferralForm {
@@ -81,7 +84,7 @@ extension ReferralForm {
                 return .failure(PathRefusal("The name in '\(path)' holds a bidirectional control character (U+202A–U+202E, U+2066–U+2069), which can make it read as another."))
             }
         }
-        return .success(PathRules(policy: field.policy, optionOrder: field.type.options.map(\.key)))
+        return .success(PathRules(policy: field.policy, optionOrder: field.type.options.map(\.key), isAttachment: field.type.attachmentLimits != nil))
     }
 }
 

@@ -435,6 +435,12 @@ public enum ErrorCode {
     /// pushes the changes of its submitted referrals, which the server still
     /// takes from it, then erases and reports as for `deviceRevoked`.
     public static let deviceRevokedSendSubmitted = "device-revoked-send-submitted"
+    /// A chunk's bytes do not match its `Content-Digest` (422): it was not
+    /// stored; the device sends it again.
+    public static let chunkCorrupt = "chunk-corrupt"
+    /// The chunks held do not make the offered file (422): the server drops
+    /// them all, and the device sends the file again from the start.
+    public static let attachmentCorrupt = "attachment-corrupt"
 }
 
 /// What a revoked device erased that had not reached the server, sent with

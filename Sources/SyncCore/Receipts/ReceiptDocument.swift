@@ -43,11 +43,29 @@ public struct ReceiptDocument: Codable, Sendable, Equatable {
         /// Every change of this push the server accepted for it (applied, or
         /// held as a conflict's candidate), by change number.
         public var changes: [ChangeHash]
+        /// Each attachment this push's accepted changes name, received whole
+        /// and checked by the server (docs/protocol.md, "Attachments"); nil
+        /// (left out of the JSON) when they name none.
+        public var attachments: [AttachmentHash]?
 
-        public init(id: String, reference: String?, changes: [ChangeHash]) {
+        public init(id: String, reference: String?, changes: [ChangeHash], attachments: [AttachmentHash]? = nil) {
             self.id = id
             self.reference = reference
             self.changes = changes
+            self.attachments = attachments
+        }
+    }
+
+    /// One attachment a receipt names: the SHA-256 of its content and its size.
+    public struct AttachmentHash: Codable, Sendable, Equatable {
+        /// Lowercase hex SHA-256 of the file (64 characters).
+        public var sha256: String
+        /// Its size in bytes.
+        public var size: Int64
+
+        public init(sha256: String, size: Int64) {
+            self.sha256 = sha256
+            self.size = size
         }
     }
 
@@ -99,7 +117,17 @@ public struct ReceiptDocument: Codable, Sendable, Equatable {
         json.member(#""receipt":"#); json.string(receipt)
         json.member(#""referrals":"#)
         json.array(referrals) { json, referral in
-            json.raw(#"{"changes":"#)
+            json.raw("{")
+            if let attachments = referral.attachments, !attachments.isEmpty {
+                json.raw(#""attachments":"#)
+                json.array(attachments) { json, attachment in
+                    json.raw(#"{"sha256":"#); json.string(attachment.sha256)
+                    json.raw(#","size":"#); json.integer(attachment.size)
+                    json.raw("}")
+                }
+                json.raw(",")
+            }
+            json.raw(#""changes":"#)
             json.array(referral.changes) { json, change in
                 json.raw(#"{"seq":"#); json.integer(change.seq)
                 json.raw(#","sha256":"#); json.string(change.sha256)

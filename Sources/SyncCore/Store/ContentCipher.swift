@@ -152,6 +152,45 @@ struct ContentCipher: @unchecked Sendable {
         try open(row[column] as DatabaseValue, record: record, path: path)
     }
 
+    /// One chunk of an attachment's content (`AttachmentChunks`), sealed
+    /// with AES-256-GCM under the store's key. The nonce is synthetic, as
+    /// for values, so the same chunk always seals to the same bytes; the
+    /// attachment's SHA-256 and the chunk's position are authenticated with
+    /// it, so a chunk moved to another place fails to open.
+    func sealChunk(_ bytes: Data, sha256: String, position: Int) -> Data {
+        let context = Self.chunkContext(sha256: sha256, position: position)
+        var mac = nonceMAC
+        mac.update(data: context)
+        mac.update(data: [UInt8(0)])
+        mac.update(data: bytes)
+        let tag = mac.finalize()
+        do {
+            let nonce = try tag.withUnsafeBytes { try AES.GCM.Nonce(data: UnsafeRawBufferPointer(rebasing: $0.prefix(12))) }
+            let box = try AES.GCM.seal(bytes, using: sealingKey, nonce: nonce, authenticating: context)
+            var sealed = Data([Self.version])
+            sealed.append(box.combined!)
+            return sealed
+        } catch {
+            preconditionFailure("AES-GCM sealing failed: \(error)")
+        }
+    }
+
+    /// A sealed chunk, opened.
+    /// - Throws: `StoreError.unreadableAttachment` when it does not open.
+    func openChunk(_ sealed: Data, sha256: String, position: Int) throws -> Data {
+        guard sealed.first == Self.version, sealed.count >= 1 + 12 + 16 else { throw StoreError.unreadableAttachment(sha256) }
+        do {
+            let box = try AES.GCM.SealedBox(combined: sealed.dropFirst())
+            return try AES.GCM.open(box, using: sealingKey, authenticating: Self.chunkContext(sha256: sha256, position: position))
+        } catch {
+            throw StoreError.unreadableAttachment(sha256)
+        }
+    }
+
+    private static func chunkContext(sha256: String, position: Int) -> Data {
+        Data("attachment\u{0}\(sha256)\u{0}\(position)".utf8)
+    }
+
     private static func context(record: String, path: String) -> Data {
         var context = Data(record.utf8)
         context.append(0)

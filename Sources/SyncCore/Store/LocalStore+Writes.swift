@@ -115,7 +115,7 @@ extension LocalStore {
     // MARK: - One transaction per action
 
     /// Runs `body` in one write transaction on a referral that may still change.
-    private func editable<T>(_ id: UUID, _ body: (Database, Referral, Date) throws -> T) throws -> T {
+    func editable<T>(_ id: UUID, _ body: (Database, Referral, Date) throws -> T) throws -> T {
         try writer.write { db in
             let referral = try fetchReferral(id, db: db)
             guard referral.status != .discarded else { throw StoreError.discarded(id) }
@@ -123,7 +123,7 @@ extension LocalStore {
         }
     }
 
-    private func resolve(_ typedPath: String, in referral: Referral, clearing: Bool = false) throws -> ResolvedPath {
+    func resolve(_ typedPath: String, in referral: Referral, clearing: Bool = false) throws -> ResolvedPath {
         let resolved = try resolveOnOwnVersion(typedPath, in: referral, clearing: clearing)
         if let field = resolved.field, !resolved.section.applies(to: referral.kind) || !field.applies(to: referral.kind) {
             throw FormError.fieldNotForKind(path: typedPath, kind: referral.kind)

@@ -152,8 +152,8 @@ public struct LocalStore: Sendable {
         try Self.checkpoint(writer)
     }
 
-    /// Erases every referral, value, history line, pending change, conflict
-    /// and receipt, and the server token, overwriting what SQLite frees
+    /// Erases every referral, value, history line, pending change, conflict,
+    /// receipt and attachment, and the server token, overwriting what SQLite frees
     /// (`secure_delete`) and emptying the WAL. For a revoked device.
     ///
     /// The device also takes a new id, numbering its changes from 1 again:
@@ -163,7 +163,7 @@ public struct LocalStore: Sendable {
     public func wipe() throws {
         try writer.writeWithoutTransaction { db in
             try db.inTransaction {
-                for table in ["audit_finding", "receipt_referral", "receipt", "conflict", "outbox", "history", "field_value", "referral", "reconcile_snapshot"] {
+                for table in ["audit_finding", "receipt_referral", "receipt", "conflict", "outbox", "history", "field_value", "referral", "reconcile_snapshot", "attachment_chunk", "attachment"] {
                     try db.execute(sql: "DELETE FROM \(table)")
                 }
                 try db.execute(

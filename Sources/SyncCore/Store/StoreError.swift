@@ -20,6 +20,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// (its transaction rolled back, the store as it was), or
     /// `SQLITE_IOERR_SHMSIZE` on opening (the log's index could not grow).
     case diskFull
+    /// An attachment's sealed content does not open (or is missing): the file was altered or damaged.
+    case unreadableAttachment(String)
 
     public var description: String {
         switch self {
@@ -46,6 +48,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
             "A passphrase of \(length) characters is too short; use at least 8."
         case .unreadable(let record, let path):
             "The stored value of \(path) in referral \(record) does not open with this store's key; the file was altered or damaged."
+        case .unreadableAttachment(let sha256):
+            "The attachment sha256:\(sha256.prefix(12))… stored on this device does not open with this store's key; the file was altered or damaged."
         case .diskFull:
             "This device's disk is full, so field cannot use its store now: nothing was changed and everything saved before is intact; free some space and try again."
         }

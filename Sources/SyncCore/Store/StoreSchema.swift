@@ -196,6 +196,28 @@ enum StoreSchema {
                 );
                 """)
         }
+        migrator.registerMigration("v11-attachments") { db in
+            // Attachments (docs/field-cli.md, "Attachments"): each file once,
+            // by the SHA-256 of its content, whichever referrals name it; its
+            // content in the chunks it is sent in, each sealed like a value
+            // (`ContentCipher.sealChunk`); `received_at` once the server said
+            // it holds the whole file.
+            try db.execute(sql: """
+                CREATE TABLE attachment (
+                    sha256 TEXT PRIMARY KEY,
+                    media_type TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    created_at TEXT NOT NULL,
+                    received_at TEXT
+                );
+                CREATE TABLE attachment_chunk (
+                    sha256 TEXT NOT NULL REFERENCES attachment(sha256) ON DELETE CASCADE,
+                    position INTEGER NOT NULL,
+                    sealed BLOB NOT NULL,
+                    PRIMARY KEY (sha256, position)
+                );
+                """)
+        }
         return migrator
     }
 

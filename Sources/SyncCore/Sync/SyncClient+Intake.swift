@@ -65,4 +65,15 @@ extension SyncClient {
         try await fetchForms(into: &summary)
         return store.form.version
     }
+
+    /// A submitted referral's attachment (intake, admin), checked against
+    /// its SHA-256 before it is returned; audited on the server.
+    /// - Throws: `SyncError`, or `.unreadableReply` when the bytes do not match the hash.
+    public func attachment(_ reference: AttachmentReference, of id: String) async throws -> Data {
+        let reply = try await call("the attachment") { try await transport.get("v1/intake/referrals/\(id)/attachments/\(reference.sha256)", query: []) }
+        guard AttachmentReference(of: reply.body) == reference else {
+            throw SyncError.unreadableReply("the attachment (its bytes do not match sha256:\(reference.short)…)")
+        }
+        return reply.body
+    }
 }

@@ -81,6 +81,10 @@ public struct SyncSummary: Sendable, Equatable, Codable {
     /// The last receipt's reference, if anything was acknowledged.
     @NullEncoded public var receipt: String?
     public var receiptTime: String?
+    /// Attachments sent whole in this sync, and the bytes sent for them
+    /// (chunks the server already held are not sent again); nil when none.
+    public var attachmentsSent: Int?
+    public var attachmentBytesSent: Int64?
     /// Changes refused for the device's state (a change number used before)
     /// and sent again under new numbers in this sync.
     public var renumbered = 0
@@ -120,6 +124,8 @@ public struct SyncSummary: Sendable, Equatable, Codable {
 public enum SyncProgress: Sendable {
     case pushed(done: Int, total: Int)
     case pulled(done: Int)
+    /// An attachment's upload: bytes the server holds of it, of its size.
+    case uploading(sha256: String, done: Int64, total: Int64)
 }
 
 /// Runs the device side of the protocol: register, then push everything
@@ -182,7 +188,8 @@ public struct SyncClient: Sendable {
             var last: HeldReply?
             if pushes {
                 do {
-                    last = try await pushAll(batchSize: batchSize, into: &summary, progress: progress)
+                    let holding = try await uploadAttachments(into: &summary, progress: progress)
+                    last = try await pushAll(batchSize: batchSize, holding: holding, into: &summary, progress: progress)
                 } catch SyncError.serverRestored {
                     try store.beginReconcile(epoch: nil)
                     continue
@@ -218,14 +225,14 @@ public struct SyncClient: Sendable {
     /// server with a smaller limit still refuses with 413 on its own) is
     /// refused on the device, with the reason `field status` shows, and the
     /// changes queued behind it go on: one bad change never blocks the rest.
-    func pushAll(batchSize: Int, into summary: inout SyncSummary, progress: @Sendable (SyncProgress) -> Void) async throws -> HeldReply? {
+    func pushAll(batchSize: Int, holding: Set<Int64> = [], into summary: inout SyncSummary, progress: @Sendable (SyncProgress) -> Void) async throws -> HeldReply? {
         let total = try store.pushableCount()
         var renumberings = 0
         // Halved on a 413, so a server with a smaller body limit is met too.
         var limit = batchSize
         func step(after reply: HeldReply?) throws -> PushStep {
             let step = try store.pushStep(
-                after: reply.map { ($0.response, $0.sent) }, limit: limit, unsendable: Self.unsendable, choose: Self.boundedByBytes)
+                after: reply.map { ($0.response, $0.sent) }, limit: limit, holding: holding, unsendable: Self.unsendable, choose: Self.boundedByBytes)
             summary.rejected += step.refused
             summary.clock = step.clock ?? summary.clock
             return step

@@ -6,6 +6,9 @@ import Foundation
 public protocol SyncTransport: Sendable {
     func get(_ path: String, query: [URLQueryItem]) async throws -> (status: Int, body: Data)
     func post(_ path: String, body: Data) async throws -> (status: Int, body: Data)
+    /// A POST of raw bytes (an attachment's chunk) with its own content type
+    /// and extra header lines (`Content-Digest: sha-256=:…:`).
+    func post(_ path: String, bytes: Data, contentType: String, headers: [String]) async throws -> (status: Int, body: Data)
 }
 
 /// Why a request got no reply. `SyncClient` reports an untrusted certificate
@@ -63,10 +66,15 @@ public struct HTTPTransport: SyncTransport {
         try await send(server.appendingPathComponent(path), body: body)
     }
 
-    private func send(_ url: URL, body: Data?) async throws -> (status: Int, body: Data) {
+    public func post(_ path: String, bytes: Data, contentType: String, headers: [String]) async throws -> (status: Int, body: Data) {
+        try await send(server.appendingPathComponent(path), body: bytes, contentType: contentType, extra: headers)
+    }
+
+    private func send(_ url: URL, body: Data?, contentType: String = "application/json", extra: [String] = []) async throws -> (status: Int, body: Data) {
         var headers = ["Authorization: Bearer \(token)"]
         if let device { headers.append("Field-Device: \(device)") }
-        if body != nil { headers.append("Content-Type: application/json") }
+        if body != nil { headers.append("Content-Type: \(contentType)") }
+        headers += extra
         guard !headers.contains(where: { $0.contains(where: \.isNewline) }) else {
             throw TransportError.failed("the token or device id contains a line break")
         }

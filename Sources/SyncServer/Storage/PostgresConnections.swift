@@ -298,7 +298,8 @@ struct PostgresSession: Sendable {
                 guard !text.utf8.contains(0) else { throw StorageError.unstorableText }
                 bindings.append(text)
             case .int(let number?): bindings.append(number)
-            case .text(nil), .int(nil): bindings.appendNull()
+            case .blob(let bytes?): try bindings.append(bytes)
+            case .text(nil), .int(nil), .blob(nil): bindings.appendNull()
             }
         }
         // postgres-nio loses a query written to a connection PostgreSQL has
@@ -331,6 +332,7 @@ struct PostgresSession: Sendable {
 extension PostgresRandomAccessRow {
     func text(_ column: String) throws -> String? { try self[column].decode(String?.self) }
     func int(_ column: String) throws -> Int64? { try self[column].decode(Int64?.self) }
+    func blob(_ column: String) throws -> Data? { try self[column].decode(Data?.self) }
 }
 
 /// `postgres://user[:password]@host[:port]/database`, as `--postgres` or `DATABASE_URL` give it.

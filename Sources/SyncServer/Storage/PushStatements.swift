@@ -11,6 +11,15 @@ enum PushStatements {
     /// The read phase: everything `needs` names, in one snapshot (the caller's transaction).
     static func load(_ needs: PushNeeds, in session: any SQLSession) async throws -> PushSnapshot {
         var snapshot = PushSnapshot()
+        if !needs.attachments.isEmpty {
+            for sha256 in needs.attachments {
+                if let row = try await session.rows(
+                    "SELECT size FROM attachments WHERE sha256 = $1 AND received_at IS NOT NULL", [.text(sha256)]).first
+                {
+                    snapshot.receivedAttachments[sha256] = try row.int("size")
+                }
+            }
+        }
         if let seqs = needs.seqs {
             for row in try await session.rows(
                 "SELECT seq, outcome, revision, conflict_id, receipt, fingerprint FROM applied WHERE device_id = $1 AND seq BETWEEN $2 AND $3",

@@ -7,12 +7,15 @@ import Synchronization
 enum SQLBind: Sendable, Equatable {
     case text(String?)
     case int(Int64?)
+    /// Bytes (an attachment's chunk): SQLite `BLOB`, PostgreSQL `bytea`.
+    case blob(Data?)
 }
 
 /// One row of a result, read by column name.
 protocol SQLRow {
     func text(_ column: String) throws -> String?
     func int(_ column: String) throws -> Int64?
+    func blob(_ column: String) throws -> Data?
 }
 
 /// The two SQL dialects the server speaks. The statements the backends share
@@ -307,6 +310,7 @@ struct SQLiteSession: SQLSession {
                 return text
             case .text(nil): return nil as String?
             case .int(let number): return number
+            case .blob(let bytes): return bytes
             }
         })
     }
@@ -321,6 +325,7 @@ struct SQLiteSession: SQLSession {
 extension Row: SQLRow {
     func text(_ column: String) throws -> String? { self[column] }
     func int(_ column: String) throws -> Int64? { self[column] }
+    func blob(_ column: String) throws -> Data? { self[column] }
 }
 
 // MARK: PostgreSQL

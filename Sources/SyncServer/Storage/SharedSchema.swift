@@ -113,5 +113,32 @@ enum SharedSchema {
         ("s7-records-by-owner", """
             CREATE INDEX records_by_owner ON records(owner_id, id)
             """),
+        // Attachments (issue 31, docs/protocol.md "Attachments"): each file
+        // once, by the SHA-256 of its content, in the database so that every
+        // instance sees it and backups, restores and `migrate-store` carry it;
+        // its chunks as they arrive (`BYTEA`: SQLite keeps the bytes as a
+        // blob). `received_at` is set once the chunks make the file, checked
+        // against its SHA-256; until then no referral may name it. `sha1`
+        // (base64) is FHIR R4's `Attachment.hash`.
+        ("s8-attachments", """
+            CREATE TABLE attachments (
+                sha256 TEXT PRIMARY KEY,
+                size BIGINT NOT NULL,
+                media_type TEXT NOT NULL,
+                chunk_size BIGINT NOT NULL,
+                chunk_count BIGINT NOT NULL,
+                offered_by BIGINT NOT NULL,
+                offered_device TEXT,
+                offered_at TEXT NOT NULL,
+                received_at TEXT,
+                sha1 TEXT
+            );
+            CREATE TABLE attachment_chunks (
+                sha256 TEXT NOT NULL,
+                position BIGINT NOT NULL,
+                bytes BYTEA NOT NULL,
+                PRIMARY KEY (sha256, position)
+            )
+            """),
     ]
 }

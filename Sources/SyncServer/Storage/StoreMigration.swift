@@ -68,6 +68,8 @@ struct StoreMigration {
         /// PostgreSQL's type name (`information_schema.columns.data_type`), used as the cast.
         var type: String
         var isInteger: Bool { ["bigint", "integer", "smallint"].contains(type) }
+        /// Bytes (an attachment's chunk): sent as hex, which JSON can hold.
+        var isBytes: Bool { type == "bytea" }
         var quoted: String { StoreMigration.quote(name) }
     }
 
@@ -263,7 +265,12 @@ struct StoreMigration {
     private func copyTable(_ table: String, columns: [Column], to session: PostgresSession) async throws -> Int {
         guard !columns.isEmpty else { return 0 }
         let names = columns.map(\.quoted).joined(separator: ", ")
-        let values = columns.enumerated().map { index, column in "(r->>\(index))::\(column.type)" }.joined(separator: ", ")
+        let values = columns.enumerated().map { index, column in
+            column.isBytes ? "decode(r->>\(index), 'hex')" : "(r->>\(index))::\(column.type)"
+        }.joined(separator: ", ")
+        // JSON holds no blobs: bytes go as hex, and in small batches (a chunk is up to 512 KiB).
+        let selected = columns.map { $0.isBytes ? "CASE WHEN \($0.quoted) IS NULL THEN NULL ELSE hex(\($0.quoted)) END" : $0.quoted }.joined(separator: ", ")
+        let batchRows = columns.contains(where: \.isBytes) ? 8 : Self.batchRows
         let insert = "INSERT INTO \(Self.quote(table)) (\(names)) OVERRIDING SYSTEM VALUE SELECT \(values) FROM jsonb_array_elements($1::jsonb) AS e(r)"
         let key = try sqlite { db in
             try Row.fetchAll(db, sql: "PRAGMA table_info(\(Self.quote(table)))")
@@ -271,7 +278,7 @@ struct StoreMigration {
         }
         let keys = key.isEmpty ? ["rowid"] : key
         let keyList = keys.joined(separator: ", ")
-        let page = "SELECT json_array(\(names)) AS row, \(keyList) FROM \(Self.quote(table))"
+        let page = "SELECT json_array(\(selected)) AS row, \(keyList) FROM \(Self.quote(table))"
         var after: [DatabaseValue]?
         var total = 0
         while true {
@@ -281,10 +288,10 @@ struct StoreMigration {
                     if let after {
                         let marks = Array(repeating: "?", count: after.count).joined(separator: ", ")
                         rows = try Row.fetchAll(
-                            db, sql: "\(page) WHERE (\(keyList)) > (\(marks)) ORDER BY \(keyList) LIMIT \(Self.batchRows)",
+                            db, sql: "\(page) WHERE (\(keyList)) > (\(marks)) ORDER BY \(keyList) LIMIT \(batchRows)",
                             arguments: StatementArguments(after))
                     } else {
-                        rows = try Row.fetchAll(db, sql: "\(page) ORDER BY \(keyList) LIMIT \(Self.batchRows)")
+                        rows = try Row.fetchAll(db, sql: "\(page) ORDER BY \(keyList) LIMIT \(batchRows)")
                     }
                 } catch let error as DatabaseError {
                     throw OperatorError("The table \(table) cannot be read from SQLite as JSON: \(error.message ?? "\(error)").")
@@ -296,7 +303,7 @@ struct StoreMigration {
             try await session.query(insert, .text(batch))
             total += count
             after = last
-            if count < Self.batchRows { break }
+            if count < batchRows { break }
         }
         return total
     }

@@ -148,7 +148,7 @@ struct StoredOutcome: Sendable, Equatable {
 /// SQLite's statements run on GRDB's connection queues through its async
 /// access, PostgreSQL's go through postgres-nio's async queries. Errors
 /// are the backend's (`DatabaseError`, `PSQLError`) or `StorageError`.
-protocol SyncStorage: Sendable {
+protocol SyncStorage: AttachmentStorage {
     /// Adds a user, in one transaction with its `add-user` audit entry by
     /// `by` (the operating-system user running `sync-server user add`).
     /// Throws `StorageError.duplicateUser` when the name is taken.

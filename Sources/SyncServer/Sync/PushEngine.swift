@@ -75,6 +75,7 @@ struct PushEngine {
         result.response.outcomes.reserveCapacity(request.changes.count)
         var touched: [String] = []
         var accepted: [String: [ReceiptDocument.ChangeHash]] = [:]
+        var named: [String: [ReceiptDocument.AttachmentHash]] = [:]
         var owners: [String: Int64] = [:]
         var acknowledged = 0
         var duplicateReceipt: String?
@@ -114,6 +115,19 @@ struct PushEngine {
                 result.response.outcomes.append(ChangeOutcome(seq: change.seq, outcome: .rejected, reason: refusal.reason))
                 continue
             case .success(let rules):
+                if rules.isAttachment, let value = change.value {
+                    // A referral never names a file the server lacks (docs/protocol.md, "Attachments").
+                    guard let reference = AttachmentReference(stored: value), let size = snapshot.receivedAttachments[reference.sha256] else {
+                        result.rejected += 1
+                        result.response.outcomes.append(ChangeOutcome(
+                            seq: change.seq, outcome: .rejected,
+                            reason: "The attachment \(value.prefix(19))… has not been received whole by the server; the device uploads it (POST /v1/attachments) before it pushes the change."))
+                        continue
+                    }
+                    if !(named[change.record] ?? []).contains(where: { $0.sha256 == reference.sha256 }) {
+                        named[change.record, default: []].append(.init(sha256: reference.sha256, size: size))
+                    }
+                }
                 if owners[change.record] == nil {
                     plan.createRecord(change.record, owner: user.id, at: at)
                     owners[change.record] = user.id
@@ -144,7 +158,7 @@ struct PushEngine {
             }
             references[record] = giveReference(to: record, at: now, in: &plan)
         }
-        result.receiptReferrals = touched.map { .init(id: $0, reference: references[$0], changes: accepted[$0] ?? []) }
+        result.receiptReferrals = touched.map { .init(id: $0, reference: references[$0], changes: accepted[$0] ?? [], attachments: named[$0]) }
 
         if acknowledged > 0 {
             let receipt = Receipt(reference: reference, serverTime: at, records: touched, changes: acknowledged)

@@ -20,6 +20,9 @@ struct PushNeeds: Sendable {
     var fields: [FieldKey]
     /// Each change's field and base revision (for the "who wrote since" checks).
     var bases: [(key: FieldKey, base: Int64)]
+    /// The attachments the batch's values may name (`sha256:…`), each once:
+    /// the read phase finds which the server holds whole.
+    var attachments: [String] = []
 
     init(_ request: PushRequest) {
         device = request.device
@@ -33,6 +36,9 @@ struct PushNeeds: Sendable {
             let key = FieldKey(record: change.record, path: change.path)
             if seen.insert(key).inserted { fields.append(key) }
             bases.append((key, change.baseRevision))
+            if let value = change.value, let reference = AttachmentReference(stored: value), !attachments.contains(reference.sha256) {
+                attachments.append(reference.sha256)
+            }
         }
         // Whether each referral has its own reference yet: a submission gives it one.
         for record in records {
@@ -64,6 +70,9 @@ struct PushSnapshot: Sendable {
     /// had at that revision, and whether a device other than the pushing one
     /// wrote it since.
     var staleBases: [StaleBase: (value: String?, otherDeviceWrote: Bool)] = [:]
+    /// The attachments the batch names that the server holds whole, with
+    /// their sizes: a change naming any other is refused.
+    var receivedAttachments: [String: Int64] = [:]
 
     struct StaleBase: Hashable, Sendable {
         var key: FieldKey
