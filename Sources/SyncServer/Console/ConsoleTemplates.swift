@@ -20,6 +20,7 @@ enum ConsoleTemplates {
     static let templates: [String: String] = [
         "layout": layout, "sign-in": signIn, "queue": queue, "referral": referral, "history": history, "conflicts": conflicts,
         "devices": devices, "revoke": revoke, "audit": audit, "message": message, "field": field, "known": known, "chronology": chronology,
+        "attachment": attachment,
     ]
 
     static let layout = """
@@ -151,6 +152,19 @@ enum ConsoleTemplates {
         {{^referrer}}<p>The referrer gave no details.</p>{{/referrer}}
         <p>Identity: {{anonymity}}. Consent: {{consent}}.</p>
         </section>
+        <section aria-labelledby="attachments-heading">
+        <h2 id="attachments-heading">Attachments</h2>
+        {{#hasAttachments}}
+        <p class="hint">Each opens only when asked; every view and download is in the audit trail.</p>
+        <table class="attachments">
+        <thead><tr><th>#</th><th>What it is</th><th>Kind</th><th>Size</th><th>Attached by</th><th>SHA-256</th><th></th></tr></thead>
+        <tbody>
+        {{#attachments}}<tr><td>{{position}}</td><td>{{label}}</td><td>{{kind}}</td><td>{{size}}</td><td>{{attachedBy}}, {{device}}, {{at}}</td><td><code title="{{sha256}}">{{short}}…</code></td><td>{{#held}}<a href="{{view}}">View</a> · <a href="{{download}}">Download</a>{{/held}}{{^held}}not received{{/held}}</td></tr>{{/attachments}}
+        </tbody>
+        </table>
+        {{/hasAttachments}}
+        {{^hasAttachments}}<p>No attachments.</p>{{/hasAttachments}}
+        </section>
         <section aria-labelledby="record-heading">
         <h2 id="record-heading">The front door's record</h2>
         <ul class="facts">
@@ -236,6 +250,18 @@ enum ConsoleTemplates {
         {{/canAct}}
         </aside>
         </div>
+        """
+
+    /// One attachment, shown because the reader asked (`AttachmentPage`):
+    /// an image inline, a PDF behind a link that opens it.
+    static let attachment = """
+        <p class="kicker">Referral <a href="/console/referrals/{{id}}">{{reference}}</a> · attachment {{position}} of {{count}}</p>
+        <h1>{{label}}</h1>
+        <p>{{kind}}, {{size}}, attached by {{attachedBy}} ({{device}}) on {{at}}. SHA-256 <code>{{sha256}}</code>, checked by the server when it arrived.</p>
+        <p class="hint">Viewing or downloading it is recorded in the audit trail under your name.</p>
+        {{#image}}<figure class="attachment"><img src="{{content}}" alt="{{label}}"></figure>{{/image}}
+        {{^image}}<p><a href="{{content}}">Open the PDF</a></p>{{/image}}
+        <p><a href="{{download}}">Download</a> · <a href="/console/referrals/{{id}}">Back to the referral</a></p>
         """
 
     static let history = """
@@ -406,6 +432,8 @@ enum ConsoleTemplates {
     static let stylesheet = """
         :root { color-scheme: light; --ink: #0b0c0c; --muted: #505a5f; --line: #b1b4b6; --focus: #ffdd00; --link: #1d70b8; }
         * { box-sizing: border-box; }
+        figure.attachment img { max-width: 100%; height: auto; border: 1px solid var(--line); }
+        table.attachments td, table.attachments th { text-align: left; padding: 0.25rem 0.5rem; vertical-align: top; }
         body { margin: 0; font: 1rem/1.5 system-ui, sans-serif; color: var(--ink); background: #fff; }
         header { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; padding: .5rem 1rem; border-bottom: 4px solid var(--ink); }
         .brand { font-weight: 700; margin: 0; }

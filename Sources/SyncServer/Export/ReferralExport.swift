@@ -11,6 +11,8 @@ struct ExportedReferral: Sendable {
     var submittedAt: String
     /// The highest revision among the referral's changes in this page.
     var revision: Int64
+    /// The attachments it names (for FHIR's `DocumentReference`s), filled by the export route.
+    var attachments: [ReferralAttachmentListing] = []
 }
 
 /// A page of the export: referrals changed after the cursor, oldest change
@@ -23,7 +25,8 @@ struct ExportPage: Sendable {
 
 /// The export's formats (docs/export.md): plain JSON, one CSV row per
 /// referral, or FHIR R4 (a `Bundle` per referral holding its
-/// `ServiceRequest`, `Patient`s, `RelatedPerson`s and `Flag`).
+/// `ServiceRequest`, `Patient`s, `RelatedPerson`s, `DocumentReference`s
+/// (attachments, by reference) and `Flag`).
 enum ExportFormat: String, CaseIterable, Sendable {
     case json, csv, fhir
 
@@ -261,6 +264,25 @@ enum ReferralExport {
                 entries.append(["fullUrl": "urn:uuid:\(item.lowercased)", "resource": person])
             }
         }
+        // Each attachment by reference, never inline: a case-management system fetches it (and is audited).
+        for attachment in exported.attachments {
+            guard let stored = attachment.stored, stored.receivedAt != nil, let digest = Data(hexDigest: attachment.sha256) else { continue }
+            var file: [String: Any] = [
+                "contentType": stored.mediaType, "size": stored.size,
+                "url": "/v1/intake/referrals/\(record)/attachments/\(attachment.sha256)", "creation": attachment.at,
+            ]
+            if let sha1 = stored.sha1 { file["hash"] = sha1 }
+            if let label = attachment.label.flatMap(fhirString) { file["title"] = label }
+            entries.append(["fullUrl": "urn:uuid:\(attachment.item)", "resource": [
+                "resourceType": "DocumentReference", "id": attachment.item, "status": "current",
+                // RFC 6920's named-information URI of the content's SHA-256.
+                "identifier": [["system": "urn:ietf:rfc:3986", "value": "ni:///sha-256;\(base64URL(digest))"]],
+                "subject": subject, "date": attachment.at,
+                "author": [["display": attachment.attachedBy]],
+                "content": [["attachment": file]],
+                "context": ["related": [["reference": "urn:uuid:\(record)"]]],
+            ] as [String: Any]])
+        }
         if values["urgency.immediate_risk"] == "yes" {
             let flag = derivedUUID(referral: record, role: "flag")
             entries.append(["fullUrl": "urn:uuid:\(flag)", "resource": [
@@ -284,6 +306,11 @@ enum ReferralExport {
     /// name, so every export of the referral gives the same one and a reader
     /// can compute it (Python: `uuid.uuid5(uuid.UUID(referral), role)`).
     /// docs/export.md, "Full URLs and derived UUIDs".
+    /// Base64url without padding (RFC 4648 §5), as RFC 6920's `ni` URIs write a digest.
+    static func base64URL(_ bytes: Data) -> String {
+        bytes.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
     static func derivedUUID(referral: String, role: String) -> String {
         // An id that is not a UUID (none is) is named under the nil namespace, whole.
         let (namespace, name) = UUID(uuidString: referral).map { ($0, role) } ?? (UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)), "\(referral)/\(role)")

@@ -98,6 +98,23 @@ struct ReferralPage {
         let reference: String
     }
 
+    /// One attachment in the page's list (`ReferralAttachmentListing`).
+    struct Attachment {
+        let position: Int
+        let label: String
+        let kind: String
+        let size: String
+        let sha256: String
+        let short: String
+        let attachedBy: String
+        let device: String
+        let at: String
+        /// The server holds it whole (it always should, once a referral names it).
+        let held: Bool
+        let view: String
+        let download: String
+    }
+
     let id: String
     let reference: String
     let receipt: String
@@ -142,6 +159,8 @@ struct ReferralPage {
     let conflictCount: Int?
     let missingCount: Int?
     let sections: [Section]
+    let attachments: [Attachment]
+    let hasAttachments: Bool
 
     let canAct: Bool
     let csrf: String
@@ -164,8 +183,19 @@ extension ReferralPage {
     /// The page of `document` as `staff` sees it; `local` writes a stored timestamp in the authority's time.
     init(
         document: ReferralDocument, form: ReferralForm, staff: Staff, zone: String, related: RelatedReferrals,
+        attachments: [ReferralAttachmentListing] = [], device: (String) -> String = { $0 },
         notice: String?, error: String?, draft: [String: String], local: (String) -> String
     ) {
+        self.attachments = attachments.enumerated().map { index, listed in
+            let base = "/console/referrals/\(document.id)/attachments/\(listed.sha256)"
+            return Attachment(
+                position: index + 1, label: listed.label ?? "(no label)",
+                kind: listed.stored.flatMap { AttachmentMediaType(rawValue: $0.mediaType)?.name } ?? "?",
+                size: listed.stored.map { $0.size.byteCount } ?? "?", sha256: listed.sha256, short: String(listed.sha256.prefix(12)),
+                attachedBy: listed.attachedBy, device: device(listed.device), at: local(listed.at),
+                held: listed.stored?.receivedAt != nil, view: base, download: base + "/download")
+        }
+        hasAttachments = !attachments.isEmpty
         let created = Timestamp.date(document.createdAt) ?? Date(timeIntervalSince1970: 0)
         let referral = Referral(id: UUID(uuidString: document.id) ?? UUID(), createdAt: created, createdBy: document.owner, updatedAt: created, values: document.fields)
         let shown = referral.visibleValues
@@ -209,7 +239,8 @@ extension ReferralPage {
         }
         var sections: [Section] = []
         var missingCount = 0
-        for section in form.sections where section.applies(to: referral.kind) {
+        // Attachments have a section of their own (`attachments`), with their links.
+        for section in form.sections where section.applies(to: referral.kind) && section.key != LocalStore.attachmentGroup {
             var items: [Item] = []
             let applicable = section.fields.filter { $0.applies(to: referral.kind) }
             if section.isGroup {
@@ -394,9 +425,10 @@ extension ConsoleRoutes {
             at: Timestamp.string(clock.now()), actor: staff.user.name, action: "read-related", record: document.id,
             detail: "referrals=\(Set(related.known.map(\.id) + related.children.flatMap { $0.matches.map(\.referral.id) }).count) console"))
         context.logger.notice("referral read", metadata: ["record": "\(document.id)", "via": "console"])
+        let attachments = try await storage.attachments(of: document.id)
         let page = ReferralPage(
-            document: document, form: frontDoor.form, staff: staff, zone: authority.timeZone, related: related, notice: notice, error: error,
-            draft: draft, local: local)
+            document: document, form: frontDoor.form, staff: staff, zone: authority.timeZone, related: related,
+            attachments: attachments, device: deviceName, notice: notice, error: error, draft: draft, local: local)
         return try self.page("referral", title: "Referral \(page.reference)", staff: staff, status: status, page)
     }
 
