@@ -89,7 +89,12 @@ struct Sync: FieldCommand {
             case .pulled(let done) where done > 1_000:
                 console.error("Pulled \(done) changes…")
             case .uploading(let sha256, let done, let total):
-                console.error("Uploading attachment \(sha256.prefix(12))…: \(done.byteCount) of \(total.byteCount) (\(total > 0 ? done * 100 / total : 100) %)")
+                // A line at each quarter of the file: a 20 MB photo is 40 chunks, not 40 lines.
+                let percent = total > 0 ? done * 100 / total : 100
+                let chunk = Int64(AttachmentChunks.size)
+                if percent == 100 || (done * 4 / max(total, 1)) > ((done - min(done, chunk)) * 4 / max(total, 1)) {
+                    console.error("Uploading attachment \(sha256.prefix(12))…: \(done.byteCount) of \(total.byteCount) (\(percent) %)")
+                }
             default:
                 break
             }

@@ -25,6 +25,9 @@ enum NetworkFault: Sendable, Equatable, CustomStringConvertible {
     /// The request is delivered to the server twice (a retransmission), and
     /// both replies are written to the device one after the other.
     case answerTwice
+    /// One byte of the request's body is flipped on the way (a link that
+    /// damages data under TCP's checksum): the server gets the rest intact.
+    case corruptBody
 
     var description: String {
         switch self {
@@ -35,6 +38,7 @@ enum NetworkFault: Sendable, Equatable, CustomStringConvertible {
         case .cutRequest: "request cut halfway"
         case .closeConnection: "connection closed"
         case .answerTwice: "answered twice"
+        case .corruptBody: "request body damaged"
         }
     }
 }
@@ -174,7 +178,11 @@ final class FaultProxy: @unchecked Sendable {
         default:
             break
         }
-        guard let reply = forward(request) else { return }
+        var sent = request
+        if fault == .corruptBody, let end = Self.headerEnd(sent), end < sent.count {
+            sent[end + (sent.count - end) / 2] ^= 0x01
+        }
+        guard let reply = forward(sent) else { return }
         lock.withLock { replies[index] = String(decoding: reply, as: UTF8.self) }
         switch fault {
         case .dropReply:

@@ -49,6 +49,19 @@ final class FieldHome: @unchecked Sendable {
         return (output, termination.status)
     }
 
+    /// Starts `field` without waiting for it (to kill it part way), with
+    /// the same environment as `run`; its output goes to `output`.
+    func spawn(_ arguments: [String], output: URL) throws -> ChildProcess {
+        minute += 1
+        var environment = ProcessInfo.processInfo.environment
+        environment["FIELD_HOME"] = folder.path
+        environment["FIELD_USER"] = user
+        environment["FIELD_TEST_SEED"] = String(seed)
+        environment["FIELD_PASSPHRASE"] = Self.passphrase
+        environment["FIELD_TEST_FAST_KDF"] = "1"
+        return try ChildProcess(Self.executable.path, arguments, environment: environment, output: .file(output.path), error: .file(output.path + ".err"))
+    }
+
     deinit { try? FileManager.default.removeItem(at: folder) }
 }
 

@@ -134,12 +134,15 @@ extension SQLStore {
             }
             return (Hex.string(whole.finalize()), Data(insecure.finalize()).base64EncodedString())
         }
-        return try await writing { transaction in
-            guard sha256Digest == sha256 else {
+        guard sha256Digest == sha256 else {
+            // Dropped in a transaction of its own, committed before the refusal.
+            try await writing { transaction in
                 try await transaction.sql.run("DELETE FROM attachment_chunks WHERE sha256 = $1", [.text(sha256)])
-                throw AttachmentRefusal.corrupt(
-                    "The \(status.chunkCount) chunk(s) received do not make sha256:\(sha256.prefix(12))… (they hash to \(sha256Digest.prefix(12))…), so all were dropped; send the file again.")
             }
+            throw AttachmentRefusal.corrupt(
+                "The \(status.chunkCount) chunk(s) received do not make sha256:\(sha256.prefix(12))… (they hash to \(sha256Digest.prefix(12))…), so all were dropped; send the file again.")
+        }
+        return try await writing { transaction in
             try await transaction.sql.run(
                 "UPDATE attachments SET received_at = $1, sha1 = $2 WHERE sha256 = $3 AND received_at IS NULL", [.text(at), .text(sha1Digest), .text(sha256)])
             return try await Self.attachmentStatus(sha256, in: transaction.sql)!
