@@ -6,13 +6,13 @@ import Testing
 struct FormDefinitionTests {
     let form = ReferralForm.standard
 
-    @Test("covers every section of REFERRALS.md, with the four repeating groups")
+    @Test("covers every section of REFERRALS.md, with the four repeating groups, and the attachments")
     func sections() {
         #expect(form.sections.map(\.key) == [
             "referrer", "urgency", "children", "household", "parental_responsibility", "household_members",
-            "concern", "allegation", "consent", "agencies", "need",
+            "concern", "allegation", "consent", "agencies", "need", "attachments",
         ])
-        #expect(form.groups.map(\.key) == ["children", "parental_responsibility", "household_members", "agencies"])
+        #expect(form.groups.map(\.key) == ["children", "parental_responsibility", "household_members", "agencies", "attachments"])
         #expect(form.groups.allSatisfy { $0.itemName != nil })
     }
 

@@ -36,7 +36,7 @@ struct FormDocumentTests {
     @Test("the built-in form file reads back to the same form, sorted for storage or in reading order for people")
     func roundTrip() throws {
         let form = ReferralForm.standard
-        #expect(form.version == 1 && form.patterns.count == 77)
+        #expect(form.version == 1 && form.patterns.count == 79)
         for sorted in [true, false] {
             let again = try FormDocument.decode(form.document.encoded(sorted: sorted)).referralForm()
             #expect(again.document == form.document)
@@ -74,14 +74,16 @@ struct FormDocumentTests {
         #expect(message(#"{"form":"referral","title":"t","sections":{}}"#) == "The form file cannot be read: sections should be a list.")
         #expect(message(String(repeating: " ", count: FormDocument.maximumBytes + 1)).hasSuffix("the most is 1048576 (1 MiB)."))
         #expect(message(#"{"form":"referral","title":"t","sections":[{"key":"a","title":"A","summary":"s","fields":[{"key":"b","type":"text","question":"q","recomended":true}]}]}"#)
-            == "The form file cannot be read: 'recomended' at sections[0].fields[0] is not a member of a field (key, type, question, help, options, policy, recommended, kinds).")
+            == "The form file cannot be read: 'recomended' at sections[0].fields[0] is not a member of a field (key, type, question, help, options, policy, recommended, kinds, max_file_bytes, max_referral_bytes).")
     }
 
     @Test("each structural check refuses with one sentence naming the path")
     func checks() throws {
         #expect(refusal(try edited { $0.append(["key": "full_name", "type": "text", "question": "Again?"]) }) == "The path 'children.*.full_name' appears twice.")
         #expect(refusal(try edited { $0.append(["key": "mood", "type": "colour", "question": "Mood?"]) })?
-            .hasPrefix("'colour' is not a field type (text, date, date-time, yes-no, choice, multi-choice) for 'children.*.mood'") == true)
+            .hasPrefix("'colour' is not a field type (text, date, date-time, yes-no, choice, multi-choice, attachment) for 'children.*.mood'") == true)
+        #expect(refusal(try edited { $0.append(["key": "mood", "type": "text", "question": "Mood?", "max_file_bytes": 10]) })
+            == "The field 'children.*.mood' is text; only an attachment field has max_file_bytes or max_referral_bytes.")
         #expect(refusal(try edited { $0.append(["key": "mood", "type": "choice", "question": "Mood?"]) }) == "The choice field 'children.*.mood' has no options.")
         #expect(refusal(try edited { $0.append(["key": "mood", "type": "choice", "question": "Mood?", "options": [["key": "a", "label": "A"], ["key": "a", "label": "B"]]]) })
             == "The option 'a' appears twice in 'children.*.mood'.")

@@ -222,4 +222,30 @@ import Testing
         #expect(entry.sentHLC == ahead.hlc)
         #expect(try #require(HLCStamp(entry.hlc)).wall <= Int64(Self.start.timeIntervalSince1970 * 1000) + 1_000)
     }
+
+    @Test func anAttachmentIsTakenOnlyOnceReceivedWholeAndItsReceiptNamesIt() throws {
+        let sha256 = String(repeating: "5a", count: 32)
+        let item = "0d0e0f10-0000-4000-8000-000000000001"
+        let changes = [
+            Self.change(1, "attachments.\(item)", ItemMarker.present),
+            Self.change(2, "attachments.\(item).file", "sha256:\(sha256)"),
+        ]
+        let refused = try Self.decide(changes)
+        #expect(refused.result.response.outcomes.map(\.outcome) == [.applied, .rejected])
+        #expect(refused.result.response.outcomes[1].reason?.contains("has not been received whole by the server") == true)
+        #expect(!refused.plan.fields.contains { $0.key.path.hasSuffix(".file") }, "nothing written for the refused change")
+
+        var snapshot = PushSnapshot()
+        snapshot.receivedAttachments[sha256] = 1_234_567
+        let taken = try Self.decide(changes, snapshot: snapshot)
+        #expect(taken.result.response.outcomes.map(\.outcome) == [.applied, .applied])
+        let named = try #require(taken.plan.receiptDocument?.referrals.first)
+        #expect(named.attachments == [.init(sha256: sha256, size: 1_234_567)])
+        // The receipt's bytes name it, between the referral's keys in sorted order.
+        let bytes = String(decoding: try taken.plan.receiptDocument!.encoded(), as: UTF8.self)
+        #expect(bytes.contains("{\"attachments\":[{\"sha256\":\"\(sha256)\",\"size\":1234567}],\"changes\":["))
+        // Removing an attachment is a change like any other.
+        let removed = try Self.decide([Self.change(3, "attachments.\(item)", nil)])
+        #expect(removed.result.response.outcomes.map(\.outcome) == [.applied])
+    }
 }
