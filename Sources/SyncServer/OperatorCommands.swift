@@ -255,7 +255,8 @@ struct Export: AsyncParsableCommand {
             throw OperatorError(error.message)
         }
         let store = try await storage.open()
-        let page = try await store.exportPage(since: since, limit: limit)
+        var page = try await store.exportPage(since: since, limit: limit)
+        if format == .fhir { try await page.addAttachments(from: store) }
         // The same Patient for the same child across referrals, as GET /v1/export gives it.
         let patients = format == .fhir ? try await ExportPatients.read(for: page, in: store) : ExportPatients()
         let body = try format.render(

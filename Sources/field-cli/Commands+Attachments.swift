@@ -7,7 +7,7 @@ import SyncCore
 enum AttachmentLine {
     static func describe(_ reference: AttachmentReference, store: LocalStore) -> String {
         guard let stored = try? store.storedAttachment(reference) else {
-            return "sha256 \(reference.short)… (attached on another device; not on this one)"
+            return "sha256 \(reference.short)… (its content is not on this device)"
         }
         return "\(stored.mediaType.name), \(stored.size.byteCount), sha256 \(reference.short)… (\(stored.received ? "received by the server" : "waiting to upload"))"
     }
@@ -34,10 +34,9 @@ struct Attach: FieldCommand {
         let attached = try store.attach(file: file, to: id, label: label)
         let position = try store.attachments(of: id).first { $0.item == attached.item }?.position ?? 0
         if output.json {
-            try context.console.json([
-                "item": attached.item.lowercased, "sha256": attached.reference.sha256, "media_type": attached.mediaType.rawValue,
-                "size": String(attached.size), "position": String(position),
-            ])
+            try context.console.json(Attachments.Listed(
+                position: position, item: attached.item.lowercased, sha256: attached.reference.sha256, label: try store.attachments(of: id).first { $0.item == attached.item }?.label,
+                mediaType: attached.mediaType.rawValue, size: attached.size, received: false))
             return
         }
         context.console.line(
@@ -130,6 +129,8 @@ struct IntakeAttachment: FieldCommand {
             guard matches.count == 1 else { throw CLIError("'\(attachment)' matches \(matches.count) attachments of referral \(full); give more of the hash.") }
             chosen = first
         }
+        // Checked before the download, which is audited.
+        if let to, FileManager.default.fileExists(atPath: to) { throw CLIError("'\(to)' already exists; give another file with --to.") }
         let content = try await client.attachment(chosen, of: full)
         let mediaType = AttachmentMediaType.sniff(content)?.rawValue ?? "application/octet-stream"
         let path = to ?? "attachment-\(chosen.short).\(AttachmentMediaType(rawValue: mediaType)?.fileExtension ?? "bin")"

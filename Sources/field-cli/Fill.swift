@@ -99,7 +99,47 @@ struct Fill: FieldCommand {
             }
             if answer == "." { throw Stop.byRequest }
             guard answer == "y" || answer == "yes" else { return }
+            if let file = section.fields.first(where: { $0.type.attachmentLimits != nil }) {
+                // An attachment is added with its file, or not at all: no empty item.
+                guard try attachFile(file, in: section, of: id, context: context, refusals: refusals) else { continue }
+                walked += 1
+                let item = try store.referral(id).items(of: section.key)[walked - 1]
+                context.console.line("-- \(noun) \(walked) --")
+                for field in section.fields where field.applies(to: kind) && field.key != file.key {
+                    try ask(field, path: "\(section.key).\(item.lowercased).\(field.key)",
+                            label: "\(section.key).\(walked).\(field.key)", of: id, context: context, refusals: refusals)
+                }
+                continue
+            }
             _ = try store.addItem(to: section.key, of: id)
+        }
+    }
+
+    /// Asks for a file to attach as a new item; false when none was given
+    /// (Enter) or it was refused (the refusal is said, and counted from a script).
+    private func attachFile(_ field: FormField, in section: FormSection, of id: UUID, context: Context, refusals: Refusals) throws -> Bool {
+        let console = context.console
+        while true {
+            console.line("\(field.question) (\(section.key).*.\(field.key), \(Self.hint(for: field.type)))")
+            let typed: String
+            switch console.readAnswer(prompt: "> ") {
+            case .line(let line): typed = line.trimmingCharacters(in: .whitespaces)
+            case .cancelled: continue
+            case .end: throw Stop.endOfInput
+            }
+            if typed == "." { throw Stop.byRequest }
+            if typed.isEmpty { return false }
+            do {
+                let attached = try context.store().attach(file: typed, to: id)
+                console.line("  = \(attached.mediaType.name), \(attached.size.byteCount), sha256 \(attached.reference.short)…")
+                return true
+            } catch let error as AttachmentError {
+                console.error("Error: \(error)")
+                guard console.isInteractive else {
+                    refusals.count += 1
+                    return false
+                }
+            }
         }
     }
 

@@ -218,7 +218,8 @@ struct AttachmentTransferTests {
         let setup = try Setup(seed: 7_500)
         let bobToken = try setup.server.addUser("bob")
         let bob = try FieldHome(user: "bob", seed: 7_501)
-        try NetworkFaultTests.succeed(bob, ["login", "--server", setup.server.url.absoluteString, "--token", bobToken])
+        let bobLogin = try NetworkFaultTests.succeed(bob, ["login", "--server", setup.server.url.absoluteString, "--token", bobToken])
+        let bobDevice = String(bobLogin.split(separator: " ").last ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "."))
         let (file, reference) = try Self.photo(bytes: 2 * AttachmentChunks.size + 7, seed: 6)
         let first = try NetworkFaultTests.succeed(setup.jane, ["new"])
         let second = try NetworkFaultTests.succeed(setup.jane, ["new"])
@@ -236,6 +237,10 @@ struct AttachmentTransferTests {
         let chunks = try await setup.server.database.rows("SELECT count(*) FROM attachment_chunks WHERE sha256 = ?", [reference.sha256])
         #expect(chunks.first?.first == "3")
         #expect(try await setup.server.database.rows("SELECT count(*) FROM attachments").first?.first == "1")
+        // Received whole, its size and kind are fixed by its hash.
+        let offer = try JSONEncoder().encode(AttachmentOffer(sha256: reference.sha256, size: 5, mediaType: "image/jpeg"))
+        #expect(try await setup.server.exchange("POST", "v1/attachments", token: bobToken, device: nil, body: offer).0 == 403, "no registered device named")
+        #expect(try await setup.server.exchange("POST", "v1/attachments", token: bobToken, device: bobDevice, body: offer).0 == 409)
         for record in [first, second, theirs] { #expect(try await Self.serverFiles(setup.server, record) == [reference.stored]) }
         // On jane's laptop: one copy of the content for her two referrals.
         let store = try LocalStore(
@@ -302,9 +307,15 @@ struct AttachmentTransferTests {
             setup.server, token: setup.token, device: setup.device, AttachmentReference(sha256: String(repeating: "cd", count: 32))!, position: 0,
             bytes: Data([1]), digest: Self.digest(Data([1])))
         #expect(notOffered == 404)
+        #expect(try await offer(sha, 11, "image/jpeg").0 == 200)
+        // Offered again with another size before it was received: the new offer stands (a wrong first offer cannot block the file).
         #expect(try await offer(sha, 10, "image/jpeg").0 == 200)
-        #expect(try await offer(sha, 11, "image/jpeg").0 == 409)
         let reference = AttachmentReference(sha256: sha)!
+        let notAPhoto = Data("0123456789".utf8)
+        let (kindRefused, kindBody) = try await Self.postChunk(
+            setup.server, token: setup.token, device: setup.device, reference, position: 0, bytes: notAPhoto, digest: Self.digest(notAPhoto))
+        #expect(kindRefused == 415, "\(kindBody)")
+        #expect(try await Self.status(setup.server, token: setup.token, reference).held.isEmpty)
         #expect(try await Self.postChunk(setup.server, token: setup.token, device: setup.device, reference, position: 1, bytes: Data([1]), digest: Self.digest(Data([1]))).0 == 400)
         #expect(try await Self.postChunk(setup.server, token: setup.token, device: setup.device, reference, position: 0, bytes: Data([1]), digest: Self.digest(Data([1]))).0 == 400)
         #expect(try await Self.postChunk(setup.server, token: setup.token, device: setup.device, reference, position: 0, bytes: Data(count: 10), digest: nil).0 == 400)

@@ -182,6 +182,8 @@ public enum FieldType: Sendable, Equatable {
             return stored.split(separator: ",").map { key in
                 options.first { $0.key == key }?.label ?? String(key)
             }.joined(separator: "; ")
+        case .attachment:
+            return AttachmentReference(stored: stored).map { "sha256 \($0.short)…" } ?? stored
         default:
             return stored
         }

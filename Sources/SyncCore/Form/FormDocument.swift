@@ -275,6 +275,12 @@ extension FormDocument {
                 section.key, section.title, summary: section.summary, itemName: section.item,
                 kinds: Set(section.kinds ?? []), fields: fields))
         }
+        // Attachments are part of every version: a file without the section
+        // (published before attachments existed) gets the built-in one, so its
+        // paths are never retired and drafts on it can attach (docs/form.md).
+        if !sectionKeys.contains(LocalStore.attachmentGroup), let attachments = ReferralForm.standard.section(LocalStore.attachmentGroup) {
+            built.append(attachments)
+        }
         let result = ReferralForm(sections: built, version: version ?? 1, title: title)
         for rule in Guidance.rulePaths {
             guard let (pattern, section, field) = result.patterns.first(where: { $0.pattern == rule.path }) else {

@@ -205,6 +205,8 @@ extension LocalStore {
                 try db.run("UPDATE device SET reconcile_after = (SELECT coalesce(max(id), 0) FROM history)")
             }
             try db.run("UPDATE device SET pull_cursor = 0, server_epoch = ?", [epoch])
+            // A server restored from a backup may lack files it once received: each is offered again (a no-op where held).
+            try db.execute(sql: "UPDATE attachment SET received_at = NULL")
             try db.execute(sql: "UPDATE field_value SET base_rev = 0")
             try db.execute(sql: "UPDATE outbox SET base_rev = 0")
             try db.execute(sql: "DELETE FROM conflict WHERE status = 'open'")

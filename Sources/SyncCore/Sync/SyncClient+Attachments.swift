@@ -22,10 +22,13 @@ extension SyncClient {
             var sent: Int64 = 0
             do {
                 sent = try await self.upload(upload, progress: progress)
-            } catch SyncError.refused(let status, let message) where (400..<500).contains(status) && status != 410 {
+            } catch SyncError.refused(let status, let message) where Self.refusesFile.contains(status) {
                 // The server will not take this file (over its limit, a kind it
-                // refuses): its changes are refused here, with the reason, so
-                // the rest of the referral still goes.
+                // refuses, chunks that twice did not make it): its changes are
+                // refused here, with the reason, so the rest of the referral
+                // still goes. Any other refusal (an account disabled, a rate
+                // limit) is about the request, not the file: the sync stops
+                // and the changes stay for the next one.
                 for seq in upload.seqs {
                     try store.refuseUnsent(seq, reason: "Not sent: the server refused the attachment sha256:\(upload.reference.short)… (\(status): \(message))")
                 }
@@ -39,6 +42,11 @@ extension SyncClient {
         for upload in try store.pendingUploads() { holding.formUnion(upload.seqs) }
         return holding
     }
+
+    /// Refusals that are about the file itself: a size or kind no form
+    /// allows (413, 415), another size for the same hash (409), its chunks
+    /// twice not making it (422).
+    static let refusesFile: Set<Int> = [409, 413, 415, 422]
 
     /// Offers one file and sends the chunks the server lacks; returns the
     /// bytes sent. A file whose chunks the server found not to make it
@@ -74,6 +82,6 @@ extension SyncClient {
             }
             if attempt == 1 { break }
         }
-        return sent
+        throw SyncError.refused(status: 422, message: "The server did not receive sha256:\(upload.reference.short)… whole after two tries.")
     }
 }

@@ -117,6 +117,7 @@ public struct SyncSummary: Sendable, Equatable, Codable {
         case pushed, applied, conflicts, rejected, pulled, receipt, renumbered, serverRestored = "server_restored"
         case restoredValues = "restored_values", clock, formVersion = "form_version", formsReplaced = "forms_replaced"
         case receiptProblems = "receipt_problems", auditWarning = "audit_warning"
+        case attachmentsSent = "attachments_sent", attachmentBytesSent = "attachment_bytes_sent"
     }
 }
 

@@ -24,7 +24,8 @@ struct AttachmentRoutes {
     /// (what the server holds; a second offer of the same content is a
     /// no-op). 400 for a bad hash or size, 413 over the largest file any
     /// form version allows, 415 for a kind other than JPEG, PNG, HEIC or
-    /// PDF, 409 when the same hash was offered with another size or kind.
+    /// PDF, 409 when the same hash was received whole with another size or
+    /// kind (an offer not yet received is replaced, its chunks dropped).
     @Sendable func offer(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let (user, device) = try await storage.actingDevice(request, context)
         var request = request
@@ -62,11 +63,15 @@ struct AttachmentRoutes {
     /// as the body (`application/octet-stream`) with `Content-Digest:
     /// sha-256=:<base64>:` (RFC 9530): 200 `AttachmentStatus` once stored
     /// (a chunk held already is a no-op). 400 for a position past the end,
-    /// a wrong length or a missing digest; 404 if not offered; 422
+    /// a wrong length or a missing digest; 403 without a registered
+    /// `Field-Device`; 404 if not offered; 415 when the first chunk is not
+    /// the kind the offer named; 422
     /// `chunk-corrupt` when the bytes do not match the digest (nothing
     /// stored), `attachment-corrupt` when the last chunk completes a file
     /// whose whole does not match its SHA-256 (every chunk dropped).
     @Sendable func chunk(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        // Every write is attributable to a registered device.
+        _ = try await storage.actingDevice(request, context)
         let sha256 = try Self.digest(context)
         let typed = try context.parameters.require("position")
         guard let position = Int(typed), position >= 0, String(position) == typed else {
@@ -99,6 +104,8 @@ struct AttachmentRoutes {
             throw APIError(.notFound, message)
         } catch AttachmentRefusal.badChunk(let message) {
             throw APIError(.badRequest, message)
+        } catch AttachmentRefusal.wrongKind(let message) {
+            throw APIError(.unsupportedMediaType, message)
         } catch AttachmentRefusal.corrupt(let message) {
             context.logger.warning("attachment dropped: chunks did not match its hash", metadata: ["sha256": "\(sha256.prefix(12))"])
             throw APIError(.unprocessableContent, message, code: ErrorCode.attachmentCorrupt)
@@ -173,7 +180,7 @@ struct AttachmentRoutes {
 
     /// The largest file any form version's attachment field allows.
     func largestFile() -> Int64 {
-        forms.current.union.patterns.compactMap { $0.field.type.attachmentLimits?.fileBytes }.max() ?? AttachmentLimits.standard.fileBytes
+        forms.current.versions.flatMap(\.patterns).compactMap { $0.field.type.attachmentLimits?.fileBytes }.max() ?? AttachmentLimits.standard.fileBytes
     }
 }
 

@@ -39,6 +39,8 @@ enum AttachmentRefusal: Error, Equatable {
     case badChunk(String)
     /// The chunks held do not make the file: all were dropped.
     case corrupt(String)
+    /// The first chunk is not the kind the offer named.
+    case wrongKind(String)
 }
 
 /// Where attachments are kept: part of `SyncStorage`, written once for both
@@ -60,10 +62,13 @@ protocol AttachmentStorage: Sendable {
 /// once for both backends over `SQLSession`: every instance sees the same
 /// files, and backups, restores and `migrate-store` carry them.
 extension SQLStore {
-    /// Records an offer (the first one fixes size and kind; a second of the
-    /// same content is a no-op) and answers what is held.
-    /// - Throws: `AttachmentRefusal.mismatch` when an earlier offer of the
-    ///   same SHA-256 gave another size or kind.
+    /// Records an offer and answers what is held; a second offer of the same
+    /// content is a no-op. An offer with another size or kind replaces an
+    /// earlier one not yet received (its chunks dropped): whoever knows a
+    /// file's hash cannot block its upload by offering it first with a wrong
+    /// size, since only the whole file's hash makes it received.
+    /// - Throws: `AttachmentRefusal.mismatch` when the file was received
+    ///   whole with another size or kind.
     func offerAttachment(_ offer: AttachmentOffer, by user: Int64, device: String?, at: String) async throws -> AttachmentStatus {
         try await writing { transaction in
             try await transaction.sql.run("""
@@ -71,10 +76,19 @@ extension SQLStore {
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sha256) DO NOTHING
                 """, [.text(offer.sha256), .int(offer.size), .text(offer.mediaType), .int(Int64(AttachmentChunks.size)),
                       .int(Int64(AttachmentChunks.count(of: offer.size))), .int(user), .text(device), .text(at)])
-            let status = try await Self.attachmentStatus(offer.sha256, in: transaction.sql)!
+            var status = try await Self.attachmentStatus(offer.sha256, in: transaction.sql)!
+            if !status.received, status.size != offer.size || status.mediaType != offer.mediaType {
+                try await transaction.sql.run("DELETE FROM attachment_chunks WHERE sha256 = $1", [.text(offer.sha256)])
+                try await transaction.sql.run("""
+                    UPDATE attachments SET size = $1, media_type = $2, chunk_count = $3, offered_by = $4, offered_device = $5, offered_at = $6
+                    WHERE sha256 = $7
+                    """, [.int(offer.size), .text(offer.mediaType), .int(Int64(AttachmentChunks.count(of: offer.size))), .int(user), .text(device),
+                          .text(at), .text(offer.sha256)])
+                status = try await Self.attachmentStatus(offer.sha256, in: transaction.sql)!
+            }
             guard status.size == offer.size, status.mediaType == offer.mediaType else {
                 throw AttachmentRefusal.mismatch(
-                    "sha256:\(offer.sha256.prefix(12))… was offered before as \(status.size) bytes of \(status.mediaType), not \(offer.size) bytes of \(offer.mediaType); a file's hash fixes both.")
+                    "sha256:\(offer.sha256.prefix(12))… was received whole as \(status.size) bytes of \(status.mediaType), not \(offer.size) bytes of \(offer.mediaType); a file's hash fixes both.")
             }
             return status
         }
@@ -111,6 +125,11 @@ extension SQLStore {
             let expected = AttachmentChunks.range(position, of: status.size).count
             guard bytes.count == expected else {
                 throw AttachmentRefusal.badChunk("Chunk \(position) of sha256:\(sha256.prefix(12))… must be \(expected) bytes; it was \(bytes.count).")
+            }
+            // The kind is read from the content, not taken on the offer's word.
+            if position == 0, AttachmentMediaType.sniff(bytes)?.rawValue != status.mediaType {
+                throw AttachmentRefusal.wrongKind(
+                    "The first bytes of sha256:\(sha256.prefix(12))… are not a \(AttachmentMediaType(rawValue: status.mediaType)?.name ?? status.mediaType) file, as its offer said; it was not stored.")
             }
             guard !status.received, !status.held.contains(position) else { return status }
             try await transaction.sql.run(

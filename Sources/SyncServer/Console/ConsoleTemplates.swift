@@ -260,7 +260,7 @@ enum ConsoleTemplates {
         <p>{{kind}}, {{size}}, attached by {{attachedBy}} ({{device}}) on {{at}}. SHA-256 <code>{{sha256}}</code>, checked by the server when it arrived.</p>
         <p class="hint">Viewing or downloading it is recorded in the audit trail under your name.</p>
         {{#image}}<figure class="attachment"><img src="{{content}}" alt="{{label}}"></figure>{{/image}}
-        {{^image}}<p><a href="{{content}}">Open the PDF</a></p>{{/image}}
+        {{^image}}{{#pdf}}<p><a href="{{content}}">Open the PDF</a></p>{{/pdf}}{{^pdf}}<p>Browsers cannot show a {{kind}} photo: download it to open it.</p>{{/pdf}}{{/image}}
         <p><a href="{{download}}">Download</a> · <a href="/console/referrals/{{id}}">Back to the referral</a></p>
         """
 

@@ -21,6 +21,11 @@ struct ExportPage: Sendable {
     var referrals: [ExportedReferral]
     var cursor: Int64
     var more: Bool
+
+    /// Reads the attachments each referral names, for FHIR's `DocumentReference`s.
+    mutating func addAttachments(from storage: any SyncStorage) async throws {
+        for index in referrals.indices { referrals[index].attachments = try await storage.attachments(of: referrals[index].document.id) }
+    }
 }
 
 /// The export's formats (docs/export.md): plain JSON, one CSV row per

@@ -40,9 +40,7 @@ struct ExportRoutes {
         let query = request.uri.queryParameters
         let (since, format, limit) = try Self.parameters(since: query.get("since"), format: query.get("format"), limit: query.get("limit"))
         var page = try await storage.exportPage(since: since, limit: limit)
-        if format == .fhir {
-            for index in page.referrals.indices { page.referrals[index].attachments = try await storage.attachments(of: page.referrals[index].document.id) }
-        }
+        if format == .fhir { try await page.addAttachments(from: storage) }
         let patients = format == .fhir ? try await ExportPatients.read(for: page, in: storage) : ExportPatients()
         let body = try format.render(
             page, form: try await forms.reload().union, next: "/v1/export?format=\(format.rawValue)&since=\(page.cursor)&limit=\(limit)", patients: patients)

@@ -17,6 +17,7 @@ struct AttachmentPage {
     let at: String
     let sha256: String
     let image: Bool
+    let pdf: Bool
     let content: String
     let download: String
 }
@@ -42,7 +43,7 @@ extension ConsoleRoutes {
         let page = AttachmentPage(
             id: id, reference: document.reference, position: index + 1, count: listed.count, label: attachment.label ?? "Attachment \(index + 1)",
             kind: kind?.name ?? stored.mediaType, size: stored.size.byteCount, attachedBy: attachment.attachedBy,
-            device: deviceName(attachment.device), at: local(attachment.at), sha256: sha256, image: kind?.isImage ?? false,
+            device: deviceName(attachment.device), at: local(attachment.at), sha256: sha256, image: kind == .jpeg || kind == .png, pdf: kind == .pdf,
             content: base + "/content", download: base + "/download")
         return try self.page("attachment", title: "\(page.label), referral \(document.reference)", staff: staff, page)
     }
