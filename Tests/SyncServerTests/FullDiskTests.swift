@@ -284,4 +284,63 @@ struct FullDiskTests {
         try NetworkFaultTests.succeed(jane, ["set", id, failure.path, failure.value])
         #expect(try NetworkFaultTests.succeed(jane, ["show", id, "--json"]).contains(failure.value.prefix(60)))
     }
+
+    @Test(
+        "an attachment's upload to a server whose disk fills is refused with 503 and nothing half-stored; once space returns, the next sync sends only what is missing",
+        .enabled(if: TestBackend.current == .sqlite, "on PostgreSQL the disk that fills is the cluster's"))
+    func attachmentOnAFullServerDisk() async throws {
+        // Room for the file twice (its chunks pass through SQLite's log) once the filler goes.
+        let disk = try SmallDisk(kilobytes: 16 * 1024)
+        defer { disk.unmount() }
+        let server = try ServerProcess(folder: disk.folder)
+        defer { server.kill() }
+        let token = try server.addUser("jane")
+        let jane = try FieldHome(user: "jane", seed: 81)
+        try NetworkFaultTests.succeed(jane, ["login", "--server", server.url.absoluteString, "--token", token])
+        let id = try NetworkFaultTests.succeed(jane, ["new"])
+        let (file, reference) = try AttachmentTransferTests.photo(bytes: 8 * AttachmentChunks.size, seed: 81)
+        try NetworkFaultTests.succeed(jane, ["attach", id, file.path])
+
+        // The disk fills with the file part way: the server keeps what it committed.
+        let filler = disk.folder.appendingPathComponent("filler-attachment")
+        try Data(count: max(0, disk.available - 2 * AttachmentChunks.size)).write(to: filler)
+        let refused = try NetworkFaultTests.run(jane, ["sync"])
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("503") && refused.output.contains("safe on this device"), "\(refused.output)")
+        let partial = try await AttachmentTransferTests.status(server, token: token, reference)
+        #expect(partial.held.count < 8 && !partial.received)
+        #expect(server.process != nil)
+        let log = (try? String(contentsOf: server.log, encoding: .utf8)) ?? ""
+        #expect(!log.contains("status=500") && !log.contains("Internal Server Error"))
+
+        disk.empty()
+        try? FileManager.default.removeItem(at: filler)
+        let resumed = try NetworkFaultTests.succeed(jane, ["sync"])
+        #expect(resumed.contains("Sent 1 attachment(s)"), "\(resumed)")
+        let status = try await AttachmentTransferTests.status(server, token: token, reference)
+        #expect(status.received && status.held.count == 8)
+        #expect(try await AttachmentTransferTests.serverFiles(server, id) == [reference.stored])
+    }
+
+    @Test("attaching a file on a full disk refuses in one sentence, and the store stays as it was")
+    func attachOnAFullDeviceDisk() throws {
+        let disk = try SmallDisk(kilobytes: 2 * 1024)
+        defer { disk.unmount() }
+        let home = disk.folder.appendingPathComponent("home")
+        let jane = try FieldHome(user: "jane", seed: 82, folder: home)
+        let id = try NetworkFaultTests.succeed(jane, ["new"])
+        let (file, _) = try AttachmentTransferTests.photo(bytes: 3 * AttachmentChunks.size, seed: 82)
+        disk.fill()
+        let result = try NetworkFaultTests.run(jane, ["attach", id, file.path])
+        #expect(result.status == 1)
+        #expect(result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            == "Error: This device's disk is full, so field cannot use its store now: nothing was changed and everything saved before is intact; free some space and try again.")
+        disk.empty()
+        let store = try LocalStore(
+            path: home.appendingPathComponent("field.sqlite").path, author: "jane", passphrase: FieldHome.passphrase, keyDerivation: .testing)
+        #expect(try store.integrityProblems().isEmpty)
+        #expect(try store.attachments(of: UUID(uuidString: id)!).isEmpty)
+        #expect(try store.pendingUploads().isEmpty)
+        try NetworkFaultTests.succeed(jane, ["attach", id, file.path])
+    }
 }
