@@ -37,7 +37,7 @@ private struct Practitioner {
 struct MigrateStoreTests {
     static let tables = [
         "users", "devices", "records", "fields", "change_log", "applied", "conflicts", "conflict_candidates", "receipts", "audit",
-        "server_identity",
+        "server_identity", "attachments", "attachment_chunks",
     ]
 
     /// Row counts of every copied table.
@@ -68,6 +68,9 @@ struct MigrateStoreTests {
         // Two practitioners draft, submit and sync: receipts.
         let janes = try jane.draftAndSubmit("Jane Smith")
         let toms = try tom.draftAndSubmit("Tom Brown")
+        // Jane's referral carries a photo (two chunks, stored as bytes: copied as hex).
+        let (photo, photoReference) = try AttachmentTransferTests.photo(bytes: AttachmentChunks.size + 99, seed: 11)
+        try jane.succeed(["attach", janes, photo.path, "--label", "body map"])
         #expect(try jane.succeed(["sync"]).contains("Receipt R-"))
         #expect(try tom.succeed(["sync"]).contains("Receipt R-"))
         // Intake acknowledges Jane's.
@@ -138,6 +141,8 @@ struct MigrateStoreTests {
         // The receipts from before the move, and one for the phone's push after it.
         #expect(try await postgres.database.int("SELECT count(*) FROM receipts") == (before["receipts"] ?? 0) + 1)
         #expect(try await RecoveryTests.appliedTwice(postgres).isEmpty)
+        // The photo came across byte for byte, and intake can still fetch it.
+        #expect(try await intake.client.attachment(photoReference, of: janes) == Data(contentsOf: photo))
         // Conflict history and its resolution came across.
         let resolved = try #require(try await admin.client.conflicts(all: true).first)
         #expect(resolved.status == "resolved" && resolved.resolution?.reason == "The first account is the fuller one")
