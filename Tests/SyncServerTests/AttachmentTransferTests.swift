@@ -364,6 +364,27 @@ final class Once: @unchecked Sendable {
     func first() -> Bool { lock.withLock { defer { done = true }; return !done } }
 }
 
+extension AttachmentTransferTests {
+    @Test("a device revoked to send submitted work first uploads the files its submitted referrals name before it erases")
+    func sendSubmittedCarriesFiles() async throws {
+        let setup = try Setup(seed: 7_800)
+        let adminToken = try setup.server.addUser("ada", role: .admin)
+        let id = try NetworkFaultTests.draft(setup.jane, "Ann Example")
+        let (file, reference) = try Self.photo(bytes: 2 * AttachmentChunks.size + 5, seed: 12)
+        try NetworkFaultTests.succeed(setup.jane, ["attach", id, file.path, "--label", "letter from the school nurse"])
+        let (revoked, _, _) = try await setup.server.exchange(
+            "POST", "v1/devices/\(setup.device)/revoke", token: adminToken, body: Data(#"{"mode": "send-submitted"}"#.utf8))
+        #expect(revoked == 200)
+        let wiped = try NetworkFaultTests.run(setup.jane, ["sync"])
+        #expect(wiped.status != 0 && wiped.output.contains("revoked"), "\(wiped.output)")
+        #expect(try await Self.status(setup.server, token: adminToken, reference).code == 403, "only practitioners ask")
+        let stored = try await setup.server.database.rows("SELECT received_at FROM attachments WHERE sha256 = ?", [reference.sha256])
+        #expect((stored.first?.first ?? nil) != nil, "the file reached the server whole")
+        #expect(try await Self.serverFiles(setup.server, id) == [reference.stored])
+        #expect(try DatabaseQueueReader(path: setup.jane.folder.appendingPathComponent("field.sqlite").path).count("attachment_chunk") == 0)
+    }
+}
+
 /// Counts rows of a device's store without opening it (no passphrase needed: counts are not content).
 struct DatabaseQueueReader {
     let path: String

@@ -576,6 +576,11 @@ public struct SyncClient: Sendable {
     /// left or the server stops taking them; best effort, as the device is
     /// erased next whatever happens.
     func sendSubmitted() async {
+        // The files its submitted referrals name go first, so their changes are taken.
+        let submitted = Set(((try? store.submittedChangesToPush(limit: Int.max)) ?? []).map(\.seq))
+        for upload in (try? store.pendingUploads()) ?? [] where !submitted.isDisjoint(with: upload.seqs) {
+            _ = try? await self.upload(upload, progress: { _ in })
+        }
         for _ in 0..<1_000 {
             guard let candidates = try? store.submittedChangesToPush(limit: 500), !candidates.isEmpty else { return }
             let batch = Self.boundedByBytes(candidates)

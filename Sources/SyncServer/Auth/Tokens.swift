@@ -117,14 +117,16 @@ struct AuthenticationMiddleware: RouterMiddleware {
         context.logger[metadataKey: "user"] = "\(signIn.user.name)"
         // A revoked device gets 410 on everything but what it does on its way
         // out: its report that it erased its data and, revoked with "send
-        // submitted work first", the pushes of its submitted referrals (not
-        // for a disabled user, from whom nothing is taken). Checked before
+        // submitted work first", the pushes of its submitted referrals and
+        // the upload of the files they name (not for a disabled user, from
+        // whom nothing is taken). Checked before
         // the user's being disabled, so that a disabled user's revoked laptop
         // still erases itself.
         if signIn.namedDeviceRevoked {
             let mode = signIn.namedDeviceRevokeMode
             let allowed = request.uri.path == "/v1/devices/wiped"
-                || (mode == .sendSubmitted && request.uri.path == "/v1/push" && !signIn.userDisabled)
+                || (mode == .sendSubmitted && !signIn.userDisabled
+                    && (request.uri.path == "/v1/push" || (request.method == .post && request.uri.path.hasPrefix("/v1/attachments"))))
             if !allowed { throw Self.revoked(mode) }
         } else if signIn.userDisabled {
             throw APIError(.forbidden, Self.disabledMessage(signIn.user.name), code: ErrorCode.userDisabled)

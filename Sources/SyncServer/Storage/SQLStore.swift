@@ -151,11 +151,14 @@ extension SQLStore {
                 "UPDATE devices SET revoked_at = $1, revoked_by = $2, revoke_mode = $3 WHERE id = $4",
                 [.text(at), .text(by), .text(mode.rawValue), .text(device)])
             // Its uploads not received whole are erased with it: no referral
-            // names them, and no one may finish them now.
+            // names them, and no one may finish them now (revoked to send
+            // submitted work first, it still finishes those its referrals name).
             let partial = "SELECT sha256 FROM attachments WHERE offered_device = $1 AND received_at IS NULL"
-            let erased = try await transaction.sql.rows(partial, [.text(device)]).count
-            try await transaction.sql.run("DELETE FROM attachment_chunks WHERE sha256 IN (\(partial))", [.text(device)])
-            try await transaction.sql.run("DELETE FROM attachments WHERE offered_device = $1 AND received_at IS NULL", [.text(device)])
+            let erased = mode == .erase ? try await transaction.sql.rows(partial, [.text(device)]).count : 0
+            if erased > 0 {
+                try await transaction.sql.run("DELETE FROM attachment_chunks WHERE sha256 IN (\(partial))", [.text(device)])
+                try await transaction.sql.run("DELETE FROM attachments WHERE offered_device = $1 AND received_at IS NULL", [.text(device)])
+            }
             try await transaction.audit(AuditEvent(
                 at: at, actor: by, action: "revoke", record: nil,
                 detail: OperatorActor.detail("device=\(device) mode=\(mode.rawValue)" + (erased > 0 ? " partial_uploads_erased=\(erased)" : ""), reason: reason)))
