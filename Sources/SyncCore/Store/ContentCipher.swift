@@ -99,7 +99,13 @@ struct ContentCipher: @unchecked Sendable {
         var plaintext = Data(value.utf8)
         plaintext.append(0x80)
         plaintext.append(contentsOf: repeatElement(0, count: (Self.padding - plaintext.count % Self.padding) % Self.padding))
-        let context = Self.context(record: record, path: path)
+        return sealed(plaintext, context: Self.context(record: record, path: path)).databaseValue
+    }
+
+    /// `plaintext` sealed with AES-256-GCM, `context` authenticated with it,
+    /// under a synthetic nonce (an HMAC of the context and the plaintext):
+    /// the version byte, then the nonce, ciphertext and tag.
+    private func sealed(_ plaintext: Data, context: Data) -> Data {
         var mac = nonceMAC
         mac.update(data: context)
         mac.update(data: [UInt8(0)])
@@ -110,7 +116,7 @@ struct ContentCipher: @unchecked Sendable {
             let box = try AES.GCM.seal(plaintext, using: sealingKey, nonce: nonce, authenticating: context)
             var sealed = Data([Self.version])
             sealed.append(box.combined!)
-            return sealed.databaseValue
+            return sealed
         } catch {
             // AES-GCM with a 12-byte nonce and a 256-bit key cannot fail.
             preconditionFailure("AES-GCM sealing failed: \(error)")
@@ -158,21 +164,7 @@ struct ContentCipher: @unchecked Sendable {
     /// attachment's SHA-256 and the chunk's position are authenticated with
     /// it, so a chunk moved to another place fails to open.
     func sealChunk(_ bytes: Data, sha256: String, position: Int) -> Data {
-        let context = Self.chunkContext(sha256: sha256, position: position)
-        var mac = nonceMAC
-        mac.update(data: context)
-        mac.update(data: [UInt8(0)])
-        mac.update(data: bytes)
-        let tag = mac.finalize()
-        do {
-            let nonce = try tag.withUnsafeBytes { try AES.GCM.Nonce(data: UnsafeRawBufferPointer(rebasing: $0.prefix(12))) }
-            let box = try AES.GCM.seal(bytes, using: sealingKey, nonce: nonce, authenticating: context)
-            var sealed = Data([Self.version])
-            sealed.append(box.combined!)
-            return sealed
-        } catch {
-            preconditionFailure("AES-GCM sealing failed: \(error)")
-        }
+        sealed(bytes, context: Self.chunkContext(sha256: sha256, position: position))
     }
 
     /// A sealed chunk, opened.
