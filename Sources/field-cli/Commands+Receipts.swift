@@ -114,6 +114,9 @@ struct ReceiptShow: FieldCommand {
                 let seqs = referral.changes.map(\.seq)
                 let range = seqs.isEmpty ? "" : " (change \(seqs.min()!)\(seqs.count > 1 ? "–\(seqs.max()!)" : ""))"
                 context.console.line("    \(reference ?? "draft") \(referral.id): \(referral.changes.count) change(s)\(range)")
+                for attachment in referral.attachments ?? [] {
+                    context.console.line("      with attachment sha256 \(attachment.sha256) (\(attachment.size.byteCount)), received whole")
+                }
             }
             if let head = document.audit {
                 context.console.line("  Audit trail entry \(head.position) (\(head.hash.prefix(12))…): this device presents it at each sync, and the server must still hold it.")
