@@ -106,6 +106,14 @@ let package = Package(
             ],
             path: "Benchmarks/sync-load"
         ),
+        // An attachment's upload next to a plain HTTP upload of the same bytes, a cut's retry, one file stored once (issue 31; docs/performance.md).
+        .executableTarget(
+            name: "attachment-bench",
+            dependencies: [
+                "SyncCore", "BenchmarkSupport", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Benchmarks/attachment-bench"
+        ),
         // What the benchmarks share: the made-up referrals they push, starting a server.
         .target(
             name: "BenchmarkSupport",

@@ -99,6 +99,7 @@ func buildRouter(
     ConflictRoutes(storage: storage, resolution: ConflictResolution(forms: forms, clock: configuration.clock)).add(to: api)
     ExportRoutes(storage: storage, forms: forms, clock: configuration.clock).add(to: api)
     AttachmentRoutes(storage: storage, forms: forms, clock: configuration.clock).add(to: api)
+    BenchSinkRoute.add(to: api)  // only with SYNC_BENCH_UPLOAD_SINK=1 (attachment-bench)
     var console = configuration.console
     console.secure = configuration.tls != nil
     ConsoleRoutes(

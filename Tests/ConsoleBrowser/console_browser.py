@@ -14,6 +14,8 @@ for every visible input, and the security headers' effect (no inline script).
   console_browser.py admin --url URL --user ada --password PW --totp-uri otpauth://... --candidates A B --pick B --revoke DEVICE
   console_browser.py practitioner --url URL --user jane --password PW
   console_browser.py login-csrf --url URL --user ian --password PW
+  console_browser.py attachment-list --url URL --user ian --password PW --reference F-XXXX-XXXX --label TEXT --kind PNG --size "18.6 KB" --attached-by jane
+  console_browser.py attachment-view (the same) --width 96 --height 64
 """
 import argparse
 import base64
@@ -398,9 +400,58 @@ def login_csrf(console, args):
     expect(not d.current_url.endswith("/console/sign-in"), f"the same credentials did not sign in from the console's own page: {console.text()[:300]}")
 
 
+def attachments_section(console, args):
+    """Signs in, finds the referral by its reference in the queue and opens it; its Attachments section."""
+    d = console.driver
+    console.sign_in(args.user, args.password)
+    console.open("/console/queue?view=all&q=" + urllib.parse.quote(args.reference))
+    rows = d.find_elements(By.CSS_SELECTOR, "table.queue tbody tr")
+    expect(len(rows) == 1 and args.reference in rows[0].text, f"searching {args.reference} did not find it alone: {[r.text for r in rows]}")
+    console.navigating(rows[0].find_element(By.LINK_TEXT, args.reference).click)
+    return d.find_element(By.CSS_SELECTOR, "section[aria-labelledby=attachments-heading]")
+
+
+def attachment_list(console, args):
+    """The referral page lists the attachment (its label, kind and size, with View and Download) without opening it."""
+    d = console.driver
+    section = attachments_section(console, args)
+    rows = section.find_elements(By.CSS_SELECTOR, "table.attachments tbody tr")
+    expect(len(rows) == 1, f"the Attachments section lists {len(rows)} attachment(s): {section.text[:400]}")
+    cells = [cell.text for cell in rows[0].find_elements(By.TAG_NAME, "td")]
+    expect(len(cells) == 7, f"an attachment's row has {len(cells)} cells: {cells}")
+    expect(cells[1] == args.label and cells[2] == args.kind and cells[3] == args.size,
+           f"the row does not give the label {args.label!r}, kind {args.kind!r} and size {args.size!r}: {cells}")
+    expect(args.attached_by in cells[4], f"the row does not say {args.attached_by} attached it: {cells[4]!r}")
+    links = [a.text for a in rows[0].find_elements(By.TAG_NAME, "a")]
+    expect(links == ["View", "Download"], f"the row's links are {links}, not View and Download")
+    # Listed, not opened: nothing on the page loads the file.
+    sources = d.execute_script("return Array.from(document.querySelectorAll('img, iframe, object, embed')).map(e => e.src || e.data)")
+    expect(not sources, f"the referral page loads {sources}")
+    if console.screenshots:
+        d.execute_script("arguments[0].scrollIntoView()", section)
+        section.screenshot(os.path.join(console.screenshots, "referral-attachments.png"))
+
+
+def attachment_view(console, args):
+    """View opens the attachment's page; the image loads and decodes at its own size."""
+    d = console.driver
+    section = attachments_section(console, args)
+    console.navigating(section.find_element(By.LINK_TEXT, "View").click)
+    expect(d.find_element(By.TAG_NAME, "h1").text == args.label, f"the attachment's page is headed {d.find_element(By.TAG_NAME, 'h1').text!r}")
+    text = console.text()
+    expect(f"{args.kind}, {args.size}, attached by {args.attached_by}" in text, f"the page does not say what the file is: {text[:400]}")
+    expect("recorded in the audit trail" in text, "the page does not say that viewing is audited")
+    image = d.find_element(By.CSS_SELECTOR, "figure.attachment img")
+    WebDriverWait(d, 30).until(lambda _: d.execute_script("return arguments[0].complete", image))
+    size = d.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight]", image)
+    expect(size == [args.width, args.height], f"the image decoded as {size[0]}x{size[1]}, not {args.width}x{args.height} (broken?)")
+    expect(image.get_attribute("alt") == args.label, f"the image's alt text is {image.get_attribute('alt')!r}")
+    console.shot("attachment")
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("step", choices=["intake", "seen", "known", "admin", "practitioner", "login-csrf"])
+    parser.add_argument("step", choices=["intake", "seen", "known", "admin", "practitioner", "login-csrf", "attachment-list", "attachment-view"])
     parser.add_argument("--url", required=True)
     parser.add_argument("--user", required=True)
     parser.add_argument("--password", required=True)
@@ -422,13 +473,22 @@ def main():
     parser.add_argument("--revoke")
     parser.add_argument("--other", help="the reference of the referral a possible match is in")
     parser.add_argument("--match-reason", default="Same child: the school confirmed her name and address")
+    parser.add_argument("--label", help="an attachment's label, as the referral page and its own page show it")
+    parser.add_argument("--kind", help="an attachment's kind as shown (PNG)")
+    parser.add_argument("--size", help="an attachment's size as shown (18.6 KB)")
+    parser.add_argument("--attached-by", help="who attached it")
+    parser.add_argument("--width", type=int, help="the attached image's width in pixels")
+    parser.add_argument("--height", type=int, help="the attached image's height in pixels")
     args = parser.parse_args()
     if args.screenshots:
         os.makedirs(args.screenshots, exist_ok=True)
     driver = browser()
     try:
         console = Console(driver, args.url, args.screenshots)
-        {"intake": intake, "seen": seen, "known": known, "admin": admin, "practitioner": practitioner, "login-csrf": login_csrf}[args.step](console, args)
+        {
+            "intake": intake, "seen": seen, "known": known, "admin": admin, "practitioner": practitioner, "login-csrf": login_csrf,
+            "attachment-list": attachment_list, "attachment-view": attachment_view,
+        }[args.step](console, args)
     except Failure as failure:
         print(f"FAILED ({args.step}): {failure}", file=sys.stderr)
         if args.screenshots:
