@@ -439,7 +439,7 @@ def attachment_view(console, args):
     console.navigating(section.find_element(By.LINK_TEXT, "View").click)
     expect(d.find_element(By.TAG_NAME, "h1").text == args.label, f"the attachment's page is headed {d.find_element(By.TAG_NAME, 'h1').text!r}")
     text = console.text()
-    expect(f"{args.kind}, {args.size}, attached by {args.attached_by}" in text, f"the page does not say what the file is: {text[:400]}")
+    expect(f"{args.kind}, {args.size}, sent by {args.attached_by}" in text, f"the page does not say what the file is: {text[:400]}")
     expect("recorded in the audit trail" in text, "the page does not say that viewing is audited")
     image = d.find_element(By.CSS_SELECTOR, "figure.attachment img")
     WebDriverWait(d, 30).until(lambda _: d.execute_script("return arguments[0].complete", image))

@@ -104,8 +104,6 @@ struct AttachmentExportTests {
         // The operator's export is the API's (ExportTests): with an attachment too.
         let operatorFHIR = try server.command(["export", "--format", "fhir", "--limit", "10"])
         #expect(operatorFHIR.status == 0)
-        withKnownIssue("`sync-server export` (OperatorCommands.swift, ExportReferrals.run) does not read the page's attachments, so its FHIR has no DocumentReference") {
-            #expect(operatorFHIR.output == String(decoding: fhir, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-        }
+        #expect(operatorFHIR.output == String(decoding: fhir, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }

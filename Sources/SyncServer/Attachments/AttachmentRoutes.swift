@@ -71,7 +71,7 @@ struct AttachmentRoutes {
     /// whose whole does not match its SHA-256 (every chunk dropped).
     @Sendable func chunk(_ request: Request, context: SyncRequestContext) async throws -> Response {
         // Every write is attributable to a registered device.
-        _ = try await storage.actingDevice(request, context)
+        let (_, device) = try await storage.actingDevice(request, context)
         let sha256 = try Self.digest(context)
         let typed = try context.parameters.require("position")
         guard let position = Int(typed), position >= 0, String(position) == typed else {
@@ -95,8 +95,13 @@ struct AttachmentRoutes {
             throw APIError(.unprocessableContent, "Chunk \(position) of sha256:\(sha256.prefix(12))… does not match its Content-Digest (damaged on the way?); it was not stored, send it again.", code: ErrorCode.chunkCorrupt)
         }
         do {
+            let before = try await storage.attachmentStatus(sha256)
             let status = try await storage.storeChunk(sha256, position: position, bytes: bytes, at: Timestamp.string(clock.now()))
-            if status.received, status.held.count == status.chunkCount, status.held.last == position {
+            if status.received, before?.received == false {
+                // Who sent a file, and from which device, is in the audit trail (never its content).
+                try await storage.audit(AuditEvent(
+                    at: Timestamp.string(clock.now()), actor: context.user!.name, action: "attachment-received", record: nil,
+                    detail: "sha256=\(sha256) bytes=\(status.size) type=\(status.mediaType) device=\(device)"))
                 context.logger.info("attachment received", metadata: ["sha256": "\(sha256.prefix(12))", "bytes": "\(status.size)"])
             }
             return try SyncRoutes.json(status)

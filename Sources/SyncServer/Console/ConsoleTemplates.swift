@@ -157,7 +157,7 @@ enum ConsoleTemplates {
         {{#hasAttachments}}
         <p class="hint">Each opens only when asked; every view and download is in the audit trail.</p>
         <table class="attachments">
-        <thead><tr><th>#</th><th>What it is</th><th>Kind</th><th>Size</th><th>Attached by</th><th>SHA-256</th><th></th></tr></thead>
+        <thead><tr><th>#</th><th>What it is</th><th>Kind</th><th>Size</th><th>Sent by, and when the server took it</th><th>SHA-256</th><th></th></tr></thead>
         <tbody>
         {{#attachments}}<tr><td>{{position}}</td><td>{{label}}</td><td>{{kind}}</td><td>{{size}}</td><td>{{attachedBy}}, {{device}}, {{at}}</td><td><code title="{{sha256}}">{{short}}…</code></td><td>{{#held}}<a href="{{view}}">View</a> · <a href="{{download}}">Download</a>{{/held}}{{^held}}not received{{/held}}</td></tr>{{/attachments}}
         </tbody>
@@ -257,7 +257,7 @@ enum ConsoleTemplates {
     static let attachment = """
         <p class="kicker">Referral <a href="/console/referrals/{{id}}">{{reference}}</a> · attachment {{position}} of {{count}}</p>
         <h1>{{label}}</h1>
-        <p>{{kind}}, {{size}}, attached by {{attachedBy}} ({{device}}) on {{at}}. SHA-256 <code>{{sha256}}</code>, checked by the server when it arrived.</p>
+        <p>{{kind}}, {{size}}, sent by {{attachedBy}} ({{device}}); the server took it on {{at}}. SHA-256 <code>{{sha256}}</code>, checked by the server when it arrived.</p>
         <p class="hint">Viewing or downloading it is recorded in the audit trail under your name.</p>
         {{#image}}<figure class="attachment"><img src="{{content}}" alt="{{label}}"></figure>{{/image}}
         {{^image}}{{#pdf}}<p><a href="{{content}}">Open the PDF</a></p>{{/pdf}}{{^pdf}}<p>Browsers cannot show a {{kind}} photo: download it to open it.</p>{{/pdf}}{{/image}}
@@ -434,6 +434,8 @@ enum ConsoleTemplates {
         * { box-sizing: border-box; }
         figure.attachment img { max-width: 100%; height: auto; border: 1px solid var(--line); }
         table.attachments td, table.attachments th { text-align: left; padding: 0.25rem 0.5rem; vertical-align: top; }
+        table.attachments td:nth-child(4), table.attachments td:last-child { white-space: nowrap; }
+        figure.attachment { margin: 1rem 0; }
         body { margin: 0; font: 1rem/1.5 system-ui, sans-serif; color: var(--ink); background: #fff; }
         header { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; padding: .5rem 1rem; border-bottom: 4px solid var(--ink); }
         .brand { font-weight: 700; margin: 0; }
