@@ -31,8 +31,7 @@ struct AttachmentTransferTests {
             token = try server.addUser("jane")
             proxy = try FaultProxy(to: server)
             jane = try FieldHome(user: "jane", seed: seed)
-            let login = try NetworkFaultTests.succeed(jane, ["login", "--server", proxy.url.absoluteString, "--token", token])
-            device = String(login.split(separator: " ").last ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "."))
+            device = try NetworkFaultTests.login(jane, server: proxy.url, token: token)
         }
     }
 
@@ -222,8 +221,7 @@ struct AttachmentTransferTests {
         let setup = try Setup(seed: 7_500)
         let bobToken = try setup.server.addUser("bob")
         let bob = try FieldHome(user: "bob", seed: 7_501)
-        let bobLogin = try NetworkFaultTests.succeed(bob, ["login", "--server", setup.server.url.absoluteString, "--token", bobToken])
-        let bobDevice = String(bobLogin.split(separator: " ").last ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        let bobDevice = try NetworkFaultTests.login(bob, server: setup.server.url, token: bobToken)
         let (file, reference) = try Self.photo(bytes: 2 * AttachmentChunks.size + 7, seed: 6)
         let first = try NetworkFaultTests.succeed(setup.jane, ["new"])
         let second = try NetworkFaultTests.succeed(setup.jane, ["new"])

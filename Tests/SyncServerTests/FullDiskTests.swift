@@ -124,8 +124,7 @@ struct FullDiskTests {
         let proxy = try FaultProxy(to: server)  // passes everything, and keeps each reply to read its headers
         let jane = try FieldHome(user: "jane", seed: 51)
         let desk = try FieldHome(user: "jane", seed: 52)
-        let login = try NetworkFaultTests.succeed(jane, ["login", "--server", proxy.url.absoluteString, "--token", token])
-        let janeDevice = String(login.split(separator: " ").last ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        let janeDevice = try NetworkFaultTests.login(jane, server: proxy.url, token: token)
         try NetworkFaultTests.succeed(desk, ["login", "--server", server.url.absoluteString, "--token", token])
         let id = try NetworkFaultTests.draft(jane, "Ann Example")
         try NetworkFaultTests.succeed(jane, ["sync"])
@@ -193,8 +192,7 @@ struct FullDiskTests {
         defer { server.kill() }
         let token = try server.addUser("jane")
         let jane = try FieldHome(user: "jane", seed: 71)
-        let login = try NetworkFaultTests.succeed(jane, ["login", "--server", server.url.absoluteString, "--token", token])
-        let janeDevice = String(login.split(separator: " ").last ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        let janeDevice = try NetworkFaultTests.login(jane, server: server.url, token: token)
         let id = try NetworkFaultTests.draft(jane, "Ann Example")
         try NetworkFaultTests.succeed(jane, ["sync"])
 

@@ -47,10 +47,17 @@ struct NetworkFaultTests {
             proxy = try FaultProxy(to: server)
             jane = try FieldHome(user: "jane", seed: seed)
             desk = try FieldHome(user: "jane", seed: seed + 1)
-            let login = try NetworkFaultTests.succeed(jane, ["login", "--server", proxy.url.absoluteString, "--token", token])
-            janeDevice = String(login.split(separator: " ").last ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "."))
+            janeDevice = try NetworkFaultTests.login(jane, server: proxy.url, token: token)
             try NetworkFaultTests.succeed(desk, ["login", "--server", server.url.absoluteString, "--token", token])
         }
+    }
+
+    /// `field login` at `server` with `token`: the device id it printed
+    /// (which the server's log and audit trail name).
+    @discardableResult
+    static func login(_ home: FieldHome, server: URL, token: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        let printed = try succeed(home, ["login", "--server", server.absoluteString, "--token", token], sourceLocation: sourceLocation)
+        return String(printed.split(separator: " ").last ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "."))
     }
 
     /// Changes the device has not yet seen acknowledged, over all its referrals (`field status --json`).

@@ -218,6 +218,8 @@ extension LocalStore {
     /// the next sync uploads first (`SyncClient.uploadAttachments`).
     public func pendingUploads() throws -> [PendingUpload] {
         try writer.read { db in
+            // Most syncs have no file to send: one look at the (small) attachment table, not the outbox.
+            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM attachment WHERE received_at IS NULL)") == true else { return [] }
             var seqs: [String: [Int64]] = [:]
             var order: [String] = []
             let rows = try Row.fetchAll(db, sql: """
