@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// How a referral's field names an attachment: by the SHA-256 of its
@@ -25,11 +24,6 @@ public struct AttachmentReference: Hashable, Sendable, CustomStringConvertible {
         self.init(sha256: String(stored.dropFirst(Self.scheme.count)))
     }
 
-    /// The reference of `content`.
-    public init(of content: Data) {
-        sha256 = Hex.string(SHA256.hash(data: content))
-    }
-
     /// What a field stores: `sha256:<hex>`.
     public var stored: String { Self.scheme + sha256 }
     public var description: String { stored }
@@ -40,6 +34,14 @@ public struct AttachmentReference: Hashable, Sendable, CustomStringConvertible {
     public static func isDigest(_ text: String) -> Bool {
         text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
+}
+
+/// Where a referral's attachments live in the form: the repeating group
+/// `attachments`, each item's `file` (`FieldType.attachment`) and `label`.
+public enum AttachmentFields {
+    public static let group = "attachments"
+    public static let file = "file"
+    public static let label = "label"
 }
 
 /// The kinds of file a referral may carry (docs/field-cli.md, "Attachments"):

@@ -278,7 +278,7 @@ extension FormDocument {
         // Attachments are part of every version: a file without the section
         // (published before attachments existed) gets the built-in one, so its
         // paths are never retired and drafts on it can attach (docs/form.md).
-        if !sectionKeys.contains(LocalStore.attachmentGroup), let attachments = ReferralForm.standard.section(LocalStore.attachmentGroup) {
+        if !sectionKeys.contains(AttachmentFields.group), let attachments = ReferralForm.standard.section(AttachmentFields.group) {
             built.append(attachments)
         }
         let result = ReferralForm(sections: built, version: version ?? 1, title: title)

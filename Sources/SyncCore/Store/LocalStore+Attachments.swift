@@ -46,9 +46,9 @@ public struct PendingUpload: Sendable, Equatable {
 /// `attachments.<item>.file` field, which syncs like any other.
 extension LocalStore {
     /// The attachment group's key and its fields' keys in the built-in form.
-    public static let attachmentGroup = "attachments"
-    static let attachmentFileKey = "file"
-    static let attachmentLabelKey = "label"
+    public static let attachmentGroup = AttachmentFields.group
+    static let attachmentFileKey = AttachmentFields.file
+    static let attachmentLabelKey = AttachmentFields.label
 
     /// Attaches the file at `path` to referral `id`, in one transaction: the
     /// content (if not already stored), a new `attachments` item, its `file`
