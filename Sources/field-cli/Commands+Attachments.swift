@@ -107,28 +107,16 @@ struct IntakeAttachment: FieldCommand {
         abstract: "Save one of a submitted referral's attachments to a file (audited), checked against its SHA-256.")
 
     @Argument(help: "The referral's reference (F-XXXX-XXXX), id or a unique prefix of its id.", completion: .custom(Completion.referralIDs)) var id: String
-    @Argument(help: "The attachment: its number (attachments.N in `field intake show`) or a prefix of its SHA-256.") var attachment: String
+    @Argument(help: "The attachment: its number (attachments.N in `field intake show`), or a prefix of its id or SHA-256.") var attachment: String
     @Option(help: "Where to save it; attachment-<hash>.<ext> in the current folder when omitted. An existing file is never overwritten.") var to: String?
 
     func run(in context: Context) async throws {
         let client = try context.onlineClient()
         let full = try await queuedID(id, client: client)
         let document = try await client.submittedReferral(full)
-        // Items in the order they were attached (their ids are time-ordered), as the console numbers them.
-        let group = LocalStore.attachmentGroup + "."
-        let items = document.fields.keys.filter { $0.hasPrefix(group) && !$0.dropFirst(group.count).contains(".") && document.fields[$0] == ItemMarker.present }.sorted()
-        let named = items.compactMap { document.fields["\($0).file"].flatMap(AttachmentReference.init(stored:)) }
-        let lowered = attachment.lowercased().replacingOccurrences(of: AttachmentReference.scheme, with: "")
-        let chosen: AttachmentReference
-        if let number = Int(lowered), lowered.count <= 3 {
-            guard named.indices.contains(number - 1) else { throw CLIError("Referral \(full) has no attachment \(number); it has \(named.count).") }
-            chosen = named[number - 1]
-        } else {
-            let matches = Swift.Set(named.filter { $0.sha256.hasPrefix(lowered) })
-            guard !lowered.isEmpty, let first = matches.first else { throw CLIError("Referral \(full) has no attachment whose SHA-256 starts '\(attachment)'.") }
-            guard matches.count == 1 else { throw CLIError("'\(attachment)' matches \(matches.count) attachments of referral \(full); give more of the hash.") }
-            chosen = first
-        }
+        let referral = Referral(id: UUID(uuidString: full) ?? UUID(), createdAt: Date(), createdBy: document.owner, updatedAt: Date(), values: document.fields)
+        // Numbered as `intake show` and the console number them.
+        let chosen = try LocalStore.attachment(attachment, among: referral.attachedFiles).reference
         // Checked before the download, which is audited.
         if let to, FileManager.default.fileExists(atPath: to) { throw CLIError("'\(to)' already exists; give another file with --to.") }
         let content = try await client.attachment(chosen, of: full)

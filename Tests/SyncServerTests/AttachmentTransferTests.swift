@@ -384,6 +384,18 @@ extension AttachmentTransferTests {
         #expect((stored.first?.first ?? nil) != nil, "the file reached the server whole")
         #expect(try await Self.serverFiles(setup.server, id) == [reference.stored])
         #expect(try DatabaseQueueReader(path: setup.jane.folder.appendingPathComponent("field.sqlite").path).count("attachment_chunk") == 0)
+
+        // The front door saves it, checked against its hash; an existing file is never overwritten.
+        let duty = try FieldHome(user: "ian", seed: 7_801)
+        try NetworkFaultTests.login(duty, server: setup.server.url, token: try setup.server.addUser("ian", role: .intake))
+        let saved = duty.folder.appendingPathComponent("saved.jpg")
+        let said = try NetworkFaultTests.succeed(duty, ["intake", "attachment", id, "1", "--to", saved.path])
+        #expect(said.contains("sha256 \(reference.short)… checked"), "\(said)")
+        #expect(try Data(contentsOf: saved) == Data(contentsOf: file))
+        let again = try NetworkFaultTests.run(duty, ["intake", "attachment", id, String(reference.sha256.prefix(10)), "--to", saved.path])
+        #expect(again.status == 1 && again.output.contains("already exists"), "\(again.output)")
+        let unknown = try NetworkFaultTests.run(duty, ["intake", "attachment", id, "7"])
+        #expect(unknown.status == 1 && unknown.output.contains("No attachment of this referral is '7'"), "\(unknown.output)")
     }
 }
 

@@ -38,7 +38,7 @@ public enum AttachmentError: Error, Equatable, Sendable, CustomStringConvertible
         case .noAttachmentField(let version):
             "This referral is on form version \(version), which has no attachment field; nothing was attached."
         case .unknownAttachment(let typed):
-            "No attachment of this referral is '\(typed)'; `field attachments ID` lists them by number, id and hash."
+            "No attachment of this referral is '\(typed)'; give its number (attachments.N), or the start of its id or SHA-256."
         case .ambiguousAttachment(let typed):
             "'\(typed)' names more than one attachment of this referral; give more of its id or hash."
         case .notOnDevice(let sha256):

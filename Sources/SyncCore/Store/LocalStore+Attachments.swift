@@ -1,24 +1,6 @@
 import Foundation
 import GRDB
 
-/// One attachment a referral names (`attachments.<item>.file`), as the
-/// device knows it.
-public struct ReferralAttachment: Sendable, Equatable {
-    /// The group item (`attachments.<item>`).
-    public let item: UUID
-    /// Its position among the referral's attachments, from 1.
-    public let position: Int
-    public let reference: AttachmentReference
-    public let label: String?
-    /// The content's kind and size, when the content is on this device.
-    public let mediaType: AttachmentMediaType?
-    public let size: Int64?
-    /// Whether the server said it holds the whole file.
-    public let received: Bool
-
-    public var onDevice: Bool { size != nil }
-}
-
 /// What `attach` did.
 public struct AttachedFile: Sendable, Equatable {
     public let item: UUID
@@ -36,7 +18,7 @@ public struct PendingUpload: Sendable, Equatable {
     public let reference: AttachmentReference
     public let mediaType: AttachmentMediaType
     public let size: Int64
-    /// The outbox changes that name it (held back until it is received).
+    /// The outbox changes that name it (refused with it when the server will not take the file).
     public let seqs: [Int64]
 }
 
@@ -79,16 +61,20 @@ extension LocalStore {
         if size > limits.fileBytes { throw AttachmentError.fileTooLarge(path, bytes: size, limit: limits.fileBytes) }
         guard let mediaType = AttachmentMediaType.sniff(content) else { throw AttachmentError.unsupportedType(path) }
         let reference = AttachmentReference(of: content)
-        let name = URL(fileURLWithPath: path).lastPathComponent
-        let given = label.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+        // The label is text like any other answer (normalised, its length and
+        // invisible characters checked), so the server takes what is stored.
+        let now = clock.now()
+        let given = try label.flatMap { FieldType.isBlank($0) ? nil : try FieldType.text.normalize($0, now: now, timeZone: timeZone) }
+        let name = try? FieldType.text.normalize(URL(fileURLWithPath: path).lastPathComponent, now: now, timeZone: timeZone)
         // Sealed before the transaction: the writer is held only to store.
         let chunks = (0..<AttachmentChunks.count(of: size)).map { position in
             cipher.sealChunk(content[AttachmentChunks.range(position, of: size)], sha256: reference.sha256, position: position)
         }
         return try editable(id) { db, referral, now in
             let (_, group) = try attachmentField(of: referral)
-            // The referral's total, each file once, this one included.
-            var named = Set(try attachments(of: referral, db: db).map(\.reference))
+            // The referral's total, each file once, this one included (and, when
+            // an item's file is replaced, without the one it had).
+            var named = Set(try attachments(of: referral, db: db).filter { $0.item != existing }.map(\.reference))
             named.insert(reference)
             let sizes = try Dictionary(uniqueKeysWithValues: Row.fetchAll(
                 db, sql: "SELECT sha256, size FROM attachment WHERE sha256 IN (\(named.map { "'\($0.sha256)'" }.joined(separator: ",")))"
@@ -131,19 +117,15 @@ extension LocalStore {
     }
 
     func attachments(of referral: Referral, db: Database) throws -> [ReferralAttachment] {
-        let files = referral.items(of: Self.attachmentGroup).compactMap { item -> (UUID, AttachmentReference, String?)? in
-            let prefix = "\(Self.attachmentGroup).\(item.lowercased)"
-            guard let reference = referral.values["\(prefix).\(Self.attachmentFileKey)"].flatMap(AttachmentReference.init(stored:)) else { return nil }
-            return (item, reference, referral.values["\(prefix).\(Self.attachmentLabelKey)"])
-        }
+        let files = referral.attachedFiles
         guard !files.isEmpty else { return [] }
         let known = try Dictionary(uniqueKeysWithValues: Row.fetchAll(
-            db, sql: "SELECT sha256, media_type, size, received_at FROM attachment WHERE sha256 IN (\(Set(files.map(\.1.sha256)).map { "'\($0)'" }.joined(separator: ",")))"
+            db, sql: "SELECT sha256, media_type, size, received_at FROM attachment WHERE sha256 IN (\(Set(files.map(\.reference.sha256)).map { "'\($0)'" }.joined(separator: ",")))"
         ).map { ($0["sha256"] as String, $0) })
-        return files.enumerated().map { index, file in
-            let row = known[file.1.sha256]
+        return files.map { file in
+            let row = known[file.reference.sha256]
             return ReferralAttachment(
-                item: file.0, position: index + 1, reference: file.1, label: file.2,
+                item: file.item, position: file.position, reference: file.reference, label: file.label,
                 mediaType: row.flatMap { AttachmentMediaType(rawValue: $0["media_type"]) }, size: row?["size"],
                 received: (row?["received_at"] as String?) != nil)
         }

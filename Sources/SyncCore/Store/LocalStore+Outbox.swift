@@ -41,13 +41,11 @@ extension LocalStore {
     /// first, with the changes not yet sent.
     /// - Parameters:
     ///   - limit: the most changes to consider.
-    ///   - holding: changes left in the outbox for now (they name an
-    ///     attachment the server has not received whole).
     ///   - unsendable: why a change can never be sent, or nil; such a change
     ///     is refused on the device (`refuseUnsent`) in the same transaction.
     ///   - choose: the batch to send out of the candidates (a non-empty prefix).
     public func pushStep(
-        after reply: (response: PushResponse, sent: [PendingChange])?, limit: Int, holding: Set<Int64> = [],
+        after reply: (response: PushResponse, sent: [PendingChange])?, limit: Int,
         unsendable: (PendingChange) -> String?, choose: ([PendingChange]) -> [PendingChange]
     ) throws -> PushStep {
         let at = Timestamp.string(clock.now())
@@ -60,8 +58,7 @@ extension LocalStore {
                 if tally.toResend > 0 { return step }
             }
             while true {
-                let held = holding.isEmpty ? "" : " AND seq NOT IN (\(holding.sorted().map(String.init).joined(separator: ",")))"
-                let candidates = try pendingChanges(db, where: "rejected_reason IS NULL" + held, limit: limit)
+                let candidates = try pendingChanges(db, where: "rejected_reason IS NULL", limit: limit)
                 let refused = candidates.compactMap { change in unsendable(change).map { (change.seq, $0) } }
                 if !refused.isEmpty {
                     for (seq, reason) in refused { try refuseUnsent(seq, reason: reason, db: db) }

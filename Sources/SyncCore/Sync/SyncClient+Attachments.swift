@@ -7,18 +7,17 @@ import Foundation
 /// with its SHA-256 in `Content-Digest` (RFC 9530). A cut connection, a
 /// killed `field` or a restarted server costs at most the chunk that was
 /// in flight: the next sync offers the file again and sends the rest.
-/// Changes naming a file the server has not received whole stay in the
-/// outbox, so a referral never points at a file the server lacks.
+/// A file is either received whole, or refused (its changes refused on the
+/// device), or the sync stops before it pushes: so a change naming a file
+/// the server lacks is never sent, and a referral never points at one.
 extension SyncClient {
-    /// Uploads what `LocalStore.pendingUploads` lists; returns the outbox
-    /// changes to hold back (those naming a file still not received).
+    /// Uploads what `LocalStore.pendingUploads` lists, each until the server
+    /// holds it whole or refuses it.
     /// - Throws: `SyncError` when the connection fails or the server cannot
-    ///   take a chunk now: what was sent stays sent, the rest goes next time.
-    func uploadAttachments(into summary: inout SyncSummary, progress: @Sendable (SyncProgress) -> Void) async throws -> Set<Int64> {
-        let uploads = try store.pendingUploads()
-        guard !uploads.isEmpty else { return [] }
-        var holding = Set<Int64>()
-        for upload in uploads {
+    ///   take a chunk now: what was sent stays sent, the rest goes next
+    ///   time, and nothing is pushed in this sync.
+    func uploadAttachments(into summary: inout SyncSummary, progress: @Sendable (SyncProgress) -> Void) async throws {
+        for upload in try store.pendingUploads() {
             var sent: Int64 = 0
             do {
                 sent = try await self.upload(upload, progress: progress)
@@ -38,9 +37,6 @@ extension SyncClient {
             summary.attachmentsSent = (summary.attachmentsSent ?? 0) + 1
             summary.attachmentBytesSent = (summary.attachmentBytesSent ?? 0) + sent
         }
-        // Whatever is still not received holds its changes back.
-        for upload in try store.pendingUploads() { holding.formUnion(upload.seqs) }
-        return holding
     }
 
     /// Refusals that are about the file itself: a size or kind no form

@@ -189,8 +189,8 @@ public struct SyncClient: Sendable {
             var last: HeldReply?
             if pushes {
                 do {
-                    let holding = try await uploadAttachments(into: &summary, progress: progress)
-                    last = try await pushAll(batchSize: batchSize, holding: holding, into: &summary, progress: progress)
+                    try await uploadAttachments(into: &summary, progress: progress)
+                    last = try await pushAll(batchSize: batchSize, into: &summary, progress: progress)
                 } catch SyncError.serverRestored {
                     try store.beginReconcile(epoch: nil)
                     continue
@@ -226,14 +226,14 @@ public struct SyncClient: Sendable {
     /// server with a smaller limit still refuses with 413 on its own) is
     /// refused on the device, with the reason `field status` shows, and the
     /// changes queued behind it go on: one bad change never blocks the rest.
-    func pushAll(batchSize: Int, holding: Set<Int64> = [], into summary: inout SyncSummary, progress: @Sendable (SyncProgress) -> Void) async throws -> HeldReply? {
+    func pushAll(batchSize: Int, into summary: inout SyncSummary, progress: @Sendable (SyncProgress) -> Void) async throws -> HeldReply? {
         let total = try store.pushableCount()
         var renumberings = 0
         // Halved on a 413, so a server with a smaller body limit is met too.
         var limit = batchSize
         func step(after reply: HeldReply?) throws -> PushStep {
             let step = try store.pushStep(
-                after: reply.map { ($0.response, $0.sent) }, limit: limit, holding: holding, unsendable: Self.unsendable, choose: Self.boundedByBytes)
+                after: reply.map { ($0.response, $0.sent) }, limit: limit, unsendable: Self.unsendable, choose: Self.boundedByBytes)
             summary.rejected += step.refused
             summary.clock = step.clock ?? summary.clock
             return step

@@ -95,9 +95,8 @@ struct AttachmentRoutes {
             throw APIError(.unprocessableContent, "Chunk \(position) of sha256:\(sha256.prefix(12))… does not match its Content-Digest (damaged on the way?); it was not stored, send it again.", code: ErrorCode.chunkCorrupt)
         }
         do {
-            let before = try await storage.attachmentStatus(sha256)
-            let status = try await storage.storeChunk(sha256, position: position, bytes: bytes, at: Timestamp.string(clock.now()))
-            if status.received, before?.received == false {
+            let (status, completed) = try await storage.storeChunk(sha256, position: position, bytes: bytes, at: Timestamp.string(clock.now()))
+            if completed {
                 // Who sent a file, and from which device, is in the audit trail (never its content).
                 try await storage.audit(AuditEvent(
                     at: Timestamp.string(clock.now()), actor: context.user!.name, action: "attachment-received", record: nil,

@@ -51,7 +51,8 @@ protocol AttachmentStorage: Sendable {
     /// What the server holds of an attachment; nil if it was never offered.
     func attachmentStatus(_ sha256: String) async throws -> AttachmentStatus?
     /// Stores one checked chunk; checks the whole once the last arrives.
-    func storeChunk(_ sha256: String, position: Int, bytes: Data, at: String) async throws -> AttachmentStatus
+    /// `completed` is true when this chunk made the file received.
+    func storeChunk(_ sha256: String, position: Int, bytes: Data, at: String) async throws -> (status: AttachmentStatus, completed: Bool)
     /// The attachments a referral names now, oldest first.
     func attachments(of record: String) async throws -> [ReferralAttachmentListing]
     /// A received attachment's content; nil when it is not held whole.
@@ -113,8 +114,8 @@ extension SQLStore {
     /// Stores one chunk, already checked against its digest (a chunk held
     /// already is a no-op). When it completes the file, the whole is read
     /// back in order and checked against its SHA-256: a match marks it
-    /// received; a mismatch drops every chunk (`AttachmentRefusal.corrupt`).
-    func storeChunk(_ sha256: String, position: Int, bytes: Data, at: String) async throws -> AttachmentStatus {
+    /// received (`completed`); a mismatch drops every chunk (`AttachmentRefusal.corrupt`).
+    func storeChunk(_ sha256: String, position: Int, bytes: Data, at: String) async throws -> (status: AttachmentStatus, completed: Bool) {
         let status = try await writing { transaction -> AttachmentStatus in
             guard let status = try await Self.attachmentStatus(sha256, in: transaction.sql) else {
                 throw AttachmentRefusal.notOffered("sha256:\(sha256.prefix(12))… was not offered; POST /v1/attachments first.")
@@ -139,7 +140,7 @@ extension SQLStore {
             held.held = (status.held + [position]).sorted()
             return held
         }
-        guard !status.received, status.held.count == status.chunkCount else { return status }
+        guard !status.received, status.held.count == status.chunkCount else { return (status, false) }
         // The whole, read back outside the writer's turn, then marked.
         let (sha256Digest, sha1Digest) = try await reading { session -> (String, String) in
             var whole = SHA256()
@@ -162,21 +163,12 @@ extension SQLStore {
                 "The \(status.chunkCount) chunk(s) received do not make sha256:\(sha256.prefix(12))… (they hash to \(sha256Digest.prefix(12))…), so all were dropped; send the file again.")
         }
         return try await writing { transaction in
-            try await transaction.sql.run(
-                "UPDATE attachments SET received_at = $1, sha1 = $2 WHERE sha256 = $3 AND received_at IS NULL", [.text(at), .text(sha1Digest), .text(sha256)])
-            return try await Self.attachmentStatus(sha256, in: transaction.sql)!
+            // Marked once: of two uploads completing the same file at once, one marks it.
+            let marked = try await transaction.sql.rows(
+                "UPDATE attachments SET received_at = $1, sha1 = $2 WHERE sha256 = $3 AND received_at IS NULL RETURNING sha256",
+                [.text(at), .text(sha1Digest), .text(sha256)])
+            return (try await Self.attachmentStatus(sha256, in: transaction.sql)!, !marked.isEmpty)
         }
-    }
-
-    /// The received attachments among `sha256s`, with their sizes.
-    static func receivedAttachments(_ sha256s: [String], in session: any SQLSession) async throws -> [String: Int64] {
-        var sizes: [String: Int64] = [:]
-        for sha256 in sha256s {
-            if let row = try await session.rows("SELECT size FROM attachments WHERE sha256 = $1 AND received_at IS NOT NULL", [.text(sha256)]).first {
-                sizes[sha256] = try row.int("size")
-            }
-        }
-        return sizes
     }
 
     /// The attachments referral `record` names now, in the order they were
