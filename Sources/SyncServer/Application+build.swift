@@ -75,7 +75,7 @@ func buildRouter(
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: RequestLogMiddleware())
     // Inside the log's middleware, so a full disk is logged as the 503 it becomes.
-    router.add(middleware: StorageUnavailableMiddleware())
+    router.add(middleware: StorageErrorMiddleware())
     router.get("healthz") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
     }

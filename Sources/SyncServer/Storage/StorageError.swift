@@ -2,7 +2,7 @@ import Foundation
 
 /// A storage failure either backend reports in one sentence: refusals the
 /// operator or the request can act on, and PostgreSQL out of reach (mapped
-/// to 503 by `StorageUnavailableMiddleware`).
+/// to 503 by `StorageErrorMiddleware`).
 enum StorageError: Error, CustomStringConvertible {
     case duplicateUser(String)
     /// Text PostgreSQL cannot store (U+0000); it names nothing stored, so the request is refused.

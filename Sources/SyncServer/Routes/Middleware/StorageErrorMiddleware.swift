@@ -23,7 +23,7 @@ import SyncCore
 ///
 /// Storage errors do not know HTTP (`docs/architecture.md`): they are mapped
 /// here, around the routes.
-struct StorageUnavailableMiddleware: RouterMiddleware {
+struct StorageErrorMiddleware: RouterMiddleware {
     typealias Context = SyncRequestContext
 
     /// Seconds a device is asked to wait before it tries again (`Retry-After`).
