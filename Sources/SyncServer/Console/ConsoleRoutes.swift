@@ -267,7 +267,7 @@ struct ConsoleMiddleware: RouterMiddleware {
         } catch let error as ConsoleError {
             response = try error.response(from: request, context: context)
         } catch let error as StorageError {
-            response = try ConsoleError(error.status, error.description).response(from: request, context: context)
+            response = try ConsoleError(StorageErrorMiddleware.status(of: error), error.description).response(from: request, context: context)
         } catch let error as APIError {
             // A refusal from the shared engines (a 404 for an id the user may not see, …): a page, not JSON.
             response = try ConsoleError(error.status, error.message).response(from: request, context: context)

@@ -1,6 +1,4 @@
 import Foundation
-import HTTPTypes
-import Hummingbird
 import Logging
 import NIOCore
 import PostgresNIO
@@ -358,19 +356,4 @@ struct PostgresURL: Sendable, CustomStringConvertible {
 
     /// The address without the password, for messages.
     var description: String { "postgres://\(user)@\(host):\(port)/\(database)" }
-}
-
-extension StorageError: HTTPResponseError {
-    var status: HTTPResponse.Status {
-        switch self {
-        case .unstorableText: .badRequest
-        case .duplicateUser, .formVersionTaken: .conflict
-        case .notPrivate, .backupRefused: .internalServerError
-        case .noConnection, .connectionClosed, .referencesTaken: .serviceUnavailable
-        }
-    }
-
-    func response(from request: Request, context: some RequestContext) throws -> Response {
-        try APIError(status, description).response(from: request, context: context)
-    }
 }

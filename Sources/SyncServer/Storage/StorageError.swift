@@ -1,8 +1,9 @@
 import Foundation
 
 /// A storage failure either backend reports in one sentence: refusals the
-/// operator or the request can act on, and PostgreSQL out of reach (mapped
-/// to 503 by `StorageErrorMiddleware`).
+/// operator or the request can act on, and PostgreSQL out of reach. It knows
+/// nothing of HTTP: `StorageErrorMiddleware` gives each case its status at
+/// the edge.
 enum StorageError: Error, CustomStringConvertible {
     case duplicateUser(String)
     /// Text PostgreSQL cannot store (U+0000); it names nothing stored, so the request is refused.

@@ -5,7 +5,14 @@ import PostgresNIO
 import _ConnectionPoolModule
 import SyncCore
 
-/// Answers a request whose storage could not serve it with a 503,
+/// Where storage errors become HTTP answers; nothing under `Storage/` knows
+/// HTTP (`docs/architecture.md`).
+///
+/// A `StorageError` gets its status here (`status(of:)`): text no backend
+/// stores is a 400, a name or form version taken a 409, a database out of
+/// reach or a push whose new references were all taken a 503.
+///
+/// A request whose storage could not serve it is answered with a 503,
 /// `Retry-After` and a JSON error body, never a 500:
 /// - the disk is full (`storage-full`): SQLite's `SQLITE_FULL` (GRDB's
 ///   `DatabaseError`) and PostgreSQL's `disk_full`, SQLSTATE 53100;
@@ -20,9 +27,6 @@ import SyncCore
 /// just after its `COMMIT` went out, committed unconfirmed: a push sent
 /// again is then answered `duplicate`). The device keeps its changes and
 /// sends them again later.
-///
-/// Storage errors do not know HTTP (`docs/architecture.md`): they are mapped
-/// here, around the routes.
 struct StorageErrorMiddleware: RouterMiddleware {
     typealias Context = SyncRequestContext
 
@@ -42,6 +46,21 @@ struct StorageErrorMiddleware: RouterMiddleware {
                 .serviceUnavailable,
                 "The server cannot reach its database just now, so nothing of this request was confirmed; try again in a few minutes.",
                 headers: [.retryAfter: String(Self.retryAfterSeconds)], code: ErrorCode.storageUnavailable)
+        } catch let error as StorageError {
+            throw APIError(Self.status(of: error), error.description)
+        }
+    }
+
+    /// The status a storage refusal is answered with. The operator's own
+    /// failures (a database file that cannot be made private, a backup
+    /// refused) never come from a request; should one, it is the server's
+    /// fault, a 500.
+    static func status(of error: StorageError) -> HTTPResponse.Status {
+        switch error {
+        case .unstorableText: .badRequest
+        case .duplicateUser, .formVersionTaken: .conflict
+        case .notPrivate, .backupRefused: .internalServerError
+        case .noConnection, .connectionClosed, .referencesTaken: .serviceUnavailable
         }
     }
 
