@@ -44,39 +44,41 @@ struct ReferrerProfile: Codable, Equatable {
     }
 }
 
-struct Profile: FieldCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Set your details as referrer (name, role, agency, phone, email), filled into every new draft.",
-        discussion: """
-            Kept on this device in FIELD_HOME/profile.json, readable by you only. With no option, prints the \
-            profile. An empty value (--phone '') forgets that detail. Drafts already started do not change; \
-            each new draft starts with these answers, which you can change with `field set` like any other.
-            """)
+extension Field {
+    struct Profile: FieldCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set your details as referrer (name, role, agency, phone, email), filled into every new draft.",
+            discussion: """
+                Kept on this device in FIELD_HOME/profile.json, readable by you only. With no option, prints the \
+                profile. An empty value (--phone '') forgets that detail. Drafts already started do not change; \
+                each new draft starts with these answers, which you can change with `field set` like any other.
+                """)
 
-    @Option(help: "Your full name.") var name: String?
-    @Option(help: "Your role, such as health visitor or class teacher.") var role: String?
-    @Option(help: "The agency or organisation you work for.") var agency: String?
-    @Option(help: "The phone number on which the front door can reach you.") var phone: String?
-    @Option(help: "Your email address.") var email: String?
-    @OptionGroup var output: JSONOption
+        @Option(help: "Your full name.") var name: String?
+        @Option(help: "Your role, such as health visitor or class teacher.") var role: String?
+        @Option(help: "The agency or organisation you work for.") var agency: String?
+        @Option(help: "The phone number on which the front door can reach you.") var phone: String?
+        @Option(help: "Your email address.") var email: String?
+        @OptionGroup var output: JSONOption
 
-    func run(in context: Context) async throws {
-        var profile = try ReferrerProfile.load(from: context.home)
-        let given = zip(ReferrerProfile.paths, [name, role, agency, phone, email]).compactMap { path, value in value.map { (path, $0) } }
-        for (path, value) in given {
-            let trimmed = value.trimmingCharacters(in: .whitespaces)
-            profile.values[path] = trimmed.isEmpty ? nil : trimmed
+        func run(in context: Context) async throws {
+            var profile = try ReferrerProfile.load(from: context.home)
+            let given = zip(ReferrerProfile.paths, [name, role, agency, phone, email]).compactMap { path, value in value.map { (path, $0) } }
+            for (path, value) in given {
+                let trimmed = value.trimmingCharacters(in: .whitespaces)
+                profile.values[path] = trimmed.isEmpty ? nil : trimmed
+            }
+            if !given.isEmpty { try profile.save(in: context.home) }
+            if output.json {
+                try context.console.json(profile.values)
+                return
+            }
+            guard !profile.values.isEmpty else {
+                context.console.line("No profile yet; set one with `field profile --name NAME --role ROLE --agency AGENCY --phone PHONE --email EMAIL`.")
+                return
+            }
+            if !given.isEmpty { context.console.line("Saved; every new draft starts with:") }
+            profile.ordered.forEach { context.console.line("  \($0.path) = \($0.value)") }
         }
-        if !given.isEmpty { try profile.save(in: context.home) }
-        if output.json {
-            try context.console.json(profile.values)
-            return
-        }
-        guard !profile.values.isEmpty else {
-            context.console.line("No profile yet; set one with `field profile --name NAME --role ROLE --agency AGENCY --phone PHONE --email EMAIL`.")
-            return
-        }
-        if !given.isEmpty { context.console.line("Saved; every new draft starts with:") }
-        profile.ordered.forEach { context.console.line("  \($0.path) = \($0.value)") }
     }
 }

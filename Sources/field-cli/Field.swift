@@ -17,10 +17,10 @@ struct Field: AsyncParsableCommand {
             wherever an id is; group items may be named by position: children.1.full_name.
             """,
         subcommands: [
-            New.self, Set.self, Unset.self, Add.self, Remove.self, Fill.self,
+            New.self, SetValue.self, Unset.self, Add.self, Remove.self, Fill.self,
             Attach.self, Attachments.self, Detach.self,
             Show.self, List.self, Check.self, Fields.self, History.self,
-            Submit.self, Discard.self, Upgrade.self, Profile.self, Login.self, Sync.self, Status.self, ReceiptCommands.self, Retry.self, Contacts.self, Passphrase.self,
+            Submit.self, Discard.self, Upgrade.self, Profile.self, Login.self, Sync.self, Status.self, Receipts.self, Retry.self, Contacts.self, Passphrase.self,
             Intake.self, Conflicts.self, Resolve.self, Use.self, Shell.self,
         ]
     )

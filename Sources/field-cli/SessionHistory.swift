@@ -59,7 +59,7 @@ struct SessionHistory {
         var rest = words[...]
         var kept: [String] = []
         if rest.first == "field" { kept.append("field"); rest = rest.dropFirst() }
-        guard let command = rest.first, Shell.knownCommands.contains(command) || command == "use" else { return kept }
+        guard let command = rest.first, Field.Shell.knownCommands.contains(command) || command == "use" else { return kept }
         kept.append(command)
         rest = rest.dropFirst()
         if command == "intake", let sub = rest.first, ["queue", "show", "ack", "decide"].contains(sub) {

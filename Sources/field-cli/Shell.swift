@@ -2,109 +2,111 @@ import ArgumentParser
 import Foundation
 import SyncCore
 
-struct Shell: FieldCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Start the line-based session (what `field` with no subcommand does).",
-        discussion: """
-            Commands are typed without `field`; `help` lists them, `exit` leaves. Lines starting \
-            with # are comments. Reading from a pipe or a file, the session runs one command per \
-            line until the end of input and exits non-zero if any command failed.
-            """)
+extension Field {
+    struct Shell: FieldCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Start the line-based session (what `field` with no subcommand does).",
+            discussion: """
+                Commands are typed without `field`; `help` lists them, `exit` leaves. Lines starting \
+                with # are comments. Reading from a pipe or a file, the session runs one command per \
+                line until the end of input and exits non-zero if any command failed.
+                """)
 
-    func run(in context: Context) async throws {
-        let console = context.console
-        context.isSession = true
-        if console.isInteractive {
-            console.line("field: offline referrals. Type `help` for the commands, `exit` to leave.")
-        }
-        // At a terminal: line editing, and history (values left out on disk).
-        let editor = console.isInteractive ? LineEditor() : nil
-        let history = SessionHistory(home: context.home)
-        if let editor { history.load().forEach(editor.remember) }
-        var failures = 0
-        while true {
-            let prompt = context.currentReferral.map { "field \($0.lowercased.prefix(8))> " } ?? "field> "
-            let line: String
-            if let editor, let outcome = editor.read(prompt: prompt) {
-                switch outcome {
-                case .line(let typed): line = typed
-                case .cancelled: continue
-                case .end: return try finish(failures)
+        func run(in context: Context) async throws {
+            let console = context.console
+            context.isSession = true
+            if console.isInteractive {
+                console.line("field: offline referrals. Type `help` for the commands, `exit` to leave.")
+            }
+            // At a terminal: line editing, and history (values left out on disk).
+            let editor = console.isInteractive ? LineEditor() : nil
+            let history = SessionHistory(home: context.home)
+            if let editor { history.load().forEach(editor.remember) }
+            var failures = 0
+            while true {
+                let prompt = context.currentReferral.map { "field \($0.lowercased.prefix(8))> " } ?? "field> "
+                let line: String
+                if let editor, let outcome = editor.read(prompt: prompt) {
+                    switch outcome {
+                    case .line(let typed): line = typed
+                    case .cancelled: continue
+                    case .end: return try finish(failures)
+                    }
+                } else {
+                    console.prompt(prompt)
+                    guard let typed = console.readLine() else {
+                        if console.isInteractive { console.line() }
+                        break
+                    }
+                    line = typed
                 }
-            } else {
-                console.prompt(prompt)
-                guard let typed = console.readLine() else {
-                    if console.isInteractive { console.line() }
-                    break
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+                if let editor {
+                    editor.remember(trimmed)
+                    history.append(trimmed)
                 }
-                line = typed
+                if ["exit", "quit"].contains(trimmed) { break }
+                if let refusal = Self.controlCharacterRefusal(trimmed) {
+                    console.error("Error: \(refusal)")
+                    failures += 1
+                    continue
+                }
+                if try await !Self.execute(trimmed, in: context) { failures += 1 }
             }
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
-            if let editor {
-                editor.remember(trimmed)
-                history.append(trimmed)
-            }
-            if ["exit", "quit"].contains(trimmed) { break }
-            if let refusal = Self.controlCharacterRefusal(trimmed) {
-                console.error("Error: \(refusal)")
-                failures += 1
-                continue
-            }
-            if try await !Self.execute(trimmed, in: context) { failures += 1 }
+            try finish(failures)
         }
-        try finish(failures)
-    }
 
-    private func finish(_ failures: Int) throws {
-        if failures > 0 { throw ExitCode(1) }
-    }
+        private func finish(_ failures: Int) throws {
+            if failures > 0 { throw ExitCode(1) }
+        }
 
-    /// Why a line cannot run if it holds a control character (an arrow key's
-    /// escape sequence typed where lines are not edited, say); nil otherwise.
-    /// Tabs are spaces.
-    static func controlCharacterRefusal(_ line: String) -> String? {
-        guard let control = line.unicodeScalars.first(where: { $0.properties.generalCategory == .control && $0 != "\t" }) else { return nil }
-        let code = String(format: "U+%04X", control.value)
-        let hint = control == "\u{1B}" ? " (an arrow or other special key's escape sequence)" : ""
-        return "The line has the control character <\(code)>\(hint), which no command takes; type the line again without it."
-    }
+        /// Why a line cannot run if it holds a control character (an arrow key's
+        /// escape sequence typed where lines are not edited, say); nil otherwise.
+        /// Tabs are spaces.
+        static func controlCharacterRefusal(_ line: String) -> String? {
+            guard let control = line.unicodeScalars.first(where: { $0.properties.generalCategory == .control && $0 != "\t" }) else { return nil }
+            let code = String(format: "U+%04X", control.value)
+            let hint = control == "\u{1B}" ? " (an arrow or other special key's escape sequence)" : ""
+            return "The line has the control character <\(code)>\(hint), which no command takes; type the line again without it."
+        }
 
-    static let knownCommands = Field.configuration.subcommands.map { $0._commandName } + ["help"]
+        static let knownCommands = Field.configuration.subcommands.map { $0._commandName } + ["help"]
 
-    /// Runs one line of the session; false if it failed (the error is printed).
-    static func execute(_ line: String, in context: Context) async throws -> Bool {
-        do {
-            let line = try withCurrentReferral(line, in: context)
-            var words = try ShellWords.verbatimValue(line) ?? ShellWords.split(line)
-            if words.first == "field" { words.removeFirst() }
-            if let name = words.first, !name.hasPrefix("-"), !knownCommands.contains(name) {
-                let nearest = knownCommands.min { ReferralForm.editDistance(name, $0) < ReferralForm.editDistance(name, $1) }
-                let hint = nearest.map { ReferralForm.editDistance(name, $0) <= 2 ? "; did you mean '\($0)'?" : "" } ?? ""
-                throw CLIError("'\(name)' is not a command\(hint.isEmpty ? "; type `help` for the list." : hint)")
-            }
-            var command = try Field.parseAsRoot(words)
-            if command is Shell || command is Field {
-                if !words.isEmpty { context.console.line("You are already in a session.") }
+        /// Runs one line of the session; false if it failed (the error is printed).
+        static func execute(_ line: String, in context: Context) async throws -> Bool {
+            do {
+                let line = try withCurrentReferral(line, in: context)
+                var words = try ShellWords.verbatimValue(line) ?? ShellWords.split(line)
+                if words.first == "field" { words.removeFirst() }
+                if let name = words.first, !name.hasPrefix("-"), !knownCommands.contains(name) {
+                    let nearest = knownCommands.min { ReferralForm.editDistance(name, $0) < ReferralForm.editDistance(name, $1) }
+                    let hint = nearest.map { ReferralForm.editDistance(name, $0) <= 2 ? "; did you mean '\($0)'?" : "" } ?? ""
+                    throw CLIError("'\(name)' is not a command\(hint.isEmpty ? "; type `help` for the list." : hint)")
+                }
+                var command = try Field.parseAsRoot(words)
+                if command is Shell || command is Field {
+                    if !words.isEmpty { context.console.line("You are already in a session.") }
+                    return true
+                }
+                guard let fieldCommand = command as? any FieldCommand else {
+                    // `help [command]`: the parser's own command, which answers by throwing its text.
+                    try command.run()
+                    return true
+                }
+                try await fieldCommand.run(in: context)
                 return true
+            } catch {
+                if case SyncError.revoked = error { context.reopenStore() }
+                let error = StoreError.plain(error)
+                let message = Field.fullMessage(for: error)
+                if Field.exitCode(for: error) == .success {
+                    context.console.line(message)
+                    return true
+                }
+                if !message.isEmpty { context.console.error(message) }
+                return false
             }
-            guard let fieldCommand = command as? any FieldCommand else {
-                // `help [command]`: the parser's own command, which answers by throwing its text.
-                try command.run()
-                return true
-            }
-            try await fieldCommand.run(in: context)
-            return true
-        } catch {
-            if case SyncError.revoked = error { context.reopenStore() }
-            let error = StoreError.plain(error)
-            let message = Field.fullMessage(for: error)
-            if Field.exitCode(for: error) == .success {
-                context.console.line(message)
-                return true
-            }
-            if !message.isEmpty { context.console.error(message) }
-            return false
         }
     }
 }

@@ -44,8 +44,8 @@ enum SyncNews {
         for (index, decision) in after.decisions.enumerated() where index >= known {
             news.append((index == 0 ? "decided: " : "decision changed: ") + decision.title)
         }
-        let wasOpen = Swift.Set(before?.conflicts.map(\.path) ?? [])
-        let isOpen = Swift.Set(after.conflicts.map(\.path))
+        let wasOpen = Set(before?.conflicts.map(\.path) ?? [])
+        let isOpen = Set(after.conflicts.map(\.path))
         for stored in isOpen.subtracting(wasOpen).sorted() { news.append("conflict on \(path(stored)), waiting for an admin") }
         for stored in wasOpen.subtracting(isOpen).sorted() {
             let settled = after.resolved.last { $0.path == stored }?.resolution
