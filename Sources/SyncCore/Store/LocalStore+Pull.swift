@@ -1,168 +1,9 @@
 import Foundation
 import GRDB
 
-/// The server this device is registered with.
-public struct ServerLogin: Sendable, Equatable {
-    public var server: String
-    public var token: String
-    public var user: String
-    public var role: Role
-    /// PEM certificates of the authorities trusted for this server instead of
-    /// the system's (`field login --ca`), or nil.
-    public var ca: String?
-
-    public init(server: String, token: String, user: String, role: Role, ca: String? = nil) {
-        self.server = server
-        self.token = token
-        self.user = user
-        self.role = role
-        self.ca = ca
-    }
-}
-
-/// What one push reply did to the device.
-public struct PushTally: Sendable, Equatable {
-    public var applied = 0
-    public var conflicts = 0
-    /// Refused, whatever the cause (those to send again included).
-    public var rejected = 0
-    /// Refused for the device's state, not the content: sent again under new numbers.
-    public var toResend = 0
-    /// What was wrong with the reply's signed receipt, in one sentence (nil when it checked out).
-    public var receiptProblem: String?
-    /// Whether that is only that its key is not pinned here (rotated since login).
-    public var receiptKeyUnknown = false
-}
-
-/// Changes in (push replies), merges in (pulls): the device side of SYNC.md.
+/// Merges in: each pulled page stored with its cursor, the device side of
+/// SYNC.md's pull (push replies are settled in LocalStore+Outbox.swift).
 extension LocalStore {
-    /// - Parameter lastSeq: the highest change number the server has from this
-    ///   device; the device numbers its next changes past it (a device restored
-    ///   from a backup would otherwise reuse numbers).
-    public func saveLogin(_ login: ServerLogin, lastSeq: Int64? = nil) throws {
-        try writer.write { db in
-            try db.run("UPDATE device SET server_url = ?, token = ?, role = ?, author = ?, server_ca = ?, next_seq = max(next_seq, ?)",
-                [login.server, cipher.seal(login.token, record: Self.deviceRecord, path: Self.tokenPath), login.role.rawValue,
-                 login.user, login.ca, (lastSeq ?? 0) + 1])
-        }
-    }
-
-    public func login() throws -> ServerLogin? {
-        try writer.read { db in
-            guard let row = try db.row("SELECT server_url, token, author, role, server_ca FROM device"),
-                let server: String = row["server_url"],
-                let token = try cipher.open(row, "token", record: Self.deviceRecord, path: Self.tokenPath)
-            else { return nil }
-            return ServerLogin(server: server, token: token, user: row["author"], role: Role(rawValue: row["role"] ?? "") ?? .practitioner, ca: row["server_ca"])
-        }
-    }
-
-    /// The next changes to push, oldest first: sent-but-unanswered ones again
-    /// (same seq, same value), then new ones. Refused changes stay out.
-    public func changesToPush(limit: Int) throws -> [PendingChange] {
-        try pendingChanges(where: "rejected_reason IS NULL", limit: limit)
-    }
-
-    /// Takes a push reply, in one transaction: acknowledged changes leave the
-    /// outbox and their fields take the server's state (unless edited again
-    /// meanwhile, whose base then moves to this device's own new revision);
-    /// refused changes stay, with the reason; the receipt is kept.
-    @discardableResult
-    public func applyPush(_ response: PushResponse, sent: [PendingChange]) throws -> PushTally {
-        try writer.write { db in try applyPush(response, sent: sent, db: db) }
-    }
-
-    func applyPush(_ response: PushResponse, sent: [PendingChange], db: Database) throws -> PushTally {
-        let bySeq = Dictionary(sent.map { ($0.seq, $0) }, uniquingKeysWith: { first, _ in first })
-        var tally = PushTally()
-        do {
-            let now = Timestamp.string(clock.now())
-            // How many unrefused outbox entries each sent field has, read once
-            // for the batch and kept current below as entries leave or are
-            // refused: an entry left after this one's is a later edit.
-            var unanswered = try Self.unrefusedCounts(db, records: Array(Set(sent.map(\.record.lowercased))))
-            var answered = Set<Int64>()
-            for outcome in response.outcomes {
-                guard let change = bySeq[outcome.seq], answered.insert(outcome.seq).inserted else { continue }
-                let key = FieldKey(record: change.record.lowercased, path: change.path)
-                unanswered[key, default: 1] -= 1
-                let effective = outcome.outcome == .duplicate ? (outcome.original ?? .applied) : outcome.outcome
-                switch effective {
-                case .rejected, .duplicate:
-                    tally.rejected += 1
-                    if outcome.retry == true { tally.toResend += 1 }
-                    // A refusal may quote the value refused: sealed like it.
-                    try db.run("UPDATE outbox SET rejected_reason = ?, rejected_retry = ? WHERE seq = ?",
-                        [cipher.seal(outcome.reason ?? "Refused by the server.", record: change.record.lowercased,
-                                     path: Self.rejectionPath(change.seq)), outcome.retry == true, change.seq])
-                    continue
-                case .conflict:
-                    tally.conflicts += 1
-                case .applied:
-                    tally.applied += 1
-                }
-                try db.run("DELETE FROM outbox WHERE seq = ?", [change.seq])
-                let referral = change.record.lowercased
-                if change.path == RecordPath.status, change.value == ReferralStatus.submitted.rawValue,
-                    let receipt = outcome.receipt, let at = response.receipt?.serverTime ?? Optional(now)
-                {
-                    try db.run(
-                        "UPDATE referral SET received_at = coalesce(received_at, ?), received_receipt = coalesce(received_receipt, ?) WHERE id = ?",
-                        [at, receipt, referral])
-                }
-                let later = unanswered[key] ?? 0
-                // Applied exactly as sent (not merged, not outvoted): the field
-                // is now this device's own write.
-                let asSent = effective == .applied
-                    && (outcome.current == nil || (outcome.current?.value == change.value && outcome.current?.revision == outcome.revision && outcome.current?.conflict == nil))
-                if later > 0 {
-                    // Edited again since. Only when the server kept what was
-                    // sent has this device seen the field's latest revision;
-                    // after a merge or a lost lww, the newer edit keeps its old
-                    // base so that it meets the other side's value again.
-                    if asSent, let revision = outcome.revision {
-                        try db.run("UPDATE outbox SET base_rev = ? WHERE referral_id = ? AND path = ? AND base_rev = ?",
-                            [revision, referral, change.path, change.baseRevision])
-                        try db.run("UPDATE field_value SET base_rev = ? WHERE referral_id = ? AND path = ?",
-                            [revision, referral, change.path])
-                    }
-                } else if let current = outcome.current {
-                    try adopt(
-                        value: current.value, revision: current.revision, referral: referral, path: change.path,
-                        author: "server", device: "server", at: now, hlc: change.hlc.description, db: db)
-                } else if let revision = outcome.revision {
-                    // Applied as sent: the field keeps its value at the new revision.
-                    try db.run("UPDATE field_value SET base_rev = ? WHERE referral_id = ? AND path = ?", [revision, referral, change.path])
-                }
-                if let conflict = outcome.current?.conflict {
-                    try db.run("""
-                            INSERT INTO conflict (id, referral_id, path, status, candidates, updated_at) VALUES (?, ?, ?, 'open', ?, ?)
-                            ON CONFLICT (id) DO NOTHING
-                            """,
-                        [conflict, referral, change.path, cipher.seal("[]", record: referral, path: Self.conflictPath(conflict)), now])
-                }
-            }
-            if let receipt = response.receipt {
-                (tally.receiptProblem, tally.receiptKeyUnknown) = try keep(receipt, response: response, sent: bySeq, db: db)
-            }
-        }
-        return tally
-    }
-
-    /// Per field of `records`, how many outbox entries are not refused.
-    static func unrefusedCounts(_ db: Database, records: [String]) throws -> [FieldKey: Int] {
-        var counts: [FieldKey: Int] = [:]
-        for start in stride(from: 0, to: records.count, by: 500) {
-            let chunk = Array(records[start..<min(start + 500, records.count)])
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT referral_id, path, count(*) FROM outbox WHERE rejected_reason IS NULL AND referral_id IN (\(chunk.map { _ in "?" }.joined(separator: ",")))
-                GROUP BY referral_id, path
-                """, arguments: StatementArguments(chunk))
-            while let row = try rows.next() { counts[FieldKey(record: row[0], path: row[1])] = row[2] }
-        }
-        return counts
-    }
-
     public func pullCursor() throws -> Int64 {
         try writer.read { db in try Int64.fetchOne(db, sql: "SELECT pull_cursor FROM device") ?? 0 }
     }
@@ -305,7 +146,7 @@ extension LocalStore {
     /// changes; returns false when the field already had that state (as for
     /// the device's own writes coming back in a pull).
     @discardableResult
-    private func adopt(
+    func adopt(
         value: String?, revision: Int64, referral: String, path: String, author: String, device: String, at: String,
         hlc: String, db: Database
     ) throws -> Bool {
