@@ -262,6 +262,8 @@ extension Field.Intake {
                     }
                     header.append("  \(clock.title): " + (clock.due.map { "by \(time($0)), " } ?? "") + state + " (rule: \(clock.rule))")
                 }
+                // Said once, as the console's referral page does.
+                header.append("  The rules' source: " + Set(document.clocks.map(\.source)).sorted().joined(separator: "; "))
             }
             if let at = document.fields[IntakePath.acknowledgedAt] {
                 header.append("Acknowledged \(at) by \(document.fields[IntakePath.acknowledgedBy] ?? "?")")

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Synchronization
 
 /// The two SQL dialects the server speaks. The statements the backends share

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Synchronization
 
 /// A value bound to a statement (`$1`, `$2`…).
