@@ -1,0 +1,13 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SyncCore
+
+/// A page of one sentence (`ConsoleTemplates.message`): a refusal, with the way back.
+struct MessagePage {
+    let heading: String
+    let text: String
+    let link: String
+    let linkText: String
+}
