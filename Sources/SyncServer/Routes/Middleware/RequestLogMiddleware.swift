@@ -7,6 +7,8 @@ import SyncCore
 
 /// One log line per request: method, route, status and time. Never bodies,
 /// tokens or query values, so no referral content reaches the logs.
+/// (Hummingbird's `LogRequestsMiddleware` logs the whole URI, query
+/// included: a console search's child's name would reach the log.)
 struct RequestLogMiddleware: RouterMiddleware {
     typealias Context = SyncRequestContext
 
