@@ -18,14 +18,15 @@ struct FrontDoorRecordTests {
     struct Door {
         let server: ServerProcess
         let jane: FieldHome
+        let janeToken: String
         let intakeToken: String
         let intakeDevice = "01a2072c-0000-7000-8000-0000000000ab"
 
         init() async throws {
             server = try ServerProcess(clock: FrontDoorRecordTests.monday)
             jane = try FieldHome(user: "jane", seed: 71)
-            let token = try server.addUser("jane")
-            #expect(try jane.run(["login", "--server", server.url.absoluteString, "--token", token]).status == 0)
+            janeToken = try server.addUser("jane")
+            #expect(try jane.run(["login", "--server", server.url.absoluteString, "--token", janeToken]).status == 0)
             intakeToken = try server.addUser("ian", role: .intake)
             let register = try JSONEncoder().encode(RegisterRequest(device: intakeDevice))
             _ = try await server.exchange("POST", "v1/register", token: intakeToken, body: register)
@@ -340,5 +341,62 @@ struct FrontDoorRecordTests {
         #expect(byReference.status == 0 && byReference.output.contains("Referral \(reference)"), "\(byReference.output)")
         let empty = try ian.run(["intake", "search", "  "])
         #expect(empty.status != 0 && empty.output.contains("Give something to find"), "\(empty.output)")
+
+        // A third laptop whose network drops every request for a form version:
+        // it cannot fetch version 2, says so, and shows the answer under its path.
+        let proxy = try FaultProxy(to: door.server)
+        proxy.setRule { $0.path.hasPrefix("v1/forms") ? .closeConnection : .none }
+        let offline = try FieldHome(user: "olu", seed: 73)
+        let olusToken = try door.server.addUser("olu", role: .intake)
+        #expect(try offline.run(["login", "--server", proxy.url.absoluteString, "--token", olusToken]).status == 0)
+        let unfetched = try offline.run(["intake", "show", String(id.prefix(13))])
+        #expect(unfetched.status == 0, "\(unfetched.output)")
+        #expect(unfetched.output.contains("form version 2 could not be fetched"), "\(unfetched.output)")
+        #expect(unfetched.output.contains("Answers to questions this device's form versions do not know (written on form version 2), by path"), "\(unfetched.output)")
+        #expect(unfetched.output.contains("  concern.child_words: He hit me with a belt"), "the disclosure is shown by its path: \(unfetched.output)")
+    }
+
+    @Test("the history names a conflict's candidates and its resolution, with the admin's reason; candidates are not sent to the referrer")
+    func conflictInHistory() async throws {
+        let door = try await Door()
+        let id = try door.draft(child: "Amy Smith", [("concern.summary", "Bruises on both arms")])
+        _ = try door.jane.run(["sync"])
+        // Jane's second device edits the summary from the same revision as her first: a conflict.
+        let laptop = try FieldHome(user: "jane", seed: 74)
+        #expect(try laptop.run(["login", "--server", door.server.url.absoluteString, "--token", door.janeToken]).status == 0)
+        _ = try laptop.run(["sync"])
+        #expect(try door.jane.run(["set", id, "concern.summary", "Bruises on both arms and a burn"]).status == 0)
+        #expect(try laptop.run(["set", id, "concern.summary", "Bruises on both arms; Amy is scared of going home"]).status == 0)
+        _ = try door.jane.run(["sync"])
+        _ = try laptop.run(["sync"])
+        let conflict = try #require(try await door.server.database.strings("SELECT id FROM conflicts WHERE record_id = ?", [id]).first ?? nil)
+
+        let adminToken = try door.server.addUser("ada", role: .admin)
+        let adminDevice = "01a2072c-0000-7000-8000-0000000000ad"
+        _ = try await door.server.exchange("POST", "v1/register", token: adminToken, body: try JSONEncoder().encode(RegisterRequest(device: adminDevice)))
+        var request = URLRequest(url: URL(string: door.server.url.absoluteString + "/v1/conflicts/\(conflict)/resolve")!)
+        request.httpMethod = "POST"
+        request.setValue("Bearer \(adminToken)", forHTTPHeaderField: "Authorization")
+        request.setValue(adminDevice, forHTTPHeaderField: "Field-Device")
+        request.httpBody = try JSONEncoder().encode(ResolutionRequest(
+            pick: nil, value: "Bruises on both arms and a burn; Amy is scared of going home", reason: "Both are true: the visit notes say so"))
+        let (data, response) = try await URLSession.shared.data(for: request)
+        #expect((response as! HTTPURLResponse).statusCode == 200, "\(String(decoding: data, as: UTF8.self))")
+
+        let (status, body) = try await door.api("GET", "v1/intake/referrals/\(id)/history")
+        #expect(status == 200)
+        let entries = try JSONDecoder().decode([ReferralHistoryEntry].self, from: try JSONSerialization.data(withJSONObject: body ?? []))
+        let summary = entries.filter { $0.path == "concern.summary" }
+        // The first of the two writes was applied; the second, from the same base revision, is the conflict's candidate.
+        let candidates = summary.filter { $0.kind == "candidate" }
+        #expect(summary.contains { $0.kind == "write" && $0.value == "Bruises on both arms and a burn" }, "\(summary)")
+        #expect(candidates.map(\.value) == ["Bruises on both arms; Amy is scared of going home"], "\(summary)")
+        let resolution = try #require(summary.first { $0.kind == "resolution" }, "no resolution in the history: \(summary)")
+        #expect(resolution.value == "Bruises on both arms and a burn; Amy is scared of going home")
+        #expect(resolution.reason?.contains("Both are true") == true, "the admin's reason: \(resolution)")
+        #expect(resolution.by == "ada")
+        #expect(resolution.conflict == conflict && candidates.allSatisfy { $0.conflict == conflict })
+        // Candidates are the front door's to weigh; the settled value is the referral's, and reaches the referrer.
+        #expect(candidates.allSatisfy { !$0.reachesReferrer } && resolution.reachesReferrer)
     }
 }
