@@ -538,6 +538,9 @@ extension AuditTableTests {
             (["user", "rotate-token", "ian"], "rotate-token", nil),
             (["device", "revoke", device, "--by", "lost on a train"], "revoke", "reason=lost on a train"),
             (["export", "--since", "0"], "export", nil),
+            (["key", "rotate", "--receipt-key", server.receiptKey, "--by", "yearly rotation"], "rotate-receipt-key", "reason=yearly rotation"),
+            (["form", "publish", try server.formWithChildWords(), "--reason", "the concern section asks for the child's words"], "form-publish",
+             "reason=the concern section asks for the child's words"),
         ]
         for (arguments, _, _) in commands {
             let result = try server.commandWithErrors(arguments)

@@ -306,19 +306,8 @@ struct FrontDoorRecordTests {
         #expect(try ian.run(["login", "--server", door.server.url.absoluteString, "--token", token]).status == 0)
 
         // Version 2 asks, in the concern section, what the child said in their own words.
-        let (shown, text) = try door.server.command(["form", "show"])
-        #expect(shown == 0)
-        var document = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-        var sections = try #require(document["sections"] as? [[String: Any]])
-        let concern = try #require(sections.firstIndex { $0["key"] as? String == "concern" })
-        var fields = try #require(sections[concern]["fields"] as? [[String: Any]])
-        fields.append(["key": "child_words", "type": "text", "question": "What did the child say, in their own words?"])
-        sections[concern]["fields"] = fields
-        document["sections"] = sections
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("form-v2-\(UUID().uuidString).json")
-        try JSONSerialization.data(withJSONObject: document).write(to: file)
-        defer { try? FileManager.default.removeItem(at: file) }
-        let (published, output) = try door.server.command(["form", "publish", file.path])
+        let file = try door.server.formWithChildWords()
+        let (published, output) = try door.server.command(["form", "publish", file])
         #expect(published == 0, "\(output)")
 
         // Jane's device takes version 2; her referral answers only the new question in the concern section.
@@ -398,5 +387,25 @@ struct FrontDoorRecordTests {
         #expect(resolution.conflict == conflict && candidates.allSatisfy { $0.conflict == conflict })
         // Candidates are the front door's to weigh; the settled value is the referral's, and reaches the referrer.
         #expect(candidates.allSatisfy { !$0.reachesReferrer } && resolution.reachesReferrer)
+    }
+}
+
+extension ServerProcess {
+    /// The server's current form with one more question in the concern
+    /// section (`concern.child_words`: what the child said, in their own
+    /// words), written to a file in the server's folder for `form publish`.
+    func formWithChildWords() throws -> String {
+        let (shown, text) = try command(["form", "show"])
+        #expect(shown == 0)
+        var document = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        var sections = try #require(document["sections"] as? [[String: Any]])
+        let concern = try #require(sections.firstIndex { $0["key"] as? String == "concern" })
+        var fields = try #require(sections[concern]["fields"] as? [[String: Any]])
+        fields.append(["key": "child_words", "type": "text", "question": "What did the child say, in their own words?"])
+        sections[concern]["fields"] = fields
+        document["sections"] = sections
+        let file = folder.appendingPathComponent("form-with-child-words.json")
+        try JSONSerialization.data(withJSONObject: document).write(to: file)
+        return file.path
     }
 }
