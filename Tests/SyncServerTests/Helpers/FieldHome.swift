@@ -73,7 +73,7 @@ final class FieldHome: @unchecked Sendable {
 /// numbered in the order they first appear, so that two referrals' references
 /// still read as different.
 final class Transcript {
-    static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("FieldCLITests/Golden")
 
     private(set) var text = ""

@@ -6,11 +6,11 @@ import Testing
 import FoundationNetworking
 #endif
 
-/// Regressions for the problems a review found: hostile values that crashed
-/// the server, status going backwards, reused change numbers, edits hidden by
-/// a resolution, merges undone by a rebase, refused changes blocking a field.
-@Suite("Review regressions")
-struct ReviewRegressionTests {
+/// What a push must never do to the server's record, each once found by a
+/// review: hostile values that crashed the server, status going backwards,
+/// reused change numbers, edits hidden by a resolution, merges undone by a rebase, refused changes blocking a field.
+@Suite("Pushes that could harm the record: hostile values, status going back, reused numbers, hidden edits, undone merges, clocks ahead")
+struct PushSafetyTests {
     func raw(_ server: ServerProcess, _ path: String, token: String, json: String, device: String? = nil) async throws -> (Int, String) {
         var request = URLRequest(url: URL(string: server.url.absoluteString + "/" + path)!)
         request.httpMethod = "POST"

@@ -44,7 +44,7 @@ struct FormDocumentTests {
         }
         // The resource file is the reading-order rendering, byte for byte.
         let url = try #require(Bundle.module.url(forResource: "referral-form", withExtension: "json", subdirectory: nil) ??
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
                 .appendingPathComponent("Sources/SyncCore/Form/Resources/referral-form.json"))
         #expect(String(decoding: try Data(contentsOf: url), as: UTF8.self) == String(decoding: form.document.encoded(sorted: false), as: UTF8.self) + "\n")
     }

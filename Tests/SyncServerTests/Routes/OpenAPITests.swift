@@ -8,7 +8,7 @@ import Testing
 /// over the document's own formatting (see its header), not a YAML library.
 @Suite("OpenAPI document")
 struct OpenAPITests {
-    static let document = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    static let document = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("docs/openapi.yaml")
 
     struct Operation: Hashable {

@@ -267,7 +267,7 @@ struct AttachmentTransferTests {
         #expect(missing.status == 1 && missing.output.contains("There is no file"))
 
         // The authority's form sets the limits: 600,000 bytes a file, 1,000,000 a referral.
-        let built = try Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let built = try Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Sources/SyncCore/Form/Resources/referral-form.json"))
         var document = try FormDocument.decode(built)
         let section = try #require(document.sections.firstIndex { $0.key == "attachments" })
