@@ -129,3 +129,36 @@ struct TerminalSessionTests {
         #expect(oneShot.output == "Error: `use` chooses a referral for the rest of a session; start one with `field`, or give the id to each command.\n", "\(oneShot.output)")
     }
 }
+
+extension TerminalSessionTests {
+    @Test("discard asks at a terminal, and only there: a script and --yes do not")
+    func discardConfirmation() throws {
+        let field = try FieldProcess()
+        defer { field.remove() }
+        let first = try field.run(["new"], now: "2026-11-23T09:01:00Z").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let second = try field.run(["new"], now: "2026-11-23T09:02:00Z").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let third = try field.run(["new"], now: "2026-11-23T09:03:00Z").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        // At a terminal (a pseudo-terminal from util-linux `script`): "no" keeps the draft.
+        func atTerminal(_ arguments: String, answer: String) throws -> String {
+            let command = FieldProcess.executable.path + " " + arguments
+            let (_, output) = try ChildProcess.run(
+                "/usr/bin/script", ["-qec", command, "/dev/null"], environment: field.environment(now: "2026-11-23T09:30:00Z"),
+                input: answer + "\n", error: .pipe)
+            return output
+        }
+        let declined = try atTerminal("discard \(first)", answer: "no")
+        #expect(declined.contains("Discard referral \(first)? It can then no longer change. Type yes to discard:"), "\(declined)")
+        #expect(declined.contains("Nothing was discarded."), "\(declined)")
+        let accepted = try atTerminal("discard \(first)", answer: "yes")
+        #expect(accepted.contains("Discarded referral \(first)."), "\(accepted)")
+        let forced = try atTerminal("discard --yes \(second)", answer: "")
+        #expect(!forced.contains("Type yes") && forced.contains("Discarded referral \(second)."), "\(forced)")
+        // Standard input not a terminal: no question.
+        let scripted = try field.run(["discard", third])
+        #expect(scripted.status == 0 && scripted.output == "Discarded referral \(third).\n", "\(scripted.output)")
+        let store = try field.openStore()
+        for id in [first, second, third] {
+            #expect(try store.referral(try store.referralID(matching: id)).status == .discarded)
+        }
+    }
+}
