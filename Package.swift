@@ -138,12 +138,12 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["CTestSupport"],
+            dependencies: ["CTestSupport", "SyncCore"],
             path: "Tests/TestSupport"
         ),
         .testTarget(
             name: "SyncCoreTests",
-            dependencies: ["SyncCore", "SyntheticReferrals", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["SyncCore", "SyntheticReferrals", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "SyncServerTests",

@@ -9,7 +9,7 @@ import Testing
 struct ProfileTests {
     @Test("field profile sets the referrer's details once; every new draft starts with them")
     func profile() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         var transcript = ""
         @discardableResult
@@ -33,7 +33,7 @@ struct ProfileTests {
         let store = try field.openStore()
         let values = try store.referral(try store.referralID(matching: created)).values
         #expect(values["referrer.name"] == "Jane Smith" && values["referrer.phone"] == "01905 000111" && values["referrer.email"] == nil)
-        let file = field.home.appendingPathComponent("profile.json").path
+        let file = field.folder.appendingPathComponent("profile.json").path
         let permissions = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
         #expect(permissions == 0o600)
     }

@@ -6,8 +6,7 @@ import Testing
 /// before building anything (scripts/lib/system-packages.sh).
 @Suite("Set-up scripts: system packages, the demo's tokens")
 struct SetupScriptTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = Repository.root
 
     /// Runs a script of `scripts/` with extra environment; its status and its whole output.
     func run(_ script: String, environment extra: [String: String]) throws -> (status: Int32, output: String) {

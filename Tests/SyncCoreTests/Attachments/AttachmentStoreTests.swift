@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import SyncCore
 import Testing
 
@@ -10,8 +11,7 @@ import Testing
 @Suite("Attachments in the device's store")
 struct AttachmentStoreTests {
     static func file(_ content: Data, named name: String = "photo.jpg") throws -> String {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("attach-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try TemporaryFolder.make("attach")
         let url = folder.appendingPathComponent(name)
         try content.write(to: url)
         return url.path

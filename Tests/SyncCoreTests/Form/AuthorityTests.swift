@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import SyncCore
 
@@ -8,9 +9,7 @@ struct AuthorityTests {
 
     @Test("the shipped example file is the built-in default")
     func exampleFileMatches() throws {
-        let file = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("config/authority.example.json")
+        let file = Repository.file("config/authority.example.json")
         #expect(try Authority.load(contentsOf: file) == authority)
     }
 

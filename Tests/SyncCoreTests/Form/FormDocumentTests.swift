@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SyncCore
+import TestSupport
 
 /// The form as a file (`FormDocument`) and its versions (`FormCatalog`):
 /// every check `sync-server form publish` makes, each with its sentence.
@@ -44,8 +45,7 @@ struct FormDocumentTests {
         }
         // The resource file is the reading-order rendering, byte for byte.
         let url = try #require(Bundle.module.url(forResource: "referral-form", withExtension: "json", subdirectory: nil) ??
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("Sources/SyncCore/Form/Resources/referral-form.json"))
+            Repository.file("Sources/SyncCore/Form/Resources/referral-form.json"))
         #expect(String(decoding: try Data(contentsOf: url), as: UTF8.self) == String(decoding: form.document.encoded(sorted: false), as: UTF8.self) + "\n")
     }
 
@@ -189,8 +189,7 @@ struct FormDocumentTests {
 
     @Test("a referral's version: @form, 1 when absent; a store keeps fetched versions in order and new drafts use the newest")
     func deviceFollows() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("forms-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try TemporaryFolder.make("forms")
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("field.sqlite").path
         let store = try LocalStore(path: path, author: "jane", passphrase: "device passphrase", keyDerivation: .testing, clock: SteppingClock(start: Date(timeIntervalSince1970: 1_795_000_000)))

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import SyncCore
 
@@ -82,8 +83,7 @@ struct FrontDoorClockTests {
     func configuration() throws {
         var json = try JSONSerialization.jsonObject(with: Data(Authority.exampleJSON.utf8)) as! [String: Any]
         json["clocks"] = ["decideByRating": ["red": ["within": 2, "unit": "working-hours"]], "source": "Our MASH protocol, 2026"]
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("clocks-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try TemporaryFolder.make("clocks")
         defer { try? FileManager.default.removeItem(at: folder) }
         let file = folder.appendingPathComponent("authority.json")
         try JSONSerialization.data(withJSONObject: json).write(to: file)

@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import TestSupport
 
 /// A real store in a fresh temporary folder, with a fixed clock and seeded ids.
 struct TestStore {
@@ -8,8 +9,7 @@ struct TestStore {
     let clock: SteppingClock
 
     init(author: String = "alice", start: String = "2026-11-23T09:00:00Z", seed: UInt64 = 1) throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("synccore-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        folder = try TemporaryFolder.make("synccore")
         clock = SteppingClock(start: Timestamp.date(start)!)
         store = try LocalStore(
             path: folder.appendingPathComponent("field.sqlite").path, author: author, passphrase: Self.passphrase,

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import GRDB
 import Testing
 @testable import SyncCore
@@ -107,8 +108,7 @@ struct EncryptionTests {
 
     @Test("a new store refuses a passphrase shorter than 8 characters")
     func weakPassphrase() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("weak-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try TemporaryFolder.make("weak")
         defer { try? FileManager.default.removeItem(at: folder) }
         #expect(throws: StoreError.weakPassphrase(length: 4)) {
             _ = try LocalStore(path: folder.appendingPathComponent("s.sqlite").path, author: "a", passphrase: "1234", keyDerivation: .testing)
@@ -156,8 +156,7 @@ struct EncryptionTests {
 
     @Test("a store written before encryption is sealed on first unlock, its clear text purged from the file")
     func upgradesPlaintextStore() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("legacy-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try TemporaryFolder.make("legacy")
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("field.sqlite").path
         let record = "0193a000-0000-7000-8000-000000000001"

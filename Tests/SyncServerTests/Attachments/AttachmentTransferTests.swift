@@ -45,8 +45,7 @@ struct AttachmentTransferTests {
             counter += 1
         }
         content = content.prefix(bytes)
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("attachment-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try TemporaryFolder.make("attachment")
         let url = folder.appendingPathComponent("photo-\(seed).jpg")
         try content.write(to: url)
         return (url, AttachmentReference(of: content))
@@ -255,8 +254,7 @@ struct AttachmentTransferTests {
     func limits() async throws {
         let setup = try Setup(seed: 7_600)
         let id = try NetworkFaultTests.succeed(setup.jane, ["new"])
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("limits-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try TemporaryFolder.make("limits")
         let text = folder.appendingPathComponent("notes.jpg")
         try Data("not a photo".utf8).write(to: text)
         let kind = try NetworkFaultTests.run(setup.jane, ["attach", id, text.path])
@@ -267,8 +265,7 @@ struct AttachmentTransferTests {
         #expect(missing.status == 1 && missing.output.contains("There is no file"))
 
         // The authority's form sets the limits: 600,000 bytes a file, 1,000,000 a referral.
-        let built = try Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Sources/SyncCore/Form/Resources/referral-form.json"))
+        let built = try Data(contentsOf: Repository.file("Sources/SyncCore/Form/Resources/referral-form.json"))
         var document = try FormDocument.decode(built)
         let section = try #require(document.sections.firstIndex { $0.key == "attachments" })
         let field = try #require(document.sections[section].fields.firstIndex { $0.key == "file" })

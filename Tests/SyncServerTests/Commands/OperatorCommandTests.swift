@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import SyncCore
 import Testing
 
@@ -134,8 +135,7 @@ struct OperatorCommandTests {
 
     @Test("a mistyped --db is refused in one sentence naming it, and no empty database is made; serve and user add create one")
     func missingDatabase() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("operators-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try TemporaryFolder.make("operators")
         defer { try? FileManager.default.removeItem(at: folder) }
         let typo = folder.appendingPathComponent("sever.sqlite").path
         for command in [

@@ -15,7 +15,7 @@ struct TLSTests {
         let server = try ServerProcess(tls: (pki.serverCertificate, pki.serverKey))
         #expect(server.url.scheme == "https")
         let token = try server.addUser("jane")
-        let field = try FieldRunner()
+        let field = try FieldHome(seed: nil, clock: .machine, passphrase: Device.passphrase)
         defer { field.remove() }
         let id = try field.run(["new", "--kind", "lado"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try field.run(["set", id, "concern.summary", "Bruising seen at school"]).status == 0)
@@ -55,7 +55,7 @@ struct TLSTests {
         defer { pki.remove(); other.remove() }
         let server = try ServerProcess(tls: (pki.serverCertificate, pki.serverKey))
         let token = try server.addUser("jane")
-        let field = try FieldRunner()
+        let field = try FieldHome(seed: nil, clock: .machine, passphrase: Device.passphrase)
         defer { field.remove() }
         let id = try field.run(["new", "--kind", "lado"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try field.run(["set", id, "concern.summary", "Bruising seen at school"]).status == 0)
@@ -74,7 +74,7 @@ struct TLSTests {
 
     @Test("plain http:// to another machine is refused before any connection; loopback http stays allowed")
     func insecureHTTP() throws {
-        let field = try FieldRunner()
+        let field = try FieldHome(seed: nil, clock: .machine, passphrase: Device.passphrase)
         defer { field.remove() }
         let start = ContinuousClock.now
         let login = try field.run(["login", "--server", "http://192.0.2.1:1", "--token", "fld_x"])
@@ -82,7 +82,7 @@ struct TLSTests {
         #expect(login.status != 0)
         #expect(login.output.contains("'http://192.0.2.1:1' is plain http:// to another machine"), "\(login.output)")
         #expect(login.output.contains("--allow-insecure-http"))
-        #expect(!FileManager.default.fileExists(atPath: field.home.appendingPathComponent("field.sqlite").path))
+        #expect(!FileManager.default.fileExists(atPath: field.folder.appendingPathComponent("field.sqlite").path))
         for address in ["http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:8080", "http://127.1.2.3"] {
             #expect(HTTPTransport.isLoopback(URL(string: address)!), "\(address)")
         }
@@ -132,8 +132,7 @@ struct TestPKI {
     var serverKey: String { folder.appendingPathComponent("server.key").path }
 
     init() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("pki-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        folder = try TemporaryFolder.make("pki")
         let p = folder.path
         try Data("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n".utf8)
             .write(to: folder.appendingPathComponent("server.ext"))
@@ -159,24 +158,3 @@ struct TestPKI {
     }
 }
 
-/// The real `field` binary, built beside `sync-server`, on its own FIELD_HOME.
-struct FieldRunner {
-    let home: URL
-
-    init() throws {
-        home = FileManager.default.temporaryDirectory.appendingPathComponent("field-tls-\(UUID().uuidString)")
-    }
-
-    func run(_ arguments: [String]) throws -> (output: String, status: Int32) {
-        var environment = ProcessInfo.processInfo.environment
-        environment["FIELD_HOME"] = home.path
-        environment["FIELD_USER"] = "jane.smith"
-        environment["FIELD_PASSPHRASE"] = Device.passphrase
-        environment["FIELD_TEST_FAST_KDF"] = "1"
-        let executable = ServerProcess.executable.deletingLastPathComponent().appendingPathComponent("field").path
-        let (status, output) = try TestPKI.run(executable, arguments, environment: environment)
-        return (output, status)
-    }
-
-    func remove() { try? FileManager.default.removeItem(at: home) }
-}

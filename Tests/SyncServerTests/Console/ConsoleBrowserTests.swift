@@ -16,7 +16,7 @@ import Testing
 /// `CONSOLE_SCREENSHOTS=docs/console` saves each page's screenshot there.
 @Suite("Web console in a real browser")
 struct ConsoleBrowserTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repository = Repository.root
     static let script = repository.appendingPathComponent("Tests/ConsoleBrowser/console_browser.py")
     static let python = ProcessInfo.processInfo.environment["CONSOLE_TEST_PYTHON"]
         ?? repository.appendingPathComponent(".build/test-venv/bin/python3").path

@@ -24,8 +24,7 @@ final class SmallDisk: @unchecked Sendable {
 
     /// Mounts a tmpfs of `kilobytes` on a new temporary folder.
     init(kilobytes: Int) throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("small-disk-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        folder = try TemporaryFolder.make("small-disk")
         let (termination, output) = try ChildProcess.run(
             "mount", ["-t", "tmpfs", "-o", "size=\(kilobytes)k,mode=0755", "tmpfs", folder.path], error: .pipe)
         guard termination == .exit(0) else {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import SyncCore
 import Testing
 
@@ -170,23 +171,23 @@ struct NetworkFaultTests {
         // What must reach the server: each device's last value of a field before a sync that succeeded
         // (earlier local edits of that field coalesce into it and are never sent), and what is left at the end.
         var mustArrive: [(path: String, value: String)] = []
-        var unsent: [Int: [String: String]] = [:]
+        var unsent: [URL: [String: String]] = [:]
         var failures = 0
         let homes = [setup.jane, phone]
         for step in 0..<24 {
             let home = homes[Int(random.next() % 2)]
             let path = ["concern.summary", "referrer.phone", "concern.notes"][Int(random.next() % 3)]
-            let value = path == "referrer.phone" ? "0770090\(100 + step)" : "step \(step) on \(home.seed)"
+            let value = path == "referrer.phone" ? "0770090\(100 + step)" : "step \(step) on \(home.seed ?? 0)"
             try Self.succeed(home, ["set", id, path, value])
-            unsent[home.seed, default: [:]][path] = value
+            unsent[home.folder, default: [:]][path] = value
             if random.chance(0.7) {
                 let result = try Self.run(home, ["sync"])
                 if result.status != 0 {
                     failures += 1
                     Self.expectPlainFailure(result, "seed \(seed) step \(step)")
                 } else {
-                    mustArrive += unsent[home.seed, default: [:]].map { ($0.key, $0.value) }
-                    unsent[home.seed] = [:]
+                    mustArrive += unsent[home.folder, default: [:]].map { ($0.key, $0.value) }
+                    unsent[home.folder] = [:]
                 }
             }
         }

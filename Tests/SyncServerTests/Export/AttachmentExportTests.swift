@@ -39,8 +39,7 @@ struct AttachmentExportTests {
         #expect(summary.attachmentsSent == 1 && summary.attachmentBytesSent == Int64(png.count), "\(summary)")
 
         // The three formats of one page, for export_check.py; the FHIR read here too.
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("attachment-export-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try TemporaryFolder.make("attachment-export")
         defer { try? FileManager.default.removeItem(at: folder) }
         for format in ["json", "csv", "fhir"] {
             let (status, data, _) = try await export.get(server, "v1/export?format=\(format)&limit=10", token: intakeToken)

@@ -114,8 +114,7 @@ struct ExportTests {
         #expect(again.ids == [full.lowercased])
 
         // The three formats of one page, checked in Python.
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("export-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try TemporaryFolder.make("export")
         defer { try? FileManager.default.removeItem(at: folder) }
         for format in ["json", "csv", "fhir"] {
             let (status, data, response) = try await get(server, "v1/export?format=\(format)&limit=10", token: intakeToken)

@@ -129,14 +129,10 @@ struct FrontDoorTests {
         let frontDoor = try await Device(reconnecting: intake, to: server)
 
         // The referrer's `field status` on a fixed clock: fine on Wednesday, escalate on Thursday.
+        let referrerHome = try FieldHome(
+            user: "device-user", seed: nil, clock: .machine, passphrase: Device.passphrase, folder: device.folder, removesFolder: false)
         func status(at now: String) throws -> [String: Any] {
-            var environment = ProcessInfo.processInfo.environment
-            environment["FIELD_HOME"] = device.folder.path
-            environment["FIELD_TEST_NOW"] = now
-            environment["FIELD_PASSPHRASE"] = Device.passphrase
-            let (_, output) = try ChildProcess.run(
-                ServerProcess.executable.deletingLastPathComponent().appendingPathComponent("field").path,
-                ["status", record.lowercased, "--json"], environment: environment)
+            let (output, _) = try referrerHome.run(["status", record.lowercased, "--json"], now: now)
             return try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
         }
         // Device files are `field.sqlite` in the device folder, as the CLI expects.

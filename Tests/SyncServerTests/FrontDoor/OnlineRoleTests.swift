@@ -29,12 +29,7 @@ struct OnlineRoleTests {
 
     /// ian's environment at a terminal: no FIELD_PASSPHRASE, so it is asked.
     static func terminalEnvironment(_ home: FieldHome) -> [String: String] {
-        var environment = ProcessInfo.processInfo.environment
-        environment["FIELD_HOME"] = home.folder.path
-        environment["FIELD_USER"] = home.user
-        environment["FIELD_TEST_NOW"] = "2026-11-23T12:30:00Z"
-        environment["FIELD_TEST_SEED"] = String(home.seed)
-        environment["FIELD_TEST_FAST_KDF"] = "1"
+        var environment = home.environment(now: "2026-11-23T12:30:00Z")
         environment["FIELD_PASSPHRASE"] = nil
         return environment
     }

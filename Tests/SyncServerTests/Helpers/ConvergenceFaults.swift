@@ -35,8 +35,7 @@ final class PushGate: @unchecked Sendable {
 
     /// Makes the named pipe in a folder of its own; `attach` then starts the gate.
     init() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("push-gate-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try TemporaryFolder.make("push-gate")
         path = folder.appendingPathComponent("hold").path
         guard mkfifo(path, 0o600) == 0 else { throw TestFailure("mkfifo \(path): \(String(cString: strerror(errno)))") }
     }
@@ -124,40 +123,22 @@ final class PushGate: @unchecked Sendable {
 /// far more writes than it will confirm and is SIGKILLed once `confirmed`
 /// lines have come back, so it dies in the middle of a write.
 enum DeviceKill {
-    static let executable = ServerProcess.executable.deletingLastPathComponent().appendingPathComponent("field")
-
     /// The lines the session confirmed (`path = value`) before it was killed.
     static func writes(
         in folder: URL, passphrase: String, record: UUID, writes: [(path: String, value: String)], confirmed: Int
     ) throws -> [String] {
-        var environment = ProcessInfo.processInfo.environment
-        environment["FIELD_HOME"] = folder.path
-        environment["FIELD_PASSPHRASE"] = passphrase
-        environment["FIELD_TEST_FAST_KDF"] = "1"
-        environment["FIELD_USER"] = "device-user"
-        environment["FIELD_TEST_NOW"] = nil
-        let session = try ChildProcess(executable.path, environment: environment, input: .pipe, output: .pipe, error: .pipe)
+        // The device's own folder, which outlives this session; the machine's clock, random ids.
+        let home = try FieldHome(user: "device-user", seed: nil, clock: .machine, passphrase: passphrase, folder: folder, removesFolder: false)
+        let session = try home.startSession()
         let commands = writes.map { "set \(record.lowercased) \($0.path) \($0.value)\n" }.joined()
         // Written from a thread of its own: the session may be killed before it has read them all.
-        let input = session.input!
+        let input = session.process.input!
         Thread.detachNewThread {
             try? input.write(contentsOf: Data(commands.utf8))
             try? input.close()
         }
-        var lines: [String] = []
-        var buffer = Data()
-        while lines.count < confirmed {
-            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                lines.append(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self))
-                buffer = Data(buffer[buffer.index(after: newline)...])
-                continue
-            }
-            let chunk = session.output!.availableData
-            if chunk.isEmpty { break }
-            buffer.append(chunk)
-        }
-        session.signal(SIGKILL)
-        session.wait()
+        let lines = session.readLines(confirmed)
+        session.kill()
         return lines
     }
 }

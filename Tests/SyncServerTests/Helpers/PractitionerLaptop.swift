@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// A practitioner's laptop through the real `field` binary: logged in to a

@@ -9,16 +9,7 @@ import TestSupport
 /// database when the run uses that backend (`TestBackend`). Two processes may
 /// share one PostgreSQL database (`init(sharing:)`).
 final class ServerProcess: @unchecked Sendable {
-    static let executable: URL = {
-        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = folder.appendingPathComponent("sync-server")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            folder.deleteLastPathComponent()
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/sync-server")
-    }()
+    static let executable = BuiltProducts.syncServer
 
     let folder: URL
     let database: TestDatabase
@@ -58,7 +49,7 @@ final class ServerProcess: @unchecked Sendable {
         self.options = options
         self.logLevel = logLevel
         // A folder the test chose (a small filesystem it mounted), or a new one.
-        self.folder = folder ?? FileManager.default.temporaryDirectory.appendingPathComponent("sync-server-\(UUID().uuidString)")
+        self.folder = try folder ?? TemporaryFolder.make("sync-server")
         try FileManager.default.createDirectory(at: self.folder, withIntermediateDirectories: true)
         clockFile = clock == nil ? nil : self.folder.appendingPathComponent("clock")
         switch backend {
@@ -77,8 +68,7 @@ final class ServerProcess: @unchecked Sendable {
         options = other.options
         logLevel = other.logLevel
         clockFile = other.clockFile
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("sync-server-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        folder = try TemporaryFolder.make("sync-server")
         database = other.database
         try start()
     }
@@ -286,11 +276,6 @@ final class ServerProcess: @unchecked Sendable {
     }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -308,8 +293,7 @@ struct Device {
         transport wrap: ((any SyncTransport) -> any SyncTransport)? = nil
     ) async throws {
         let clock = clock ?? server.deviceClock
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("device-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        folder = try TemporaryFolder.make("device")
         store = try LocalStore(
             path: folder.appendingPathComponent("field.sqlite").path, author: "device-user",
             passphrase: Self.passphrase, keyDerivation: .testing, clock: clock)
@@ -331,8 +315,7 @@ struct Device {
         restoring backup: String, server: ServerProcess, clock: any WallClock,
         transport wrap: ((any SyncTransport) -> any SyncTransport)? = nil
     ) async throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("device-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        folder = try TemporaryFolder.make("device")
         let path = folder.appendingPathComponent("field.sqlite").path
         try FileManager.default.copyItem(atPath: backup, toPath: path)
         store = try LocalStore(path: path, author: "device-user", passphrase: Self.passphrase, keyDerivation: .testing, clock: clock)

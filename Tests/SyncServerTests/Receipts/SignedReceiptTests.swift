@@ -30,8 +30,7 @@ struct SignedReceiptTests {
             let pinned = try laptop.run(["receipt", "keys"])
             #expect(pinned.status == 0 && pinned.output.contains("\"kty\" : \"OKP\""), "login pinned the server's key: \(pinned.output)")
             referral = try Self.refer(laptop, child: "Ava Reed")
-            folder = FileManager.default.temporaryDirectory.appendingPathComponent("receipts-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            folder = try TemporaryFolder.make("receipts")
         }
 
         /// A referral about `child`, submitted and synced; its id.

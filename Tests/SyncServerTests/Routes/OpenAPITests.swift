@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import SyncCore
 import Testing
 @testable import SyncServer
@@ -8,8 +9,7 @@ import Testing
 /// over the document's own formatting (see its header), not a YAML library.
 @Suite("OpenAPI document")
 struct OpenAPITests {
-    static let document = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("docs/openapi.yaml")
+    static let document = Repository.file("docs/openapi.yaml")
 
     struct Operation: Hashable {
         var method: String
@@ -61,8 +61,7 @@ struct OpenAPITests {
     /// web console's pages (`/console/…`) are HTML for people, not API:
     /// docs/console.md describes them and ConsoleBrowserTests drives them.
     static func registeredRoutes() throws -> Set<String> {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("openapi-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try TemporaryFolder.make("openapi")
         defer { try? FileManager.default.removeItem(at: folder) }
         let storage = try SQLiteStorage(path: folder.appendingPathComponent("server.sqlite").path)
         let router = buildRouter(ServerConfiguration(), storage: storage, metrics: ServerMetrics())

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import GRDB
 import Testing
 
@@ -37,8 +38,7 @@ struct FilePermissionTests {
 
     @Test("an existing database readable by others is made 0600 when the server opens it")
     func existingDatabase() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("perm-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try TemporaryFolder.make("perm")
         defer { try? FileManager.default.removeItem(at: folder) }
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
         let db = folder.appendingPathComponent("server.sqlite").path
@@ -52,8 +52,7 @@ struct FilePermissionTests {
 
     @Test("sync-server backup writes a consistent copy 0600, never over an existing file")
     func backup() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("perm-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try TemporaryFolder.make("perm")
         defer { try? FileManager.default.removeItem(at: folder) }
         let db = folder.appendingPathComponent("server.sqlite").path
         let copy = folder.appendingPathComponent("backup.sqlite").path

@@ -150,8 +150,7 @@ struct MigrateStoreTests {
 
     @Test("a large change log (120,000 rows) copies in seconds, with matching checksum")
     func largeLog() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("migrate-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try TemporaryFolder.make("migrate")
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("server.sqlite").path
         #expect(try ServerProcess.command(["user", "add", "jane", "--role", "practitioner", "--db", path]).status == 0)
@@ -216,8 +215,7 @@ struct MigrateStoreTests {
     @Test("a missing --from is refused and not created; a file that is not a sync-server store is refused")
     func badSource() async throws {
         let url = try TestPostgres.cluster().makeDatabase()
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("migrate-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try TemporaryFolder.make("migrate")
         defer { try? FileManager.default.removeItem(at: folder) }
 
         let missing = folder.appendingPathComponent("sever.sqlite").path

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import SyncCore
 import Testing
 
@@ -142,8 +143,7 @@ struct MultiInstanceTests {
         "a push held open on instance one blocks neither a push of another referral through instance two nor a pull there; the held write reaches the puller once it commits",
         .timeLimit(.minutes(3)))
     func heldPush() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("held-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try TemporaryFolder.make("held")
         defer { try? FileManager.default.removeItem(at: folder) }
         let fifo = folder.appendingPathComponent("hold").path
         #expect(mkfifo(fifo, 0o600) == 0)

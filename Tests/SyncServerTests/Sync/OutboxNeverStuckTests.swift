@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import GRDB
 @testable import SyncCore
 import Testing

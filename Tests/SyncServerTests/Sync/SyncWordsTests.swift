@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import SyncCore
 import Testing
 
@@ -72,8 +73,7 @@ struct SyncWordsTests {
         #expect(help.contains("token of its own"), "\(help)")
         #expect(help.contains("never stored on the device"), "\(help)")
         #expect(!help.contains("the token lives on the device"), "\(help)")
-        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("docs/operations.md")
+        let docs = Repository.file("docs/operations.md")
         let operations = try String(contentsOf: docs, encoding: .utf8).split(whereSeparator: \.isWhitespace).joined(separator: " ")
         #expect(operations.contains("the user's token was never stored on the device"))
         #expect(operations.contains("that token stops working at once"))
