@@ -23,6 +23,8 @@ let package = Package(
         // The web console: bcrypt and TOTP for staff sign-in, and HTML-escaping templates.
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        // The tests read docs/openapi.yaml as YAML (OpenAPITests).
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // libcurl for the device's HTTPS client: a private CA and TLS 1.2+
@@ -150,6 +152,7 @@ let package = Package(
             dependencies: [
                 "SyncCore", "SyncServer", "field-cli", "TestSupport", "SyntheticReferrals", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .testTarget(

@@ -1,15 +1,18 @@
 import Foundation
-import TestSupport
 import SyncCore
+import TestSupport
 import Testing
+import Yams
 @testable import SyncServer
 
 /// `docs/openapi.yaml` describes exactly the routes the server registers, and
-/// every operation declares what it can answer. Read with a small line parser
-/// over the document's own formatting (see its header), not a YAML library.
+/// every operation declares what it can answer. Read with Yams as the YAML it
+/// is: the checks walk the parsed document (paths, operations, status codes,
+/// components), whatever its formatting.
 @Suite("OpenAPI document")
 struct OpenAPITests {
     static let document = Repository.file("docs/openapi.yaml")
+    static let methods: Set<String> = ["get", "post", "put", "patch", "delete", "head", "options"]
 
     struct Operation: Hashable {
         var method: String
@@ -17,41 +20,33 @@ struct OpenAPITests {
         var responses: [String] = []
         var secured = true
         var usesDeviceHeader = false
+        var readsBody = false
     }
 
-    /// The operations under `paths:`, in document order.
+    /// The whole document, parsed.
+    static func root() throws -> Node {
+        guard let root = try Yams.compose(yaml: try String(contentsOf: document, encoding: .utf8)), root.mapping != nil else {
+            throw TestFailure("docs/openapi.yaml is not a YAML mapping")
+        }
+        return root
+    }
+
+    /// The operations under `paths`, in document order.
     static func operations() throws -> [Operation] {
-        let lines = try String(contentsOf: document, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
-        let methods: Set<String> = ["get", "post", "put", "patch", "delete", "head", "options"]
+        guard let paths = try root().value("paths")?.mapping else { throw TestFailure("docs/openapi.yaml has no paths") }
         var operations: [Operation] = []
-        var path: String?
-        var inPaths = false
-        var inResponses = false
-        for raw in lines {
-            let line = String(raw)
-            if !line.hasPrefix(" ") && !line.isEmpty && !line.hasPrefix("#") {
-                inPaths = line == "paths:"
-                continue
-            }
-            guard inPaths else { continue }
-            let indent = line.prefix { $0 == " " }.count
-            let text = line.trimmingCharacters(in: .whitespaces)
-            switch indent {
-            case 2 where text.hasPrefix("/") && text.hasSuffix(":"):
-                path = String(text.dropLast())
-                inResponses = false
-            case 4 where text.hasSuffix(":") && methods.contains(String(text.dropLast())):
-                operations.append(Operation(method: text.dropLast().uppercased(), path: path ?? "?"))
-                inResponses = false
-            case 6:
-                inResponses = text == "responses:"
-                if text == "security: []" { operations[operations.count - 1].secured = false }
-            case 8 where inResponses && text.hasPrefix("\"") && text.hasSuffix("\":"):
-                operations[operations.count - 1].responses.append(String(text.dropFirst().dropLast(2)))
-            case 8 where text.contains("#/components/parameters/FieldDevice"):
-                operations[operations.count - 1].usesDeviceHeader = true
-            default:
-                break
+        for (pathKey, item) in paths {
+            guard let path = pathKey.string, let item = item.mapping else { continue }
+            for (methodKey, body) in item {
+                guard let method = methodKey.string, methods.contains(method) else { continue }
+                var operation = Operation(method: method.uppercased(), path: path)
+                operation.responses = body.value("responses")?.mapping?.compactMap { $0.key.string } ?? []
+                if let security = body.value("security")?.sequence, security.isEmpty { operation.secured = false }
+                operation.usesDeviceHeader = body.value("parameters")?.sequence?.contains {
+                    $0.value("$ref")?.string?.hasPrefix("#/components/parameters/FieldDevice") == true
+                } ?? false
+                operation.readsBody = body.value("requestBody") != nil
+                operations.append(operation)
             }
         }
         return operations
@@ -85,7 +80,7 @@ struct OpenAPITests {
     @Test("every operation declares its responses: success, and the errors its middleware can give")
     func responsesDeclared() throws {
         let operations = try Self.operations()
-        #expect(operations.count == Set(operations).count)
+        #expect(operations.count == Set(operations.map { "\($0.method) \($0.path)" }).count)
         for operation in operations {
             let name = "\(operation.method) \(operation.path)"
             #expect(operation.responses.contains("200"), "\(name) declares no 200")
@@ -116,18 +111,38 @@ struct OpenAPITests {
 
     @Test("every route that reads a body declares 400 and 413")
     func bodiesDeclared() throws {
-        let text = try String(contentsOf: Self.document, encoding: .utf8)
-        for operation in try Self.operations() {
-            // The operation's own block: from its method line to the next operation or path.
-            let marker = "  \(operation.path):\n    \(operation.method.lowercased()):\n"
-            guard let start = text.range(of: marker) else {
-                Issue.record("no block for \(operation.method) \(operation.path)")
-                continue
-            }
-            let rest = text[start.upperBound...]
-            let end = rest.range(of: "\n  /")?.lowerBound ?? rest.range(of: "\ncomponents:")?.lowerBound ?? rest.endIndex
-            guard rest[..<end].contains("requestBody:") else { continue }
+        let readers = try Self.operations().filter(\.readsBody)
+        #expect(!readers.isEmpty)
+        for operation in readers {
             #expect(operation.responses.contains("400") && operation.responses.contains("413"), "\(operation.method) \(operation.path)")
         }
     }
+
+    @Test("every $ref names a schema, response or parameter the document defines")
+    func referencesResolve() throws {
+        let root = try Self.root()
+        var references: [String] = []
+        func collect(_ node: Node) {
+            if let mapping = node.mapping {
+                for (key, value) in mapping {
+                    if key.string == "$ref", let target = value.string { references.append(target) } else { collect(value) }
+                }
+            } else if let sequence = node.sequence {
+                sequence.forEach(collect)
+            }
+        }
+        collect(root)
+        #expect(references.count > 20)
+        for reference in Set(references).sorted() {
+            let parts = reference.split(separator: "/").map(String.init)
+            #expect(parts.first == "#" && parts.count == 4 && parts[1] == "components", "\(reference) is not a local component")
+            let target = parts.dropFirst().reduce(Optional(root)) { node, part in node?.value(part) }
+            #expect(target != nil, "\(reference) names nothing in docs/openapi.yaml")
+        }
+    }
+}
+
+extension Node {
+    /// The value under `key` in a mapping, however the key was written (plain or quoted).
+    func value(_ key: String) -> Node? { mapping?.first { $0.key.string == key }?.value }
 }
