@@ -153,6 +153,8 @@ let package = Package(
                 "SyncCore", "SyncServer", "field-cli", "TestSupport", "SyntheticReferrals", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Yams", package: "Yams"),
+                // The routes in process (RouterStatusTests: `app.test(.router)`).
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(
