@@ -23,6 +23,8 @@ let package = Package(
         // The web console: bcrypt and TOTP for staff sign-in, and HTML-escaping templates.
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        // The tests read docs/openapi.yaml as YAML (OpenAPITests).
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // libcurl for the device's HTTPS client: a private CA and TLS 1.2+
@@ -138,18 +140,21 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["CTestSupport"],
+            dependencies: ["CTestSupport", "SyncCore"],
             path: "Tests/TestSupport"
         ),
         .testTarget(
             name: "SyncCoreTests",
-            dependencies: ["SyncCore", "SyntheticReferrals", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["SyncCore", "SyntheticReferrals", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "SyncServerTests",
             dependencies: [
                 "SyncCore", "SyncServer", "field-cli", "TestSupport", "SyntheticReferrals", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Yams", package: "Yams"),
+                // The routes in process (RouterStatusTests: `app.test(.router)`).
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(

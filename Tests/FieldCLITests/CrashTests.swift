@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import TestSupport
 import Testing
 
 /// `kill -9` of the real `field` process: between commands and in the middle
@@ -9,7 +10,7 @@ import Testing
 struct CrashTests {
     @Test("every confirmed command survives a kill between commands")
     func killBetweenCommands() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let created = try field.run(["new"])
         let id = created.output.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -38,7 +39,7 @@ struct CrashTests {
 
     @Test("a kill in the middle of a stream of writes loses nothing confirmed and corrupts nothing", arguments: [1, 37, 150, 400])
     func killDuringWrites(after confirmations: Int) throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let id = try field.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         let session = try field.startSession(now: "2026-11-23T12:00:00Z")

@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import TestSupport
 import Testing
 
 /// Text that shows nothing is no answer (issue 13, item 5), through the real `field` binary.
@@ -7,7 +8,7 @@ import Testing
 struct InvisibleTextTests {
     @Test("a value of invisible characters only is empty, edges are trimmed, values are stored in NFC")
     func invisibleIsEmpty() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let id = try field.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         // Zero-width space, word joiner, byte-order mark, a right-to-left override: nothing shows.
@@ -28,7 +29,7 @@ struct InvisibleTextTests {
 
     @Test("a value of quotation marks only (`set … \"\"`) is refused with one sentence, and nothing is stored (issue 26, item 8)")
     func quotesOnlyRefused() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let id = try field.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try field.run(["add", id, "children"]).status == 0)
@@ -49,7 +50,7 @@ struct InvisibleTextTests {
 
     @Test("a bidirectional control inside a name is refused with one line naming it")
     func bidiInNameRefused() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let id = try field.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try field.run(["add", id, "children"]).status == 0)

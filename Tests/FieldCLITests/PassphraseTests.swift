@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import TestSupport
 import Testing
 
 /// The passphrase as a person meets it through the real `field` binary.
@@ -7,7 +8,7 @@ import Testing
 struct PassphraseTests {
     @Test("a wrong or missing passphrase is refused with one sentence and a non-zero exit, and nothing changes")
     func wrongPassphrase() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let id = try field.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try field.run(["set", id, "concern.summary", "Bruises on both arms"]).status == 0)
@@ -31,7 +32,7 @@ struct PassphraseTests {
 
     @Test("`field passphrase` changes it without losing anything; the old one stops working")
     func change() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let id = try field.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try field.run(["set", id, "concern.summary", "Left alone overnight"]).status == 0)

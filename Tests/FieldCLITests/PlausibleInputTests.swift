@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import TestSupport
 import Testing
 
 /// Input a new user plausibly types (issue "Tried as a new user would", item
@@ -10,7 +11,7 @@ import Testing
 struct PlausibleInputTests {
     let london: [String: String?] = ["TZ": "Europe/London"]
 
-    func newReferral(_ field: FieldProcess, kind: String = "social-care") throws -> String {
+    func newReferral(_ field: FieldHome, kind: String = "social-care") throws -> String {
         let id = try field.run(["new", "--kind", kind]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try field.run(["add", id, "children"]).status == 0)
         return id
@@ -18,7 +19,7 @@ struct PlausibleInputTests {
 
     @Test("an impossible date is refused in one sentence naming it and saying why")
     func impossibleDates() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let id = try newReferral(field)
         for (typed, why) in [
@@ -42,7 +43,7 @@ struct PlausibleInputTests {
 
     @Test("yesterday works where today does, in the device's time zone")
     func yesterday() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let id = try newReferral(field)
         let set = try field.run(["set", id, "children.1.date_of_birth", "Yesterday"], now: "2026-03-01T00:30:00Z", environment: ["TZ": "Pacific/Auckland"])
@@ -55,7 +56,7 @@ struct PlausibleInputTests {
 
     @Test("a birth date in the future and a delivery date in the past are stored, with a warning here and in check")
     func oddDatesWarn() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let id = try newReferral(field)
         let born = try field.run(["set", id, "children.1.date_of_birth", "05/01/2027"], environment: london)
@@ -82,7 +83,7 @@ struct PlausibleInputTests {
 
     @Test("fill skips the call questions when no call was made, asks them when one was, and echoes what a choice was stored as")
     func fillUrgency() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let id = try newReferral(field)
         let noCall = try field.run(["fill", id, "--section", "urgency"], input: "no\nno\nyes\n\n", environment: london)
@@ -102,7 +103,7 @@ struct PlausibleInputTests {
 
     @Test("an NHS number that fails its check digit is stored with a warning naming it, in set and in check; it never blocks submission")
     func nhsNumberWarns() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let id = try newReferral(field)
         let mistyped = try field.run(["set", id, "children.1.nhs_number", "943 476 5918"])

@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import TestSupport
 import Testing
 
 /// Scripting `field`: JSON everywhere `--json` is given, failures included,
@@ -13,7 +14,7 @@ struct ScriptingTests {
 
     @Test("with --json, a failure prints {\"error\":{\"message\":…}} on standard output and exits non-zero")
     func jsonErrors() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         for (arguments, status, sentence) in [
             (["show", "ffff", "--json"], Int32(1), "ffff"),
@@ -42,7 +43,7 @@ struct ScriptingTests {
 
     @Test("list --json gives each referral's pending change count and first child's name")
     func listJSON() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let id = try field.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         _ = try field.run(["add", id, "children"])
@@ -58,7 +59,7 @@ struct ScriptingTests {
 
     @Test("fields and --help keep merge-policy jargon out of the practitioner's view, and list choices once")
     func noJargon() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let fields = try field.run(["fields"]).output
         for jargon in [", lww)", ", append)", ", set)", "manual"] { #expect(!fields.contains(jargon), "\(jargon)") }
@@ -73,7 +74,7 @@ struct ScriptingTests {
 
     @Test("shell completion offers this device's referral ids, the form's paths and its sections")
     func completion() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let first = try field.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         let second = try field.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)

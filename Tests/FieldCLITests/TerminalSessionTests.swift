@@ -10,11 +10,11 @@ struct TerminalSessionTests {
 
     @Test("line editing, history on Up, Ctrl-C cancels the line, `use` leaves ids out; the history file keeps no values")
     func editingAndHistory() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let id = try field.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         let short = String(id.prefix(8))
-        let terminal = try TerminalSession(FieldProcess.executable.path, environment: field.environment(now: "2026-11-23T10:00:00Z"))
+        let terminal = try TerminalSession(FieldHome.executable.path, environment: field.environment(now: "2026-11-23T10:00:00Z"))
 
         terminal.waitFor("field> ")
         terminal.type("use \(id.prefix(6))\r")
@@ -41,7 +41,7 @@ struct TerminalSessionTests {
         #expect(referral.values["referrer.role"] == "Teacher")
         #expect(referral.values["referrer.agency"] == nil, "Ctrl-C ran the line: \(terminal.transcript)")
 
-        let file = field.home.appendingPathComponent("history")
+        let file = field.folder.appendingPathComponent("history")
         let saved = try String(contentsOf: file, encoding: .utf8)
         #expect(saved == "use \(id.prefix(6))\nset referrer.name\nset referrer.role\nset referrer.name\ncheck\n", "\(saved)")
         #expect(!saved.contains("Zoë") && !saved.contains("Teacher"))
@@ -49,7 +49,7 @@ struct TerminalSessionTests {
         #expect(mode == 0o600)
 
         // The next session recalls the saved (value-free) lines.
-        let again = try TerminalSession(FieldProcess.executable.path, environment: field.environment(now: "2026-11-23T11:00:00Z"))
+        let again = try TerminalSession(FieldHome.executable.path, environment: field.environment(now: "2026-11-23T11:00:00Z"))
         again.waitFor("field> ")
         again.type(Self.up + Self.up + "\r")
         #expect(again.waitFor("field> ").contains("Error:"), "`check` without an id and no `use`: \(again.transcript)")
@@ -59,10 +59,10 @@ struct TerminalSessionTests {
 
     @Test("Ctrl-C at a fill question drops what was typed and asks the question again; the session goes on (issue 26, item 8)")
     func controlCAtFillQuestion() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let id = try field.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
-        let terminal = try TerminalSession(FieldProcess.executable.path, environment: field.environment(now: "2026-11-23T10:00:00Z"))
+        let terminal = try TerminalSession(FieldHome.executable.path, environment: field.environment(now: "2026-11-23T10:00:00Z"))
         terminal.waitFor("field> ")
         terminal.type("fill \(id.prefix(13)) --section referrer\r")
         terminal.waitFor("(referrer.type, ")
@@ -87,7 +87,7 @@ struct TerminalSessionTests {
 
     @Test("without a terminal, control characters are refused with one line naming them; plain lines still run")
     func controlCharactersRefused() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let result = try field.run([], input: "\u{1B}[Alist\nlist\n")
         #expect(result.status == 1)
@@ -99,7 +99,7 @@ struct TerminalSessionTests {
 
     @Test("`use` in a scripted session: ids left out, an id typed out still wins, `use none` forgets; one-shot `use` is refused")
     func useInScript() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let first = try field.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         let second = try field.run(["new"], now: "2026-11-23T09:05:00Z").output.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -127,5 +127,38 @@ struct TerminalSessionTests {
         let oneShot = try field.run(["use", first])
         #expect(oneShot.status == 1)
         #expect(oneShot.output == "Error: `use` chooses a referral for the rest of a session; start one with `field`, or give the id to each command.\n", "\(oneShot.output)")
+    }
+}
+
+extension TerminalSessionTests {
+    @Test("discard asks at a terminal, and only there: a script and --yes do not")
+    func discardConfirmation() throws {
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
+        defer { field.remove() }
+        let first = try field.run(["new"], now: "2026-11-23T09:01:00Z").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let second = try field.run(["new"], now: "2026-11-23T09:02:00Z").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let third = try field.run(["new"], now: "2026-11-23T09:03:00Z").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        // At a terminal (a pseudo-terminal from util-linux `script`): "no" keeps the draft.
+        func atTerminal(_ arguments: String, answer: String) throws -> String {
+            let command = FieldHome.executable.path + " " + arguments
+            let (_, output) = try ChildProcess.run(
+                "/usr/bin/script", ["-qec", command, "/dev/null"], environment: field.environment(now: "2026-11-23T09:30:00Z"),
+                input: answer + "\n", error: .pipe)
+            return output
+        }
+        let declined = try atTerminal("discard \(first)", answer: "no")
+        #expect(declined.contains("Discard referral \(first)? It can then no longer change. Type yes to discard:"), "\(declined)")
+        #expect(declined.contains("Nothing was discarded."), "\(declined)")
+        let accepted = try atTerminal("discard \(first)", answer: "yes")
+        #expect(accepted.contains("Discarded referral \(first)."), "\(accepted)")
+        let forced = try atTerminal("discard --yes \(second)", answer: "")
+        #expect(!forced.contains("Type yes") && forced.contains("Discarded referral \(second)."), "\(forced)")
+        // Standard input not a terminal: no question.
+        let scripted = try field.run(["discard", third])
+        #expect(scripted.status == 0 && scripted.output == "Discarded referral \(third).\n", "\(scripted.output)")
+        let store = try field.openStore()
+        for id in [first, second, third] {
+            #expect(try store.referral(try store.referralID(matching: id)).status == .discarded)
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import TestSupport
 import Testing
 
 /// CLI transcripts compared whole against golden files in `Golden/`.
@@ -7,22 +8,18 @@ import Testing
 /// `UPDATE_GOLDEN=1 swift test --filter TranscriptTests` and review the diff.
 @Suite("CLI transcripts (golden files)")
 struct TranscriptTests {
-    static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
-
-    func compare(_ actual: String, toGolden name: String) throws {
-        let file = Self.golden.appendingPathComponent(name)
-        if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
-            try actual.write(to: file, atomically: true, encoding: .utf8)
+    /// Records where `actual` first differs from `Golden/<name>` (the kit's `Golden`).
+    func compare(_ actual: String, toGolden name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        if let difference = try Golden.difference(actual, fromGolden: name) {
+            Issue.record(Comment(rawValue: difference), sourceLocation: sourceLocation)
         }
-        let expected = try String(contentsOf: file, encoding: .utf8)
-        #expect(actual == expected, "output differs from Golden/\(name); see the diff above, or regenerate with UPDATE_GOLDEN=1")
     }
 
     @Test("a scripted session drafts, fills every section for two children, checks and submits")
     func scriptedSession() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
-        let script = try String(contentsOf: Self.golden.appendingPathComponent("session.input"), encoding: .utf8)
+        let script = try String(contentsOf: Golden.folder.appendingPathComponent("session.input"), encoding: .utf8)
         let result = try field.run([], input: script)
         try compare(result.output + "[exit \(result.status)]\n", toGolden: "session.expected")
 
@@ -36,7 +33,7 @@ struct TranscriptTests {
 
     @Test("one-shot commands do the same, one process each")
     func oneShotCommands() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         var transcript = ""
         var minute = 0
@@ -82,7 +79,7 @@ struct TranscriptTests {
 
     @Test("a value is kept exactly as typed, quotes, apostrophes, backslashes and # included: in a session's set, in fill and in a one-shot set")
     func valuesKeptAsTyped() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let id = try field.run(["new"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         let typed: [(path: String, value: String)] = [
@@ -121,14 +118,14 @@ struct TranscriptTests {
 
     @Test("the shipped example's phone numbers are labelled as such wherever they are given, until the authority is configured")
     func exampleAuthority() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         var transcript = ""
         @discardableResult
         func field_(_ arguments: String..., now: String = "2026-11-23T10:00:00Z") throws -> String {
             let result = try field.run(arguments, now: now)
             transcript += "$ field " + arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ") + "\n"
-            transcript += result.output.replacingOccurrences(of: field.home.path, with: "$FIELD_HOME") + (result.status == 0 ? "" : "[exit \(result.status)]\n")
+            transcript += result.output.replacingOccurrences(of: field.folder.path, with: "$FIELD_HOME") + (result.status == 0 ? "" : "[exit \(result.status)]\n")
             return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         let id = try field_("new")
@@ -142,7 +139,7 @@ struct TranscriptTests {
         // Configured: the user's own numbers, with no notice.
         try field_("contacts", "--init")
         try field_("contacts", "--init")
-        let file = field.home.appendingPathComponent("authority.json")
+        let file = field.folder.appendingPathComponent("authority.json")
         let edited = try String(contentsOf: file, encoding: .utf8)
             .replacingOccurrences(of: "Worcestershire County Council (Family Front Door)", with: "Testshire Council (Children's Front Door)")
             .replacingOccurrences(of: "01905 822666", with: "01234 567890")
@@ -156,7 +153,7 @@ struct TranscriptTests {
 
     @Test("`fields --json` lists every path of the form with its type, question and policy")
     func fieldsJSON() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let result = try field.run(["fields", "--json"])
         #expect(result.status == 0)
@@ -170,15 +167,12 @@ struct TranscriptTests {
 
     @Test("the form document is generated from the form definition")
     func formDocument() throws {
-        let field = try FieldProcess()
+        let field = try FieldHome(clock: .fixed("2026-11-23T09:00:00Z"))
         defer { field.remove() }
         let result = try field.run(["fields", "--markdown"])
         #expect(result.status == 0)
-        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("docs/form-fields.md")
-        if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
-            try result.output.write(to: docs, atomically: true, encoding: .utf8)
+        if let difference = try Golden.difference(result.output, from: Repository.file("docs/form-fields.md"), named: "docs/form-fields.md") {
+            Issue.record("docs/form-fields.md is stale (regenerate with `swift run field fields --markdown > docs/form-fields.md`): \(difference)")
         }
-        #expect(result.output == (try String(contentsOf: docs, encoding: .utf8)), "docs/form-fields.md is stale: regenerate with `swift run field fields --markdown > docs/form-fields.md`")
     }
 }
