@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `docs/architecture.md` drawn from the code, and kept so: the files that
@@ -6,7 +7,7 @@ import Testing
 /// `Sources/` is named in its tree. Reads the repository's own files.
 @Suite("docs/architecture.md matches the code")
 struct ArchitectureDocumentTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = Repository.root
     static let libraries = ["GRDB", "PostgresNIO"]
 
     static func document() throws -> String {
