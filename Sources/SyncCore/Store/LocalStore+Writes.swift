@@ -141,8 +141,8 @@ extension LocalStore {
         return resolved
     }
 
-    /// Records edits of one referral: value, history line and outbox entry for
-    /// each path whose value changes. Must run inside a write transaction.
+    /// Records edits of one referral: value, history line and outbox entry
+    /// (`queue`, in LocalStore+Outbox.swift) for each path whose value changes. Must run inside a write transaction.
     /// A new edit of a field supersedes a change of it the server refused for
     /// its content (the refused value stays in the history).
     /// - Parameter resend: queue the value even when the field already shows
@@ -185,23 +185,7 @@ extension LocalStore {
                         """,
                     [referralID, path, sealed, baseRevision, at])
             }
-            try db.run("DELETE FROM outbox WHERE referral_id = ? AND path = ? AND rejected_reason IS NOT NULL AND rejected_retry = 0",
-                [referralID, path])
-            // Coalesce into the field's open outbox entry, keeping its first base
-            // revision and its seq; otherwise queue a new change.
-            try db.run("""
-                    UPDATE outbox SET value = ?, hlc = ?, author = ?, edits = edits + 1
-                    WHERE referral_id = ? AND path = ? AND sent_at IS NULL
-                    """,
-                [sealed, stamp.description, author, referralID, path])
-            if db.changesCount == 0 {
-                try db.run("""
-                        INSERT INTO outbox (seq, referral_id, path, value, base_rev, hlc, author, created_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    [nextSeq, referralID, path, sealed, baseRevision, stamp.description, author, at])
-                nextSeq += 1
-            }
+            try queue(sealed, referral: referralID, path: path, baseRevision: baseRevision, stamp: stamp, author: author, at: at, nextSeq: &nextSeq, db: db)
             writes.append(FieldWrite(path: path, oldValue: oldValue, newValue: value, changed: true))
         }
         try db.run("UPDATE device SET next_seq = ?, hlc_wall = ?, hlc_counter = ?",
