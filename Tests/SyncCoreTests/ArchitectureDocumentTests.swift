@@ -71,6 +71,16 @@ struct ArchitectureDocumentTests {
         }
     }
 
+    @Test("the document's code blocks are closed, so its sections render as text")
+    func fencesClosed() throws {
+        var inside = false
+        for line in try Self.document().split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("```") { inside.toggle() }
+            if inside, line.hasPrefix("## ") { Issue.record("the heading '\(line)' is inside a code block") }
+        }
+        #expect(!inside, "docs/architecture.md ends inside a code block")
+    }
+
     @Test("every folder under Sources/ is named in the document's tree")
     func everyFolderNamed() throws {
         let text = try Self.document()
