@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drives the web console (/console/) in headless Chromium with Selenium.
 
-Called by Tests/SyncServerTests/ConsoleBrowserTests.swift, one step at a time,
+Called by Tests/SyncServerTests/Console/ConsoleBrowserTests.swift, one step at a time,
 against a real sync-server the Swift test started and filled through the real
 `field` binary. Each step checks what a duty worker or an admin would see,
 saves a screenshot of every page it visits (--screenshots), and exits 1 with

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks the server's export (docs/export.md) outside Swift.
 
-Called by Tests/SyncServerTests/ExportTests.swift with the three formats of
+Called by Tests/SyncServerTests/Export/ExportTests.swift with the three formats of
 one export page saved to files:
 
   export_check.py --json page.json --csv page.csv --fhir page.fhir.json [--schema fhir.schema.json]

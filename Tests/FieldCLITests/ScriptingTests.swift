@@ -83,7 +83,7 @@ struct ScriptingTests {
             #expect(result.status == 0, "\(arguments): \(result.output)")
             return result.output.split(separator: "\n").map(String.init)
         }
-        #expect(Swift.Set(try complete(["set", "--", "positional@0", "0", "0", ""])) == [first, second])
+        #expect(Set(try complete(["set", "--", "positional@0", "0", "0", ""])) == [first, second])
         #expect(try complete(["show", "--", "positional@0", "0", "13", String(second.prefix(13))]).contains(second))
         let paths = try complete(["set", "--", "positional@1", "1", "9", first, "children."])
         #expect(paths.contains("children.1.full_name") && paths.allSatisfy { $0.hasPrefix("children.") }, "\(paths)")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks a signed receipt with code that is not the project's own.
 
-Called by Tests/SyncServerTests/SignedReceiptTests.swift with a receipt
+Called by Tests/SyncServerTests/Receipts/SignedReceiptTests.swift with a receipt
 exported by `field receipt export` and the keys `GET /v1/keys` serves:
 
   receipt_check.py RECEIPT.json KEYS.json

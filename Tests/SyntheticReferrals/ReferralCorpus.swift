@@ -70,9 +70,9 @@ public struct ReferralCorpus {
             for _ in 0..<parts { text += syllables[random.below(syllables.count)] }
             return text.prefix(1).uppercased() + text.dropFirst()
         }
-        var givenNames = Swift.Set<String>()
+        var givenNames = Set<String>()
         while givenNames.count < 400 { givenNames.insert(word(2 + random.below(2))) }
-        var surnames = Swift.Set<String>()
+        var surnames = Set<String>()
         while surnames.count < 1_500 { surnames.insert(word(2 + random.below(2)) + ["son", "ley", "ton", "er", "well", ""][random.below(6)]) }
         let given = givenNames.sorted()
         let family = surnames.sorted()

@@ -98,6 +98,27 @@ public final class FieldHome: @unchecked Sendable {
         return (output, termination.status)
     }
 
+    /// Runs `field` and expects it to exit 0: its output, trimmed.
+    /// - Throws: `TestFailure` naming the command, its exit status and its output, when it fails.
+    @discardableResult
+    public func succeed(_ arguments: [String], input: String? = nil, now: String? = nil, environment overrides: [String: String?] = [:]) throws -> String {
+        let (output, status) = try run(arguments, input: input, now: now, environment: overrides)
+        guard status == 0 else { throw TestFailure("field \(arguments.joined(separator: " ")) exited \(status): \(output)") }
+        return output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A new referral with what a submission needs (the referrer's name and
+    /// role, a concern naming `name`), submitted; its id.
+    /// - Throws: `TestFailure` when a command fails.
+    public func draftAndSubmit(_ name: String, now: String? = nil) throws -> String {
+        let id = try succeed(["new"], now: now)
+        try succeed(["set", id, "referrer.name", name], now: now)
+        try succeed(["set", id, "referrer.role", "Teacher"], now: now)
+        try succeed(["set", id, "concern.summary", "Concern raised by \(name)"], now: now)
+        try succeed(["submit", id], now: now)
+        return id
+    }
+
     /// Starts `field` without waiting for it (to kill it part way), on the
     /// machine's clock; its output goes to `output`, its errors beside it.
     public func spawn(_ arguments: [String], output: URL) throws -> ChildProcess {

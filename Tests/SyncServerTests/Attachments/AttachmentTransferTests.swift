@@ -30,7 +30,7 @@ struct AttachmentTransferTests {
             server = try ServerProcess()
             token = try server.addUser("jane")
             proxy = try FaultProxy(to: server)
-            jane = try FieldHome(user: "jane", seed: seed)
+            jane = try FieldHome(user: "jane", seed: seed, clock: .machine)
             device = try NetworkFaultTests.login(jane, server: proxy.url, token: token)
         }
     }
@@ -90,30 +90,30 @@ struct AttachmentTransferTests {
     @Test("a cut connection costs the chunk in flight only: the next sync sends what the server lacks, and the referral then names the file")
     func cutConnectionResumes() async throws {
         let setup = try Setup(seed: 7_100)
-        let id = try NetworkFaultTests.succeed(setup.jane, ["new"])
+        let id = try setup.jane.succeed(["new"])
         let (file, reference) = try Self.photo(bytes: 5 * AttachmentChunks.size + 1_000, seed: 1)
-        let attached = try NetworkFaultTests.succeed(setup.jane, ["attach", id, file.path, "--label", "body map, left arm"])
+        let attached = try setup.jane.succeed(["attach", id, file.path, "--label", "body map, left arm"])
         #expect(attached.contains("Attached \(file.path) as attachments.1: JPEG, 2.6 MB, sha256 \(reference.short)…"), "\(attached)")
 
         setup.proxy.setRule { $0.path.hasSuffix("/chunks/3") ? .cutRequest : .none }
-        let cut = try NetworkFaultTests.run(setup.jane, ["sync"])
+        let cut = try setup.jane.run(["sync"])
         #expect(cut.status != 0)
         // Progress lines come first (standard error); then the one sentence of the failure.
         let lines = cut.output.split(separator: "\n").filter { !$0.hasPrefix("Uploading attachment ") }.joined(separator: "\n")
-        NetworkFaultTests.expectPlainFailure((cut.status, lines), "a sync whose chunk was cut")
+        NetworkFaultTests.expectPlainFailure((lines, cut.status), "a sync whose chunk was cut")
         #expect(try await Self.status(setup.server, token: setup.token, reference).held == [0, 1, 2])
         // The push did not happen: the referral does not yet name a file the server lacks.
         #expect(try await Self.serverFiles(setup.server, id).isEmpty)
 
         setup.proxy.setRule { _ in .none }
         let before = setup.proxy.history.count
-        let retry = try NetworkFaultTests.succeed(setup.jane, ["sync"])
+        let retry = try setup.jane.succeed(["sync"])
         #expect(Self.chunksSent(setup.proxy, from: before) == [3, 4, 5])
         #expect(retry.contains("Sent 1 attachment(s), 1.0 MB uploaded"), "\(retry)")
         let status = try await Self.status(setup.server, token: setup.token, reference)
         #expect(status.received && status.held == [0, 1, 2, 3, 4, 5])
         #expect(try await Self.serverFiles(setup.server, id) == [reference.stored])
-        let listed = try NetworkFaultTests.succeed(setup.jane, ["attachments", id])
+        let listed = try setup.jane.succeed(["attachments", id])
         #expect(listed.contains("body map, left arm") && listed.contains("received by the server"), "\(listed)")
         try await NetworkFaultTests.expectAppliedOnce(setup.server)
     }
@@ -121,14 +121,14 @@ struct AttachmentTransferTests {
     @Test("a chunk damaged on the way is refused (422 chunk-corrupt), stored nowhere, and sent again")
     func corruptedChunkIsResent() async throws {
         let setup = try Setup(seed: 7_200)
-        let id = try NetworkFaultTests.succeed(setup.jane, ["new"])
+        let id = try setup.jane.succeed(["new"])
         let (file, reference) = try Self.photo(bytes: 3 * AttachmentChunks.size, seed: 2)
-        try NetworkFaultTests.succeed(setup.jane, ["attach", id, file.path])
+        try setup.jane.succeed(["attach", id, file.path])
         let damaged = Once()
         setup.proxy.setRule { exchange in
             exchange.path.hasSuffix("/chunks/1") && damaged.first() ? .corruptBody : .none
         }
-        try NetworkFaultTests.succeed(setup.jane, ["sync"])
+        try setup.jane.succeed(["sync"])
         #expect(Self.chunksSent(setup.proxy) == [0, 1, 1, 2])
         let firstTry = try #require(setup.proxy.history.first { $0.exchange.path.hasSuffix("/chunks/1") })
         #expect(setup.proxy.reply(to: firstTry.exchange.index)?.contains("chunk-corrupt") == true)
@@ -158,9 +158,9 @@ struct AttachmentTransferTests {
     @Test("field killed part way through an upload: the next sync resumes from the chunks the server holds")
     func killedFieldResumes() async throws {
         let setup = try Setup(seed: 7_300)
-        let id = try NetworkFaultTests.succeed(setup.jane, ["new"])
+        let id = try setup.jane.succeed(["new"])
         let (file, reference) = try Self.photo(bytes: 4 * AttachmentChunks.size + 10, seed: 4)
-        try NetworkFaultTests.succeed(setup.jane, ["attach", id, file.path])
+        try setup.jane.succeed(["attach", id, file.path])
         // Chunk 2's reply is held back, so field is waiting for it when it is killed.
         setup.proxy.setRule { $0.path.hasSuffix("/chunks/2") ? .delay(milliseconds: 20_000) : .none }
         let output = setup.jane.folder.appendingPathComponent("killed-sync.out")
@@ -178,7 +178,7 @@ struct AttachmentTransferTests {
 
         setup.proxy.setRule { _ in .none }
         let before = setup.proxy.history.count
-        try NetworkFaultTests.succeed(setup.jane, ["sync"])
+        try setup.jane.succeed(["sync"])
         #expect(Self.chunksSent(setup.proxy, from: before) == [3, 4])
         #expect(try await Self.status(setup.server, token: setup.token, reference).received)
         #expect(try await Self.serverFiles(setup.server, id) == [reference.stored])
@@ -187,11 +187,11 @@ struct AttachmentTransferTests {
     @Test("the server killed in the middle of receiving a chunk keeps what it had; after its restart the device sends the rest")
     func killedServerResumes() async throws {
         let setup = try Setup(seed: 7_400)
-        let id = try NetworkFaultTests.succeed(setup.jane, ["new"])
+        let id = try setup.jane.succeed(["new"])
         let (file, reference) = try Self.photo(bytes: 4 * AttachmentChunks.size, seed: 5)
-        try NetworkFaultTests.succeed(setup.jane, ["attach", id, file.path])
+        try setup.jane.succeed(["attach", id, file.path])
         setup.proxy.setRule { $0.path.hasSuffix("/chunks/2") ? .closeConnection : .none }
-        #expect(try NetworkFaultTests.run(setup.jane, ["sync"]).status != 0)
+        #expect(try setup.jane.run(["sync"]).status != 0)
         #expect(try await Self.status(setup.server, token: setup.token, reference).held == [0, 1])
 
         // Half of chunk 2 reaches the server, which is killed (SIGKILL) while it reads the rest.
@@ -209,7 +209,7 @@ struct AttachmentTransferTests {
 
         setup.proxy.setRule { _ in .none }
         let before = setup.proxy.history.count
-        try NetworkFaultTests.succeed(setup.jane, ["sync"])
+        try setup.jane.succeed(["sync"])
         #expect(Self.chunksSent(setup.proxy, from: before) == [2, 3])
         #expect(try await Self.status(setup.server, token: setup.token, reference).received)
         #expect(try await Self.serverFiles(setup.server, id) == [reference.stored])
@@ -219,21 +219,21 @@ struct AttachmentTransferTests {
     func duplicateStoredOnce() async throws {
         let setup = try Setup(seed: 7_500)
         let bobToken = try setup.server.addUser("bob")
-        let bob = try FieldHome(user: "bob", seed: 7_501)
+        let bob = try FieldHome(user: "bob", seed: 7_501, clock: .machine)
         let bobDevice = try NetworkFaultTests.login(bob, server: setup.server.url, token: bobToken)
         let (file, reference) = try Self.photo(bytes: 2 * AttachmentChunks.size + 7, seed: 6)
-        let first = try NetworkFaultTests.succeed(setup.jane, ["new"])
-        let second = try NetworkFaultTests.succeed(setup.jane, ["new"])
-        let theirs = try NetworkFaultTests.succeed(bob, ["new"])
-        try NetworkFaultTests.succeed(setup.jane, ["attach", first, file.path])
-        let again = try NetworkFaultTests.succeed(setup.jane, ["attach", second, file.path])
+        let first = try setup.jane.succeed(["new"])
+        let second = try setup.jane.succeed(["new"])
+        let theirs = try bob.succeed(["new"])
+        try setup.jane.succeed(["attach", first, file.path])
+        let again = try setup.jane.succeed(["attach", second, file.path])
         #expect(again.contains("already in this device's store: kept once"), "\(again)")
-        try NetworkFaultTests.succeed(bob, ["attach", theirs, file.path])
+        try bob.succeed(["attach", theirs, file.path])
 
-        let janeSync = try NetworkFaultTests.succeed(setup.jane, ["sync"])
+        let janeSync = try setup.jane.succeed(["sync"])
         #expect(janeSync.contains("Sent 1 attachment(s)"), "\(janeSync)")
         #expect(Self.chunksSent(setup.proxy) == [0, 1, 2])
-        let bobSync = try NetworkFaultTests.succeed(bob, ["sync"])
+        let bobSync = try bob.succeed(["sync"])
         #expect(bobSync.contains("Sent 1 attachment(s), 0 bytes uploaded"), "\(bobSync)")
         let chunks = try await setup.server.database.rows("SELECT count(*) FROM attachment_chunks WHERE sha256 = ?", [reference.sha256])
         #expect(chunks.first?.first == "3")
@@ -253,15 +253,15 @@ struct AttachmentTransferTests {
     @Test("limits are checked when a file is attached (kind, the form's size per file and per referral), and the server refuses what no form allows")
     func limits() async throws {
         let setup = try Setup(seed: 7_600)
-        let id = try NetworkFaultTests.succeed(setup.jane, ["new"])
+        let id = try setup.jane.succeed(["new"])
         let folder = try TemporaryFolder.make("limits")
         let text = folder.appendingPathComponent("notes.jpg")
         try Data("not a photo".utf8).write(to: text)
-        let kind = try NetworkFaultTests.run(setup.jane, ["attach", id, text.path])
+        let kind = try setup.jane.run(["attach", id, text.path])
         #expect(kind.status == 1)
         #expect(kind.output.trimmingCharacters(in: .whitespacesAndNewlines)
             == "Error: '\(text.path)' is not a JPEG, PNG, HEIC or PDF file (read from its first bytes, not its name); only those can be attached.")
-        let missing = try NetworkFaultTests.run(setup.jane, ["attach", id, folder.appendingPathComponent("gone.png").path])
+        let missing = try setup.jane.run(["attach", id, folder.appendingPathComponent("gone.png").path])
         #expect(missing.status == 1 && missing.output.contains("There is no file"))
 
         // The authority's form sets the limits: 600,000 bytes a file, 1,000,000 a referral.
@@ -277,19 +277,19 @@ struct AttachmentTransferTests {
         let published = try setup.server.command(["form", "publish", formFile.path])
         let why = try setup.server.commandWithErrors(["form", "publish", formFile.path, "--dry-run"]).error
         #expect(published.status == 0, "\(published.output) \(why)")
-        try NetworkFaultTests.succeed(setup.jane, ["sync"])
-        let draft = try NetworkFaultTests.succeed(setup.jane, ["new"])
+        try setup.jane.succeed(["sync"])
+        let draft = try setup.jane.succeed(["new"])
         let big = try Self.photo(bytes: 600_001, seed: 7)
-        let tooBig = try NetworkFaultTests.run(setup.jane, ["attach", draft, big.url.path])
+        let tooBig = try setup.jane.run(["attach", draft, big.url.path])
         #expect(tooBig.status == 1)
         #expect(tooBig.output.trimmingCharacters(in: .whitespacesAndNewlines)
             == "Error: '\(big.url.path)' is 600.0 KB (600001 bytes); the form allows at most 600.0 KB (600000 bytes) a file, so it was not attached.")
-        try NetworkFaultTests.succeed(setup.jane, ["attach", draft, try Self.photo(bytes: 500_000, seed: 8).url.path])
+        try setup.jane.succeed(["attach", draft, try Self.photo(bytes: 500_000, seed: 8).url.path])
         let third = try Self.photo(bytes: 500_001, seed: 9)
-        let over = try NetworkFaultTests.run(setup.jane, ["attach", draft, third.url.path])
+        let over = try setup.jane.run(["attach", draft, third.url.path])
         #expect(over.status == 1)
         #expect(over.output.contains("would bring this referral's attachments to 1.0 MB; the form allows at most 1.0 MB (1000000 bytes) a referral"), "\(over.output)")
-        #expect(try NetworkFaultTests.succeed(setup.jane, ["attachments", draft]).split(separator: "\n").count == 2)
+        #expect(try setup.jane.succeed(["attachments", draft]).split(separator: "\n").count == 2)
 
         // The server: the largest file any version allows is the built-in 25 MiB.
         func offer(_ sha256: String, _ size: Int64, _ type: String) async throws -> (Int, String) {
@@ -332,11 +332,11 @@ struct AttachmentTransferTests {
     func revocationErases() async throws {
         let setup = try Setup(seed: 7_700)
         let adminToken = try setup.server.addUser("ada", role: .admin)
-        let id = try NetworkFaultTests.succeed(setup.jane, ["new"])
+        let id = try setup.jane.succeed(["new"])
         let (file, reference) = try Self.photo(bytes: 3 * AttachmentChunks.size, seed: 10)
-        try NetworkFaultTests.succeed(setup.jane, ["attach", id, file.path])
+        try setup.jane.succeed(["attach", id, file.path])
         setup.proxy.setRule { $0.path.hasSuffix("/chunks/2") ? .closeConnection : .none }
-        #expect(try NetworkFaultTests.run(setup.jane, ["sync"]).status != 0)
+        #expect(try setup.jane.run(["sync"]).status != 0)
         #expect(try await Self.status(setup.server, token: setup.token, reference).held == [0, 1])
 
         let (revoked, _, _) = try await setup.server.exchange("POST", "v1/devices/\(setup.device)/revoke", token: adminToken, body: Data("{}".utf8))
@@ -348,7 +348,7 @@ struct AttachmentTransferTests {
         #expect(entry.first?.first??.contains("partial_uploads_erased=1") == true, "\(entry)")
 
         setup.proxy.setRule { _ in .none }
-        let wiped = try NetworkFaultTests.run(setup.jane, ["sync"])
+        let wiped = try setup.jane.run(["sync"])
         #expect(wiped.status != 0 && wiped.output.contains("revoked"), "\(wiped.output)")
         let database = try DatabaseQueueReader(path: setup.jane.folder.appendingPathComponent("field.sqlite").path)
         #expect(try database.count("attachment") == 0)
@@ -368,13 +368,13 @@ extension AttachmentTransferTests {
     func sendSubmittedCarriesFiles() async throws {
         let setup = try Setup(seed: 7_800)
         let adminToken = try setup.server.addUser("ada", role: .admin)
-        let id = try NetworkFaultTests.draft(setup.jane, "Ann Example")
+        let id = try setup.jane.draftAndSubmit("Ann Example")
         let (file, reference) = try Self.photo(bytes: 2 * AttachmentChunks.size + 5, seed: 12)
-        try NetworkFaultTests.succeed(setup.jane, ["attach", id, file.path, "--label", "letter from the school nurse"])
+        try setup.jane.succeed(["attach", id, file.path, "--label", "letter from the school nurse"])
         let (revoked, _, _) = try await setup.server.exchange(
             "POST", "v1/devices/\(setup.device)/revoke", token: adminToken, body: Data(#"{"mode": "send-submitted"}"#.utf8))
         #expect(revoked == 200)
-        let wiped = try NetworkFaultTests.run(setup.jane, ["sync"])
+        let wiped = try setup.jane.run(["sync"])
         #expect(wiped.status != 0 && wiped.output.contains("revoked"), "\(wiped.output)")
         #expect(try await Self.status(setup.server, token: adminToken, reference).code == 403, "only practitioners ask")
         let stored = try await setup.server.database.rows("SELECT received_at FROM attachments WHERE sha256 = ?", [reference.sha256])
@@ -383,15 +383,15 @@ extension AttachmentTransferTests {
         #expect(try DatabaseQueueReader(path: setup.jane.folder.appendingPathComponent("field.sqlite").path).count("attachment_chunk") == 0)
 
         // The front door saves it, checked against its hash; an existing file is never overwritten.
-        let duty = try FieldHome(user: "ian", seed: 7_801)
+        let duty = try FieldHome(user: "ian", seed: 7_801, clock: .machine)
         try NetworkFaultTests.login(duty, server: setup.server.url, token: try setup.server.addUser("ian", role: .intake))
         let saved = duty.folder.appendingPathComponent("saved.jpg")
-        let said = try NetworkFaultTests.succeed(duty, ["intake", "attachment", id, "1", "--to", saved.path])
+        let said = try duty.succeed(["intake", "attachment", id, "1", "--to", saved.path])
         #expect(said.contains("sha256 \(reference.short)… checked"), "\(said)")
         #expect(try Data(contentsOf: saved) == Data(contentsOf: file))
-        let again = try NetworkFaultTests.run(duty, ["intake", "attachment", id, String(reference.sha256.prefix(10)), "--to", saved.path])
+        let again = try duty.run(["intake", "attachment", id, String(reference.sha256.prefix(10)), "--to", saved.path])
         #expect(again.status == 1 && again.output.contains("already exists"), "\(again.output)")
-        let unknown = try NetworkFaultTests.run(duty, ["intake", "attachment", id, "7"])
+        let unknown = try duty.run(["intake", "attachment", id, "7"])
         #expect(unknown.status == 1 && unknown.output.contains("No attachment of this referral is '7'"), "\(unknown.output)")
     }
 }

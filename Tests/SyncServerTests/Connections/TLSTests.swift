@@ -43,7 +43,7 @@ struct TLSTests {
             input: "GET /console/sign-in HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", error: .pipe)
         let cookie = page.lowercased().components(separatedBy: "\r\n").first { $0.hasPrefix("set-cookie: __host-field_console_sign_in=") } ?? ""
         // Attributes in any order (Hummingbird keeps them in a dictionary).
-        let attributes = Swift.Set(cookie.split(separator: ";").dropFirst().map { $0.trimmingCharacters(in: .whitespaces) })
+        let attributes = Set(cookie.split(separator: ";").dropFirst().map { $0.trimmingCharacters(in: .whitespaces) })
         #expect(attributes.contains("path=/") && attributes.contains("secure") && !attributes.contains { $0.hasPrefix("domain=") },
                 "\(page.prefix(800))")
     }

@@ -23,9 +23,9 @@ struct ConsoleAttachmentBrowserTests {
 
     @Test("a PNG attached with field attach and synced: the referral page lists its label, kind and size without loading it; View shows it decoded at its size; then, and only then, the audit trail has one attachment-view naming the referral and the file")
     func viewAnAttachment() async throws {
-        guard ConsoleBrowserTests.available else {
-            #expect(!ConsoleBrowserTests.required, "SYNC_TEST_REQUIRE_BROWSER=1 but chromium, chromedriver or \(ConsoleBrowserTests.python) is missing (scripts/test installs them)")
-            print("note: the attachment browser test is skipped: chromium, chromedriver or \(ConsoleBrowserTests.python) is missing (scripts/test installs them)")
+        guard TestPython.browserAvailable else {
+            #expect(!TestPython.required, "SYNC_TEST_REQUIRE_BROWSER=1 but chromium, chromedriver or \(TestPython.path) is missing (scripts/test installs them)")
+            print("note: the attachment browser test is skipped: chromium, chromedriver or \(TestPython.path) is missing (scripts/test installs them)")
             return
         }
         let server = try ServerProcess(clock: "2026-11-23T12:00:00Z")

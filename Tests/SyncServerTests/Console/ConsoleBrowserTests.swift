@@ -16,32 +16,17 @@ import Testing
 /// `CONSOLE_SCREENSHOTS=docs/console` saves each page's screenshot there.
 @Suite("Web console in a real browser")
 struct ConsoleBrowserTests {
-    static let repository = Repository.root
-    static let script = repository.appendingPathComponent("Tests/ConsoleBrowser/console_browser.py")
-    static let python = ProcessInfo.processInfo.environment["CONSOLE_TEST_PYTHON"]
-        ?? repository.appendingPathComponent(".build/test-venv/bin/python3").path
-    static var available: Bool {
-        ["/usr/bin/chromium", "/usr/bin/chromedriver", python].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-    static var required: Bool { ProcessInfo.processInfo.environment["SYNC_TEST_REQUIRE_BROWSER"] == "1" }
-
-    /// Whether the test Python can import `module`.
-    static func pythonAvailable(module: String) -> Bool {
-        guard FileManager.default.isExecutableFile(atPath: python),
-            let (termination, _) = try? ChildProcess.run(python, ["-c", "import \(module)"], error: .null)
-        else { return false }
-        return termination.status == 0
-    }
+    static let script = Repository.file("Tests/ConsoleBrowser/console_browser.py")
 
     /// Runs one browser step; its output on failure.
     func browser(_ step: String, _ arguments: [String], url: URL) throws {
         var all = [Self.script.path, step, "--url", url.absoluteString] + arguments
         if let folder = ProcessInfo.processInfo.environment["CONSOLE_SCREENSHOTS"] {
-            all += ["--screenshots", URL(fileURLWithPath: folder, relativeTo: Self.repository).path]
+            all += ["--screenshots", URL(fileURLWithPath: folder, relativeTo: Repository.root).path]
         }
         let errors = FileManager.default.temporaryDirectory.appendingPathComponent("console-browser-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: errors) }
-        let (termination, output) = try ChildProcess.run(Self.python, all, error: .file(errors))
+        let (termination, output) = try ChildProcess.run(TestPython.path, all, error: .file(errors))
         let error = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
         guard termination.status == 0 else {
             throw TestFailure("the browser step '\(step)' failed (\(termination)):\n\(output)\n\(error.suffix(3000))")
@@ -57,9 +42,9 @@ struct ConsoleBrowserTests {
 
     @Test("sign in; a synced referral in the queue; acknowledge, rate, decide; the referrer's field status shows all three; an admin resolves a conflict and both devices converge; a practitioner is refused; a POST without its CSRF token changes nothing")
     func wholeLoop() async throws {
-        guard Self.available else {
-            #expect(!Self.required, "SYNC_TEST_REQUIRE_BROWSER=1 but chromium, chromedriver or \(Self.python) is missing (scripts/test installs them)")
-            print("note: the browser test is skipped: chromium, chromedriver or \(Self.python) is missing (scripts/test installs them)")
+        guard TestPython.browserAvailable else {
+            #expect(!TestPython.required, "SYNC_TEST_REQUIRE_BROWSER=1 but chromium, chromedriver or \(TestPython.path) is missing (scripts/test installs them)")
+            print("note: the browser test is skipped: chromium, chromedriver or \(TestPython.path) is missing (scripts/test installs them)")
             return
         }
         // Monday 23 November 2026, noon in London; admins need a second factor.

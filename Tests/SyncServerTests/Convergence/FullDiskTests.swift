@@ -102,10 +102,10 @@ struct FullDiskTests {
         for round in 0..<rounds {
             for path in longPaths {
                 let value = bigValue("\(tag)\(round)-\(path)")
-                try NetworkFaultTests.succeed(home, ["set", id, path, value])
+                try home.succeed(["set", id, path, value])
                 written.append((path, value))
             }
-            let result = try NetworkFaultTests.run(home, ["sync"])
+            let result = try home.run(["sync"])
             if result.status != 0 { return (result, written) }
         }
         return (nil, written)
@@ -121,12 +121,12 @@ struct FullDiskTests {
         defer { server.kill() }
         let token = try server.addUser("jane")
         let proxy = try FaultProxy(to: server)  // passes everything, and keeps each reply to read its headers
-        let jane = try FieldHome(user: "jane", seed: 51)
-        let desk = try FieldHome(user: "jane", seed: 52)
+        let jane = try FieldHome(user: "jane", seed: 51, clock: .machine)
+        let desk = try FieldHome(user: "jane", seed: 52, clock: .machine)
         let janeDevice = try NetworkFaultTests.login(jane, server: proxy.url, token: token)
-        try NetworkFaultTests.succeed(desk, ["login", "--server", server.url.absoluteString, "--token", token])
-        let id = try NetworkFaultTests.draft(jane, "Ann Example")
-        try NetworkFaultTests.succeed(jane, ["sync"])
+        try desk.succeed(["login", "--server", server.url.absoluteString, "--token", token])
+        let id = try jane.draftAndSubmit("Ann Example")
+        try jane.succeed(["sync"])
         let storedBefore = try await server.database.int("SELECT count(*) FROM change_log") ?? -1
 
         disk.fill()
@@ -163,7 +163,7 @@ struct FullDiskTests {
 
         // Space returns: the same server takes the push, once.
         disk.empty()
-        let resumed = try NetworkFaultTests.succeed(jane, ["sync"])
+        let resumed = try jane.succeed(["sync"])
         #expect(resumed.contains("Receipt R-"), "\(resumed)")
         #expect(try NetworkFaultTests.pending(jane) == 0)
         for (path, value) in written {
@@ -173,8 +173,8 @@ struct FullDiskTests {
         }
         #expect(try await server.database.int("SELECT count(*) FROM change_log") ?? 0 > storedBefore)
         try await NetworkFaultTests.expectAppliedOnce(server)
-        try NetworkFaultTests.succeed(desk, ["sync"])
-        #expect(try NetworkFaultTests.succeed(desk, ["show", id, "--json"]) == NetworkFaultTests.succeed(jane, ["show", id, "--json"]))
+        try desk.succeed(["sync"])
+        #expect(try desk.succeed(["show", id, "--json"]) == jane.succeed(["show", id, "--json"]))
     }
 
     @Test(
@@ -190,10 +190,10 @@ struct FullDiskTests {
         let server = try ServerProcess(backend: .postgres, postgres: postgres)
         defer { server.kill() }
         let token = try server.addUser("jane")
-        let jane = try FieldHome(user: "jane", seed: 71)
+        let jane = try FieldHome(user: "jane", seed: 71, clock: .machine)
         let janeDevice = try NetworkFaultTests.login(jane, server: server.url, token: token)
-        let id = try NetworkFaultTests.draft(jane, "Ann Example")
-        try NetworkFaultTests.succeed(jane, ["sync"])
+        let id = try jane.draftAndSubmit("Ann Example")
+        try jane.succeed(["sync"])
 
         disk.fill()
         let (refused, written) = try Self.pushUntilRefused(jane, id, tag: "p", rounds: 20)
@@ -225,7 +225,7 @@ struct FullDiskTests {
                 try server.start()
             }
         }
-        let resumed = try NetworkFaultTests.run(jane, ["sync"])
+        let resumed = try jane.run(["sync"])
         #expect(resumed.status == 0 && resumed.output.contains("Receipt R-"), "\(resumed.output)")
         #expect(try NetworkFaultTests.pending(jane) == 0)
         for (path, value) in written where written.last(where: { $0.path == path })?.value == value {
@@ -241,9 +241,9 @@ struct FullDiskTests {
         let disk = try SmallDisk(kilobytes: 2 * 1024)
         defer { disk.unmount() }
         let home = disk.folder.appendingPathComponent("home")
-        let jane = try FieldHome(user: "jane", seed: 61, folder: home)
-        let id = try NetworkFaultTests.draft(jane, "Ann Example")
-        let before = try NetworkFaultTests.succeed(jane, ["show", id, "--json"])
+        let jane = try FieldHome(user: "jane", seed: 61, clock: .machine, folder: home)
+        let id = try jane.draftAndSubmit("Ann Example")
+        let before = try jane.succeed(["show", id, "--json"])
 
         disk.fill()
         var refused: (status: Int32, output: String, path: String, value: String)?
@@ -251,7 +251,7 @@ struct FullDiskTests {
         for round in 0..<20 where refused == nil {
             for path in Self.longPaths where refused == nil {
                 let value = Self.bigValue("d\(round)-\(path)")
-                let result = try NetworkFaultTests.run(jane, ["set", id, path, value])
+                let result = try jane.run(["set", id, path, value])
                 if result.status == 0 { saved.append((path, value)) } else { refused = (result.status, result.output, path, value) }
             }
         }
@@ -261,7 +261,7 @@ struct FullDiskTests {
         #expect(failure.output.trimmingCharacters(in: .whitespacesAndNewlines) == sentence)
         // Reading needs a little space too (SQLite's index of its log, made
         // when the store opens): `show` works, or says the same sentence.
-        let reading = try NetworkFaultTests.run(jane, ["show", id])
+        let reading = try jane.run(["show", id])
         if reading.status != 0 {
             #expect(reading.output.trimmingCharacters(in: .whitespacesAndNewlines) == sentence)
         } else {
@@ -276,10 +276,10 @@ struct FullDiskTests {
         #expect(values[failure.path] != failure.value)
         // Every write confirmed before the disk filled is there; its last value per field shows.
         for path in Set(saved.map(\.path)) { #expect(values[path] == saved.last { $0.path == path }!.value) }
-        if saved.isEmpty { #expect(try NetworkFaultTests.succeed(jane, ["show", id, "--json"]) == before) }
+        if saved.isEmpty { #expect(try jane.succeed(["show", id, "--json"]) == before) }
         // And the store takes writes again.
-        try NetworkFaultTests.succeed(jane, ["set", id, failure.path, failure.value])
-        #expect(try NetworkFaultTests.succeed(jane, ["show", id, "--json"]).contains(failure.value.prefix(60)))
+        try jane.succeed(["set", id, failure.path, failure.value])
+        #expect(try jane.succeed(["show", id, "--json"]).contains(failure.value.prefix(60)))
     }
 
     @Test(
@@ -292,16 +292,16 @@ struct FullDiskTests {
         let server = try ServerProcess(folder: disk.folder)
         defer { server.kill() }
         let token = try server.addUser("jane")
-        let jane = try FieldHome(user: "jane", seed: 81)
-        try NetworkFaultTests.succeed(jane, ["login", "--server", server.url.absoluteString, "--token", token])
-        let id = try NetworkFaultTests.succeed(jane, ["new"])
+        let jane = try FieldHome(user: "jane", seed: 81, clock: .machine)
+        try jane.succeed(["login", "--server", server.url.absoluteString, "--token", token])
+        let id = try jane.succeed(["new"])
         let (file, reference) = try AttachmentTransferTests.photo(bytes: 8 * AttachmentChunks.size, seed: 81)
-        try NetworkFaultTests.succeed(jane, ["attach", id, file.path])
+        try jane.succeed(["attach", id, file.path])
 
         // The disk fills with the file part way: the server keeps what it committed.
         let filler = disk.folder.appendingPathComponent("filler-attachment")
         try Data(count: max(0, disk.available - 2 * AttachmentChunks.size)).write(to: filler)
-        let refused = try NetworkFaultTests.run(jane, ["sync"])
+        let refused = try jane.run(["sync"])
         #expect(refused.status != 0)
         #expect(refused.output.contains("503") && refused.output.contains("safe on this device"), "\(refused.output)")
         let partial = try await AttachmentTransferTests.status(server, token: token, reference)
@@ -312,7 +312,7 @@ struct FullDiskTests {
 
         disk.empty()
         try? FileManager.default.removeItem(at: filler)
-        let resumed = try NetworkFaultTests.succeed(jane, ["sync"])
+        let resumed = try jane.succeed(["sync"])
         #expect(resumed.contains("Sent 1 attachment(s)"), "\(resumed)")
         let status = try await AttachmentTransferTests.status(server, token: token, reference)
         #expect(status.received && status.held.count == 8)
@@ -324,11 +324,11 @@ struct FullDiskTests {
         let disk = try SmallDisk(kilobytes: 2 * 1024)
         defer { disk.unmount() }
         let home = disk.folder.appendingPathComponent("home")
-        let jane = try FieldHome(user: "jane", seed: 82, folder: home)
-        let id = try NetworkFaultTests.succeed(jane, ["new"])
+        let jane = try FieldHome(user: "jane", seed: 82, clock: .machine, folder: home)
+        let id = try jane.succeed(["new"])
         let (file, _) = try AttachmentTransferTests.photo(bytes: 3 * AttachmentChunks.size, seed: 82)
         disk.fill()
-        let result = try NetworkFaultTests.run(jane, ["attach", id, file.path])
+        let result = try jane.run(["attach", id, file.path])
         #expect(result.status == 1)
         #expect(result.output.trimmingCharacters(in: .whitespacesAndNewlines)
             == "Error: This device's disk is full, so field cannot use its store now: nothing was changed and everything saved before is intact; free some space and try again.")
@@ -338,6 +338,6 @@ struct FullDiskTests {
         #expect(try store.integrityProblems().isEmpty)
         #expect(try store.attachments(of: UUID(uuidString: id)!).isEmpty)
         #expect(try store.pendingUploads().isEmpty)
-        try NetworkFaultTests.succeed(jane, ["attach", id, file.path])
+        try jane.succeed(["attach", id, file.path])
     }
 }

@@ -46,10 +46,10 @@ struct NetworkFaultTests {
             server = try ServerProcess()
             token = try server.addUser("jane")
             proxy = try FaultProxy(to: server)
-            jane = try FieldHome(user: "jane", seed: seed)
-            desk = try FieldHome(user: "jane", seed: seed + 1)
+            jane = try FieldHome(user: "jane", seed: seed, clock: .machine)
+            desk = try FieldHome(user: "jane", seed: seed + 1, clock: .machine)
             janeDevice = try NetworkFaultTests.login(jane, server: proxy.url, token: token)
-            try NetworkFaultTests.succeed(desk, ["login", "--server", server.url.absoluteString, "--token", token])
+            try desk.succeed(["login", "--server", server.url.absoluteString, "--token", token])
         }
     }
 
@@ -57,34 +57,20 @@ struct NetworkFaultTests {
     /// (which the server's log and audit trail name).
     @discardableResult
     static func login(_ home: FieldHome, server: URL, token: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        let printed = try succeed(home, ["login", "--server", server.absoluteString, "--token", token], sourceLocation: sourceLocation)
+        let printed = try home.succeed(["login", "--server", server.absoluteString, "--token", token])
         return String(printed.split(separator: " ").last ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "."))
     }
 
     /// Changes the device has not yet seen acknowledged, over all its referrals (`field status --json`).
     static func pending(_ home: FieldHome) throws -> Int {
-        let output = try succeed(home, ["status", "--json"])
+        let output = try home.succeed(["status", "--json"])
         let documents = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[String: Any]] ?? []
         return documents.reduce(0) { $0 + ($1["pending"] as? Int ?? 0) }
     }
 
-    /// Runs `field` on the machine's clock (as the server's): exit status and output.
-    @discardableResult
-    static func run(_ home: FieldHome, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let (output, status) = try home.run(arguments, environment: ["FIELD_TEST_NOW": nil])
-        return (status, output)
-    }
-
-    @discardableResult
-    static func succeed(_ home: FieldHome, _ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        let (status, output) = try run(home, arguments)
-        #expect(status == 0, "field \(arguments.joined(separator: " ")): \(output)", sourceLocation: sourceLocation)
-        return output.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     /// What a failed sync may print: one line, one sentence starting `Error: `,
     /// that says the changes are safe, and nothing of a crash.
-    static func expectPlainFailure(_ result: (status: Int32, output: String), _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectPlainFailure(_ result: (output: String, status: Int32), _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
         let text = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(result.status != 0 && result.status < 128, "\(what): exit \(result.status): \(text)", sourceLocation: sourceLocation)
         #expect(!text.contains("\n"), "\(what): more than one line: \(text)", sourceLocation: sourceLocation)
@@ -96,15 +82,6 @@ struct NetworkFaultTests {
     }
 
     /// A referral with what a submission needs, drafted offline; its id.
-    static func draft(_ home: FieldHome, _ name: String) throws -> String {
-        let id = try succeed(home, ["new"])
-        try succeed(home, ["set", id, "referrer.name", name])
-        try succeed(home, ["set", id, "referrer.role", "Teacher"])
-        try succeed(home, ["set", id, "concern.summary", "Concern raised by \(name)"])
-        try succeed(home, ["submit", id])
-        return id
-    }
-
     /// The server's log: no `(device, seq)` written twice, and every device's
     /// writes numbered without a repeat.
     static func expectAppliedOnce(_ server: ServerProcess, sourceLocation: SourceLocation = #_sourceLocation) async throws {
@@ -115,12 +92,12 @@ struct NetworkFaultTests {
     @Test("a fault on one exchange: one plain sentence, the server stores what it acknowledged or nothing, the next sync converges, nothing applied twice", arguments: cases)
     func oneFault(_ fault: Case) async throws {
         let setup = try Setup(seed: 31)
-        let id = try Self.draft(setup.jane, "Ann Example")
+        let id = try setup.jane.draftAndSubmit("Ann Example")
         let janeDevice = setup.janeDevice
         let faulted = fault.fault
         let path = fault.path
         setup.proxy.setRule { $0.path == path ? faulted : .none }
-        let first = try Self.run(setup.jane, ["sync"])
+        let first = try setup.jane.run(["sync"])
         print("Network fault \(fault): field said: \(first.output.trimmingCharacters(in: .whitespacesAndNewlines))")
         if fault.survivable {
             #expect(first.status == 0, "\(fault): \(first.output)")
@@ -143,11 +120,11 @@ struct NetworkFaultTests {
 
         // The network is good again.
         setup.proxy.setRule { _ in .none }
-        let second = try Self.succeed(setup.jane, ["sync"])
+        let second = try setup.jane.succeed(["sync"])
         #expect(second.contains("Pushed"), "\(fault): \(second)")
         #expect(try Self.pending(setup.jane) == 0, "\(fault): changes still pending")
-        try Self.succeed(setup.desk, ["sync"])
-        #expect(try Self.succeed(setup.desk, ["show", id, "--json"]) == Self.succeed(setup.jane, ["show", id, "--json"]), "\(fault): the devices differ")
+        try setup.desk.succeed(["sync"])
+        #expect(try setup.desk.succeed(["show", id, "--json"]) == setup.jane.succeed(["show", id, "--json"]), "\(fault): the devices differ")
         try await Self.expectAppliedOnce(setup.server)
         // Every write jane made (new, three fields, the submission), once each.
         let writes = try await setup.server.database.rows(
@@ -161,11 +138,11 @@ struct NetworkFaultTests {
         let random = SeededRandom(seed: seed)
         let setup = try Setup(seed: 41)
         // jane's phone, behind the proxy too; her desk, straight to the server, only reads at the end.
-        let phone = try FieldHome(user: "jane", seed: 43)
-        try Self.succeed(phone, ["login", "--server", setup.proxy.url.absoluteString, "--token", setup.token])
-        let id = try Self.draft(setup.jane, "Ann Example")
-        try Self.succeed(setup.jane, ["sync"])
-        try Self.succeed(phone, ["sync"])
+        let phone = try FieldHome(user: "jane", seed: 43, clock: .machine)
+        try phone.succeed(["login", "--server", setup.proxy.url.absoluteString, "--token", setup.token])
+        let id = try setup.jane.draftAndSubmit("Ann Example")
+        try setup.jane.succeed(["sync"])
+        try phone.succeed(["sync"])
         let faults: [NetworkFault] = [.dropReply, .cutReply, .cutRequest, .closeConnection, .answerTwice, .delay(milliseconds: 200)]
         setup.proxy.setRule { _ in random.chance(0.5) ? faults[Int(random.next() % UInt64(faults.count))] : .none }
         // What must reach the server: each device's last value of a field before a sync that succeeded
@@ -178,10 +155,10 @@ struct NetworkFaultTests {
             let home = homes[Int(random.next() % 2)]
             let path = ["concern.summary", "referrer.phone", "concern.notes"][Int(random.next() % 3)]
             let value = path == "referrer.phone" ? "0770090\(100 + step)" : "step \(step) on \(home.seed ?? 0)"
-            try Self.succeed(home, ["set", id, path, value])
+            try home.succeed(["set", id, path, value])
             unsent[home.folder, default: [:]][path] = value
             if random.chance(0.7) {
-                let result = try Self.run(home, ["sync"])
+                let result = try home.run(["sync"])
                 if result.status != 0 {
                     failures += 1
                     Self.expectPlainFailure(result, "seed \(seed) step \(step)")
@@ -193,10 +170,10 @@ struct NetworkFaultTests {
         }
         mustArrive += unsent.values.flatMap { $0.map { ($0.key, $0.value) } }
         setup.proxy.setRule { _ in .none }
-        for _ in 0..<2 { for home in homes { try Self.succeed(home, ["sync"]) } }
+        for _ in 0..<2 { for home in homes { try home.succeed(["sync"]) } }
         for home in homes { #expect(try Self.pending(home) == 0, "seed \(seed): changes still pending") }
-        try Self.succeed(setup.desk, ["sync"])
-        let shown = try (homes + [setup.desk]).map { try Self.succeed($0, ["show", id, "--json"]) }
+        try setup.desk.succeed(["sync"])
+        let shown = try (homes + [setup.desk]).map { try $0.succeed(["show", id, "--json"]) }
         #expect(Set(shown).count == 1, "seed \(seed): the devices differ")
         try await Self.expectAppliedOnce(setup.server)
         // Nothing lost: every value written is in the server's history (notes are appended to, so contained).

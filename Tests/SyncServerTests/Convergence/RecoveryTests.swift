@@ -11,33 +11,26 @@ struct FieldCLI {
     var home: URL { field.folder }
 
     init() throws {
-        field = try FieldHome(user: "jane", seed: 7)
+        field = try FieldHome(user: "jane", seed: 7, clock: .machine)
     }
 
     /// Runs `field ARGUMENTS` with the device's clock fixed at `now` (the
     /// machine's clock when nil); its exit status and its output.
     @discardableResult
     func run(_ arguments: [String], now: String? = nil) throws -> (status: Int32, output: String) {
-        let (output, status) = try field.run(arguments, environment: ["FIELD_TEST_NOW": now])
+        let (output, status) = try field.run(arguments, now: now)
         return (status, output)
     }
 
     /// Runs and expects success; the output, trimmed.
     @discardableResult
-    func succeed(_ arguments: [String], now: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        let (status, output) = try run(arguments, now: now)
-        #expect(status == 0, "field \(arguments.joined(separator: " ")): \(output)", sourceLocation: sourceLocation)
-        return output.trimmingCharacters(in: .whitespacesAndNewlines)
+    func succeed(_ arguments: [String], now: String? = nil) throws -> String {
+        try field.succeed(arguments, now: now)
     }
 
     /// A new referral with what a submission needs; its id.
     func draftAndSubmit(_ name: String, now: String? = nil) throws -> String {
-        let id = try succeed(["new"], now: now)
-        try succeed(["set", id, "referrer.name", name], now: now)
-        try succeed(["set", id, "referrer.role", "Teacher"], now: now)
-        try succeed(["set", id, "concern.summary", "Concern raised by \(name)"], now: now)
-        try succeed(["submit", id], now: now)
-        return id
+        try field.draftAndSubmit(name, now: now)
     }
 
     func json(_ arguments: [String], now: String? = nil) throws -> [String: Any] {

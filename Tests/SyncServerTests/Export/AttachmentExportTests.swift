@@ -77,19 +77,19 @@ struct AttachmentExportTests {
         #expect(((document["context"] as? [String: Any])?["related"] as? [[String: String]]) == [["reference": "urn:uuid:\(id.lowercased)"]])
 
         // Valid R4, as every resource of the export (ExportTests' checker).
-        if ConsoleBrowserTests.pythonAvailable(module: "fhir.resources, jsonschema") {
+        if TestPython.has(module: "fhir.resources, jsonschema") {
             let schema = ExportTests.schema
             #expect(schema != nil || !ExportTests.required, "HL7's R4 fhir.schema.json is at neither \(ExportTests.schemaCandidates.map(\.path))")
             let errors = folder.appendingPathComponent("stderr").path
             let (termination, output) = try ChildProcess.run(
-                ConsoleBrowserTests.python, [ExportTests.script.path] + ["json", "csv", "fhir"].flatMap { ["--\($0)", folder.appendingPathComponent("page.\($0)").path] }
+                TestPython.path, [ExportTests.script.path] + ["json", "csv", "fhir"].flatMap { ["--\($0)", folder.appendingPathComponent("page.\($0)").path] }
                     + (schema.map { ["--schema", $0.path] } ?? []), error: .file(errors))
             let error = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
             #expect(termination.status == 0, "export_check.py: \(output)\(error.suffix(2000))")
             #expect(schema == nil || output.contains("ok: FHIR R4 JSON Schema"), "\(output)")
         } else {
-            #expect(!ExportTests.required, "SYNC_TEST_REQUIRE_BROWSER=1 or CI but \(ConsoleBrowserTests.python) lacks fhir.resources or jsonschema")
-            print("note: the DocumentReference is not validated against R4: \(ConsoleBrowserTests.python) lacks fhir.resources or jsonschema")
+            #expect(!ExportTests.required, "SYNC_TEST_REQUIRE_BROWSER=1 or CI but \(TestPython.path) lacks fhir.resources or jsonschema")
+            print("note: the DocumentReference is not validated against R4: \(TestPython.path) lacks fhir.resources or jsonschema")
         }
 
         // The URL, on this server, gives intake the file's exact bytes, and is on the audit trail; a practitioner gets a 403.

@@ -14,15 +14,15 @@ import FoundationNetworking
 /// read back with Python's `csv` module against the JSON).
 @Suite("Export: FHIR R4, CSV and JSON")
 struct ExportTests {
-    static let script = ConsoleBrowserTests.repository.appendingPathComponent("Tests/Export/export_check.py")
+    static let script = Repository.root.appendingPathComponent("Tests/Export/export_check.py")
     /// HL7's R4 JSON Schema: the repository's copy, else the shared folder's beside the repository (Tests/Export/fhir.schema.md).
     static let schemaCandidates = [
-        ConsoleBrowserTests.repository.appendingPathComponent("Tests/Export/fhir.schema.json"),
-        ConsoleBrowserTests.repository.deletingLastPathComponent().appendingPathComponent("shared/fhir/fhir.schema.json"),
+        Repository.root.appendingPathComponent("Tests/Export/fhir.schema.json"),
+        Repository.root.deletingLastPathComponent().appendingPathComponent("shared/fhir/fhir.schema.json"),
     ]
     static var schema: URL? { schemaCandidates.first { FileManager.default.fileExists(atPath: $0.path) } }
     /// Whether a missing Python checker or schema fails the test rather than being noted: under `scripts/test` and in CI.
-    static var required: Bool { ConsoleBrowserTests.required || ProcessInfo.processInfo.environment["CI"] == "true" }
+    static var required: Bool { TestPython.required || ProcessInfo.processInfo.environment["CI"] == "true" }
 
     /// GET with a bearer token: status, body, headers.
     func get(_ server: ServerProcess, _ path: String, token: String) async throws -> (Int, Data, HTTPURLResponse) {
@@ -163,13 +163,13 @@ struct ExportTests {
             "Outcome: Advice and information given. Advice given; thank you",
         ], "\(notes(plain))")
 
-        if ConsoleBrowserTests.pythonAvailable(module: "fhir.resources, jsonschema") {
+        if TestPython.has(module: "fhir.resources, jsonschema") {
             let schema = Self.schema
             #expect(schema != nil || !Self.required, "HL7's R4 fhir.schema.json is at neither \(Self.schemaCandidates.map(\.path)) (Tests/Export/fhir.schema.md)")
             if schema == nil { print("note: the export's FHIR is not validated against the R4 JSON Schema: no fhir.schema.json at \(Self.schemaCandidates.map(\.path))") }
             let errors = folder.appendingPathComponent("stderr").path
             let (termination, output) = try ChildProcess.run(
-                ConsoleBrowserTests.python, [
+                TestPython.path, [
                     Self.script.path, "--json", folder.appendingPathComponent("page.json").path,
                     "--csv", folder.appendingPathComponent("page.csv").path, "--fhir", folder.appendingPathComponent("page.fhir").path,
                 ] + (schema.map { ["--schema", $0.path] } ?? []), error: .file(errors))
@@ -178,8 +178,8 @@ struct ExportTests {
             #expect(output.contains("ok: FHIR R4") && output.contains("ok: FHIR fullUrls") && output.contains("ok: CSV"), "\(output)")
             #expect(schema == nil || output.contains("ok: FHIR R4 JSON Schema"), "\(output)")
         } else {
-            #expect(!Self.required, "SYNC_TEST_REQUIRE_BROWSER=1 or CI but \(ConsoleBrowserTests.python) lacks fhir.resources or jsonschema (scripts/test installs them)")
-            print("note: the export's Python checks are skipped: \(ConsoleBrowserTests.python) lacks fhir.resources or jsonschema (scripts/test installs them)")
+            #expect(!Self.required, "SYNC_TEST_REQUIRE_BROWSER=1 or CI but \(TestPython.path) lacks fhir.resources or jsonschema (scripts/test installs them)")
+            print("note: the export's Python checks are skipped: \(TestPython.path) lacks fhir.resources or jsonschema (scripts/test installs them)")
         }
 
         // The operator's command gives the same, and every export is on the audit trail.

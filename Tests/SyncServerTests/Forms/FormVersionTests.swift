@@ -38,8 +38,8 @@ struct FormVersionTests {
         let server = try ServerProcess(clock: "2026-11-23T12:00:00Z")
         let token = try server.addUser("jane")
         let intakeToken = try server.addUser("ian", role: .intake)
-        let home = try FieldHome(user: "jane", seed: 71)
-        func field(_ arguments: String...) throws -> String { try NetworkFaultTests.succeed(home, arguments) }
+        let home = try FieldHome(user: "jane", seed: 71, clock: .machine)
+        func field(_ arguments: String...) throws -> String { try home.succeed(arguments) }
         func refused(_ arguments: String...) throws -> String {
             let (output, status) = try home.run(arguments)
             #expect(status != 0, "field \(arguments.joined(separator: " ")) should be refused: \(output)")
@@ -193,12 +193,12 @@ struct FormVersionTests {
 
     @Test("the published schema, docs/form.schema.json, accepts the built-in form and a served version, and refuses malformed files")
     func publishedSchema() async throws {
-        guard ConsoleBrowserTests.pythonAvailable(module: "jsonschema") else {
-            #expect(!ConsoleBrowserTests.required, "SYNC_TEST_REQUIRE_BROWSER=1 but \(ConsoleBrowserTests.python) lacks jsonschema (scripts/test installs it)")
-            print("note: the form schema check is skipped: \(ConsoleBrowserTests.python) lacks jsonschema (scripts/test installs it)")
+        guard TestPython.has(module: "jsonschema") else {
+            #expect(!TestPython.required, "SYNC_TEST_REQUIRE_BROWSER=1 but \(TestPython.path) lacks jsonschema (scripts/test installs it)")
+            print("note: the form schema check is skipped: \(TestPython.path) lacks jsonschema (scripts/test installs it)")
             return
         }
-        let repository = ConsoleBrowserTests.repository
+        let repository = Repository.root
         let server = try ServerProcess(clock: "2026-11-23T12:00:00Z")
         let token = try server.addUser("jane")
         let v2 = try formFile(server, "v2") { $0.append(["key": "gp_practice", "type": "text", "question": "Which GP practice?"]) }
@@ -218,7 +218,7 @@ struct FormVersionTests {
         ] {
             invalid.append(try formFile(server, "bad-\(name)") { $0.append(field) })
         }
-        let (termination, output) = try ChildProcess.run(ConsoleBrowserTests.python, [
+        let (termination, output) = try ChildProcess.run(TestPython.path, [
             repository.appendingPathComponent("Tests/Form/form_schema_check.py").path,
             "--schema", repository.appendingPathComponent("docs/form.schema.json").path,
             "--valid", repository.appendingPathComponent("Sources/SyncCore/Form/Resources/referral-form.json").path, v2, served.path,

@@ -116,12 +116,12 @@ struct SignedReceiptTests {
         #expect(offline.status == 0 && offline.output.contains("is genuine"), "\(offline.output)")
 
         // Checked with code that is not ours (Python's cryptography): the format is the standard one.
-        if ConsoleBrowserTests.pythonAvailable(module: "cryptography") {
-            let script = ConsoleBrowserTests.repository.appendingPathComponent("Tests/Receipts/receipt_check.py").path
-            let (termination, output) = try ChildProcess.run(ConsoleBrowserTests.python, [script, exported, keys], error: .pipe)
+        if TestPython.has(module: "cryptography") {
+            let script = Repository.root.appendingPathComponent("Tests/Receipts/receipt_check.py").path
+            let (termination, output) = try ChildProcess.run(TestPython.path, [script, exported, keys], error: .pipe)
             #expect(termination.status == 0 && output.hasPrefix("ok R-"), "\(output)")
         } else {
-            #expect(!ConsoleBrowserTests.required, "SYNC_TEST_REQUIRE_BROWSER=1 but \(ConsoleBrowserTests.python) lacks cryptography (scripts/test installs it)")
+            #expect(!TestPython.required, "SYNC_TEST_REQUIRE_BROWSER=1 but \(TestPython.path) lacks cryptography (scripts/test installs it)")
         }
 
         let original = try Self.signed(exported)

@@ -6,31 +6,6 @@ import Testing
 
 /// A practitioner's `field` home with the machine's clock (the servers of
 /// these tests run on it too).
-private struct Practitioner {
-    let field: FieldHome
-
-    init(_ user: String, seed: Int) throws {
-        field = try FieldHome(user: user, seed: seed)
-    }
-
-    @discardableResult
-    func succeed(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        let (output, status) = try field.run(arguments, environment: ["FIELD_TEST_NOW": nil])
-        #expect(status == 0, "field \(arguments.joined(separator: " ")): \(output)", sourceLocation: sourceLocation)
-        return output.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    /// A new referral with what a submission needs; its id.
-    func draftAndSubmit(_ name: String) throws -> String {
-        let id = try succeed(["new"])
-        try succeed(["set", id, "referrer.name", name])
-        try succeed(["set", id, "referrer.role", "Teacher"])
-        try succeed(["set", id, "concern.summary", "Concern raised by \(name)"])
-        try succeed(["submit", id])
-        return id
-    }
-}
-
 /// `sync-server migrate-store`: a SQLite server moved to PostgreSQL with real
 /// servers, real `field` devices and a real PostgreSQL (`TestPostgres`).
 @Suite("migrate-store: from SQLite to PostgreSQL", .enabled(if: TestPostgres.shouldRun))
@@ -55,8 +30,8 @@ struct MigrateStoreTests {
     func endToEnd() async throws {
         let sqlite = try ServerProcess(backend: .sqlite)
         guard case .sqlite(let path) = sqlite.database else { return }
-        let jane = try Practitioner("jane", seed: 11)
-        let tom = try Practitioner("tom", seed: 12)
+        let jane = try FieldHome(user: "jane", seed: 11, clock: .machine)
+        let tom = try FieldHome(user: "tom", seed: 12, clock: .machine)
         let janeToken = try sqlite.addUser("jane")
         try jane.succeed(["login", "--server", sqlite.url.absoluteString, "--token", janeToken])
         try tom.succeed(["login", "--server", sqlite.url.absoluteString, "--token", try sqlite.addUser("tom")])
@@ -260,7 +235,7 @@ struct MigrateStoreTests {
     @Test("a copy that does not verify is rolled back: the target stays empty and the difference is named")
     func verificationFails() async throws {
         let sqlite = try ServerProcess(backend: .sqlite)
-        let jane = try Practitioner("jane", seed: 13)
+        let jane = try FieldHome(user: "jane", seed: 13, clock: .machine)
         try jane.succeed(["login", "--server", sqlite.url.absoluteString, "--token", try sqlite.addUser("jane")])
         _ = try jane.draftAndSubmit("Jane Smith")
         try jane.succeed(["sync"])
@@ -316,7 +291,7 @@ struct MigrateStoreTests {
     @Test("a SQLite store whose audit trail is already broken is refused, and the break is named as the source's")
     func brokenSourceAudit() async throws {
         let sqlite = try ServerProcess(backend: .sqlite)
-        let jane = try Practitioner("jane", seed: 14)
+        let jane = try FieldHome(user: "jane", seed: 14, clock: .machine)
         try jane.succeed(["login", "--server", sqlite.url.absoluteString, "--token", try sqlite.addUser("jane")])
         _ = try jane.draftAndSubmit("Jane Smith")
         try jane.succeed(["sync"])
@@ -338,7 +313,7 @@ struct MigrateStoreTests {
     @Test("a server still running on the SQLite file: the copy is a snapshot, and the operator is told")
     func serverStillRunning() async throws {
         let sqlite = try ServerProcess(backend: .sqlite)
-        let jane = try Practitioner("jane", seed: 15)
+        let jane = try FieldHome(user: "jane", seed: 15, clock: .machine)
         try jane.succeed(["login", "--server", sqlite.url.absoluteString, "--token", try sqlite.addUser("jane")])
         _ = try jane.draftAndSubmit("Jane Smith")
         try jane.succeed(["sync"])

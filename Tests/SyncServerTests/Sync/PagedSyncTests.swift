@@ -120,7 +120,7 @@ struct PagedSyncTests {
             #expect(try reader.store.referral(record).visibleValues == (try writer.store.referral(record).visibleValues))
             // Every field taken once: one history line each, none applied twice.
             let lines = try reader.store.history(of: record)
-            #expect(lines.count == Swift.Set(lines.map(\.path)).count)
+            #expect(lines.count == Set(lines.map(\.path)).count)
             #expect(lines.count == (try writer.store.referral(record).values.count))
         }
         #expect(try reader.store.integrityProblems().isEmpty)
