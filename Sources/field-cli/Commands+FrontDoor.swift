@@ -263,7 +263,7 @@ extension Field.Intake {
                     header.append("  \(clock.title): " + (clock.due.map { "by \(time($0)), " } ?? "") + state + " (rule: \(clock.rule))")
                 }
                 // Said once, as the console's referral page does.
-                header.append("  The rules' source: " + Set(document.clocks.map(\.source)).sorted().joined(separator: "; "))
+                header.append("  The rules' source: " + ReferralClock.sources(of: document.clocks))
             }
             if let at = document.fields[IntakePath.acknowledgedAt] {
                 header.append("Acknowledged \(at) by \(document.fields[IntakePath.acknowledgedBy] ?? "?")")

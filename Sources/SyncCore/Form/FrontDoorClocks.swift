@@ -198,6 +198,13 @@ public struct ReferralClock: Codable, Sendable, Equatable {
 
     /// Whether the clock ran out without being met.
     public var isOverdue: Bool { state == .overdue }
+
+    /// Where `clocks`' rules come from, each source once, sorted, joined by
+    /// "; ": said once under a referral's clocks (the console's page,
+    /// `field intake show`).
+    public static func sources(of clocks: [ReferralClock]) -> String {
+        Set(clocks.map(\.source)).sorted().joined(separator: "; ")
+    }
 }
 
 extension WorkingCalendar {

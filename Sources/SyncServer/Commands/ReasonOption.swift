@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import SyncCore
 
 /// `--reason TEXT` (or `--by TEXT`, its older name) of the operator
 /// commands that change access, devices or the form: why, or at whose

@@ -1,7 +1,6 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import NIOCore
 import SyncCore
 
 /// A refusal shown as a console page: its status and one sentence; a

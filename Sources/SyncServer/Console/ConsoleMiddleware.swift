@@ -1,7 +1,6 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import NIOCore
 import SyncCore
 
 /// The console's security headers on every answer, and its errors as pages:

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import SyncCore
 import TestSupport
+import Testing
 @testable import SyncServer
 
 /// A real `sync-server` process on 127.0.0.1, started by the test on a free
@@ -391,5 +392,25 @@ final class LossyTransport: SyncTransport, @unchecked Sendable {
         }
         if shouldLose(path) { throw URLError(.networkConnectionLost) }
         return reply
+    }
+}
+
+extension ServerProcess {
+    /// The server's current form with one more question in the concern
+    /// section (`concern.child_words`: what the child said, in their own
+    /// words), written to a file in the server's folder for `form publish`.
+    func formWithChildWords() throws -> String {
+        let (shown, text) = try command(["form", "show"])
+        #expect(shown == 0)
+        var document = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        var sections = try #require(document["sections"] as? [[String: Any]])
+        let concern = try #require(sections.firstIndex { $0["key"] as? String == "concern" })
+        var fields = try #require(sections[concern]["fields"] as? [[String: Any]])
+        fields.append(["key": "child_words", "type": "text", "question": "What did the child say, in their own words?"])
+        sections[concern]["fields"] = fields
+        document["sections"] = sections
+        let file = folder.appendingPathComponent("form-with-child-words.json")
+        try JSONSerialization.data(withJSONObject: document).write(to: file)
+        return file.path
     }
 }

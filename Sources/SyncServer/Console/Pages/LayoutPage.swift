@@ -1,7 +1,4 @@
 import Foundation
-import HTTPTypes
-import Hummingbird
-import NIOCore
 import SyncCore
 
 /// The layout around every page (`ConsoleTemplates.layout`): the title, the

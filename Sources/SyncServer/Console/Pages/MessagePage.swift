@@ -1,8 +1,4 @@
 import Foundation
-import HTTPTypes
-import Hummingbird
-import NIOCore
-import SyncCore
 
 /// A page of one sentence (`ConsoleTemplates.message`): a refusal, with the way back.
 struct MessagePage {

@@ -313,7 +313,7 @@ extension ReferralPage {
                 title: clock.title, due: clock.due.map(local), state: state, alarm: clock.state == .overdue || clock.state == .metLate,
                 rule: clock.rule, text: clock.text)
         }
-        clockSources = Array(Set(document.clocks.map(\.source))).sorted().joined(separator: "; ")
+        clockSources = ReferralClock.sources(of: document.clocks)
         acknowledged = fields[IntakePath.acknowledgedAt].map { "acknowledged \(local($0)) by \(fields[IntakePath.acknowledgedBy] ?? "?")" }
         rating = fields[IntakePath.rating]
         ratingTitle = fields[IntakePath.rating].flatMap { RAGRating(rawValue: $0)?.title } ?? ""

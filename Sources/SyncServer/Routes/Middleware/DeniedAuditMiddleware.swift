@@ -1,8 +1,6 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Logging
-import Synchronization
 import SyncCore
 
 /// Writes an audit entry (`denied`) for each refused request to an audited
