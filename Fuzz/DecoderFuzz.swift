@@ -9,8 +9,8 @@ import Foundation
 // through the checks that follow decoding (the protocol version, ids, clock
 // stamps, the form's path and value rules, the merge rule the server runs on a
 // concurrent write) and must survive an encode/decode round trip unchanged.
-// The sync-message codec (SyncCodec) reads each input as a push request next
-// to Foundation and must agree with it, and writes each pull page and push
+// The sync-message codec (SyncCodec) reads each input as a push request and
+// as a pull page next to Foundation and must agree with it, and writes each pull page and push
 // reply that decodes as Foundation writes it with sorted keys.
 // A crash, a sanitizer report or a failed round trip is a finding.
 
@@ -101,16 +101,22 @@ enum DecoderFuzz {
     /// refuses, it refuses, with the same error where the text is JSON of
     /// the wrong shape; where Foundation is lenient (SyncCodec's list), it
     /// refuses the text as not JSON, never a push request of the right shape.
+    /// The same for a pull page, as a device reads it.
     static func codecAgrees(_ data: Data) {
-        let foundation = Result { try JSONDecoder().decode(PushRequest.self, from: data) }
-        let codec = Result { try SyncCodec.decode(PushRequest.self, from: data) }
+        codecAgrees(data, as: PushRequest.self) { try SyncCodec.decode(PushRequest.self, from: $0) }
+        codecAgrees(data, as: PullResponse.self) { try SyncCodec.decode(PullResponse.self, from: $0) }
+    }
+
+    static func codecAgrees<Message: Decodable & Equatable>(_ data: Data, as type: Message.Type, codec read: (Data) throws -> Message) {
+        let foundation = Result { try JSONDecoder().decode(Message.self, from: data) }
+        let codec = Result { try read(data) }
         switch (foundation, codec) {
         case (.success(let expected), .success(let read)):
-            guard read == expected else { fatalError("the codec reads a push request otherwise than Foundation") }
+            guard read == expected else { fatalError("the codec reads a \(Message.self) otherwise than Foundation") }
         case (.failure, .success):
-            fatalError("the codec takes a push request Foundation refuses")
+            fatalError("the codec takes a \(Message.self) Foundation refuses")
         case (.success, .failure(let error)):
-            guard case DecodingError.dataCorrupted = error else { fatalError("the codec refuses a push request Foundation takes: \(error)") }
+            guard case DecodingError.dataCorrupted = error else { fatalError("the codec refuses a \(Message.self) Foundation takes: \(error)") }
         case (.failure(let expected), .failure(let error)):
             if case DecodingError.dataCorrupted = expected { return }
             if case DecodingError.dataCorrupted = error { return }

@@ -1,44 +1,5 @@
 import Foundation
 
-/// A member of a message being read: not seen yet, its value (nil for
-/// `null`), or why it cannot be the member's type. Failures are kept, not
-/// thrown, until the whole text is read, and then reported in the order
-/// the messages' synthesized `init(from:)` decodes their members, so that
-/// a bad push is refused with the error `JSONDecoder` gives for it.
-enum Member<Value> {
-    case missing
-    case present(Value?)
-    case failed(DecodingError)
-
-    var isMissing: Bool {
-        if case .missing = self { true } else { false }
-    }
-
-    /// A member that must be there and not `null`.
-    func required(_ name: String, at path: @autoclosure () -> [any CodingKey]) throws -> Value {
-        switch self {
-        case .missing:
-            throw DecodingError.keyNotFound(WireKey(stringValue: name), .init(codingPath: path(), debugDescription: "No value associated with key \"\(name)\"."))
-        case .present(nil):
-            throw DecodingError.valueNotFound(Value.self, .init(
-                codingPath: path() + [WireKey(stringValue: name)], debugDescription: "Expected \(Value.self) value but found null instead."))
-        case .present(let value?):
-            return value
-        case .failed(let error):
-            throw error
-        }
-    }
-
-    /// A member that may be missing or `null` (nil).
-    func optional() throws -> Value? {
-        switch self {
-        case .missing: return nil
-        case .present(let value): return value
-        case .failed(let error): throw error
-        }
-    }
-}
-
 extension JSONReader {
     /// The wire names of `PushRequest`'s and `WireChange`'s members, in the
     /// order their `init(from:)` decodes them.
@@ -125,50 +86,5 @@ extension JSONReader {
                 path: try fieldPath.required("path", at: path()), value: try value.optional(),
                 baseRevision: try baseRevision.required("base_rev", at: path()), hlc: try hlc.required("hlc", at: path()))
         }.mapError { $0 as! DecodingError }
-    }
-
-    // MARK: Typed members
-
-    /// A string member's value (nil for `null`).
-    private mutating func string(at path: @autoclosure () -> [any CodingKey], _ name: String? = nil, depth: Int) throws -> Member<String> {
-        switch peek ?? 0 {
-        case UInt8(ascii: "\""): return .present(try string())
-        case UInt8(ascii: "n"): _ = try literal(); return .present(nil)
-        default: return .failed(try mismatch(String.self, "a string", at: Self.path(path(), name), depth: depth))
-        }
-    }
-
-    /// An integer member's value (nil for `null`): digits only, within 64 bits.
-    private mutating func integer(at path: @autoclosure () -> [any CodingKey], _ name: String? = nil, depth: Int) throws -> Member<Int64> {
-        switch peek ?? 0 {
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            let (text, integral) = try number()
-            if integral, let value = integer(text) { return .present(value) }
-            let written = String(decoding: UnsafeBufferPointer(rebasing: bytes[text]).prefix(40), as: UTF8.self)
-            // Foundation names no member for a number out of range.
-            return .failed(.dataCorrupted(.init(
-                codingPath: [], debugDescription: "Parsed JSON number <\(written)> is not a whole number that fits in Int64.")))
-        case UInt8(ascii: "n"):
-            _ = try literal()
-            return .present(nil)
-        default:
-            return .failed(try mismatch(Int64.self, "a number", at: Self.path(path(), name), depth: depth))
-        }
-    }
-
-    /// Reads past a value that is not what `type` needs and says so
-    /// (`null` where an object or array belongs: `valueNotFound`).
-    private mutating func mismatch(_ type: Any.Type, _ expected: String, at path: [any CodingKey], depth: Int) throws -> DecodingError {
-        let isNull = peek == UInt8(ascii: "n")
-        try skipValue(depth: depth)
-        if isNull {
-            return .valueNotFound(type, .init(codingPath: path, debugDescription: "Expected \(expected) but found null instead."))
-        }
-        return .typeMismatch(type, .init(codingPath: path, debugDescription: "Expected to decode \(type) (\(expected)) but found another kind of value instead."))
-    }
-
-    private static func path(_ path: [any CodingKey], _ name: String?) -> [any CodingKey] {
-        guard let name else { return path }
-        return path + [WireKey(stringValue: name)]
     }
 }

@@ -116,18 +116,51 @@ public enum Base64URL {
     }
 
     /// nil when `text` holds a character outside the alphabet, or is not the
-    /// one canonical encoding of its bytes (unused low bits set), so that no
-    /// two texts decode to the same signature.
+    /// one canonical encoding of its bytes (a length of 1 modulo 4, or
+    /// unused low bits set), so that no two texts decode to the same
+    /// signature. One pass over the UTF-8 (RFC 4648, section 5, unpadded):
+    /// a device verifies its newest receipt, tens of kilobytes, at every sync.
     public static func decode(_ text: String) -> Data? {
-        guard let data = decodeLoosely(text), encode(data) == text else { return nil }
-        return data
+        var text = text
+        return text.withUTF8 { decode(bytes: $0) }
     }
 
-    private static func decodeLoosely(_ text: String) -> Data? {
-        guard text.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) }) else { return nil }
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        return Data(base64Encoded: base64)
+    /// Each byte of the alphabet's value (0–63), 0xFF for any other byte.
+    private static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (value, byte) in alphabet.enumerated() { table[Int(byte)] = UInt8(value) }
+        return table
+    }()
+
+    private static func decode(bytes input: UnsafeBufferPointer<UInt8>) -> Data? {
+        let rest = input.count % 4
+        guard rest != 1 else { return nil }
+        var output = [UInt8]()
+        output.reserveCapacity(input.count / 4 * 3 + 2)
+        return values.withUnsafeBufferPointer { values -> Data? in
+            var index = 0
+            while index + 4 <= input.count {
+                let a = values[Int(input[index])], b = values[Int(input[index + 1])]
+                let c = values[Int(input[index + 2])], d = values[Int(input[index + 3])]
+                guard (a | b | c | d) & 0xC0 == 0 else { return nil }
+                let word = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                output.append(UInt8(truncatingIfNeeded: word >> 16))
+                output.append(UInt8(truncatingIfNeeded: word >> 8))
+                output.append(UInt8(truncatingIfNeeded: word))
+                index += 4
+            }
+            if rest > 0 {
+                let a = values[Int(input[index])], b = values[Int(input[index + 1])]
+                let c = rest == 3 ? values[Int(input[index + 2])] : 0
+                guard (a | b | c) & 0xC0 == 0 else { return nil }
+                let word = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6
+                // The canonical encoding leaves the bits past the last byte at zero.
+                guard word & (rest == 2 ? 0xFFFF : 0xFF) == 0 else { return nil }
+                output.append(UInt8(truncatingIfNeeded: word >> 16))
+                if rest == 3 { output.append(UInt8(truncatingIfNeeded: word >> 8)) }
+            }
+            return Data(output)
+        }
     }
 }
 

@@ -46,22 +46,22 @@ extension LocalStore {
         let rejected = try pendingChanges(where: "rejected_reason IS NOT NULL", limit: Int.max)
         return try writer.read { db in
             var waiting: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT referral_id, count(*) FROM outbox WHERE rejected_reason IS NULL GROUP BY referral_id") {
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT referral_id, count(*) FROM outbox WHERE rejected_reason IS NULL GROUP BY referral_id")) {
                 waiting[row[0]] = row[1]
             }
             let refused = Dictionary(grouping: rejected, by: \.record)
             return try ids.map { id in
                 let key = id.lowercased
                 let status = try String.fetchOne(
-                    db, sql: "SELECT value FROM field_value WHERE referral_id = ? AND path = '@status'", arguments: [key])
-                let receipt = try Row.fetchOne(db, sql: """
+                    db.cachedStatement(sql: "SELECT value FROM field_value WHERE referral_id = ? AND path = '@status'"), arguments: [key])
+                let receipt = try Row.fetchOne(db.cachedStatement(sql: """
                     SELECT r.* FROM receipt r JOIN receipt_referral rr ON rr.reference = r.reference
                     WHERE rr.referral_id = ? ORDER BY r.server_time DESC, r.rowid DESC LIMIT 1
-                    """, arguments: [key]).map {
+                    """), arguments: [key]).map {
                     Receipt(reference: $0["reference"], serverTime: $0["server_time"], records: [key], changes: $0["changes"])
                 }
                 let conflicts = try Row.fetchAll(
-                    db, sql: "SELECT * FROM conflict WHERE referral_id = ? AND status = 'open' ORDER BY path", arguments: [key]
+                    db.cachedStatement(sql: "SELECT * FROM conflict WHERE referral_id = ? AND status = 'open' ORDER BY path"), arguments: [key]
                 ).map { row in
                     let candidates = try cipher.open(row, "candidates", record: key, path: Self.conflictPath(row["id"])) ?? "[]"
                     return SyncStatus.LocalConflict(
@@ -69,7 +69,7 @@ extension LocalStore {
                         candidates: (try? JSONDecoder().decode([ConflictCandidate].self, from: Data(candidates.utf8))) ?? [])
                 }
                 let resolved = try Row.fetchAll(
-                    db, sql: "SELECT id, path, resolution FROM conflict WHERE referral_id = ? AND status = 'resolved' AND resolution IS NOT NULL ORDER BY updated_at, id",
+                    db.cachedStatement(sql: "SELECT id, path, resolution FROM conflict WHERE referral_id = ? AND status = 'resolved' AND resolution IS NOT NULL ORDER BY updated_at, id"),
                     arguments: [key]
                 ).compactMap { row -> SyncStatus.ResolvedConflict? in
                     guard let text = try cipher.open(row, "resolution", record: key, path: Self.resolutionPath(row["id"])),
@@ -77,9 +77,9 @@ extension LocalStore {
                     else { return nil }
                     return SyncStatus.ResolvedConflict(id: row["id"], path: row["path"], resolution: resolution)
                 }
-                let receivedAt = try String.fetchOne(db, sql: "SELECT received_at FROM referral WHERE id = ?", arguments: [key]).flatMap { Timestamp.date($0) }
+                let receivedAt = try String.fetchOne(db.cachedStatement(sql: "SELECT received_at FROM referral WHERE id = ?"), arguments: [key]).flatMap { Timestamp.date($0) }
                 let frontDoor = Dictionary(uniqueKeysWithValues: try Row.fetchAll(
-                    db, sql: "SELECT path, value FROM field_value WHERE referral_id = ? AND (path IN ('@acknowledged_at', '@acknowledged_by', '@outcome', '@outcome_note', '@decided_at', '@decided_by', '@rating', '@rating_feedback', '@rated_at', '@rated_by', '@reference', '@seen_at', '@seen_by') OR path LIKE '@decision.%') AND value IS NOT NULL",
+                    db.cachedStatement(sql: "SELECT path, value FROM field_value WHERE referral_id = ? AND (path IN ('@acknowledged_at', '@acknowledged_by', '@outcome', '@outcome_note', '@decided_at', '@decided_by', '@rating', '@rating_feedback', '@rated_at', '@rated_by', '@reference', '@seen_at', '@seen_by') OR path LIKE '@decision.%') AND value IS NOT NULL"),
                     arguments: [key]
                 ).map { row in (row["path"] as String, try cipher.open(row, "value", record: key, path: row["path"]) ?? "") })
                 return SyncStatus(

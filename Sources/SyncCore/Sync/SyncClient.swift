@@ -467,7 +467,7 @@ public struct SyncClient: Sendable {
     func fetchPage(_ query: [URLQueryItem]) -> Task<FetchedPage, any Error> {
         Task {
             let reply = try await send { try await transport.get("v1/pull", query: query) }
-            let page = reply.status == 200 ? try? JSONDecoder().decode(PullResponse.self, from: reply.body) : nil
+            let page = reply.status == 200 ? try? SyncCodec.decode(PullResponse.self, from: reply.body) : nil
             return (reply, page)
         }
     }

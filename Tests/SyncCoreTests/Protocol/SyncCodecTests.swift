@@ -160,19 +160,96 @@ import Testing
         #expect(try SyncCodec.decode(PushRequest.self, from: JSONEncoder().encode(request)).changes.count == SyncProtocol.maximumBatch + 1)
     }
 
+    // MARK: Pull pages, as a device reads them
+
+    @Test func pullPagesFromFoundationReadTheSame() throws {
+        let encoders = [JSONEncoder(), JSONEncoder.sortedKeys, JSONEncoder.sorted]
+        for seed in Self.seeds {
+            var random = MessageGenerator(seed: UInt64(seed))
+            let page = random.pullResponse()
+            for encoder in encoders {
+                #expect(try SyncCodec.decode(PullResponse.self, from: encoder.encode(page)) == page, "seed \(seed)")
+            }
+            #expect(try SyncCodec.decode(PullResponse.self, from: SyncCodec.encode(page)) == page, "seed \(seed)")
+        }
+    }
+
+    /// Each random page, broken at random: the codec and Foundation agree as for push requests.
+    @Test func brokenPullPagesAreRefusedLikeFoundation() throws {
+        var outcomes: [String: Int] = [:]
+        for seed in 0..<2_000 {
+            var random = MessageGenerator(seed: UInt64(seed))
+            var page = random.pullResponse()
+            page.changes = Array(page.changes.prefix(3))
+            let broken = random.mutate(Array(try JSONEncoder.sortedKeys.encode(page)))
+            let outcome = Self.comparePage(Data(broken))
+            outcomes[outcome.kind, default: 0] += 1
+            #expect(outcome.problem == nil, "seed \(seed): \(outcome.problem ?? ""): \(String(decoding: broken, as: UTF8.self))")
+        }
+        #expect(outcomes["both refuse", default: 0] > 100, "\(outcomes)")
+        #expect(outcomes["both take", default: 0] > 100, "\(outcomes)")
+    }
+
+    static let change = #"{"revision":1,"record":"r","path":"p","value":null,"author":"a","device":"d","hlc":"h","at":"t""#
+
+    @Test(arguments: [
+        "[]", "null", #"{}"#, #"{"protocol":1,"changes":[],"cursor":0}"#, #"{"protocol":1,"changes":[],"more":false}"#,
+        #"{"protocol":1,"changes":[],"cursor":0,"more":1}"#, #"{"protocol":1,"changes":[],"cursor":0,"more":null}"#,
+        #"{"protocol":1,"changes":[{}],"cursor":0,"more":false}"#,
+        #"{"protocol":1,"changes":[],"cursor":0,"more":false,"form_version":"2"}"#,
+        #"{"protocol":1,"changes":[],"cursor":0,"more":false,"audit_check":{"position":1,"holds":true}}"#,
+        #"{"protocol":1,"changes":[],"cursor":0,"more":false,"audit_check":[]}"#,
+        #"{"protocol":1,"changes":[{"revision":1,"record":"r","path":"p","value":5,"author":"a","device":"d","hlc":"h","at":"t"}],"cursor":0,"more":false}"#,
+        // A repeated member: the first is read, as Foundation does (here a null value, then a number).
+        #"{"protocol":1,"changes":[\#(SyncCodecTests.change),"value":5,"revision":"x"}],"cursor":"0","more":false}"#,
+        // Inside a conflict, read by Foundation: the error still names the whole path.
+        #"{"protocol":1,"changes":[\#(SyncCodecTests.change),"conflict":{"id":"c","status":"open","candidates":[{"author":"a"}]}}],"cursor":0,"more":false}"#,
+        #"{"protocol":1,"changes":[\#(SyncCodecTests.change),"conflict":{"id":"c","status":"open","candidates":null}}],"cursor":0,"more":false}"#,
+        #"{"protocol":1,"changes":[\#(SyncCodecTests.change),"conflict":5}],"cursor":0,"more":false}"#,
+        #"{"protocol":1,"changes":[\#(SyncCodecTests.change),"conflict":{"id":"c","status":"open","candidates":[]"#,
+    ])
+    func pagesRefusedByBoth(_ text: String) {
+        let outcome = Self.comparePage(Data(text.utf8))
+        #expect(outcome.kind == "both refuse", "\(outcome.kind)")
+        #expect(outcome.problem == nil, "\(outcome.problem ?? "")")
+    }
+
+    @Test(arguments: [
+        #"{"protocol":1,"changes":[],"cursor":0,"more":false}"#,
+        #"{"protocol":1,"changes":[\#(SyncCodecTests.change)}],"cursor":7,"more":true,"epoch":null,"end":null,"server_time":null,"form_version":null,"form_digest":null,"audit_check":null}"#,
+        #"{"more":true,"cursor":-1,"changes":[\#(SyncCodecTests.change),"conflict":null,"x":[{}]}],"protocol":1,"audit_check":{"holds":false,"length":3,"position":2,"x":1}}"#,
+        #"{"protocol":1,"changes":[\#(SyncCodecTests.change),"conflict":{"id":"c","status":"resolved","candidates":[{"value":null,"author":"a","device":"d","time":"t","hlc":"h"}],"resolution":{"by":"b","at":"t","reason":"r"}}}],"cursor":0,"more":false}"#,
+    ])
+    func pagesTakenByBoth(_ text: String) {
+        let outcome = Self.comparePage(Data(text.utf8))
+        #expect(outcome.kind == "both take", "\(outcome.kind)")
+        #expect(outcome.problem == nil, "\(outcome.problem ?? "")")
+    }
+
+    static func comparePage(_ data: Data) -> (kind: String, problem: String?) {
+        compare(data, as: PullResponse.self) { try SyncCodec.decode(PullResponse.self, from: $0) }
+    }
+
     // MARK: Comparison
 
-    /// How Foundation and the codec read `data`, and what is wrong if they disagree.
+    /// How Foundation and the codec read `data` as a push request, and what is wrong if they disagree.
     static func compare(_ data: Data) -> (kind: String, problem: String?) {
-        let foundation = Result { try JSONDecoder().decode(PushRequest.self, from: data) }
-        let codec = Result { try SyncCodec.decode(PushRequest.self, from: data) }
+        compare(data, as: PushRequest.self) { try SyncCodec.decode(PushRequest.self, from: $0) }
+    }
+
+    /// How Foundation and `codec` read `data` as a `Message`, and what is wrong if they disagree.
+    static func compare<Message: Decodable & Equatable>(
+        _ data: Data, as type: Message.Type, codec read: (Data) throws -> Message
+    ) -> (kind: String, problem: String?) {
+        let foundation = Result { try JSONDecoder().decode(Message.self, from: data) }
+        let codec = Result { try read(data) }
         switch (foundation, codec) {
         case (.success(let expected), .success(let read)):
             return ("both take", expected == read ? nil : "read \(read), Foundation \(expected)")
         case (.failure(let error), .success(let read)):
             return ("only the codec takes", "the codec read \(read); Foundation refused: \(error)")
         case (.success, .failure(let error)):
-            return ("only Foundation takes", describe(error).hasPrefix("dataCorrupted") ? nil : "the codec refused a push request: \(describe(error))")
+            return ("only Foundation takes", describe(error).hasPrefix("dataCorrupted") ? nil : "the codec refused a \(Message.self): \(describe(error))")
         case (.failure(let expected), .failure(let error)):
             let (wanted, got) = (describe(expected), describe(error))
             // JSON of the wrong shape: the same error (the routes word it from the key and coding path).

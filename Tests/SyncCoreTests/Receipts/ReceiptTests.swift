@@ -59,6 +59,32 @@ struct ReceiptTests {
         #expect(Base64URL.decode(Base64URL.encode(Data([0xFB, 0xFF]))) == Data([0xFB, 0xFF]) && Base64URL.encode(Data([0xFB, 0xFF, 0xBF])) == "-_-_")
         // Only the one canonical encoding decodes: no two signature texts stand for the same bytes.
         #expect(Base64URL.decode("AA") == Data([0]) && Base64URL.decode("AB") == nil && Base64URL.decode("AA==") == nil)
+        // The one-pass decoder against Foundation's base64 with the canonical check, the definition it replaced.
+        func foundation(_ text: String) -> Data? {
+            guard text.utf8.allSatisfy({ Base64URLTests.alphabet.contains($0) }) else { return nil }
+            let base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            guard let data = Data(base64Encoded: base64 + String(repeating: "=", count: (4 - base64.count % 4) % 4)),
+                  Base64URL.encode(data) == text else { return nil }
+            return data
+        }
+        let alphabet = Base64URLTests.alphabet
+        for length in 0...70 {
+            // Bytes and positions spread by a fixed rule: the same test every run.
+            let bytes = Data((0..<length).map { UInt8(truncatingIfNeeded: length &* 131 &+ $0 &* 29 &+ 7) })
+            let text = Base64URL.encode(bytes)
+            #expect(Base64URL.decode(text) == bytes, "\(length) bytes")
+            // Every text one character away (another letter of the alphabet, a byte outside it, one more, one fewer).
+            var variants = [String(text.dropLast()), text + "A", text + "="]
+            if !text.isEmpty {
+                var changed = Array(text.utf8)
+                let position = length * 7 % changed.count
+                for replacement in [UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: " "), 0xC3, alphabet[length % alphabet.count]] {
+                    changed[position] = replacement
+                    variants.append(String(decoding: changed, as: UTF8.self))
+                }
+            }
+            for variant in variants { #expect(Base64URL.decode(variant) == foundation(variant), "\(variant)") }
+        }
         let signed = try SignedReceipt.sign(document, with: signer)
         #expect(try signed.verify(with: [signer.publicKey]).document == document)
         let other = ReceiptSigningKey(Curve25519.Signing.PrivateKey())
@@ -69,4 +95,8 @@ struct ReceiptTests {
         #expect(throws: ReceiptError.badSignature(signer.id)) { try signed.verify(with: [impostor]) }
         #expect(throws: ReceiptError.self) { try ReceiptPublicKey.keys(from: Data(#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"2PvC4-OYgIsvO3gPcoSYhq3gLtn0phzAT3-f0Ft-PEk","kid":"wrong"}]}"#.utf8)) }
     }
+}
+
+enum Base64URLTests {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 }
