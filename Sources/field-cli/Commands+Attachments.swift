@@ -16,6 +16,7 @@ enum AttachmentLine {
 extension Field {
     struct Attach: FieldCommand {
         static let configuration = CommandConfiguration(
+            commandName: "attach",
             abstract: "Attach a photo, body map, letter or drawing (JPEG, PNG, HEIC or PDF) to a referral.",
             discussion: """
                 The file is checked now, not at sending: its kind is read from its first bytes, and its \
@@ -48,7 +49,8 @@ extension Field {
     }
 
     struct Attachments: FieldCommand {
-        static let configuration = CommandConfiguration(abstract: "List a referral's attachments: number, label, kind, size, hash and whether the server has it.")
+        static let configuration = CommandConfiguration(commandName: "attachments",
+        abstract: "List a referral's attachments: number, label, kind, size, hash and whether the server has it.")
 
         @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
         @OptionGroup var output: JSONOption
@@ -89,6 +91,7 @@ extension Field {
 
     struct Detach: FieldCommand {
         static let configuration = CommandConfiguration(
+            commandName: "detach",
             abstract: "Remove an attachment from a referral.",
             discussion: "A change like any other: it syncs, and the history keeps that the file was attached.")
 

@@ -7,6 +7,7 @@ extension ReferralKind: ExpressibleByArgument {}
 extension Field {
     struct New: FieldCommand {
         static let configuration = CommandConfiguration(
+            commandName: "new",
             abstract: "Start a draft referral and print its id.",
             discussion: "Your details as referrer (`field profile`) are filled in from the start.")
 
@@ -77,7 +78,8 @@ extension Field {
     }
 
     struct Unset: FieldCommand {
-        static let configuration = CommandConfiguration(abstract: "Clear a field of a referral (its earlier values stay in the history).")
+        static let configuration = CommandConfiguration(commandName: "unset",
+        abstract: "Clear a field of a referral (its earlier values stay in the history).")
 
         @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
         @Argument(help: "The field's path.", completion: .custom(Completion.fieldPaths)) var path: String
@@ -93,6 +95,7 @@ extension Field {
 
     struct Add: FieldCommand {
         static let configuration = CommandConfiguration(
+            commandName: "add",
             abstract: "Add an item to a repeating group and print its id.",
             discussion: "Groups: children, parental_responsibility, household_members, agencies.")
 
@@ -113,7 +116,8 @@ extension Field {
     }
 
     struct Remove: FieldCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove an item from a repeating group (its values stay in the history).")
+        static let configuration = CommandConfiguration(commandName: "remove",
+        abstract: "Remove an item from a repeating group (its values stay in the history).")
 
         @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
         @Argument(help: "The item: <group>.<item id, id prefix or position>, such as children.2.") var item: String
@@ -128,6 +132,7 @@ extension Field {
 
     struct Submit: FieldCommand {
         static let configuration = CommandConfiguration(
+            commandName: "submit",
             abstract: "Mark a referral ready to send to the front door.",
             discussion: """
                 Refused only by the guidance's hard rules: a professional referral without the \
@@ -169,6 +174,7 @@ extension Field {
 
     struct Discard: FieldCommand {
         static let configuration = CommandConfiguration(
+            commandName: "discard",
             abstract: "Abandon a draft. It is kept, with its history, but can no longer change.",
             discussion: "At a terminal it asks first; a script (standard input not a terminal) or --yes does not.")
 
@@ -193,6 +199,7 @@ extension Field {
 
     struct Upgrade: FieldCommand {
         static let configuration = CommandConfiguration(
+            commandName: "upgrade",
             abstract: "Move a draft to the newest form version this device has (fetched by `field sync`).",
             discussion: """
                 A draft keeps the form version it was started on until you upgrade it. Answers to questions the newer \

@@ -34,6 +34,7 @@ extension RAGRating: ExpressibleByArgument {}
 extension Field {
     struct Intake: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "intake",
             abstract: "The front door's work (intake role, online): the queue, search, reading, history, acknowledging, rating and deciding.",
             subcommands: [
                 Queue.self, Search.self, Show.self, History.self, Related.self, Match.self, Acknowledge.self, Rate.self, Seen.self,
@@ -64,6 +65,7 @@ func queuedID(_ given: String, client: SyncClient) async throws -> String {
 extension Field.Intake {
     struct Queue: FieldCommand {
         static let configuration = CommandConfiguration(
+            commandName: "queue",
             abstract: "List submitted referrals for triage: undecided ones at immediate risk first, then by the next clock due.",
             discussion: """
                 By default the referrals that still need the front door: not yet decided, or decided and changed \
@@ -420,6 +422,7 @@ extension Field.Intake {
 
     struct Rate: FieldCommand {
         static let configuration = CommandConfiguration(
+            commandName: "rate",
             abstract: "Rate a referral red, amber or green, with a reason: the rating restarts the decision clock.",
             discussion: "The rating reaches the referrer; the reason stays with the front door unless --feedback sends it too. A new rating replaces the current one; the history keeps every rating.")
         @Argument(help: "The referral's reference (F-XXXX-XXXX), id or a unique prefix of its id.", completion: .custom(Completion.referralIDs)) var id: String
@@ -438,6 +441,7 @@ extension Field.Intake {
 
     struct Seen: FieldCommand {
         static let configuration = CommandConfiguration(
+            commandName: "seen",
             abstract: "Record that the front door saw what changed since its decision, and the decision stands (clears CHANGED).",
             discussion: "The note is for the record and stays with the front door; the referrer sees that their change was seen.")
         @Argument(help: "The referral's reference (F-XXXX-XXXX), id or a unique prefix of its id.", completion: .custom(Completion.referralIDs)) var id: String
@@ -465,6 +469,7 @@ extension Field.Intake {
 
     struct Decide: FieldCommand {
         static let configuration = CommandConfiguration(
+            commandName: "decide",
             abstract: "Record the decision on a referral and the feedback for the referrer.",
             discussion: "A referral has one decision at a time; to change it, give --change and --reason: the earlier decision stays on the record, "
                 + "and the referrer sees every decision. Outcomes: " + ReferralOutcome.allCases.map { "\($0.rawValue) (\($0.title))" }.joined(separator: "; ") + ".")
@@ -498,7 +503,8 @@ extension Field.Intake {
 
 extension Field {
     struct Conflicts: FieldCommand {
-        static let configuration = CommandConfiguration(abstract: "List open conflicts (admin role): every candidate side by side.")
+        static let configuration = CommandConfiguration(commandName: "conflicts",
+        abstract: "List open conflicts (admin role): every candidate side by side.")
         @Flag(help: "Include resolved conflicts, with their decisions.") var all = false
         @OptionGroup var output: JSONOption
 
@@ -552,6 +558,7 @@ extension Field {
 
     struct Resolve: FieldCommand {
         static let configuration = CommandConfiguration(
+            commandName: "resolve",
             abstract: "Settle a conflict (admin role): pick a candidate or give a value, with a reason.",
             discussion: "The decision becomes a new revision that every device receives on its next sync; the conflict keeps its candidates, the decision, who, when and why.")
         @Argument(help: "The conflict's id or a unique prefix of it.") var conflict: String

@@ -5,6 +5,7 @@ import SyncCore
 extension Field {
     struct Passphrase: FieldCommand {
         static let configuration = CommandConfiguration(
+            commandName: "passphrase",
             abstract: "Change the passphrase that unlocks this device's store.",
             discussion: """
                 Asks for the current passphrase (or reads FIELD_PASSPHRASE), then the new one twice \

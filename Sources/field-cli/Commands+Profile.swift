@@ -47,6 +47,7 @@ struct ReferrerProfile: Codable, Equatable {
 extension Field {
     struct Profile: FieldCommand {
         static let configuration = CommandConfiguration(
+            commandName: "profile",
             abstract: "Set your details as referrer (name, role, agency, phone, email), filled into every new draft.",
             discussion: """
                 Kept on this device in FIELD_HOME/profile.json, readable by you only. With no option, prints the \

@@ -5,6 +5,7 @@ import SyncCore
 extension Field {
     struct Login: FieldCommand {
         static let configuration = CommandConfiguration(
+            commandName: "login",
             abstract: "Register this device with a server.",
             discussion: """
                 The token comes from the server's administrator (`sync-server user add`). The device then writes as that user. \
@@ -72,6 +73,7 @@ extension Field {
 
     struct Sync: FieldCommand {
         static let configuration = CommandConfiguration(
+            commandName: "sync",
             abstract: "Send every pending change to the server, get a receipt, and receive what others wrote.",
             discussion: "With the server unreachable, nothing changes on the device and the command exits non-zero; sync again later.")
 
@@ -144,7 +146,8 @@ extension Field {
     }
 
     struct Status: FieldCommand {
-        static let configuration = CommandConfiguration(abstract: "Show what is waiting to sync, the last receipt and any conflicts, per referral.")
+        static let configuration = CommandConfiguration(commandName: "status",
+        abstract: "Show what is waiting to sync, the last receipt and any conflicts, per referral.")
 
         @Argument(help: "One referral's id or a unique prefix of it; all when omitted.", completion: .custom(Completion.referralIDs)) var id: String?
         @OptionGroup var output: JSONOption
@@ -338,6 +341,7 @@ extension Field {
 
     struct Retry: FieldCommand {
         static let configuration = CommandConfiguration(
+            commandName: "retry",
             abstract: "Send a referral's refused changes again, as they are, on the next sync.",
             discussion: "A change the server refused for its content stays on the device with the reason (`field status`). Editing the field sends the new value instead; `retry` sends the refused value again unchanged, for when the cause has gone (say, the server now accepts the question). Changes refused for the device's own state are sent again by `field sync` without asking.")
 

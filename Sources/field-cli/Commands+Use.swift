@@ -6,6 +6,7 @@ extension Field {
     /// `use <id>`: the session's current referral.
     struct Use: FieldCommand {
         static let configuration = CommandConfiguration(
+            commandName: "use",
             abstract: "Work on one referral for the rest of the session: later commands may leave its id out.",
             discussion: """
                 In a session only. After `use <id>`, the commands that take an id (`show`, `set PATH VALUE`, \

@@ -5,6 +5,7 @@ import SyncCore
 extension Field {
     struct Fill: FieldCommand {
         static let configuration = CommandConfiguration(
+            commandName: "fill",
             abstract: "Walk through a referral section by section, asking each question.",
             discussion: """
                 Each answer is saved as soon as it is given. Enter keeps the current value, `-` \

@@ -5,6 +5,7 @@ import SyncCore
 extension Field {
     struct Shell: FieldCommand {
         static let configuration = CommandConfiguration(
+            commandName: "shell",
             abstract: "Start the line-based session (what `field` with no subcommand does).",
             discussion: """
                 Commands are typed without `field`; `help` lists them, `exit` leaves. Lines starting \
@@ -71,6 +72,11 @@ extension Field {
             return "The line has the control character <\(code)>\(hint), which no command takes; type the line again without it."
         }
 
+        /// Every command's name, read at each start. Each command names
+        /// itself (`commandName`): left to the parser, a name is made from the
+        /// type's with `String(describing:)`, whose first use per type scans
+        /// every protocol conformance in the binary; for 30 commands that was
+        /// a tenth of a one-shot `field set` (docs/performance.md).
         static let knownCommands = Field.configuration.subcommands.map { $0._commandName } + ["help"]
 
         /// Runs one line of the session; false if it failed (the error is printed).

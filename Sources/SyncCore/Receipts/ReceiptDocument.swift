@@ -98,6 +98,19 @@ public struct ReceiptDocument: Codable, Sendable, Equatable {
         case type, version, receipt, epoch, device, user, serverTime = "server_time", referrals, audit
     }
 
+    /// A document's members a sync needs (its reference, time and audit
+    /// head), read without the change digests (`SignedReceipt.verifiedHead`).
+    public struct Head: Decodable, Sendable, Equatable {
+        public var type: String
+        public var receipt: String
+        public var serverTime: String
+        public var audit: AuditHead?
+
+        enum CodingKeys: String, CodingKey {
+            case type, receipt, serverTime = "server_time", audit
+        }
+    }
+
     /// The canonical bytes: JSON, keys sorted, no spaces, `/` unescaped
     /// (what `JSONEncoder` with `.sortedKeys` and `.withoutEscapingSlashes`
     /// writes, by hand with the sync-message codec's `JSONWriter`: a large

@@ -177,7 +177,7 @@ extension LocalStore {
             try Row.fetchAll(db, sql: "SELECT reference, signed FROM receipt WHERE audit_position IS NOT NULL AND problem IS NULL ORDER BY rowid DESC LIMIT 5")
                 .lazy.compactMap { row -> (AuditHead, String, String)? in
                     guard let text: String = row["signed"], let signed = try? JSONDecoder().decode(SignedReceipt.self, from: Data(text.utf8)),
-                          let document = try? signed.verify(with: try Self.pinnedKeys(db)).document, let head = document.audit else { return nil }
+                          let document = try? signed.verifiedHead(with: try Self.pinnedKeys(db)), let head = document.audit else { return nil }
                     return (head, document.receipt, document.serverTime)
                 }.first
         }
