@@ -97,7 +97,7 @@ struct FullDiskTests {
     /// every value written, in order.
     static func pushUntilRefused(
         _ home: FieldHome, _ id: String, tag: String, rounds: Int
-    ) throws -> (refused: (status: Int32, output: String)?, written: [(path: String, value: String)]) {
+    ) throws -> (refused: (output: String, status: Int32)?, written: [(path: String, value: String)]) {
         var written: [(path: String, value: String)] = []
         for round in 0..<rounds {
             for path in longPaths {
