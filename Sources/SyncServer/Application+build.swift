@@ -46,7 +46,7 @@ func buildApplication(
     let http1 = configuration.connections.http1Configuration(AddressConnections())
     return Application(
         router: router,
-        server: try configuration.tls.map { try .tls(.loopBoundHTTP1(configuration: http1), tlsConfiguration: $0) } ?? .loopBoundHTTP1(configuration: http1),
+        server: try configuration.tls.map { try .tls(.http1(configuration: http1), tlsConfiguration: $0) } ?? .http1(configuration: http1),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "sync-server"),
         onServerRunning: { channel in
             // Tests and scripts start the server on port 0 and read the real one here.
