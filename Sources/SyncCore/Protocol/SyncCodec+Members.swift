@@ -67,6 +67,45 @@ extension JSONReader {
         }
     }
 
+    /// An array member (nil for `null`) whose elements `element` reads,
+    /// given each one's position and nesting; the first element that is not
+    /// the element type fails the member, as in `JSONDecoder`.
+    mutating func elements<Element>(
+        _ name: String, depth: Int, _ element: (inout JSONReader, Int, Int) throws -> Result<Element, DecodingError>
+    ) throws -> Member<[Element]> {
+        switch peek ?? 0 {
+        case UInt8(ascii: "["):
+            var elements: [Element] = []
+            var failure: DecodingError?
+            try array(depth: depth) { reader, position in
+                switch try element(&reader, position, depth + 1) {
+                case .success(let value): if failure == nil { elements.append(value) }
+                case .failure(let error): if failure == nil { failure = error }
+                }
+            }
+            return failure.map { .failed($0) } ?? .present(elements)
+        case UInt8(ascii: "n"):
+            _ = try literal()
+            return .present(nil)
+        default:
+            return .failed(try mismatch([Element].self, "an array", at: [WireKey(stringValue: name)], depth: depth))
+        }
+    }
+
+    /// Why the next value cannot be a `type` read as an object (read past
+    /// it), or nil when it is an object, whose `{` is next.
+    mutating func notAnObject(_ type: Any.Type, at path: [any CodingKey], depth: Int) throws -> DecodingError? {
+        switch peek ?? 0 {
+        case UInt8(ascii: "{"):
+            return nil
+        case UInt8(ascii: "n"):
+            _ = try literal()
+            return .valueNotFound(type, .init(codingPath: path, debugDescription: "Cannot get keyed decoding container -- found null value instead"))
+        default:
+            return try mismatch(type, "a dictionary", at: path, depth: depth)
+        }
+    }
+
     /// A boolean member's value. `null` is refused as the wrong type, as
     /// Foundation refuses it for a `Bool` that must be there (the messages
     /// have no optional booleans).

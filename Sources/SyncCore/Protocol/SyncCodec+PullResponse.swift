@@ -41,7 +41,7 @@ extension JSONReader {
         while let name = try nextMember(Self.pullResponseNames, first: &first) {
             switch name {
             case 0 where version.isMissing: version = try integer(at: [], "protocol", depth: 1)
-            case 1 where changes.isMissing: changes = try pulledChanges(depth: 1)
+            case 1 where changes.isMissing: changes = try elements("changes", depth: 1) { reader, position, depth in try reader.pulledChange(at: position, depth: depth) }
             case 2 where cursor.isMissing: cursor = try integer(at: [], "cursor", depth: 1)
             case 3 where more.isMissing: more = try boolean(at: [], "more", depth: 1)
             case 4 where epoch.isMissing: epoch = try string(at: [], "epoch", depth: 1)
@@ -67,37 +67,9 @@ extension JSONReader {
         }.mapError { $0 as! DecodingError }
     }
 
-    private mutating func pulledChanges(depth: Int) throws -> Member<[PulledChange]> {
-        switch peek ?? 0 {
-        case UInt8(ascii: "["):
-            var changes: [PulledChange] = []
-            var failure: DecodingError?
-            try array(depth: depth) { reader, position in
-                switch try reader.pulledChange(at: position, depth: depth + 1) {
-                case .success(let change): if failure == nil { changes.append(change) }
-                case .failure(let error): if failure == nil { failure = error }
-                }
-            }
-            return failure.map { .failed($0) } ?? .present(changes)
-        case UInt8(ascii: "n"):
-            _ = try literal()
-            return .present(nil)
-        default:
-            return .failed(try mismatch([PulledChange].self, "an array", at: [WireKey(stringValue: "changes")], depth: depth))
-        }
-    }
-
     private mutating func pulledChange(at position: Int, depth: Int) throws -> Result<PulledChange, DecodingError> {
         func path() -> [any CodingKey] { [WireKey(stringValue: "changes"), WireKey(intValue: position)] }
-        switch peek ?? 0 {
-        case UInt8(ascii: "{"):
-            break
-        case UInt8(ascii: "n"):
-            _ = try literal()
-            return .failure(.valueNotFound(PulledChange.self, .init(codingPath: path(), debugDescription: "Cannot get keyed decoding container -- found null value instead")))
-        default:
-            return .failure(try mismatch(PulledChange.self, "a dictionary", at: path(), depth: depth))
-        }
+        if let error = try notAnObject(PulledChange.self, at: path(), depth: depth) { return .failure(error) }
         var revision = Member<Int64>.missing, record = Member<String>.missing, fieldPath = Member<String>.missing
         var value = Member<String>.missing, author = Member<String>.missing, device = Member<String>.missing
         var hlc = Member<String>.missing, at = Member<String>.missing, conflict = Member<ConflictState>.missing

@@ -18,7 +18,7 @@ extension JSONReader {
             switch name {
             case 0 where version.isMissing: version = try integer(at: [], "protocol", depth: 1)
             case 1 where device.isMissing: device = try string(at: [], "device", depth: 1)
-            case 2 where changes.isMissing: changes = try self.changes(depth: 1)
+            case 2 where changes.isMissing: changes = try elements("changes", depth: 1) { reader, position, depth in try reader.wireChange(at: position, depth: depth) }
             case 3 where epoch.isMissing: epoch = try string(at: [], "epoch", depth: 1)
             case 4 where cursor.isMissing: cursor = try integer(at: [], "cursor", depth: 1)
             default: try skipValue(depth: 1)
@@ -34,37 +34,9 @@ extension JSONReader {
         }.mapError { $0 as! DecodingError }
     }
 
-    private mutating func changes(depth: Int) throws -> Member<[WireChange]> {
-        switch peek ?? 0 {
-        case UInt8(ascii: "["):
-            var changes: [WireChange] = []
-            var failure: DecodingError?
-            try array(depth: depth) { reader, position in
-                switch try reader.wireChange(at: position, depth: depth + 1) {
-                case .success(let change): if failure == nil { changes.append(change) }
-                case .failure(let error): if failure == nil { failure = error }
-                }
-            }
-            return failure.map { .failed($0) } ?? .present(changes)
-        case UInt8(ascii: "n"):
-            _ = try literal()
-            return .present(nil)
-        default:
-            return .failed(try mismatch([WireChange].self, "an array", at: [WireKey(stringValue: "changes")], depth: depth))
-        }
-    }
-
     private mutating func wireChange(at position: Int, depth: Int) throws -> Result<WireChange, DecodingError> {
         func path() -> [any CodingKey] { [WireKey(stringValue: "changes"), WireKey(intValue: position)] }
-        switch peek ?? 0 {
-        case UInt8(ascii: "{"):
-            break
-        case UInt8(ascii: "n"):
-            _ = try literal()
-            return .failure(.valueNotFound(WireChange.self, .init(codingPath: path(), debugDescription: "Cannot get keyed decoding container -- found null value instead")))
-        default:
-            return .failure(try mismatch(WireChange.self, "a dictionary", at: path(), depth: depth))
-        }
+        if let error = try notAnObject(WireChange.self, at: path(), depth: depth) { return .failure(error) }
         var seq = Member<Int64>.missing, record = Member<String>.missing, fieldPath = Member<String>.missing
         var value = Member<String>.missing, baseRevision = Member<Int64>.missing, hlc = Member<String>.missing
         try openObject(depth: depth)
