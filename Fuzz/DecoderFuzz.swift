@@ -10,8 +10,9 @@ import Foundation
 // stamps, the form's path and value rules, the merge rule the server runs on a
 // concurrent write) and must survive an encode/decode round trip unchanged.
 // The sync-message codec (SyncCodec) reads each input as a push request and
-// as a pull page next to Foundation and must agree with it, and writes each pull page and push
-// reply that decodes as Foundation writes it with sorted keys.
+// as a pull page next to Foundation and must agree with it, and writes each
+// pull page and push reply that decodes as Foundation writes it with sorted
+// keys.
 // A crash, a sanitizer report or a failed round trip is a finding.
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -49,8 +49,9 @@ extension Field {
     }
 
     struct Attachments: FieldCommand {
-        static let configuration = CommandConfiguration(commandName: "attachments",
-        abstract: "List a referral's attachments: number, label, kind, size, hash and whether the server has it.")
+        static let configuration = CommandConfiguration(
+            commandName: "attachments",
+            abstract: "List a referral's attachments: number, label, kind, size, hash and whether the server has it.")
 
         @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
         @OptionGroup var output: JSONOption

@@ -78,8 +78,9 @@ extension Field {
     }
 
     struct Unset: FieldCommand {
-        static let configuration = CommandConfiguration(commandName: "unset",
-        abstract: "Clear a field of a referral (its earlier values stay in the history).")
+        static let configuration = CommandConfiguration(
+            commandName: "unset",
+            abstract: "Clear a field of a referral (its earlier values stay in the history).")
 
         @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
         @Argument(help: "The field's path.", completion: .custom(Completion.fieldPaths)) var path: String
@@ -116,8 +117,9 @@ extension Field {
     }
 
     struct Remove: FieldCommand {
-        static let configuration = CommandConfiguration(commandName: "remove",
-        abstract: "Remove an item from a repeating group (its values stay in the history).")
+        static let configuration = CommandConfiguration(
+            commandName: "remove",
+            abstract: "Remove an item from a repeating group (its values stay in the history).")
 
         @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
         @Argument(help: "The item: <group>.<item id, id prefix or position>, such as children.2.") var item: String

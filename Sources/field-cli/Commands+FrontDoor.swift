@@ -503,8 +503,9 @@ extension Field.Intake {
 
 extension Field {
     struct Conflicts: FieldCommand {
-        static let configuration = CommandConfiguration(commandName: "conflicts",
-        abstract: "List open conflicts (admin role): every candidate side by side.")
+        static let configuration = CommandConfiguration(
+            commandName: "conflicts",
+            abstract: "List open conflicts (admin role): every candidate side by side.")
         @Flag(help: "Include resolved conflicts, with their decisions.") var all = false
         @OptionGroup var output: JSONOption
 

@@ -4,8 +4,9 @@ import SyncCore
 
 extension Field {
     struct Show: FieldCommand {
-        static let configuration = CommandConfiguration(commandName: "show",
-        abstract: "Show a referral, section by section.")
+        static let configuration = CommandConfiguration(
+            commandName: "show",
+            abstract: "Show a referral, section by section.")
 
         @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
         @Flag(help: "List unanswered questions too.") var all = false
@@ -148,8 +149,9 @@ enum FieldJSON: Encodable, Equatable {
 
 extension Field {
     struct List: FieldCommand {
-        static let configuration = CommandConfiguration(commandName: "list",
-        abstract: "List the referrals on this device, most recently changed first.")
+        static let configuration = CommandConfiguration(
+            commandName: "list",
+            abstract: "List the referrals on this device, most recently changed first.")
 
         @OptionGroup var output: JSONOption
 
@@ -222,8 +224,9 @@ extension Field {
     }
 
     struct Fields: FieldCommand {
-        static let configuration = CommandConfiguration(commandName: "fields",
-        abstract: "List every question of the form: its path, type and choices.",
+        static let configuration = CommandConfiguration(
+            commandName: "fields",
+            abstract: "List every question of the form: its path, type and choices.",
             discussion: "The newest form version this device has, or the one --version names (`field show` says which a draft is on). --json prints them as data, for scripts.")
 
         @Option(help: "Only the fields of this referral kind.") var kind: ReferralKind?
@@ -324,8 +327,9 @@ extension Field.Fields {
 
 extension Field {
     struct History: FieldCommand {
-        static let configuration = CommandConfiguration(commandName: "history",
-        abstract: "Show every local edit of a referral, or of one field or item: who, when, old and new value.")
+        static let configuration = CommandConfiguration(
+            commandName: "history",
+            abstract: "Show every local edit of a referral, or of one field or item: who, when, old and new value.")
 
         @Argument(help: "The referral's id or a unique prefix of it.", completion: .custom(Completion.referralIDs)) var id: String
         @Argument(help: "Only this field, group item or section (such as consent or children.1).") var path: String?

@@ -146,8 +146,9 @@ extension Field {
     }
 
     struct Status: FieldCommand {
-        static let configuration = CommandConfiguration(commandName: "status",
-        abstract: "Show what is waiting to sync, the last receipt and any conflicts, per referral.")
+        static let configuration = CommandConfiguration(
+            commandName: "status",
+            abstract: "Show what is waiting to sync, the last receipt and any conflicts, per referral.")
 
         @Argument(help: "One referral's id or a unique prefix of it; all when omitted.", completion: .custom(Completion.referralIDs)) var id: String?
         @OptionGroup var output: JSONOption

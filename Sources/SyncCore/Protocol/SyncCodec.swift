@@ -1,8 +1,9 @@
 import Foundation
 
-/// The sync messages on the server's hot path, written and read straight
-/// from bytes rather than through Foundation's `JSONEncoder`/`JSONDecoder`
-/// (issue 30, item 1; docs/performance.md, "The sync-message codec").
+/// The sync messages on the hot paths, the server's and the device's,
+/// written and read straight from bytes rather than through Foundation's
+/// `JSONEncoder`/`JSONDecoder` (issue 30, items 1 and 3; docs/performance.md,
+/// "The sync-message codec" and "Issue 30 again").
 ///
 /// The wire format is the one the messages' `Codable` conformances define
 /// (docs/protocol.md); this is a second, faster implementation of it, proven
@@ -15,9 +16,11 @@ import Foundation
 ///   out when nil, integers in decimal, strings escaped as Foundation
 ///   escapes them (`\"`, `\\`, `\/`, `\b \t \n \f \r`, other control
 ///   characters as `\u00XX`; everything else, non-ASCII included, as UTF-8).
-/// - **Reading** `PushRequest` accepts only what `JSONDecoder` accepts, and
-///   gives the same value: unknown members ignored, the first of repeated
-///   members used, `null` or a missing optional read as nil. It refuses
+/// - **Reading** `PushRequest` (the server) and `PullResponse` (the device;
+///   `SyncCodec+PullResponse.swift`) accepts only what `JSONDecoder`
+///   accepts, and gives the same value: unknown members ignored, the first
+///   of repeated members used, `null` or a missing optional read as nil. It
+///   refuses
 ///   with the same `DecodingError`s (`keyNotFound`, `typeMismatch` and
 ///   `valueNotFound` with the same coding path, `dataCorrupted` for text
 ///   that is not JSON), so callers word them as before. It is stricter
