@@ -20,8 +20,7 @@ import Foundation
 ///   `SyncCodec+PullResponse.swift`) accepts only what `JSONDecoder`
 ///   accepts, and gives the same value: unknown members ignored, the first
 ///   of repeated members used, `null` or a missing optional read as nil. It
-///   refuses
-///   with the same `DecodingError`s (`keyNotFound`, `typeMismatch` and
+///   refuses with the same `DecodingError`s (`keyNotFound`, `typeMismatch` and
 ///   `valueNotFound` with the same coding path, `dataCorrupted` for text
 ///   that is not JSON), so callers word them as before. It is stricter
 ///   than Foundation where Foundation is lenient and no device relies on
